@@ -1,0 +1,88 @@
+/**
+ * The canonical fact: one row per accepted event (DESIGN §4). No raw content is kept.
+ * Partition columns `dt` and `hour` are derived from `created_at` (UTC) and live in the S3 key, not the file.
+ */
+export type FactSource = 'nostr' | 'app';
+
+export type FactType =
+  | 'note'
+  | 'reply'
+  | 'comment'
+  | 'reaction'
+  | 'repost'
+  | 'zap'
+  | 'video'
+  | 'deletion'
+  | 'profile'
+  | 'contacts'
+  | 'other'
+  | `app:${string}`;
+
+export interface Fact {
+  event_id: string;
+  source: FactSource;
+  kind: number;
+  type: FactType;
+  /** unix seconds, as signed by the author */
+  created_at: number;
+  author: string;
+  /** the pubkey the engagement is aimed at (reaction/repost/zap recipient, replied-to author), else null */
+  target_pubkey: string | null;
+  /** the event the engagement is aimed at (reaction/repost/zap target, reply parent), else null */
+  target_event_id: string | null;
+  /** `kind:pubkey:d` of an addressable target (or of this event when it is addressable), else null */
+  target_address: string | null;
+  root_event_id: string | null;
+  parent_event_id: string | null;
+  /** reaction content as published ('+', '-', '', emoji or :shortcode:), truncated; null for non-reactions */
+  reaction: string | null;
+  /** zap amount in millisatoshis; null for non-zaps */
+  zap_msats: number | null;
+  zap_sender: string | null;
+  /** lower-case, unique, in first-seen order */
+  hashtags: string[];
+  title: string | null;
+  d_tag: string | null;
+  /** NIP-71 video metadata (imeta with top-level fallbacks); null elsewhere */
+  media_url: string | null;
+  image_url: string | null;
+  duration_s: number | null;
+  published_at: number | null;
+  /** relay URL the event was first received from, when known */
+  relay: string | null;
+  /** app project for first-party app events, else null */
+  project: string | null;
+  /** JSON string of app event properties, else null */
+  properties: string | null;
+  /** unix milliseconds when ingest accepted the event */
+  ingested_at: number;
+}
+
+/** Column order of the Parquet files and of the Glue table. Keep in sync with `Fact`. */
+export const FACT_COLUMNS = [
+  'event_id',
+  'source',
+  'kind',
+  'type',
+  'created_at',
+  'author',
+  'target_pubkey',
+  'target_event_id',
+  'target_address',
+  'root_event_id',
+  'parent_event_id',
+  'reaction',
+  'zap_msats',
+  'zap_sender',
+  'hashtags',
+  'title',
+  'd_tag',
+  'media_url',
+  'image_url',
+  'duration_s',
+  'published_at',
+  'relay',
+  'project',
+  'properties',
+  'ingested_at',
+] as const satisfies readonly (keyof Fact)[];

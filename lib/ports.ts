@@ -1,0 +1,91 @@
+/**
+ * The ports between Funnel's core and the world. Every port has an AWS implementation
+ * (lib/adapters/aws) and a local one (lib/adapters/local); the core only sees these interfaces.
+ */
+
+/** A message as a queue hands it to a consumer (the subset of an SQS record the core needs). */
+export interface QueueRecord {
+  messageId: string;
+  body: string;
+  /** how many times this message has been received, including this time */
+  receiveCount: number;
+}
+
+/** Producer side of the ingest queue. */
+export interface QueueSender {
+  /** Sends message bodies; returns the bodies the queue did not accept (caller retries them). */
+  sendBatch(bodies: string[]): Promise<{ failed: string[] }>;
+}
+
+/** Object store with S3 semantics: keys, whole-object put/get, prefix listing. */
+export interface ObjectStore {
+  put(key: string, body: Uint8Array | string, contentType?: string): Promise<void>;
+  /** null when the key does not exist */
+  get(key: string): Promise<Uint8Array | null>;
+  /** all keys under the prefix, lexicographically ordered */
+  list(prefix: string): Promise<string[]>;
+  delete(keys: string[]): Promise<void>;
+}
+
+/** One counter item: a (scope, granularity, bucket) with numeric attributes. */
+export interface CounterKey {
+  /** e.g. `u:<pubkey>`, `e:<event id>`, `g` */
+  scope: string;
+  granularity: Granularity;
+  /** bucket start, unix seconds, aligned to the granularity */
+  bucket: number;
+}
+
+export type Granularity = 'm' | 'h' | 'd';
+
+export interface CounterDelta extends CounterKey {
+  /** attribute -> amount to add */
+  add: Record<string, number>;
+  /** unix seconds after which the store may expire the item */
+  expiresAt?: number;
+}
+
+export interface CounterItem extends CounterKey {
+  values: Record<string, number>;
+}
+
+/** Time-bucket counters (DynamoDB). */
+export interface CounterStore {
+  /** Adds deltas: one write per item (ADD), never one per event. */
+  add(deltas: CounterDelta[]): Promise<void>;
+  /** Replaces items whole (idempotent Put), for settled buckets. */
+  put(items: (CounterItem & { expiresAt?: number })[]): Promise<void>;
+  /** Items of one scope and granularity with bucket in [fromBucket, toBucket]. */
+  range(scope: string, granularity: Granularity, fromBucket: number, toBucket: number): Promise<CounterItem[]>;
+  /** Small key/value state (watermark, checkpoints, dirty marks) kept beside the counters. */
+  getState(key: string): Promise<Record<string, unknown> | null>;
+  putState(key: string, value: Record<string, unknown>): Promise<void>;
+  /** Sets state only if it is absent or its `version` equals expectedVersion (conditional write). */
+  putStateIf(key: string, value: Record<string, unknown> & { version: number }, expectedVersion: number | null): Promise<boolean>;
+  listState(prefix: string): Promise<{ key: string; value: Record<string, unknown> }[]>;
+  deleteState(key: string): Promise<void>;
+}
+
+/** Runs SQL over the facts (Athena in AWS, DuckDB locally). */
+export interface SqlEngine {
+  query(sql: string): Promise<Record<string, unknown>[]>;
+}
+
+export interface Clock {
+  /** unix milliseconds */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Where the listener remembers how far it has read each relay. */
+export interface CheckpointStore {
+  load(relay: string): Promise<number | null>;
+  save(relay: string, createdAt: number): Promise<void>;
+}
+
+/** Counts of what happened, by name and label (rejections by reason, events by kind). */
+export interface MetricsSink {
+  count(name: string, labels?: Record<string, string>, value?: number): void;
+  observe?(name: string, value: number, labels?: Record<string, string>): void;
+}
