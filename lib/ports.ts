@@ -36,7 +36,8 @@ export interface CounterKey {
   bucket: number;
 }
 
-export type Granularity = 'm' | 'h' | 'd';
+/** minute, hour, day; `all` is a single all-time bucket (bucket 0). */
+export type Granularity = 'm' | 'h' | 'd' | 'all';
 
 export interface CounterDelta extends CounterKey {
   /** attribute -> amount to add */
@@ -57,13 +58,15 @@ export interface CounterStore {
   put(items: (CounterItem & { expiresAt?: number })[]): Promise<void>;
   /** Items of one scope and granularity with bucket in [fromBucket, toBucket]. */
   range(scope: string, granularity: Granularity, fromBucket: number, toBucket: number): Promise<CounterItem[]>;
-  /** Small key/value state (watermark, checkpoints, dirty marks) kept beside the counters. */
-  getState(key: string): Promise<Record<string, unknown> | null>;
-  putState(key: string, value: Record<string, unknown>): Promise<void>;
-  /** Sets state only if it is absent or its `version` equals expectedVersion (conditional write). */
-  putStateIf(key: string, value: Record<string, unknown> & { version: number }, expectedVersion: number | null): Promise<boolean>;
-  listState(prefix: string): Promise<{ key: string; value: Record<string, unknown> }[]>;
-  deleteState(key: string): Promise<void>;
+  /**
+   * Small records kept beside the counters (watermark, checkpoints, dirty hour marks), addressed by
+   * a namespace and a numeric id so a namespace can be listed with one query.
+   */
+  getState(namespace: string, id: number): Promise<Record<string, unknown> | null>;
+  putState(namespace: string, id: number, value: Record<string, unknown>): Promise<void>;
+  listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]>;
+  /** Deletes the record only while `field` still equals `expected` (so a concurrent re-mark survives). */
+  deleteStateIf(namespace: string, id: number, field: string, expected: string | number): Promise<boolean>;
 }
 
 /** Runs SQL over the facts (Athena in AWS, DuckDB locally). */

@@ -1,0 +1,27 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { errorResponse, HttpError } from '../../lib/api/http.js';
+import { awsPorts } from '../../lib/adapters/aws/index.js';
+import { systemClock } from '../../lib/ports.js';
+import { route, type ApiDeps } from './routes.js';
+
+/** API Gateway (HTTP API, payload v2) → router; every failure becomes the JSON error envelope. */
+export function createApiHandler(deps: ApiDeps) {
+  return middy(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const query: Record<string, string | undefined> = { ...(event.queryStringParameters ?? {}) };
+    try {
+      return await route({ method: event.requestContext.http.method, path: event.rawPath, query }, deps);
+    } catch (error) {
+      if (error instanceof HttpError) return errorResponse(error);
+      console.error(JSON.stringify({ level: 'error', msg: 'api request failed', path: event.rawPath, error: String(error) }));
+      return errorResponse(new HttpError(500, 'internal', 'internal error'));
+    }
+  });
+}
+
+let awsHandler: ReturnType<typeof createApiHandler> | undefined;
+
+export const handler = (event: APIGatewayProxyEventV2, context: Parameters<ReturnType<typeof createApiHandler>>[1]) => {
+  awsHandler ??= createApiHandler({ counters: awsPorts().counters(), clock: systemClock });
+  return awsHandler(event, context);
+};

@@ -1,0 +1,49 @@
+import { Duration } from 'aws-cdk-lib';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { FunnelFunction } from './function.js';
+
+export interface CompactorProps {
+  readonly factsBucket: Bucket;
+  readonly countersTable: Table;
+}
+
+export const COMPACTOR_INTERVAL = Duration.minutes(10);
+
+/**
+ * The compactor, run on a schedule: merges each dirty hour's small Parquet files, recomputes its
+ * settled counters from the facts and advances the watermark. Idempotent, so a missed or repeated
+ * run is harmless; its timeout stays below the interval so runs do not overlap.
+ */
+export class Compactor extends Construct {
+  readonly fn: FunnelFunction;
+  readonly schedule: Rule;
+
+  constructor(scope: Construct, id: string, props: CompactorProps) {
+    super(scope, id);
+
+    this.fn = new FunnelFunction(this, 'Function', {
+      entry: 'functions/compactor/handler.ts',
+      description: 'Funnel compactor: merge hourly Parquet facts, recompute settled counters, advance the watermark',
+      timeout: Duration.minutes(9),
+      memorySize: 2048,
+      // the next scheduled run retries; an async retry could overlap it
+      retryAttempts: 0,
+      environment: {
+        FACTS_BUCKET: props.factsBucket.bucketName,
+        COUNTERS_TABLE: props.countersTable.tableName,
+      },
+    });
+    props.factsBucket.grantReadWrite(this.fn);
+    props.countersTable.grantReadWriteData(this.fn);
+
+    this.schedule = new Rule(this, 'Schedule', {
+      description: 'Runs the Funnel compactor',
+      schedule: Schedule.rate(COMPACTOR_INTERVAL),
+      targets: [new LambdaFunction(this.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(5) })],
+    });
+  }
+}

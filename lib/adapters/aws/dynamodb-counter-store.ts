@@ -1,0 +1,170 @@
+import {
+  BatchWriteItemCommand,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  ConditionalCheckFailedException,
+} from '@aws-sdk/client-dynamodb';
+import type { CounterDelta, CounterItem, CounterStore, Granularity } from '../../ports.js';
+
+/**
+ * Counters in one DynamoDB table: pk = `<scope>#<granularity>` (S), sk = bucket start (N).
+ * State records use pk = `s:<namespace>`, sk = id, with the value as a JSON string in `v`.
+ */
+const RESERVED = new Set(['pk', 'sk', 'ttl']);
+const WRITE_CONCURRENCY = 16;
+
+export class DynamoCounterStore implements CounterStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
+
+  async add(deltas: CounterDelta[]): Promise<void> {
+    await forEachLimited(deltas, WRITE_CONCURRENCY, async (delta) => {
+      const names: Record<string, string> = {};
+      const values: Record<string, AttributeValue> = {};
+      const adds: string[] = [];
+      Object.entries(delta.add).forEach(([metric, amount], i) => {
+        names[`#a${i}`] = metric;
+        values[`:a${i}`] = { N: String(amount) };
+        adds.push(`#a${i} :a${i}`);
+      });
+      let expression = `ADD ${adds.join(', ')}`;
+      if (delta.expiresAt !== undefined) {
+        names['#ttl'] = 'ttl';
+        values[':ttl'] = { N: String(delta.expiresAt) };
+        expression = `SET #ttl = :ttl ${expression}`;
+      }
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: itemKey(delta.scope, delta.granularity, delta.bucket),
+          UpdateExpression: expression,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    });
+  }
+
+  async put(items: (CounterItem & { expiresAt?: number })[]): Promise<void> {
+    const requests = items.map((item) => {
+      const attrs: Record<string, AttributeValue> = { ...itemKey(item.scope, item.granularity, item.bucket) };
+      for (const [metric, value] of Object.entries(item.values)) attrs[metric] = { N: String(value) };
+      if (item.expiresAt !== undefined) attrs.ttl = { N: String(item.expiresAt) };
+      return { PutRequest: { Item: attrs } };
+    });
+    const chunks: (typeof requests)[] = [];
+    for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
+    await forEachLimited(chunks, 4, async (chunk) => {
+      let pending: typeof chunk | undefined = chunk;
+      for (let attempt = 0; pending?.length; attempt++) {
+        if (attempt > 8) throw new Error(`BatchWriteItem left ${pending.length} items unprocessed`);
+        if (attempt > 0) await sleep(50 * 2 ** attempt);
+        const result = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: pending } }));
+        pending = result.UnprocessedItems?.[this.table] as typeof chunk | undefined;
+      }
+    });
+  }
+
+  async range(scope: string, granularity: Granularity, fromBucket: number, toBucket: number): Promise<CounterItem[]> {
+    const items: CounterItem[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':pk': { S: `${scope}#${granularity}` }, ':from': { N: String(fromBucket) }, ':to': { N: String(toBucket) } },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const raw of page.Items ?? []) {
+        const values: Record<string, number> = {};
+        for (const [name, attr] of Object.entries(raw)) if (!RESERVED.has(name) && attr.N !== undefined) values[name] = Number(attr.N);
+        items.push({ scope, granularity, bucket: Number(raw.sk!.N), values });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  async getState(namespace: string, id: number): Promise<Record<string, unknown> | null> {
+    const result = await this.client.send(new GetItemCommand({ TableName: this.table, Key: stateKey(namespace, id), ConsistentRead: true }));
+    return result.Item?.v?.S ? (JSON.parse(result.Item.v.S) as Record<string, unknown>) : null;
+  }
+
+  async putState(namespace: string, id: number, value: Record<string, unknown>): Promise<void> {
+    await this.client.send(new PutItemCommand({ TableName: this.table, Item: stateItem(namespace, id, value) }));
+  }
+
+  async listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]> {
+    const out: { id: number; value: Record<string, unknown> }[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: `s:${namespace}` } },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const raw of page.Items ?? []) out.push({ id: Number(raw.sk!.N), value: JSON.parse(raw.v?.S ?? '{}') });
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return out;
+  }
+
+  async deleteStateIf(namespace: string, id: number, field: string, expected: string | number): Promise<boolean> {
+    // The JSON value is opaque to DynamoDB, so the guarded field is mirrored as a top-level attribute.
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: stateKey(namespace, id),
+          ConditionExpression: '#f = :expected',
+          ExpressionAttributeNames: { '#f': `f_${field}` },
+          ExpressionAttributeValues: { ':expected': typeof expected === 'number' ? { N: String(expected) } : { S: expected } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+}
+
+function itemKey(scope: string, granularity: Granularity, bucket: number): Record<string, AttributeValue> {
+  return { pk: { S: `${scope}#${granularity}` }, sk: { N: String(bucket) } };
+}
+
+function stateKey(namespace: string, id: number): Record<string, AttributeValue> {
+  return { pk: { S: `s:${namespace}` }, sk: { N: String(id) } };
+}
+
+function stateItem(namespace: string, id: number, value: Record<string, unknown>): Record<string, AttributeValue> {
+  const item: Record<string, AttributeValue> = { ...stateKey(namespace, id), v: { S: JSON.stringify(value) } };
+  for (const [field, v] of Object.entries(value)) {
+    if (typeof v === 'number') item[`f_${field}`] = { N: String(v) };
+    else if (typeof v === 'string' && v.length <= 1024) item[`f_${field}`] = { S: v };
+  }
+  return item;
+}
+
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(workers);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,24 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoCounterStore } from './dynamodb-counter-store.js';
+import { S3ObjectStore } from './s3-object-store.js';
+import { SqsQueueSender } from './sqs-queue-sender.js';
+import { CounterStoreCheckpoints } from '../../listener/checkpoints.js';
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`environment variable ${name} is required`);
+  return value;
+}
+
+/** The AWS side of every port, configured from the function's environment. */
+export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
+  const counters = () => new DynamoCounterStore(new DynamoDBClient({}), required(env, 'COUNTERS_TABLE'));
+  return {
+    counters,
+    objects: () => new S3ObjectStore(new S3Client({}), required(env, 'FACTS_BUCKET')),
+    queue: () => new SqsQueueSender(new SQSClient({}), required(env, 'QUEUE_URL')),
+    checkpoints: () => new CounterStoreCheckpoints(counters()),
+  };
+}

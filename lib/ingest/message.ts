@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/**
+ * One ingest-queue message: events packed together so a single SQS message carries many events
+ * (SQS bills per 64 KiB chunk and per request, not per event).
+ */
+export const ingestMessageSchema = z.object({
+  v: z.literal(1),
+  /** relay the events came from, or `backfill:<file>` / `app` */
+  source: z.string().max(512),
+  /** raw events: each one is validated on its own so one bad event never fails its neighbours */
+  events: z.array(z.unknown()).min(1),
+});
+export type IngestMessage = z.infer<typeof ingestMessageSchema>;
+
+/** SQS's hard limit is 256 KiB per message; stay clear of it for attributes and encoding slack. */
+export const MAX_MESSAGE_BYTES = 240 * 1024;
+/** Larger events are not analytics material (NIP-11 relays commonly cap near 64 KiB). */
+export const MAX_EVENT_BYTES = 64 * 1024;
+
+/**
+ * Packs serialized events into message bodies under MAX_MESSAGE_BYTES. Events over MAX_EVENT_BYTES
+ * are returned as `oversized` so the caller counts them.
+ */
+export function packEvents(source: string, serializedEvents: string[], maxEventsPerMessage = 500): { bodies: string[]; oversized: number } {
+  const bodies: string[] = [];
+  const head = `{"v":1,"source":${JSON.stringify(source)},"events":[`;
+  let current: string[] = [];
+  let size = head.length + 2;
+  let oversized = 0;
+  const flush = () => {
+    if (current.length) bodies.push(head + current.join(',') + ']}');
+    current = [];
+    size = head.length + 2;
+  };
+  for (const event of serializedEvents) {
+    const bytes = Buffer.byteLength(event);
+    if (bytes > MAX_EVENT_BYTES) {
+      oversized++;
+      continue;
+    }
+    if (size + bytes + 1 > MAX_MESSAGE_BYTES || current.length >= maxEventsPerMessage) flush();
+    current.push(event);
+    size += bytes + 1;
+  }
+  flush();
+  return { bodies, oversized };
+}

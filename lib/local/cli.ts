@@ -1,0 +1,111 @@
+import { parseArgs } from 'node:util';
+import { startLocalStack, openPipeline } from './stack.js';
+import { backfill } from './backfill.js';
+
+const USAGE = `funnel — Nostr analytics, local stack
+
+  funnel local [--no-simulate] [--rate N] [--users N]   run the whole pipeline (npm start)
+  funnel backfill FILE.jsonl                            import events (one per line) into the data dir
+  funnel compact                                        merge and deduplicate the dirty hour partitions
+
+Environment: FUNNEL_DATA_DIR (.funnel), PORT (8787), RELAY_PORT (7777), RELAY_URLS (comma-separated;
+replaces the embedded relay and the simulator), MINUTE_TTL_DAYS (35).`;
+
+const env = process.env;
+const dataDir = env.FUNNEL_DATA_DIR || '.funnel';
+
+function intEnv(name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    console.error(`${name} must be a port number (0-65535), got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
+async function local(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { 'no-simulate': { type: 'boolean', default: false }, rate: { type: 'string' }, users: { type: 'string' } },
+  });
+  const relayUrls = (env.RELAY_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const started = Date.now();
+  const stack = await startLocalStack({
+    dataDir,
+    port: intEnv('PORT', 8787),
+    relayPort: intEnv('RELAY_PORT', 7777),
+    relayUrls,
+    simulate: !values['no-simulate'] && !relayUrls.length,
+    simulatorRate: values.rate ? Number(values.rate) : undefined,
+    simulatorUsers: values.users ? Number(values.users) : undefined,
+    log: (line) => console.log(line),
+  });
+  const top = stack.simulator?.users[0]?.pubkey;
+  console.log(`
+Funnel local stack is up (${Date.now() - started} ms)
+  data dir   ${stack.pipeline.dataDir}
+  relay      ${stack.relayUrl ?? relayUrls.join(', ')}${stack.simulator ? '  (simulator publishing signed events)' : ''}
+  API        ${stack.apiUrl}
+
+Try:
+  curl ${stack.apiUrl}/health
+  curl ${stack.apiUrl}/api/stats${top ? `\n  curl '${stack.apiUrl}/api/v2/analytics/user/${top}/summary?interval=24h'` : ''}
+  curl ${stack.apiUrl}/metrics
+
+Ctrl-C stops cleanly; the next start resumes from the same data.`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping: flushing the listener, draining the queue…');
+    await stack.stop();
+    console.log('stopped.');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+async function runBackfill(args: string[]): Promise<void> {
+  const file = args[0];
+  if (!file) {
+    console.error('usage: funnel backfill FILE.jsonl');
+    process.exit(2);
+  }
+  const pipeline = await openPipeline({ dataDir, log: (l) => console.error(l) });
+  const started = Date.now();
+  const interactive = process.stderr.isTTY;
+  const report = await backfill(file, pipeline, (read, total, lines) => {
+    const pct = total ? Math.min(100, Math.round((read / total) * 100)) : 100;
+    const bar = '#'.repeat(Math.round(pct / 4)).padEnd(25, '.');
+    const line = `[${bar}] ${pct}%  ${lines} lines  ${Math.round(lines / Math.max(0.001, (Date.now() - started) / 1000))} lines/s`;
+    if (interactive) process.stderr.write(`\r${line}`);
+  });
+  if (interactive) process.stderr.write('\n');
+  const dlq = await pipeline.saveDeadLetters();
+  await pipeline.close();
+  console.log(
+    JSON.stringify({ file, seconds: (Date.now() - started) / 1000, ...report, deadLetterFile: dlq ?? undefined }, null, 2),
+  );
+}
+
+async function compact(): Promise<void> {
+  const pipeline = await openPipeline({ dataDir });
+  const summary = await pipeline.compact();
+  await pipeline.close();
+  console.log(JSON.stringify(summary, null, 2));
+}
+
+const [command = 'help', ...rest] = process.argv.slice(2);
+const commands: Record<string, (args: string[]) => Promise<void>> = { local, backfill: runBackfill, compact };
+const run = commands[command];
+if (!run) {
+  console.log(USAGE);
+  process.exit(command === 'help' || command === '--help' ? 0 : 2);
+}
+run(rest).catch((error) => {
+  console.error(`funnel ${command}: ${(error as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,116 @@
+import { createServer, type Server } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { NostrRelay } from '@nostr-relay/core';
+import { EventRepository, EventUtils, type Event, type EventRepositoryUpsertResult, type Filter } from '@nostr-relay/common';
+
+/**
+ * The embedded relay's storage: newest-first in memory, NIP-01 replaceable/addressable rules, and a
+ * cap so a long simulation does not grow without bound.
+ */
+export class MemoryEventRepository extends EventRepository {
+  private readonly events = new Map<string, Event>();
+  private readonly latestByReplaceKey = new Map<string, string>();
+
+  constructor(private readonly capacity = 100_000) {
+    super();
+  }
+
+  isSearchSupported(): boolean {
+    return false;
+  }
+
+  upsert(event: Event): EventRepositoryUpsertResult {
+    if (this.events.has(event.id)) return { isDuplicate: true };
+    const replaceKey = replaceKeyOf(event);
+    if (replaceKey) {
+      const previous = this.events.get(this.latestByReplaceKey.get(replaceKey) ?? '');
+      if (previous && (previous.created_at > event.created_at || (previous.created_at === event.created_at && previous.id < event.id))) {
+        return { isDuplicate: true };
+      }
+      if (previous) this.events.delete(previous.id);
+      this.latestByReplaceKey.set(replaceKey, event.id);
+    }
+    this.events.set(event.id, event);
+    if (this.events.size > this.capacity) this.events.delete(this.events.keys().next().value!);
+    return { isDuplicate: false };
+  }
+
+  find(filter: Filter): Event[] {
+    const matches: Event[] = [];
+    for (const event of this.events.values()) if (EventUtils.isMatchingFilter(event, filter)) matches.push(event);
+    matches.sort((a, b) => b.created_at - a.created_at);
+    return filter.limit !== undefined ? matches.slice(0, filter.limit) : matches;
+  }
+
+  async destroy(): Promise<void> {
+    this.events.clear();
+  }
+
+  get size(): number {
+    return this.events.size;
+  }
+}
+
+function replaceKeyOf(event: Event): string | null {
+  const k = event.kind;
+  if (k === 0 || k === 3 || (k >= 10000 && k < 20000)) return `${k}:${event.pubkey}`;
+  if (k >= 30000 && k < 40000) return `${k}:${event.pubkey}:${event.tags.find((t) => t[0] === 'd')?.[1] ?? ''}`;
+  return null;
+}
+
+export interface EmbeddedRelay {
+  url: string;
+  port: number;
+  repository: MemoryEventRepository;
+  close(): Promise<void>;
+}
+
+/**
+ * A real NIP-01 relay (@nostr-relay/core) on a WebSocket port. It stores what it is sent without
+ * verifying signatures, like a permissive relay: verification is Funnel's job, downstream.
+ */
+export async function startRelay(port: number, host = '127.0.0.1'): Promise<EmbeddedRelay> {
+  const repository = new MemoryEventRepository();
+  const relay = new NostrRelay(repository, { filterResultCacheTtl: 0, logLevel: 3 });
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/nostr+json' });
+    res.end(JSON.stringify({ name: 'funnel-local', description: 'Funnel local stack relay', supported_nips: [1, 9, 11] }));
+  });
+  const wss = new WebSocketServer({ server, maxPayload: 2 * 1024 * 1024 });
+  wss.on('connection', (socket: WebSocket, req) => {
+    relay.handleConnection(socket, req.socket.remoteAddress);
+    socket.on('message', async (data) => {
+      let message;
+      try {
+        message = JSON.parse(data.toString());
+      } catch {
+        socket.send(JSON.stringify(['NOTICE', 'invalid: message is not JSON']));
+        return;
+      }
+      try {
+        await relay.handleMessage(socket, message);
+      } catch (error) {
+        socket.send(JSON.stringify(['NOTICE', `error: ${(error as Error).message}`]));
+      }
+    });
+    socket.on('close', () => relay.handleDisconnect(socket));
+    socket.on('error', () => relay.handleDisconnect(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  return {
+    url: `ws://${host}:${actualPort}`,
+    port: actualPort,
+    repository,
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await relay.destroy();
+    },
+  };
+}

@@ -1,0 +1,189 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { FsObjectStore } from '../adapters/local/fs-object-store.js';
+import { LocalQueue } from '../adapters/local/local-queue.js';
+import { startDynalite, type LocalDynamo } from '../adapters/local/dynalite.js';
+import { MetricsRegistry } from '../metrics/registry.js';
+import { systemClock } from '../ports.js';
+import { minuteTtlSeconds } from '../ingest/config.js';
+import { CounterStoreCheckpoints } from '../listener/checkpoints.js';
+import { Listener } from '../listener/listener.js';
+import { createIngestHandler } from '../../functions/ingest/handler.js';
+import { createApiHandler } from '../../functions/api/handler.js';
+import { createCompactorHandler } from '../../functions/compactor/handler.js';
+import { QueueConsumer, lambdaContext } from './queue-consumer.js';
+import { startHttpApi } from './http-server.js';
+import { startRelay, type EmbeddedRelay } from './relay.js';
+import { Simulator } from './simulator.js';
+
+export interface PipelineOptions {
+  dataDir: string;
+  /** in-memory DynamoDB instead of the data dir (tests) */
+  ephemeralCounters?: boolean;
+  batchSize?: number;
+  batchWindowMs?: number;
+  visibilityTimeoutMs?: number;
+  maxReceives?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * The storage and processing half of the local stack: dynalite, the facts directory, the queue with
+ * its DLQ, and the ingest and compactor handlers. `funnel local`, `backfill` and `compact` share it.
+ */
+export async function openPipeline(options: PipelineOptions) {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
+  let dynamo: LocalDynamo;
+  try {
+    dynamo = await startDynalite(options.ephemeralCounters ? undefined : join(dataDir, 'dynamodb'));
+  } catch (error) {
+    throw new Error(`cannot open the counters under ${dataDir}/dynamodb (is another funnel process using this data dir?): ${(error as Error).message}`);
+  }
+  const metrics = new MetricsRegistry();
+  const objects = new FsObjectStore(dataDir);
+  const deadLetter = new LocalQueue({ visibilityTimeoutMs: 30_000, maxReceives: Number.MAX_SAFE_INTEGER });
+  const queue = new LocalQueue({
+    visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
+    maxReceives: options.maxReceives ?? 5,
+    deadLetter,
+  });
+  const ingest = createIngestHandler({
+    objects,
+    counters: dynamo.counters,
+    clock: systemClock,
+    metrics,
+    minuteTtlSeconds: minuteTtlSeconds(),
+    // Per-batch lines would flood a terminal; the same counts are on GET /metrics.
+    log: (record) => {
+      if (record.level !== 'info') options.log?.(JSON.stringify(record));
+    },
+  });
+  const compactor = createCompactorHandler({ objects, counters: dynamo.counters });
+  const consumer = new QueueConsumer(queue, ingest, {
+    batchSize: options.batchSize ?? 100,
+    batchWindowMs: options.batchWindowMs ?? 200,
+    onError: (error) => options.log?.(`ingest batch failed, will be redelivered: ${String(error)}`),
+  });
+  return {
+    dataDir,
+    dynamo,
+    counters: dynamo.counters,
+    objects,
+    metrics,
+    queue,
+    deadLetter,
+    consumer,
+    compact: () => compactor({}, lambdaContext('funnel-compactor')),
+    /** Dead letters are kept as a file so poison messages can be inspected and replayed. */
+    async saveDeadLetters(): Promise<string | null> {
+      if (!deadLetter.depth) return null;
+      const file = join(dataDir, 'dlq', `${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+      await mkdir(join(dataDir, 'dlq'), { recursive: true });
+      await writeFile(file, deadLetter.bodies().join('\n') + '\n');
+      deadLetter.delete(deadLetter.receive(Number.MAX_SAFE_INTEGER).map((r) => r.messageId));
+      return file;
+    },
+    async close(): Promise<void> {
+      await dynamo.close();
+    },
+  };
+}
+
+export type Pipeline = Awaited<ReturnType<typeof openPipeline>>;
+
+export interface LocalStackOptions extends PipelineOptions {
+  /** API port; 0 picks a free one */
+  port: number;
+  /** embedded relay port; 0 picks a free one */
+  relayPort: number;
+  /** listen to these relays instead of the embedded one (no simulator then) */
+  relayUrls?: string[];
+  simulate: boolean;
+  simulatorRate?: number;
+  simulatorUsers?: number;
+  simulatorHistoryEvents?: number;
+  compactEveryMs?: number;
+  /** on first start (no checkpoint), how far back to read the relay */
+  initialLookbackSeconds?: number;
+}
+
+/** DESIGN §3: the whole pipeline in one process, with no AWS account and no Docker. */
+export async function startLocalStack(options: LocalStackOptions) {
+  const log = options.log ?? (() => {});
+  const pipeline = await openPipeline(options);
+  let relay: EmbeddedRelay | undefined;
+  const relayUrls = options.relayUrls?.length ? options.relayUrls : undefined;
+  if (!relayUrls) relay = await startRelay(options.relayPort);
+  const listener = new Listener({
+    relays: relayUrls ?? [relay!.url],
+    queue: pipeline.queue,
+    checkpoints: new CounterStoreCheckpoints(pipeline.counters),
+    metrics: pipeline.metrics,
+    initialLookbackSeconds: options.initialLookbackSeconds ?? (relayUrls ? 600 : 7 * 86400),
+    log: (record) => {
+      if (record.level !== 'info') log(`listener: ${JSON.stringify(record)}`);
+    },
+  });
+  pipeline.consumer.start();
+  await listener.start();
+
+  const api = createApiHandler({
+    counters: pipeline.counters,
+    clock: systemClock,
+    metricsText: () =>
+      pipeline.metrics.render({
+        queue_depth: pipeline.queue.depth,
+        queue_oldest_message_age_seconds: pipeline.queue.oldestAgeMs() / 1000,
+        dlq_depth: pipeline.deadLetter.depth,
+        relay_stored_events: relay?.repository.size ?? 0,
+      }),
+  });
+  const http = await startHttpApi(api, options.port);
+
+  let simulator: Simulator | undefined;
+  if (options.simulate && relay) {
+    // History only on a fresh data dir: a restart resumes the same story instead of rewriting the past.
+    const resumed = (await new CounterStoreCheckpoints(pipeline.counters).load(relay.url)) !== null;
+    simulator = new Simulator({
+      relayUrl: relay.url,
+      rate: options.simulatorRate,
+      users: options.simulatorUsers,
+      historyEvents: resumed ? 0 : options.simulatorHistoryEvents,
+      log,
+    });
+    await simulator.start();
+  }
+
+  let compacting: Promise<unknown> = Promise.resolve();
+  const compactTimer = setInterval(() => {
+    compacting = compacting.then(() => pipeline.compact()).catch((error) => log(`compaction failed: ${String(error)}`));
+  }, options.compactEveryMs ?? 60_000);
+
+  let stopped = false;
+  return {
+    apiUrl: http.url,
+    relayUrl: relay?.url,
+    pipeline,
+    listener,
+    simulator,
+    /** Stops in dependency order: sources first, then drain the queue, then storage. */
+    async stop(): Promise<void> {
+      if (stopped) return;
+      stopped = true;
+      simulator?.stop();
+      clearInterval(compactTimer);
+      await listener.stop();
+      await pipeline.consumer.stop();
+      await pipeline.consumer.drain(30_000);
+      await compacting;
+      await http.close();
+      await relay?.close();
+      const dlq = await pipeline.saveDeadLetters();
+      if (dlq) log(`dead-lettered messages saved to ${dlq}`);
+      await pipeline.close();
+    },
+  };
+}
+
+export type LocalStack = Awaited<ReturnType<typeof startLocalStack>>;

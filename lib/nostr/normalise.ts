@@ -1,0 +1,475 @@
+import type { Fact } from '../facts/schema.js';
+import { bolt11AmountMsats } from './bolt11.js';
+import type { NostrEvent } from './event.js';
+
+/**
+ * Turns one verified Nostr event into its canonical fact (DESIGN §4). Every rule, with the NIP it comes
+ * from, is written down in docs/metrics.md; keep the two in step.
+ *
+ * This runs on every ingested event, so it is a handful of linear passes over the tags: no regular
+ * expressions, and JSON.parse only for a zap receipt's embedded zap request, and only when the receipt's
+ * own tags do not already answer the question. It never throws on odd tags or unknown kinds.
+ */
+
+type Tag = readonly string[];
+
+export interface NormaliseContext {
+  /** relay URL the event was received from, when known */
+  relay: string | null;
+  /** unix milliseconds when ingest accepted the event */
+  ingestedAt: number;
+}
+
+const MAX_HASHTAGS = 20;
+const MAX_HASHTAG_CHARS = 64;
+const MAX_REACTION_CHARS = 64;
+const MAX_TITLE_CHARS = 256;
+/** A longer URL is almost certainly not a media link; keep the fact small rather than store it. */
+const MAX_URL_CHARS = 2048;
+
+const VIDEO_KINDS: ReadonlySet<number> = new Set([21, 22, 34235, 34236]);
+
+/** NIP-01: kinds 0, 3 and 10000–19999 are replaceable (one current version per kind:pubkey). */
+export function isReplaceable(kind: number): boolean {
+  return kind === 0 || kind === 3 || (kind >= 10000 && kind < 20000);
+}
+
+/** NIP-01: kinds 30000–39999 are addressable (one current version per kind:pubkey:d). */
+export function isAddressable(kind: number): boolean {
+  return kind >= 30000 && kind < 40000;
+}
+
+/** `kind:pubkey:d` of an addressable event (d = first `d` tag value, '' when absent), else null. */
+export function addressOf(event: NostrEvent): string | null {
+  if (!isAddressable(event.kind)) return null;
+  return `${event.kind}:${event.pubkey}:${firstTagValue(event.tags, 'd') ?? ''}`;
+}
+
+/** NIP-25: '+' and '' are likes, '-' is a dislike, anything else (emoji, :shortcode:) is an emoji reaction. */
+export function reactionClass(content: string): 'like' | 'dislike' | 'emoji' {
+  if (content === '+' || content === '') return 'like';
+  if (content === '-') return 'dislike';
+  return 'emoji';
+}
+
+export function normalise(event: NostrEvent, ctx: NormaliseContext): Fact {
+  const { kind, tags } = event;
+  const dTag = isAddressable(kind) ? (firstTagValue(tags, 'd') ?? '') : null;
+  const fact: Fact = {
+    event_id: event.id,
+    source: 'nostr',
+    kind,
+    type: 'other',
+    created_at: event.created_at,
+    author: event.pubkey,
+    target_pubkey: null,
+    target_event_id: null,
+    target_address: dTag === null ? null : `${kind}:${event.pubkey}:${dTag}`,
+    root_event_id: null,
+    parent_event_id: null,
+    reaction: null,
+    zap_msats: null,
+    zap_sender: null,
+    hashtags: hashtagsOf(tags),
+    title: null,
+    d_tag: dTag,
+    media_url: null,
+    image_url: null,
+    duration_s: null,
+    published_at: null,
+    relay: ctx.relay,
+    project: null,
+    properties: null,
+    ingested_at: ctx.ingestedAt,
+  };
+
+  switch (kind) {
+    case 0:
+      fact.type = 'profile';
+      break;
+    case 1:
+      applyTextNote(fact, tags);
+      break;
+    case 3:
+      fact.type = 'contacts';
+      break;
+    case 5:
+      applyDeletion(fact, tags);
+      break;
+    case 6:
+    case 16:
+      applyEngagement(fact, tags, 'repost');
+      break;
+    case 7:
+      applyEngagement(fact, tags, 'reaction');
+      fact.reaction = truncate(event.content, MAX_REACTION_CHARS);
+      break;
+    case 1111:
+      applyComment(fact, tags);
+      break;
+    case 9735:
+      applyZapReceipt(fact, tags);
+      break;
+    default:
+      if (VIDEO_KINDS.has(kind)) applyVideo(fact, tags);
+  }
+  return fact;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Per-kind rules
+
+/**
+ * NIP-10. Marked `e` tags (`root`/`reply` in the 4th element) win; without them the deprecated positional
+ * form applies (one `e`: root and parent; several: first is root, last is parent). `mention`-marked `e`
+ * tags and `q` tags (NIP-18 quotes) never make a reply. `e` tags whose id is not hex are skipped.
+ */
+function applyTextNote(fact: Fact, tags: readonly Tag[]): void {
+  let rootTag: Tag | undefined;
+  let replyTag: Tag | undefined;
+  let firstPositional: Tag | undefined;
+  let lastPositional: Tag | undefined;
+  for (const tag of tags) {
+    if (tag[0] !== 'e' || hex64(tag[1]) === null) continue;
+    const marker = tag[3];
+    if (marker === 'root') rootTag ??= tag;
+    else if (marker === 'reply') replyTag ??= tag;
+    else if (marker !== 'mention') {
+      firstPositional ??= tag;
+      lastPositional = tag;
+    }
+  }
+
+  let root: Tag | undefined;
+  let parent: Tag | undefined;
+  if (rootTag !== undefined || replyTag !== undefined) {
+    // A top-level reply carries only `root`; a `reply` without `root` (seen in the wild) has no better root.
+    root = rootTag ?? replyTag;
+    parent = replyTag ?? rootTag;
+  } else {
+    root = firstPositional;
+    parent = lastPositional;
+  }
+  if (root === undefined || parent === undefined) {
+    fact.type = 'note';
+    return;
+  }
+
+  fact.type = 'reply';
+  fact.root_event_id = hex64(root[1]);
+  fact.parent_event_id = hex64(parent[1]);
+  fact.target_event_id = fact.parent_event_id;
+  fact.target_pubkey = pubkeyHint(parent) ?? replyTargetFromPTags(tags);
+}
+
+/**
+ * The replied-to author when the parent `e` tag carries no pubkey hint. NIP-10 only says a reply's `p`
+ * tags hold the parent's `p` tags plus the parent's author, "in no particular order": so one distinct `p`
+ * is exactly the parent's author, and several are ambiguous (clients differ: older ones put the parent
+ * author first, newer ones last), so the answer is null rather than a guess.
+ */
+function replyTargetFromPTags(tags: readonly Tag[]): string | null {
+  let only: string | null = null;
+  for (const tag of tags) {
+    if (tag[0] !== 'p') continue;
+    const pubkey = hex64(tag[1]);
+    if (pubkey === null || pubkey === only) continue;
+    if (only !== null) return null;
+    only = pubkey;
+  }
+  return only;
+}
+
+/**
+ * NIP-25 reactions and NIP-18 reposts (kinds 6, 16): the target is the LAST `e` tag (and the last `a`
+ * tag, for addressable targets), its author the LAST `p` tag. A last tag with a malformed value yields
+ * null rather than falling back to an earlier tag, which would name a different event or person.
+ */
+function applyEngagement(fact: Fact, tags: readonly Tag[], type: 'reaction' | 'repost'): void {
+  const lastE = lastTag(tags, 'e');
+  const lastA = lastTag(tags, 'a');
+  const lastP = lastTag(tags, 'p');
+  fact.type = type;
+  fact.target_event_id = lastE === undefined ? null : hex64(lastE[1]);
+  fact.target_address = lastA === undefined ? null : parseAddress(lastA[1]);
+  fact.target_pubkey = targetPubkey(lastP, lastE, fact.target_address);
+}
+
+/**
+ * NIP-22 comments: uppercase `E`/`A`/`I` give the root scope, lowercase `e`/`a`/`i` the parent, `P`/`p`
+ * their authors. The fact's target is the parent. `target_address` is the parent's `a`, else the root's
+ * `A`: it is the only address column, so a nested comment under an addressable root (a video, an article)
+ * stays attached to that root.
+ */
+function applyComment(fact: Fact, tags: readonly Tag[]): void {
+  const rootE = firstTag(tags, 'E');
+  const parentE = firstTag(tags, 'e');
+  const parentA = firstTag(tags, 'a');
+  const rootA = firstTag(tags, 'A');
+  fact.type = 'comment';
+  fact.root_event_id = rootE === undefined ? null : hex64(rootE[1]);
+  fact.parent_event_id = parentE === undefined ? null : hex64(parentE[1]);
+  fact.target_event_id = fact.parent_event_id;
+  const parentAddress = parentA === undefined ? null : parseAddress(parentA[1]);
+  fact.target_address = parentAddress ?? (rootA === undefined ? null : parseAddress(rootA[1]));
+  fact.target_pubkey = targetPubkey(firstTag(tags, 'p'), parentE, parentAddress);
+}
+
+/**
+ * NIP-57 zap receipts. `author` stays the receipt's signer (the recipient's LNURL server). Recipient =
+ * `p`, target = `e` / `a`; amount from the `bolt11` invoice, else the zap request's `amount` tag; sender
+ * from `P`, else the zap request's pubkey. The zap request (the `description` tag) is parsed only when
+ * needed, and a malformed one only loses the fallbacks.
+ */
+function applyZapReceipt(fact: Fact, tags: readonly Tag[]): void {
+  const bolt11 = firstTagValue(tags, 'bolt11');
+  const e = firstTag(tags, 'e');
+  const a = firstTag(tags, 'a');
+  const p = firstTag(tags, 'p');
+  const sender = firstTag(tags, 'P');
+  fact.type = 'zap';
+  fact.target_pubkey = p === undefined ? null : hex64(p[1]);
+  fact.target_event_id = e === undefined ? null : hex64(e[1]);
+  fact.target_address = a === undefined ? null : parseAddress(a[1]);
+  fact.zap_msats = bolt11 === undefined ? null : bolt11AmountMsats(bolt11);
+  fact.zap_sender = sender === undefined ? null : hex64(sender[1]);
+
+  if (fact.zap_msats === null || fact.zap_sender === null) {
+    const request = parseZapRequest(firstTagValue(tags, 'description'));
+    fact.zap_msats ??= request.amountMsats;
+    fact.zap_sender ??= request.pubkey;
+  }
+}
+
+/** NIP-09: the fact keeps the first `e` and first `a`; applying deletions is the compactor's job. */
+function applyDeletion(fact: Fact, tags: readonly Tag[]): void {
+  const e = firstTag(tags, 'e');
+  const a = firstTag(tags, 'a');
+  fact.type = 'deletion';
+  fact.target_event_id = e === undefined ? null : hex64(e[1]);
+  fact.target_address = a === undefined ? null : parseAddress(a[1]);
+}
+
+/**
+ * NIP-71 videos (21, 22 and addressable 34235, 34236). Media comes from the first `imeta` tag that has a
+ * `url` (its first url, image and duration), with top-level `url`, `image`/`thumb` and `duration` tags as
+ * fallbacks. An addressable video keeps its own address in `target_address` (set by the caller), so
+ * engagement aimed at the address and the video line up.
+ */
+function applyVideo(fact: Fact, tags: readonly Tag[]): void {
+  let url: string | undefined;
+  let image: string | undefined;
+  let duration: string | undefined;
+  for (const tag of tags) {
+    if (tag[0] !== 'imeta') continue;
+    const entryUrl = imetaValue(tag, 'url');
+    if (entryUrl === undefined) continue;
+    url = entryUrl;
+    image = imetaValue(tag, 'image');
+    duration = imetaValue(tag, 'duration');
+    break;
+  }
+  url ??= firstTagValue(tags, 'url');
+  image ??= firstTagValue(tags, 'image') ?? firstTagValue(tags, 'thumb');
+  duration ??= firstTagValue(tags, 'duration');
+
+  fact.type = 'video';
+  fact.title = textOrNull(firstTagValue(tags, 'title'), MAX_TITLE_CHARS);
+  fact.media_url = urlOrNull(url);
+  fact.image_url = urlOrNull(image);
+  fact.duration_s = parseDuration(duration);
+  fact.published_at = parseUnixSeconds(firstTagValue(tags, 'published_at'));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Zap request (NIP-57 kind 9734, embedded as JSON in the receipt's `description` tag)
+
+interface ZapRequestFallbacks {
+  pubkey: string | null;
+  amountMsats: number | null;
+}
+
+function parseZapRequest(description: string | undefined): ZapRequestFallbacks {
+  const none: ZapRequestFallbacks = { pubkey: null, amountMsats: null };
+  if (description === undefined) return none;
+  let request: unknown;
+  try {
+    request = JSON.parse(description);
+  } catch {
+    return none;
+  }
+  if (typeof request !== 'object' || request === null) return none;
+  const { pubkey, tags } = request as { pubkey?: unknown; tags?: unknown };
+  let amountMsats: number | null = null;
+  if (Array.isArray(tags)) {
+    for (const tag of tags) {
+      if (Array.isArray(tag) && tag[0] === 'amount') {
+        amountMsats = parseMsats(tag[1]);
+        break;
+      }
+    }
+  }
+  return { pubkey: typeof pubkey === 'string' ? hex64(pubkey) : null, amountMsats };
+}
+
+/** A positive integer amount in msats, written as decimal digits. */
+function parseMsats(value: unknown): number | null {
+  if (typeof value !== 'string' || value === '' || !allDigits(value)) return null;
+  const msats = Number(value);
+  return msats > 0 && Number.isSafeInteger(msats) ? msats : null;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tag helpers
+
+function firstTag(tags: readonly Tag[], name: string): Tag | undefined {
+  for (const tag of tags) if (tag[0] === name) return tag;
+  return undefined;
+}
+
+function lastTag(tags: readonly Tag[], name: string): Tag | undefined {
+  for (let i = tags.length - 1; i >= 0; i--) if (tags[i]![0] === name) return tags[i];
+  return undefined;
+}
+
+function firstTagValue(tags: readonly Tag[], name: string): string | undefined {
+  const value = firstTag(tags, name)?.[1];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The value of the first `<key> <value>` entry of an `imeta` tag (NIP-92). */
+function imetaValue(tag: Tag, key: string): string | undefined {
+  for (let i = 1; i < tag.length; i++) {
+    const entry = tag[i];
+    if (typeof entry === 'string' && entry.length > key.length && entry.startsWith(key) && entry[key.length] === ' ') {
+      return entry.slice(key.length + 1);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The target's author: the explicit `p` tag if it is valid, else the pubkey hint on the target `e` tag,
+ * else the pubkey inside the target address (which names the addressable event's author exactly).
+ */
+function targetPubkey(p: Tag | undefined, e: Tag | undefined, address: string | null): string | null {
+  const explicit = p === undefined ? null : hex64(p[1]);
+  if (explicit !== null) return explicit;
+  const hinted = e === undefined ? null : pubkeyHint(e);
+  if (hinted !== null) return hinted;
+  return address === null ? null : addressPubkey(address);
+}
+
+/**
+ * The author hint on an `e` tag: 5th element in NIP-10 marked tags (`e, id, relay, marker, pubkey`), 4th in
+ * NIP-22 / NIP-25 / NIP-18 tags (`e, id, relay, pubkey`). A marker is never 64 hex, so both are unambiguous.
+ */
+function pubkeyHint(tag: Tag): string | null {
+  return hex64(tag[4]) ?? hex64(tag[3]);
+}
+
+/** NIP-01 coordinates `<kind>:<pubkey>:<d>` (d may be empty or contain ':'), normalised, else null. */
+function parseAddress(value: string | undefined): string | null {
+  if (typeof value !== 'string') return null;
+  const first = value.indexOf(':');
+  if (first < 1 || first > 5 || value.length < first + 66 || value[first + 65] !== ':') return null;
+  const kindText = value.slice(0, first);
+  if (!allDigits(kindText)) return null;
+  const kind = Number(kindText);
+  if (kind > 65535) return null;
+  const pubkey = hex64(value.slice(first + 1, first + 65));
+  if (pubkey === null) return null;
+  return `${kind}:${pubkey}:${value.slice(first + 66)}`;
+}
+
+/** The pubkey of a coordinate already normalised by `parseAddress`. */
+function addressPubkey(address: string): string {
+  const start = address.indexOf(':') + 1;
+  return address.slice(start, start + 64);
+}
+
+/** NIP-24 `t` tags: lower-cased, trimmed, capped, unique in first-seen order, empties dropped, at most 20. */
+function hashtagsOf(tags: readonly Tag[]): string[] {
+  const hashtags: string[] = [];
+  for (const tag of tags) {
+    if (tag[0] !== 't' || typeof tag[1] !== 'string') continue;
+    const hashtag = truncate(tag[1].trim().toLowerCase(), MAX_HASHTAG_CHARS).trimEnd();
+    if (hashtag === '' || hashtags.includes(hashtag)) continue;
+    hashtags.push(hashtag);
+    if (hashtags.length === MAX_HASHTAGS) break;
+  }
+  return hashtags;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Value helpers
+
+/** A 64-character hex id or pubkey, lower-cased; anything else is null. */
+function hex64(value: string | undefined): string | null {
+  if (typeof value !== 'string' || value.length !== 64) return null;
+  let lower = true;
+  for (let i = 0; i < 64; i++) {
+    const c = value.charCodeAt(i);
+    if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) continue;
+    if (c >= 65 && c <= 70) lower = false;
+    else return null;
+  }
+  return lower ? value : value.toLowerCase();
+}
+
+function allDigits(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** At most `max` code points (never splits a surrogate pair, so emoji survive intact). */
+function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let out = '';
+  let count = 0;
+  for (const char of text) {
+    if (count === max) break;
+    out += char;
+    count++;
+  }
+  return out;
+}
+
+function textOrNull(value: string | undefined, max: number): string | null {
+  if (value === undefined) return null;
+  const text = value.trim();
+  return text === '' ? null : truncate(text, max);
+}
+
+function urlOrNull(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const url = value.trim();
+  return url === '' || url.length > MAX_URL_CHARS ? null : url;
+}
+
+/** Seconds as a non-negative decimal (`6`, `29.223`), else null. */
+function parseDuration(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const text = value.trim();
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) dots++;
+    else if (c < 48 || c > 57) return null;
+  }
+  if (text === '' || text === '.' || dots > 1) return null;
+  const seconds = Number(text);
+  return Number.isFinite(seconds) ? seconds : null;
+}
+
+/** Unix seconds written as decimal digits, else null. */
+function parseUnixSeconds(value: string | undefined): number | null {
+  if (value === undefined) return null;
+  const text = value.trim();
+  if (text === '' || !allDigits(text)) return null;
+  const seconds = Number(text);
+  return Number.isSafeInteger(seconds) ? seconds : null;
+}
