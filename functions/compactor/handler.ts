@@ -4,7 +4,7 @@ import { compactDirtyHours } from '../../lib/facts/compact.js';
 import type { CounterStore, ObjectStore } from '../../lib/ports.js';
 
 /** Scheduled (EventBridge): merge and deduplicate the hour partitions ingest marked dirty. */
-export function createCompactorHandler(deps: { objects: ObjectStore; counters: CounterStore }) {
+export function createCompactorHandler(deps: { objects: ObjectStore; counters: CounterStore; log?: (record: Record<string, unknown>) => void }) {
   return middy(async () => {
     const started = Date.now();
     const results = await compactDirtyHours(deps);
@@ -14,7 +14,7 @@ export function createCompactorHandler(deps: { objects: ObjectStore; counters: C
       outputRows: results.reduce((n, r) => n + Math.max(0, r.outputRows), 0),
       durationMs: Date.now() - started,
     };
-    console.log(JSON.stringify({ level: 'info', msg: 'compaction', ...summary }));
+    (deps.log ?? ((r) => console.log(JSON.stringify(r))))({ level: 'info', msg: 'compaction', ...summary });
     return summary;
   });
 }

@@ -48,7 +48,9 @@ export function contributionsOf(fact: Fact): Contribution[] {
   if (authored) out.push({ scope: userScope(fact.author), metric: authored, amount: 1 });
 
   const target = fact.target_pubkey;
-  const engager = fact.type === 'zap' ? (fact.zap_sender ?? fact.author) : fact.author;
+  // A zap receipt is signed by the LNURL server (sometimes the recipient's own key): the engager is
+  // the sender, and a zap whose sender is unknown still counts.
+  const engager = fact.type === 'zap' ? fact.zap_sender : fact.author;
   if (!target || target === engager) return out;
   const received = userScope(target);
   switch (fact.type) {

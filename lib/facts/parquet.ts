@@ -3,7 +3,7 @@ import type { SchemaElement } from 'hyparquet';
 import { parquetReadObjects } from 'hyparquet';
 import { FACT_COLUMNS, type Fact } from './schema.js';
 
-type ColumnKind = 'string' | 'int32' | 'int64' | 'list';
+type ColumnKind = 'string' | 'int32' | 'int64' | 'double' | 'list';
 
 /** Physical type per column. INT64 columns hold unix times and msats, which outgrow INT32. */
 const COLUMN_KINDS: Record<(typeof FACT_COLUMNS)[number], ColumnKind> = {
@@ -26,7 +26,7 @@ const COLUMN_KINDS: Record<(typeof FACT_COLUMNS)[number], ColumnKind> = {
   d_tag: 'string',
   media_url: 'string',
   image_url: 'string',
-  duration_s: 'int32',
+  duration_s: 'double',
   published_at: 'int64',
   relay: 'string',
   project: 'string',
@@ -48,6 +48,8 @@ function schemaElements(): SchemaElement[] {
       elements.push({ name: 'element', repetition_type: 'OPTIONAL', type: 'BYTE_ARRAY', converted_type: 'UTF8' });
     } else if (kind === 'string') {
       elements.push({ name, repetition_type, type: 'BYTE_ARRAY', converted_type: 'UTF8' });
+    } else if (kind === 'double') {
+      elements.push({ name, repetition_type, type: 'DOUBLE' });
     } else if (kind === 'int32') {
       elements.push({ name, repetition_type, type: 'INT32' });
     } else {

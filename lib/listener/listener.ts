@@ -109,13 +109,14 @@ export class Listener {
           this.count('rejected', 'invalid_frame');
           return;
         }
-        if (!this.recent.add(event.id)) {
-          this.count('rejected', 'duplicate');
+        // Size before dedupe: an oversized copy must not mark its id as seen for a valid copy.
+        const json = JSON.stringify(event);
+        if (data.length > MAX_EVENT_BYTES && Buffer.byteLength(json) > MAX_EVENT_BYTES) {
+          this.count('rejected', 'oversized');
           return;
         }
-        const json = JSON.stringify(event);
-        if (Buffer.byteLength(json) > MAX_EVENT_BYTES) {
-          this.count('rejected', 'oversized');
+        if (!this.recent.add(event.id)) {
+          this.count('rejected', 'duplicate');
           return;
         }
         this.count('events_received');

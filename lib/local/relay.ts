@@ -66,8 +66,8 @@ export interface EmbeddedRelay {
 }
 
 /**
- * A real NIP-01 relay (@nostr-relay/core) on a WebSocket port. It stores what it is sent without
- * verifying signatures, like a permissive relay: verification is Funnel's job, downstream.
+ * A real NIP-01 relay (@nostr-relay/core) on a WebSocket port. Like public relays it refuses events
+ * whose id or signature is wrong; Funnel verifies again at ingest, since not every relay does.
  */
 export async function startRelay(port: number, host = '127.0.0.1'): Promise<EmbeddedRelay> {
   const repository = new MemoryEventRepository();

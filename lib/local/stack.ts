@@ -59,7 +59,7 @@ export async function openPipeline(options: PipelineOptions) {
       if (record.level !== 'info') options.log?.(JSON.stringify(record));
     },
   });
-  const compactor = createCompactorHandler({ objects, counters: dynamo.counters });
+  const compactor = createCompactorHandler({ objects, counters: dynamo.counters, log: () => {} });
   const consumer = new QueueConsumer(queue, ingest, {
     batchSize: options.batchSize ?? 100,
     batchWindowMs: options.batchWindowMs ?? 200,

@@ -18,8 +18,8 @@ export function loadVerifier(): Promise<EventVerifier> {
       wasm.verifyEvent(event);
       return null;
     } catch (error) {
-      // nostr-wasm checks the id before the signature and says which one failed.
-      return /id/i.test((error as Error).message) ? 'bad_id' : 'bad_sig';
+      // nostr-wasm checks the id first and says which failed: "id is invalid" / "signature is invalid".
+      return (error as Error).message.startsWith('id ') ? 'bad_id' : 'bad_sig';
     }
   });
   return verifier;

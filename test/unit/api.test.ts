@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { nip19 } from 'nostr-tools';
+import { createApiHandler } from '../../functions/api/handler.js';
+import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { fixedClock, localStores } from '../support/local.js';
+
+const NOW = Date.parse('2026-11-22T12:00:30Z');
+const PUBKEY = 'a'.repeat(64);
+
+let stores: Awaited<ReturnType<typeof localStores>>;
+let api: ReturnType<typeof createApiHandler>;
+
+beforeAll(async () => {
+  stores = await localStores();
+  api = createApiHandler({ counters: stores.counters, clock: fixedClock(NOW) });
+  const minute = (iso: string) => Date.parse(iso) / 1000;
+  await stores.counters.add([
+    { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-22T11:59:00Z'), add: { posts: 2, likes_rcv: 3, zap_msats_rcv: 21_500 } },
+    { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-21T13:00:00Z'), add: { posts: 1, emoji_rcv: 1, zaps_rcv: 1, zap_msats_rcv: 1_000 } },
+    // Outside a 24h window, inside 7d.
+    { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-20T08:00:00Z'), add: { posts: 5 } },
+  ]);
+});
+afterAll(() => stores.close());
+
+async function get(path: string) {
+  const url = new URL(path, 'http://x');
+  const event = {
+    rawPath: url.pathname,
+    queryStringParameters: Object.fromEntries(url.searchParams),
+    requestContext: { http: { method: 'GET' } },
+  } as unknown as APIGatewayProxyEventV2;
+  const response = await api(event, lambdaContext('test'));
+  return { status: response.statusCode, headers: response.headers ?? {}, body: JSON.parse(response.body ?? 'null') };
+}
+
+describe('GET /api/v2/analytics/user/:pubkey/summary', () => {
+  it('sums the window from the counters with freshness metadata and a cache header', async () => {
+    const { status, body, headers } = await get(`/api/v2/analytics/user/${PUBKEY}/summary?interval=24h`);
+    expect(status).toBe(200);
+    expect(body.data.totals).toMatchObject({ posts: 3, reactionsReceived: { total: 4, likes: 3, emoji: 1, dislikes: 0 }, zapsReceived: 1, zapSatsReceived: 22 });
+    expect(body.meta.window).toEqual({ type: 'rolling', interval: '24h', startTs: Date.parse('2026-11-21T12:01:00Z') / 1000, endTs: Date.parse('2026-11-22T12:01:00Z') / 1000 });
+    expect(body.meta.freshness).toHaveProperty('stalenessMs');
+    expect(body.data.timeline).toHaveLength(25);
+    expect(body.data.timeline.reduce((n: number, p: { posts: number }) => n + p.posts, 0)).toBe(3);
+    expect(headers['cache-control']).toBe('public, max-age=10');
+  });
+
+  it('widens with the interval and accepts an npub', async () => {
+    const npub = nip19.npubEncode(PUBKEY);
+    const { status, body, headers } = await get(`/api/v2/analytics/user/${npub}/summary?interval=7d`);
+    expect(status).toBe(200);
+    expect(body.data.pubkey).toBe(PUBKEY);
+    expect(body.data.totals.posts).toBe(8);
+    expect(headers['cache-control']).toBe('public, max-age=60');
+  });
+
+  it('answers custom windows aligned to the minute', async () => {
+    const start = Date.parse('2026-11-20T07:59:30Z') / 1000;
+    const end = Date.parse('2026-11-20T08:00:10Z') / 1000;
+    const { status, body } = await get(`/api/v2/analytics/user/${PUBKEY}/summary?startTs=${start}&endTs=${end}`);
+    expect(status).toBe(200);
+    expect(body.meta.window).toEqual({ type: 'custom', startTs: start - 30, endTs: end + 50 });
+    expect(body.data.totals.posts).toBe(5);
+  });
+
+  it.each([
+    ['/api/v2/analytics/user/nothex/summary', 'bad_pubkey', 'pubkey'],
+    [`/api/v2/analytics/user/${PUBKEY}/summary?interval=forever`, 'bad_window', 'interval'],
+    [`/api/v2/analytics/user/${PUBKEY}/summary?startTs=200&endTs=100`, 'bad_window', 'endTs (100) is before startTs (200)'],
+    [`/api/v2/analytics/user/${PUBKEY}/summary?startTs=abc&endTs=100`, 'bad_request', 'startTs must be unix seconds'],
+    [`/api/v2/analytics/user/${PUBKEY}/summary?startTs=100`, 'bad_request', 'go together'],
+    [`/api/v2/analytics/user/${PUBKEY}/summary?interval=24h&startTs=1&endTs=2`, 'bad_request', 'not both'],
+  ])('rejects %s with a 400 that says what is wrong', async (path, code, message) => {
+    const { status, body } = await get(path);
+    expect(status).toBe(400);
+    expect(body.error.code).toBe(code);
+    expect(body.error.message).toContain(message);
+  });
+});
+
+describe('other routes', () => {
+  it('GET /health answers', async () => {
+    const { status, body } = await get('/health');
+    expect(status).toBe(200);
+    expect(body.status).toBe('ok');
+  });
+
+  it('unknown routes are 404 with the error envelope', async () => {
+    const { status, body } = await get('/nope');
+    expect(status).toBe(404);
+    expect(body.error.code).toBe('not_found');
+  });
+
+  it('GET /api/stats reads the all-time global item', async () => {
+    await stores.counters.add([{ scope: 'g', granularity: 'all', bucket: 0, add: { events: 7, 'kind:1': 5, 'kind:7': 2, 'rejected:bad_sig': 1 } }]);
+    const { status, body } = await get('/api/stats');
+    expect(status).toBe(200);
+    expect(body.data).toEqual({ totalEvents: 7, eventsByKind: { '1': 5, '7': 2 }, rejectedByReason: { bad_sig: 1 } });
+  });
+});
