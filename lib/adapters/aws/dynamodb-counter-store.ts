@@ -25,7 +25,13 @@ export class DynamoCounterStore implements CounterStore {
   ) {}
 
   async add(deltas: CounterDelta[]): Promise<void> {
-    await forEachLimited(deltas, WRITE_CONCURRENCY, async (delta) => {
+    for (const delta of deltas) {
+      for (const [metric, amount] of Object.entries(delta.add)) {
+        // One bad number would fail the whole batch's write with a ValidationException: refuse it here, by name.
+        if (!Number.isFinite(amount)) throw new Error(`counter ${delta.scope}/${metric}: amount must be finite, got ${amount}`);
+      }
+    }
+    await forEachLimited(deltas.filter((d) => Object.keys(d.add).length > 0), WRITE_CONCURRENCY, async (delta) => {
       const names: Record<string, string> = {};
       const values: Record<string, AttributeValue> = {};
       const adds: string[] = [];

@@ -1,0 +1,230 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { LOCAL_TABLE, startDynalite, type LocalDynamo } from '../../lib/adapters/local/dynalite.js';
+import type { DynamoCounterStore } from '../../lib/adapters/aws/dynamodb-counter-store.js';
+
+/** The real DynamoDB adapter against an in-process dynalite over HTTP. Each test uses its own scopes. */
+let dynamo: LocalDynamo;
+let store: DynamoCounterStore;
+
+beforeAll(async () => {
+  dynamo = await startDynalite(undefined);
+  store = dynamo.counters;
+});
+afterAll(async () => {
+  await dynamo?.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function rawItem(pk: string, sk: number) {
+  const result = await dynamo.client.send(
+    new GetItemCommand({ TableName: LOCAL_TABLE, Key: { pk: { S: pk }, sk: { N: String(sk) } }, ConsistentRead: true }),
+  );
+  return result.Item;
+}
+
+describe('DynamoCounterStore on dynalite: add', () => {
+  it('accumulates across calls and within one batch (ADD semantics)', async () => {
+    await store.add([
+      { scope: 'u:acc', granularity: 'h', bucket: 3600, add: { events: 2, zaps: 100 } },
+      { scope: 'u:acc', granularity: 'h', bucket: 7200, add: { events: 1 } },
+    ]);
+    await store.add([{ scope: 'u:acc', granularity: 'h', bucket: 3600, add: { events: 3, reactions: 1 } }]);
+    // two deltas on the same item in one batch both land
+    await store.add([
+      { scope: 'u:acc', granularity: 'h', bucket: 3600, add: { zaps: 50 } },
+      { scope: 'u:acc', granularity: 'h', bucket: 3600, add: { zaps: 25, events: -1 } },
+    ]);
+
+    const items = await store.range('u:acc', 'h', 0, 10_000);
+    expect(items).toEqual([
+      { scope: 'u:acc', granularity: 'h', bucket: 3600, values: { events: 4, zaps: 175, reactions: 1 } },
+      { scope: 'u:acc', granularity: 'h', bucket: 7200, values: { events: 1 } },
+    ]);
+  });
+
+  it('sets the ttl attribute when expiresAt is given, and keeps it out of the values', async () => {
+    await store.add([{ scope: 'e:ttl', granularity: 'm', bucket: 60, add: { events: 1 }, expiresAt: 1_900_000_000 }]);
+    await store.add([{ scope: 'e:ttl', granularity: 'm', bucket: 120, add: { events: 1 } }]);
+
+    const withTtl = await rawItem('e:ttl#m', 60);
+    expect(withTtl?.ttl).toEqual({ N: '1900000000' });
+    expect(withTtl?.events).toEqual({ N: '1' });
+    const withoutTtl = await rawItem('e:ttl#m', 120);
+    expect(withoutTtl).toBeDefined();
+    expect(withoutTtl?.ttl).toBeUndefined();
+
+    // a later add without expiresAt leaves the ttl; a later one with expiresAt moves it
+    await store.add([{ scope: 'e:ttl', granularity: 'm', bucket: 60, add: { events: 1 } }]);
+    expect((await rawItem('e:ttl#m', 60))?.ttl).toEqual({ N: '1900000000' });
+    await store.add([{ scope: 'e:ttl', granularity: 'm', bucket: 60, add: { events: 1 }, expiresAt: 1_950_000_000 }]);
+    const moved = await rawItem('e:ttl#m', 60);
+    expect(moved?.ttl).toEqual({ N: '1950000000' });
+    expect(moved?.events).toEqual({ N: '3' });
+
+    expect(await store.range('e:ttl', 'm', 60, 60)).toEqual([{ scope: 'e:ttl', granularity: 'm', bucket: 60, values: { events: 3 } }]);
+  });
+
+  it('handles metric names that are DynamoDB reserved words or contain odd characters', async () => {
+    await store.add([{ scope: 'g', granularity: 'd', bucket: 86400, add: { count: 1, size: 10, 'kind:7': 2, 'a.b': 3 } }]);
+    await store.add([{ scope: 'g', granularity: 'd', bucket: 86400, add: { count: 1 } }]);
+    expect(await store.range('g', 'd', 86400, 86400)).toEqual([
+      { scope: 'g', granularity: 'd', bucket: 86400, values: { count: 2, size: 10, 'kind:7': 2, 'a.b': 3 } },
+    ]);
+  });
+});
+
+describe('DynamoCounterStore on dynalite: range', () => {
+  it('returns only buckets in [from, to] of the given scope and granularity, in bucket order', async () => {
+    await store.put([
+      ...[0, 3600, 7200, 10800, 14400].map((bucket) => ({ scope: 'u:rng', granularity: 'h' as const, bucket, values: { events: bucket / 3600 } })),
+      // same scope, other granularity; other scope, same granularity; a scope that is a prefix
+      { scope: 'u:rng', granularity: 'd', bucket: 3600, values: { events: 100 } },
+      { scope: 'u:rng2', granularity: 'h', bucket: 3600, values: { events: 200 } },
+      { scope: 'u:rn', granularity: 'h', bucket: 3600, values: { events: 300 } },
+    ]);
+
+    const items = await store.range('u:rng', 'h', 3600, 10800);
+    expect(items.map((i) => i.bucket)).toEqual([3600, 7200, 10800]);
+    expect(items.map((i) => i.values.events)).toEqual([1, 2, 3]);
+    expect(items.every((i) => i.scope === 'u:rng' && i.granularity === 'h')).toBe(true);
+
+    expect(await store.range('u:rng', 'h', 3601, 7199)).toEqual([]);
+    expect((await store.range('u:rng', 'h', 14400, 99_999)).map((i) => i.bucket)).toEqual([14400]);
+    expect((await store.range('u:rng', 'd', 0, 99_999)).map((i) => i.values.events)).toEqual([100]);
+    expect(await store.range('u:nobody', 'h', 0, 99_999)).toEqual([]);
+  });
+
+  it('pages through more than 1 MB of results', async () => {
+    const count = 3000;
+    // 40 metrics of 13-digit values: dynalite counts about 430 bytes an item toward the 1 MB page
+    // limit (it counts attribute names as one byte), so 3000 items are about 1.3 MB.
+    const metricNames = Array.from({ length: 40 }, (_, m) => `metric_${m}`);
+    const value = (i: number, m: number) => 1_234_567_890_000 + i * 100 + m;
+    const items = Array.from({ length: count }, (_, i) => ({
+      scope: 'u:big',
+      granularity: 'm' as const,
+      bucket: i * 60,
+      values: Object.fromEntries(metricNames.map((name, m) => [name, value(i, m)])),
+    }));
+    await store.put(items);
+
+    const send = vi.spyOn(dynamo.client, 'send');
+    const back = await store.range('u:big', 'm', 0, (count - 1) * 60);
+    const queries = send.mock.calls.filter(([command]) => command instanceof QueryCommand);
+    expect(queries.length).toBeGreaterThan(1);
+
+    expect(back).toHaveLength(count);
+    expect(back.map((i) => i.bucket)).toEqual(items.map((i) => i.bucket));
+    expect(back[0]!.values).toEqual(items[0]!.values);
+    expect(back[count - 1]!.values).toEqual(items[count - 1]!.values);
+    expect(back[1234]!.values.metric_5).toBe(value(1234, 5));
+    expect(Object.keys(back[2999]!.values)).toHaveLength(40);
+  });
+});
+
+describe('DynamoCounterStore on dynalite: put', () => {
+  it('replaces an item whole, dropping attributes the new item lacks', async () => {
+    await store.add([{ scope: 'u:put', granularity: 'd', bucket: 0, add: { events: 5, zaps: 7, stale: 1 }, expiresAt: 1_800_000_000 }]);
+    await store.put([{ scope: 'u:put', granularity: 'd', bucket: 0, values: { events: 9, reactions: 2 } }]);
+
+    expect(await store.range('u:put', 'd', 0, 0)).toEqual([
+      { scope: 'u:put', granularity: 'd', bucket: 0, values: { events: 9, reactions: 2 } },
+    ]);
+    const raw = await rawItem('u:put#d', 0);
+    expect(raw?.stale).toBeUndefined();
+    expect(raw?.zaps).toBeUndefined();
+    expect(raw?.ttl).toBeUndefined();
+  });
+
+  it('is idempotent and sets ttl when expiresAt is given', async () => {
+    const item = { scope: 'u:put2', granularity: 'h' as const, bucket: 3600, values: { events: 3 }, expiresAt: 1_850_000_000 };
+    await store.put([item]);
+    await store.put([item]);
+    expect(await store.range('u:put2', 'h', 3600, 3600)).toEqual([
+      { scope: 'u:put2', granularity: 'h', bucket: 3600, values: { events: 3 } },
+    ]);
+    expect((await rawItem('u:put2#h', 3600))?.ttl).toEqual({ N: '1850000000' });
+  });
+
+  it('a later add adds on top of a put item', async () => {
+    await store.put([{ scope: 'u:put3', granularity: 'h', bucket: 0, values: { events: 10 } }]);
+    await store.add([{ scope: 'u:put3', granularity: 'h', bucket: 0, add: { events: 1, zaps: 2 } }]);
+    expect((await store.range('u:put3', 'h', 0, 0))[0]!.values).toEqual({ events: 11, zaps: 2 });
+  });
+});
+
+describe('DynamoCounterStore on dynalite: state', () => {
+  it('putState/getState round-trip, and getState of a missing record is null', async () => {
+    const value = { markedAt: 1_700_000_000_123, relay: 'wss://relay.example', nested: { list: [1, 'two'] }, ok: true };
+    await store.putState('rt', 42, value);
+    expect(await store.getState('rt', 42)).toEqual(value);
+    expect(await store.getState('rt', 43)).toBeNull();
+    expect(await store.getState('rt-other', 42)).toBeNull();
+
+    await store.putState('rt', 42, { markedAt: 1 });
+    expect(await store.getState('rt', 42)).toEqual({ markedAt: 1 });
+  });
+
+  it('listState lists only its own namespace, by numeric id', async () => {
+    await store.putState('list-a', 100, { n: 100 });
+    await store.putState('list-a', 2, { n: 2 });
+    await store.putState('list-a', 10, { n: 10 });
+    await store.putState('list-ab', 1, { n: -1 });
+    await store.putState('list', 1, { n: -2 });
+    // a counter whose scope looks like the state prefix must not leak into the list either
+    await store.add([{ scope: 'list-a', granularity: 'h', bucket: 5, add: { events: 1 } }]);
+
+    expect(await store.listState('list-a')).toEqual([
+      { id: 2, value: { n: 2 } },
+      { id: 10, value: { n: 10 } },
+      { id: 100, value: { n: 100 } },
+    ]);
+    expect(await store.listState('list-ab')).toEqual([{ id: 1, value: { n: -1 } }]);
+    expect(await store.listState('list-empty')).toEqual([]);
+  });
+
+  it('deleteStateIf deletes only while the guarded number field matches', async () => {
+    await store.putState('dirty', 3600, { markedAt: 1000 });
+
+    expect(await store.deleteStateIf('dirty', 3600, 'markedAt', 999)).toBe(false);
+    expect(await store.getState('dirty', 3600)).toEqual({ markedAt: 1000 });
+
+    // a re-mark between read and delete survives the delete of the old mark
+    await store.putState('dirty', 3600, { markedAt: 2000 });
+    expect(await store.deleteStateIf('dirty', 3600, 'markedAt', 1000)).toBe(false);
+    expect(await store.getState('dirty', 3600)).toEqual({ markedAt: 2000 });
+
+    expect(await store.deleteStateIf('dirty', 3600, 'markedAt', 2000)).toBe(true);
+    expect(await store.getState('dirty', 3600)).toBeNull();
+    expect(await store.listState('dirty')).toEqual([]);
+  });
+
+  it('deleteStateIf with a string guard, a type mismatch, a missing field and a missing record', async () => {
+    await store.putState('guard', 1, { owner: 'worker-a', n: 5 });
+
+    expect(await store.deleteStateIf('guard', 1, 'owner', 'worker-b')).toBe(false);
+    // the number 5 is not the string "5"
+    expect(await store.deleteStateIf('guard', 1, 'n', '5')).toBe(false);
+    expect(await store.deleteStateIf('guard', 1, 'absent', 'x')).toBe(false);
+    expect(await store.getState('guard', 1)).toEqual({ owner: 'worker-a', n: 5 });
+
+    expect(await store.deleteStateIf('guard', 2, 'owner', 'worker-a')).toBe(false);
+    expect(await store.getState('guard', 2)).toBeNull();
+
+    expect(await store.deleteStateIf('guard', 1, 'owner', 'worker-a')).toBe(true);
+    expect(await store.getState('guard', 1)).toBeNull();
+  });
+
+  it('deleteStateIf touches only the addressed record', async () => {
+    await store.putState('iso', 1, { markedAt: 7 });
+    await store.putState('iso', 2, { markedAt: 7 });
+    await store.putState('iso-other', 1, { markedAt: 7 });
+
+    expect(await store.deleteStateIf('iso', 1, 'markedAt', 7)).toBe(true);
+    expect(await store.listState('iso')).toEqual([{ id: 2, value: { markedAt: 7 } }]);
+    expect(await store.listState('iso-other')).toEqual([{ id: 1, value: { markedAt: 7 } }]);
+  });
+});
