@@ -77,6 +77,8 @@ export async function startRelay(port: number, host = '127.0.0.1'): Promise<Embe
     res.end(JSON.stringify({ name: 'funnel-local', description: 'Funnel local stack relay', supported_nips: [1, 9, 11] }));
   });
   const wss = new WebSocketServer({ server, maxPayload: 2 * 1024 * 1024 });
+  // The ws server re-emits its HTTP server's errors; listen errors are reported by the promise below.
+  wss.on('error', () => {});
   wss.on('connection', (socket: WebSocket, req) => {
     relay.handleConnection(socket, req.socket.remoteAddress);
     socket.on('message', async (data) => {

@@ -15,6 +15,7 @@ import { QueueConsumer, lambdaContext } from './queue-consumer.js';
 import { startHttpApi } from './http-server.js';
 import { startRelay, type EmbeddedRelay } from './relay.js';
 import { Simulator } from './simulator.js';
+import { lockDataDir } from './data-dir-lock.js';
 
 export interface PipelineOptions {
   dataDir: string;
@@ -34,11 +35,13 @@ export interface PipelineOptions {
 export async function openPipeline(options: PipelineOptions) {
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
+  const unlock = await lockDataDir(dataDir);
   let dynamo: LocalDynamo;
   try {
     dynamo = await startDynalite(options.ephemeralCounters ? undefined : join(dataDir, 'dynamodb'));
   } catch (error) {
-    throw new Error(`cannot open the counters under ${dataDir}/dynamodb (is another funnel process using this data dir?): ${(error as Error).message}`);
+    await unlock();
+    throw new Error(`cannot open the counters under ${dataDir}/dynamodb: ${(error as Error).message}`);
   }
   const metrics = new MetricsRegistry();
   const objects = new FsObjectStore(dataDir);
@@ -86,6 +89,7 @@ export async function openPipeline(options: PipelineOptions) {
     },
     async close(): Promise<void> {
       await dynamo.close();
+      await unlock();
     },
   };
 }
@@ -114,7 +118,12 @@ export async function startLocalStack(options: LocalStackOptions) {
   const pipeline = await openPipeline(options);
   let relay: EmbeddedRelay | undefined;
   const relayUrls = options.relayUrls?.length ? options.relayUrls : undefined;
-  if (!relayUrls) relay = await startRelay(options.relayPort);
+  try {
+    if (!relayUrls) relay = await startRelay(options.relayPort).catch(portError('RELAY_PORT', options.relayPort));
+  } catch (error) {
+    await pipeline.close();
+    throw error;
+  }
   const listener = new Listener({
     relays: relayUrls ?? [relay!.url],
     queue: pipeline.queue,
@@ -139,7 +148,13 @@ export async function startLocalStack(options: LocalStackOptions) {
         relay_stored_events: relay?.repository.size ?? 0,
       }),
   });
-  const http = await startHttpApi(api, options.port);
+  const http = await startHttpApi(api, options.port).catch(async (error) => {
+    await listener.stop();
+    await pipeline.consumer.stop();
+    await relay?.close();
+    await pipeline.close();
+    throw portError('PORT', options.port)(error);
+  });
 
   let simulator: Simulator | undefined;
   if (options.simulate && relay) {
@@ -187,3 +202,10 @@ export async function startLocalStack(options: LocalStackOptions) {
 }
 
 export type LocalStack = Awaited<ReturnType<typeof startLocalStack>>;
+
+function portError(variable: string, port: number) {
+  return (error: NodeJS.ErrnoException): never => {
+    if (error.code === 'EADDRINUSE') throw new Error(`port ${port} is in use: stop whatever holds it or set ${variable}`);
+    throw error;
+  };
+}

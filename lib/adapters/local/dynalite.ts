@@ -68,5 +68,12 @@ async function ensureTable(client: DynamoDBClient, table: string): Promise<void>
       ],
     }),
   );
+  // CreateTable returns while the table is CREATING, as in AWS; writes before ACTIVE are refused.
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`table ${table} did not become ACTIVE`);
 }
 
