@@ -1,14 +1,15 @@
-import type { Server } from "node:http";
+import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { DynamoCounterStore } from '../aws/dynamodb-counter-store.js';
+import { ensureCountersTable, localDynamoClient } from '../aws/dynamodb-table.js';
 
 const require = createRequire(import.meta.url);
 
 export const LOCAL_TABLE = 'funnel-counters';
 
 export interface LocalDynamo {
-  client: DynamoDBClient;
+  /** the SDK client bound to dynalite, for tests that inspect raw items */
+  client: ReturnType<typeof localDynamoClient>;
   counters: DynamoCounterStore;
   endpoint: string;
   close(): Promise<void>;
@@ -16,7 +17,8 @@ export interface LocalDynamo {
 
 /**
  * dynalite (DynamoDB in pure JS) in this process, persisted under `path` (or in memory), with the
- * counters table created as the CDK app creates it. The real DynamoDB adapter talks to it over HTTP.
+ * counters table created as the CDK app creates it. The real DynamoDB adapter talks to it over HTTP,
+ * so the local stack exercises the same adapter as AWS.
  */
 export async function startDynalite(path: string | undefined): Promise<LocalDynamo> {
   const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
@@ -28,13 +30,8 @@ export async function startDynalite(path: string | undefined): Promise<LocalDyna
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('dynalite did not bind a port');
   const endpoint = `http://127.0.0.1:${address.port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 3,
-  });
-  await ensureTable(client, LOCAL_TABLE);
+  const client = localDynamoClient(endpoint);
+  await ensureCountersTable(client, LOCAL_TABLE);
   return {
     client,
     counters: new DynamoCounterStore(client, LOCAL_TABLE),
@@ -46,34 +43,3 @@ export async function startDynalite(path: string | undefined): Promise<LocalDyna
     },
   };
 }
-
-async function ensureTable(client: DynamoDBClient, table: string): Promise<void> {
-  try {
-    await client.send(new DescribeTableCommand({ TableName: table }));
-    return;
-  } catch (error) {
-    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') throw error;
-  }
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'N' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
-  // CreateTable returns while the table is CREATING, as in AWS; writes before ACTIVE are refused.
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
-    if (Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`table ${table} did not become ACTIVE`);
-}
-
