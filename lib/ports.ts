@@ -42,12 +42,18 @@ export type Granularity = 'm' | 'h' | 'd' | 'all';
 export interface CounterDelta extends CounterKey {
   /** attribute -> amount to add */
   add: Record<string, number>;
+  /** attribute -> numbers to union into a number set (HLL register codes: union = sketch merge) */
+  union?: Record<string, number[]>;
   /** unix seconds after which the store may expire the item */
   expiresAt?: number;
 }
 
 export interface CounterItem extends CounterKey {
   values: Record<string, number>;
+  /** number-set attributes (HyperLogLog register codes) */
+  sets?: Record<string, number[]>;
+  /** string attributes (bounded top-N lists as JSON) */
+  texts?: Record<string, string>;
 }
 
 /** Time-bucket counters (DynamoDB). */
@@ -64,6 +70,8 @@ export interface CounterStore {
    */
   getState(namespace: string, id: number): Promise<Record<string, unknown> | null>;
   putState(namespace: string, id: number, value: Record<string, unknown>): Promise<void>;
+  /** Many state records at once (batched writes), e.g. a batch's event-index entries. */
+  putStates(records: { namespace: string; id: number; value: Record<string, unknown> }[]): Promise<void>;
   listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]>;
   /** Deletes the record only while `field` still equals `expected` (so a concurrent re-mark survives). */
   deleteStateIf(namespace: string, id: number, field: string, expected: string | number): Promise<boolean>;

@@ -4,6 +4,8 @@ import { errorResponse, HttpError } from '../../lib/api/http.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { systemClock } from '../../lib/ports.js';
 import { route, type ApiDeps } from './routes.js';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { ResponseCache } from '../../lib/api/cache.js';
 
 /** API Gateway (HTTP API, payload v2) → router; every failure becomes the JSON error envelope. */
 export function createApiHandler(deps: ApiDeps) {
@@ -22,6 +24,6 @@ export function createApiHandler(deps: ApiDeps) {
 let awsHandler: ReturnType<typeof createApiHandler> | undefined;
 
 export const handler = (event: APIGatewayProxyEventV2, context: Parameters<ReturnType<typeof createApiHandler>>[1]) => {
-  awsHandler ??= createApiHandler({ counters: awsPorts().counters(), clock: systemClock });
+  awsHandler ??= createApiHandler({ counters: awsPorts().counters(), clock: systemClock, retention: retentionFromEnv(), cache: new ResponseCache({ maxEntries: 5000 }) });
   return awsHandler(event, context);
 };

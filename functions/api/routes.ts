@@ -1,14 +1,21 @@
 import { z } from 'zod';
 import type { Clock, CounterStore } from '../../lib/ports.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
+import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
 import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, WindowError, type QueryWindow } from '../../lib/query/window.js';
 import { userSummary } from '../../lib/query/summary.js';
+import { DRILLDOWNS, userDrilldown, type Drilldown } from '../../lib/query/drilldown.js';
 import { globalStats } from '../../lib/query/stats.js';
+import { globalSummary } from '../../lib/query/global.js';
+import { DeletedError, eventStats, videoStats } from '../../lib/query/event-stats.js';
 import { parsePubkey } from '../../lib/nostr/pubkey.js';
+import type { Retention } from '../../lib/counters/retention.js';
 
 export interface ApiDeps {
   counters: CounterStore;
   clock: Clock;
+  retention: Retention;
+  cache?: ResponseCache<unknown>;
   /** extra routes only the local stack serves (GET /metrics) */
   metricsText?: () => Promise<string> | string;
 }
@@ -19,20 +26,28 @@ export interface ApiRequest {
   query: Record<string, string | undefined>;
 }
 
-const intString = (name: string) =>
-  z
-    .string()
-    .regex(/^\d{1,12}$/, `${name} must be unix seconds`)
-    .transform(Number);
+const unixSeconds = (name: string) => z.string().regex(/^\d{1,12}$/, `${name} must be unix seconds`).transform(Number);
 
-const summaryQuery = z
+const windowQuery = z
   .object({
     interval: z.string().optional(),
-    startTs: intString('startTs').optional(),
-    endTs: intString('endTs').optional(),
+    startTs: unixSeconds('startTs').optional(),
+    endTs: unixSeconds('endTs').optional(),
+    tz: z
+      .string()
+      .regex(/^([+-]\d{2}:?\d{2}|[+-]?\d{1,4})$/, 'tz must be an offset like +05:30, -0800 or minutes like -480')
+      .optional(),
+    limit: z.string().regex(/^\d{1,3}$/, 'limit must be a number from 1 to 100').transform(Number).optional(),
   })
   .refine((q) => !(q.interval && (q.startTs !== undefined || q.endTs !== undefined)), 'give either interval or startTs/endTs, not both')
   .refine((q) => (q.startTs === undefined) === (q.endTs === undefined), 'startTs and endTs go together');
+
+const seedSummaryQuery = z.object({
+  from: z.string().min(1, 'from is required (unix seconds or an ISO date)'),
+  to: z.string().optional(),
+});
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'id must be a 64-character lower-case hex event id');
 
 function badRequest(error: z.ZodError): HttpError {
   const issue = error.issues[0]!;
@@ -40,14 +55,28 @@ function badRequest(error: z.ZodError): HttpError {
   return new HttpError(400, 'bad_request', `${where}${issue.message}`);
 }
 
-function windowFrom(query: z.infer<typeof summaryQuery>, nowSeconds: number): QueryWindow {
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw badRequest(result.error);
+  return result.data;
+}
+
+export function tzOffsetMinutes(tz: string | undefined): number {
+  if (!tz) return 0;
+  const match = /^([+-])(\d{2}):?(\d{2})$/.exec(tz);
+  const minutes = match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3])) : Number(tz);
+  if (Math.abs(minutes) > 14 * 60) throw new HttpError(400, 'bad_request', 'tz: offsets range from -14:00 to +14:00');
+  return minutes;
+}
+
+function windowFrom(query: { interval?: string; startTs?: number; endTs?: number }, nowSeconds: number): QueryWindow {
   try {
     const window =
       query.startTs !== undefined && query.endTs !== undefined
         ? customWindow(query.startTs, query.endTs, nowSeconds)
         : rollingWindow(query.interval ?? '24h', nowSeconds);
     if (window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS) {
-      throw new WindowError(`windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days are not answered from counters yet`);
+      throw new WindowError(`windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days are beyond the synchronous budget; long windows will be answered by Athena jobs`);
     }
     return window;
   } catch (error) {
@@ -56,7 +85,27 @@ function windowFrom(query: z.infer<typeof summaryQuery>, nowSeconds: number): Qu
   }
 }
 
+function timeArg(name: string, raw: string): number {
+  if (/^\d{1,12}$/.test(raw)) return Number(raw);
+  const ms = Date.parse(raw);
+  if (Number.isNaN(ms)) throw new HttpError(400, 'bad_request', `${name} must be unix seconds or an ISO date, got "${raw}"`);
+  return Math.floor(ms / 1000);
+}
+
+function pubkeyFrom(raw: string): string {
+  const pubkey = parsePubkey(decodeURIComponent(raw));
+  if (!pubkey) throw new HttpError(400, 'bad_pubkey', 'pubkey must be 64 hex characters or an npub');
+  return pubkey;
+}
+
+/** Computes through the cache; the window's length picks the TTL and the Cache-Control header. */
+async function cachedJson(deps: ApiDeps, key: string, windowSeconds: number, compute: () => Promise<unknown>): Promise<HttpResponse> {
+  const { value } = deps.cache ? await deps.cache.get(key, ttlForWindow(windowSeconds), compute) : { value: await compute() };
+  return json(200, value, cacheControlFor(windowSeconds));
+}
+
 type Handler = (match: RegExpExecArray, request: ApiRequest, deps: ApiDeps) => Promise<HttpResponse>;
+const nowSeconds = (deps: ApiDeps) => Math.floor(deps.clock.now() / 1000);
 
 const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
   { method: 'GET', pattern: /^\/health$/, handle: async (_m, _r, deps) => json(200, { status: 'ok', time: new Date(deps.clock.now()).toISOString() }) },
@@ -73,13 +122,62 @@ const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
     method: 'GET',
     pattern: /^\/api\/v2\/analytics\/user\/([^/]+)\/summary$/,
     handle: async (match, request, deps) => {
-      const pubkey = parsePubkey(decodeURIComponent(match[1]!));
-      if (!pubkey) throw new HttpError(400, 'bad_pubkey', 'pubkey must be 64 hex characters or an npub');
-      const query = summaryQuery.safeParse(request.query);
-      if (!query.success) throw badRequest(query.error);
-      const window = windowFrom(query.data, Math.floor(deps.clock.now() / 1000));
-      const summary = await userSummary(pubkey, window, deps);
-      return json(200, summary, cacheControlFor(window.endTs - window.startTs));
+      const pubkey = pubkeyFrom(match[1]!);
+      const query = parse(windowQuery, request.query);
+      const window = windowFrom(query, nowSeconds(deps));
+      return cachedJson(deps, `summary:${pubkey}:${window.startTs}:${window.endTs}`, window.endTs - window.startTs, () => userSummary(pubkey, window, deps));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/v2\/analytics\/user\/([^/]+)\/drilldown\/([^/]+)$/,
+    handle: async (match, request, deps) => {
+      const pubkey = pubkeyFrom(match[1]!);
+      const metric = match[2]! as Drilldown;
+      if (!DRILLDOWNS.includes(metric)) throw new HttpError(404, 'unknown_drilldown', `drilldown must be one of ${DRILLDOWNS.join(', ')}`);
+      const query = parse(windowQuery, request.query);
+      const window = windowFrom(query, nowSeconds(deps));
+      const tz = tzOffsetMinutes(query.tz);
+      const limit = Math.min(100, Math.max(1, query.limit ?? 10));
+      return cachedJson(deps, `drilldown:${metric}:${pubkey}:${window.startTs}:${window.endTs}:${tz}:${limit}`, window.endTs - window.startTs, () =>
+        userDrilldown(pubkey, metric, window, deps, { tzOffsetMinutes: tz, limit }),
+      );
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/analytics\/summary$/,
+    handle: async (_m, request, deps) => {
+      const query = parse(seedSummaryQuery, request.query);
+      const now = nowSeconds(deps);
+      const window = windowFrom({ startTs: timeArg('from', query.from), endTs: query.to ? timeArg('to', query.to) : now }, now);
+      const key = `global:${window.startTs}:${window.endTs}`;
+      const { value, cached } = deps.cache
+        ? await deps.cache.get(key, ttlForWindow(window.endTs - window.startTs), () => globalSummary(window, deps))
+        : { value: await globalSummary(window, deps), cached: false };
+      const summary = value as Awaited<ReturnType<typeof globalSummary>>;
+      return json(200, { data: summary.data, cached, meta: summary.meta }, cacheControlFor(window.endTs - window.startTs));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/events\/([^/]+)\/stats$/,
+    handle: async (match, _r, deps) => {
+      const id = parse(hex64, match[1]);
+      return cachedJson(deps, `event:${id}`, 60, () => eventStats(id, deps));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/videos\/([^/]+)\/stats$/,
+    handle: async (match, _r, deps) => {
+      const raw = decodeURIComponent(match[1]!);
+      if (!/^[0-9a-f]{64}$/.test(raw) && !/^\d+:[0-9a-f]{64}:.*$/.test(raw)) {
+        throw new HttpError(400, 'bad_request', 'id must be a video event id (64 hex) or its address kind:pubkey:d');
+      }
+      const result = await videoStats(raw, deps);
+      if (!result) throw new HttpError(404, 'not_a_video', `event ${raw} is not a video`);
+      return json(200, result, cacheControlFor(60));
     },
   },
 ];
@@ -90,7 +188,13 @@ export async function route(request: ApiRequest, deps: ApiDeps): Promise<HttpRes
     const match = pattern.exec(request.path);
     if (!match) continue;
     pathMatched = true;
-    if (method === request.method) return handle(match, request, deps);
+    if (method !== request.method) continue;
+    try {
+      return await handle(match, request, deps);
+    } catch (error) {
+      if (error instanceof DeletedError) throw new HttpError(404, 'deleted', error.message);
+      throw error;
+    }
   }
   if (pathMatched) throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}`);
   throw new HttpError(404, 'not_found', `no route for ${request.method} ${request.path}`);

@@ -4,7 +4,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ingestBatch, type IngestDeps } from '../../lib/ingest/ingest.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
-import { minuteTtlSeconds } from '../../lib/ingest/config.js';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { systemClock } from '../../lib/ports.js';
 import { noopMetrics } from '../../lib/metrics/registry.js';
 
@@ -58,7 +58,7 @@ export const handler = (event: SQSEvent, context: Parameters<ReturnType<typeof c
       counters: ports.counters(),
       clock: systemClock,
       metrics: noopMetrics,
-      minuteTtlSeconds: minuteTtlSeconds(),
+      minuteTtlSeconds: retentionFromEnv().minuteSeconds,
     });
   })();
   return awsHandler(event, context);

@@ -1,15 +1,24 @@
 import type { Fact } from '../facts/schema.js';
 import { reactionClass } from '../nostr/normalise.js';
+import { hllCode } from './hll.js';
 
-/** What one fact adds to one counter scope (see docs/metrics.md, "Counters"). */
-export interface Contribution {
-  scope: string;
-  metric: string;
-  amount: number;
+/**
+ * What one fact adds to the counters (docs/metrics.md, "Counters"): counts, members of distinct-count
+ * sketches, and entries of bounded top-N lists, each for one scope.
+ */
+export interface Contributions {
+  counts: { scope: string; metric: string; amount: number }[];
+  distinct: { scope: string; sketch: DistinctSketch; code: number }[];
+  tops: { scope: string; list: TopListName; key: string; amount: number }[];
 }
+
+export type DistinctSketch = 'engagers' | 'authors';
+export type TopListName = 'top_posts' | 'top_tags' | 'top_zappers';
 
 export const GLOBAL_SCOPE = 'g';
 export const userScope = (pubkey: string) => `u:${pubkey}`;
+export const eventScope = (id: string) => `e:${id}`;
+export const addressScope = (address: string) => `a:${address}`;
 
 /** The user-summary metrics, as stored in `u:<pubkey>` counter items. */
 export const USER_METRICS = [
@@ -27,6 +36,10 @@ export const USER_METRICS = [
 ] as const;
 export type UserMetric = (typeof USER_METRICS)[number];
 
+/** Per-event (and per-address) engagement, as stored in `e:<id>` and `a:<kind:pubkey:d>` items. */
+export const TARGET_METRICS = ['likes', 'dislikes', 'emoji', 'replies', 'reposts', 'zaps', 'zap_msats'] as const;
+export type TargetMetric = (typeof TARGET_METRICS)[number];
+
 const AUTHORED: Partial<Record<string, UserMetric>> = {
   note: 'posts',
   reply: 'replies',
@@ -34,42 +47,76 @@ const AUTHORED: Partial<Record<string, UserMetric>> = {
   video: 'videos',
 };
 
-/**
- * The counters a fact moves. Engagement "received" goes to the target's author and excludes
- * engagement by that same user (self-likes, self-replies, self-zaps), so a user cannot inflate
- * their own numbers.
- */
-export function contributionsOf(fact: Fact): Contribution[] {
-  const out: Contribution[] = [
-    { scope: GLOBAL_SCOPE, metric: 'events', amount: 1 },
-    { scope: GLOBAL_SCOPE, metric: `kind:${fact.kind}`, amount: 1 },
-  ];
-  const authored = AUTHORED[fact.type];
-  if (authored) out.push({ scope: userScope(fact.author), metric: authored, amount: 1 });
+export function contributionsOf(fact: Fact): Contributions {
+  const out: Contributions = {
+    counts: [
+      { scope: GLOBAL_SCOPE, metric: 'events', amount: 1 },
+      { scope: GLOBAL_SCOPE, metric: `kind:${fact.kind}`, amount: 1 },
+      { scope: GLOBAL_SCOPE, metric: `type:${fact.type}`, amount: 1 },
+    ],
+    distinct: [{ scope: GLOBAL_SCOPE, sketch: 'authors', code: hllCode(fact.author) }],
+    tops: [],
+  };
 
+  const authored = AUTHORED[fact.type];
+  if (authored) {
+    const author = userScope(fact.author);
+    out.counts.push({ scope: author, metric: authored, amount: 1 });
+    for (const tag of fact.hashtags) out.tops.push({ scope: author, list: 'top_tags', key: tag, amount: 1 });
+  }
+
+  const engagement = engagementMetric(fact);
+  if (!engagement) return out;
+
+  // Per-event stats count every engagement, the author's own included: it is the event's public tally.
+  // Reactions, reposts and zaps on an addressable event count for the address (all its revisions);
+  // replies and comments count for the event they answer.
+  const byAddress = fact.type === 'reaction' || fact.type === 'repost' || fact.type === 'zap';
+  const targetScope =
+    byAddress && fact.target_address
+      ? addressScope(fact.target_address)
+      : fact.target_event_id
+        ? eventScope(fact.target_event_id)
+        : fact.target_address
+          ? addressScope(fact.target_address)
+          : null;
+  if (targetScope) {
+    out.counts.push({ scope: targetScope, metric: engagement, amount: 1 });
+    if (fact.type === 'zap' && fact.zap_msats) out.counts.push({ scope: targetScope, metric: 'zap_msats', amount: fact.zap_msats });
+  }
+
+  // "Received" excludes engagement by the user themself. A zap receipt is signed by the LNURL server
+  // (sometimes the recipient's own key): the engager is the sender, and a zap of unknown sender counts.
   const target = fact.target_pubkey;
-  // A zap receipt is signed by the LNURL server (sometimes the recipient's own key): the engager is
-  // the sender, and a zap whose sender is unknown still counts.
   const engager = fact.type === 'zap' ? fact.zap_sender : fact.author;
   if (!target || target === engager) return out;
   const received = userScope(target);
+  const metric: UserMetric = engagement === 'zaps' ? 'zaps_rcv' : (`${engagement}_rcv` as UserMetric);
+  out.counts.push({ scope: received, metric, amount: 1 });
+  if (fact.type === 'zap' && fact.zap_msats) {
+    out.counts.push({ scope: received, metric: 'zap_msats_rcv', amount: fact.zap_msats });
+    if (engager) out.tops.push({ scope: received, list: 'top_zappers', key: engager, amount: fact.zap_msats });
+  }
+  if (engager) out.distinct.push({ scope: received, sketch: 'engagers', code: hllCode(engager) });
+  const post = fact.target_address ?? fact.target_event_id;
+  if (post) out.tops.push({ scope: received, list: 'top_posts', key: post, amount: 1 });
+  return out;
+}
+
+function engagementMetric(fact: Fact): Exclude<TargetMetric, 'zap_msats'> | null {
   switch (fact.type) {
     case 'reaction': {
       const cls = reactionClass(fact.reaction ?? '');
-      out.push({ scope: received, metric: cls === 'like' ? 'likes_rcv' : cls === 'dislike' ? 'dislikes_rcv' : 'emoji_rcv', amount: 1 });
-      break;
+      return cls === 'like' ? 'likes' : cls === 'dislike' ? 'dislikes' : 'emoji';
     }
     case 'repost':
-      out.push({ scope: received, metric: 'reposts_rcv', amount: 1 });
-      break;
+      return 'reposts';
     case 'reply':
     case 'comment':
-      out.push({ scope: received, metric: 'replies_rcv', amount: 1 });
-      break;
+      return 'replies';
     case 'zap':
-      out.push({ scope: received, metric: 'zaps_rcv', amount: 1 });
-      if (fact.zap_msats) out.push({ scope: received, metric: 'zap_msats_rcv', amount: fact.zap_msats });
-      break;
+      return 'zaps';
+    default:
+      return null;
   }
-  return out;
 }

@@ -2,6 +2,7 @@ import type { CounterDelta, Granularity } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { bucketStart } from './buckets.js';
 import { contributionsOf, GLOBAL_SCOPE } from './contributions.js';
+import { capTopEntries, TOP_PREFIX } from './topn.js';
 
 export interface RollupOptions {
   /** seconds a live minute item is kept (TTL) */
@@ -10,39 +11,55 @@ export interface RollupOptions {
 
 /**
  * Pre-aggregates a batch into one delta per counter item: the write cost is one UpdateItem per
- * (scope, minute) the batch touches, not one per event or per metric.
+ * (scope, minute) the batch touches, not one per event or per metric. Live items carry counts and
+ * per-user engager sketches; the global author sketch and the top-N lists exist only in settled items,
+ * so the hot global minute item stays a handful of numbers.
  */
 export class DeltaRollup {
-  private readonly items = new Map<string, CounterDelta>();
+  private readonly items = new Map<string, CounterDelta & { union: Record<string, number[]> }>();
 
   constructor(private readonly options: RollupOptions) {}
 
   addFact(fact: Fact): void {
-    for (const c of contributionsOf(fact)) {
-      this.bump(c.scope, 'm', bucketStart(fact.created_at, 'm'), c.metric, c.amount);
+    const minute = bucketStart(fact.created_at, 'm');
+    const c = contributionsOf(fact);
+    for (const { scope, metric, amount } of c.counts) {
+      this.bump(scope, 'm', minute, metric, amount);
       // All-time global totals back /api/stats without scanning buckets.
-      if (c.scope === GLOBAL_SCOPE) this.bump(GLOBAL_SCOPE, 'all', 0, c.metric, c.amount);
+      if (scope === GLOBAL_SCOPE) this.bump(GLOBAL_SCOPE, 'all', 0, metric, amount);
     }
+    for (const { scope, sketch, code } of c.distinct) {
+      if (scope !== GLOBAL_SCOPE) (this.item(scope, 'm', minute).union[sketch] ??= []).push(code);
+    }
+    // Top-N entries ride in live items as plain numeric attributes (`<list prefix><key>`), which ADD
+    // merges atomically; they are cut to N per item per batch (see deltas()).
+    for (const { scope, list, key, amount } of c.tops) this.bump(scope, 'm', minute, `${TOP_PREFIX[list]}${key}`, amount);
   }
 
   /** Counts a rejected event by reason, all-time and per minute of ingestion. */
-  addRejection(reason: string, atSeconds: number): void {
-    this.bump(GLOBAL_SCOPE, 'm', bucketStart(atSeconds, 'm'), `rejected:${reason}`, 1);
-    this.bump(GLOBAL_SCOPE, 'all', 0, `rejected:${reason}`, 1);
+  addRejection(reason: string, atSeconds: number, count = 1): void {
+    this.bump(GLOBAL_SCOPE, 'm', bucketStart(atSeconds, 'm'), `rejected:${reason}`, count);
+    this.bump(GLOBAL_SCOPE, 'all', 0, `rejected:${reason}`, count);
   }
 
-  private bump(scope: string, granularity: Granularity, bucket: number, metric: string, amount: number): void {
+  private item(scope: string, granularity: Granularity, bucket: number) {
     const key = `${scope}|${granularity}|${bucket}`;
     let item = this.items.get(key);
     if (!item) {
       const expiresAt = granularity === 'm' ? bucket + this.options.minuteTtlSeconds : undefined;
-      item = { scope, granularity, bucket, add: {}, expiresAt };
+      item = { scope, granularity, bucket, add: {}, union: {}, expiresAt };
       this.items.set(key, item);
     }
+    return item;
+  }
+
+  private bump(scope: string, granularity: Granularity, bucket: number, metric: string, amount: number): void {
+    const item = this.item(scope, granularity, bucket);
     item.add[metric] = (item.add[metric] ?? 0) + amount;
   }
 
   deltas(): CounterDelta[] {
+    for (const item of this.items.values()) capTopEntries(item.add);
     return [...this.items.values()];
   }
 }

@@ -18,3 +18,12 @@ export async function lastIngestAt(counters: CounterStore): Promise<number | nul
   const state = await counters.getState(INGEST_HEARTBEAT, 0);
   return typeof state?.lastIngestAt === 'number' ? state.lastIngestAt : null;
 }
+
+export const WATERMARK = 'watermark';
+export const DIRTY_DAYS = 'dirty-day';
+
+/** Counters are settled (hour and day items exact) for every hour before this time (unix seconds). */
+export async function readWatermark(counters: CounterStore): Promise<number> {
+  const state = await counters.getState(WATERMARK, 0);
+  return typeof state?.settledThrough === 'number' ? state.settledThrough : 0;
+}

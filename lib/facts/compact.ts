@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { CounterStore, ObjectStore } from '../ports.js';
+import type { Clock, CounterStore, ObjectStore } from '../ports.js';
 import { decodeFacts, encodeFacts } from './parquet.js';
 import { partitionOf, partitionPrefix } from './partition.js';
 import type { Fact } from './schema.js';
-import { DIRTY_HOURS } from '../counters/state.js';
+import { DIRTY_DAYS, DIRTY_HOURS, readWatermark, WATERMARK } from '../counters/state.js';
+import { rollDay, settleHour } from '../counters/settle.js';
+import type { Retention } from '../counters/retention.js';
 
 export interface CompactionResult {
   hourStart: number;
@@ -11,6 +13,8 @@ export interface CompactionResult {
   inputRows: number;
   outputRows: number;
   outputKey: string | null;
+  /** the hour's facts after deduplication, in file order */
+  facts: Fact[];
 }
 
 const COMPACTED_PREFIX = 'compacted-';
@@ -25,9 +29,11 @@ export async function compactHour(objects: ObjectStore, hourStart: number): Prom
   const prefix = partitionPrefix(partitionOf(hourStart));
   const keys = (await objects.list(prefix)).filter((k) => k.endsWith('.parquet'));
   const base = { hourStart, inputObjects: keys.length, inputRows: 0 };
-  if (keys.length === 0) return { ...base, outputRows: 0, outputKey: null };
+  if (keys.length === 0) return { ...base, outputRows: 0, outputKey: null, facts: [] };
   if (keys.length === 1 && keys[0]!.slice(prefix.length).startsWith(COMPACTED_PREFIX)) {
-    return { ...base, outputRows: -1, outputKey: keys[0]! };
+    const bytes = await objects.get(keys[0]!);
+    const facts = bytes ? await decodeFacts(bytes) : [];
+    return { ...base, inputRows: facts.length, outputRows: facts.length, outputKey: keys[0]!, facts };
   }
 
   const byId = new Map<string, Fact>();
@@ -47,19 +53,60 @@ export async function compactHour(objects: ObjectStore, hourStart: number): Prom
   const outputKey = `${prefix}${COMPACTED_PREFIX}${name}.parquet`;
   await objects.put(outputKey, encodeFacts(merged), 'application/vnd.apache.parquet');
   await objects.delete(keys.filter((k) => k !== outputKey));
-  return { ...base, inputRows, outputRows: merged.length, outputKey };
+  return { ...base, inputRows, outputRows: merged.length, outputKey, facts: merged };
+}
+
+export interface CompactorDeps {
+  objects: ObjectStore;
+  counters: CounterStore;
+  clock: Clock;
+  retention: Retention;
+  /** an hour is settled this long after it ends, so stragglers make the first settle */
+  graceSeconds?: number;
+}
+
+export interface CompactionRun {
+  hours: Omit<CompactionResult, 'facts'>[];
+  daysRolled: number[];
+  watermark: number;
 }
 
 /**
- * Compacts every hour marked dirty by ingest, then clears each mark only if no batch re-marked the
- * hour meanwhile (conditional delete on markedAt), so late events are never left uncompacted.
+ * One compactor run: every completed hour marked dirty by ingest is merged and deduplicated, its
+ * counters settled from the facts, and its mark cleared only if no batch re-marked it meanwhile
+ * (conditional delete on markedAt), so late events are never left unsettled. Then the watermark
+ * advances to the first hour not yet settled, and completed days are rolled up from their hours.
  */
-export async function compactDirtyHours(deps: { objects: ObjectStore; counters: CounterStore }): Promise<CompactionResult[]> {
-  const dirty = await deps.counters.listState(DIRTY_HOURS);
-  const results: CompactionResult[] = [];
-  for (const { id: hourStart, value } of dirty.sort((a, b) => a.id - b.id)) {
-    results.push(await compactHour(deps.objects, hourStart));
-    if (typeof value.markedAt === 'number') await deps.counters.deleteStateIf(DIRTY_HOURS, hourStart, 'markedAt', value.markedAt);
+export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionRun> {
+  const nowSeconds = Math.floor(deps.clock.now() / 1000);
+  const settleBefore = Math.floor((nowSeconds - (deps.graceSeconds ?? 120)) / 3600) * 3600;
+  const dirty = (await deps.counters.listState(DIRTY_HOURS)).sort((a, b) => a.id - b.id);
+  const hours: CompactionRun['hours'] = [];
+  let firstUnsettled = settleBefore;
+  for (const { id: hourStart, value } of dirty) {
+    if (hourStart >= settleBefore) break;
+    try {
+      const { facts, ...result } = await compactHour(deps.objects, hourStart);
+      await settleHour(hourStart, facts, deps);
+      hours.push(result);
+      await deps.counters.putState(DIRTY_DAYS, Math.floor(hourStart / 86400) * 86400, { markedAt: deps.clock.now() });
+      if (typeof value.markedAt === 'number') await deps.counters.deleteStateIf(DIRTY_HOURS, hourStart, 'markedAt', value.markedAt);
+    } catch (error) {
+      // Leave the mark: the next run retries this hour, and the watermark stays before it.
+      firstUnsettled = Math.min(firstUnsettled, hourStart);
+      console.error(JSON.stringify({ level: 'error', msg: 'compaction of an hour failed', hourStart, error: String(error) }));
+    }
   }
-  return results;
+  const previous = await readWatermark(deps.counters);
+  const watermark = Math.max(previous, firstUnsettled);
+  if (watermark !== previous) await deps.counters.putState(WATERMARK, 0, { settledThrough: watermark, updatedAt: deps.clock.now() });
+
+  const daysRolled: number[] = [];
+  for (const { id: dayStart, value } of (await deps.counters.listState(DIRTY_DAYS)).sort((a, b) => a.id - b.id)) {
+    if (dayStart + 86400 > watermark) continue; // the day is not complete yet: its hours serve
+    await rollDay(dayStart, deps);
+    daysRolled.push(dayStart);
+    if (typeof value.markedAt === 'number') await deps.counters.deleteStateIf(DIRTY_DAYS, dayStart, 'markedAt', value.markedAt);
+  }
+  return { hours, daysRolled, watermark };
 }

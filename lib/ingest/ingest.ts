@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueRecord } from '../ports.js';
-import { nostrEventSchema } from '../nostr/event.js';
+import { nostrEventSchema, type NostrEvent } from '../nostr/event.js';
+import { indexRecords } from '../counters/event-index.js';
 import type { EventVerifier } from '../nostr/verify.js';
 import { normalise } from '../nostr/normalise.js';
 import type { Fact } from '../facts/schema.js';
@@ -43,6 +44,7 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
   const failedMessageIds: string[] = [];
   const okMessageIds: string[] = [];
   const facts = new Map<string, Fact>();
+  const events = new Map<string, NostrEvent>();
   let duplicatesInBatch = 0;
 
   const reject = (reason: RejectReason) => {
@@ -86,11 +88,12 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
       }
       const fact = normalise(event, { relay, ingestedAt: nowMs });
       facts.set(event.id, fact);
+      if (event.kind === 5) events.set(event.id, event);
       deps.metrics.count('events_accepted_total', { kind: String(event.kind) });
     }
   }
 
-  for (const [reason, n] of Object.entries(rejected)) for (let i = 0; i < n; i++) rollup.addRejection(reason, nowSeconds);
+  for (const [reason, n] of Object.entries(rejected)) rollup.addRejection(reason, nowSeconds, n);
   for (const fact of facts.values()) rollup.addFact(fact);
 
   // A deterministic object name per (hour, message set): a redelivered identical batch overwrites
@@ -116,6 +119,7 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
     // Facts first, counters after: if counting fails the batch is redelivered and the facts object is
     // overwritten by name, so facts never go missing behind counters.
     await deps.counters.add(rollup.deltas());
+    await deps.counters.putStates(indexRecords(facts.values(), events));
     await markDirty(deps.counters, [...byHour.keys()], nowMs);
     await recordIngestHeartbeat(deps.counters, nowMs, facts.size);
   } catch (error) {

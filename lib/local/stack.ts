@@ -4,8 +4,8 @@ import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { LocalQueue } from '../adapters/local/local-queue.js';
 import { startDynalite, type LocalDynamo } from '../adapters/local/dynalite.js';
 import { MetricsRegistry } from '../metrics/registry.js';
-import { systemClock } from '../ports.js';
-import { minuteTtlSeconds } from '../ingest/config.js';
+import { systemClock, type Clock } from '../ports.js';
+import { retentionFromEnv } from '../counters/retention.js';
 import { CounterStoreCheckpoints } from '../listener/checkpoints.js';
 import { Listener } from '../listener/listener.js';
 import { createIngestHandler } from '../../functions/ingest/handler.js';
@@ -16,6 +16,7 @@ import { startHttpApi } from './http-server.js';
 import { startRelay, type EmbeddedRelay } from './relay.js';
 import { Simulator } from './simulator.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { ResponseCache } from '../api/cache.js';
 
 export interface PipelineOptions {
   dataDir: string;
@@ -26,6 +27,9 @@ export interface PipelineOptions {
   visibilityTimeoutMs?: number;
   maxReceives?: number;
   log?: (line: string) => void;
+  /** tests move time; the stack otherwise runs on the system clock */
+  clock?: Clock;
+  graceSeconds?: number;
 }
 
 /**
@@ -54,15 +58,15 @@ export async function openPipeline(options: PipelineOptions) {
   const ingest = createIngestHandler({
     objects,
     counters: dynamo.counters,
-    clock: systemClock,
+    clock: options.clock ?? systemClock,
     metrics,
-    minuteTtlSeconds: minuteTtlSeconds(),
+    minuteTtlSeconds: retentionFromEnv().minuteSeconds,
     // Per-batch lines would flood a terminal; the same counts are on GET /metrics.
     log: (record) => {
       if (record.level !== 'info') options.log?.(JSON.stringify(record));
     },
   });
-  const compactor = createCompactorHandler({ objects, counters: dynamo.counters, log: () => {} });
+  const compactor = createCompactorHandler({ objects, counters: dynamo.counters, clock: options.clock ?? systemClock, retention: retentionFromEnv(), graceSeconds: options.graceSeconds, log: () => {} });
   const consumer = new QueueConsumer(queue, ingest, {
     batchSize: options.batchSize ?? 100,
     batchWindowMs: options.batchWindowMs ?? 200,
@@ -137,15 +141,20 @@ export async function startLocalStack(options: LocalStackOptions) {
   pipeline.consumer.start();
   await listener.start();
 
+  const cache = new ResponseCache<unknown>({ maxEntries: 5000 });
   const api = createApiHandler({
     counters: pipeline.counters,
-    clock: systemClock,
+    clock: options.clock ?? systemClock,
+    retention: retentionFromEnv(),
+    cache,
     metricsText: () =>
       pipeline.metrics.render({
         queue_depth: pipeline.queue.depth,
         queue_oldest_message_age_seconds: pipeline.queue.oldestAgeMs() / 1000,
         dlq_depth: pipeline.deadLetter.depth,
         relay_stored_events: relay?.repository.size ?? 0,
+        api_cache_hits: cache.hits,
+        api_cache_misses: cache.misses,
       }),
   });
   const http = await startHttpApi(api, options.port).catch(async (error) => {

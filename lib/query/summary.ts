@@ -1,9 +1,9 @@
-import type { Clock, CounterStore } from '../ports.js';
-import { USER_METRICS, userScope, type UserMetric } from '../counters/contributions.js';
-import { lastIngestAt } from '../counters/state.js';
+import type { CounterItem } from '../ports.js';
+import { userScope, type UserMetric } from '../counters/contributions.js';
+import { mergeItems, topOf, type BucketState } from '../counters/aggregate.js';
+import { hllEstimate } from '../counters/hll.js';
 import { timelineStep, type QueryWindow } from './window.js';
-
-export type MetricValues = Record<UserMetric, number>;
+import { readWindow, type Meta, type QueryDeps } from './window-read.js';
 
 export interface UserTotals {
   posts: number;
@@ -15,80 +15,73 @@ export interface UserTotals {
   repliesReceived: number;
   zapsReceived: number;
   zapSatsReceived: number;
-}
-
-export interface Freshness {
-  snapshotAsOf: string | null;
-  deltaAsOf: string | null;
-  stalenessMs: number | null;
-  isPartial: boolean;
+  uniqueEngagers: number;
 }
 
 export interface SummaryResponse {
-  data: { pubkey: string; totals: UserTotals; timeline: ({ ts: number } & UserTotals)[] };
-  drilldowns: Record<string, unknown>;
-  meta: {
-    window: { type: QueryWindow['type']; startTs: number; endTs: number; interval?: string };
-    freshness: Freshness;
-    source: 'canonical' | 'canonical+delta' | 'fallback';
-    partialReason: string | null;
+  data: { pubkey: string; totals: UserTotals; timeline: ({ ts: number } & Omit<UserTotals, 'uniqueEngagers'>)[] };
+  drilldowns: {
+    topPosts: { id: string; engagement: number }[];
+    topHashtags: { tag: string; count: number }[];
+    topZappers: { pubkey: string; sats: number }[];
+  };
+  meta: Meta;
+}
+
+const metric = (state: BucketState, name: UserMetric) => state.values[name] ?? 0;
+
+export function toTotals(state: BucketState): UserTotals {
+  const reactions = { likes: metric(state, 'likes_rcv'), dislikes: metric(state, 'dislikes_rcv'), emoji: metric(state, 'emoji_rcv') };
+  return {
+    posts: metric(state, 'posts'),
+    replies: metric(state, 'replies'),
+    comments: metric(state, 'comments'),
+    videos: metric(state, 'videos'),
+    reactionsReceived: { total: reactions.likes + reactions.dislikes + reactions.emoji, ...reactions },
+    repostsReceived: metric(state, 'reposts_rcv'),
+    repliesReceived: metric(state, 'replies_rcv'),
+    zapsReceived: metric(state, 'zaps_rcv'),
+    // Summed in msats, floored once: per-zap rounding would lose sub-sat amounts.
+    zapSatsReceived: Math.floor(metric(state, 'zap_msats_rcv') / 1000),
+    uniqueEngagers: hllEstimate(state.sets.engagers ?? []),
   };
 }
 
-const zero = (): MetricValues => Object.fromEntries(USER_METRICS.map((m) => [m, 0])) as MetricValues;
+/** Dense timeline points at `step`, summing every item (minute, hour or day) into its point. */
+export function timelineOf(items: CounterItem[], window: QueryWindow, step: number): { ts: number; state: BucketState }[] {
+  const points = new Map<number, CounterItem[]>();
+  for (let ts = Math.floor(window.startTs / step) * step; ts < window.endTs; ts += step) points.set(ts, []);
+  for (const item of items) points.get(Math.floor(item.bucket / step) * step)?.push(item);
+  return [...points].map(([ts, bucketItems]) => ({ ts, state: mergeItems(bucketItems) }));
+}
 
-export function toTotals(v: MetricValues): UserTotals {
-  const reactions = { likes: v.likes_rcv, dislikes: v.dislikes_rcv, emoji: v.emoji_rcv };
+export function drilldownsOf(state: BucketState, n: number): SummaryResponse['drilldowns'] {
   return {
-    posts: v.posts,
-    replies: v.replies,
-    comments: v.comments,
-    videos: v.videos,
-    reactionsReceived: { total: reactions.likes + reactions.dislikes + reactions.emoji, ...reactions },
-    repostsReceived: v.reposts_rcv,
-    repliesReceived: v.replies_rcv,
-    zapsReceived: v.zaps_rcv,
-    // Summed in msats, floored once: per-zap rounding would lose sub-sat amounts.
-    zapSatsReceived: Math.floor(v.zap_msats_rcv / 1000),
+    topPosts: topOf(state, 'top_posts', n).map(([id, engagement]) => ({ id, engagement })),
+    topHashtags: topOf(state, 'top_tags', n).map(([tag, count]) => ({ tag, count })),
+    topZappers: topOf(state, 'top_zappers', n).map(([pubkey, msats]) => ({ pubkey, sats: Math.floor(msats / 1000) })),
   };
 }
 
 /**
- * A user's totals and timeline over the window, from the live minute counters. Reads one Query
- * per window; items exist only for minutes in which the user had activity.
+ * A user's totals, timeline and small drill-downs over the window: settled day/hour items up to the
+ * watermark plus live minute items after it, read with one Query per plan segment.
  */
-export async function userSummary(pubkey: string, window: QueryWindow, deps: { counters: CounterStore; clock: Clock }): Promise<SummaryResponse> {
-  const [items, ingestAt] = await Promise.all([
-    deps.counters.range(userScope(pubkey), 'm', window.startTs, window.endTs - 60),
-    lastIngestAt(deps.counters),
-  ]);
+export async function userSummary(pubkey: string, window: QueryWindow, deps: QueryDeps): Promise<SummaryResponse> {
+  const read = await readWindow(userScope(pubkey), window, deps);
+  const state = mergeItems(read.items);
   const step = timelineStep(window);
-  const firstStep = Math.floor(window.startTs / step) * step;
-  const totals = zero();
-  const timeline = new Map<number, MetricValues>();
-  for (let ts = firstStep; ts < window.endTs; ts += step) timeline.set(ts, zero());
-  for (const item of items) {
-    const point = timeline.get(Math.floor(item.bucket / step) * step)!;
-    for (const metric of USER_METRICS) {
-      const value = item.values[metric] ?? 0;
-      totals[metric] += value;
-      point[metric] += value;
-    }
-  }
-  const now = deps.clock.now();
   return {
-    data: { pubkey, totals: toTotals(totals), timeline: [...timeline].map(([ts, v]) => ({ ts, ...toTotals(v) })) },
-    drilldowns: {},
-    meta: {
-      window: { type: window.type, startTs: window.startTs, endTs: window.endTs, ...(window.interval ? { interval: window.interval } : {}) },
-      freshness: {
-        snapshotAsOf: null,
-        deltaAsOf: ingestAt === null ? null : new Date(ingestAt).toISOString(),
-        stalenessMs: ingestAt === null ? null : Math.max(0, now - ingestAt),
-        isPartial: false,
-      },
-      source: 'canonical+delta',
-      partialReason: null,
+    data: {
+      pubkey,
+      totals: toTotals(state),
+      timeline: timelineOf(read.items, window, step).map(({ ts, state: s }) => {
+        const { uniqueEngagers: _ignored, ...totals } = toTotals(s);
+        return { ts, ...totals };
+      }),
     },
+    drilldowns: drilldownsOf(state, 5),
+    meta: read.meta,
   };
 }
+

@@ -403,7 +403,7 @@ describe('DynamoCounterStore (mocked DynamoDB)', () => {
         .resolvesOnce({
           Items: [
             { pk: { S: 'u:abc#h' }, sk: { N: '3600' }, events: { N: '4' }, zaps: { N: '1000' }, ttl: { N: '1999999999' } },
-            { pk: { S: 'u:abc#h' }, sk: { N: '7200' }, events: { N: '1.5' }, note: { S: 'not a number' } },
+            { pk: { S: 'u:abc#h' }, sk: { N: '7200' }, events: { N: '1.5' }, top_tags: { S: '[["nostr",2]]' }, engagers: { NS: ['64', '129'] } },
           ],
           LastEvaluatedKey: lastKey,
         })
@@ -412,7 +412,7 @@ describe('DynamoCounterStore (mocked DynamoDB)', () => {
       const items = await store.range('u:abc', 'h', 3600, 10800);
       expect(items).toEqual([
         { scope: 'u:abc', granularity: 'h', bucket: 3600, values: { events: 4, zaps: 1000 } },
-        { scope: 'u:abc', granularity: 'h', bucket: 7200, values: { events: 1.5 } },
+        { scope: 'u:abc', granularity: 'h', bucket: 7200, values: { events: 1.5 }, texts: { top_tags: '[["nostr",2]]' }, sets: { engagers: [64, 129] } },
         { scope: 'u:abc', granularity: 'h', bucket: 10800, values: { events: 0 } },
       ]);
 

@@ -91,6 +91,8 @@ describe('the local stack, end to end', () => {
       repliesReceived: 1,
       zapsReceived: 1,
       zapSatsReceived: 21,
+      // bob (reply, like, zap) and carol (emoji, repost)
+      uniqueEngagers: 2,
     });
     expect(summary.meta.source).toBe('canonical+delta');
     expect(summary.meta.freshness.stalenessMs).toBeGreaterThanOrEqual(0);

@@ -4,6 +4,7 @@ import { nip19 } from 'nostr-tools';
 import { createApiHandler } from '../../functions/api/handler.js';
 import { lambdaContext } from '../../lib/local/queue-consumer.js';
 import { fixedClock, localStores } from '../support/local.js';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
 
 const NOW = Date.parse('2026-11-22T12:00:30Z');
 const PUBKEY = 'a'.repeat(64);
@@ -13,7 +14,7 @@ let api: ReturnType<typeof createApiHandler>;
 
 beforeAll(async () => {
   stores = await localStores();
-  api = createApiHandler({ counters: stores.counters, clock: fixedClock(NOW) });
+  api = createApiHandler({ counters: stores.counters, clock: fixedClock(NOW), retention: retentionFromEnv({}) });
   const minute = (iso: string) => Date.parse(iso) / 1000;
   await stores.counters.add([
     { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-22T11:59:00Z'), add: { posts: 2, likes_rcv: 3, zap_msats_rcv: 21_500 } },

@@ -9,6 +9,7 @@ import { userSummary } from '../../lib/query/summary.js';
 import { customWindow } from '../../lib/query/window.js';
 import { FIXTURE_FILES, loadFixture, tampered } from '../support/fixtures.js';
 import { fixedClock, localStores } from '../support/local.js';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
 
 const NOW = Date.parse('2026-11-22T00:00:00Z');
 
@@ -103,7 +104,7 @@ describe('ingestBatch on the real fixtures', () => {
     let totalSats = 0;
     let totalZaps = 0;
     for (const recipient of byRecipient.keys()) {
-      const summary = await userSummary(recipient, window, { counters: stores.counters, clock: fixedClock(NOW) });
+      const summary = await userSummary(recipient, window, { counters: stores.counters, clock: fixedClock(NOW), retention: retentionFromEnv({}) });
       totalSats += summary.data.totals.zapSatsReceived;
       totalZaps += summary.data.totals.zapsReceived;
     }

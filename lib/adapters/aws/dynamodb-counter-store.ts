@@ -10,6 +10,7 @@ import {
   ConditionalCheckFailedException,
 } from '@aws-sdk/client-dynamodb';
 import type { CounterDelta, CounterItem, CounterStore, Granularity } from '../../ports.js';
+import { forEachLimited } from '../../util/concurrency.js';
 
 /**
  * Counters in one DynamoDB table: pk = `<scope>#<granularity>` (S), sk = bucket start (N).
@@ -31,7 +32,8 @@ export class DynamoCounterStore implements CounterStore {
         if (!Number.isFinite(amount)) throw new Error(`counter ${delta.scope}/${metric}: amount must be finite, got ${amount}`);
       }
     }
-    await forEachLimited(deltas.filter((d) => Object.keys(d.add).length > 0), WRITE_CONCURRENCY, async (delta) => {
+    const hasWork = (d: CounterDelta) => Object.keys(d.add).length > 0 || Object.values(d.union ?? {}).some((set) => set.length > 0);
+    await forEachLimited(deltas.filter(hasWork), WRITE_CONCURRENCY, async (delta) => {
       const names: Record<string, string> = {};
       const values: Record<string, AttributeValue> = {};
       const adds: string[] = [];
@@ -39,6 +41,13 @@ export class DynamoCounterStore implements CounterStore {
         names[`#a${i}`] = metric;
         values[`:a${i}`] = { N: String(amount) };
         adds.push(`#a${i} :a${i}`);
+      });
+      // ADD on a number set is a set union, which is exactly a merge of sparse HLL register codes.
+      Object.entries(delta.union ?? {}).forEach(([attribute, members], i) => {
+        if (!members.length) return;
+        names[`#u${i}`] = attribute;
+        values[`:u${i}`] = { NS: [...new Set(members)].map(String) };
+        adds.push(`#u${i} :u${i}`);
       });
       let expression = `ADD ${adds.join(', ')}`;
       if (delta.expiresAt !== undefined) {
@@ -62,9 +71,15 @@ export class DynamoCounterStore implements CounterStore {
     const requests = items.map((item) => {
       const attrs: Record<string, AttributeValue> = { ...itemKey(item.scope, item.granularity, item.bucket) };
       for (const [metric, value] of Object.entries(item.values)) attrs[metric] = { N: String(value) };
+      for (const [name, members] of Object.entries(item.sets ?? {})) if (members.length) attrs[name] = { NS: [...new Set(members)].map(String) };
+      for (const [name, text] of Object.entries(item.texts ?? {})) attrs[name] = { S: text };
       if (item.expiresAt !== undefined) attrs.ttl = { N: String(item.expiresAt) };
       return { PutRequest: { Item: attrs } };
     });
+    await this.batchWrite(requests);
+  }
+
+  private async batchWrite(requests: { PutRequest: { Item: Record<string, AttributeValue> } }[]): Promise<void> {
     const chunks: (typeof requests)[] = [];
     for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
     await forEachLimited(chunks, 4, async (chunk) => {
@@ -92,8 +107,18 @@ export class DynamoCounterStore implements CounterStore {
       );
       for (const raw of page.Items ?? []) {
         const values: Record<string, number> = {};
-        for (const [name, attr] of Object.entries(raw)) if (!RESERVED.has(name) && attr.N !== undefined) values[name] = Number(attr.N);
-        items.push({ scope, granularity, bucket: Number(raw.sk!.N), values });
+        const sets: Record<string, number[]> = {};
+        const texts: Record<string, string> = {};
+        for (const [name, attr] of Object.entries(raw)) {
+          if (RESERVED.has(name)) continue;
+          if (attr.N !== undefined) values[name] = Number(attr.N);
+          else if (attr.NS !== undefined) sets[name] = attr.NS.map(Number);
+          else if (attr.S !== undefined) texts[name] = attr.S;
+        }
+        const item: CounterItem = { scope, granularity, bucket: Number(raw.sk!.N), values };
+        if (Object.keys(sets).length) item.sets = sets;
+        if (Object.keys(texts).length) item.texts = texts;
+        items.push(item);
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
@@ -107,6 +132,12 @@ export class DynamoCounterStore implements CounterStore {
 
   async putState(namespace: string, id: number, value: Record<string, unknown>): Promise<void> {
     await this.client.send(new PutItemCommand({ TableName: this.table, Item: stateItem(namespace, id, value) }));
+  }
+
+  async putStates(records: { namespace: string; id: number; value: Record<string, unknown> }[]): Promise<void> {
+    // BatchWriteItem refuses two writes to one key in a request: the last record for a key wins.
+    const byKey = new Map(records.map((r) => [`${r.namespace}\u0000${r.id}`, r]));
+    await this.batchWrite([...byKey.values()].map((r) => ({ PutRequest: { Item: stateItem(r.namespace, r.id, r.value) } })));
   }
 
   async listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]> {
@@ -163,14 +194,6 @@ function stateItem(namespace: string, id: number, value: Record<string, unknown>
     else if (typeof v === 'string' && v.length <= 1024) item[`f_${field}`] = { S: v };
   }
   return item;
-}
-
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(workers);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

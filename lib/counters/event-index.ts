@@ -1,0 +1,90 @@
+import type { CounterStore } from '../ports.js';
+import type { Fact } from '../facts/schema.js';
+import type { NostrEvent } from '../nostr/event.js';
+import { deletionTargets } from '../nostr/deletion.js';
+
+/**
+ * Small records kept beside the counters so per-event reads can answer who published an event, which
+ * revisions an addressable video has, and whether its author deleted it (NIP-09), without scanning
+ * facts. Only content events (notes, replies, comments, videos) are indexed: engagement events are
+ * the bulk of traffic and need no page of their own.
+ */
+export const eventNamespace = (id: string) => `ev:${id}`;
+export const revisionsNamespace = (address: string) => `rev:${address}`;
+export const deletedNamespace = (id: string) => `del:${id}`;
+export const addressDeletedNamespace = (address: string) => `dela:${address}`;
+
+export interface IndexedEvent {
+  id: string;
+  author: string;
+  kind: number;
+  type: string;
+  created_at: number;
+  address: string | null;
+  title: string | null;
+  media_url: string | null;
+  image_url: string | null;
+  duration_s: number | null;
+  published_at: number | null;
+  hashtags: string[];
+}
+
+const INDEXED_TYPES = new Set(['note', 'reply', 'comment', 'video']);
+
+/** Revisions of one address sort by created_at; the low bits keep same-second revisions apart. */
+export const revisionId = (createdAt: number, eventId: string) => createdAt * 4096 + parseInt(eventId.slice(0, 3), 16);
+
+export function indexRecords(facts: Iterable<Fact>, events: Map<string, NostrEvent>): { namespace: string; id: number; value: Record<string, unknown> }[] {
+  const records: { namespace: string; id: number; value: Record<string, unknown> }[] = [];
+  for (const fact of facts) {
+    if (INDEXED_TYPES.has(fact.type)) {
+      const address = fact.type === 'video' && fact.d_tag !== null ? fact.target_address : null;
+      const value: IndexedEvent = {
+        id: fact.event_id,
+        author: fact.author,
+        kind: fact.kind,
+        type: fact.type,
+        created_at: fact.created_at,
+        address,
+        title: fact.title,
+        media_url: fact.media_url,
+        image_url: fact.image_url,
+        duration_s: fact.duration_s,
+        published_at: fact.published_at,
+        hashtags: fact.hashtags,
+      };
+      records.push({ namespace: eventNamespace(fact.event_id), id: 0, value: value as unknown as Record<string, unknown> });
+      if (address) records.push({ namespace: revisionsNamespace(address), id: revisionId(fact.created_at, fact.event_id), value: value as unknown as Record<string, unknown> });
+    }
+    if (fact.type === 'deletion') {
+      const event = events.get(fact.event_id);
+      if (!event) continue;
+      const targets = deletionTargets(event);
+      for (const id of targets.eventIds) records.push({ namespace: deletedNamespace(id), id: 0, value: { by: fact.author, at: fact.created_at, deletion: fact.event_id } });
+      for (const address of targets.addresses) {
+        // One record per deletion request; readers take the latest `upTo`.
+        records.push({ namespace: addressDeletedNamespace(address), id: fact.created_at, value: { by: fact.author, upTo: fact.created_at, deletion: fact.event_id } });
+      }
+    }
+  }
+  return records;
+}
+
+/** The indexed event, or null; `deleted` when a deletion by the event's own author exists. */
+export async function lookupEvent(counters: CounterStore, id: string): Promise<{ event: IndexedEvent | null; deleted: boolean }> {
+  const [event, deletion] = await Promise.all([counters.getState(eventNamespace(id), 0), counters.getState(deletedNamespace(id), 0)]);
+  const indexed = event as unknown as IndexedEvent | null;
+  let deleted = !!indexed && !!deletion && deletion.by === indexed.author;
+  if (indexed?.address && !deleted) {
+    const upTo = await addressDeletedUpTo(counters, indexed.address);
+    deleted = upTo !== null && indexed.created_at <= upTo;
+  }
+  return { event: indexed, deleted };
+}
+
+export async function addressDeletedUpTo(counters: CounterStore, address: string): Promise<number | null> {
+  const requests = await counters.listState(addressDeletedNamespace(address));
+  const author = address.split(':')[1];
+  const upTo = requests.filter((r) => r.value.by === author).map((r) => Number(r.value.upTo));
+  return upTo.length ? Math.max(...upTo) : null;
+}

@@ -1,0 +1,70 @@
+import type { CounterItem, CounterStore, ObjectStore } from '../ports.js';
+import type { Fact } from '../facts/schema.js';
+import { forEachLimited } from '../util/concurrency.js';
+import { aggregateFacts, mergeItems, toItem, type BucketState } from './aggregate.js';
+import { engagementReceived } from './read.js';
+import type { Retention } from './retention.js';
+
+/**
+ * Settling: an hour's counters recomputed from its deduplicated facts and Put whole (idempotent: a
+ * redelivered batch, a re-run or a crash changes nothing). Each settled hour leaves a manifest of the
+ * scopes it wrote, so a re-settle can clear scopes that no longer have facts in that hour.
+ */
+const manifestKey = (granularity: 'h' | 'd', bucket: number) => `counters/manifests/${granularity}/${bucket}.json`;
+
+async function readManifest(objects: ObjectStore, key: string): Promise<string[]> {
+  const bytes = await objects.get(key);
+  return bytes ? (JSON.parse(new TextDecoder().decode(bytes)) as { scopes: string[] }).scopes : [];
+}
+
+export async function settleHour(
+  hourStart: number,
+  facts: Iterable<Fact>,
+  deps: { objects: ObjectStore; counters: CounterStore; retention: Retention },
+): Promise<{ scopes: number; items: number }> {
+  const states = aggregateFacts(facts);
+  const expiresAt = hourStart + deps.retention.hourSeconds;
+  const items: (CounterItem & { expiresAt?: number })[] = [...states].map(([scope, state]) => toItem(scope, 'h', hourStart, state, expiresAt));
+  const key = manifestKey('h', hourStart);
+  for (const scope of await readManifest(deps.objects, key)) {
+    if (!states.has(scope)) items.push({ scope, granularity: 'h', bucket: hourStart, values: {}, expiresAt });
+  }
+  await deps.counters.put(items);
+  await deps.objects.put(key, JSON.stringify({ scopes: [...states.keys()] }), 'application/json');
+  return { scopes: states.size, items: items.length };
+}
+
+/** Per-event and per-address day items never expire: an event's all-time stats are the sum of its days. */
+export const keepsDaysForever = (scope: string) => scope.startsWith('e:') || scope.startsWith('a:');
+
+/**
+ * Rolls a day's settled hours into one day item per scope, plus each user's engagement received by
+ * UTC hour of day (`eng_h00`…`eng_h23`), so best-hours and best-days work on day items too.
+ */
+export async function rollDay(
+  dayStart: number,
+  deps: { objects: ObjectStore; counters: CounterStore; retention: Retention },
+): Promise<{ scopes: number }> {
+  const hours = Array.from({ length: 24 }, (_, i) => dayStart + i * 3600);
+  const scopes = new Set<string>();
+  for (const scopeList of await Promise.all(hours.map((h) => readManifest(deps.objects, manifestKey('h', h))))) for (const s of scopeList) scopes.add(s);
+  const dayKey = manifestKey('d', dayStart);
+  const previous = await readManifest(deps.objects, dayKey);
+  const expiresAt = dayStart + deps.retention.daySeconds;
+  const items: (CounterItem & { expiresAt?: number })[] = [];
+  await forEachLimited([...scopes], 16, async (scope) => {
+    const hourItems = await deps.counters.range(scope, 'h', dayStart, dayStart + 23 * 3600);
+    const state: BucketState = mergeItems(hourItems);
+    if (scope.startsWith('u:')) {
+      for (const item of hourItems) {
+        const engaged = engagementReceived(item.values);
+        if (engaged) state.values[`eng_h${String((item.bucket - dayStart) / 3600).padStart(2, '0')}`] = engaged;
+      }
+    }
+    items.push(toItem(scope, 'd', dayStart, state, keepsDaysForever(scope) ? undefined : expiresAt));
+  });
+  for (const scope of previous) if (!scopes.has(scope)) items.push({ scope, granularity: 'd', bucket: dayStart, values: {}, expiresAt });
+  await deps.counters.put(items);
+  await deps.objects.put(dayKey, JSON.stringify({ scopes: [...scopes] }), 'application/json');
+  return { scopes: scopes.size };
+}

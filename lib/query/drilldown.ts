@@ -1,0 +1,70 @@
+import { userScope } from '../counters/contributions.js';
+import { mergeItems } from '../counters/aggregate.js';
+import { engagementReceived } from '../counters/read.js';
+import type { CounterItem } from '../ports.js';
+import { drilldownsOf, timelineOf, toTotals } from './summary.js';
+import { timelineStep, type QueryWindow } from './window.js';
+import { readWindow, type Meta, type QueryDeps } from './window-read.js';
+
+export const DRILLDOWNS = ['top-posts', 'top-hashtags', 'zappers', 'best-hours', 'best-days', 'timeline'] as const;
+export type Drilldown = (typeof DRILLDOWNS)[number];
+
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/**
+ * Engagement received per UTC instant at hour resolution: hour and minute items by their bucket, day
+ * items by their `eng_hHH` histogram (so best-hours works on windows answered with day items).
+ */
+function engagementByHour(items: CounterItem[]): [hourStartUtc: number, engagement: number][] {
+  const out: [number, number][] = [];
+  for (const item of items) {
+    if (item.granularity === 'd') {
+      for (let h = 0; h < 24; h++) {
+        const value = item.values[`eng_h${String(h).padStart(2, '0')}`];
+        if (value) out.push([item.bucket + h * 3600, value]);
+      }
+    } else {
+      const engaged = engagementReceived(item.values);
+      if (engaged) out.push([item.bucket, engaged]);
+    }
+  }
+  return out;
+}
+
+export async function userDrilldown(
+  pubkey: string,
+  drilldown: Drilldown,
+  window: QueryWindow,
+  deps: QueryDeps,
+  options: { tzOffsetMinutes: number; limit: number },
+): Promise<{ data: unknown; meta: Meta & { tzOffsetMinutes?: number } }> {
+  const read = await readWindow(userScope(pubkey), window, deps);
+  const state = mergeItems(read.items);
+  const tops = drilldownsOf(state, options.limit);
+  const shift = options.tzOffsetMinutes * 60;
+  switch (drilldown) {
+    case 'top-posts':
+      return { data: tops.topPosts, meta: read.meta };
+    case 'top-hashtags':
+      return { data: tops.topHashtags, meta: read.meta };
+    case 'zappers':
+      return { data: tops.topZappers, meta: read.meta };
+    case 'best-hours': {
+      const byHour = Array.from({ length: 24 }, (_, hour) => ({ hour, engagement: 0 }));
+      for (const [ts, engaged] of engagementByHour(read.items)) byHour[new Date((ts + shift) * 1000).getUTCHours()]!.engagement += engaged;
+      const ranked = [...byHour].sort((a, b) => b.engagement - a.engagement || a.hour - b.hour);
+      return { data: { hours: byHour, best: ranked.filter((h) => h.engagement > 0).slice(0, 3).map((h) => h.hour) }, meta: { ...read.meta, tzOffsetMinutes: options.tzOffsetMinutes } };
+    }
+    case 'best-days': {
+      const byDay = WEEKDAYS.map((day, index) => ({ day, index, engagement: 0 }));
+      for (const [ts, engaged] of engagementByHour(read.items)) byDay[new Date((ts + shift) * 1000).getUTCDay()]!.engagement += engaged;
+      const ranked = [...byDay].sort((a, b) => b.engagement - a.engagement || a.index - b.index);
+      return { data: { days: byDay, best: ranked.filter((d) => d.engagement > 0).slice(0, 3).map((d) => d.day) }, meta: { ...read.meta, tzOffsetMinutes: options.tzOffsetMinutes } };
+    }
+    case 'timeline':
+      return {
+        data: timelineOf(read.items, window, timelineStep(window)).map(({ ts, state: s }) => ({ ts, ...toTotals(s) })),
+        meta: read.meta,
+      };
+  }
+}
