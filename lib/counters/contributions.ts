@@ -16,6 +16,8 @@ export type DistinctSketch = 'engagers' | 'authors';
 export type TopListName = 'top_posts' | 'top_tags' | 'top_zappers';
 
 export const GLOBAL_SCOPE = 'g';
+/** rejected events by reason, per minute of ingestion */
+export const REJECTIONS_SCOPE = 'rejected';
 export const userScope = (pubkey: string) => `u:${pubkey}`;
 export const eventScope = (id: string) => `e:${id}`;
 export const addressScope = (address: string) => `a:${address}`;

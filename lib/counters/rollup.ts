@@ -1,7 +1,7 @@
 import type { CounterDelta, Granularity } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { bucketStart } from './buckets.js';
-import { contributionsOf, GLOBAL_SCOPE } from './contributions.js';
+import { contributionsOf, GLOBAL_SCOPE, REJECTIONS_SCOPE } from './contributions.js';
 import { capTopEntries, TOP_PREFIX } from './topn.js';
 
 export interface RollupOptions {
@@ -36,9 +36,12 @@ export class DeltaRollup {
     for (const { scope, list, key, amount } of c.tops) this.bump(scope, 'm', minute, `${TOP_PREFIX[list]}${key}`, amount);
   }
 
-  /** Counts a rejected event by reason, all-time and per minute of ingestion. */
+  /**
+   * Counts a rejected event by reason, all-time and per minute of ingestion. The per-minute counts live
+   * in their own scope: settling rewrites `g` minute items from facts, and rejections have no facts.
+   */
   addRejection(reason: string, atSeconds: number, count = 1): void {
-    this.bump(GLOBAL_SCOPE, 'm', bucketStart(atSeconds, 'm'), `rejected:${reason}`, count);
+    this.bump(REJECTIONS_SCOPE, 'm', bucketStart(atSeconds, 'm'), reason, count);
     this.bump(GLOBAL_SCOPE, 'all', 0, `rejected:${reason}`, count);
   }
 

@@ -2,6 +2,7 @@ import type { CounterItem, CounterStore, ObjectStore } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { forEachLimited } from '../util/concurrency.js';
 import { aggregateFacts, mergeItems, toItem, type BucketState } from './aggregate.js';
+import { GLOBAL_SCOPE } from './contributions.js';
 import { engagementReceived } from './read.js';
 import type { Retention } from './retention.js';
 
@@ -22,9 +23,25 @@ export async function settleHour(
   facts: Iterable<Fact>,
   deps: { objects: ObjectStore; counters: CounterStore; retention: Retention },
 ): Promise<{ scopes: number; items: number }> {
-  const states = aggregateFacts(facts);
+  const factList = [...facts];
+  const states = aggregateFacts(factList);
   const expiresAt = hourStart + deps.retention.hourSeconds;
   const items: (CounterItem & { expiresAt?: number })[] = [...states].map(([scope, state]) => toItem(scope, 'h', hourStart, state, expiresAt));
+  // The hour's minute items are rewritten exactly too: they serve the sub-hour edges of custom windows,
+  // and a redelivered batch may have over-counted them while they were live.
+  const byMinute = new Map<number, Fact[]>();
+  for (const fact of factList) {
+    const minute = Math.floor(fact.created_at / 60) * 60;
+    let list = byMinute.get(minute);
+    if (!list) byMinute.set(minute, (list = []));
+    list.push(fact);
+  }
+  for (const [minute, minuteFacts] of byMinute) {
+    for (const [scope, state] of aggregateFacts(minuteFacts)) {
+      if (scope === GLOBAL_SCOPE) delete state.sets.authors; // live global minutes carry no author sketch either
+      items.push(toItem(scope, 'm', minute, state, minute + deps.retention.minuteSeconds));
+    }
+  }
   const key = manifestKey('h', hourStart);
   for (const scope of await readManifest(deps.objects, key)) {
     if (!states.has(scope)) items.push({ scope, granularity: 'h', bucket: hourStart, values: {}, expiresAt });

@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkloadGenerator, seededRandom, simulatedUsers } from '../../lib/local/simulator.js';
+import { ingestBatch } from '../../lib/ingest/ingest.js';
+import { packEvents } from '../../lib/ingest/message.js';
+import { loadVerifier } from '../../lib/nostr/verify.js';
+import { normalise, reactionClass } from '../../lib/nostr/normalise.js';
+import { MetricsRegistry } from '../../lib/metrics/registry.js';
+import { compactAndSettle } from '../../lib/facts/compact.js';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { userSummary } from '../../lib/query/summary.js';
+import { globalSummary } from '../../lib/query/global.js';
+import { customWindow, rollingWindow, type QueryWindow } from '../../lib/query/window.js';
+import { verifyDrift } from '../../lib/jobs/verify.js';
+import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
+import type { Fact } from '../../lib/facts/schema.js';
+import { localStores } from '../support/local.js';
+
+/**
+ * The counters' promise: for every user and window, rolling or custom, before and after compaction,
+ * the totals equal what a brute-force pass over the same events computes.
+ */
+const NOW_MS = Date.parse('2026-11-20T15:37:20Z');
+const DAYS = 60;
+const EVENTS = 1500;
+
+let clockMs = NOW_MS;
+const clock = { now: () => clockMs };
+// Generous retention: the whole workload is inside every TTL, so every window is answerable exactly.
+const retention = retentionFromEnv({ MINUTE_TTL_DAYS: '100', HOUR_TTL_DAYS: '100' });
+let stores: Awaited<ReturnType<typeof localStores>>;
+let facts: Fact[];
+let messages: string[];
+const sql = new DuckDbSqlEngine();
+
+/** The metric definitions of docs/metrics.md, written out plainly over facts. */
+function bruteForce(pubkey: string, window: QueryWindow) {
+  const inWindow = facts.filter((f) => f.created_at >= window.startTs && f.created_at < window.endTs);
+  const received = inWindow.filter((f) => f.target_pubkey === pubkey && (f.type === 'zap' ? f.zap_sender : f.author) !== pubkey);
+  const authored = (type: string) => inWindow.filter((f) => f.author === pubkey && f.type === type).length;
+  const reactions = (cls: string) => received.filter((f) => f.type === 'reaction' && reactionClass(f.reaction ?? '') === cls).length;
+  const zaps = received.filter((f) => f.type === 'zap');
+  const engagers = new Set(received.filter((f) => ['reaction', 'repost', 'reply', 'comment', 'zap'].includes(f.type)).map((f) => (f.type === 'zap' ? f.zap_sender : f.author)).filter(Boolean));
+  return {
+    posts: authored('note'),
+    replies: authored('reply'),
+    comments: authored('comment'),
+    videos: authored('video'),
+    reactionsReceived: { total: reactions('like') + reactions('dislike') + reactions('emoji'), likes: reactions('like'), dislikes: reactions('dislike'), emoji: reactions('emoji') },
+    repostsReceived: received.filter((f) => f.type === 'repost').length,
+    repliesReceived: received.filter((f) => f.type === 'reply' || f.type === 'comment').length,
+    zapsReceived: zaps.length,
+    zapSatsReceived: Math.floor(zaps.reduce((n, f) => n + (f.zap_msats ?? 0), 0) / 1000),
+    uniqueEngagers: engagers.size,
+  };
+}
+
+function windows(): QueryWindow[] {
+  const now = Math.floor(clockMs / 1000);
+  const random = seededRandom(7);
+  const custom = Array.from({ length: 4 }, () => {
+    const start = now - Math.floor(random() * DAYS * 86400);
+    return customWindow(start, start + Math.floor(random() * 20 * 86400) + 1, now);
+  });
+  return [...['24h', '7d', '30d', '90d'].map((i) => rollingWindow(i, now)), customWindow(now - 3 * 86400 - 1234, now - 86400 + 77, now), ...custom];
+}
+
+async function expectExact(users: string[]) {
+  for (const window of windows()) {
+    for (const pubkey of users) {
+      const { data, meta } = await userSummary(pubkey, window, { counters: stores.counters, clock, retention });
+      const expected = bruteForce(pubkey, window);
+      const { uniqueEngagers, ...exact } = data.totals;
+      const { uniqueEngagers: expectedEngagers, ...expectedExact } = expected;
+      expect({ pubkey, window: [window.startTs, window.endTs], ...exact }).toEqual({ pubkey, window: [window.startTs, window.endTs], ...expectedExact });
+      // HyperLogLog: linear counting is within a couple of units at these sizes.
+      expect(Math.abs(uniqueEngagers - expectedEngagers)).toBeLessThanOrEqual(Math.max(2, expectedEngagers * 0.05));
+      expect(meta.partialReason).toBeNull();
+    }
+  }
+}
+
+beforeAll(async () => {
+  stores = await localStores();
+  const users = simulatedUsers(30);
+  const generator = new WorkloadGenerator(users, seededRandom(42));
+  const start = Math.floor(NOW_MS / 1000) - DAYS * 86400;
+  const events = [...generator.bootstrap(start)];
+  for (let i = 0; i < EVENTS; i++) events.push(generator.next(start + Math.floor(((i + 0.5) * DAYS * 86400) / EVENTS)));
+  facts = events.map((e) => normalise(e, { relay: null, ingestedAt: 0 }));
+  messages = packEvents('wss://sim', events.map((e) => JSON.stringify(e)), 25).bodies;
+  const verify = await loadVerifier();
+  for (let i = 0; i < messages.length; i += 10) {
+    const records = messages.slice(i, i + 10).map((body, j) => ({ messageId: `m${i + j}`, body, receiveCount: 1 }));
+    await ingestBatch(records, { objects: stores.objects, counters: stores.counters, verify, clock, metrics: new MetricsRegistry(), minuteTtlSeconds: retention.minuteSeconds });
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await sql.close();
+  await stores.close();
+});
+
+const activeUsers = () => simulatedUsers(30).map((u) => u.pubkey).slice(0, 12);
+
+describe('counters equal brute force over a 60-day workload', () => {
+  it('from live minute counters, before any compaction', async () => {
+    await expectExact(activeUsers());
+  });
+
+  it('from settled hour and day items plus the live tail, after compaction', async () => {
+    const run = await compactAndSettle({ objects: stores.objects, counters: stores.counters, clock, retention });
+    expect(run.watermark).toBe(Math.floor((NOW_MS / 1000 - 120) / 3600) * 3600);
+    expect(run.daysRolled.length).toBeGreaterThanOrEqual(DAYS - 1);
+    const { meta } = await userSummary(activeUsers()[0]!, rollingWindow('30d', NOW_MS / 1000), { counters: stores.counters, clock, retention });
+    expect(meta.source).toBe('canonical+delta');
+    expect(meta.plan.segments.map((s) => s.granularity)).toEqual(['m', 'h', 'd', 'h', 'm']);
+    expect(meta.plan.maxItems).toBeLessThan(30 + 48 + 120);
+    await expectExact(activeUsers());
+  });
+
+  it('stays exact when batches are redelivered and the hours settle again', async () => {
+    // Redeliver the first 30 messages (old hours): live minutes over-count, settled hours must not.
+    const verify = await loadVerifier();
+    const records = messages.slice(0, 30).map((body, j) => ({ messageId: `again${j}`, body, receiveCount: 2 }));
+    await ingestBatch(records, { objects: stores.objects, counters: stores.counters, verify, clock, metrics: new MetricsRegistry(), minuteTtlSeconds: retention.minuteSeconds });
+    clockMs += 600_000;
+    await compactAndSettle({ objects: stores.objects, counters: stores.counters, clock, retention });
+    await expectExact(activeUsers());
+  });
+
+  it('funnel verify finds zero drift after compaction, and the network totals agree', async () => {
+    const window = rollingWindow('90d', clockMs / 1000);
+    const report = await verifyDrift({ sql, relation: factsRelation(stores.dir), counters: stores.counters, clock, retention }, window);
+    expect(report.drift).toEqual([]);
+    expect(report.usersChecked).toBe(30);
+    expect(report.metricsChecked).toBeGreaterThan(30 * 11);
+    const global = await globalSummary(window, { counters: stores.counters, clock, retention });
+    expect(global.data.totalEvents).toBe(facts.length);
+    const authors = new Set(facts.map((f) => f.author)).size;
+    expect(Math.abs(global.data.uniqueUsers - authors)).toBeLessThanOrEqual(2);
+  });
+
+  it('verify reports drift when a counter is wrong', async () => {
+    const pubkey = activeUsers()[0]!;
+    const hour = Math.floor((clockMs / 1000 - 5 * 86400) / 3600) * 3600;
+    await stores.counters.add([{ scope: `u:${pubkey}`, granularity: 'h', bucket: hour, add: { posts: 1 } }]);
+    await stores.counters.add([{ scope: `u:${pubkey}`, granularity: 'd', bucket: Math.floor(hour / 86400) * 86400, add: { posts: 1 } }]);
+    const report = await verifyDrift({ sql, relation: factsRelation(stores.dir), counters: stores.counters, clock, retention }, rollingWindow('90d', clockMs / 1000));
+    expect(report.drift).toEqual([expect.objectContaining({ scope: `u:${pubkey}`, metric: 'posts' })]);
+    expect(report.drift[0]!.counters - report.drift[0]!.facts).toBe(1);
+  });
+});
