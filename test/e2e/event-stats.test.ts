@@ -1,0 +1,199 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { openPipeline, type Pipeline } from '../../lib/local/stack.js';
+import { backfill } from '../../lib/local/backfill.js';
+import { createApiHandler } from '../../functions/api/handler.js';
+import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { normalise, reactionClass } from '../../lib/nostr/normalise.js';
+import { decodeFacts } from '../../lib/facts/parquet.js';
+import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';
+import type { Fact } from '../../lib/facts/schema.js';
+import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
+
+/**
+ * Every fixture file through the real ingest path (backfill → queue → ingest handler → dynalite and
+ * the facts directory), then per-event stats over HTTP, compared with what the NIPs say each event is.
+ */
+let dataDir: string;
+let pipeline: Pipeline;
+let api: ReturnType<typeof createApiHandler>;
+const events = FIXTURE_FILES.flatMap(loadFixture);
+const facts: Fact[] = events.map((e) => normalise(e, { relay: null, ingestedAt: 0 }));
+// After every fixture event, so the compactor may settle all of them.
+const clock = { now: () => Date.parse('2030-01-01T00:00:00Z') };
+
+async function get(path: string) {
+  const response = await api({ rawPath: path, requestContext: { http: { method: 'GET' } } } as unknown as APIGatewayProxyEventV2, lambdaContext('test'));
+  return { status: response.statusCode, body: JSON.parse(response.body ?? 'null') };
+}
+
+function expectedStats(id: string) {
+  const onTarget = facts.filter((f) => {
+    const byAddress = f.type === 'reaction' || f.type === 'repost' || f.type === 'zap';
+    return byAddress && f.target_address ? false : f.target_event_id === id;
+  });
+  const reactions = onTarget.filter((f) => f.type === 'reaction');
+  const cls = (c: string) => reactions.filter((f) => reactionClass(f.reaction ?? '') === c).length;
+  const zaps = onTarget.filter((f) => f.type === 'zap');
+  return {
+    reactions: { total: reactions.length, likes: cls('like'), dislikes: cls('dislike'), emoji: cls('emoji') },
+    replies: onTarget.filter((f) => f.type === 'reply' || f.type === 'comment').length,
+    reposts: onTarget.filter((f) => f.type === 'repost').length,
+    zaps: zaps.length,
+    zapSats: Math.floor(zaps.reduce((n, f) => n + (f.zap_msats ?? 0), 0) / 1000),
+    views: 0,
+  };
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'funnel-stats-'));
+  pipeline = await openPipeline({ dataDir, clock, batchWindowMs: 0 });
+  const all = join(dataDir, 'all-fixtures.jsonl');
+  await writeFile(all, FIXTURE_FILES.map((f) => loadFixture(f).map((e) => JSON.stringify(e)).join('\n')).join('\n') + '\n');
+  const report = await backfill(all, pipeline);
+  expect(report).toMatchObject({ rejected: {}, deadLettered: 0 });
+  expect(report.accepted + report.duplicates).toBe(events.length);
+  api = createApiHandler({ counters: pipeline.counters, clock, retention: retentionFromEnv({}) });
+}, 120_000);
+
+afterAll(async () => {
+  await pipeline?.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('GET /api/events/:id/stats on the fixtures', () => {
+  const targets = [...new Set(facts.map((f) => f.target_event_id).filter((id): id is string => !!id))];
+
+  it('matches NIP semantics for every engaged event, live and after compaction', async () => {
+    for (const phase of ['live', 'settled']) {
+      if (phase === 'settled') await pipeline.compact();
+      for (const id of targets) {
+        const { status, body } = await get(`/api/events/${id}/stats`);
+        if (status === 404) {
+          expect(body.error.code).toBe('deleted');
+          continue;
+        }
+        expect({ phase, id, stats: body.data.stats }).toEqual({ phase, id, stats: expectedStats(id) });
+      }
+    }
+  });
+
+  it('the thread root collects its reactions (last e tag) and replies (NIP-10)', async () => {
+    const root = 'd44ad96cb8924092a76bc2afddeb12eb85233c0d03a7d9adc42c2a85a79a4305';
+    const { body } = await get(`/api/events/${root}/stats`);
+    expect(body.data.stats.reactions.total).toBeGreaterThan(0);
+    expect(body.data.stats.replies).toBeGreaterThan(0);
+    expect(body.data.stats).toEqual(expectedStats(root));
+  });
+
+  it('zap sats come from the bolt11 amount (NIP-57)', async () => {
+    const zapped = facts.find((f) => f.type === 'zap' && f.target_event_id)!;
+    const { body } = await get(`/api/events/${zapped.target_event_id}/stats`);
+    expect(body.data.stats).toMatchObject({ zaps: 1, zapSats: 10 });
+  });
+
+  it('NIP-09: a deletion by the author removes the event; a deletion by anyone else does nothing', async () => {
+    const alice = generateSecretKey();
+    const mallory = generateSecretKey();
+    const t = Math.floor(clock.now() / 1000) - 86400 * 365;
+    const kept = finalizeEvent({ kind: 1, created_at: t, tags: [], content: 'kept' }, alice);
+    const removed = finalizeEvent({ kind: 1, created_at: t, tags: [], content: 'removed' }, alice);
+    const like = finalizeEvent({ kind: 7, created_at: t + 1, tags: [['e', kept.id], ['p', kept.pubkey]], content: '+' }, mallory);
+    const ownDeletion = finalizeEvent({ kind: 5, created_at: t + 2, tags: [['e', removed.id], ['k', '1']], content: '' }, alice);
+    const foreignDeletion = finalizeEvent({ kind: 5, created_at: t + 3, tags: [['e', kept.id]], content: 'not yours' }, mallory);
+    await pipeline.queue.sendBatch([JSON.stringify({ v: 1, source: 'wss://test', events: [kept, removed, like, ownDeletion, foreignDeletion] })]);
+    await pipeline.consumer.drain();
+    // These events are older than the watermark: their hours are re-settled by the next compaction.
+    await pipeline.compact();
+
+    const gone = await get(`/api/events/${removed.id}/stats`);
+    expect(gone.status).toBe(404);
+    expect(gone.body.error.code).toBe('deleted');
+    const still = await get(`/api/events/${kept.id}/stats`);
+    expect(still.status).toBe(200);
+    expect(still.body.data.event).toMatchObject({ id: kept.id, author: kept.pubkey, kind: 1, type: 'note' });
+    expect(still.body.data.stats.reactions).toEqual({ total: 1, likes: 1, dislikes: 0, emoji: 0 });
+  });
+
+  it('NIP-09: an address deletion removes the video versions up to its created_at', async () => {
+    const author = generateSecretKey();
+    const t = Math.floor(clock.now() / 1000) - 86400 * 300;
+    const video = (createdAt: number, title: string) =>
+      finalizeEvent({ kind: 34236, created_at: createdAt, tags: [['d', 'clip'], ['title', title], ['imeta', 'url https://v.example/clip.mp4']], content: '' }, author);
+    const v1 = video(t, 'first cut');
+    const v2 = video(t + 10, 'second cut');
+    const address = `34236:${v1.pubkey}:clip`;
+    const likeOld = finalizeEvent({ kind: 7, created_at: t + 20, tags: [['e', v1.id], ['p', v1.pubkey]], content: '+' }, generateSecretKey());
+    const likeAddress = finalizeEvent({ kind: 7, created_at: t + 21, tags: [['e', v2.id], ['a', address], ['p', v1.pubkey]], content: '🔥' }, generateSecretKey());
+    await pipeline.queue.sendBatch([JSON.stringify({ v: 1, source: 'wss://test', events: [v1, v2, likeOld, likeAddress] })]);
+    await pipeline.consumer.drain();
+    // These events are older than the watermark: their hours are re-settled by the next compaction.
+    await pipeline.compact();
+
+    const whole = await get(`/api/videos/${encodeURIComponent(address)}/stats`);
+    expect(whole.body.data).toMatchObject({ address, revisions: 2, video: { id: v2.id, title: 'second cut' } });
+    // Engagement on an old revision (by e) and on the address both count for the video as a whole.
+    expect(whole.body.data.stats.reactions).toEqual({ total: 2, likes: 1, dislikes: 0, emoji: 1 });
+
+    const deleteFirst = finalizeEvent({ kind: 5, created_at: t + 5, tags: [['a', address]], content: '' }, author);
+    await pipeline.queue.sendBatch([JSON.stringify({ v: 1, source: 'wss://test', events: [deleteFirst] })]);
+    await pipeline.consumer.drain();
+    // These events are older than the watermark: their hours are re-settled by the next compaction.
+    await pipeline.compact();
+    expect((await get(`/api/videos/${v1.id}/stats`)).status).toBe(404);
+    expect((await get(`/api/videos/${v2.id}/stats`)).body.data.video.id).toBe(v2.id);
+
+    const deleteAll = finalizeEvent({ kind: 5, created_at: t + 30, tags: [['a', address]], content: '' }, author);
+    await pipeline.queue.sendBatch([JSON.stringify({ v: 1, source: 'wss://test', events: [deleteAll] })]);
+    await pipeline.consumer.drain();
+    // These events are older than the watermark: their hours are re-settled by the next compaction.
+    await pipeline.compact();
+    const deleted = await get(`/api/videos/${encodeURIComponent(address)}/stats`);
+    expect(deleted.status).toBe(404);
+    expect(deleted.body.error.code).toBe('deleted');
+  });
+
+  it('a video answers by id or address with its newest revision (NIP-71)', async () => {
+    const video = events.find((e) => e.kind === 34236)!;
+    const d = video.tags.find((t) => t[0] === 'd')![1];
+    const address = `34236:${video.pubkey}:${d}`;
+    const byId = await get(`/api/videos/${video.id}/stats`);
+    const byAddress = await get(`/api/videos/${encodeURIComponent(address)}/stats`);
+    expect(byId.status).toBe(200);
+    expect(byId.body.data.address).toBe(address);
+    expect(byAddress.body.data).toEqual(byId.body.data);
+    expect(byId.body.data.video).toMatchObject({ author: video.pubkey, media_url: expect.stringMatching(/^https:/) });
+  });
+
+  it('rejects a malformed id with a 400', async () => {
+    const { status, body } = await get('/api/events/xyz/stats');
+    expect(status).toBe(400);
+    expect(body.error.message).toContain('64-character');
+  });
+});
+
+describe('replaying a fixture file', () => {
+  it('duplicated and re-ordered, yields identical facts after compaction', async () => {
+    const snapshot = async () => {
+      const rows: Fact[] = [];
+      for (const key of await pipeline.objects.list('facts/')) rows.push(...(await decodeFacts((await pipeline.objects.get(key))!)));
+      return rows.sort((a, b) => (a.event_id < b.event_id ? -1 : 1));
+    };
+    await pipeline.compact();
+    const before = await snapshot();
+    const replay = join(dataDir, 'replay.jsonl');
+    const lines = loadFixture('thread-and-reactions.jsonl').map((e) => JSON.stringify(['EVENT', 'sub', e]));
+    await writeFile(replay, [...lines, ...lines].reverse().join('\n') + '\n');
+    const report = await backfill(replay, pipeline);
+    expect(report.duplicates).toBe(lines.length);
+    await pipeline.compact();
+    const after = await snapshot();
+    expect(after).toEqual(before);
+    expect(new Set(after.map((f) => f.event_id)).size).toBe(after.length);
+  });
+});
+
