@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
 import { finalizeEvent, getPublicKey, type EventTemplate, type VerifiedEvent } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
+import type { EventSigner } from '../nostr/sign.js';
 
 useWebSocketImplementation(WebSocket);
 
@@ -58,6 +59,8 @@ export class WorkloadGenerator {
   constructor(
     readonly users: SimUser[],
     private readonly random: () => number = Math.random,
+    /** nostr-tools (pure JS) by default; workloads of thousands pass a faster signer (lib/nostr/sign.ts) */
+    private readonly signer: EventSigner = (secretKey, template) => finalizeEvent(template, secretKey),
   ) {
     let sum = 0;
     this.cumulative = users.map((u) => (sum += u.weight));
@@ -213,7 +216,7 @@ export class WorkloadGenerator {
   }
 
   private sign(secretKey: Uint8Array, template: EventTemplate): VerifiedEvent {
-    return finalizeEvent(template, secretKey);
+    return this.signer(secretKey, template);
   }
 }
 

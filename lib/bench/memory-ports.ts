@@ -1,0 +1,152 @@
+import type { CounterDelta, CounterItem, CounterStore, Granularity, ObjectStore } from '../ports.js';
+
+/*
+ * In-process ObjectStore and CounterStore for `funnel bench`.
+ *
+ * They exist to measure the CPU cost of the ingest core without I/O: they do the work a store does
+ * (keep the bytes, apply the deltas) and count the writes, but nothing leaves the process. They are not
+ * a stand-in for the local stack (that is the filesystem object store and dynalite, lib/adapters/local)
+ * and make no promise about durability, concurrency or DynamoDB's exact semantics beyond what the
+ * CounterStore port states.
+ */
+
+/** Keeps object bytes in a Map. */
+export class MemoryObjectStore implements ObjectStore {
+  private readonly objects = new Map<string, Uint8Array>();
+  /** put() calls, i.e. S3 PutObject requests */
+  puts = 0;
+  /** bytes written by put() in total (overwrites included) */
+  bytesWritten = 0;
+
+  async put(key: string, body: Uint8Array | string): Promise<void> {
+    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+    this.objects.set(key, bytes);
+    this.puts++;
+    this.bytesWritten += bytes.byteLength;
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    return this.objects.get(key) ?? null;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return [...this.objects.keys()].filter((key) => key.startsWith(prefix)).sort();
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    for (const key of keys) this.objects.delete(key);
+  }
+
+  /** bytes currently stored */
+  get size(): number {
+    let total = 0;
+    for (const bytes of this.objects.values()) total += bytes.byteLength;
+    return total;
+  }
+}
+
+interface StoredItem extends CounterItem {
+  expiresAt?: number;
+}
+
+/** Counter items and state records in Maps; add() applies each delta as one UpdateItem would and counts it. */
+export class MemoryCounterStore implements CounterStore {
+  private readonly items = new Map<string, StoredItem>();
+  /** state values as JSON text, as the DynamoDB store keeps them (so a caller's later mutation cannot leak in) */
+  private readonly state = new Map<string, Map<number, string>>();
+  /** add() calls (one per ingest batch) */
+  addCalls = 0;
+  /** deltas applied by add(): one DynamoDB UpdateItem each (deltas with nothing to add are skipped, as the DynamoDB store does) */
+  updateItems = 0;
+  /** items replaced by put() (BatchWriteItem puts) */
+  putItems = 0;
+  /** state records written by putState() (PutItem) and putStates() (BatchWriteItem puts), one write each */
+  statePuts = 0;
+
+  async add(deltas: CounterDelta[]): Promise<void> {
+    this.addCalls++;
+    for (const delta of deltas) {
+      const union = Object.entries(delta.union ?? {}).filter(([, members]) => members.length > 0);
+      if (!Object.keys(delta.add).length && !union.length) continue;
+      for (const [metric, amount] of Object.entries(delta.add)) {
+        if (!Number.isFinite(amount)) throw new Error(`counter ${delta.scope}/${metric}: amount must be finite, got ${amount}`);
+      }
+      this.updateItems++;
+      const key = itemKey(delta.scope, delta.granularity, delta.bucket);
+      let item = this.items.get(key);
+      if (!item) {
+        item = { scope: delta.scope, granularity: delta.granularity, bucket: delta.bucket, values: {} };
+        this.items.set(key, item);
+      }
+      for (const [metric, amount] of Object.entries(delta.add)) item.values[metric] = (item.values[metric] ?? 0) + amount;
+      for (const [attribute, members] of union) {
+        const sets = (item.sets ??= {});
+        sets[attribute] = [...new Set([...(sets[attribute] ?? []), ...members])];
+      }
+      if (delta.expiresAt !== undefined) item.expiresAt = delta.expiresAt;
+    }
+  }
+
+  async put(items: (CounterItem & { expiresAt?: number })[]): Promise<void> {
+    for (const item of items) {
+      this.putItems++;
+      const stored: StoredItem = { scope: item.scope, granularity: item.granularity, bucket: item.bucket, values: { ...item.values } };
+      const sets = Object.entries(item.sets ?? {}).filter(([, members]) => members.length > 0);
+      if (sets.length) stored.sets = Object.fromEntries(sets.map(([name, members]) => [name, [...new Set(members)]]));
+      if (item.texts && Object.keys(item.texts).length) stored.texts = { ...item.texts };
+      if (item.expiresAt !== undefined) stored.expiresAt = item.expiresAt;
+      this.items.set(itemKey(item.scope, item.granularity, item.bucket), stored);
+    }
+  }
+
+  async range(scope: string, granularity: Granularity, fromBucket: number, toBucket: number): Promise<CounterItem[]> {
+    const out: CounterItem[] = [];
+    for (const item of this.items.values()) {
+      if (item.scope !== scope || item.granularity !== granularity || item.bucket < fromBucket || item.bucket > toBucket) continue;
+      const copy: CounterItem = { scope, granularity, bucket: item.bucket, values: { ...item.values } };
+      if (item.sets) copy.sets = Object.fromEntries(Object.entries(item.sets).map(([name, members]) => [name, [...members]]));
+      if (item.texts) copy.texts = { ...item.texts };
+      out.push(copy);
+    }
+    return out.sort((a, b) => a.bucket - b.bucket);
+  }
+
+  async getState(namespace: string, id: number): Promise<Record<string, unknown> | null> {
+    const value = this.state.get(namespace)?.get(id);
+    return value === undefined ? null : (JSON.parse(value) as Record<string, unknown>);
+  }
+
+  async putState(namespace: string, id: number, value: Record<string, unknown>): Promise<void> {
+    this.statePuts++;
+    let records = this.state.get(namespace);
+    if (!records) this.state.set(namespace, (records = new Map()));
+    records.set(id, JSON.stringify(value));
+  }
+
+  async putStates(records: { namespace: string; id: number; value: Record<string, unknown> }[]): Promise<void> {
+    for (const { namespace, id, value } of records) await this.putState(namespace, id, value);
+  }
+
+  async listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]> {
+    return [...(this.state.get(namespace) ?? new Map<number, string>())]
+      .sort(([a], [b]) => a - b)
+      .map(([id, value]) => ({ id, value: JSON.parse(value) as Record<string, unknown> }));
+  }
+
+  async deleteStateIf(namespace: string, id: number, field: string, expected: string | number): Promise<boolean> {
+    const records = this.state.get(namespace);
+    const value = records?.get(id);
+    if (value === undefined || (JSON.parse(value) as Record<string, unknown>)[field] !== expected) return false;
+    records!.delete(id);
+    return true;
+  }
+
+  /** number of counter items held */
+  get itemCount(): number {
+    return this.items.size;
+  }
+}
+
+function itemKey(scope: string, granularity: Granularity, bucket: number): string {
+  return `${scope}#${granularity}#${bucket}`;
+}

@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { formatIngestBench, runIngestBench, type IngestBenchReport } from '../../lib/bench/ingest-bench.js';
+import { MemoryCounterStore, MemoryObjectStore } from '../../lib/bench/memory-ports.js';
+
+// Structure and invariants only: performance is measured by `npm run bench`, never asserted in tests.
+describe('runIngestBench', () => {
+  let report: IngestBenchReport;
+
+  it('runs a small workload end to end and reports every figure', async () => {
+    const lines: string[] = [];
+    report = await runIngestBench({ events: 300, log: (line) => lines.push(line) });
+    expect(lines.some((line) => line.startsWith('setup:'))).toBe(true);
+
+    expect(report.workload.events).toBe(300);
+    expect(report.workload.messages).toBe(Math.ceil(300 / report.workload.eventsPerMessage));
+    expect(report.workload.batches).toBe(Math.ceil(report.workload.messages / report.workload.messagesPerBatch));
+    expect(Object.values(report.workload.byKind).reduce((a, b) => a + b, 0)).toBe(300);
+    expect(report.workload.setupMs).toBeGreaterThan(0);
+
+    expect(report.runs).toBe(3);
+    for (const t of [report.verifyOnly, report.ingest]) {
+      expect(t.eventsPerSecond).toBeGreaterThan(0);
+      expect(t.microsPerEvent).toBeGreaterThan(0);
+      expect(t.runsMicrosPerEvent).toHaveLength(3);
+      expect(t.eventsPerSecond * t.microsPerEvent).toBeCloseTo(1e6, 3);
+    }
+    expect(report.runRatios).toHaveLength(3);
+    for (const r of report.runRatios) expect(r).toBeGreaterThan(0);
+    expect(report.ratio).toBeGreaterThanOrEqual(Math.min(...report.runRatios));
+    expect(report.ratio).toBeLessThanOrEqual(Math.max(...report.runRatios));
+    expect(report.goal).toBe(1.3);
+    expect(report.withinGoal).toBe(report.ratio <= 1.3);
+  });
+
+  it('accepts every workload event exactly once', () => {
+    expect(report.ingest.accepted).toBe(300);
+    expect(report.ingest.rejected).toBe(0);
+    expect(report.ingest.duplicatesInBatch).toBe(0);
+    expect(report.ingest.failedMessages).toBe(0);
+  });
+
+  it('breaks the cost down by stage, verification being the baseline itself', () => {
+    expect(report.stages.map((s) => s.stage)).toEqual(['json_parse', 'zod_validate', 'size_check', 'verify', 'normalise', 'rollup', 'parquet_encode', 'other']);
+    for (const s of report.stages.filter((s) => s.stage !== 'other')) expect(s.microsPerEvent).toBeGreaterThan(0);
+    expect(report.stages.find((s) => s.stage === 'verify')!.microsPerEvent).toBe(report.verifyOnly.microsPerEvent);
+    const total = report.stages.reduce((sum, s) => sum + s.microsPerEvent, 0);
+    expect(total).toBeCloseTo(report.ingest.microsPerEvent, 6);
+    for (const s of report.stages) {
+      expect(s.shareOfIngest).toBeCloseTo(s.microsPerEvent / report.ingest.microsPerEvent, 10);
+      expect(s.ofVerify).toBeCloseTo(s.microsPerEvent / report.verifyOnly.microsPerEvent, 10);
+    }
+  });
+
+  it('reports counter writes far below one update per metric per event, and Parquet bytes per event', () => {
+    const c = report.counters;
+    expect(c.updateItems).toBeGreaterThan(0);
+    expect(c.updateItemsPer1000Events).toBeCloseTo((c.updateItems * 1000) / 300, 6);
+    expect(c.updateItemsPer1000Events).toBeLessThan(c.naiveUpdatesPer1000Events);
+    expect(c.reduction).toBeGreaterThan(1);
+    expect(c.statePutsPer1000Events).toBeGreaterThan(0);
+    expect(c.totalWritesPer1000Events).toBeCloseTo(c.updateItemsPer1000Events + c.statePutsPer1000Events, 6);
+
+    expect(report.facts.objects).toBeGreaterThan(0);
+    expect(report.facts.bytes).toBeGreaterThan(0);
+    expect(report.facts.bytesPerEvent).toBeCloseTo(report.facts.bytes / 300, 6);
+  });
+
+  it('formats a readable table', () => {
+    const table = formatIngestBench(report);
+    expect(table).toContain('verification alone (baseline)');
+    expect(table).toContain('full ingest');
+    expect(table).toContain('Parquet encode');
+    expect(table).toContain('UpdateItems per 1,000 events');
+    expect(table).toContain('bytes per event');
+  });
+});
+
+describe('memory ports', () => {
+  it('applies counter deltas as UpdateItems and answers ranges in bucket order', async () => {
+    const store = new MemoryCounterStore();
+    await store.add([
+      { scope: 'u:a', granularity: 'm', bucket: 120, add: { posts: 1 } },
+      { scope: 'u:a', granularity: 'm', bucket: 60, add: { posts: 2 }, union: { engagers: [3, 5] } },
+      { scope: 'u:a', granularity: 'm', bucket: 0, add: {} },
+    ]);
+    await store.add([{ scope: 'u:a', granularity: 'm', bucket: 60, add: { posts: 1, likes_rcv: 4 }, union: { engagers: [5, 7] } }]);
+    expect(store.updateItems).toBe(3);
+    const items = await store.range('u:a', 'm', 0, 120);
+    expect(items.map((i) => i.bucket)).toEqual([60, 120]);
+    expect(items[0]!.values).toEqual({ posts: 3, likes_rcv: 4 });
+    expect(items[0]!.sets!.engagers!.sort()).toEqual([3, 5, 7]);
+    expect(await store.range('u:a', 'h', 0, 120)).toEqual([]);
+
+    await store.put([{ scope: 'u:a', granularity: 'm', bucket: 60, values: { posts: 9 } }]);
+    expect((await store.range('u:a', 'm', 60, 60))[0]!.values).toEqual({ posts: 9 });
+  });
+
+  it('keeps state records, lists them by id and deletes conditionally', async () => {
+    const store = new MemoryCounterStore();
+    await store.putState('dirty-hour', 7200, { markedAt: 2 });
+    await store.putStates([
+      { namespace: 'dirty-hour', id: 3600, value: { markedAt: 1 } },
+      { namespace: 'other', id: 0, value: { x: 1 } },
+    ]);
+    expect(store.statePuts).toBe(3);
+    expect(await store.getState('dirty-hour', 3600)).toEqual({ markedAt: 1 });
+    expect(await store.getState('dirty-hour', 1)).toBeNull();
+    expect((await store.listState('dirty-hour')).map((r) => r.id)).toEqual([3600, 7200]);
+    expect(await store.deleteStateIf('dirty-hour', 3600, 'markedAt', 99)).toBe(false);
+    expect(await store.deleteStateIf('dirty-hour', 3600, 'markedAt', 1)).toBe(true);
+    expect(await store.listState('dirty-hour')).toEqual([{ id: 7200, value: { markedAt: 2 } }]);
+  });
+
+  it('keeps object bytes by key', async () => {
+    const store = new MemoryObjectStore();
+    await store.put('facts/b', new Uint8Array([1, 2, 3]));
+    await store.put('facts/a', 'hi');
+    await store.put('other/c', 'x');
+    expect(await store.list('facts/')).toEqual(['facts/a', 'facts/b']);
+    expect(await store.get('facts/b')).toEqual(new Uint8Array([1, 2, 3]));
+    expect(await store.get('missing')).toBeNull();
+    await store.delete(['facts/a']);
+    expect(await store.list('facts/')).toEqual(['facts/b']);
+    expect(store.bytesWritten).toBe(6);
+  });
+});
