@@ -13,7 +13,7 @@ export interface Contributions {
 }
 
 export type DistinctSketch = 'engagers' | 'authors';
-export type TopListName = 'top_posts' | 'top_tags' | 'top_zappers';
+export type TopListName = 'top_posts' | 'top_tags' | 'top_zappers' | 'top_authors';
 
 export const GLOBAL_SCOPE = 'g';
 /** rejected events by reason, per minute of ingestion */
@@ -57,7 +57,8 @@ export function contributionsOf(fact: Fact): Contributions {
       { scope: GLOBAL_SCOPE, metric: `type:${fact.type}`, amount: 1 },
     ],
     distinct: [{ scope: GLOBAL_SCOPE, sketch: 'authors', code: hllCode(fact.author) }],
-    tops: [],
+    // The most active authors (settled items only), for warming the hot users' windows.
+    tops: [{ scope: GLOBAL_SCOPE, list: 'top_authors', key: fact.author, amount: 1 }],
   };
 
   const authored = AUTHORED[fact.type];

@@ -33,7 +33,9 @@ export class DeltaRollup {
     }
     // Top-N entries ride in live items as plain numeric attributes (`<list prefix><key>`), which ADD
     // merges atomically; they are cut to N per item per batch (see deltas()).
-    for (const { scope, list, key, amount } of c.tops) this.bump(scope, 'm', minute, `${TOP_PREFIX[list]}${key}`, amount);
+    for (const { scope, list, key, amount } of c.tops) {
+      if (scope !== GLOBAL_SCOPE) this.bump(scope, 'm', minute, `${TOP_PREFIX[list as keyof typeof TOP_PREFIX]}${key}`, amount);
+    }
   }
 
   /**

@@ -38,7 +38,11 @@ export async function settleHour(
   }
   for (const [minute, minuteFacts] of byMinute) {
     for (const [scope, state] of aggregateFacts(minuteFacts)) {
-      if (scope === GLOBAL_SCOPE) delete state.sets.authors; // live global minutes carry no author sketch either
+      if (scope === GLOBAL_SCOPE) {
+        // Global minutes stay a handful of numbers, settled or live: no author sketch, no top list.
+        delete state.sets.authors;
+        delete state.tops.top_authors;
+      }
       items.push(toItem(scope, 'm', minute, state, minute + deps.retention.minuteSeconds));
     }
   }

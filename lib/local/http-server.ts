@@ -60,27 +60,52 @@ function toApiGatewayEvent(req: IncomingMessage, body: string): APIGatewayProxyE
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(',') : value;
+  return apiGatewayEvent({
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    rawQueryString: url.search.slice(1),
+    query,
+    headers,
+    body,
+    sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+  });
+}
+
+/** A GET as API Gateway would deliver it, for calling the api handler in-process. */
+export function apiGatewayGet(path: string, query: Record<string, string> = {}): APIGatewayProxyEventV2 {
+  return apiGatewayEvent({ method: 'GET', path, rawQueryString: new URLSearchParams(query).toString(), query, headers: { 'user-agent': 'funnel-local' }, body: '', sourceIp: '127.0.0.1' });
+}
+
+function apiGatewayEvent(init: {
+  method: string;
+  path: string;
+  rawQueryString: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: string;
+  sourceIp: string;
+}): APIGatewayProxyEventV2 {
   const now = Date.now();
   return {
     version: '2.0',
     routeKey: '$default',
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
-    headers,
-    queryStringParameters: Object.keys(query).length ? query : undefined,
+    rawPath: init.path,
+    rawQueryString: init.rawQueryString,
+    headers: init.headers,
+    queryStringParameters: Object.keys(init.query).length ? init.query : undefined,
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
-      domainName: headers.host ?? 'localhost',
+      domainName: init.headers.host ?? 'localhost',
       domainPrefix: 'local',
-      http: { method: req.method ?? 'GET', path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: { method: init.method, path: init.path, protocol: 'HTTP/1.1', sourceIp: init.sourceIp, userAgent: init.headers['user-agent'] ?? '' },
       requestId: Math.random().toString(36).slice(2),
       routeKey: '$default',
       stage: '$default',
       time: new Date(now).toISOString(),
       timeEpoch: now,
     },
-    body: body || undefined,
+    body: init.body || undefined,
     isBase64Encoded: false,
   };
 }

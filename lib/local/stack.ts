@@ -12,7 +12,9 @@ import { createIngestHandler } from '../../functions/ingest/handler.js';
 import { createApiHandler } from '../../functions/api/handler.js';
 import { createCompactorHandler } from '../../functions/compactor/handler.js';
 import { QueueConsumer, lambdaContext } from './queue-consumer.js';
-import { startHttpApi } from './http-server.js';
+import { apiGatewayGet, startHttpApi } from './http-server.js';
+import { HOT_INTERVALS, hotUsers } from '../query/hot-users.js';
+import { readWatermark } from '../counters/state.js';
 import { startRelay, type EmbeddedRelay } from './relay.js';
 import { Simulator } from './simulator.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -179,9 +181,22 @@ export async function startLocalStack(options: LocalStackOptions) {
     await simulator.start();
   }
 
+  // After each compaction the hot users' common windows are computed into the API cache, so the
+  // first frontend request after a watermark move is already answered.
+  const warmHotWindows = async () => {
+    const users = await hotUsers(pipeline.counters, await readWatermark(pipeline.counters), 10);
+    for (const pubkey of users) {
+      for (const interval of HOT_INTERVALS) {
+        await api(apiGatewayGet(`/api/v2/analytics/user/${pubkey}/summary`, { interval }), lambdaContext('funnel-api'));
+      }
+    }
+  };
   let compacting: Promise<unknown> = Promise.resolve();
   const compactTimer = setInterval(() => {
-    compacting = compacting.then(() => pipeline.compact()).catch((error) => log(`compaction failed: ${String(error)}`));
+    compacting = compacting
+      .then(() => pipeline.compact())
+      .then(warmHotWindows)
+      .catch((error) => log(`compaction failed: ${String(error)}`));
   }, options.compactEveryMs ?? 60_000);
 
   let stopped = false;

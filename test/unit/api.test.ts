@@ -5,6 +5,7 @@ import { createApiHandler } from '../../functions/api/handler.js';
 import { lambdaContext } from '../../lib/local/queue-consumer.js';
 import { fixedClock, localStores } from '../support/local.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { ResponseCache } from '../../lib/api/cache.js';
 
 const NOW = Date.parse('2026-11-22T12:00:30Z');
 const PUBKEY = 'a'.repeat(64);
@@ -14,11 +15,11 @@ let api: ReturnType<typeof createApiHandler>;
 
 beforeAll(async () => {
   stores = await localStores();
-  api = createApiHandler({ counters: stores.counters, clock: fixedClock(NOW), retention: retentionFromEnv({}) });
+  api = createApiHandler({ counters: stores.counters, clock: fixedClock(NOW), retention: retentionFromEnv({}), cache: new ResponseCache({ maxEntries: 100 }) });
   const minute = (iso: string) => Date.parse(iso) / 1000;
   await stores.counters.add([
-    { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-22T11:59:00Z'), add: { posts: 2, likes_rcv: 3, zap_msats_rcv: 21_500 } },
-    { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-21T13:00:00Z'), add: { posts: 1, emoji_rcv: 1, zaps_rcv: 1, zap_msats_rcv: 1_000 } },
+    { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-22T11:59:00Z'), add: { posts: 2, likes_rcv: 3, zap_msats_rcv: 21_500, 'tp:post-a': 3, 'tt:nostr': 2, [`tz:${'b'.repeat(64)}`]: 21_500 }, union: { engagers: [65, 130, 200] } },
+    { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-21T13:00:00Z'), add: { posts: 1, emoji_rcv: 1, zaps_rcv: 1, zap_msats_rcv: 1_000, 'tp:post-b': 2, 'tt:nostr': 1, 'tt:zaps': 1 } },
     // Outside a 24h window, inside 7d.
     { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-20T08:00:00Z'), add: { posts: 5 } },
   ]);
@@ -40,7 +41,10 @@ describe('GET /api/v2/analytics/user/:pubkey/summary', () => {
   it('sums the window from the counters with freshness metadata and a cache header', async () => {
     const { status, body, headers } = await get(`/api/v2/analytics/user/${PUBKEY}/summary?interval=24h`);
     expect(status).toBe(200);
-    expect(body.data.totals).toMatchObject({ posts: 3, reactionsReceived: { total: 4, likes: 3, emoji: 1, dislikes: 0 }, zapsReceived: 1, zapSatsReceived: 22 });
+    expect(body.data.totals).toMatchObject({ posts: 3, reactionsReceived: { total: 4, likes: 3, emoji: 1, dislikes: 0 }, zapsReceived: 1, zapSatsReceived: 22, uniqueEngagers: 3 });
+    expect(body.drilldowns.topPosts).toEqual([{ id: 'post-a', engagement: 3 }, { id: 'post-b', engagement: 2 }]);
+    expect(body.meta.source).toBe('canonical+delta');
+    expect(body.meta.plan.itemsRead).toBe(2);
     expect(body.meta.window).toEqual({ type: 'rolling', interval: '24h', startTs: Date.parse('2026-11-21T12:01:00Z') / 1000, endTs: Date.parse('2026-11-22T12:01:00Z') / 1000 });
     expect(body.meta.freshness).toHaveProperty('stalenessMs');
     expect(body.data.timeline).toHaveLength(25);
@@ -99,5 +103,58 @@ describe('other routes', () => {
     const { status, body } = await get('/api/stats');
     expect(status).toBe(200);
     expect(body.data).toEqual({ totalEvents: 7, eventsByKind: { '1': 5, '7': 2 }, rejectedByReason: { bad_sig: 1 } });
+  });
+});
+
+describe('GET /api/v2/analytics/user/:pubkey/drilldown/:metric', () => {
+  it('top-posts, top-hashtags and zappers come from the bounded lists', async () => {
+    const posts = await get(`/api/v2/analytics/user/${PUBKEY}/drilldown/top-posts?interval=24h`);
+    expect(posts.body.data).toEqual([{ id: 'post-a', engagement: 3 }, { id: 'post-b', engagement: 2 }]);
+    const tags = await get(`/api/v2/analytics/user/${PUBKEY}/drilldown/top-hashtags?interval=24h&limit=1`);
+    expect(tags.body.data).toEqual([{ tag: 'nostr', count: 3 }]);
+    const zappers = await get(`/api/v2/analytics/user/${PUBKEY}/drilldown/zappers?interval=24h`);
+    expect(zappers.body.data).toEqual([{ pubkey: 'b'.repeat(64), sats: 21 }]);
+  });
+
+  it('best-hours and best-days rank engagement received in the tz asked for', async () => {
+    const utc = await get(`/api/v2/analytics/user/${PUBKEY}/drilldown/best-hours?interval=24h`);
+    expect(utc.body.data.best).toEqual([11, 13]);
+    const shifted = await get(`/api/v2/analytics/user/${PUBKEY}/drilldown/best-hours?interval=24h&tz=%2B02:00`);
+    expect(shifted.body.data.best).toEqual([13, 15]);
+    expect(shifted.body.meta.tzOffsetMinutes).toBe(120);
+    const days = await get(`/api/v2/analytics/user/${PUBKEY}/drilldown/best-days?interval=7d&tz=-720`);
+    // 2026-11-22 11:59Z is Saturday 23:59 at UTC-12; 2026-11-21 13:00Z is Saturday 01:00.
+    expect(days.body.data.best).toEqual(['Saturday']);
+  });
+
+  it('timeline gives the same dense points as the summary', async () => {
+    const timeline = await get(`/api/v2/analytics/user/${PUBKEY}/drilldown/timeline?interval=24h`);
+    expect(timeline.body.data).toHaveLength(25);
+  });
+
+  it.each([
+    [`/api/v2/analytics/user/${PUBKEY}/drilldown/nope`, 404, 'unknown_drilldown'],
+    [`/api/v2/analytics/user/${PUBKEY}/drilldown/best-hours?tz=moon`, 400, 'bad_request'],
+    [`/api/v2/analytics/user/${PUBKEY}/drilldown/best-hours?tz=%2B15:00`, 400, 'bad_request'],
+  ])('%s answers %i %s', async (path, status, code) => {
+    const response = await get(path);
+    expect(response.status).toBe(status);
+    expect(response.body.error.code).toBe(code);
+  });
+});
+
+describe('GET /api/analytics/summary (seed contract)', () => {
+  it('answers {data:{totalEvents, uniqueUsers, eventsByType}, cached}, cached the second time', async () => {
+    const minute = Date.parse('2026-11-22T11:00:00Z') / 1000;
+    await stores.counters.add([{ scope: 'g', granularity: 'm', bucket: minute, add: { events: 4, 'type:note': 3, 'type:reaction': 1, 'kind:1': 3, 'kind:7': 1 } }]);
+    const first = await get('/api/analytics/summary?from=2026-11-22T00:00:00Z&to=2026-11-22T12:00:00Z');
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ data: { totalEvents: 4, uniqueUsers: 0, eventsByType: { note: 3, reaction: 1 } }, cached: false });
+    expect(first.body.meta.partialReason).toContain('uniqueUsers counts settled hours only');
+    const second = await get('/api/analytics/summary?from=2026-11-22T00:00:00Z&to=2026-11-22T12:00:00Z');
+    expect(second.body.cached).toBe(true);
+    const bad = await get('/api/analytics/summary?from=yesterday');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('from must be unix seconds or an ISO date');
   });
 });
