@@ -5,7 +5,7 @@ import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
 import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, WindowError, type QueryWindow } from '../../lib/query/window.js';
 import { userSummary } from '../../lib/query/summary.js';
 import { DRILLDOWNS, userDrilldown, type Drilldown } from '../../lib/query/drilldown.js';
-import { globalStats } from '../../lib/query/stats.js';
+import { globalStatsResponse } from '../../lib/query/stats.js';
 import { globalSummary } from '../../lib/query/global.js';
 import { DeletedError, eventStats, videoStats } from '../../lib/query/event-stats.js';
 import { parsePubkey } from '../../lib/nostr/pubkey.js';
@@ -117,7 +117,7 @@ const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
       return { statusCode: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await deps.metricsText() };
     },
   },
-  { method: 'GET', pattern: /^\/api\/stats$/, handle: async (_m, _r, deps) => json(200, { data: await globalStats(deps.counters) }, 'public, max-age=10') },
+  { method: 'GET', pattern: /^\/api\/stats$/, handle: async (_m, _r, deps) => json(200, await globalStatsResponse(deps), 'public, max-age=10') },
   {
     method: 'GET',
     pattern: /^\/api\/v2\/analytics\/user\/([^/]+)\/summary$/,
