@@ -6,13 +6,15 @@ import { systemClock } from '../../lib/ports.js';
 import { route, type ApiDeps } from './routes.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { ResponseCache } from '../../lib/api/cache.js';
+import { jobSettingsFromEnv } from '../../lib/jobs/jobs.js';
 
 /** API Gateway (HTTP API, payload v2) → router; every failure becomes the JSON error envelope. */
 export function createApiHandler(deps: ApiDeps) {
   return middy(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const query: Record<string, string | undefined> = { ...(event.queryStringParameters ?? {}) };
     try {
-      return await route({ method: event.requestContext.http.method, path: event.rawPath, query }, deps);
+      const client = event.headers?.['x-api-key'] ? `key:${event.headers['x-api-key']}` : `ip:${event.requestContext.http.sourceIp}`;
+      return await route({ method: event.requestContext.http.method, path: event.rawPath, query, client }, deps);
     } catch (error) {
       if (error instanceof HttpError) return errorResponse(error);
       console.error(JSON.stringify({ level: 'error', msg: 'api request failed', path: event.rawPath, error: String(error) }));
@@ -24,6 +26,15 @@ export function createApiHandler(deps: ApiDeps) {
 let awsHandler: ReturnType<typeof createApiHandler> | undefined;
 
 export const handler = (event: APIGatewayProxyEventV2, context: Parameters<ReturnType<typeof createApiHandler>>[1]) => {
-  awsHandler ??= createApiHandler({ counters: awsPorts().counters(), clock: systemClock, retention: retentionFromEnv(), cache: new ResponseCache({ maxEntries: 5000 }) });
+  awsHandler ??= (() => {
+    const ports = awsPorts();
+    return createApiHandler({
+      counters: ports.counters(),
+      clock: systemClock,
+      retention: retentionFromEnv(),
+      cache: new ResponseCache({ maxEntries: 5000 }),
+      jobs: process.env.JOBS_QUEUE_URL ? { queue: ports.jobsQueue(), objects: ports.objects(), settings: jobSettingsFromEnv() } : undefined,
+    });
+  })();
   return awsHandler(event, context);
 };

@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import type { Clock, CounterStore } from '../../lib/ports.js';
+import type { Clock, CounterStore, ObjectStore, QueueSender } from '../../lib/ports.js';
+import { jobResultKey, QuotaExceededError, readJob, submitJob, type JobRequest, type JobSettings } from '../../lib/jobs/jobs.js';
+import { planFor } from '../../lib/query/window-read.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
 import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
-import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, WindowError, type QueryWindow } from '../../lib/query/window.js';
+import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, timelineStep, WindowError, type QueryWindow } from '../../lib/query/window.js';
 import { userSummary } from '../../lib/query/summary.js';
 import { DRILLDOWNS, userDrilldown, type Drilldown } from '../../lib/query/drilldown.js';
 import { globalStatsResponse } from '../../lib/query/stats.js';
@@ -16,6 +18,8 @@ export interface ApiDeps {
   clock: Clock;
   retention: Retention;
   cache?: ResponseCache<unknown>;
+  /** long windows become jobs; without this the api answers them with a 400 */
+  jobs?: { queue: QueueSender; objects: ObjectStore; settings: JobSettings };
   /** extra routes only the local stack serves (GET /metrics) */
   metricsText?: () => Promise<string> | string;
 }
@@ -24,6 +28,8 @@ export interface ApiRequest {
   method: string;
   path: string;
   query: Record<string, string | undefined>;
+  /** who is asking, for job quotas: the API key if any, else the source IP */
+  client?: string;
 }
 
 const unixSeconds = (name: string) => z.string().regex(/^\d{1,12}$/, `${name} must be unix seconds`).transform(Number);
@@ -75,14 +81,43 @@ function windowFrom(query: { interval?: string; startTs?: number; endTs?: number
       query.startTs !== undefined && query.endTs !== undefined
         ? customWindow(query.startTs, query.endTs, nowSeconds)
         : rollingWindow(query.interval ?? '24h', nowSeconds);
-    if (window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS) {
-      throw new WindowError(`windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days are beyond the synchronous budget; long windows will be answered by Athena jobs`);
+    if (window.endTs - window.startTs > MAX_JOB_WINDOW_SECONDS) {
+      throw new WindowError(`windows are limited to ${MAX_JOB_WINDOW_SECONDS / 86400} days`);
     }
     return window;
   } catch (error) {
     if (error instanceof WindowError) throw new HttpError(400, 'bad_window', error.message);
     throw error;
   }
+}
+
+/** Windows beyond the synchronous budget run as jobs, up to ten years. */
+const MAX_JOB_WINDOW_SECONDS = 3660 * 86400;
+
+/**
+ * The sync/async threshold: a window longer than the sync budget (90 days), or one that needs counter
+ * items past their retention, is answered by a job (202); a fresh completed job answers at once (200).
+ */
+async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps: ApiDeps): Promise<HttpResponse | null> {
+  const { window } = request;
+  const tooLong = window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS;
+  const plan = tooLong ? null : await planFor(window, deps, timelineStep(window) === 3600);
+  if (!tooLong && !plan?.unanswerable) return null;
+  if (!deps.jobs) {
+    throw new HttpError(400, 'bad_window', plan?.unanswerable ?? `windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days need the jobs runner, which is not configured`);
+  }
+  let job;
+  try {
+    job = await submitJob(request, apiRequest.client ?? 'anonymous', { counters: deps.counters, jobsQueue: deps.jobs.queue, clock: deps.clock, settings: deps.jobs.settings });
+  } catch (error) {
+    if (error instanceof QuotaExceededError) throw new HttpError(429, 'quota_exceeded', error.message);
+    throw error;
+  }
+  if (job.status === 'complete' && job.resultRef) {
+    const bytes = await deps.jobs.objects.get(job.resultRef);
+    if (bytes) return { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': cacheControlFor(window.endTs - window.startTs) }, body: new TextDecoder().decode(bytes) };
+  }
+  return json(202, { jobId: job.jobId, status: job.status, progressPercent: job.progressPercent, poll: `/api/v2/analytics/jobs/${job.jobId}`, reason: plan?.unanswerable ?? `the window is longer than the ${MAX_SYNC_WINDOW_SECONDS / 86400}-day synchronous budget` });
 }
 
 function timeArg(name: string, raw: string): number {
@@ -125,6 +160,8 @@ const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
       const pubkey = pubkeyFrom(match[1]!);
       const query = parse(windowQuery, request.query);
       const window = windowFrom(query, nowSeconds(deps));
+      const job = await viaJobIfNeeded({ kind: 'summary', pubkey, window }, request, deps);
+      if (job) return job;
       return cachedJson(deps, `summary:${pubkey}:${window.startTs}:${window.endTs}`, window.endTs - window.startTs, () => userSummary(pubkey, window, deps));
     },
   },
@@ -139,9 +176,36 @@ const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
       const window = windowFrom(query, nowSeconds(deps));
       const tz = tzOffsetMinutes(query.tz);
       const limit = Math.min(100, Math.max(1, query.limit ?? 10));
+      const job = await viaJobIfNeeded({ kind: 'drilldown', pubkey, drilldown: metric, window, tzOffsetMinutes: tz, limit }, request, deps);
+      if (job) return job;
       return cachedJson(deps, `drilldown:${metric}:${pubkey}:${window.startTs}:${window.endTs}:${tz}:${limit}`, window.endTs - window.startTs, () =>
         userDrilldown(pubkey, metric, window, deps, { tzOffsetMinutes: tz, limit }),
       );
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/v2\/analytics\/jobs\/([^/]+)$/,
+    handle: async (match, _r, deps) => {
+      const jobId = parse(z.string().regex(/^[0-9a-f]{32}$/, 'jobId must be 32 hex characters'), match[1]);
+      const job = await readJob(deps.counters, jobId);
+      if (!job) throw new HttpError(404, 'not_found', `no job ${jobId}`);
+      const body: Record<string, unknown> = {
+        jobId,
+        status: job.status,
+        progressPercent: job.progressPercent,
+        phase: job.phase,
+        resultRef: job.resultRef,
+        progress: job.progress,
+        createdAt: new Date(job.createdAt).toISOString(),
+        updatedAt: new Date(job.updatedAt).toISOString(),
+      };
+      if (job.status === 'failed') body.error = { code: 'job_failed', message: job.error ?? 'the job failed' };
+      if (job.status === 'complete' && job.resultRef && deps.jobs) {
+        const bytes = await deps.jobs.objects.get(job.resultRef ?? jobResultKey(jobId));
+        if (bytes) body.result = JSON.parse(new TextDecoder().decode(bytes));
+      }
+      return json(200, body, job.status === 'complete' ? 'public, max-age=300' : 'no-store');
     },
   },
   {

@@ -19,6 +19,9 @@ import { startRelay, type EmbeddedRelay } from './relay.js';
 import { Simulator } from './simulator.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { ResponseCache } from '../api/cache.js';
+import { DuckDbSqlEngine, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
+import { createJobsHandler } from '../../functions/jobs/handler.js';
+import { jobSettingsFromEnv } from '../jobs/jobs.js';
 
 export interface PipelineOptions {
   dataDir: string;
@@ -68,6 +71,14 @@ export async function openPipeline(options: PipelineOptions) {
       if (record.level !== 'info') options.log?.(JSON.stringify(record));
     },
   });
+  // Jobs: the same handler as the AWS jobs function, with DuckDB over the facts directory for Athena.
+  const sql = new DuckDbSqlEngine();
+  const jobsQueue = new LocalQueue({ visibilityTimeoutMs: 15 * 60_000, maxReceives: 3, deadLetter });
+  const jobsConsumer = new QueueConsumer(
+    jobsQueue,
+    createJobsHandler({ counters: dynamo.counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock }),
+    { batchSize: 1, batchWindowMs: 0, onError: (error) => options.log?.(`job failed, will be retried: ${String(error)}`) },
+  );
   const compactor = createCompactorHandler({ objects, counters: dynamo.counters, clock: options.clock ?? systemClock, retention: retentionFromEnv(), graceSeconds: options.graceSeconds, log: () => {} });
   const consumer = new QueueConsumer(queue, ingest, {
     batchSize: options.batchSize ?? 100,
@@ -83,6 +94,9 @@ export async function openPipeline(options: PipelineOptions) {
     queue,
     deadLetter,
     consumer,
+    jobsQueue,
+    jobsConsumer,
+    sql,
     compact: () => compactor({}, lambdaContext('funnel-compactor')),
     /** Dead letters are kept as a file so poison messages can be inspected and replayed. */
     async saveDeadLetters(): Promise<string | null> {
@@ -94,6 +108,7 @@ export async function openPipeline(options: PipelineOptions) {
       return file;
     },
     async close(): Promise<void> {
+      await sql.close();
       await dynamo.close();
       await unlock();
     },
@@ -141,6 +156,7 @@ export async function startLocalStack(options: LocalStackOptions) {
     },
   });
   pipeline.consumer.start();
+  pipeline.jobsConsumer.start();
   await listener.start();
 
   const cache = new ResponseCache<unknown>({ maxEntries: 5000 });
@@ -149,6 +165,7 @@ export async function startLocalStack(options: LocalStackOptions) {
     clock: options.clock ?? systemClock,
     retention: retentionFromEnv(),
     cache,
+    jobs: { queue: pipeline.jobsQueue, objects: pipeline.objects, settings: jobSettingsFromEnv() },
     metricsText: () =>
       pipeline.metrics.render({
         queue_depth: pipeline.queue.depth,
@@ -215,6 +232,7 @@ export async function startLocalStack(options: LocalStackOptions) {
       await listener.stop();
       await pipeline.consumer.stop();
       await pipeline.consumer.drain(30_000);
+      await pipeline.jobsConsumer.stop();
       await compacting;
       await http.close();
       await relay?.close();

@@ -36,6 +36,12 @@ export interface WindowRead {
   meta: Meta;
 }
 
+/** The plan the counters would use for the window: whether they can answer it at all. */
+export async function planFor(window: QueryWindow, deps: QueryDeps, hourly = timelineStep(window) === 3600): Promise<WindowPlan> {
+  const watermark = await readWatermark(deps.counters);
+  return planWindow(window.startTs, window.endTs, { watermark, nowSeconds: Math.floor(deps.clock.now() / 1000), retention: deps.retention, useDays: !hourly });
+}
+
 /** Plans the window against the watermark and reads one scope's items, with the freshness metadata. */
 export async function readWindow(scope: string, window: QueryWindow, deps: QueryDeps, options: { hourly?: boolean } = {}): Promise<WindowRead> {
   const [watermark, ingestAt] = await Promise.all([readWatermark(deps.counters), lastIngestAt(deps.counters)]);

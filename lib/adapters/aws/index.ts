@@ -1,6 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { AthenaSqlEngine } from './athena-sql-engine.js';
 import { DynamoCounterStore } from './dynamodb-counter-store.js';
 import { S3ObjectStore } from './s3-object-store.js';
 import { SqsQueueSender } from './sqs-queue-sender.js';
@@ -20,5 +22,13 @@ export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
     objects: () => new S3ObjectStore(new S3Client({}), required(env, 'FACTS_BUCKET')),
     queue: () => new SqsQueueSender(new SQSClient({}), required(env, 'QUEUE_URL')),
     checkpoints: () => new CounterStoreCheckpoints(counters()),
+    jobsQueue: () => new SqsQueueSender(new SQSClient({}), required(env, 'JOBS_QUEUE_URL')),
+    athena: () =>
+      new AthenaSqlEngine(new AthenaClient({}), {
+        workGroup: required(env, 'ATHENA_WORKGROUP'),
+        database: required(env, 'ATHENA_DATABASE'),
+      }),
+    /** the Glue table the jobs read, as Athena names it */
+    factsTable: () => `"${required(env, 'ATHENA_DATABASE')}"."facts"`,
   };
 }
