@@ -1,9 +1,11 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { Analytics } from './analytics.js';
 import { Api } from './api.js';
 import { Compactor } from './compactor.js';
 import { readConfig, type FunnelConfig } from './config.js';
 import { Ingest } from './ingest.js';
+import { Jobs } from './jobs.js';
 import { Listener } from './listener.js';
 import { Ops } from './ops.js';
 import { Storage } from './storage.js';
@@ -18,6 +20,8 @@ export class FunnelStack extends Stack {
   readonly config: FunnelConfig;
   readonly storage: Storage;
   readonly ingest: Ingest;
+  readonly analytics: Analytics;
+  readonly jobs: Jobs;
   readonly api: Api;
   readonly compactor: Compactor;
   readonly listener: Listener;
@@ -33,10 +37,27 @@ export class FunnelStack extends Stack {
 
     this.ingest = new Ingest(this, 'Ingest', { factsBucket, countersTable });
 
+    this.analytics = new Analytics(this, 'Analytics', {
+      factsBucket,
+      databaseName: config.glueDatabase,
+      workGroupName: config.athenaWorkGroup,
+      bytesScannedCutoff: config.athenaBytesScannedCutoff,
+      resultsExpiryDays: config.athenaResultsExpiryDays,
+    });
+
+    this.jobs = new Jobs(this, 'Jobs', {
+      factsBucket,
+      countersTable,
+      analytics: this.analytics,
+      resultTtlSeconds: config.jobResultTtlSeconds,
+    });
+
     this.api = new Api(this, 'Api', {
       factsBucket,
       countersTable,
       corsOrigins: config.corsOrigins,
+      jobsQueue: this.jobs.queue,
+      jobResultTtlSeconds: config.jobResultTtlSeconds,
     });
 
     this.compactor = new Compactor(this, 'Compactor', { factsBucket, countersTable });
@@ -51,17 +72,22 @@ export class FunnelStack extends Stack {
     this.ops = new Ops(this, 'Ops', {
       ingestQueue: this.ingest.queue,
       deadLetterQueue: this.ingest.deadLetterQueue,
-      functions: { Ingest: this.ingest.fn, Api: this.api.fn, Compactor: this.compactor.fn },
+      functions: { Ingest: this.ingest.fn, Api: this.api.fn, Compactor: this.compactor.fn, Jobs: this.jobs.fn },
       listenerService: this.listener.service,
       listenerDesiredCount: config.listenerDesiredCount,
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
     });
+    this.jobs.alarmOnDeadLetters(this.ops.alarmTopic);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.httpApi.apiEndpoint, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'FactsBucketName', { value: factsBucket.bucketName, description: 'S3 bucket of the Parquet facts' });
     new CfnOutput(this, 'CountersTableName', { value: countersTable.tableName, description: 'DynamoDB table of the counters' });
     new CfnOutput(this, 'IngestQueueUrl', { value: this.ingest.queue.queueUrl, description: 'SQS ingest queue' });
     new CfnOutput(this, 'DlqUrl', { value: this.ingest.deadLetterQueue.queueUrl, description: 'SQS ingest dead-letter queue' });
+    new CfnOutput(this, 'GlueDatabaseName', { value: this.analytics.databaseName, description: 'Glue database of the facts table' });
+    new CfnOutput(this, 'AthenaWorkGroupName', { value: this.analytics.workGroupName, description: 'Athena workgroup (saved queries, cutoff, results)' });
+    new CfnOutput(this, 'AthenaResultsBucketName', { value: this.analytics.resultsBucket.bucketName, description: 'S3 bucket of the Athena query results' });
+    new CfnOutput(this, 'JobsQueueUrl', { value: this.jobs.queue.queueUrl, description: 'SQS queue of the Athena jobs' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.ops.alarmTopic.topicArn, description: 'SNS topic of the alarms' });
   }
 }

@@ -6,7 +6,12 @@ export class DuckDbSqlEngine implements SqlEngine {
   private connection: Promise<DuckDBConnection> | undefined;
 
   async query(sql: string): Promise<Record<string, unknown>[]> {
-    this.connection ??= DuckDBInstance.create(':memory:').then((db) => db.connect());
+    this.connection ??= DuckDBInstance.create(':memory:').then(async (db) => {
+      const connection = await db.connect();
+      // Athena works in UTC; without this, to_timestamp() and hour() follow the machine's zone.
+      await connection.run("SET TimeZone = 'UTC'");
+      return connection;
+    });
     const reader = await (await this.connection).runAndReadAll(sql);
     return reader.getRowObjectsJson() as Record<string, unknown>[];
   }

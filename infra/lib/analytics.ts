@@ -1,0 +1,209 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnNamedQuery, CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
+import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { FACT_COLUMNS } from '../../lib/facts/schema.js';
+import { FACTS_PREFIX } from '../../lib/facts/partition.js';
+import { SAVED_QUERIES } from '../../lib/jobs/saved-queries.js';
+
+export type FactColumn = (typeof FACT_COLUMNS)[number];
+
+/**
+ * Glue (Hive) type of each fact column, matching the physical Parquet types written by
+ * lib/facts/parquet.ts: UTF8 byte arrays → string, INT32 → int, INT64 (unix times, msats) → bigint,
+ * DOUBLE → double, the 3-level LIST of UTF8 → array<string>. Typed by FACT_COLUMNS, so a column
+ * added there without a type here does not compile; test/infra/analytics.test.ts also compares these
+ * types with the schema of a file written by `encodeFacts`.
+ */
+export const FACT_GLUE_TYPES: Record<FactColumn, string> = {
+  event_id: 'string',
+  source: 'string',
+  kind: 'int',
+  type: 'string',
+  created_at: 'bigint',
+  author: 'string',
+  target_pubkey: 'string',
+  target_event_id: 'string',
+  target_address: 'string',
+  root_event_id: 'string',
+  parent_event_id: 'string',
+  reaction: 'string',
+  zap_msats: 'bigint',
+  zap_sender: 'string',
+  hashtags: 'array<string>',
+  title: 'string',
+  d_tag: 'string',
+  media_url: 'string',
+  image_url: 'string',
+  duration_s: 'double',
+  published_at: 'bigint',
+  relay: 'string',
+  project: 'string',
+  properties: 'string',
+  ingested_at: 'bigint',
+};
+
+/** Name of the Glue table over the facts. */
+export const FACTS_TABLE = 'facts';
+/** Prefix of the Athena query results in the results bucket. */
+export const ATHENA_RESULTS_PREFIX = 'athena/';
+/** First day partition projection generates; facts dated earlier are not visible to Athena. */
+export const PROJECTION_START = '2020-01-01';
+/** Days of partitions the saved queries read. */
+export const SAVED_QUERY_DAYS = 30;
+
+export interface AnalyticsProps {
+  readonly factsBucket: Bucket;
+  readonly databaseName: string;
+  readonly workGroupName: string;
+  /** Athena cancels a query in the workgroup once it has scanned this many bytes. */
+  readonly bytesScannedCutoff: number;
+  /** Days before query results expire from the results bucket. */
+  readonly resultsExpiryDays: number;
+}
+
+/**
+ * The analysts' side of the facts: a Glue database and the `facts` table (Parquet, Hive-style
+ * `dt`/`hour` partitions found by partition projection, so no crawler or MSCK REPAIR is ever needed),
+ * an Athena workgroup (engine v3, enforced encrypted result location, per-query bytes-scanned cutoff,
+ * CloudWatch metrics) with its results bucket, and the saved queries of lib/jobs/saved-queries.ts.
+ *
+ * Result reuse is not a workgroup setting in Athena: it is chosen per query (ResultReuseConfiguration
+ * on StartQueryExecution, or the "Reuse query results" toggle in the console). The jobs function turns
+ * it on for its queries; docs/athena.md tells analysts how to.
+ */
+export class Analytics extends Construct {
+  readonly database: CfnDatabase;
+  readonly table: CfnTable;
+  readonly resultsBucket: Bucket;
+  readonly workGroup: CfnWorkGroup;
+  readonly namedQueries: CfnNamedQuery[] = [];
+  readonly databaseName: string;
+  readonly tableName = FACTS_TABLE;
+  readonly workGroupName: string;
+  /** `s3://<results bucket>/athena/`, where the workgroup writes query results. */
+  readonly outputLocation: string;
+
+  constructor(scope: Construct, id: string, props: AnalyticsProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    this.databaseName = props.databaseName;
+    this.workGroupName = props.workGroupName;
+    const bucket = props.factsBucket.bucketName;
+
+    this.database = new CfnDatabase(this, 'Database', {
+      catalogId: stack.account,
+      databaseInput: {
+        name: props.databaseName,
+        description: 'Funnel: canonical Nostr facts (Parquet on S3)',
+      },
+    });
+
+    this.table = new CfnTable(this, 'FactsTable', {
+      catalogId: stack.account,
+      databaseName: this.database.ref,
+      tableInput: {
+        name: FACTS_TABLE,
+        description: 'One row per accepted event, deduplicated when its hour is compacted (docs/metrics.md). Partitioned by created_at (UTC).',
+        tableType: 'EXTERNAL_TABLE',
+        partitionKeys: [
+          { name: 'dt', type: 'string', comment: 'yyyy-MM-dd (UTC) of created_at' },
+          { name: 'hour', type: 'string', comment: '00-23 (UTC) of created_at' },
+        ],
+        parameters: {
+          classification: 'parquet',
+          'parquet.compression': 'SNAPPY',
+          'projection.enabled': 'true',
+          'projection.dt.type': 'date',
+          'projection.dt.format': 'yyyy-MM-dd',
+          'projection.dt.range': `${PROJECTION_START},NOW`,
+          'projection.dt.interval': '1',
+          'projection.dt.interval.unit': 'DAYS',
+          'projection.hour.type': 'integer',
+          'projection.hour.range': '0,23',
+          'projection.hour.digits': '2',
+          // literal ${dt} and ${hour}: Athena substitutes the projected values
+          'storage.location.template': `s3://${bucket}/${FACTS_PREFIX}dt=\${dt}/hour=\${hour}/`,
+        },
+        storageDescriptor: {
+          location: `s3://${bucket}/${FACTS_PREFIX}`,
+          columns: FACT_COLUMNS.map((name) => ({ name, type: FACT_GLUE_TYPES[name] })),
+          inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+          serdeInfo: {
+            serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+            parameters: { 'serialization.format': '1' },
+          },
+          compressed: false,
+          storedAsSubDirectories: false,
+        },
+      },
+    });
+
+    this.resultsBucket = new Bucket(this, 'ResultsBucket', {
+      encryption: BucketEncryption.S3_MANAGED,
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      enforceSSL: true,
+      lifecycleRules: [
+        { id: 'expire-query-results', expiration: Duration.days(props.resultsExpiryDays) },
+        // a cancelled or failed query can leave a multipart upload behind (Athena docs)
+        { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      // RETAIN, not DESTROY: a bucket holding objects cannot be deleted by CloudFormation, so DESTROY
+      // would fail `cdk destroy` whenever a query ran in the last few days, and autoDeleteObjects would
+      // add a custom-resource Lambda allowed to delete every object. Left behind, the bucket empties
+      // itself through the expiry rule above and costs nothing.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.outputLocation = `s3://${this.resultsBucket.bucketName}/${ATHENA_RESULTS_PREFIX}`;
+
+    this.workGroup = new CfnWorkGroup(this, 'WorkGroup', {
+      name: props.workGroupName,
+      description: 'Funnel: analysts and long-window jobs over the facts table',
+      state: 'ENABLED',
+      // query history is not worth a failed stack deletion; the named queries belong to this stack
+      recursiveDeleteOption: true,
+      workGroupConfiguration: {
+        engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        bytesScannedCutoffPerQuery: props.bytesScannedCutoff,
+        resultConfiguration: {
+          outputLocation: this.outputLocation,
+          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+        },
+      },
+    });
+
+    const relation = `"${props.databaseName}"."${FACTS_TABLE}"`;
+    for (const query of SAVED_QUERIES) {
+      const named = new CfnNamedQuery(this, `Query-${query.name}`, {
+        name: `funnel-${query.name}`,
+        description: query.description,
+        database: this.database.ref,
+        workGroup: this.workGroup.ref,
+        queryString: query.sql(relation, 'athena', SAVED_QUERY_DAYS),
+      });
+      named.addResourceDependency(this.workGroup);
+      named.addResourceDependency(this.table);
+      this.namedQueries.push(named);
+    }
+  }
+
+  /** ARN of the workgroup. */
+  get workGroupArn(): string {
+    return Stack.of(this).formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workGroupName });
+  }
+
+  /** ARNs of the Glue catalog, the database and the facts table (what Athena reads to plan a query). */
+  get glueArns(): string[] {
+    const stack = Stack.of(this);
+    return [
+      stack.formatArn({ service: 'glue', resource: 'catalog' }),
+      stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.databaseName }),
+      stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${this.databaseName}/${FACTS_TABLE}` }),
+    ];
+  }
+}
