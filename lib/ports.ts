@@ -80,6 +80,8 @@ export interface CounterStore {
 /** Runs SQL over the facts (Athena in AWS, DuckDB locally). */
 export interface SqlEngine {
   query(sql: string): Promise<Record<string, unknown>[]>;
+  /** bytes scanned by every query so far, where the engine reports it (Athena does, DuckDB does not) */
+  bytesScanned?(): number;
 }
 
 export interface Clock {

@@ -1,24 +1,35 @@
+import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errorResponse, HttpError } from '../../lib/api/http.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { systemClock } from '../../lib/ports.js';
-import { route, type ApiDeps } from './routes.js';
+import { route, routeLabel, type ApiDeps } from './routes.js';
+import { METRIC } from '../../lib/metrics/names.js';
+import { EmfMetrics } from '../../lib/metrics/emf.js';
+import { createLogger } from '../../lib/log.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { ResponseCache } from '../../lib/api/cache.js';
 import { jobSettingsFromEnv } from '../../lib/jobs/jobs.js';
 
 /** API Gateway (HTTP API, payload v2) → router; every failure becomes the JSON error envelope. */
-export function createApiHandler(deps: ApiDeps) {
+export function createApiHandler(deps: ApiDeps & { afterRequest?: (correlationId: string) => void }) {
   return middy(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const query: Record<string, string | undefined> = { ...(event.queryStringParameters ?? {}) };
+    const started = Date.now();
+    const correlationId = event.requestContext.requestId ?? randomUUID();
+    const withCorrelation = (response: APIGatewayProxyStructuredResultV2) => {
+      deps.metrics?.observe?.(METRIC.queryLatencyMs, Date.now() - started, { Route: routeLabel(event.rawPath) });
+      deps.afterRequest?.(correlationId);
+      return { ...response, headers: { ...response.headers, 'x-correlation-id': correlationId } };
+    };
     try {
       const client = event.headers?.['x-api-key'] ? `key:${event.headers['x-api-key']}` : `ip:${event.requestContext.http.sourceIp}`;
-      return await route({ method: event.requestContext.http.method, path: event.rawPath, query, client }, deps);
+      return withCorrelation(await route({ method: event.requestContext.http.method, path: event.rawPath, query, client }, deps));
     } catch (error) {
-      if (error instanceof HttpError) return errorResponse(error);
-      console.error(JSON.stringify({ level: 'error', msg: 'api request failed', path: event.rawPath, error: String(error) }));
-      return errorResponse(new HttpError(500, 'internal', 'internal error'));
+      if (error instanceof HttpError) return withCorrelation(errorResponse(error));
+      createLogger({ component: 'api', correlationId })('error', 'api request failed', { path: event.rawPath, error: String(error) });
+      return withCorrelation(errorResponse(new HttpError(500, 'internal', `internal error (correlation id ${correlationId})`)));
     }
   });
 }
@@ -28,7 +39,10 @@ let awsHandler: ReturnType<typeof createApiHandler> | undefined;
 export const handler = (event: APIGatewayProxyEventV2, context: Parameters<ReturnType<typeof createApiHandler>>[1]) => {
   awsHandler ??= (() => {
     const ports = awsPorts();
+    const metrics = new EmfMetrics();
     return createApiHandler({
+      metrics,
+      afterRequest: (correlationId) => metrics.flush({ correlationId }),
       counters: ports.counters(),
       clock: systemClock,
       retention: retentionFromEnv(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Clock, CounterStore, ObjectStore, QueueSender } from '../../lib/ports.js';
+import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueSender } from '../../lib/ports.js';
+import { METRIC } from '../../lib/metrics/names.js';
 import { jobResultKey, QuotaExceededError, readJob, submitJob, type JobRequest, type JobSettings } from '../../lib/jobs/jobs.js';
 import { planFor } from '../../lib/query/window-read.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
@@ -20,6 +21,7 @@ export interface ApiDeps {
   cache?: ResponseCache<unknown>;
   /** long windows become jobs; without this the api answers them with a 400 */
   jobs?: { queue: QueueSender; objects: ObjectStore; settings: JobSettings };
+  metrics?: MetricsSink;
   /** extra routes only the local stack serves (GET /metrics) */
   metricsText?: () => Promise<string> | string;
 }
@@ -135,27 +137,34 @@ function pubkeyFrom(raw: string): string {
 
 /** Computes through the cache; the window's length picks the TTL and the Cache-Control header. */
 async function cachedJson(deps: ApiDeps, key: string, windowSeconds: number, compute: () => Promise<unknown>): Promise<HttpResponse> {
-  const { value } = deps.cache ? await deps.cache.get(key, ttlForWindow(windowSeconds), compute) : { value: await compute() };
+  const { value, cached } = deps.cache ? await deps.cache.get(key, ttlForWindow(windowSeconds), compute) : { value: await compute(), cached: false };
+  deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
   return json(200, value, cacheControlFor(windowSeconds));
 }
 
 type Handler = (match: RegExpExecArray, request: ApiRequest, deps: ApiDeps) => Promise<HttpResponse>;
 const nowSeconds = (deps: ApiDeps) => Math.floor(deps.clock.now() / 1000);
 
-const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
-  { method: 'GET', pattern: /^\/health$/, handle: async (_m, _r, deps) => json(200, { status: 'ok', time: new Date(deps.clock.now()).toISOString() }) },
+/** The route a path belongs to, as a low-cardinality label (`/api/events/:id/stats`). */
+export function routeLabel(path: string): string {
+  for (const { pattern, name } of routes) if (pattern.test(path)) return name;
+  return 'unmatched';
+}
+
+const routes: { method: string; pattern: RegExp; name: string; handle: Handler }[] = [
+  { method: 'GET', pattern: /^\/health$/, name: '/health', handle: async (_m, _r, deps) => json(200, { status: 'ok', time: new Date(deps.clock.now()).toISOString() }) },
   {
     method: 'GET',
-    pattern: /^\/metrics$/,
+    pattern: /^\/metrics$/, name: '/metrics',
     handle: async (_m, _r, deps) => {
       if (!deps.metricsText) throw new HttpError(404, 'not_found', 'GET /metrics is served by the local stack; in AWS see CloudWatch');
       return { statusCode: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await deps.metricsText() };
     },
   },
-  { method: 'GET', pattern: /^\/api\/stats$/, handle: async (_m, _r, deps) => json(200, await globalStatsResponse(deps), 'public, max-age=10') },
+  { method: 'GET', pattern: /^\/api\/stats$/, name: '/api/stats', handle: async (_m, _r, deps) => json(200, await globalStatsResponse(deps), 'public, max-age=10') },
   {
     method: 'GET',
-    pattern: /^\/api\/v2\/analytics\/user\/([^/]+)\/summary$/,
+    pattern: /^\/api\/v2\/analytics\/user\/([^/]+)\/summary$/, name: '/api/v2/analytics/user/:pubkey/summary',
     handle: async (match, request, deps) => {
       const pubkey = pubkeyFrom(match[1]!);
       const query = parse(windowQuery, request.query);
@@ -167,7 +176,7 @@ const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
   },
   {
     method: 'GET',
-    pattern: /^\/api\/v2\/analytics\/user\/([^/]+)\/drilldown\/([^/]+)$/,
+    pattern: /^\/api\/v2\/analytics\/user\/([^/]+)\/drilldown\/([^/]+)$/, name: '/api/v2/analytics/user/:pubkey/drilldown/:metric',
     handle: async (match, request, deps) => {
       const pubkey = pubkeyFrom(match[1]!);
       const metric = match[2]! as Drilldown;
@@ -185,7 +194,7 @@ const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
   },
   {
     method: 'GET',
-    pattern: /^\/api\/v2\/analytics\/jobs\/([^/]+)$/,
+    pattern: /^\/api\/v2\/analytics\/jobs\/([^/]+)$/, name: '/api/v2/analytics/jobs/:jobId',
     handle: async (match, _r, deps) => {
       const jobId = parse(z.string().regex(/^[0-9a-f]{32}$/, 'jobId must be 32 hex characters'), match[1]);
       const job = await readJob(deps.counters, jobId);
@@ -210,7 +219,7 @@ const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
   },
   {
     method: 'GET',
-    pattern: /^\/api\/analytics\/summary$/,
+    pattern: /^\/api\/analytics\/summary$/, name: '/api/analytics/summary',
     handle: async (_m, request, deps) => {
       const query = parse(seedSummaryQuery, request.query);
       const now = nowSeconds(deps);
@@ -219,13 +228,14 @@ const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
       const { value, cached } = deps.cache
         ? await deps.cache.get(key, ttlForWindow(window.endTs - window.startTs), () => globalSummary(window, deps))
         : { value: await globalSummary(window, deps), cached: false };
+      deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
       const summary = value as Awaited<ReturnType<typeof globalSummary>>;
       return json(200, { data: summary.data, cached, meta: summary.meta }, cacheControlFor(window.endTs - window.startTs));
     },
   },
   {
     method: 'GET',
-    pattern: /^\/api\/events\/([^/]+)\/stats$/,
+    pattern: /^\/api\/events\/([^/]+)\/stats$/, name: '/api/events/:id/stats',
     handle: async (match, _r, deps) => {
       const id = parse(hex64, match[1]);
       return cachedJson(deps, `event:${id}`, 60, () => eventStats(id, deps));
@@ -233,7 +243,7 @@ const routes: { method: string; pattern: RegExp; handle: Handler }[] = [
   },
   {
     method: 'GET',
-    pattern: /^\/api\/videos\/([^/]+)\/stats$/,
+    pattern: /^\/api\/videos\/([^/]+)\/stats$/, name: '/api/videos/:id/stats',
     handle: async (match, _r, deps) => {
       const raw = decodeURIComponent(match[1]!);
       if (!/^[0-9a-f]{64}$/.test(raw) && !/^\d+:[0-9a-f]{64}:.*$/.test(raw)) {

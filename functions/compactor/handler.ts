@@ -2,22 +2,28 @@ import middy from '@middy/core';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { compactAndSettle, type CompactorDeps } from '../../lib/facts/compact.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
-import { systemClock } from '../../lib/ports.js';
+import { systemClock, type MetricsSink } from '../../lib/ports.js';
+import { METRIC } from '../../lib/metrics/names.js';
+import { EmfMetrics } from '../../lib/metrics/emf.js';
 
 /** Scheduled (EventBridge): merge, deduplicate and settle the hours ingest marked dirty. */
-export function createCompactorHandler(deps: CompactorDeps & { log?: (record: Record<string, unknown>) => void }) {
+export function createCompactorHandler(deps: CompactorDeps & { log?: (record: Record<string, unknown>) => void; metrics?: MetricsSink; afterRun?: () => void }) {
   return middy(async () => {
     const started = Date.now();
     const run = await compactAndSettle(deps);
+    const durationMs = Date.now() - started;
+    deps.metrics?.observe?.(METRIC.compactionDurationMs, durationMs);
+    deps.metrics?.observe?.(METRIC.watermarkStalenessMs, Math.max(0, deps.clock.now() - run.watermark * 1000));
     const summary = {
       hours: run.hours.length,
       inputObjects: run.hours.reduce((n, r) => n + r.inputObjects, 0),
       outputRows: run.hours.reduce((n, r) => n + Math.max(0, r.outputRows), 0),
       daysRolled: run.daysRolled.length,
       watermark: run.watermark,
-      durationMs: Date.now() - started,
+      durationMs,
     };
-    (deps.log ?? ((r) => console.log(JSON.stringify(r))))({ level: 'info', msg: 'compaction', ...summary });
+    (deps.log ?? ((r) => console.log(JSON.stringify(r))))({ level: 'info', component: 'compactor', msg: 'compaction', ...summary });
+    deps.afterRun?.();
     return summary;
   });
 }
@@ -27,7 +33,15 @@ let awsHandler: ReturnType<typeof createCompactorHandler> | undefined;
 export const handler = (event: unknown, context: Parameters<ReturnType<typeof createCompactorHandler>>[1]) => {
   awsHandler ??= (() => {
     const ports = awsPorts();
-    return createCompactorHandler({ objects: ports.objects(), counters: ports.counters(), clock: systemClock, retention: retentionFromEnv() });
+    const metrics = new EmfMetrics();
+    return createCompactorHandler({
+      objects: ports.objects(),
+      counters: ports.counters(),
+      clock: systemClock,
+      retention: retentionFromEnv(),
+      metrics,
+      afterRun: () => metrics.flush(),
+    });
   })();
   return awsHandler(event, context);
 };

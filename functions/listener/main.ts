@@ -1,37 +1,54 @@
+import { writeFileSync } from 'node:fs';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { Listener } from '../../lib/listener/listener.js';
-import { noopMetrics } from '../../lib/metrics/registry.js';
+import { EmfMetrics } from '../../lib/metrics/emf.js';
+import { createLogger } from '../../lib/log.js';
 
 /** The listener container's entry: relays from RELAY_URLS → SQS, checkpoints in DynamoDB. */
+const log = createLogger({ component: 'listener' });
 const relays = (process.env.RELAY_URLS ?? '')
   .split(',')
   .map((url) => url.trim())
   .filter(Boolean);
 if (!relays.length) {
-  console.error('RELAY_URLS is empty: give one or more relay URLs, comma-separated');
+  log('error', 'RELAY_URLS is empty: give one or more relay URLs, comma-separated');
   process.exit(2);
 }
 
+const HEARTBEAT_FILE = process.env.HEARTBEAT_FILE ?? '/tmp/listener-heartbeat';
 const ports = awsPorts();
+const metrics = new EmfMetrics();
 const listener = new Listener({
   relays,
   queue: ports.queue(),
   checkpoints: ports.checkpoints(),
-  metrics: noopMetrics,
+  metrics,
   catchUpSeconds: Number(process.env.CATCH_UP_SECONDS ?? 600),
+  log: (record) => log(record.level === 'warn' ? 'warn' : 'info', String(record.msg ?? ''), record),
 });
 await listener.start();
+
+// The container health check reads this file: it is refreshed while at least one relay is connected.
+const heartbeat = setInterval(() => {
+  if (listener.status().some((relay) => relay.connected)) writeFileSync(HEARTBEAT_FILE, String(Date.now()));
+}, 10_000);
+const report = setInterval(() => {
+  metrics.flush();
+  log('info', 'listener status', { relays: listener.status(), counts: listener.counts });
+}, 60_000);
 
 let stopping = false;
 const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;
-  console.log(JSON.stringify({ level: 'info', msg: 'stopping listener', signal }));
+  log('info', 'stopping listener', { signal });
+  clearInterval(heartbeat);
+  clearInterval(report);
   // ECS sends SIGTERM, then SIGKILL after stopTimeout: flush and checkpoint within it.
   await listener.stop();
-  console.log(JSON.stringify({ level: 'info', msg: 'listener stopped', counts: listener.counts }));
+  metrics.flush();
+  log('info', 'listener stopped', { counts: listener.counts });
   process.exit(0);
 };
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
-setInterval(() => console.log(JSON.stringify({ level: 'info', msg: 'listener status', relays: listener.status(), counts: listener.counts })), 60_000).unref();

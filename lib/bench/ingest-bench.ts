@@ -12,7 +12,7 @@ import { encodeFacts } from '../facts/parquet.js';
 import { partitionOf } from '../facts/partition.js';
 import { DeltaRollup } from '../counters/rollup.js';
 import { contributionsOf, GLOBAL_SCOPE } from '../counters/contributions.js';
-import { noopMetrics } from '../metrics/registry.js';
+import { MetricsRegistry } from '../metrics/registry.js';
 import { seededRandom, simulatedUsers, WorkloadGenerator } from '../local/simulator.js';
 import { MemoryCounterStore, MemoryObjectStore } from './memory-ports.js';
 
@@ -313,7 +313,7 @@ function slice(p: Prepared, n: number): Prepared {
 async function runVerifyAndIngest(p: Prepared, verify: EventVerifier) {
   const objects = new MemoryObjectStore();
   const counters = new MemoryCounterStore();
-  const deps: IngestDeps = { objects, counters, verify, clock: { now: () => p.nowMs }, metrics: noopMetrics, minuteTtlSeconds: 35 * 86400 };
+  const deps: IngestDeps = { objects, counters, verify, clock: { now: () => p.nowMs }, metrics: new MetricsRegistry(), minuteTtlSeconds: 35 * 86400 };
   let accepted = 0;
   let rejected = 0;
   let duplicates = 0;

@@ -10,6 +10,7 @@ import { partitionOf, partitionPrefix } from '../facts/partition.js';
 import { DeltaRollup } from '../counters/rollup.js';
 import { ingestMessageSchema, MAX_EVENT_BYTES } from './message.js';
 import { markDirty, recordIngestHeartbeat } from '../counters/state.js';
+import { METRIC } from '../metrics/names.js';
 
 export interface IngestDeps {
   objects: ObjectStore;
@@ -49,7 +50,7 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
 
   const reject = (reason: RejectReason) => {
     rejected[reason] = (rejected[reason] ?? 0) + 1;
-    deps.metrics.count('events_rejected_total', { reason });
+    deps.metrics.count(METRIC.eventsRejected, { Reason: reason });
   };
 
   for (const record of records) {
@@ -89,7 +90,7 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
       const fact = normalise(event, { relay, ingestedAt: nowMs });
       facts.set(event.id, fact);
       if (event.kind === 5) events.set(event.id, event);
-      deps.metrics.count('events_accepted_total', { kind: String(event.kind) });
+      deps.metrics.count(METRIC.eventsAccepted, { Kind: String(event.kind) });
     }
   }
 
@@ -123,12 +124,13 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
     await markDirty(deps.counters, [...byHour.keys()], nowMs);
     await recordIngestHeartbeat(deps.counters, nowMs, facts.size);
   } catch (error) {
-    deps.metrics.count('ingest_batch_errors_total');
+    deps.metrics.count(METRIC.ingestBatchErrors);
     console.error(JSON.stringify({ level: 'error', msg: 'ingest batch failed; returning it to the queue', error: String(error) }));
     return { failedMessageIds: records.map((r) => r.messageId), accepted: 0, duplicatesInBatch, rejected, objectKeys };
   }
 
-  deps.metrics.count('batches_total');
-  deps.metrics.observe?.('batch_size', records.length);
+  deps.metrics.observe?.(METRIC.batchSize, records.length);
+  // Live lag: how long the newest event of the batch took to arrive (a backfill shows its age here).
+  if (facts.size) deps.metrics.observe?.(METRIC.ingestLagMs, Math.max(0, nowMs - 1000 * Math.max(...[...facts.values()].map((f) => f.created_at))));
   return { failedMessageIds, accepted: facts.size, duplicatesInBatch, rejected, objectKeys };
 }

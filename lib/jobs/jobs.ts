@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Clock, CounterStore, ObjectStore, QueueSender, SqlEngine } from '../ports.js';
+import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueSender, SqlEngine } from '../ports.js';
+import { METRIC } from '../metrics/names.js';
 import type { SqlDialect } from './metrics-sql.js';
 import { userDailySql, userEngagersSql, userEngagementByHourSql, userTopSql, type TopListQuery } from './user-job-sql.js';
 import { USER_METRICS, type UserMetric } from '../counters/contributions.js';
@@ -139,6 +140,7 @@ export interface RunJobDeps {
   relation: string;
   dialect: SqlDialect;
   clock: Clock;
+  metrics?: MetricsSink;
 }
 
 const DAY = 86400;
@@ -156,6 +158,8 @@ export async function runJob(jobId: string, deps: RunJobDeps): Promise<JobRecord
     record.progress = [...record.progress, { phase, percent, at }];
     await writeJob(deps.counters, record);
   };
+  const started = deps.clock.now();
+  const scannedBefore = deps.sql.bytesScanned?.() ?? 0;
   try {
     await step('planning', 5, { status: 'running', error: null });
     const result = await computeJob(record.request, deps, step);
@@ -166,6 +170,8 @@ export async function runJob(jobId: string, deps: RunJobDeps): Promise<JobRecord
   } catch (error) {
     await step('failed', record.progressPercent, { status: 'failed', error: (error as Error).message });
   }
+  deps.metrics?.observe?.(METRIC.jobDurationMs, deps.clock.now() - started, { Status: record.status });
+  if (deps.sql.bytesScanned) deps.metrics?.observe?.(METRIC.jobBytesScanned, deps.sql.bytesScanned() - scannedBefore);
   return record;
 }
 

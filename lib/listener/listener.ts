@@ -70,7 +70,9 @@ export class Listener {
   count(name: string, reason?: string): void {
     const key = reason ? `${name}:${reason}` : name;
     this.counts[key] = (this.counts[key] ?? 0) + 1;
-    this.options.metrics.count(`listener_${name}_total`, reason ? { reason } : undefined);
+    // `events_received` → ListenerEventsReceived; rejections carry their Reason.
+    const metric = `Listener${name.replace(/(^|_)([a-z])/g, (_m, _s, c: string) => c.toUpperCase())}`;
+    this.options.metrics.count(metric, reason ? { Reason: reason } : undefined);
   }
 
   log(record: Record<string, unknown>): void {

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
 import { packEvents } from '../ingest/message.js';
 import type { Pipeline } from './stack.js';
+import { METRIC } from '../metrics/names.js';
 
 export interface BackfillReport {
   lines: number;
@@ -29,12 +30,12 @@ export async function backfill(file: string, pipeline: Pipeline, onProgress?: (b
   let duplicates = 0;
   // The first 16 hex digits of an id are plenty to spot repeats within one file, at a quarter of the memory.
   const seen = new Set<string>();
-  const acceptedBefore = pipeline.metrics.value('events_accepted_total');
+  const acceptedBefore = pipeline.metrics.total(METRIC.eventsAccepted);
 
   const flush = async () => {
     if (!chunk.length) return;
     const { bodies, oversized } = packEvents(source, chunk, 100);
-    for (let i = 0; i < oversized; i++) pipeline.metrics.count('events_rejected_total', { reason: 'oversized' });
+    if (oversized) pipeline.metrics.count(METRIC.eventsRejected, { Reason: 'oversized' }, oversized);
     await pipeline.queue.sendBatch(bodies);
     chunk = [];
     await pipeline.consumer.drain();
@@ -50,7 +51,7 @@ export async function backfill(file: string, pipeline: Pipeline, onProgress?: (b
       value = JSON.parse(trimmed);
     } catch {
       unreadableLines++;
-      pipeline.metrics.count('events_rejected_total', { reason: 'non_json' });
+      pipeline.metrics.count(METRIC.eventsRejected, { Reason: 'non_json' });
       continue;
     }
     if (Array.isArray(value) && value[0] === 'EVENT') value = value[2] ?? value[1];
@@ -70,21 +71,6 @@ export async function backfill(file: string, pipeline: Pipeline, onProgress?: (b
   // Messages that failed come back after their visibility timeout; wait for them to succeed or dead-letter.
   await pipeline.consumer.drain(5 * 60_000);
 
-  const accepted = sumSeries(pipeline, 'events_accepted_total') - acceptedBefore;
-  return { lines: lineCount, accepted, duplicates, rejected: rejectedByReason(pipeline), unreadableLines, deadLettered: pipeline.deadLetter.depth };
-}
-
-function sumSeries(pipeline: Pipeline, name: string): number {
-  let total = 0;
-  for (const line of pipeline.metrics.render().split('\n')) if (line.startsWith(`funnel_${name}`)) total += Number(line.split(' ').pop());
-  return total;
-}
-
-function rejectedByReason(pipeline: Pipeline): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of pipeline.metrics.render().split('\n')) {
-    const match = /^funnel_events_rejected_total\{reason="([^"]+)"\} (\d+)/.exec(line);
-    if (match) out[match[1]!] = Number(match[2]);
-  }
-  return out;
+  const accepted = pipeline.metrics.total(METRIC.eventsAccepted) - acceptedBefore;
+  return { lines: lineCount, accepted, duplicates, rejected: pipeline.metrics.byLabel(METRIC.eventsRejected, 'Reason'), unreadableLines, deadLettered: pipeline.deadLetter.depth };
 }

@@ -67,8 +67,8 @@ export async function openPipeline(options: PipelineOptions) {
     metrics,
     minuteTtlSeconds: retentionFromEnv().minuteSeconds,
     // Per-batch lines would flood a terminal; the same counts are on GET /metrics.
-    log: (record) => {
-      if (record.level !== 'info') options.log?.(JSON.stringify(record));
+    write: (line) => {
+      if (!line.includes('"level":"info"')) options.log?.(line);
     },
   });
   // Jobs: the same handler as the AWS jobs function, with DuckDB over the facts directory for Athena.
@@ -76,10 +76,10 @@ export async function openPipeline(options: PipelineOptions) {
   const jobsQueue = new LocalQueue({ visibilityTimeoutMs: 15 * 60_000, maxReceives: 3, deadLetter });
   const jobsConsumer = new QueueConsumer(
     jobsQueue,
-    createJobsHandler({ counters: dynamo.counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock }),
+    createJobsHandler({ counters: dynamo.counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock, metrics }),
     { batchSize: 1, batchWindowMs: 0, onError: (error) => options.log?.(`job failed, will be retried: ${String(error)}`) },
   );
-  const compactor = createCompactorHandler({ objects, counters: dynamo.counters, clock: options.clock ?? systemClock, retention: retentionFromEnv(), graceSeconds: options.graceSeconds, log: () => {} });
+  const compactor = createCompactorHandler({ objects, counters: dynamo.counters, clock: options.clock ?? systemClock, retention: retentionFromEnv(), graceSeconds: options.graceSeconds, metrics, log: () => {} });
   const consumer = new QueueConsumer(queue, ingest, {
     batchSize: options.batchSize ?? 100,
     batchWindowMs: options.batchWindowMs ?? 200,
@@ -165,6 +165,7 @@ export async function startLocalStack(options: LocalStackOptions) {
     clock: options.clock ?? systemClock,
     retention: retentionFromEnv(),
     cache,
+    metrics: pipeline.metrics,
     jobs: { queue: pipeline.jobsQueue, objects: pipeline.objects, settings: jobSettingsFromEnv() },
     metricsText: () =>
       pipeline.metrics.render({
@@ -172,8 +173,6 @@ export async function startLocalStack(options: LocalStackOptions) {
         queue_oldest_message_age_seconds: pipeline.queue.oldestAgeMs() / 1000,
         dlq_depth: pipeline.deadLetter.depth,
         relay_stored_events: relay?.repository.size ?? 0,
-        api_cache_hits: cache.hits,
-        api_cache_misses: cache.misses,
       }),
   });
   const http = await startHttpApi(api, options.port).catch(async (error) => {

@@ -12,6 +12,12 @@ export interface AthenaOptions {
 
 /** Athena behind the SqlEngine port: start, poll until done, page through the results. */
 export class AthenaSqlEngine implements SqlEngine {
+  private scanned = 0;
+
+  bytesScanned(): number {
+    return this.scanned;
+  }
+
   constructor(
     private readonly client: AthenaClient,
     private readonly options: AthenaOptions,
@@ -34,7 +40,10 @@ export class AthenaSqlEngine implements SqlEngine {
     for (;;) {
       const { QueryExecution } = await this.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
       const state = QueryExecution?.Status?.State;
-      if (state === 'SUCCEEDED') break;
+      if (state === 'SUCCEEDED') {
+        this.scanned += QueryExecution?.Statistics?.DataScannedInBytes ?? 0;
+        break;
+      }
       if (state === 'FAILED' || state === 'CANCELLED') {
         throw new Error(`Athena query ${id} ${state.toLowerCase()}: ${QueryExecution?.Status?.StateChangeReason ?? 'no reason given'}`);
       }

@@ -1,0 +1,32 @@
+/**
+ * The operational metrics, one list for both outputs: CloudWatch embedded metric format in AWS (namespace
+ * `Funnel`) and Prometheus text at GET /metrics on the local stack (`funnel_<snake_case>`). The CDK
+ * dashboard and alarms refer to these names.
+ */
+export const METRICS_NAMESPACE = 'Funnel';
+
+export const METRIC = {
+  /** events accepted by ingest; dimension Kind */
+  eventsAccepted: 'EventsAccepted',
+  /** events or messages refused; dimension Reason */
+  eventsRejected: 'EventsRejected',
+  /** ingest batches that failed as a whole (returned to the queue) */
+  ingestBatchErrors: 'IngestBatchErrors',
+  /** messages per ingest batch */
+  batchSize: 'BatchSize',
+  /** ms from an event's created_at to its ingestion (newest event of the batch: live lag) */
+  ingestLagMs: 'IngestLagMs',
+  /** ms one compactor run took */
+  compactionDurationMs: 'CompactionDurationMs',
+  /** ms between now and the watermark after a compactor run */
+  watermarkStalenessMs: 'WatermarkStalenessMs',
+  /** ms per API request; dimension Route */
+  queryLatencyMs: 'QueryLatencyMs',
+  /** API cache hits and misses (hit ratio = hits / (hits + misses)) */
+  cacheHits: 'CacheHits',
+  cacheMisses: 'CacheMisses',
+  /** ms a job took, and bytes it scanned */
+  jobDurationMs: 'JobDurationMs',
+  jobBytesScanned: 'JobBytesScanned',
+} as const;
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
