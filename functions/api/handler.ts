@@ -25,7 +25,8 @@ export function createApiHandler(deps: ApiDeps & { afterRequest?: (correlationId
     };
     try {
       const client = event.headers?.['x-api-key'] ? `key:${event.headers['x-api-key']}` : `ip:${event.requestContext.http.sourceIp}`;
-      return withCorrelation(await route({ method: event.requestContext.http.method, path: event.rawPath, query, client }, deps));
+      const body = event.body && event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+      return withCorrelation(await route({ method: event.requestContext.http.method, path: event.rawPath, query, client, headers: event.headers ?? {}, body }, deps));
     } catch (error) {
       if (error instanceof HttpError) return withCorrelation(errorResponse(error));
       createLogger({ component: 'api', correlationId })('error', 'api request failed', { path: event.rawPath, error: String(error) });
@@ -48,6 +49,7 @@ export const handler = (event: APIGatewayProxyEventV2, context: Parameters<Retur
       retention: retentionFromEnv(),
       cache: new ResponseCache({ maxEntries: 5000 }),
       jobs: process.env.JOBS_QUEUE_URL ? { queue: ports.jobsQueue(), objects: ports.objects(), settings: jobSettingsFromEnv() } : undefined,
+      app: process.env.APP_API_KEYS_SECRET_ARN && process.env.QUEUE_URL ? { ingestQueue: ports.queue(), apiKeys: ports.appApiKeys() } : undefined,
     });
   })();
   return awsHandler(event, context);

@@ -3,6 +3,9 @@ import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueSender } from 
 import { METRIC } from '../../lib/metrics/names.js';
 import { jobResultKey, QuotaExceededError, readJob, submitJob, type JobRequest, type JobSettings } from '../../lib/jobs/jobs.js';
 import { planFor } from '../../lib/query/window-read.js';
+import { appEventSchema, appEventsRequestSchema } from '../../lib/app/events.js';
+import type { ApiKeyResolver } from '../../lib/app/api-keys.js';
+import { APP_METRICS, appMetric, type AppMetric } from '../../lib/query/app-metrics.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
 import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
 import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, timelineStep, WindowError, type QueryWindow } from '../../lib/query/window.js';
@@ -19,6 +22,8 @@ export interface ApiDeps {
   clock: Clock;
   retention: Retention;
   cache?: ResponseCache<unknown>;
+  /** POST /v1/events: the ingest queue and the API keys (each key is one project) */
+  app?: { ingestQueue: QueueSender; apiKeys: ApiKeyResolver };
   /** long windows become jobs; without this the api answers them with a 400 */
   jobs?: { queue: QueueSender; objects: ObjectStore; settings: JobSettings };
   metrics?: MetricsSink;
@@ -32,6 +37,8 @@ export interface ApiRequest {
   query: Record<string, string | undefined>;
   /** who is asking, for job quotas: the API key if any, else the source IP */
   client?: string;
+  headers?: Record<string, string | undefined>;
+  body?: string;
 }
 
 const unixSeconds = (name: string) => z.string().regex(/^\d{1,12}$/, `${name} must be unix seconds`).transform(Number);
@@ -122,6 +129,16 @@ async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps:
   return json(202, { jobId: job.jobId, status: job.status, progressPercent: job.progressPercent, poll: `/api/v2/analytics/jobs/${job.jobId}`, reason: plan?.unanswerable ?? `the window is longer than the ${MAX_SYNC_WINDOW_SECONDS / 86400}-day synchronous budget` });
 }
 
+/** App routes take an `x-api-key` header; the key names the project. */
+async function appAuth(request: ApiRequest, deps: ApiDeps): Promise<{ project: string; app: NonNullable<ApiDeps['app']> }> {
+  if (!deps.app) throw new HttpError(404, 'not_found', 'app events are not enabled on this deployment');
+  const key = request.headers?.['x-api-key'];
+  if (!key) throw new HttpError(401, 'unauthorized', 'an x-api-key header is required');
+  const project = await deps.app.apiKeys(key);
+  if (!project) throw new HttpError(401, 'unauthorized', 'unknown API key');
+  return { project, app: deps.app };
+}
+
 function timeArg(name: string, raw: string): number {
   if (/^\d{1,12}$/.test(raw)) return Number(raw);
   const ms = Date.parse(raw);
@@ -190,6 +207,49 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
       return cachedJson(deps, `drilldown:${metric}:${pubkey}:${window.startTs}:${window.endTs}:${tz}:${limit}`, window.endTs - window.startTs, () =>
         userDrilldown(pubkey, metric, window, deps, { tzOffsetMinutes: tz, limit }),
       );
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/events$/,
+    name: '/v1/events',
+    handle: async (_m, request, deps) => {
+      const { project, app } = await appAuth(request, deps);
+      let body: unknown;
+      try {
+        body = JSON.parse(request.body ?? '');
+      } catch {
+        throw new HttpError(400, 'bad_request', 'the body must be JSON: {"events": [...]}');
+      }
+      const { events } = parse(appEventsRequestSchema, body);
+      // Each event is checked here so the caller learns what is wrong; ingest checks again.
+      const rejected: { index: number; message: string }[] = [];
+      const accepted: unknown[] = [];
+      events.forEach((event, index) => {
+        const result = appEventSchema.safeParse(event);
+        if (result.success) accepted.push(result.data);
+        else rejected.push({ index, message: result.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`).join('; ') });
+      });
+      if (accepted.length) {
+        const { failed } = await app.ingestQueue.sendBatch([JSON.stringify({ v: 1, source: 'app', project, events: accepted })]);
+        if (failed.length) throw new HttpError(503, 'unavailable', 'the ingest queue did not take the events; retry with the same ids');
+      }
+      return json(202, { accepted: accepted.length, rejected });
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/metrics\/([^/]+)$/,
+    name: '/v1/metrics/:metric',
+    handle: async (match, request, deps) => {
+      const { project } = await appAuth(request, deps);
+      const metric = match[1] as AppMetric;
+      if (!APP_METRICS.includes(metric)) throw new HttpError(404, 'unknown_metric', `metric must be one of ${APP_METRICS.join(', ')}`);
+      const query = parse(z.object({ startTime: z.string().min(1, 'startTime is required'), endTime: z.string().optional() }), request.query);
+      const now = nowSeconds(deps);
+      const window = windowFrom({ startTs: timeArg('startTime', query.startTime), endTs: query.endTime ? timeArg('endTime', query.endTime) : now }, now);
+      if (window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS) throw new HttpError(400, 'bad_window', `app metrics cover at most ${MAX_SYNC_WINDOW_SECONDS / 86400} days`);
+      return cachedJson(deps, `app:${project}:${metric}:${window.startTs}:${window.endTs}`, window.endTs - window.startTs, () => appMetric(project, metric, window, deps));
     },
   },
   {

@@ -1,6 +1,7 @@
 import type { Fact } from '../facts/schema.js';
 import { reactionClass } from '../nostr/normalise.js';
 import { hllCode } from './hll.js';
+import { VIEW_NAMES } from '../app/events.js';
 
 /**
  * What one fact adds to the counters (docs/metrics.md, "Counters"): counts, members of distinct-count
@@ -12,7 +13,7 @@ export interface Contributions {
   tops: { scope: string; list: TopListName; key: string; amount: number }[];
 }
 
-export type DistinctSketch = 'engagers' | 'authors';
+export type DistinctSketch = 'engagers' | 'authors' | 'users';
 export type TopListName = 'top_posts' | 'top_tags' | 'top_zappers' | 'top_authors';
 
 export const GLOBAL_SCOPE = 'g';
@@ -49,7 +50,10 @@ const AUTHORED: Partial<Record<string, UserMetric>> = {
   video: 'videos',
 };
 
+export const projectScope = (project: string) => `p:${project}`;
+
 export function contributionsOf(fact: Fact): Contributions {
+  if (fact.source === 'app') return appContributions(fact);
   const out: Contributions = {
     counts: [
       { scope: GLOBAL_SCOPE, metric: 'events', amount: 1 },
@@ -103,6 +107,29 @@ export function contributionsOf(fact: Fact): Contributions {
   if (engager) out.distinct.push({ scope: received, sketch: 'engagers', code: hllCode(engager) });
   const post = fact.target_address ?? fact.target_event_id;
   if (post) out.tops.push({ scope: received, list: 'top_posts', key: post, amount: 1 });
+  return out;
+}
+
+/**
+ * App events count for the network (events, type), for their project (events, per name, distinct
+ * users), and, when they are views or plays of a Nostr event or address, as that target's `views`.
+ */
+function appContributions(fact: Fact): Contributions {
+  const project = projectScope(fact.project ?? '');
+  const out: Contributions = {
+    counts: [
+      { scope: GLOBAL_SCOPE, metric: 'events', amount: 1 },
+      { scope: GLOBAL_SCOPE, metric: `type:${fact.type}`, amount: 1 },
+      { scope: project, metric: 'events', amount: 1 },
+      { scope: project, metric: fact.type, amount: 1 },
+    ],
+    distinct: [{ scope: project, sketch: 'users', code: hllCode(fact.author) }],
+    tops: [],
+  };
+  if (VIEW_NAMES.has(fact.type.slice(4))) {
+    const target = fact.target_address ? addressScope(fact.target_address) : fact.target_event_id ? eventScope(fact.target_event_id) : null;
+    if (target) out.counts.push({ scope: target, metric: 'views', amount: 1 });
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueRecord } from '../ports.js';
 import { nostrEventSchema, type NostrEvent } from '../nostr/event.js';
 import { indexRecords } from '../counters/event-index.js';
+import { appEventSchema, appFact } from '../app/events.js';
 import type { EventVerifier } from '../nostr/verify.js';
 import { normalise } from '../nostr/normalise.js';
 import type { Fact } from '../facts/schema.js';
@@ -67,6 +68,24 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
     }
     okMessageIds.push(record.messageId);
     const relay = message.data.source.startsWith('ws') ? message.data.source : null;
+    if (message.data.source === 'app') {
+      // First-party events: validated and hashed by the same rules as at the API edge, never signed.
+      for (const raw of message.data.events) {
+        const parsed = appEventSchema.safeParse(raw);
+        if (!parsed.success || !message.data.project) {
+          reject('invalid_shape');
+          continue;
+        }
+        const fact = appFact(parsed.data, message.data.project, nowMs);
+        if (facts.has(fact.event_id)) {
+          duplicatesInBatch++;
+          continue;
+        }
+        facts.set(fact.event_id, fact);
+        deps.metrics.count(METRIC.eventsAccepted, { Kind: 'app' });
+      }
+      continue;
+    }
     for (const raw of message.data.events) {
       const parsed = nostrEventSchema.safeParse(raw);
       if (!parsed.success) {

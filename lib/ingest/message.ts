@@ -6,8 +6,10 @@ import { z } from 'zod';
  */
 export const ingestMessageSchema = z.object({
   v: z.literal(1),
-  /** relay the events came from, or `backfill:<file>` / `app` */
+  /** relay the events came from, `backfill:<file>`, or `app` for first-party app events */
   source: z.string().max(512),
+  /** the app project, for `app` messages (from the API key that sent them) */
+  project: z.string().max(128).optional(),
   /** raw events: each one is validated on its own so one bad event never fails its neighbours */
   events: z.array(z.unknown()).min(1),
 });

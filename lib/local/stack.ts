@@ -22,6 +22,7 @@ import { ResponseCache } from '../api/cache.js';
 import { DuckDbSqlEngine, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
 import { createJobsHandler } from '../../functions/jobs/handler.js';
 import { jobSettingsFromEnv } from '../jobs/jobs.js';
+import { DEFAULT_LOCAL_APP_KEYS, staticApiKeys } from '../app/api-keys.js';
 
 export interface PipelineOptions {
   dataDir: string;
@@ -167,6 +168,7 @@ export async function startLocalStack(options: LocalStackOptions) {
     cache,
     metrics: pipeline.metrics,
     jobs: { queue: pipeline.jobsQueue, objects: pipeline.objects, settings: jobSettingsFromEnv() },
+    app: { ingestQueue: pipeline.queue, apiKeys: staticApiKeys(process.env.FUNNEL_APP_KEYS || DEFAULT_LOCAL_APP_KEYS) },
     metricsText: () =>
       pipeline.metrics.render({
         queue_depth: pipeline.queue.depth,

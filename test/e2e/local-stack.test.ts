@@ -108,19 +108,62 @@ describe('the local stack, end to end', () => {
     expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('before startTs');
   });
 
+  it('takes first-party app events behind an API key, counts views and daily active users', async () => {
+    const video = finalizeEvent({ kind: 34236, created_at: now - 300, tags: [['d', 'clip'], ['title', 'A clip'], ['imeta', 'url https://v.example/c.mp4']], content: '' }, alice);
+    const relay = await Relay.connect(stack.relayUrl!);
+    await relay.publish(video);
+    relay.close();
+    const address = `34236:${alicePk}:clip`;
+    const post = (body: unknown, key?: string) =>
+      fetch(`${stack.apiUrl}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) }, body: JSON.stringify(body) });
+
+    expect((await post({ events: [{ name: 'view', userId: 'u1' }] })).status).toBe(401);
+    expect((await post({ events: [{ name: 'view', userId: 'u1' }] }, 'wrong-key-123')).status).toBe(401);
+    const response = await post(
+      {
+        events: [
+          { name: 'view', userId: 'u1', target: address, timestamp: now - 60 },
+          { name: 'play', userId: 'u2', target: video.id, timestamp: now - 50 },
+          { name: 'view', userId: 'u1', target: address, timestamp: now - 60 }, // a retry: the same fact
+          { name: 'Bad Name', userId: 'u3' },
+          { name: 'signup', userId: 'u3', properties: { plan: 'free' } },
+        ],
+      },
+      'dev-key-local',
+    );
+    expect(response.status).toBe(202);
+    const accepted = (await response.json()) as { accepted: number; rejected: { index: number; message: string }[] };
+    expect(accepted.accepted).toBe(4);
+    expect(accepted.rejected).toEqual([{ index: 3, message: expect.stringContaining('name must be lower-case') }]);
+
+    const stats = await eventually(() => getJson(`${stack.apiUrl}/api/videos/${encodeURIComponent(address)}/stats`), (s) => s.data?.stats?.views === 2);
+    expect(stats.data.stats.views).toBe(2);
+    const dau = await eventually(
+      async () => (await fetch(`${stack.apiUrl}/v1/metrics/daily_active_users?startTime=${now - 86400}`, { headers: { 'x-api-key': 'dev-key-local' } })).json() as Promise<any>,
+      (d) => d.data?.total === 3,
+    );
+    expect(dau.data).toMatchObject({ metric: 'daily_active_users', project: 'demo', total: 3 });
+    expect(dau.data.series.reduce((n: number, p: { value: number }) => Math.max(n, p.value), 0)).toBeGreaterThanOrEqual(1);
+  });
+
   it('keeps counters and facts across a restart, and DuckDB reads the facts', async () => {
     await stack.stop();
     stack = await stackOn(dataDir);
     const stats = await getJson(`${stack.apiUrl}/api/stats`);
-    expect(stats.data.totalEvents).toBe(7);
+    // 7 Nostr events, the video, and 3 distinct app events.
+    expect(stats.data.totalEvents).toBe(11);
     const sql = new DuckDbSqlEngine();
-    const rows = await sql.query(`select type, count(*) as n from ${factsRelation(dataDir)} group by type order by type`);
+    const rows = await sql.query(`select type, count(distinct event_id) as n from ${factsRelation(dataDir)} group by type order by type`);
     await sql.close();
     expect(rows).toEqual([
+      { type: 'app:play', n: '1' },
+      { type: 'app:signup', n: '1' },
+      { type: 'app:view', n: '1' },
       { type: 'note', n: '2' },
       { type: 'reaction', n: '2' },
       { type: 'reply', n: '1' },
       { type: 'repost', n: '1' },
+      { type: 'video', n: '1' },
       { type: 'zap', n: '1' },
     ]);
   });

@@ -3,6 +3,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { AthenaSqlEngine } from './athena-sql-engine.js';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { secretString } from './secrets.js';
+import { cachedApiKeys } from '../../app/api-keys.js';
 import { DynamoCounterStore } from './dynamodb-counter-store.js';
 import { S3ObjectStore } from './s3-object-store.js';
 import { SqsQueueSender } from './sqs-queue-sender.js';
@@ -28,6 +31,8 @@ export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
         workGroup: required(env, 'ATHENA_WORKGROUP'),
         database: required(env, 'ATHENA_DATABASE'),
       }),
+    /** app API keys from Secrets Manager (`key:project,…`), re-read every five minutes */
+    appApiKeys: () => cachedApiKeys(secretString(new SecretsManagerClient({}), required(env, 'APP_API_KEYS_SECRET_ARN'))),
     /** the Glue table the jobs read, as Athena names it */
     factsTable: () => `"${required(env, 'ATHENA_DATABASE')}"."facts"`,
   };

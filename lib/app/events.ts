@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Fact } from '../facts/schema.js';
+
+/**
+ * First-party app events (POST /v1/events): views, plays and whatever a frontend records. They become
+ * facts with source `app` and type `app:<name>`; user ids are hashed, never stored as given.
+ */
+export const MAX_APP_EVENTS_PER_REQUEST = 100;
+const MAX_PROPERTIES_BYTES = 4096;
+
+export const appEventSchema = z.object({
+  /** client-chosen id for retries (any string); derived from the content when absent */
+  id: z.string().min(1).max(128).optional(),
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'name must be lower-case letters, digits, _ . - (1-64 characters, starting with a letter)'),
+  /** the app's user id or an anonymous id; hashed before storage */
+  userId: z.string().min(1).max(256),
+  /** unix seconds or milliseconds; defaults to the time of ingestion */
+  timestamp: z.number().int().nonnegative().optional(),
+  /** the Nostr event (hex id) or address (kind:pubkey:d) the event is about, e.g. the video viewed */
+  target: z
+    .string()
+    .regex(/^([0-9a-f]{64}|\d+:[0-9a-f]{64}:.{0,512})$/, 'target must be a 64-hex event id or an address kind:pubkey:d')
+    .optional(),
+  properties: z
+    .record(z.string(), z.unknown())
+    .refine((p) => JSON.stringify(p).length <= MAX_PROPERTIES_BYTES, `properties must serialise to at most ${MAX_PROPERTIES_BYTES} bytes`)
+    .optional(),
+});
+export type AppEvent = z.infer<typeof appEventSchema>;
+
+export const appEventsRequestSchema = z.object({
+  events: z.array(z.unknown()).min(1, 'events must not be empty').max(MAX_APP_EVENTS_PER_REQUEST, `at most ${MAX_APP_EVENTS_PER_REQUEST} events per request`),
+});
+
+/** App event names that count as a view of their target in per-event and video stats. */
+export const VIEW_NAMES = new Set(['view', 'play', 'video_view']);
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** Hashed per project, so the same user id in two projects is two users and no raw id is kept. */
+export const appUserKey = (project: string, userId: string) => sha256(`${project}\u0000${userId}`);
+
+export function appFact(event: AppEvent, project: string, ingestedAt: number): Fact {
+  const seconds = event.timestamp === undefined ? Math.floor(ingestedAt / 1000) : event.timestamp > 1e11 ? Math.floor(event.timestamp / 1000) : event.timestamp;
+  const author = appUserKey(project, event.userId);
+  const target = event.target ?? null;
+  const isAddress = target !== null && target.includes(':');
+  return {
+    // Same project, name, user, time and content → same id: a retried request is one fact.
+    event_id: sha256(`app\u0000${project}\u0000${event.id ?? JSON.stringify([event.name, author, seconds, target, event.properties ?? null])}`),
+    source: 'app',
+    kind: -1,
+    type: `app:${event.name}`,
+    created_at: seconds,
+    author,
+    target_pubkey: isAddress ? target!.split(':')[1]! : null,
+    target_event_id: isAddress ? null : target,
+    target_address: isAddress ? target : null,
+    root_event_id: null,
+    parent_event_id: null,
+    reaction: null,
+    zap_msats: null,
+    zap_sender: null,
+    hashtags: [],
+    title: null,
+    d_tag: null,
+    media_url: null,
+    image_url: null,
+    duration_s: null,
+    published_at: null,
+    relay: null,
+    project,
+    properties: event.properties ? JSON.stringify(event.properties) : null,
+    ingested_at: ingestedAt,
+  };
+}
