@@ -53,7 +53,8 @@ export class ResponseCache<T> {
 
 /** Cache lifetime by window class: short windows move by the second, long ones barely. */
 export function ttlForWindow(windowSeconds: number): number {
-  if (windowSeconds <= 86400) return 10_000;
-  if (windowSeconds <= 7 * 86400) return 60_000;
+  // A day's window ends in the live minute: a client polling it must see a new event within seconds.
+  if (windowSeconds <= 86400) return 2_000;
+  if (windowSeconds <= 7 * 86400) return 30_000;
   return 300_000;
 }

@@ -29,7 +29,7 @@ export function errorResponse(error: HttpError): HttpResponse {
 
 /** Short windows change by the second, long ones barely: cache them accordingly at the CDN. */
 export function cacheControlFor(windowSeconds: number): string {
-  if (windowSeconds <= 86400) return 'public, max-age=10';
-  if (windowSeconds <= 7 * 86400) return 'public, max-age=60';
+  if (windowSeconds <= 86400) return 'public, max-age=2';
+  if (windowSeconds <= 7 * 86400) return 'public, max-age=30';
   return 'public, max-age=300';
 }

@@ -15,6 +15,8 @@ export interface RollupOptions {
  * per-user engager sketches; the global author sketch and the top-N lists exist only in settled items,
  * so the hot global minute item stays a handful of numbers.
  */
+const LIVE_TOP_ENTRIES_PER_BATCH = 5;
+
 export class DeltaRollup {
   private readonly items = new Map<string, CounterDelta & { union: Record<string, number[]> }>();
 
@@ -64,7 +66,9 @@ export class DeltaRollup {
   }
 
   deltas(): CounterDelta[] {
-    for (const item of this.items.values()) capTopEntries(item.add);
+    // 5 entries per list per batch bound a hot user's minute item: at most batches-per-minute × 15
+    // attributes (~20 KB at a 5 s batching window with several concurrent batches).
+    for (const item of this.items.values()) capTopEntries(item.add, LIVE_TOP_ENTRIES_PER_BATCH);
     return [...this.items.values()];
   }
 }

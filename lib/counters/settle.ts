@@ -38,6 +38,9 @@ export async function settleHour(
   }
   for (const [minute, minuteFacts] of byMinute) {
     for (const [scope, state] of aggregateFacts(minuteFacts)) {
+      // Per-event and per-address reads run from 0 to now: their settled part ends on the (hour-aligned)
+      // watermark, so they never read settled minutes; rewriting them would only cost writes.
+      if (keepsDaysForever(scope)) continue;
       if (scope === GLOBAL_SCOPE) {
         // Global minutes stay a handful of numbers, settled or live: no author sketch, no top list.
         delete state.sets.authors;

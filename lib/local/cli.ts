@@ -13,7 +13,8 @@ const USAGE = `funnel — Nostr analytics, local stack
   funnel backfill FILE.jsonl                            import events (one per line) into the data dir
   funnel compact                                        merge, deduplicate and settle the dirty hours
   funnel verify [--window 7d] [--users N]               compare the counters with the facts (DuckDB); exit 1 on drift
-  funnel bench [--events N] [--json]                    ingest throughput per core vs signature verification alone
+  funnel bench [--only ingest|counters] [--events N] [--facts N] [--json]
+                                                        ingest cost vs signature verification; counters vs DuckDB
 
 Environment: FUNNEL_DATA_DIR (.funnel), PORT (8787), RELAY_PORT (7777), RELAY_URLS (comma-separated;
 replaces the embedded relay and the simulator), MINUTE_TTL_DAYS (35).`;

@@ -75,8 +75,10 @@ export async function userSummary(pubkey: string, window: QueryWindow, deps: Que
     data: {
       pubkey,
       totals: toTotals(state),
+      // Points carry counts only: a sketch estimate per point would cost more than the whole summary.
       timeline: timelineOf(read.items, window, step).map(({ ts, state: s }) => {
-        const { uniqueEngagers: _ignored, ...totals } = toTotals(s);
+        s.sets = {};
+        const { uniqueEngagers: _zero, ...totals } = toTotals(s);
         return { ts, ...totals };
       }),
     },

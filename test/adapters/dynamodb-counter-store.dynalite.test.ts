@@ -228,3 +228,29 @@ describe('DynamoCounterStore on dynalite: state', () => {
     expect(await store.listState('iso-other')).toEqual([{ id: 1, value: { markedAt: 7 } }]);
   });
 });
+
+describe('sketches in settled items', () => {
+  it('round-trip through the dense binary form for large hour/day sketches, number sets otherwise', async () => {
+    const { hllCode, hllEstimate, reduceCodes } = await import('../../lib/counters/hll.js');
+    const { createHash } = await import('node:crypto');
+    const codes = reduceCodes(Array.from({ length: 5000 }, (_, i) => hllCode(createHash('sha256').update(String(i)).digest('hex'))));
+    const small = codes.slice(0, 10);
+    const store = dynamo.counters;
+    await store.put([
+      { scope: 'sk:dense', granularity: 'd', bucket: 86400, values: { n: 1 }, sets: { engagers: codes } },
+      { scope: 'sk:minute', granularity: 'm', bucket: 60, values: { n: 1 }, sets: { engagers: codes } },
+      { scope: 'sk:small', granularity: 'h', bucket: 3600, values: { n: 1 }, sets: { engagers: small } },
+    ]);
+    const [dense] = await store.range('sk:dense', 'd', 0, 86400);
+    expect(dense!.sets!.engagers!.sort((a, b) => a - b)).toEqual([...codes].sort((a, b) => a - b));
+    expect(hllEstimate(dense!.sets!.engagers!)).toBe(hllEstimate(codes));
+    const raw = await dynamo.client.send(new GetItemCommand({ TableName: LOCAL_TABLE, Key: { pk: { S: 'sk:dense#d' }, sk: { N: '86400' } } }));
+    expect(raw.Item!.engagers!.B).toHaveLength(1024);
+    // Minute items stay number sets, so a live ADD can still merge into them.
+    await store.add([{ scope: 'sk:minute', granularity: 'm', bucket: 60, add: { n: 1 }, union: { engagers: [65] } }]);
+    const [minute] = await store.range('sk:minute', 'm', 60, 60);
+    expect(minute!.sets!.engagers).toContain(65);
+    const [smallItem] = await store.range('sk:small', 'h', 3600, 3600);
+    expect(smallItem!.sets!.engagers!.sort((a, b) => a - b)).toEqual([...small].sort((a, b) => a - b));
+  });
+});

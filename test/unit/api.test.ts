@@ -49,7 +49,7 @@ describe('GET /api/v2/analytics/user/:pubkey/summary', () => {
     expect(body.meta.freshness).toHaveProperty('stalenessMs');
     expect(body.data.timeline).toHaveLength(25);
     expect(body.data.timeline.reduce((n: number, p: { posts: number }) => n + p.posts, 0)).toBe(3);
-    expect(headers['cache-control']).toBe('public, max-age=10');
+    expect(headers['cache-control']).toBe('public, max-age=2');
   });
 
   it('widens with the interval and accepts an npub', async () => {
@@ -58,7 +58,7 @@ describe('GET /api/v2/analytics/user/:pubkey/summary', () => {
     expect(status).toBe(200);
     expect(body.data.pubkey).toBe(PUBKEY);
     expect(body.data.totals.posts).toBe(8);
-    expect(headers['cache-control']).toBe('public, max-age=60');
+    expect(headers['cache-control']).toBe('public, max-age=30');
   });
 
   it('answers custom windows aligned to the minute', async () => {

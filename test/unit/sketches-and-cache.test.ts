@@ -82,8 +82,8 @@ describe('ResponseCache', () => {
   });
 
   it('keeps short windows for seconds and long ones for minutes', () => {
-    expect(ttlForWindow(3600)).toBe(10_000);
-    expect(ttlForWindow(7 * 86400)).toBe(60_000);
+    expect(ttlForWindow(3600)).toBe(2_000);
+    expect(ttlForWindow(7 * 86400)).toBe(30_000);
     expect(ttlForWindow(30 * 86400)).toBe(300_000);
   });
 });

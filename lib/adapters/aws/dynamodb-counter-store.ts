@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { CounterDelta, CounterItem, CounterStore, Granularity } from '../../ports.js';
 import { forEachLimited } from '../../util/concurrency.js';
+import { HLL_PRECISION } from '../../counters/hll.js';
 
 /**
  * Counters in one DynamoDB table: pk = `<scope>#<granularity>` (S), sk = bucket start (N).
@@ -71,7 +72,12 @@ export class DynamoCounterStore implements CounterStore {
     const requests = items.map((item) => {
       const attrs: Record<string, AttributeValue> = { ...itemKey(item.scope, item.granularity, item.bucket) };
       for (const [metric, value] of Object.entries(item.values)) attrs[metric] = { N: String(value) };
-      for (const [name, members] of Object.entries(item.sets ?? {})) if (members.length) attrs[name] = { NS: [...new Set(members)].map(String) };
+      for (const [name, members] of Object.entries(item.sets ?? {})) {
+        if (!members.length) continue;
+        // Hour and day items are only ever Put, so a large sketch can be a dense register array (1 KiB)
+        // instead of a number set several times that size; minute items stay number sets for ADD.
+        attrs[name] = item.granularity !== 'm' && members.length > DENSE_SKETCH_FROM ? { B: denseRegisters(members) } : { NS: [...new Set(members)].map(String) };
+      }
       for (const [name, text] of Object.entries(item.texts ?? {})) attrs[name] = { S: text };
       if (item.expiresAt !== undefined) attrs.ttl = { N: String(item.expiresAt) };
       return { PutRequest: { Item: attrs } };
@@ -113,6 +119,7 @@ export class DynamoCounterStore implements CounterStore {
           if (RESERVED.has(name)) continue;
           if (attr.N !== undefined) values[name] = Number(attr.N);
           else if (attr.NS !== undefined) sets[name] = attr.NS.map(Number);
+          else if (attr.B !== undefined) sets[name] = codesOfRegisters(attr.B);
           else if (attr.S !== undefined) texts[name] = attr.S;
         }
         const item: CounterItem = { scope, granularity, bucket: Number(raw.sk!.N), values };
@@ -177,6 +184,27 @@ export class DynamoCounterStore implements CounterStore {
       throw error;
     }
   }
+}
+
+/** Above this many codes a settled sketch is stored dense (a code costs ~4 bytes in a number set). */
+const DENSE_SKETCH_FROM = 256;
+
+/** HLL codes (`register << 6 | rank`) → one rank byte per register. */
+function denseRegisters(codes: number[]): Uint8Array {
+  const registers = new Uint8Array(1 << HLL_PRECISION);
+  for (const code of codes) {
+    const register = code >>> 6;
+    registers[register] = Math.max(registers[register]!, code & 63);
+  }
+  return registers;
+}
+
+function codesOfRegisters(registers: Uint8Array): number[] {
+  const codes: number[] = [];
+  registers.forEach((rank, register) => {
+    if (rank) codes.push((register << 6) | rank);
+  });
+  return codes;
 }
 
 function itemKey(scope: string, granularity: Granularity, bucket: number): Record<string, AttributeValue> {
