@@ -12,14 +12,14 @@ import { encodeFacts } from '../facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../facts/partition.js';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { startDynalite, type LocalDynamo } from '../adapters/local/dynalite.js';
+import { DENSE_SKETCH_FROM } from '../adapters/aws/dynamodb-counter-store.js';
 import { DuckDbSqlEngine, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
-import { aggregateFacts, mergeItems, toItem, type BucketState } from '../counters/aggregate.js';
+import { mergeItems } from '../counters/aggregate.js';
 import { contributionsOf, GLOBAL_SCOPE, userScope } from '../counters/contributions.js';
 import { indexRecords } from '../counters/event-index.js';
-import { engagementReceived } from '../counters/read.js';
 import { retentionFromEnv, type Retention } from '../counters/retention.js';
 import { DeltaRollup } from '../counters/rollup.js';
-import { keepsDaysForever } from '../counters/settle.js';
+import { settledDayItem, settledHourItems } from '../counters/settle.js';
 import { DIRTY_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
 import { globalMetricsSql, userMetricsSql } from '../jobs/metrics-sql.js';
 import type { NostrEvent } from '../nostr/event.js';
@@ -468,7 +468,9 @@ export function counterItemBytes(item: CounterItem & { expiresAt?: number }): nu
       const members = item.sets[name]!;
       if (!members.length) continue;
       bytes += nameBytes(name);
-      for (const m of members) bytes += numberBytes(m);
+      // Large sketches in hour and day items are stored as a 1 KiB register array (binary).
+      if (item.granularity !== 'm' && members.length > DENSE_SKETCH_FROM) bytes += 1024;
+      else for (const m of members) bytes += numberBytes(m);
     }
   }
   if (item.texts) for (const name in item.texts) bytes += nameBytes(name) + Buffer.byteLength(item.texts[name]!);
@@ -818,16 +820,8 @@ async function prepare(params: PrepareParams) {
   };
   let dayHourItems = new Map<string, CounterItem[]>();
   const rollDay = (dayStart: number) => {
-    const expiresAt = dayStart + retention.daySeconds;
     for (const [scope, hourItems] of dayHourItems) {
-      const state: BucketState = mergeItems(hourItems);
-      if (scope.startsWith('u:')) {
-        for (const item of hourItems) {
-          const engaged = engagementReceived(item.values);
-          if (engaged) state.values[`eng_h${String((item.bucket - dayStart) / 3600).padStart(2, '0')}`] = engaged;
-        }
-      }
-      const item = toItem(scope, 'd', dayStart, state, keepsDaysForever(scope) ? undefined : expiresAt);
+      const item = settledDayItem(scope, dayStart, hourItems, retention);
       const bytes = counterItemBytes(item);
       settledStats.d.record(bytes, scope, dayStart);
       if (scope === GLOBAL_SCOPE) globalSizes.day = Math.max(globalSizes.day, bytes);
@@ -838,34 +832,20 @@ async function prepare(params: PrepareParams) {
   const settledHours = (watermark - startTs) / 3600;
   for (let h = 0; h < settledHours; h++) {
     const hour = startTs + h * 3600;
-    const hourFacts = byHour[h]!;
-    const hourExpires = hour + retention.hourSeconds;
-    for (const [scope, state] of aggregateFacts(hourFacts)) {
-      const item = toItem(scope, 'h', hour, state, hourExpires);
+    // Exactly the items the compactor Puts for this hour.
+    for (const item of settledHourItems(hour, byHour[h]!, retention).items) {
       const bytes = counterItemBytes(item);
-      settledStats.h.record(bytes, scope, hour);
-      if (scope === GLOBAL_SCOPE) globalSizes.hour = Math.max(globalSizes.hour, bytes);
-      keep(item);
-      let list = dayHourItems.get(scope);
-      if (!list) dayHourItems.set(scope, (list = []));
-      list.push(item);
-    }
-    const byMinute = new Map<number, Fact[]>();
-    for (const f of hourFacts) {
-      const minute = Math.floor(f.created_at / 60) * 60;
-      let list = byMinute.get(minute);
-      if (!list) byMinute.set(minute, (list = []));
-      list.push(f);
-    }
-    for (const [minute, minuteFacts] of byMinute) {
-      for (const [scope, state] of aggregateFacts(minuteFacts)) {
-        if (scope === GLOBAL_SCOPE) delete state.sets.authors;
-        const item = toItem(scope, 'm', minute, state, minute + retention.minuteSeconds);
-        const bytes = counterItemBytes(item);
-        settledStats.m.record(bytes, scope, minute);
-        if (scope === GLOBAL_SCOPE) globalSizes.settledMinute = Math.max(globalSizes.settledMinute, bytes);
-        keep(item);
+      if (item.granularity === 'h') {
+        settledStats.h.record(bytes, item.scope, hour);
+        if (item.scope === GLOBAL_SCOPE) globalSizes.hour = Math.max(globalSizes.hour, bytes);
+        let list = dayHourItems.get(item.scope);
+        if (!list) dayHourItems.set(item.scope, (list = []));
+        list.push(item);
+      } else {
+        settledStats.m.record(bytes, item.scope, item.bucket);
+        if (item.scope === GLOBAL_SCOPE) globalSizes.settledMinute = Math.max(globalSizes.settledMinute, bytes);
       }
+      keep(item);
     }
     if ((h + 1) % 24 === 0) rollDay(hour - 23 * 3600);
   }

@@ -18,19 +18,18 @@ async function readManifest(objects: ObjectStore, key: string): Promise<string[]
   return bytes ? (JSON.parse(new TextDecoder().decode(bytes)) as { scopes: string[] }).scopes : [];
 }
 
-export async function settleHour(
-  hourStart: number,
-  facts: Iterable<Fact>,
-  deps: { objects: ObjectStore; counters: CounterStore; retention: Retention },
-): Promise<{ scopes: number; items: number }> {
-  const factList = [...facts];
-  const states = aggregateFacts(factList);
-  const expiresAt = hourStart + deps.retention.hourSeconds;
+/**
+ * The items an hour settles into, from its deduplicated facts: one hour item per scope, and the hour's
+ * minute items, rewritten exactly too: they serve the sub-hour edges of custom windows, and a
+ * redelivered batch may have over-counted them while they were live. Pure: the compactor Puts these,
+ * the benchmark measures them.
+ */
+export function settledHourItems(hourStart: number, facts: readonly Fact[], retention: Retention): { scopes: string[]; items: (CounterItem & { expiresAt?: number })[] } {
+  const states = aggregateFacts(facts);
+  const expiresAt = hourStart + retention.hourSeconds;
   const items: (CounterItem & { expiresAt?: number })[] = [...states].map(([scope, state]) => toItem(scope, 'h', hourStart, state, expiresAt));
-  // The hour's minute items are rewritten exactly too: they serve the sub-hour edges of custom windows,
-  // and a redelivered batch may have over-counted them while they were live.
   const byMinute = new Map<number, Fact[]>();
-  for (const fact of factList) {
+  for (const fact of facts) {
     const minute = Math.floor(fact.created_at / 60) * 60;
     let list = byMinute.get(minute);
     if (!list) byMinute.set(minute, (list = []));
@@ -46,25 +45,47 @@ export async function settleHour(
         delete state.sets.authors;
         delete state.tops.top_authors;
       }
-      items.push(toItem(scope, 'm', minute, state, minute + deps.retention.minuteSeconds));
+      items.push(toItem(scope, 'm', minute, state, minute + retention.minuteSeconds));
     }
   }
+  return { scopes: [...states.keys()], items };
+}
+
+/**
+ * A scope's day item from its settled hour items, plus a user's engagement received by UTC hour of day
+ * (`eng_h00`…`eng_h23`), so best-hours and best-days work on day items too.
+ */
+export function settledDayItem(scope: string, dayStart: number, hourItems: readonly CounterItem[], retention: Retention): CounterItem & { expiresAt?: number } {
+  const state: BucketState = mergeItems(hourItems);
+  if (scope.startsWith('u:')) {
+    for (const item of hourItems) {
+      const engaged = engagementReceived(item.values);
+      if (engaged) state.values[`eng_h${String((item.bucket - dayStart) / 3600).padStart(2, '0')}`] = engaged;
+    }
+  }
+  return toItem(scope, 'd', dayStart, state, keepsDaysForever(scope) ? undefined : dayStart + retention.daySeconds);
+}
+
+export async function settleHour(
+  hourStart: number,
+  facts: Iterable<Fact>,
+  deps: { objects: ObjectStore; counters: CounterStore; retention: Retention },
+): Promise<{ scopes: number; items: number }> {
+  const { scopes, items } = settledHourItems(hourStart, [...facts], deps.retention);
   const key = manifestKey('h', hourStart);
+  const current = new Set(scopes);
   for (const scope of await readManifest(deps.objects, key)) {
-    if (!states.has(scope)) items.push({ scope, granularity: 'h', bucket: hourStart, values: {}, expiresAt });
+    if (!current.has(scope)) items.push({ scope, granularity: 'h', bucket: hourStart, values: {}, expiresAt: hourStart + deps.retention.hourSeconds });
   }
   await deps.counters.put(items);
-  await deps.objects.put(key, JSON.stringify({ scopes: [...states.keys()] }), 'application/json');
-  return { scopes: states.size, items: items.length };
+  await deps.objects.put(key, JSON.stringify({ scopes }), 'application/json');
+  return { scopes: scopes.length, items: items.length };
 }
 
 /** Per-event and per-address day items never expire: an event's all-time stats are the sum of its days. */
 export const keepsDaysForever = (scope: string) => scope.startsWith('e:') || scope.startsWith('a:');
 
-/**
- * Rolls a day's settled hours into one day item per scope, plus each user's engagement received by
- * UTC hour of day (`eng_h00`…`eng_h23`), so best-hours and best-days work on day items too.
- */
+/** Rolls a completed day's settled hours into one day item per scope (see settledDayItem). */
 export async function rollDay(
   dayStart: number,
   deps: { objects: ObjectStore; counters: CounterStore; retention: Retention },
@@ -77,15 +98,7 @@ export async function rollDay(
   const expiresAt = dayStart + deps.retention.daySeconds;
   const items: (CounterItem & { expiresAt?: number })[] = [];
   await forEachLimited([...scopes], 16, async (scope) => {
-    const hourItems = await deps.counters.range(scope, 'h', dayStart, dayStart + 23 * 3600);
-    const state: BucketState = mergeItems(hourItems);
-    if (scope.startsWith('u:')) {
-      for (const item of hourItems) {
-        const engaged = engagementReceived(item.values);
-        if (engaged) state.values[`eng_h${String((item.bucket - dayStart) / 3600).padStart(2, '0')}`] = engaged;
-      }
-    }
-    items.push(toItem(scope, 'd', dayStart, state, keepsDaysForever(scope) ? undefined : expiresAt));
+    items.push(settledDayItem(scope, dayStart, await deps.counters.range(scope, 'h', dayStart, dayStart + 23 * 3600), deps.retention));
   });
   for (const scope of previous) if (!scopes.has(scope)) items.push({ scope, granularity: 'd', bucket: dayStart, values: {}, expiresAt });
   await deps.counters.put(items);

@@ -187,7 +187,7 @@ export class DynamoCounterStore implements CounterStore {
 }
 
 /** Above this many codes a settled sketch is stored dense (a code costs ~4 bytes in a number set). */
-const DENSE_SKETCH_FROM = 256;
+export const DENSE_SKETCH_FROM = 256;
 
 /** HLL codes (`register << 6 | rank`) → one rank byte per register. */
 function denseRegisters(codes: number[]): Uint8Array {
