@@ -24,7 +24,9 @@ export function createApiHandler(deps: ApiDeps & { afterRequest?: (correlationId
       return { ...response, headers: { ...response.headers, 'x-correlation-id': correlationId } };
     };
     try {
-      const client = event.headers?.['x-api-key'] ? `key:${event.headers['x-api-key']}` : `ip:${event.requestContext.http.sourceIp}`;
+      // Behind CloudFront the source IP is the edge's: the viewer is the first x-forwarded-for hop.
+      const forwarded = event.headers?.['x-forwarded-for']?.split(',')[0]?.trim();
+      const client = event.headers?.['x-api-key'] ? `key:${event.headers['x-api-key']}` : `ip:${forwarded || event.requestContext.http.sourceIp}`;
       const body = event.body && event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
       return withCorrelation(await route({ method: event.requestContext.http.method, path: event.rawPath, query, client, headers: event.headers ?? {}, body }, deps));
     } catch (error) {
@@ -41,9 +43,16 @@ export const handler = (event: APIGatewayProxyEventV2, context: Parameters<Retur
   awsHandler ??= (() => {
     const ports = awsPorts();
     const metrics = new EmfMetrics();
+    // One EMF line per request would cost more in CloudWatch Logs than the metrics are worth at tens of
+    // thousands of reads per second: aggregate per container and flush at most once a minute.
+    let lastFlush = Date.now();
     return createApiHandler({
       metrics,
-      afterRequest: (correlationId) => metrics.flush({ correlationId }),
+      afterRequest: () => {
+        if (Date.now() - lastFlush < 60_000) return;
+        lastFlush = Date.now();
+        metrics.flush();
+      },
       counters: ports.counters(),
       clock: systemClock,
       retention: retentionFromEnv(),

@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { CfnNamedQuery, CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
 import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { FACT_COLUMNS } from '../../lib/facts/schema.js';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
@@ -61,6 +61,8 @@ export interface AnalyticsProps {
   readonly bytesScannedCutoff: number;
   /** Days before query results expire from the results bucket. */
   readonly resultsExpiryDays: number;
+  /** Where the results bucket's S3 server access logs go. */
+  readonly accessLogsBucket: IBucket;
 }
 
 /**
@@ -146,6 +148,8 @@ export class Analytics extends Construct {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       enforceSSL: true,
+      serverAccessLogsBucket: props.accessLogsBucket,
+      serverAccessLogsPrefix: 'athena-results-bucket/',
       lifecycleRules: [
         { id: 'expire-query-results', expiration: Duration.days(props.resultsExpiryDays) },
         // a cancelled or failed query can leave a multipart upload behind (Athena docs)

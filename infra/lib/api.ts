@@ -1,12 +1,16 @@
-import { Duration } from 'aws-cdk-lib';
-import { CorsHttpMethod, HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { CorsHttpMethod, HttpApi, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { FunnelFunction } from './function.js';
+import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
+import { acknowledge } from './nag.js';
 
 export interface ApiProps {
   readonly factsBucket: Bucket;
@@ -17,6 +21,12 @@ export interface ApiProps {
   readonly jobsQueue: Queue;
   /** Seconds a completed job's result is reused for an identical request. */
   readonly jobResultTtlSeconds: number;
+  /** Jobs one client may start per hour. */
+  readonly jobQuotaPerHour: number;
+  /** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS. */
+  readonly retentionEnvironment: Record<string, string>;
+  /** Steady-state requests per second and burst admitted by the default stage. */
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
 }
 
 /**
@@ -27,13 +37,50 @@ export interface ApiProps {
  */
 export const API_WRITABLE_KEYS = ['s:job:*', 'quota:*'];
 
-/** The HTTP API: one Lambda function behind an API Gateway HTTP API (`$default` route). */
+/** Fields of each API access log line (JSON, one line per request). */
+export const API_ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  method: '$context.httpMethod',
+  path: '$context.path',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  userAgent: '$context.identity.userAgent',
+} as const;
+
+/**
+ * The HTTP API: one Lambda function behind an API Gateway HTTP API (`$default` route), on a
+ * `$default` stage with throttling and JSON access logs. Public reads need no credentials; the
+ * app-event route (POST /v1/events) is checked by the function against the keys in the
+ * `AppApiKeys` secret (HTTP APIs have no API keys of their own).
+ */
 export class Api extends Construct {
   readonly fn: FunnelFunction;
   readonly httpApi: HttpApi;
+  readonly stage: HttpStage;
+  readonly accessLogs: LogGroup;
+  /** Keys accepted in `x-api-key` on POST /v1/events (comma-separated in the secret value). */
+  readonly appApiKeys: Secret;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
+
+    this.appApiKeys = new Secret(this, 'AppApiKeys', {
+      description: 'Funnel: API keys accepted in x-api-key on POST /v1/events (comma-separated; add a key, then remove the old one, to rotate)',
+      generateSecretString: { passwordLength: 40, excludePunctuation: true, includeSpace: false },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    acknowledge(
+      this.appApiKeys,
+      'AwsSolutions-SMG4',
+      'These keys are handed to app developers out of band, so a scheduled rotation would break their clients; operators rotate by adding a new key to the list and removing the old one once clients have moved.',
+    );
 
     this.fn = new FunnelFunction(this, 'Function', {
       entry: 'functions/api/handler.ts',
@@ -45,12 +92,20 @@ export class Api extends Construct {
         COUNTERS_TABLE: props.countersTable.tableName,
         JOBS_QUEUE_URL: props.jobsQueue.queueUrl,
         JOB_RESULT_TTL_SECONDS: String(props.jobResultTtlSeconds),
+        JOB_QUOTA_PER_HOUR: String(props.jobQuotaPerHour),
+        APP_API_KEYS_SECRET_ARN: this.appApiKeys.secretArn,
+        ...props.retentionEnvironment,
       },
     });
-    // reads the whole facts bucket, job results (jobs/*) included
-    props.factsBucket.grantRead(this.fn);
+    // reads job results (jobs/*); ListBucket so a result not written yet is a NoSuchKey
+    this.fn.grantObjects(props.factsBucket, {
+      actions: S3_OBJECT_ACTIONS.read,
+      bucketActions: ['s3:ListBucket'],
+      purpose: 'the api reads job results (jobs/<jobId>.json) and other objects by keys only known at run time, and never writes',
+    });
     props.countersTable.grantReadData(this.fn);
     props.jobsQueue.grantSendMessages(this.fn);
+    this.appApiKeys.grantRead(this.fn);
     this.fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -62,11 +117,34 @@ export class Api extends Construct {
     this.httpApi = new HttpApi(this, 'HttpApi', {
       description: 'Funnel analytics API',
       defaultIntegration: new HttpLambdaIntegration('ApiIntegration', this.fn),
+      // the $default stage is created below, with throttling and access logs
+      createDefaultStage: false,
       corsPreflight: {
         allowOrigins: props.corsOrigins,
         allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
         allowHeaders: ['content-type', 'authorization', 'x-api-key'],
         maxAge: Duration.hours(1),
+      },
+    });
+    acknowledge(
+      this.httpApi,
+      'AwsSolutions-APIG4',
+      'The analytics routes are a public read API (public Nostr data, cacheable by a CDN); the one write route, ' +
+        'POST /v1/events, is checked by the api function against the AppApiKeys secret (x-api-key), which HTTP APIs cannot do natively.',
+    );
+
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(API_ACCESS_LOG_FIELDS)),
       },
     });
   }

@@ -4,11 +4,13 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { FunnelFunction } from './function.js';
+import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
 
 export interface CompactorProps {
   readonly factsBucket: Bucket;
   readonly countersTable: Table;
+  /** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS. */
+  readonly retentionEnvironment: Record<string, string>;
 }
 
 export const COMPACTOR_INTERVAL = Duration.minutes(10);
@@ -35,9 +37,16 @@ export class Compactor extends Construct {
       environment: {
         FACTS_BUCKET: props.factsBucket.bucketName,
         COUNTERS_TABLE: props.countersTable.tableName,
+        ...props.retentionEnvironment,
       },
     });
-    props.factsBucket.grantReadWrite(this.fn);
+    // lists and reads an hour's small files, writes the merged file and the counter manifests,
+    // deletes the merged-away files
+    this.fn.grantObjects(props.factsBucket, {
+      actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, ...S3_OBJECT_ACTIONS.delete],
+      bucketActions: ['s3:ListBucket'],
+      purpose: 'the compactor reads, merges and deletes the Parquet files of each dirty hour partition and writes its counter manifests',
+    });
     props.countersTable.grantReadWriteData(this.fn);
 
     this.schedule = new Rule(this, 'Schedule', {

@@ -20,6 +20,32 @@ export interface FunnelConfig {
   readonly athenaResultsExpiryDays: number;
   /** Seconds a completed job's result is reused for an identical request (api and jobs function). Context `jobResultTtlSeconds`. */
   readonly jobResultTtlSeconds: number;
+  /** Jobs one client may start per hour (api env JOB_QUOTA_PER_HOUR). Context `jobQuotaPerHour`. */
+  readonly jobQuotaPerHour: number;
+  /**
+   * Counter retention in days by granularity (DynamoDB TTL), passed to the ingest, compactor, api and
+   * jobs functions as MINUTE_TTL_DAYS, HOUR_TTL_DAYS and DAY_TTL_DAYS. Context `minuteTtlDays`,
+   * `hourTtlDays`, `dayTtlDays`; minute ≤ hour ≤ day.
+   */
+  readonly minuteTtlDays: number;
+  readonly hourTtlDays: number;
+  readonly dayTtlDays: number;
+  /** Messages per ingest invocation at most (SQS event source BatchSize). Context `ingestBatchSize`. */
+  readonly ingestBatchSize: number;
+  /** Seconds the event source waits to fill a batch (MaximumBatchingWindowInSeconds). Context `ingestBatchWindowSeconds`. */
+  readonly ingestBatchWindowSeconds: number;
+  /** Requests per second, steady state, on the HTTP API's default stage. Context `apiThrottleRateLimit`. */
+  readonly apiThrottleRateLimit: number;
+  /** Burst of requests the HTTP API's default stage admits. Context `apiThrottleBurstLimit`. */
+  readonly apiThrottleBurstLimit: number;
+  /** Put a CloudFront distribution in front of the HTTP API. Context `cloudFront` (`true`/`false`). */
+  readonly cloudFront: boolean;
+  /** Alarm when the ingest lag (IngestLagMs p90) exceeds this many seconds for 3 periods. Context `ingestLagAlarmSeconds`. */
+  readonly ingestLagAlarmSeconds: number;
+  /** Alarm when the watermark is this many minutes behind. Context `watermarkStalenessAlarmMinutes`. */
+  readonly watermarkStalenessAlarmMinutes: number;
+  /** Alarm when a dead-letter queue (ingest or jobs) holds at least this many messages. Context `dlqDepthAlarm`. */
+  readonly dlqDepthAlarm: number;
 }
 
 export const DEFAULT_RELAY_URLS = ['wss://relay.damus.io', 'wss://nos.lol'];
@@ -32,6 +58,43 @@ export const DEFAULT_ATHENA_BYTES_SCANNED_CUTOFF = 10 * 1024 ** 3;
 export const MIN_ATHENA_BYTES_SCANNED_CUTOFF = 10_000_000;
 export const DEFAULT_ATHENA_RESULTS_EXPIRY_DAYS = 7;
 export const DEFAULT_JOB_RESULT_TTL_SECONDS = 3600;
+export const DEFAULT_JOB_QUOTA_PER_HOUR = 20;
+/** Days of minute, hour and day counters (the same defaults as lib/counters/retention.ts). */
+export const DEFAULT_MINUTE_TTL_DAYS = 35;
+export const DEFAULT_HOUR_TTL_DAYS = 62;
+export const DEFAULT_DAY_TTL_DAYS = 732;
+export const DEFAULT_INGEST_BATCH_SIZE = 100;
+export const DEFAULT_INGEST_BATCH_WINDOW_SECONDS = 5;
+export const DEFAULT_API_THROTTLE_RATE_LIMIT = 1000;
+export const DEFAULT_API_THROTTLE_BURST_LIMIT = 2000;
+export const DEFAULT_INGEST_LAG_ALARM_SECONDS = 300;
+export const DEFAULT_WATERMARK_STALENESS_ALARM_MINUTES = 90;
+export const DEFAULT_DLQ_DEPTH_ALARM = 1;
+
+/** Every context key the app reads, with its default (docs/deploy.md lists them; test/infra checks both). */
+export const CONTEXT_DEFAULTS = {
+  relayUrls: DEFAULT_RELAY_URLS.join(','),
+  corsOrigins: DEFAULT_CORS_ORIGINS.join(','),
+  listenerDesiredCount: 1,
+  alarmEmail: '',
+  glueDatabase: DEFAULT_GLUE_DATABASE,
+  athenaWorkGroup: DEFAULT_ATHENA_WORKGROUP,
+  athenaBytesScannedCutoff: DEFAULT_ATHENA_BYTES_SCANNED_CUTOFF,
+  athenaResultsExpiryDays: DEFAULT_ATHENA_RESULTS_EXPIRY_DAYS,
+  jobResultTtlSeconds: DEFAULT_JOB_RESULT_TTL_SECONDS,
+  jobQuotaPerHour: DEFAULT_JOB_QUOTA_PER_HOUR,
+  minuteTtlDays: DEFAULT_MINUTE_TTL_DAYS,
+  hourTtlDays: DEFAULT_HOUR_TTL_DAYS,
+  dayTtlDays: DEFAULT_DAY_TTL_DAYS,
+  ingestBatchSize: DEFAULT_INGEST_BATCH_SIZE,
+  ingestBatchWindowSeconds: DEFAULT_INGEST_BATCH_WINDOW_SECONDS,
+  apiThrottleRateLimit: DEFAULT_API_THROTTLE_RATE_LIMIT,
+  apiThrottleBurstLimit: DEFAULT_API_THROTTLE_BURST_LIMIT,
+  cloudFront: false,
+  ingestLagAlarmSeconds: DEFAULT_INGEST_LAG_ALARM_SECONDS,
+  watermarkStalenessAlarmMinutes: DEFAULT_WATERMARK_STALENESS_ALARM_MINUTES,
+  dlqDepthAlarm: DEFAULT_DLQ_DEPTH_ALARM,
+} as const;
 
 function list(value: unknown, fallback: string[]): string[] {
   if (value === undefined || value === null) return fallback;
@@ -61,12 +124,52 @@ function atLeast(value: unknown, fallback: number, key: string, min: number): nu
   return n;
 }
 
+function between(value: unknown, fallback: number, key: string, min: number, max: number): number {
+  const n = atLeast(value, fallback, key, min);
+  if (n > max) throw new Error(`context ${key} must be at most ${max}, got ${String(value)}`);
+  return n;
+}
+
+/** `true`/`false` as a boolean or a string (`-c cloudFront=true` arrives as a string). */
+function flag(value: unknown, fallback: boolean, key: string): boolean {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (value === true || value === false) return value;
+  const text = String(value).trim().toLowerCase();
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  throw new Error(`context ${key} must be true or false, got ${String(value)}`);
+}
+
 export function readConfig(node: Node): FunnelConfig {
   const relayUrls = list(node.tryGetContext('relayUrls'), DEFAULT_RELAY_URLS);
   for (const url of relayUrls) {
     if (!/^wss?:\/\//.test(url)) throw new Error(`context relayUrls: not a ws:// or wss:// URL: ${url}`);
   }
   const alarmEmail = String(node.tryGetContext('alarmEmail') ?? '').trim();
+
+  const minuteTtlDays = atLeast(node.tryGetContext('minuteTtlDays'), DEFAULT_MINUTE_TTL_DAYS, 'minuteTtlDays', 1);
+  const hourTtlDays = atLeast(node.tryGetContext('hourTtlDays'), DEFAULT_HOUR_TTL_DAYS, 'hourTtlDays', 1);
+  const dayTtlDays = atLeast(node.tryGetContext('dayTtlDays'), DEFAULT_DAY_TTL_DAYS, 'dayTtlDays', 1);
+  // the window planner reads day buckets for the far past, hours nearer, minutes nearest
+  if (!(minuteTtlDays <= hourTtlDays && hourTtlDays <= dayTtlDays)) {
+    throw new Error(`context minuteTtlDays ≤ hourTtlDays ≤ dayTtlDays must hold, got ${minuteTtlDays}, ${hourTtlDays}, ${dayTtlDays}`);
+  }
+
+  // SQS event source limits: a batching window of 0–300 s; more than 10 messages needs a window of at least 1 s
+  const ingestBatchWindowSeconds = between(
+    node.tryGetContext('ingestBatchWindowSeconds'),
+    DEFAULT_INGEST_BATCH_WINDOW_SECONDS,
+    'ingestBatchWindowSeconds',
+    0,
+    300,
+  );
+  const ingestBatchSize = between(node.tryGetContext('ingestBatchSize'), DEFAULT_INGEST_BATCH_SIZE, 'ingestBatchSize', 1, 10_000);
+  if (ingestBatchSize > 10 && ingestBatchWindowSeconds < 1) {
+    throw new Error(`context ingestBatchSize above 10 needs ingestBatchWindowSeconds of at least 1, got ${ingestBatchSize} and ${ingestBatchWindowSeconds}`);
+  }
+
+  const apiThrottleRateLimit = atLeast(node.tryGetContext('apiThrottleRateLimit'), DEFAULT_API_THROTTLE_RATE_LIMIT, 'apiThrottleRateLimit', 1);
+
   return {
     relayUrls,
     corsOrigins: list(node.tryGetContext('corsOrigins'), DEFAULT_CORS_ORIGINS),
@@ -83,5 +186,31 @@ export function readConfig(node: Node): FunnelConfig {
     ),
     athenaResultsExpiryDays: atLeast(node.tryGetContext('athenaResultsExpiryDays'), DEFAULT_ATHENA_RESULTS_EXPIRY_DAYS, 'athenaResultsExpiryDays', 1),
     jobResultTtlSeconds: atLeast(node.tryGetContext('jobResultTtlSeconds'), DEFAULT_JOB_RESULT_TTL_SECONDS, 'jobResultTtlSeconds', 60),
+    jobQuotaPerHour: atLeast(node.tryGetContext('jobQuotaPerHour'), DEFAULT_JOB_QUOTA_PER_HOUR, 'jobQuotaPerHour', 1),
+    minuteTtlDays,
+    hourTtlDays,
+    dayTtlDays,
+    ingestBatchSize,
+    ingestBatchWindowSeconds,
+    apiThrottleRateLimit,
+    apiThrottleBurstLimit: atLeast(node.tryGetContext('apiThrottleBurstLimit'), DEFAULT_API_THROTTLE_BURST_LIMIT, 'apiThrottleBurstLimit', 1),
+    cloudFront: flag(node.tryGetContext('cloudFront'), false, 'cloudFront'),
+    ingestLagAlarmSeconds: atLeast(node.tryGetContext('ingestLagAlarmSeconds'), DEFAULT_INGEST_LAG_ALARM_SECONDS, 'ingestLagAlarmSeconds', 1),
+    watermarkStalenessAlarmMinutes: atLeast(
+      node.tryGetContext('watermarkStalenessAlarmMinutes'),
+      DEFAULT_WATERMARK_STALENESS_ALARM_MINUTES,
+      'watermarkStalenessAlarmMinutes',
+      1,
+    ),
+    dlqDepthAlarm: atLeast(node.tryGetContext('dlqDepthAlarm'), DEFAULT_DLQ_DEPTH_ALARM, 'dlqDepthAlarm', 1),
+  };
+}
+
+/** The counters' retention as the functions read it (lib/counters/retention.ts). */
+export function retentionEnvironment(config: Pick<FunnelConfig, 'minuteTtlDays' | 'hourTtlDays' | 'dayTtlDays'>): Record<string, string> {
+  return {
+    MINUTE_TTL_DAYS: String(config.minuteTtlDays),
+    HOUR_TTL_DAYS: String(config.hourTtlDays),
+    DAY_TTL_DAYS: String(config.dayTtlDays),
   };
 }

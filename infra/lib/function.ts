@@ -1,13 +1,19 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { acknowledge, arnWildcardFinding } from './nag.js';
 import { repoPath, repoRoot } from './paths.js';
 
 /** Makes ESM bundles able to load CommonJS dependencies that call `require`. */
 export const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+/** Retention of every function's log group. */
+export const FUNCTION_LOG_RETENTION = RetentionDays.ONE_MONTH;
 
 export interface FunnelFunctionProps {
   /** Path of the handler file relative to the repository root, e.g. `functions/ingest/handler.ts`. */
@@ -20,14 +26,31 @@ export interface FunnelFunctionProps {
   readonly retryAttempts?: number;
 }
 
-/** A Node.js 22 / arm64 Lambda function bundled as ESM by the local esbuild, with its own log group. */
+/** S3 object actions, by what a function does with the objects (no `s3:*Object*` wildcards). */
+export const S3_OBJECT_ACTIONS = {
+  read: ['s3:GetObject'],
+  write: ['s3:PutObject'],
+  delete: ['s3:DeleteObject'],
+} as const;
+
+/**
+ * A Node.js 22 / arm64 Lambda function bundled as ESM by the local esbuild, with its own log group
+ * (one month) and its own role. The role starts with nothing but writing to that log group (not the
+ * AWS managed AWSLambdaBasicExecutionRole, which may write to any log group); every other permission
+ * is granted by the construct that owns the function.
+ */
 export class FunnelFunction extends NodejsFunction {
   readonly logs: LogGroup;
+  readonly serviceRole: Role;
 
   constructor(scope: Construct, id: string, props: FunnelFunctionProps) {
     const logs = new LogGroup(scope, `${id}Logs`, {
-      retention: RetentionDays.ONE_MONTH,
+      retention: FUNCTION_LOG_RETENTION,
       removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of: ${props.description}`.slice(0, 1000),
     });
     super(scope, id, {
       entry: repoPath(props.entry),
@@ -40,6 +63,7 @@ export class FunnelFunction extends NodejsFunction {
       timeout: props.timeout,
       memorySize: props.memorySize,
       logGroup: logs,
+      role,
       ...(props.retryAttempts !== undefined ? { retryAttempts: props.retryAttempts } : {}),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
@@ -55,5 +79,36 @@ export class FunnelFunction extends NodejsFunction {
       },
     });
     this.logs = logs;
+    this.serviceRole = role;
+    logs.grantWrite(role);
+
+    acknowledge(
+      this,
+      'AwsSolutions-L1',
+      'Node.js 22 is the pinned runtime: the bundles target node22 and the listener image runs node:22, so the ' +
+        'Lambda functions and the container run one Node version; moving to a newer runtime is a deliberate upgrade.',
+    );
+  }
+
+  /**
+   * Grants S3 object actions on `<bucket>/<prefix>*` (prefix `''`: every object) and, with
+   * `bucketActions`, those actions on the bucket itself (s3:ListBucket: without it a missing key
+   * answers AccessDenied rather than NoSuchKey). Object actions need an object ARN pattern; the IAM5
+   * finding for that pattern is acknowledged on this function's role with the given purpose.
+   */
+  grantObjects(
+    bucket: IBucket,
+    grant: { actions: readonly string[]; prefix?: string; bucketActions?: readonly string[]; purpose: string },
+  ): void {
+    const prefix = grant.prefix ?? '';
+    this.addToRolePolicy(new PolicyStatement({ actions: [...grant.actions], resources: [bucket.arnForObjects(`${prefix}*`)] }));
+    if (grant.bucketActions?.length) {
+      this.addToRolePolicy(new PolicyStatement({ actions: [...grant.bucketActions], resources: [bucket.bucketArn] }));
+    }
+    acknowledge(
+      this.serviceRole,
+      arnWildcardFinding(bucket, `/${prefix}*`),
+      `S3 object actions (${grant.actions.join(', ')}) apply to object ARNs, so they are granted on the key pattern ${prefix || '(all keys)'}*: ${grant.purpose}`,
+    );
   }
 }

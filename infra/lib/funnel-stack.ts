@@ -3,7 +3,8 @@ import { Construct } from 'constructs';
 import { Analytics } from './analytics.js';
 import { Api } from './api.js';
 import { Compactor } from './compactor.js';
-import { readConfig, type FunnelConfig } from './config.js';
+import { Cdn } from './cdn.js';
+import { readConfig, retentionEnvironment, type FunnelConfig } from './config.js';
 import { Ingest } from './ingest.js';
 import { Jobs } from './jobs.js';
 import { Listener } from './listener.js';
@@ -26,16 +27,28 @@ export class FunnelStack extends Stack {
   readonly compactor: Compactor;
   readonly listener: Listener;
   readonly ops: Ops;
+  /** Only with context `cloudFront=true`. */
+  readonly cdn?: Cdn;
 
   constructor(scope: Construct, id: string, props: FunnelStackProps = {}) {
     super(scope, id, props);
+    // S3 server access logs are delivered under a bucket policy (the access-logs bucket has ACLs
+    // disabled), whether or not the app's cdk.json sets this feature flag
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     this.config = { ...readConfig(this.node), ...props.config };
     const config = this.config;
+    const retention = retentionEnvironment(config);
 
     this.storage = new Storage(this, 'Storage');
     const { factsBucket, countersTable } = this.storage;
 
-    this.ingest = new Ingest(this, 'Ingest', { factsBucket, countersTable });
+    this.ingest = new Ingest(this, 'Ingest', {
+      factsBucket,
+      countersTable,
+      batchSize: config.ingestBatchSize,
+      batchWindowSeconds: config.ingestBatchWindowSeconds,
+      retentionEnvironment: retention,
+    });
 
     this.analytics = new Analytics(this, 'Analytics', {
       factsBucket,
@@ -43,6 +56,7 @@ export class FunnelStack extends Stack {
       workGroupName: config.athenaWorkGroup,
       bytesScannedCutoff: config.athenaBytesScannedCutoff,
       resultsExpiryDays: config.athenaResultsExpiryDays,
+      accessLogsBucket: this.storage.accessLogsBucket,
     });
 
     this.jobs = new Jobs(this, 'Jobs', {
@@ -50,6 +64,7 @@ export class FunnelStack extends Stack {
       countersTable,
       analytics: this.analytics,
       resultTtlSeconds: config.jobResultTtlSeconds,
+      retentionEnvironment: retention,
     });
 
     this.api = new Api(this, 'Api', {
@@ -58,9 +73,13 @@ export class FunnelStack extends Stack {
       corsOrigins: config.corsOrigins,
       jobsQueue: this.jobs.queue,
       jobResultTtlSeconds: config.jobResultTtlSeconds,
+      jobQuotaPerHour: config.jobQuotaPerHour,
+      retentionEnvironment: retention,
+      throttle: { rateLimit: config.apiThrottleRateLimit, burstLimit: config.apiThrottleBurstLimit },
     });
+    if (config.cloudFront) this.cdn = new Cdn(this, 'Cdn', { httpApi: this.api.httpApi });
 
-    this.compactor = new Compactor(this, 'Compactor', { factsBucket, countersTable });
+    this.compactor = new Compactor(this, 'Compactor', { factsBucket, countersTable, retentionEnvironment: retention });
 
     this.listener = new Listener(this, 'Listener', {
       ingestQueue: this.ingest.queue,
@@ -72,12 +91,16 @@ export class FunnelStack extends Stack {
     this.ops = new Ops(this, 'Ops', {
       ingestQueue: this.ingest.queue,
       deadLetterQueue: this.ingest.deadLetterQueue,
+      jobsDeadLetterQueue: this.jobs.deadLetterQueue,
       functions: { Ingest: this.ingest.fn, Api: this.api.fn, Compactor: this.compactor.fn, Jobs: this.jobs.fn },
+      httpApi: this.api.httpApi,
       listenerService: this.listener.service,
       listenerDesiredCount: config.listenerDesiredCount,
       ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+      ingestLagAlarmSeconds: config.ingestLagAlarmSeconds,
+      watermarkStalenessAlarmMinutes: config.watermarkStalenessAlarmMinutes,
+      dlqDepthAlarm: config.dlqDepthAlarm,
     });
-    this.jobs.alarmOnDeadLetters(this.ops.alarmTopic);
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.httpApi.apiEndpoint, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'FactsBucketName', { value: factsBucket.bucketName, description: 'S3 bucket of the Parquet facts' });
@@ -89,5 +112,12 @@ export class FunnelStack extends Stack {
     new CfnOutput(this, 'AthenaResultsBucketName', { value: this.analytics.resultsBucket.bucketName, description: 'S3 bucket of the Athena query results' });
     new CfnOutput(this, 'JobsQueueUrl', { value: this.jobs.queue.queueUrl, description: 'SQS queue of the Athena jobs' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.ops.alarmTopic.topicArn, description: 'SNS topic of the alarms' });
+    new CfnOutput(this, 'JobsDlqUrl', { value: this.jobs.deadLetterQueue.queueUrl, description: 'SQS jobs dead-letter queue' });
+    new CfnOutput(this, 'AppApiKeysSecretArn', {
+      value: this.api.appApiKeys.secretArn,
+      description: 'Secrets Manager secret holding the x-api-key values accepted on POST /v1/events',
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.ops.dashboard.dashboardName, description: 'CloudWatch dashboard' });
+    if (this.cdn) new CfnOutput(this, 'CdnUrl', { value: this.cdn.url, description: 'CloudFront URL in front of the HTTP API' });
   }
 }

@@ -4,11 +4,17 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { FunnelFunction } from './function.js';
+import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
 
 export interface IngestProps {
   readonly factsBucket: Bucket;
   readonly countersTable: Table;
+  /** Messages per invocation at most (each message packs up to ~100 events). */
+  readonly batchSize: number;
+  /** Seconds the event source waits to fill a batch. */
+  readonly batchWindowSeconds: number;
+  /** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS. */
+  readonly retentionEnvironment: Record<string, string>;
 }
 
 /** Timeout of the ingest function; the queue's visibility timeout is six times this. */
@@ -37,8 +43,9 @@ export class Ingest extends Construct {
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      // AWS guidance for SQS event sources: at least six times the function timeout.
-      visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6),
+      // AWS guidance for SQS event sources: at least six times the function timeout (plus the
+      // batching window, which a message can spend waiting in a batch being gathered).
+      visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6 + props.batchWindowSeconds),
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
@@ -51,15 +58,19 @@ export class Ingest extends Construct {
       environment: {
         FACTS_BUCKET: props.factsBucket.bucketName,
         COUNTERS_TABLE: props.countersTable.tableName,
+        ...props.retentionEnvironment,
       },
     });
-    props.factsBucket.grantPut(this.fn);
+    this.fn.grantObjects(props.factsBucket, {
+      actions: S3_OBJECT_ACTIONS.write,
+      purpose: 'ingest writes one new Parquet object per hour partition per batch, under keys only known at run time',
+    });
     props.countersTable.grantReadWriteData(this.fn);
 
     this.fn.addEventSource(
       new SqsEventSource(this.queue, {
-        batchSize: 100,
-        maxBatchingWindow: Duration.seconds(5),
+        batchSize: props.batchSize,
+        maxBatchingWindow: Duration.seconds(props.batchWindowSeconds),
         reportBatchItemFailures: true,
       }),
     );

@@ -1,16 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
-import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 import type { Analytics } from './analytics.js';
-import { FunnelFunction } from './function.js';
+import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
 
 /** Prefix of the job result JSON in the facts bucket. */
 export const JOBS_PREFIX = 'jobs/';
@@ -27,6 +24,8 @@ export interface JobsProps {
   readonly analytics: Analytics;
   /** Seconds a completed job's result is reused for an identical request. */
   readonly resultTtlSeconds: number;
+  /** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS. */
+  readonly retentionEnvironment: Record<string, string>;
 }
 
 /**
@@ -74,6 +73,7 @@ export class Jobs extends Construct {
         ATHENA_DATABASE: analytics.databaseName,
         ATHENA_OUTPUT: analytics.outputLocation,
         JOB_RESULT_TTL_SECONDS: String(props.resultTtlSeconds),
+        ...props.retentionEnvironment,
       },
     });
 
@@ -99,30 +99,27 @@ export class Jobs extends Construct {
         resources: analytics.glueArns,
       }),
     );
-    // S3: Athena also reads the facts and writes the results with the caller's identity.
-    props.factsBucket.grantRead(this.fn, `${FACTS_PREFIX}*`);
-    analytics.resultsBucket.grantReadWrite(this.fn);
+    // S3: Athena reads the facts with the caller's identity (and lists the partitions' prefixes)...
+    this.fn.grantObjects(props.factsBucket, {
+      actions: S3_OBJECT_ACTIONS.read,
+      prefix: FACTS_PREFIX,
+      bucketActions: ['s3:ListBucket', 's3:GetBucketLocation'],
+      purpose: 'Athena reads the Parquet facts of the partitions a query touches, with the identity of the jobs function',
+    });
+    // ...and writes the query results to the results bucket, in parts, with the caller's identity
+    this.fn.grantObjects(analytics.resultsBucket, {
+      actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
+      purpose: 'Athena writes each query result as a new object, named by the query id, in the results bucket',
+    });
     // the job result JSON: written, and read back (a redelivered job can find its result already
     // stored); no delete, the job item's TTL ends the job
-    props.factsBucket.grantRead(this.fn, `${JOBS_PREFIX}*`);
-    props.factsBucket.grantPut(this.fn, `${JOBS_PREFIX}*`);
+    this.fn.grantObjects(props.factsBucket, {
+      actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write],
+      prefix: JOBS_PREFIX,
+      purpose: 'each job stores its result JSON as jobs/<jobId>.json, a key only known at run time',
+    });
     // the job items
     props.countersTable.grantReadWriteData(this.fn);
-  }
-
-  /** Alarm on messages in the jobs dead-letter queue, to the given topic. */
-  alarmOnDeadLetters(topic: ITopic): Alarm {
-    const alarm = new Alarm(this, 'DeadLettersAlarm', {
-      alarmDescription: `Jobs reached the jobs dead-letter queue (failed ${JOBS_MAX_RECEIVE_COUNT} receives)`,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
-    const action = new SnsAction(topic);
-    alarm.addAlarmAction(action);
-    alarm.addOkAction(action);
-    return alarm;
   }
 }

@@ -1,83 +1,333 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
+  AlarmStatusWidget,
   ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  TextWidget,
   TreatMissingData,
   type IMetric,
+  type IWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { FargateService } from 'aws-cdk-lib/aws-ecs';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRIC, METRICS_NAMESPACE } from '../../lib/metrics/names.js';
+import { MAX_RECEIVE_COUNT } from './ingest.js';
+import { JOBS_MAX_RECEIVE_COUNT } from './jobs.js';
+
+/**
+ * The dimensions each Funnel metric is emitted with (CloudWatch embedded metric format, one dimension
+ * set per metric): the alarms match these exactly, the dashboard searches over them. A metric emitted
+ * with other dimensions is a different CloudWatch metric.
+ */
+export const METRIC_DIMENSIONS: Record<string, readonly string[]> = {
+  [METRIC.eventsAccepted]: ['Kind'],
+  [METRIC.eventsRejected]: ['Reason'],
+  [METRIC.ingestBatchErrors]: [],
+  [METRIC.batchSize]: [],
+  [METRIC.ingestLagMs]: [],
+  [METRIC.compactionDurationMs]: [],
+  [METRIC.watermarkStalenessMs]: [],
+  [METRIC.queryLatencyMs]: ['Route'],
+  [METRIC.cacheHits]: [],
+  [METRIC.cacheMisses]: [],
+  [METRIC.jobDurationMs]: ['Status'],
+  [METRIC.jobBytesScanned]: [],
+};
 
 export interface OpsProps {
   readonly ingestQueue: Queue;
   readonly deadLetterQueue: Queue;
-  /** Functions whose errors raise an alarm, by a short name. */
+  readonly jobsDeadLetterQueue: Queue;
+  /** Functions whose errors and throttles raise an alarm, by a short name. */
   readonly functions: Record<string, IFunction>;
+  readonly httpApi: HttpApi;
   readonly listenerService: FargateService;
   readonly listenerDesiredCount: number;
   /** When set, subscribed to the alarm topic by email. */
   readonly alarmEmail?: string;
+  /** Alarm when IngestLagMs p90 stays above this many seconds for 3 periods of 5 minutes. */
+  readonly ingestLagAlarmSeconds: number;
+  /** Alarm when WatermarkStalenessMs exceeds this many minutes (or the compactor stops reporting it). */
+  readonly watermarkStalenessAlarmMinutes: number;
+  /** Alarm when a dead-letter queue holds at least this many messages. */
+  readonly dlqDepthAlarm: number;
+}
+
+/** A metric in the Funnel namespace, with no dimensions. */
+function funnelMetric(metricName: string, statistic: string, period: Duration, label?: string): Metric {
+  return new Metric({ namespace: METRICS_NAMESPACE, metricName, statistic, period, ...(label ? { label } : {}) });
+}
+
+/** Every series of a Funnel metric across the values of its dimension (one line per Kind, Reason, Route…). */
+function searchByDimension(metricName: string, statistic: string, period: Duration, label?: string): MathExpression {
+  const dimensions = METRIC_DIMENSIONS[metricName] ?? [];
+  const schema = [METRICS_NAMESPACE, ...dimensions].join(',');
+  // a CloudWatch dynamic label: each series is named by its dimension value (`1`, `bad_sig`, a route…)
+  const dynamic = dimensions.map((d) => `\${PROP('Dim.${d}')}`).join(' ');
+  return new MathExpression({
+    expression: `SEARCH('{${schema}} MetricName="${metricName}"', '${statistic}', ${period.toSeconds()})`,
+    usingMetrics: {},
+    period,
+    label: [dynamic, label].filter(Boolean).join(' ') || metricName,
+  });
 }
 
 /**
- * Operations: an SNS topic and the alarms an operator needs first — messages in the DLQ, a backlog
- * building up in the ingest queue, function errors, and a listener that stopped running.
+ * Operations: the alarm topic (KMS-encrypted, CloudWatch may use the key), the alarms an operator
+ * needs (dead letters, ingest lag and backlog, watermark staleness, every function's errors and
+ * throttles, a stopped listener), and the `Funnel` dashboard over the metrics the functions emit
+ * (lib/metrics/names.ts) and the AWS metrics of the queues, functions, API and listener.
  */
 export class Ops extends Construct {
   readonly alarmTopic: Topic;
+  readonly alarmKey: Key;
   readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+  readonly deadLettersAlarm: Alarm;
+  readonly jobsDeadLettersAlarm: Alarm;
+  readonly backlogAlarm: Alarm;
+  readonly batchErrorsAlarm: Alarm;
+  readonly ingestLagAlarm: Alarm;
+  readonly watermarkAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: OpsProps) {
     super(scope, id);
 
-    this.alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'Funnel alarms', enforceSSL: true });
+    // CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key: a key of our own,
+    // whose policy lets CloudWatch use it
+    this.alarmKey = new Key(this, 'AlarmTopicKey', {
+      description: 'Funnel: encrypts the alarm topic',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    this.alarmKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    this.alarmTopic = new Topic(this, 'AlarmTopic', { displayName: 'Funnel alarms', enforceSSL: true, masterKey: this.alarmKey });
     if (props.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
 
-    this.alarm('DeadLetters', {
-      description: 'Messages reached the ingest dead-letter queue (failed 5 receives)',
-      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: 'Maximum',
-      }),
-      threshold: 1,
+    const fiveMinutes = Duration.minutes(5);
+
+    // --- alarms ---------------------------------------------------------------------------------
+
+    const deadLetters = this.alarm('DeadLetters', {
+      description: `Messages reached the ingest dead-letter queue (failed ${MAX_RECEIVE_COUNT} receives): fix the cause, then redrive (docs/deploy.md)`,
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
+      threshold: props.dlqDepthAlarm,
     });
 
-    this.alarm('IngestBacklog', {
+    const jobsDeadLetters = this.alarm('JobsDeadLetters', {
+      description: `Jobs reached the jobs dead-letter queue (failed ${JOBS_MAX_RECEIVE_COUNT} receives)`,
+      metric: props.jobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
+      threshold: props.dlqDepthAlarm,
+    });
+
+    const backlog = this.alarm('IngestBacklog', {
       description: 'The oldest message in the ingest queue is older than 15 minutes',
-      metric: props.ingestQueue.metricApproximateAgeOfOldestMessage({
-        period: Duration.minutes(5),
-        statistic: 'Maximum',
-      }),
+      metric: props.ingestQueue.metricApproximateAgeOfOldestMessage({ period: fiveMinutes, statistic: 'Maximum' }),
       threshold: Duration.minutes(15).toSeconds(),
       evaluationPeriods: 2,
+    });
+
+    // a batch that fails as a whole goes back to the queue without a Lambda error
+    const batchErrors = this.alarm('IngestBatchErrors', {
+      description: 'Ingest batches failed as a whole (returned to the queue) in two consecutive 5-minute periods',
+      metric: funnelMetric(METRIC.ingestBatchErrors, 'Sum', fiveMinutes),
+      threshold: 1,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+    });
+
+    const ingestLag = this.alarm('IngestLag', {
+      description: `Ingest lag (newest event of a batch, p90) above ${props.ingestLagAlarmSeconds} s for 15 minutes`,
+      metric: funnelMetric(METRIC.ingestLagMs, 'p90', fiveMinutes),
+      threshold: props.ingestLagAlarmSeconds * 1000,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+    });
+
+    // The compactor runs every 10 minutes and reports the staleness each time: no report for
+    // 30 minutes means it is not running, which is as bad as a stale watermark.
+    const watermark = this.alarm('WatermarkStale', {
+      description: `The watermark is more than ${props.watermarkStalenessAlarmMinutes} minutes behind, or the compactor stopped reporting it`,
+      metric: funnelMetric(METRIC.watermarkStalenessMs, 'Maximum', Duration.minutes(15)),
+      threshold: props.watermarkStalenessAlarmMinutes * 60_000,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: TreatMissingData.BREACHING,
     });
 
     for (const [name, fn] of Object.entries(props.functions)) {
       this.alarm(`${name}Errors`, {
         description: `The ${name} function reported errors`,
-        metric: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        metric: fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+      });
+      this.alarm(`${name}Throttles`, {
+        description: `The ${name} function was throttled (account or reserved concurrency exhausted)`,
+        metric: fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }),
         threshold: 1,
         evaluationPeriods: 2,
         datapointsToAlarm: 2,
       });
     }
 
+    const listenerCpu = props.listenerService.metricCpuUtilization({ period: fiveMinutes, statistic: 'SampleCount' });
     if (props.listenerDesiredCount > 0) {
       // AWS/ECS publishes service CPU every minute while a task runs; no data means no listener.
       this.alarm('ListenerDown', {
         description: 'The relay listener has no running task',
-        metric: props.listenerService.metricCpuUtilization({ period: Duration.minutes(5), statistic: 'SampleCount' }),
+        metric: listenerCpu,
         threshold: 1,
         comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
         treatMissingData: TreatMissingData.BREACHING,
         evaluationPeriods: 3,
       });
     }
+
+    // --- dashboard ------------------------------------------------------------------------------
+
+    const minute = Duration.minutes(1);
+    const graph = (title: string, left: IMetric[], extra: Partial<ConstructorParameters<typeof GraphWidget>[0]> = {}) =>
+      new GraphWidget({ title, left, width: 8, height: 6, ...extra });
+    const fns = Object.entries(props.functions);
+
+    const rows: IWidget[][] = [
+      [
+        new TextWidget({
+          markdown:
+            '# Funnel\n' +
+            'Relays → listener → ingest queue → ingest → facts (S3) + live counters (DynamoDB); compactor settles hours; api answers. ' +
+            'Funnel metrics are CloudWatch embedded metrics in the `Funnel` namespace (docs/deploy.md, "Watching it").',
+          width: 24,
+          height: 2,
+        }),
+      ],
+      [
+        graph('Events accepted by kind (per minute)', [searchByDimension(METRIC.eventsAccepted, 'Sum', minute)]),
+        graph('Events rejected by reason (per 5 minutes)', [searchByDimension(METRIC.eventsRejected, 'Sum', fiveMinutes)]),
+        graph(
+          'Ingest batch size (messages) and failed batches',
+          [funnelMetric(METRIC.batchSize, 'Average', minute, 'average size'), funnelMetric(METRIC.batchSize, 'Maximum', minute, 'max size')],
+          { right: [funnelMetric(METRIC.ingestBatchErrors, 'Sum', minute, 'failed batches')] },
+        ),
+      ],
+      [
+        graph(
+          'Ingest lag (ms, newest event of a batch)',
+          [
+            funnelMetric(METRIC.ingestLagMs, 'p50', minute, 'p50'),
+            funnelMetric(METRIC.ingestLagMs, 'p90', minute, 'p90'),
+            funnelMetric(METRIC.ingestLagMs, 'Maximum', minute, 'max'),
+          ],
+          { leftAnnotations: [{ value: props.ingestLagAlarmSeconds * 1000, label: 'alarm (p90)' }] },
+        ),
+        graph(
+          'Ingest queue: age of oldest message (s) and depth',
+          [props.ingestQueue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum', label: 'oldest message age (s)' })],
+          { right: [props.ingestQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'messages visible' })] },
+        ),
+        graph(
+          'Dead-letter queues (messages)',
+          [
+            props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'ingest DLQ' }),
+            props.jobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'jobs DLQ' }),
+          ],
+          { leftAnnotations: [{ value: props.dlqDepthAlarm, label: 'alarm' }] },
+        ),
+      ],
+      [
+        graph('Compaction duration (ms)', [
+          funnelMetric(METRIC.compactionDurationMs, 'Average', Duration.minutes(10), 'average'),
+          funnelMetric(METRIC.compactionDurationMs, 'Maximum', Duration.minutes(10), 'max'),
+        ]),
+        graph('Watermark staleness (ms)', [funnelMetric(METRIC.watermarkStalenessMs, 'Maximum', Duration.minutes(10), 'max')], {
+          leftAnnotations: [{ value: props.watermarkStalenessAlarmMinutes * 60_000, label: 'alarm' }],
+        }),
+        graph(
+          'API cache hit ratio (%)',
+          [
+            new MathExpression({
+              expression: '100 * hits / (hits + misses)',
+              usingMetrics: {
+                hits: funnelMetric(METRIC.cacheHits, 'Sum', fiveMinutes),
+                misses: funnelMetric(METRIC.cacheMisses, 'Sum', fiveMinutes),
+              },
+              label: 'hit ratio',
+              period: fiveMinutes,
+            }),
+          ],
+          { leftYAxis: { min: 0, max: 100 } },
+        ),
+      ],
+      [
+        graph('Query latency by route, p50 (ms)', [searchByDimension(METRIC.queryLatencyMs, 'p50', fiveMinutes)]),
+        graph('Query latency by route, p99 (ms)', [searchByDimension(METRIC.queryLatencyMs, 'p99', fiveMinutes)]),
+        graph(
+          'HTTP API requests and errors',
+          [props.httpApi.metricCount({ period: fiveMinutes, label: 'requests' })],
+          {
+            right: [
+              props.httpApi.metricClientError({ period: fiveMinutes, label: '4xx' }),
+              props.httpApi.metricServerError({ period: fiveMinutes, label: '5xx' }),
+            ],
+          },
+        ),
+      ],
+      [
+        graph('Job duration by status (ms)', [searchByDimension(METRIC.jobDurationMs, 'Maximum', Duration.minutes(15))]),
+        graph('Job bytes scanned (per hour)', [funnelMetric(METRIC.jobBytesScanned, 'Sum', Duration.hours(1), 'bytes scanned')]),
+        graph(
+          'Listener: CPU and memory (%)',
+          [
+            props.listenerService.metricCpuUtilization({ period: minute, label: 'CPU' }),
+            props.listenerService.metricMemoryUtilization({ period: minute, label: 'memory' }),
+          ],
+          { leftYAxis: { min: 0, max: 100 } },
+        ),
+      ],
+      [
+        graph('Lambda errors', fns.map(([name, fn]) => fn.metricErrors({ period: fiveMinutes, statistic: 'Sum', label: name }))),
+        graph('Lambda throttles', fns.map(([name, fn]) => fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum', label: name }))),
+        graph('Lambda duration p99 (ms)', fns.map(([name, fn]) => fn.metricDuration({ period: fiveMinutes, statistic: 'p99', label: name }))),
+      ],
+      [new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 4 })],
+    ];
+
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: Stack.of(this).stackName,
+      defaultInterval: Duration.hours(3),
+      widgets: rows,
+    });
+
+    this.deadLettersAlarm = deadLetters;
+    this.jobsDeadLettersAlarm = jobsDeadLetters;
+    this.backlogAlarm = backlog;
+    this.batchErrorsAlarm = batchErrors;
+    this.ingestLagAlarm = ingestLag;
+    this.watermarkAlarm = watermark;
   }
 
   private alarm(

@@ -1,14 +1,15 @@
 /**
  * API keys for first-party app events: each key belongs to one project. Locally from
- * FUNNEL_APP_KEYS (`key:project,key2:project2`; default `dev-key:demo`), in AWS from a secret.
+ * FUNNEL_APP_KEYS (`key:project,key2:project2`; default `dev-key-local:demo`), in AWS from a secret
+ * with the same format; a key given without `:project` belongs to the project `default`.
  */
 export type ApiKeyResolver = (key: string) => Promise<string | null>;
 
 export function parseApiKeys(spec: string): Map<string, string> {
   const keys = new Map<string, string>();
   for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [key, project] = entry.split(':');
-    if (!key || !project || key.length < 8) throw new Error(`app API keys: "${entry}" must be key:project with a key of 8+ characters`);
+    const [key, project = 'default'] = entry.split(':');
+    if (!key || !project || key.length < 8) throw new Error(`app API keys: "${entry}" must be key[:project] with a key of 8+ characters`);
     keys.set(key, project);
   }
   return keys;

@@ -3,6 +3,7 @@ import { METRICS_NAMESPACE } from './names.js';
 
 type Labels = Record<string, string>;
 
+const MAX_VALUES = 100;
 const UNITS: Record<string, string> = { Ms: 'Milliseconds', BytesScanned: 'Bytes' };
 const unitOf = (name: string) => Object.entries(UNITS).find(([suffix]) => name.endsWith(suffix))?.[1] ?? 'Count';
 
@@ -35,22 +36,26 @@ export class EmfMetrics implements MetricsSink {
     set.values.set(name, [...(set.values.get(name) ?? []), value]);
   }
 
-  /** Writes everything gathered since the last flush. */
+  /** Writes everything gathered since the last flush (EMF allows 100 values per metric per line). */
   flush(context: Record<string, unknown> = {}): void {
     for (const { labels, values, counters } of this.sets.values()) {
-      const metrics = [...counters.keys(), ...values.keys()];
-      if (!metrics.length) continue;
-      const line: Record<string, unknown> = {
-        _aws: {
+      const lines = Math.max(counters.size ? 1 : 0, ...[...values.values()].map((v) => Math.ceil(v.length / MAX_VALUES)));
+      for (let chunk = 0; chunk < lines; chunk++) {
+        const line: Record<string, unknown> = { ...context, ...labels };
+        const names: string[] = [];
+        if (chunk === 0) for (const [name, value] of counters) (line[name] = value), names.push(name);
+        for (const [name, observed] of values) {
+          const part = observed.slice(chunk * MAX_VALUES, (chunk + 1) * MAX_VALUES);
+          if (!part.length) continue;
+          line[name] = part.length === 1 ? part[0] : part;
+          names.push(name);
+        }
+        line._aws = {
           Timestamp: this.now(),
-          CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [Object.keys(labels)], Metrics: metrics.map((Name) => ({ Name, Unit: unitOf(Name) })) }],
-        },
-        ...context,
-        ...labels,
-      };
-      for (const [name, value] of counters) line[name] = value;
-      for (const [name, observed] of values) line[name] = observed.length === 1 ? observed[0] : observed;
-      this.write(JSON.stringify(line));
+          CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [Object.keys(labels)], Metrics: names.map((Name) => ({ Name, Unit: unitOf(Name) })) }],
+        };
+        this.write(JSON.stringify(line));
+      }
     }
     this.sets.clear();
   }

@@ -369,7 +369,7 @@ describe('jobs', () => {
   it('reads facts, writes job results under jobs/, reads/writes Athena results, deletes no facts', () => {
     const factsArn = `\${${ids.factsBucket}.Arn}`;
     const resultsArn = `\${${ids.results}.Arn}`;
-    expect(grantedOn('s3:GetObject*')).toEqual(expect.arrayContaining([`${factsArn}/facts/*`, `${factsArn}/jobs/*`, `${resultsArn}/*`]));
+    expect(grantedOn('s3:GetObject')).toEqual(expect.arrayContaining([`${factsArn}/facts/*`, `${factsArn}/jobs/*`, `${resultsArn}/*`]));
     expect(grantedOn('s3:PutObject')).toEqual(expect.arrayContaining([`${factsArn}/jobs/*`, `${resultsArn}/*`]));
     expect(grantedOn('s3:PutObject').filter((r) => r.startsWith(factsArn))).toEqual([`${factsArn}/jobs/*`]);
     expect(statements.filter((s) => s.Action.some((a) => a.startsWith('s3:DeleteObject'))).flatMap((s) => s.Resource).some((r) => r.startsWith(factsArn))).toBe(false);
@@ -397,7 +397,7 @@ describe('api and outputs', () => {
     expect(api.Properties.Environment.Variables).toMatchObject({ JOBS_QUEUE_URL: { Ref: ids.jobsQueue }, JOB_RESULT_TTL_SECONDS: '3600' });
     expect(apiStatements.filter((s) => s.Action.includes('sqs:SendMessage')).flatMap((s) => s.Resource)).toEqual([`\${${ids.jobsQueue}.Arn}`]);
     // reads job results: the api reads the whole facts bucket
-    expect(apiStatements.filter((s) => s.Action.includes('s3:GetObject*')).flatMap((s) => s.Resource)).toContain(`\${${ids.factsBucket}.Arn}/*`);
+    expect(apiStatements.filter((s) => s.Action.includes('s3:GetObject')).flatMap((s) => s.Resource)).toContain(`\${${ids.factsBucket}.Arn}/*`);
   });
 
   it('api writes counters only under the job and quota keys', () => {

@@ -51,3 +51,17 @@ describe('structured logs', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'warn', component: 'api', correlationId: 'abc', msg: 'slow', ms: 900 });
   });
 });
+
+describe('EmfMetrics limits', () => {
+  it('splits more than 100 observations of a metric across lines', () => {
+    const lines: string[] = [];
+    const emf = new EmfMetrics((line) => lines.push(line));
+    for (let i = 0; i < 250; i++) emf.observe(METRIC.queryLatencyMs, i, { Route: '/api/stats' });
+    emf.count(METRIC.cacheHits, { Route: '/api/stats' }, 7);
+    emf.flush();
+    const parsed = lines.map((l) => JSON.parse(l));
+    expect(parsed.map((p) => (Array.isArray(p.QueryLatencyMs) ? p.QueryLatencyMs.length : 1))).toEqual([100, 100, 50]);
+    expect(parsed.filter((p) => p.CacheHits !== undefined).map((p) => p.CacheHits)).toEqual([7]);
+    expect(parsed.every((p) => p._aws.CloudWatchMetrics[0].Metrics.every((m: { Name: string }) => m.Name in p))).toBe(true);
+  });
+});

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { FunnelStack } from '../../infra/lib/funnel-stack.js';
+import { repoPath } from '../../infra/lib/paths.js';
+
+export type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; DependsOn?: string[] };
+
+/** The context of cdk.json (feature flags and defaults), so the tests see what `cdk synth` sees. */
+export const cdkJsonContext: Record<string, unknown> = JSON.parse(readFileSync(repoPath('cdk.json'), 'utf8')).context;
+
+/** The Funnel stack with cdk.json's context plus `context`, without Lambda bundling (no esbuild run). */
+export function synth(context: Record<string, unknown> = {}) {
+  const app = new App({
+    context: {
+      ...cdkJsonContext,
+      ...context,
+      // no Lambda bundling (fast, no esbuild run); the Docker image asset is only staged, never built
+      'aws:cdk:bundling-stacks': [],
+    },
+  });
+  const stack = new FunnelStack(app, 'Funnel');
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+export function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } } | object): string {
+  const child = 'node' in construct ? ((construct as { node: { defaultChild?: unknown } }).node.defaultChild ?? construct) : construct;
+  return stack.getLogicalId(child as never);
+}
+
+export function resource(template: Template, id: string): Resource {
+  const found = template.toJSON().Resources[id] as Resource | undefined;
+  if (!found) throw new Error(`no resource ${id}`);
+  return found;
+}
+
+export function resourcesOf(template: Template, type: string): Record<string, Resource> {
+  return template.findResources(type) as Record<string, Resource>;
+}
+
+/** Renders Fn::Join / Ref / Fn::GetAtt as a readable string: `s3://${Bucket}/facts/`. */
+export function flat(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const v = value as Record<string, any>;
+    if ('Fn::Join' in v) return (v['Fn::Join'][1] as unknown[]).map(flat).join(v['Fn::Join'][0]);
+    if ('Ref' in v) return `\${${v.Ref}}`;
+    if ('Fn::GetAtt' in v) return `\${${v['Fn::GetAtt'].join('.')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export type Statement = { Action: string[]; Resource: string[]; Condition?: Record<string, any> };
+
+/** The statements of the inline policies attached to a role. */
+export function statementsOf(template: Template, roleId: string): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy', {
+    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+  });
+  return Object.values(policies).flatMap((p: any) =>
+    p.Properties.PolicyDocument.Statement.map((s: any) => ({
+      Action: Array.isArray(s.Action) ? s.Action : [s.Action],
+      Resource: (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).map(flat),
+      ...(s.Condition ? { Condition: s.Condition } : {}),
+    })),
+  );
+}
