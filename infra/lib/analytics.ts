@@ -3,46 +3,21 @@ import { CfnNamedQuery, CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
 import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { FACT_COLUMNS } from '../../lib/facts/schema.js';
+import { FACT_COLUMN_KINDS, FACT_COLUMNS, type FactColumnKind } from '../../lib/facts/schema.js';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 import { SAVED_QUERIES } from '../../lib/jobs/saved-queries.js';
 
 export type FactColumn = (typeof FACT_COLUMNS)[number];
 
 /**
- * Glue (Hive) type of each fact column, matching the physical Parquet types written by
- * lib/facts/parquet.ts: UTF8 byte arrays → string, INT32 → int, INT64 (unix times, msats) → bigint,
- * DOUBLE → double, the 3-level LIST of UTF8 → array<string>. Typed by FACT_COLUMNS, so a column
- * added there without a type here does not compile; test/infra/analytics.test.ts also compares these
- * types with the schema of a file written by `encodeFacts`.
+ * Glue (Hive) type of each fact column, from the physical type the Parquet writer uses for it
+ * (FACT_COLUMN_KINDS): UTF8 byte arrays → string, INT32 → int, INT64 (unix times, msats) → bigint,
+ * DOUBLE → double, the 3-level LIST of UTF8 → array<string>. test/infra/analytics.test.ts also checks
+ * these against the schema of a file written by `encodeFacts`.
  */
-export const FACT_GLUE_TYPES: Record<FactColumn, string> = {
-  event_id: 'string',
-  source: 'string',
-  kind: 'int',
-  type: 'string',
-  created_at: 'bigint',
-  author: 'string',
-  target_pubkey: 'string',
-  target_event_id: 'string',
-  target_address: 'string',
-  root_event_id: 'string',
-  parent_event_id: 'string',
-  reaction: 'string',
-  zap_msats: 'bigint',
-  zap_sender: 'string',
-  hashtags: 'array<string>',
-  title: 'string',
-  d_tag: 'string',
-  media_url: 'string',
-  image_url: 'string',
-  duration_s: 'double',
-  published_at: 'bigint',
-  relay: 'string',
-  project: 'string',
-  properties: 'string',
-  ingested_at: 'bigint',
-};
+const GLUE_TYPE_OF_KIND: Record<FactColumnKind, string> = { string: 'string', int32: 'int', int64: 'bigint', double: 'double', list: 'array<string>' };
+
+export const FACT_GLUE_TYPES = Object.fromEntries(FACT_COLUMNS.map((column) => [column, GLUE_TYPE_OF_KIND[FACT_COLUMN_KINDS[column]]])) as Record<FactColumn, string>;
 
 /** Name of the Glue table over the facts. */
 export const FACTS_TABLE = 'facts';

@@ -1,38 +1,7 @@
 import { ByteWriter, parquetWrite } from 'hyparquet-writer';
 import type { SchemaElement } from 'hyparquet';
 import { parquetReadObjects } from 'hyparquet';
-import { FACT_COLUMNS, type Fact } from './schema.js';
-
-type ColumnKind = 'string' | 'int32' | 'int64' | 'double' | 'list';
-
-/** Physical type per column. INT64 columns hold unix times and msats, which outgrow INT32. */
-const COLUMN_KINDS: Record<(typeof FACT_COLUMNS)[number], ColumnKind> = {
-  event_id: 'string',
-  source: 'string',
-  kind: 'int32',
-  type: 'string',
-  created_at: 'int64',
-  author: 'string',
-  target_pubkey: 'string',
-  target_event_id: 'string',
-  target_address: 'string',
-  root_event_id: 'string',
-  parent_event_id: 'string',
-  reaction: 'string',
-  zap_msats: 'int64',
-  zap_sender: 'string',
-  hashtags: 'list',
-  title: 'string',
-  d_tag: 'string',
-  media_url: 'string',
-  image_url: 'string',
-  duration_s: 'double',
-  published_at: 'int64',
-  relay: 'string',
-  project: 'string',
-  properties: 'string',
-  ingested_at: 'int64',
-};
+import { FACT_COLUMN_KINDS as COLUMN_KINDS, FACT_COLUMNS, type Fact } from './schema.js';
 
 const REQUIRED = new Set(['event_id', 'source', 'kind', 'type', 'created_at', 'author', 'ingested_at']);
 

@@ -86,3 +86,34 @@ export const FACT_COLUMNS = [
   'properties',
   'ingested_at',
 ] as const satisfies readonly (keyof Fact)[];
+
+export type FactColumnKind = 'string' | 'int32' | 'int64' | 'double' | 'list';
+
+/** Physical type per column. INT64 columns hold unix times and msats, which outgrow INT32. */
+export const FACT_COLUMN_KINDS: Record<(typeof FACT_COLUMNS)[number], FactColumnKind> = {
+  event_id: 'string',
+  source: 'string',
+  kind: 'int32',
+  type: 'string',
+  created_at: 'int64',
+  author: 'string',
+  target_pubkey: 'string',
+  target_event_id: 'string',
+  target_address: 'string',
+  root_event_id: 'string',
+  parent_event_id: 'string',
+  reaction: 'string',
+  zap_msats: 'int64',
+  zap_sender: 'string',
+  hashtags: 'list',
+  title: 'string',
+  d_tag: 'string',
+  media_url: 'string',
+  image_url: 'string',
+  duration_s: 'double',
+  published_at: 'int64',
+  relay: 'string',
+  project: 'string',
+  properties: 'string',
+  ingested_at: 'int64',
+};

@@ -1,41 +1,20 @@
-import { readFileSync } from 'node:fs';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { parquetMetadata, type SchemaElement } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
+import { logicalId, resource, synth, type Resource } from './synth.js';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoCounterStore } from '../../lib/adapters/aws/dynamodb-counter-store.js';
 import { FACT_GLUE_TYPES } from '../../infra/lib/analytics.js';
 import { API_WRITABLE_KEYS } from '../../infra/lib/api.js';
-import { FunnelStack } from '../../infra/lib/funnel-stack.js';
-import { repoPath } from '../../infra/lib/paths.js';
 import { encodeFacts } from '../../lib/facts/parquet.js';
 import { FACT_COLUMNS } from '../../lib/facts/schema.js';
 import { submitJob } from '../../lib/jobs/jobs.js';
 import { SAVED_QUERIES } from '../../lib/jobs/saved-queries.js';
 
-type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[]; DeletionPolicy?: string };
 
-const cdkJsonContext: Record<string, unknown> = JSON.parse(readFileSync(repoPath('cdk.json'), 'utf8')).context;
 
-function synth(context: Record<string, unknown> = {}) {
-  const app = new App({
-    context: {
-      ...cdkJsonContext,
-      ...context,
-      // no Lambda bundling (fast, no esbuild run); the Docker image asset is only staged, never built
-      'aws:cdk:bundling-stacks': [],
-    },
-  });
-  const stack = new FunnelStack(app, 'Funnel');
-  return { stack, template: Template.fromStack(stack) };
-}
 
-function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } } | object): string {
-  const child = 'node' in construct ? ((construct as { node: { defaultChild?: unknown } }).node.defaultChild ?? construct) : construct;
-  return stack.getLogicalId(child as never);
-}
 
 function only(template: Template, type: string): Resource {
   const found = Object.values(template.findResources(type)) as Resource[];
@@ -43,11 +22,6 @@ function only(template: Template, type: string): Resource {
   return found[0]!;
 }
 
-function resource(template: Template, id: string): Resource {
-  const found = template.toJSON().Resources[id] as Resource | undefined;
-  if (!found) throw new Error(`no resource ${id}`);
-  return found;
-}
 
 /** Renders Fn::Join / Ref / Fn::GetAtt as a readable string: `s3://${Bucket}/facts/`. */
 function flat(value: unknown): string {

@@ -1,38 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { FunnelStack } from '../../infra/lib/funnel-stack.js';
-import { repoPath } from '../../infra/lib/paths.js';
+import { logicalId, resource, synth, type Resource } from './synth.js';
 
-type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
 
-/** The context of cdk.json (feature flags and defaults), so the tests see what `cdk synth` sees. */
-const cdkJsonContext: Record<string, unknown> = JSON.parse(readFileSync(repoPath('cdk.json'), 'utf8')).context;
 
-function synth(context: Record<string, unknown> = {}) {
-  const app = new App({
-    context: {
-      ...cdkJsonContext,
-      ...context,
-      // no Lambda bundling (fast, no esbuild run); the Docker image asset is only staged, never built
-      'aws:cdk:bundling-stacks': [],
-    },
-  });
-  const stack = new FunnelStack(app, 'Funnel');
-  return { app, stack, template: Template.fromStack(stack) };
-}
 
-function logicalId(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
-  return stack.getLogicalId(construct.node.defaultChild as never);
-}
 
-function resource(template: Template, id: string): Resource {
-  const found = template.toJSON().Resources[id] as Resource | undefined;
-  if (!found) throw new Error(`no resource ${id}`);
-  return found;
-}
 
 /** All actions granted to a role by the inline policies attached to it. */
 function actionsOf(template: Template, roleId: string): string[] {
