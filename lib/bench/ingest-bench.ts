@@ -1,4 +1,5 @@
 import { loadWasmSigner } from '../nostr/sign.js';
+import { median, positiveInt } from './stats.js';
 import { cpus } from 'node:os';
 import type { VerifiedEvent } from 'nostr-tools/pure';
 import type { QueueRecord } from '../ports.js';
@@ -435,17 +436,6 @@ function figure(stage: StageName, label: string, microsPerEvent: number, ingestM
 function throughput(runsMicrosPerEvent: number[]): Throughput {
   const microsPerEvent = median(runsMicrosPerEvent);
   return { eventsPerSecond: 1e6 / microsPerEvent, microsPerEvent, runsMicrosPerEvent };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
-  return value;
 }
 
 /** The report as a readable table. */

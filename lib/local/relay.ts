@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { listen } from '../util/listen.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { NostrRelay } from '@nostr-relay/core';
 import { EventRepository, EventUtils, type Event, type EventRepositoryUpsertResult, type Filter } from '@nostr-relay/common';
@@ -98,12 +99,7 @@ export async function startRelay(port: number, host = '127.0.0.1'): Promise<Embe
     socket.on('close', () => relay.handleDisconnect(socket));
     socket.on('error', () => relay.handleDisconnect(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const actualPort = await listen(server, port, host);
   return {
     url: `ws://${host}:${actualPort}`,
     port: actualPort,

@@ -2,7 +2,7 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateIte
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { parquetMetadata, type SchemaElement } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import { logicalId, resource, synth, type Resource } from './synth.js';
+import { flat, logicalId, resource, synth, type Resource } from './synth.js';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoCounterStore } from '../../lib/adapters/aws/dynamodb-counter-store.js';
 import { FACT_GLUE_TYPES } from '../../infra/lib/analytics.js';
@@ -22,18 +22,6 @@ function only(template: Template, type: string): Resource {
   return found[0]!;
 }
 
-
-/** Renders Fn::Join / Ref / Fn::GetAtt as a readable string: `s3://${Bucket}/facts/`. */
-function flat(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object') {
-    const v = value as Record<string, any>;
-    if ('Fn::Join' in v) return (v['Fn::Join'][1] as unknown[]).map(flat).join(v['Fn::Join'][0]);
-    if ('Ref' in v) return `\${${v.Ref}}`;
-    if ('Fn::GetAtt' in v) return `\${${v['Fn::GetAtt'].join('.')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 type Statement = { Action: string[]; Resource: string[]; Condition?: Record<string, any> };
 
