@@ -274,7 +274,8 @@ export class Simulator {
         await this.relay.publish(event);
         this.published++;
       } catch (error) {
-        this.options.log?.(`simulator: publish failed: ${(error as Error).message}`);
+        // A publish cut short by stop() is expected, not worth a line.
+        if (!this.stopped) this.options.log?.(`simulator: publish failed: ${(error as Error).message}`);
       }
     }
   }
