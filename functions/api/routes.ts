@@ -6,6 +6,7 @@ import { planFor } from '../../lib/query/window-read.js';
 import { appEventSchema, appEventsRequestSchema } from '../../lib/app/events.js';
 import type { ApiKeyResolver } from '../../lib/app/api-keys.js';
 import { APP_METRICS, appMetric, type AppMetric } from '../../lib/query/app-metrics.js';
+import { recentVideos, searchVideos, trendingVideos, videosByAuthor } from '../../lib/query/video-feeds.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
 import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
 import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, timelineStep, WindowError, type QueryWindow } from '../../lib/query/window.js';
@@ -150,6 +151,15 @@ function pubkeyFrom(raw: string): string {
   const pubkey = parsePubkey(decodeURIComponent(raw));
   if (!pubkey) throw new HttpError(400, 'bad_pubkey', 'pubkey must be 64 hex characters or an npub');
   return pubkey;
+}
+
+const feedQuery = z.object({ limit: z.string().regex(/^\d{1,3}$/, 'limit must be a number from 1 to 100').transform(Number).pipe(z.number().int().min(1, 'limit must be at least 1').max(100, 'limit must be at most 100')).default(20) });
+
+async function cachedValue<T>(deps: ApiDeps, key: string, ttlMs: number, compute: () => Promise<T>): Promise<T> {
+  if (!deps.cache) return compute();
+  const { value, cached } = await deps.cache.get(key, ttlMs, compute);
+  deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
+  return value as T;
 }
 
 /** Computes through the cache; the window's length picks the TTL and the Cache-Control header. */
@@ -299,6 +309,45 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     handle: async (match, _r, deps) => {
       const id = parse(hex64, match[1]);
       return cachedJson(deps, `event:${id}`, 60, () => eventStats(id, deps));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/videos$/,
+    name: '/api/videos',
+    handle: async (_m, request, deps) => {
+      const query = parse(feedQuery.extend({ sort: z.enum(['recent', 'trending']).default('recent'), kind: z.enum(['21', '22', '34235', '34236']).transform(Number).optional() }), request.query);
+      const options = { limit: query.limit, kind: query.kind };
+      const data = await cachedValue(deps, `videos:${query.sort}:${query.kind ?? ''}:${query.limit}`, query.sort === 'recent' ? 5_000 : 60_000, () =>
+        query.sort === 'recent' ? recentVideos(deps, options) : trendingVideos(deps, options),
+      );
+      return json(200, { data, meta: { sort: query.sort } }, query.sort === 'recent' ? 'public, max-age=5' : 'public, max-age=60');
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/users\/([^/]+)\/videos$/,
+    name: '/api/users/:pubkey/videos',
+    handle: async (match, request, deps) => {
+      const pubkey = pubkeyFrom(match[1]!);
+      const { limit } = parse(feedQuery, request.query);
+      const data = await cachedValue(deps, `user-videos:${pubkey}:${limit}`, 5_000, () => videosByAuthor(deps, pubkey, limit));
+      return json(200, { data }, 'public, max-age=5');
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/api\/search$/,
+    name: '/api/search',
+    handle: async (_m, request, deps) => {
+      const query = parse(
+        feedQuery
+          .extend({ tag: z.string().trim().toLowerCase().min(1).max(64).optional(), q: z.string().trim().min(2, 'q must be at least 2 characters').max(100).optional() })
+          .refine((x) => x.tag !== undefined || x.q !== undefined, 'give tag, q or both'),
+        request.query,
+      );
+      const data = await cachedValue(deps, `search:${query.tag ?? ''}:${query.q ?? ''}:${query.limit}`, 10_000, () => searchVideos(deps, query));
+      return json(200, { data }, 'public, max-age=10');
     },
   },
   {

@@ -13,6 +13,10 @@ export const eventNamespace = (id: string) => `ev:${id}`;
 export const revisionsNamespace = (address: string) => `rev:${address}`;
 export const deletedNamespace = (id: string) => `del:${id}`;
 export const addressDeletedNamespace = (address: string) => `dela:${address}`;
+/** Video lists for the feeds: by UTC day published, by author, by hashtag (ids sort by time). */
+export const videosByDayNamespace = (dayStart: number) => `vday:${dayStart}`;
+export const videosByAuthorNamespace = (pubkey: string) => `vuser:${pubkey}`;
+export const videosByTagNamespace = (tag: string) => `vtag:${tag}`;
 
 export interface IndexedEvent {
   id: string;
@@ -55,6 +59,13 @@ export function indexRecords(facts: Iterable<Fact>, events: Map<string, NostrEve
       };
       records.push({ namespace: eventNamespace(fact.event_id), id: 0, value: value as unknown as Record<string, unknown> });
       if (address) records.push({ namespace: revisionsNamespace(address), id: revisionId(fact.created_at, fact.event_id), value: value as unknown as Record<string, unknown> });
+      if (fact.type === 'video') {
+        const id = revisionId(fact.created_at, fact.event_id);
+        const entry = value as unknown as Record<string, unknown>;
+        records.push({ namespace: videosByDayNamespace(Math.floor(fact.created_at / 86400) * 86400), id, value: entry });
+        records.push({ namespace: videosByAuthorNamespace(fact.author), id, value: entry });
+        for (const tag of fact.hashtags) records.push({ namespace: videosByTagNamespace(tag), id, value: entry });
+      }
     }
     if (fact.type === 'deletion') {
       const event = events.get(fact.event_id);

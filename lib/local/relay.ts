@@ -36,6 +36,27 @@ export class MemoryEventRepository extends EventRepository {
     return { isDuplicate: false };
   }
 
+  /** Called with each stored deletion request, so the relay can broadcast it (see startRelay). */
+  onDeletion?: (event: Event) => Promise<void> | void;
+
+  /**
+   * NIP-09: removes the author's own events named by `e` tags (and `a` versions up to its time), then
+   * keeps the deletion itself, as relays do, so subscribers (Funnel's listener) receive it.
+   * @nostr-relay/core hands kind 5 only to this method and neither stores nor broadcasts it.
+   */
+  async deleteByDeletionRequest(event: Event): Promise<void> {
+    if (this.events.has(event.id)) return;
+    const ids = new Set(event.tags.filter((t) => t[0] === 'e').map((t) => t[1]));
+    const addresses = new Set(event.tags.filter((t) => t[0] === 'a').map((t) => t[1]));
+    for (const stored of [...this.events.values()]) {
+      if (stored.pubkey !== event.pubkey || stored.created_at > event.created_at) continue;
+      const address = stored.kind >= 30000 && stored.kind < 40000 ? replaceKeyOf(stored) : null;
+      if (ids.has(stored.id) || (address && addresses.has(address))) this.events.delete(stored.id);
+    }
+    this.events.set(event.id, event);
+    await this.onDeletion?.(event);
+  }
+
   find(filter: Filter): Event[] {
     const matches: Event[] = [];
     for (const event of this.events.values()) if (EventUtils.isMatchingFilter(event, filter)) matches.push(event);
@@ -73,6 +94,7 @@ export interface EmbeddedRelay {
 export async function startRelay(port: number, host = '127.0.0.1'): Promise<EmbeddedRelay> {
   const repository = new MemoryEventRepository();
   const relay = new NostrRelay(repository, { filterResultCacheTtl: 0, logLevel: 3 });
+  repository.onDeletion = (event) => relay.broadcast(event);
   const server: Server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/nostr+json' });
     res.end(JSON.stringify({ name: 'funnel-local', description: 'Funnel local stack relay', supported_nips: [1, 9, 11] }));

@@ -146,12 +146,34 @@ describe('the local stack, end to end', () => {
     expect(dau.data.series.reduce((n: number, p: { value: number }) => Math.max(n, p.value), 0)).toBeGreaterThanOrEqual(1);
   });
 
+  it('serves the video feeds: recent, trending, by author and search, without deleted videos', async () => {
+    const tagged = finalizeEvent({ kind: 34236, created_at: now - 200, tags: [['d', 'surf'], ['title', 'Surfing at dawn'], ['t', 'Surf'], ['imeta', 'url https://v.example/s.mp4']], content: '' }, bob);
+    const doomed = finalizeEvent({ kind: 22, created_at: now - 100, tags: [['title', 'Oops'], ['url', 'https://v.example/o.mp4']], content: '' }, carol);
+    const relay = await Relay.connect(stack.relayUrl!);
+    await relay.publish(tagged);
+    await relay.publish(doomed);
+    await relay.publish(finalizeEvent({ kind: 5, created_at: now - 90, tags: [['e', doomed.id]], content: '' }, carol));
+    relay.close();
+
+    const recent = await eventually(() => getJson(`${stack.apiUrl}/api/videos?sort=recent&limit=10`), (r) => r.data?.length === 2);
+    expect(recent.data.map((v: { title: string }) => v.title)).toEqual(['Surfing at dawn', 'A clip']);
+    const trending = await getJson(`${stack.apiUrl}/api/videos?sort=trending`);
+    // The clip has two views (app events above); the surf video none yet.
+    expect(trending.data[0]).toMatchObject({ title: 'A clip', stats: { views: 2 } });
+    expect((await getJson(`${stack.apiUrl}/api/users/${getPublicKey(bob)}/videos`)).data.map((v: { id: string }) => v.id)).toEqual([tagged.id]);
+    expect((await getJson(`${stack.apiUrl}/api/search?tag=surf`)).data.map((v: { id: string }) => v.id)).toEqual([tagged.id]);
+    expect((await getJson(`${stack.apiUrl}/api/search?q=CLIP`)).data.map((v: { title: string }) => v.title)).toEqual(['A clip']);
+    expect((await getJson(`${stack.apiUrl}/api/videos?kind=22`)).data).toEqual([]);
+    const bad = await fetch(`${stack.apiUrl}/api/videos?limit=1000`);
+    expect(bad.status).toBe(400);
+  });
+
   it('keeps counters and facts across a restart, and DuckDB reads the facts', async () => {
     await stack.stop();
     stack = await stackOn(dataDir);
     const stats = await getJson(`${stack.apiUrl}/api/stats`);
-    // 7 Nostr events, the video, and 3 distinct app events.
-    expect(stats.data.totalEvents).toBe(11);
+    // 7 Nostr events, the clip, 3 distinct app events, 2 more videos and a deletion.
+    expect(stats.data.totalEvents).toBe(14);
     const sql = new DuckDbSqlEngine();
     const rows = await sql.query(`select type, count(distinct event_id) as n from ${factsRelation(dataDir)} group by type order by type`);
     await sql.close();
@@ -159,11 +181,12 @@ describe('the local stack, end to end', () => {
       { type: 'app:play', n: '1' },
       { type: 'app:signup', n: '1' },
       { type: 'app:view', n: '1' },
+      { type: 'deletion', n: '1' },
       { type: 'note', n: '2' },
       { type: 'reaction', n: '2' },
       { type: 'reply', n: '1' },
       { type: 'repost', n: '1' },
-      { type: 'video', n: '1' },
+      { type: 'video', n: '3' },
       { type: 'zap', n: '1' },
     ]);
   });
