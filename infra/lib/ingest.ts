@@ -2,7 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { consumerQueues } from './queues.js';
 import { Construct } from 'constructs';
 import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
 
@@ -34,21 +35,12 @@ export class Ingest extends Construct {
   constructor(scope: Construct, id: string, props: IngestProps) {
     super(scope, id);
 
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-
-    this.queue = new Queue(this, 'Queue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      // AWS guidance for SQS event sources: at least six times the function timeout (plus the
-      // batching window, which a message can spend waiting in a batch being gathered).
-      visibilityTimeout: Duration.seconds(INGEST_TIMEOUT.toSeconds() * 6 + props.batchWindowSeconds),
-      retentionPeriod: Duration.days(4),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
-    });
+    ({ queue: this.queue, deadLetterQueue: this.deadLetterQueue } = consumerQueues(this, {
+      functionTimeout: INGEST_TIMEOUT,
+      batchWindowSeconds: props.batchWindowSeconds,
+      retention: Duration.days(4),
+      maxReceiveCount: MAX_RECEIVE_COUNT,
+    }));
 
     this.fn = new FunnelFunction(this, 'Function', {
       entry: 'functions/ingest/handler.ts',

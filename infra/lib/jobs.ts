@@ -3,7 +3,8 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { consumerQueues } from './queues.js';
 import { Construct } from 'constructs';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 import type { Analytics } from './analytics.js';
@@ -44,22 +45,12 @@ export class Jobs extends Construct {
     super(scope, id);
     const { analytics } = props;
 
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-
-    this.queue = new Queue(this, 'Queue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      // AWS guidance for SQS event sources: at least six times the function timeout (90 minutes;
-      // SQS allows up to 12 hours).
-      visibilityTimeout: Duration.seconds(JOBS_TIMEOUT.toSeconds() * 6),
+    ({ queue: this.queue, deadLetterQueue: this.deadLetterQueue } = consumerQueues(this, {
+      functionTimeout: JOBS_TIMEOUT,
       // a job nobody picked up within a day is of no use to the client that asked for it
-      retentionPeriod: Duration.days(1),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: JOBS_MAX_RECEIVE_COUNT },
-    });
+      retention: Duration.days(1),
+      maxReceiveCount: JOBS_MAX_RECEIVE_COUNT,
+    }));
 
     this.fn = new FunnelFunction(this, 'Function', {
       entry: 'functions/jobs/handler.ts',

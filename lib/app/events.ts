@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Fact } from '../facts/schema.js';
+import { newFact, type Fact } from '../facts/schema.js';
 
 /**
  * First-party app events (POST /v1/events): views, plays and whatever a frontend records. They become
@@ -48,7 +48,7 @@ export function appFact(event: AppEvent, project: string, ingestedAt: number): F
   const author = appUserKey(project, event.userId);
   const target = event.target ?? null;
   const isAddress = target !== null && target.includes(':');
-  return {
+  return newFact({
     // Same project, name, user, time and content → same id: a retried request is one fact.
     event_id: sha256(`app\u0000${project}\u0000${event.id ?? JSON.stringify([event.name, author, seconds, target, event.properties ?? null])}`),
     source: 'app',
@@ -59,21 +59,8 @@ export function appFact(event: AppEvent, project: string, ingestedAt: number): F
     target_pubkey: isAddress ? target!.split(':')[1]! : null,
     target_event_id: isAddress ? null : target,
     target_address: isAddress ? target : null,
-    root_event_id: null,
-    parent_event_id: null,
-    reaction: null,
-    zap_msats: null,
-    zap_sender: null,
-    hashtags: [],
-    title: null,
-    d_tag: null,
-    media_url: null,
-    image_url: null,
-    duration_s: null,
-    published_at: null,
-    relay: null,
     project,
     properties: event.properties ? JSON.stringify(event.properties) : null,
     ingested_at: ingestedAt,
-  };
+  });
 }

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
 import type { CounterDelta, CounterItem, Granularity } from '../ports.js';
-import type { Fact, FactType } from '../facts/schema.js';
+import { newFact, type Fact, type FactType } from '../facts/schema.js';
 import { encodeFacts } from '../facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../facts/partition.js';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
@@ -295,33 +295,16 @@ export function generateFacts(options: { facts: number; users: number; zipf: num
     const createdAt = random() < 0.01 ? Math.max(options.startTs, arrival - Math.floor(random() * 600)) : arrival;
     const actorRank = pick();
     const actor = pubkeys[actorRank]!;
-    const fact: Fact = {
+    const fact: Fact = newFact({
       event_id: hex64(),
       source: 'nostr',
       kind: 1,
       type: 'note',
       created_at: createdAt,
       author: actor,
-      target_pubkey: null,
-      target_event_id: null,
-      target_address: null,
-      root_event_id: null,
-      parent_event_id: null,
-      reaction: null,
-      zap_msats: null,
-      zap_sender: null,
-      hashtags: [],
-      title: null,
-      d_tag: null,
-      media_url: null,
-      image_url: null,
-      duration_s: null,
-      published_at: null,
       relay: RELAY,
-      project: null,
-      properties: null,
       ingested_at: arrival * 1000 + Math.floor(random() * 1000),
-    };
+    });
     const roll = random();
     // notes 30%, replies 12%, reactions 35%, reposts 7%, zaps 8%, videos 3%, comments 4%, deletions 1%
     let type: FactType = roll < 0.3 ? 'note' : roll < 0.42 ? 'reply' : roll < 0.77 ? 'reaction' : roll < 0.84 ? 'repost' : roll < 0.92 ? 'zap' : roll < 0.95 ? 'video' : roll < 0.99 ? 'comment' : 'deletion';

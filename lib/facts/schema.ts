@@ -58,6 +58,34 @@ export interface Fact {
   ingested_at: number;
 }
 
+/** The fields every fact has; the rest default to null (or no hashtags) in `newFact`. */
+type FactCore = Pick<Fact, 'event_id' | 'source' | 'kind' | 'type' | 'created_at' | 'author' | 'ingested_at'>;
+
+/** A fact with every optional field empty, then `fields` on top. */
+export function newFact(fields: FactCore & Partial<Fact>): Fact {
+  return {
+    target_pubkey: null,
+    target_event_id: null,
+    target_address: null,
+    root_event_id: null,
+    parent_event_id: null,
+    reaction: null,
+    zap_msats: null,
+    zap_sender: null,
+    hashtags: [],
+    title: null,
+    d_tag: null,
+    media_url: null,
+    image_url: null,
+    duration_s: null,
+    published_at: null,
+    relay: null,
+    project: null,
+    properties: null,
+    ...fields,
+  };
+}
+
 /** Column order of the Parquet files and of the Glue table. Keep in sync with `Fact`. */
 export const FACT_COLUMNS = [
   'event_id',

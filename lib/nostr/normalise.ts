@@ -1,4 +1,4 @@
-import type { Fact } from '../facts/schema.js';
+import { newFact, type Fact } from '../facts/schema.js';
 import { bolt11AmountMsats } from './bolt11.js';
 import type { NostrEvent } from './event.js';
 
@@ -55,33 +55,19 @@ export function reactionClass(content: string): 'like' | 'dislike' | 'emoji' {
 export function normalise(event: NostrEvent, ctx: NormaliseContext): Fact {
   const { kind, tags } = event;
   const dTag = isAddressable(kind) ? (firstTagValue(tags, 'd') ?? '') : null;
-  const fact: Fact = {
+  const fact: Fact = newFact({
     event_id: event.id,
     source: 'nostr',
     kind,
     type: 'other',
     created_at: event.created_at,
     author: event.pubkey,
-    target_pubkey: null,
-    target_event_id: null,
     target_address: dTag === null ? null : `${kind}:${event.pubkey}:${dTag}`,
-    root_event_id: null,
-    parent_event_id: null,
-    reaction: null,
-    zap_msats: null,
-    zap_sender: null,
     hashtags: hashtagsOf(tags),
-    title: null,
     d_tag: dTag,
-    media_url: null,
-    image_url: null,
-    duration_s: null,
-    published_at: null,
     relay: ctx.relay,
-    project: null,
-    properties: null,
     ingested_at: ctx.ingestedAt,
-  };
+  });
 
   switch (kind) {
     case 0:

@@ -2,7 +2,7 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateIte
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { parquetMetadata, type SchemaElement } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import { flat, logicalId, resource, synth, type Resource } from './synth.js';
+import { flat, logicalId, resource, statementsOf, synth, type Resource, type Statement } from './synth.js';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoCounterStore } from '../../lib/adapters/aws/dynamodb-counter-store.js';
 import { FACT_GLUE_TYPES } from '../../infra/lib/analytics.js';
@@ -23,21 +23,6 @@ function only(template: Template, type: string): Resource {
 }
 
 
-type Statement = { Action: string[]; Resource: string[]; Condition?: Record<string, any> };
-
-/** The statements of the inline policies attached to a role. */
-function statementsOf(template: Template, roleId: string): Statement[] {
-  const policies = template.findResources('AWS::IAM::Policy', {
-    Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
-  });
-  return Object.values(policies).flatMap((p: any) =>
-    p.Properties.PolicyDocument.Statement.map((s: any) => ({
-      Action: Array.isArray(s.Action) ? s.Action : [s.Action],
-      Resource: (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).map(flat),
-      ...(s.Condition ? { Condition: s.Condition } : {}),
-    })),
-  );
-}
 
 /** Glue types of the top-level columns of a Parquet schema (flattened, depth first). */
 function glueTypesOf(schema: SchemaElement[]): Record<string, string> {
