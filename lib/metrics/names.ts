@@ -28,5 +28,11 @@ export const METRIC = {
   /** ms a job took, and bytes it scanned */
   jobDurationMs: 'JobDurationMs',
   jobBytesScanned: 'JobBytesScanned',
+  /** storage operations that failed (disk full, store errors); dimension Store (counters|objects|queue) */
+  storageFaults: 'StorageFaults',
+  /** fact objects that could not be decoded and were moved under quarantine/ */
+  objectsQuarantined: 'ObjectsQuarantined',
+  /** API requests refused by the per-caller limit (429); dimension Route */
+  requestsRateLimited: 'RequestsRateLimited',
 } as const;
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
