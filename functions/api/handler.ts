@@ -4,35 +4,72 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { errorResponse, HttpError } from '../../lib/api/http.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { systemClock } from '../../lib/ports.js';
-import { route, routeLabel, type ApiDeps } from './routes.js';
+import { route, routeLabel, type ApiDeps, type RouteDeps } from './routes.js';
 import { METRIC } from '../../lib/metrics/names.js';
 import { EmfMetrics } from '../../lib/metrics/emf.js';
 import { createLogger } from '../../lib/log.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { ResponseCache } from '../../lib/api/cache.js';
 import { jobSettingsFromEnv } from '../../lib/jobs/jobs.js';
+import { checkRequestBounds } from '../../lib/api/request.js';
+import { MAX_API_KEY_CHARS } from '../../lib/app/api-keys.js';
+import { callerIdentity, resolveAppKey } from '../../lib/api/identity.js';
+import { counterStoreCheck, healthMonitor } from '../../lib/api/health.js';
+import { RequestRateLimiter, rateLimitSettingsFromEnv } from '../../lib/api/rate-limit.js';
 
-/** API Gateway (HTTP API, payload v2) → router; every failure becomes the JSON error envelope. */
+/**
+ * A store that did not answer (throttled, down, unreachable, disk failing): a 503 the caller may retry,
+ * not a 500. AWS SDK errors carry `$metadata`; sockets and disks a `code`.
+ */
+function isStoreUnavailable(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const { code, name, $metadata } = error as { code?: unknown; name?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOSPC', 'EIO'].includes(code)) return true;
+  if (!$metadata) return false;
+  const status = $metadata.httpStatusCode;
+  return status === undefined || status >= 500 || status === 429 || /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test(String(name));
+}
+
+/**
+ * API Gateway (HTTP API, payload v2) → router. Before any route runs: the request's bounds (431, 413,
+ * 400), the caller's identity (a valid x-api-key, else the source IP) and its rate limit (429). Every
+ * failure becomes the JSON error envelope; an unexpected error's text goes to the log, never the body.
+ */
 export function createApiHandler(deps: ApiDeps & { afterRequest?: (correlationId: string) => void }) {
+  const routeDeps: RouteDeps = { ...deps, health: healthMonitor([counterStoreCheck(deps.counters), ...(deps.healthChecks ?? [])]) };
   return middy(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const query: Record<string, string | undefined> = { ...(event.queryStringParameters ?? {}) };
     const started = Date.now();
-    const correlationId = event.requestContext.requestId ?? randomUUID();
+    const correlationId = event.requestContext?.requestId ?? randomUUID();
+    const path = event.rawPath ?? '/';
     const withCorrelation = (response: APIGatewayProxyStructuredResultV2) => {
-      deps.metrics?.observe?.(METRIC.queryLatencyMs, Date.now() - started, { Route: routeLabel(event.rawPath) });
+      deps.metrics?.observe?.(METRIC.queryLatencyMs, Date.now() - started, { Route: routeLabel(path) });
       deps.afterRequest?.(correlationId);
       return { ...response, headers: { ...response.headers, 'x-correlation-id': correlationId } };
     };
     try {
-      // Behind CloudFront the source IP is the edge's: the viewer is the first x-forwarded-for hop.
-      const forwarded = event.headers?.['x-forwarded-for']?.split(',')[0]?.trim();
-      const client = event.headers?.['x-api-key'] ? `key:${event.headers['x-api-key']}` : `ip:${forwarded || event.requestContext.http.sourceIp}`;
+      const headers = event.headers ?? {};
+      const query: Record<string, string | undefined> = { ...(event.queryStringParameters ?? {}) };
       const body = event.body && event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-      return withCorrelation(await route({ method: event.requestContext.http.method, path: event.rawPath, query, client, headers: event.headers ?? {}, body }, deps));
+      checkRequestBounds({ path, query: event.rawQueryString ?? query, headers, cookies: event.cookies, bodyBytes: body ? Buffer.byteLength(body) : 0 });
+
+      // no key is that long: refused before any lookup, on every route
+      if ((headers['x-api-key']?.length ?? 0) > MAX_API_KEY_CHARS) throw new HttpError('unauthorized', `x-api-key is longer than ${MAX_API_KEY_CHARS} characters`);
+      const appKey = await resolveAppKey(headers['x-api-key'], deps.app?.apiKeys);
+      const client = callerIdentity(event.requestContext?.http?.sourceIp, appKey);
+      const verdict = deps.rateLimiter?.take(client);
+      if (verdict && !verdict.allowed) {
+        deps.metrics?.count(METRIC.requestsRateLimited, { Route: routeLabel(path) });
+        throw new HttpError('rate_limited', `too many requests from this caller; retry in ${verdict.retryAfterSeconds} s`, { 'retry-after': String(verdict.retryAfterSeconds) });
+      }
+      const method = event.requestContext?.http?.method ?? 'GET';
+      return withCorrelation(await route({ method, path, query, client, appKey, headers, body }, routeDeps));
     } catch (error) {
       if (error instanceof HttpError) return withCorrelation(errorResponse(error));
-      createLogger({ component: 'api', correlationId })('error', 'api request failed', { path: event.rawPath, error: String(error) });
-      return withCorrelation(errorResponse(new HttpError(500, 'internal', `internal error (correlation id ${correlationId})`)));
+      createLogger({ component: 'api', correlationId })('error', 'api request failed', { path: path.slice(0, 200), error: String(error) });
+      const failure = isStoreUnavailable(error)
+        ? new HttpError('unavailable', `a store did not answer; retry (correlation id ${correlationId})`)
+        : new HttpError('internal', `internal error (correlation id ${correlationId})`);
+      return withCorrelation(errorResponse(failure));
     }
   });
 }
@@ -57,6 +94,8 @@ export const handler = (event: APIGatewayProxyEventV2, context: Parameters<Retur
       clock: systemClock,
       retention: retentionFromEnv(),
       cache: new ResponseCache({ maxEntries: 5000 }),
+      // per container: see lib/api/rate-limit.ts for what that means across a fleet
+      rateLimiter: new RequestRateLimiter(rateLimitSettingsFromEnv()),
       jobs: process.env.JOBS_QUEUE_URL ? { queue: ports.jobsQueue(), objects: ports.objects(), settings: jobSettingsFromEnv() } : undefined,
       app: process.env.APP_API_KEYS_SECRET_ARN && process.env.QUEUE_URL ? { ingestQueue: ports.queue(), apiKeys: ports.appApiKeys() } : undefined,
     });

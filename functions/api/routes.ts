@@ -5,6 +5,10 @@ import { jobResultKey, QuotaExceededError, readJob, submitJob, type JobRequest, 
 import { planFor } from '../../lib/query/window-read.js';
 import { appEventSchema, appEventsRequestSchema } from '../../lib/app/events.js';
 import type { ApiKeyResolver } from '../../lib/app/api-keys.js';
+import { resolveAppKey, type PresentedKey } from '../../lib/api/identity.js';
+import type { HealthCheck, HealthReport } from '../../lib/api/health.js';
+import type { RequestRateLimiter } from '../../lib/api/rate-limit.js';
+import { decodePathSegment } from '../../lib/api/request.js';
 import { APP_METRICS, appMetric, type AppMetric } from '../../lib/query/app-metrics.js';
 import { recentVideos, searchVideos, trendingVideos, videosByAuthor } from '../../lib/query/video-feeds.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
@@ -30,14 +34,25 @@ export interface ApiDeps {
   metrics?: MetricsSink;
   /** extra routes only the local stack serves (GET /metrics) */
   metricsText?: () => Promise<string> | string;
+  /** checks GET /health runs besides the counter store's (lib/api/health.ts) */
+  healthChecks?: HealthCheck[];
+  /** the per-caller request limit (lib/api/rate-limit.ts); without it only the stage throttle applies */
+  rateLimiter?: RequestRateLimiter;
+}
+
+/** What the router needs beyond ApiDeps, built once by createApiHandler. */
+export interface RouteDeps extends ApiDeps {
+  health: () => Promise<HealthReport>;
 }
 
 export interface ApiRequest {
   method: string;
   path: string;
   query: Record<string, string | undefined>;
-  /** who is asking, for job quotas: the API key if any, else the source IP */
+  /** who is asking, for job quotas: a CallerIdentity (lib/api/identity.ts), never a raw key or header */
   client?: string;
+  /** the x-api-key header as the handler resolved it; resolved on demand when absent */
+  appKey?: PresentedKey;
   headers?: Record<string, string | undefined>;
   body?: string;
 }
@@ -68,7 +83,7 @@ const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'id must be a 64-character lowe
 function badRequest(error: z.ZodError): HttpError {
   const issue = error.issues[0]!;
   const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
-  return new HttpError(400, 'bad_request', `${where}${issue.message}`);
+  return new HttpError('bad_request', `${where}${issue.message}`);
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
@@ -81,7 +96,7 @@ export function tzOffsetMinutes(tz: string | undefined): number {
   if (!tz) return 0;
   const match = /^([+-])(\d{2}):?(\d{2})$/.exec(tz);
   const minutes = match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3])) : Number(tz);
-  if (Math.abs(minutes) > 14 * 60) throw new HttpError(400, 'bad_request', 'tz: offsets range from -14:00 to +14:00');
+  if (Math.abs(minutes) > 14 * 60) throw new HttpError('bad_request', 'tz: offsets range from -14:00 to +14:00');
   return minutes;
 }
 
@@ -96,7 +111,7 @@ function windowFrom(query: { interval?: string; startTs?: number; endTs?: number
     }
     return window;
   } catch (error) {
-    if (error instanceof WindowError) throw new HttpError(400, 'bad_window', error.message);
+    if (error instanceof WindowError) throw new HttpError('bad_window', error.message);
     throw error;
   }
 }
@@ -114,13 +129,13 @@ async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps:
   const plan = tooLong ? null : await planFor(window, deps, timelineStep(window) === 3600);
   if (!tooLong && !plan?.unanswerable) return null;
   if (!deps.jobs) {
-    throw new HttpError(400, 'bad_window', plan?.unanswerable ?? `windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days need the jobs runner, which is not configured`);
+    throw new HttpError('bad_window', plan?.unanswerable ?? `windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days need the jobs runner, which is not configured`);
   }
   let job;
   try {
     job = await submitJob(request, apiRequest.client ?? 'anonymous', { counters: deps.counters, jobsQueue: deps.jobs.queue, clock: deps.clock, settings: deps.jobs.settings });
   } catch (error) {
-    if (error instanceof QuotaExceededError) throw new HttpError(429, 'quota_exceeded', error.message);
+    if (error instanceof QuotaExceededError) throw new HttpError('quota_exceeded', error.message, { 'retry-after': String(error.retryAfterSeconds) });
     throw error;
   }
   if (job.status === 'complete' && job.resultRef) {
@@ -132,24 +147,25 @@ async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps:
 
 /** App routes take an `x-api-key` header; the key names the project. */
 async function appAuth(request: ApiRequest, deps: ApiDeps): Promise<{ project: string; app: NonNullable<ApiDeps['app']> }> {
-  if (!deps.app) throw new HttpError(404, 'not_found', 'app events are not enabled on this deployment');
-  const key = request.headers?.['x-api-key'];
-  if (!key) throw new HttpError(401, 'unauthorized', 'an x-api-key header is required');
-  const project = await deps.app.apiKeys(key);
-  if (!project) throw new HttpError(401, 'unauthorized', 'unknown API key');
-  return { project, app: deps.app };
+  if (!deps.app) throw new HttpError('not_found', 'app events are not enabled on this deployment');
+  const presented = request.headers?.['x-api-key'];
+  if (!presented) throw new HttpError('unauthorized', 'an x-api-key header is required');
+  const key = request.appKey ?? (await resolveAppKey(presented, deps.app.apiKeys));
+  if (key === 'unavailable') throw new HttpError('unavailable', 'API keys could not be checked just now; retry');
+  if (!key) throw new HttpError('unauthorized', 'unknown API key');
+  return { project: key.project, app: deps.app };
 }
 
 function timeArg(name: string, raw: string): number {
   if (/^\d{1,12}$/.test(raw)) return Number(raw);
   const ms = Date.parse(raw);
-  if (Number.isNaN(ms)) throw new HttpError(400, 'bad_request', `${name} must be unix seconds or an ISO date, got "${raw}"`);
+  if (Number.isNaN(ms)) throw new HttpError('bad_request', `${name} must be unix seconds or an ISO date, got "${raw}"`);
   return Math.floor(ms / 1000);
 }
 
 function pubkeyFrom(raw: string): string {
-  const pubkey = parsePubkey(decodeURIComponent(raw));
-  if (!pubkey) throw new HttpError(400, 'bad_pubkey', 'pubkey must be 64 hex characters or an npub');
+  const pubkey = parsePubkey(decodePathSegment(raw));
+  if (!pubkey) throw new HttpError('bad_pubkey', 'pubkey must be 64 hex characters or an npub');
   return pubkey;
 }
 
@@ -169,7 +185,7 @@ async function cachedJson(deps: ApiDeps, key: string, windowSeconds: number, com
   return json(200, value, cacheControlFor(windowSeconds));
 }
 
-type Handler = (match: RegExpExecArray, request: ApiRequest, deps: ApiDeps) => Promise<HttpResponse>;
+type Handler = (match: RegExpExecArray, request: ApiRequest, deps: RouteDeps) => Promise<HttpResponse>;
 const nowSeconds = (deps: ApiDeps) => Math.floor(deps.clock.now() / 1000);
 
 /** The route a path belongs to, as a low-cardinality label (`/api/events/:id/stats`). */
@@ -179,12 +195,20 @@ export function routeLabel(path: string): string {
 }
 
 const routes: { method: string; pattern: RegExp; name: string; handle: Handler }[] = [
-  { method: 'GET', pattern: /^\/health$/, name: '/health', handle: async (_m, _r, deps) => json(200, { status: 'ok', time: new Date(deps.clock.now()).toISOString() }) },
+  {
+    method: 'GET',
+    pattern: /^\/health$/,
+    name: '/health',
+    handle: async (_m, _r, deps) => {
+      const { status, checks } = await deps.health();
+      return json(status === 'ok' ? 200 : 503, { status, time: new Date(deps.clock.now()).toISOString(), checks });
+    },
+  },
   {
     method: 'GET',
     pattern: /^\/metrics$/, name: '/metrics',
     handle: async (_m, _r, deps) => {
-      if (!deps.metricsText) throw new HttpError(404, 'not_found', 'GET /metrics is served by the local stack; in AWS see CloudWatch');
+      if (!deps.metricsText) throw new HttpError('not_found', 'GET /metrics is served by the local stack; in AWS see CloudWatch');
       return { statusCode: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await deps.metricsText() };
     },
   },
@@ -207,7 +231,7 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     handle: async (match, request, deps) => {
       const pubkey = pubkeyFrom(match[1]!);
       const metric = match[2]! as Drilldown;
-      if (!DRILLDOWNS.includes(metric)) throw new HttpError(404, 'unknown_drilldown', `drilldown must be one of ${DRILLDOWNS.join(', ')}`);
+      if (!DRILLDOWNS.includes(metric)) throw new HttpError('unknown_drilldown', `drilldown must be one of ${DRILLDOWNS.join(', ')}`);
       const query = parse(windowQuery, request.query);
       const window = windowFrom(query, nowSeconds(deps));
       const tz = tzOffsetMinutes(query.tz);
@@ -229,7 +253,7 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
       try {
         body = JSON.parse(request.body ?? '');
       } catch {
-        throw new HttpError(400, 'bad_request', 'the body must be JSON: {"events": [...]}');
+        throw new HttpError('bad_request', 'the body must be JSON: {"events": [...]}');
       }
       const { events } = parse(appEventsRequestSchema, body);
       // Each event is checked here so the caller learns what is wrong; ingest checks again.
@@ -242,7 +266,7 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
       });
       if (accepted.length) {
         const { failed } = await app.ingestQueue.sendBatch([JSON.stringify({ v: 1, source: 'app', project, events: accepted })]);
-        if (failed.length) throw new HttpError(503, 'unavailable', 'the ingest queue did not take the events; retry with the same ids');
+        if (failed.length) throw new HttpError('unavailable', 'the ingest queue did not take the events; retry with the same ids');
       }
       return json(202, { accepted: accepted.length, rejected });
     },
@@ -254,11 +278,11 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     handle: async (match, request, deps) => {
       const { project } = await appAuth(request, deps);
       const metric = match[1] as AppMetric;
-      if (!APP_METRICS.includes(metric)) throw new HttpError(404, 'unknown_metric', `metric must be one of ${APP_METRICS.join(', ')}`);
+      if (!APP_METRICS.includes(metric)) throw new HttpError('unknown_metric', `metric must be one of ${APP_METRICS.join(', ')}`);
       const query = parse(z.object({ startTime: z.string().min(1, 'startTime is required'), endTime: z.string().optional() }), request.query);
       const now = nowSeconds(deps);
       const window = windowFrom({ startTs: timeArg('startTime', query.startTime), endTs: query.endTime ? timeArg('endTime', query.endTime) : now }, now);
-      if (window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS) throw new HttpError(400, 'bad_window', `app metrics cover at most ${MAX_SYNC_WINDOW_SECONDS / 86400} days`);
+      if (window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS) throw new HttpError('bad_window', `app metrics cover at most ${MAX_SYNC_WINDOW_SECONDS / 86400} days`);
       return cachedJson(deps, `app:${project}:${metric}:${window.startTs}:${window.endTs}`, window.endTs - window.startTs, () => appMetric(project, metric, window, deps));
     },
   },
@@ -268,7 +292,7 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     handle: async (match, _r, deps) => {
       const jobId = parse(z.string().regex(/^[0-9a-f]{32}$/, 'jobId must be 32 hex characters'), match[1]);
       const job = await readJob(deps.counters, jobId);
-      if (!job) throw new HttpError(404, 'not_found', `no job ${jobId}`);
+      if (!job) throw new HttpError('not_found', `no job ${jobId}`);
       const body: Record<string, unknown> = {
         jobId,
         status: job.status,
@@ -354,18 +378,18 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     method: 'GET',
     pattern: /^\/api\/videos\/([^/]+)\/stats$/, name: '/api/videos/:id/stats',
     handle: async (match, _r, deps) => {
-      const raw = decodeURIComponent(match[1]!);
+      const raw = decodePathSegment(match[1]!);
       if (!/^[0-9a-f]{64}$/.test(raw) && !/^\d+:[0-9a-f]{64}:.*$/.test(raw)) {
-        throw new HttpError(400, 'bad_request', 'id must be a video event id (64 hex) or its address kind:pubkey:d');
+        throw new HttpError('bad_request', 'id must be a video event id (64 hex) or its address kind:pubkey:d');
       }
       const result = await videoStats(raw, deps);
-      if (!result) throw new HttpError(404, 'not_a_video', `event ${raw} is not a video`);
+      if (!result) throw new HttpError('not_a_video', `event ${raw} is not a video`);
       return json(200, result, cacheControlFor(60));
     },
   },
 ];
 
-export async function route(request: ApiRequest, deps: ApiDeps): Promise<HttpResponse> {
+export async function route(request: ApiRequest, deps: RouteDeps): Promise<HttpResponse> {
   let pathMatched = false;
   for (const { method, pattern, handle } of routes) {
     const match = pattern.exec(request.path);
@@ -375,10 +399,10 @@ export async function route(request: ApiRequest, deps: ApiDeps): Promise<HttpRes
     try {
       return await handle(match, request, deps);
     } catch (error) {
-      if (error instanceof DeletedError) throw new HttpError(404, 'deleted', error.message);
+      if (error instanceof DeletedError) throw new HttpError('deleted', error.message);
       throw error;
     }
   }
-  if (pathMatched) throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}`);
-  throw new HttpError(404, 'not_found', `no route for ${request.method} ${request.path}`);
+  if (pathMatched) throw new HttpError('method_not_allowed', `${request.method} is not allowed on ${request.path}`);
+  throw new HttpError('not_found', `no route for ${request.method} ${request.path}`);
 }

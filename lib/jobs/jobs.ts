@@ -31,6 +31,7 @@ export interface JobRecord {
   resultRef: string | null;
   error: string | null;
   request: JobRequest;
+  /** the caller that started it, as a CallerIdentity (lib/api/identity.ts): a key hash or an address */
   client: string;
   createdAt: number;
   updatedAt: number;
@@ -39,13 +40,23 @@ export interface JobRecord {
   progress: { phase: string; percent: number; at: number }[];
 }
 
-export class QuotaExceededError extends Error {}
+export class QuotaExceededError extends Error {
+  constructor(
+    message: string,
+    /** seconds until the quota hour ends */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
 
 /** Longer than the jobs function's 15-minute timeout. */
 const STALE_JOB_MS = 20 * 60_000;
 
 export const jobNamespace = (jobId: string) => `job:${jobId}`;
 export const jobResultKey = (jobId: string) => `jobs/${jobId}.json`;
+const MAX_CLIENT_CHARS = 64;
+/** The client's hourly quota counter: `client` is a bounded CallerIdentity, safe as a key. */
 const QUOTA_SCOPE = (client: string) => `quota:${client}`;
 
 /** Identical requests share one job: the id is a hash of the normalised request. */
@@ -89,12 +100,15 @@ async function writeJob(counters: CounterStore, record: JobRecord): Promise<void
 /**
  * Starts (or joins) a job. A queued or running job with the same request is shared; a completed one
  * is reused while its result is fresh; otherwise the client's hourly quota is charged and the job queued.
+ * `client` is the caller's identity (lib/api/identity.ts); it is stored in the job record and the quota key.
  */
 export async function submitJob(
   request: JobRequest,
   client: string,
   deps: { counters: CounterStore; jobsQueue: QueueSender; clock: Clock; settings: JobSettings },
 ): Promise<JobRecord> {
+  // a raw header or key here would land in a DynamoDB key and the job record: only identities fit
+  if (client.length === 0 || client.length > MAX_CLIENT_CHARS) throw new Error(`job client must be a caller identity of 1–${MAX_CLIENT_CHARS} characters`);
   const jobId = jobIdOf(request);
   const now = deps.clock.now();
   const existing = await readJob(deps.counters, jobId);
@@ -109,7 +123,8 @@ export async function submitJob(
   await deps.counters.add([{ scope: QUOTA_SCOPE(client), granularity: 'h', bucket: hour, add: { jobs: 1 }, expiresAt: hour + 7200 }]);
   const [usage] = await deps.counters.range(QUOTA_SCOPE(client), 'h', hour, hour);
   if ((usage?.values.jobs ?? 0) > deps.settings.perClientPerHour) {
-    throw new QuotaExceededError(`job quota reached: ${deps.settings.perClientPerHour} jobs per hour per client; try again after ${new Date((hour + 3600) * 1000).toISOString()}`);
+    const retryAfterSeconds = Math.max(1, hour + 3600 - Math.floor(now / 1000));
+    throw new QuotaExceededError(`job quota reached: ${deps.settings.perClientPerHour} jobs per hour per client; try again after ${new Date((hour + 3600) * 1000).toISOString()}`, retryAfterSeconds);
   }
 
   const record: JobRecord = {

@@ -1,31 +1,59 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { listen } from '../util/listen.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { lambdaContext } from './queue-consumer.js';
+import { errorResponse, HttpError, type HttpResponse } from '../api/http.js';
+import { REQUEST_LIMITS, splitRequestTarget } from '../api/request.js';
 
 export type ApiGatewayHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
-const MAX_BODY_BYTES = 1024 * 1024;
+/** A slow client gets this long to send its headers, and its whole request. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
-/** Serves a Lambda handler over HTTP, translating each request to an API Gateway v2 event. */
+class RequestBodyTooLarge extends Error {}
+
+/**
+ * Serves a Lambda handler over HTTP, translating each request to an API Gateway v2 event. What API
+ * Gateway would refuse before the function runs is refused here the same way, in the JSON envelope: an
+ * unparsable request (400), headers over Node's 16 KB (431), a body over the limit (413).
+ */
 export async function startHttpApi(handler: ApiGatewayHandler, port: number, host = '127.0.0.1'): Promise<{ url: string; port: number; close(): Promise<void> }> {
-  const server: Server = createServer(async (req, res) => {
+  const server: Server = createServer({ maxHeaderSize: REQUEST_LIMITS.maxHeaderBytes }, async (req, res) => {
+    let event: APIGatewayProxyEventV2;
     try {
-      const body = await readBody(req);
-      if (body === null) {
-        res.writeHead(413, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 'payload_too_large', message: `body over ${MAX_BODY_BYTES} bytes` } }));
-        return;
-      }
-      const result = await handler(toApiGatewayEvent(req, body), lambdaContext('funnel-api'));
-      res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
-      res.end(result.body ?? '');
+      event = toApiGatewayEvent(req, await readBody(req));
     } catch (error) {
-      res.writeHead(500, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'internal', message: String(error) } }));
+      if (error instanceof HttpError) return send(res, errorResponse(error), true);
+      if (error instanceof RequestBodyTooLarge) return send(res, errorResponse(new HttpError('payload_too_large', `request bodies are limited to ${REQUEST_LIMITS.maxBodyBytes} bytes`)), true);
+      // the client went away mid-body: nobody to answer
+      res.destroy();
+      return;
+    }
+    try {
+      const result = await handler(event, lambdaContext('funnel-api'));
+      send(res, { statusCode: result.statusCode ?? 200, headers: (result.headers ?? {}) as Record<string, string>, body: result.body ?? '' });
+    } catch {
+      // the handler answers every failure itself; reaching here is a bug, and its text stays in the process
+      send(res, errorResponse(new HttpError('internal', 'internal error')));
     }
   });
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = 5_000;
+  // Requests Node cannot parse never reach the handler: answer them in the envelope and close.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const response = errorResponse(
+      tooLarge ? new HttpError('headers_too_large', `request headers are limited to ${REQUEST_LIMITS.maxHeaderBytes} bytes`) : new HttpError('bad_request', 'the request is not valid HTTP/1.1'),
+    );
+    const body = Buffer.from(response.body);
+    socket.end(
+      `HTTP/1.1 ${response.statusCode} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${response.body}`,
+    );
+  });
   const actualPort = await listen(server, port, host);
   return {
     url: `http://${host}:${actualPort}`,
@@ -38,28 +66,37 @@ export async function startHttpApi(handler: ApiGatewayHandler, port: number, hos
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<string | null> {
+function send(res: ServerResponse, response: HttpResponse, closeConnection = false): void {
+  if (res.headersSent) return void res.end();
+  res.writeHead(response.statusCode, { ...response.headers, 'content-length': String(Buffer.byteLength(response.body)), ...(closeConnection ? { connection: 'close' } : {}) });
+  res.end(response.body);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > REQUEST_LIMITS.maxBodyBytes) throw new RequestBodyTooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return null;
+    if (size > REQUEST_LIMITS.maxBodyBytes) throw new RequestBodyTooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
 function toApiGatewayEvent(req: IncomingMessage, body: string): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? '/', 'http://local');
-  const query: Record<string, string> = {};
+  const { path, rawQuery } = splitRequestTarget(req.url ?? '/');
+  // no prototype: a parameter named `constructor` or `__proto__` is just a parameter
+  const query: Record<string, string> = Object.create(null);
   // API Gateway joins repeated parameters with commas.
-  for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
+  for (const [key, value] of new URLSearchParams(rawQuery)) query[key] = key in query ? `${query[key]},${value}` : value;
   const headers: Record<string, string> = {};
   for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(',') : value;
   return apiGatewayEvent({
     method: req.method ?? 'GET',
-    path: url.pathname,
-    rawQueryString: url.search.slice(1),
+    path,
+    rawQueryString: rawQuery,
     query,
     headers,
     body,

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+/**
+ * The per-caller request limit: a token bucket per caller identity (lib/api/identity.ts), refilled at
+ * `perSecond` up to `burst`, kept in memory. It costs no storage write per request, so it can stand in
+ * front of every read at the design load. The callers tracked are a bounded LRU (`trackedCallers`):
+ * memory stays constant, and a caller pushed out by newer ones simply starts again with a full bucket.
+ *
+ * In AWS every api container keeps its own buckets, so a caller whose requests are spread over N warm
+ * containers can reach up to N × the limit in aggregate; the stage throttle bounds the total, and the
+ * expensive routes (job submission) keep their shared hourly quota in DynamoDB. Locally there is one
+ * process, so the limit is exact.
+ */
+export interface RateLimitSettings {
+  /** tokens added per second (sustained requests per second per caller) */
+  perSecond: number;
+  /** bucket size (requests a caller may send at once) */
+  burst: number;
+  /** callers remembered at once (least recently seen out first) */
+  trackedCallers: number;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitSettings = { perSecond: 20, burst: 100, trackedCallers: 10_000 };
+
+const positiveInt = (fallback: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? String(fallback) : v))
+    .pipe(z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(1).max(max)));
+
+const rateLimitEnv = z.object({
+  API_RATE_LIMIT_PER_SECOND: positiveInt(DEFAULT_RATE_LIMIT.perSecond, 100_000),
+  API_RATE_LIMIT_BURST: positiveInt(DEFAULT_RATE_LIMIT.burst, 1_000_000),
+  API_RATE_LIMIT_TRACKED_CALLERS: positiveInt(DEFAULT_RATE_LIMIT.trackedCallers, 1_000_000),
+});
+
+/** API_RATE_LIMIT_PER_SECOND, API_RATE_LIMIT_BURST, API_RATE_LIMIT_TRACKED_CALLERS; a bad value stops the start. */
+export function rateLimitSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitSettings {
+  const parsed = rateLimitEnv.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${issue.path.join('.')} ${issue.message}, got ${JSON.stringify(env[String(issue.path[0])])}`);
+  }
+  const { API_RATE_LIMIT_PER_SECOND: perSecond, API_RATE_LIMIT_BURST: burst, API_RATE_LIMIT_TRACKED_CALLERS: trackedCallers } = parsed.data;
+  return { perSecond, burst, trackedCallers };
+}
+
+export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+export class RequestRateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    readonly settings: RateLimitSettings = DEFAULT_RATE_LIMIT,
+    /** milliseconds, monotonic enough for refills */
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Takes one token from the caller's bucket, or says how many seconds until one is there. */
+  take(caller: string): RateLimitVerdict {
+    const now = this.now();
+    const { perSecond, burst, trackedCallers } = this.settings;
+    const bucket = this.buckets.get(caller) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * perSecond);
+    bucket.at = now;
+    // re-insert: Map order is the LRU order
+    this.buckets.delete(caller);
+    this.buckets.set(caller, bucket);
+    while (this.buckets.size > trackedCallers) this.buckets.delete(this.buckets.keys().next().value!);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { allowed: true };
+    }
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond)) };
+  }
+
+  get trackedCount(): number {
+    return this.buckets.size;
+  }
+}
