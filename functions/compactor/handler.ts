@@ -18,11 +18,13 @@ export function createCompactorHandler(deps: CompactorDeps & { log?: (record: Re
       hours: run.hours.length,
       inputObjects: run.hours.reduce((n, r) => n + r.inputObjects, 0),
       outputRows: run.hours.reduce((n, r) => n + Math.max(0, r.outputRows), 0),
+      failedHours: run.failedHours.length,
+      quarantined: run.quarantined,
       daysRolled: run.daysRolled.length,
       watermark: run.watermark,
       durationMs,
     };
-    (deps.log ?? ((r) => console.log(JSON.stringify(r))))({ level: 'info', component: 'compactor', msg: 'compaction', ...summary });
+    (deps.log ?? ((r) => console.log(JSON.stringify(r))))({ level: run.failedHours.length ? 'error' : 'info', component: 'compactor', msg: 'compaction', ...summary });
     deps.afterRun?.();
     return summary;
   });

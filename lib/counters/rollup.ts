@@ -25,11 +25,9 @@ export class DeltaRollup {
   addFact(fact: Fact): void {
     const minute = bucketStart(fact.created_at, 'm');
     const c = contributionsOf(fact);
-    for (const { scope, metric, amount } of c.counts) {
-      this.bump(scope, 'm', minute, metric, amount);
-      // All-time global totals back /api/stats without scanning buckets.
-      if (scope === GLOBAL_SCOPE) this.bump(GLOBAL_SCOPE, 'all', 0, metric, amount);
-    }
+    // All-time totals are not added here: they are settled from the facts (all-time.ts), so a
+    // redelivered batch or a copy from a second relay never inflates them.
+    for (const { scope, metric, amount } of c.counts) this.bump(scope, 'm', minute, metric, amount);
     for (const { scope, sketch, code } of c.distinct) {
       if (scope !== GLOBAL_SCOPE) (this.item(scope, 'm', minute).union[sketch] ??= []).push(code);
     }
@@ -41,7 +39,8 @@ export class DeltaRollup {
   }
 
   /**
-   * Counts a rejected event by reason, all-time and per minute of ingestion. The per-minute counts live
+   * Counts a rejected event by reason, all-time and per minute of ingestion (per delivery: a rejection
+   * has no fact to deduplicate by). The per-minute counts live
    * in their own scope: settling rewrites `g` minute items from facts, and rejections have no facts.
    */
   addRejection(reason: string, atSeconds: number, count = 1): void {

@@ -63,7 +63,8 @@ export function settledDayItem(scope: string, dayStart: number, hourItems: reado
       if (engaged) state.values[`eng_h${String((item.bucket - dayStart) / 3600).padStart(2, '0')}`] = engaged;
     }
   }
-  return toItem(scope, 'd', dayStart, state, keepsDaysForever(scope) ? undefined : dayStart + retention.daySeconds);
+  // Global day items stay too: the exact all-time totals are recomputed from them (all-time.ts).
+  return toItem(scope, 'd', dayStart, state, keepsDaysForever(scope) || scope === GLOBAL_SCOPE ? undefined : dayStart + retention.daySeconds);
 }
 
 export async function settleHour(

@@ -1,12 +1,25 @@
+import { randomUUID } from 'node:crypto';
 import type { CounterStore } from '../ports.js';
 
 /** Namespaces of the small state records kept in the counters table. */
 export const DIRTY_HOURS = 'dirty-hour';
 export const INGEST_HEARTBEAT = 'ingest';
 
-/** Marks hour partitions as needing compaction; `markedAt` lets the compactor clear only what it saw. */
-export async function markDirty(counters: CounterStore, hourStarts: number[], nowMs: number): Promise<void> {
-  await Promise.all(hourStarts.map((hour) => counters.putState(DIRTY_HOURS, hour, { markedAt: nowMs })));
+/**
+ * Marks hour (or day) buckets as needing compaction. Each mark carries a fresh token: the compactor
+ * clears a mark only while it still holds the token it read, so a batch that re-marks the hour in the
+ * meantime (even in the same millisecond) keeps it dirty.
+ */
+export async function markDirty(counters: CounterStore, hourStarts: number[], nowMs: number, namespace = DIRTY_HOURS): Promise<void> {
+  await Promise.all(hourStarts.map((hour) => counters.putState(namespace, hour, { markedAt: nowMs, mark: randomUUID() })));
+}
+
+/** Clears a dirty mark read earlier, unless it was re-marked since (see markDirty). */
+export async function clearDirty(counters: CounterStore, namespace: string, id: number, value: Record<string, unknown>): Promise<boolean> {
+  if (typeof value.mark === 'string') return counters.deleteStateIf(namespace, id, 'mark', value.mark);
+  // Marks written before tokens existed carry only markedAt.
+  if (typeof value.markedAt === 'number') return counters.deleteStateIf(namespace, id, 'markedAt', value.markedAt);
+  return false;
 }
 
 export async function recordIngestHeartbeat(counters: CounterStore, nowMs: number, accepted: number): Promise<void> {

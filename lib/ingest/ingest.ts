@@ -7,7 +7,7 @@ import type { EventVerifier } from '../nostr/verify.js';
 import { normalise } from '../nostr/normalise.js';
 import type { Fact } from '../facts/schema.js';
 import { encodeFacts } from '../facts/parquet.js';
-import { partitionOf, partitionPrefix } from '../facts/partition.js';
+import { createdAtInRange, partitionOf, partitionPrefix } from '../facts/partition.js';
 import { DeltaRollup } from '../counters/rollup.js';
 import { ingestMessageSchema, MAX_EVENT_BYTES } from './message.js';
 import { markDirty, recordIngestHeartbeat } from '../counters/state.js';
@@ -20,41 +20,73 @@ export interface IngestDeps {
   clock: Clock;
   metrics: MetricsSink;
   minuteTtlSeconds: number;
+  /** structured error lines (storage faults); stderr JSON by default */
+  logError?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
-export type RejectReason = 'malformed_message' | 'invalid_shape' | 'oversized' | 'bad_id' | 'bad_sig';
+/**
+ * Why an event (or a message) was not stored; each is counted under its own name (docs/metrics.md).
+ * Every one of them belongs to the event alone: none fails its message or its batch.
+ */
+export type RejectReason =
+  | 'malformed_message'
+  | 'invalid_shape'
+  | 'oversized'
+  | 'bad_id'
+  | 'bad_sig'
+  | 'created_at_out_of_range'
+  | 'unprocessable'
+  | 'unencodable';
 
 export interface IngestResult {
   /** messages to hand back to the queue (redelivered, then dead-lettered) */
   failedMessageIds: string[];
+  /** facts durably stored by this batch (the messages not in failedMessageIds) */
   accepted: number;
   duplicatesInBatch: number;
   rejected: Partial<Record<RejectReason, number>>;
   objectKeys: string[];
 }
 
+/** What one queue message contributes: its own facts (first arrival in the batch) and rejections. */
+interface MessageFacts {
+  messageId: string;
+  facts: Fact[];
+  deletions: Map<string, NostrEvent>;
+  rejected: Partial<Record<RejectReason, number>>;
+}
+
 /**
  * One queue batch → validated, verified, normalised facts (one Parquet object per hour partition
- * touched) + pre-aggregated live minute counters. Bad events are counted and dropped; a message
- * that is not an ingest message at all fails alone and is dead-lettered after its retries.
+ * touched) + pre-aggregated live minute counters.
+ *
+ * Isolation: everything that can go wrong with one event (shape, size, id, signature, created_at,
+ * normalisation, encoding) rejects that event under its reason and nothing else. A message that is not
+ * an ingest message at all fails alone (dead-lettered after its retries). A storage fault fails the
+ * batch's write; the batch is then stored message by message, so only the messages whose own writes
+ * fail go back to the queue.
+ *
+ * Verification comes before deduplication: an id is only "seen" once an event carrying it verified,
+ * so a forged copy earlier in the batch cannot hide the genuine one.
  */
 export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Promise<IngestResult> {
   const nowMs = deps.clock.now();
   const nowSeconds = Math.floor(nowMs / 1000);
-  const rollup = new DeltaRollup({ minuteTtlSeconds: deps.minuteTtlSeconds });
-  const rejected: IngestResult['rejected'] = {};
   const failedMessageIds: string[] = [];
-  const okMessageIds: string[] = [];
-  const facts = new Map<string, Fact>();
-  const events = new Map<string, NostrEvent>();
+  const seen = new Set<string>();
+  const messages: MessageFacts[] = [];
+  const rejectedTotal: IngestResult['rejected'] = {};
   let duplicatesInBatch = 0;
 
-  const reject = (reason: RejectReason) => {
-    rejected[reason] = (rejected[reason] ?? 0) + 1;
-    deps.metrics.count(METRIC.eventsRejected, { Reason: reason });
+  const countReject = (message: MessageFacts, reason: RejectReason, n = 1) => {
+    message.rejected[reason] = (message.rejected[reason] ?? 0) + n;
+    rejectedTotal[reason] = (rejectedTotal[reason] ?? 0) + n;
+    deps.metrics.count(METRIC.eventsRejected, { Reason: reason }, n);
   };
 
+  const malformed: MessageFacts = { messageId: '', facts: [], deletions: new Map(), rejected: {} };
   for (const record of records) {
+    const own: MessageFacts = { messageId: record.messageId, facts: [], deletions: new Map(), rejected: {} };
     let message;
     try {
       message = ingestMessageSchema.safeParse(JSON.parse(record.body));
@@ -62,94 +94,202 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
       message = null;
     }
     if (!message?.success) {
-      reject('malformed_message');
+      // Counted with the batch's stored rejections (the message itself stores nothing).
+      countReject(malformed, 'malformed_message');
       failedMessageIds.push(record.messageId);
       continue;
     }
-    okMessageIds.push(record.messageId);
-    const relay = message.data.source.startsWith('ws') ? message.data.source : null;
-    if (message.data.source === 'app') {
-      // First-party events: validated and hashed by the same rules as at the API edge, never signed.
-      for (const raw of message.data.events) {
-        const parsed = appEventSchema.safeParse(raw);
-        if (!parsed.success || !message.data.project) {
-          reject('invalid_shape');
+    messages.push(own);
+    const { source, project, events } = message.data;
+    const relay = source.startsWith('ws') ? source : null;
+    const keep = (fact: Fact, kind: string) => {
+      if (seen.has(fact.event_id)) {
+        duplicatesInBatch++;
+        return;
+      }
+      seen.add(fact.event_id);
+      own.facts.push(fact);
+      deps.metrics.count(METRIC.eventsAccepted, { Kind: kind });
+    };
+    for (const raw of events) {
+      try {
+        if (source === 'app') {
+          // First-party events: validated and hashed by the same rules as at the API edge, never signed.
+          const parsed = appEventSchema.safeParse(raw);
+          if (!parsed.success || !project) {
+            countReject(own, 'invalid_shape');
+            continue;
+          }
+          const fact = appFact(parsed.data, project, nowMs);
+          if (!createdAtInRange(fact.created_at, nowSeconds)) countReject(own, 'created_at_out_of_range');
+          else keep(fact, 'app');
           continue;
         }
-        const fact = appFact(parsed.data, message.data.project, nowMs);
-        if (facts.has(fact.event_id)) {
+        const parsed = nostrEventSchema.safeParse(raw);
+        if (!parsed.success) {
+          countReject(own, 'invalid_shape');
+          continue;
+        }
+        const event = parsed.data;
+        // Range before signature: far-future spam is cheap to refuse, and partitionOf needs a real date.
+        if (!createdAtInRange(event.created_at, nowSeconds)) {
+          countReject(own, 'created_at_out_of_range');
+          continue;
+        }
+        if (event.content.length > MAX_EVENT_BYTES || JSON.stringify(event.tags).length > MAX_EVENT_BYTES) {
+          countReject(own, 'oversized');
+          continue;
+        }
+        // An id already accepted in this batch was verified; an exact id match means identical content.
+        if (seen.has(event.id)) {
           duplicatesInBatch++;
           continue;
         }
-        facts.set(fact.event_id, fact);
-        deps.metrics.count(METRIC.eventsAccepted, { Kind: 'app' });
+        const failure = deps.verify(event);
+        if (failure) {
+          countReject(own, failure);
+          continue;
+        }
+        const before = own.facts.length;
+        keep(normalise(event, { relay, ingestedAt: nowMs }), String(event.kind));
+        if (event.kind === 5 && own.facts.length > before) own.deletions.set(event.id, event);
+      } catch {
+        // A normaliser edge case on one hostile event must not cost its neighbours.
+        countReject(own, 'unprocessable');
       }
-      continue;
-    }
-    for (const raw of message.data.events) {
-      const parsed = nostrEventSchema.safeParse(raw);
-      if (!parsed.success) {
-        reject('invalid_shape');
-        continue;
-      }
-      const event = parsed.data;
-      if (event.content.length > MAX_EVENT_BYTES || JSON.stringify(event.tags).length > MAX_EVENT_BYTES) {
-        reject('oversized');
-        continue;
-      }
-      if (facts.has(event.id)) {
-        duplicatesInBatch++;
-        continue;
-      }
-      const failure = deps.verify(event);
-      if (failure) {
-        reject(failure);
-        continue;
-      }
-      const fact = normalise(event, { relay, ingestedAt: nowMs });
-      facts.set(event.id, fact);
-      if (event.kind === 5) events.set(event.id, event);
-      deps.metrics.count(METRIC.eventsAccepted, { Kind: String(event.kind) });
     }
   }
 
-  for (const [reason, n] of Object.entries(rejected)) rollup.addRejection(reason, nowSeconds, n);
-  for (const fact of facts.values()) rollup.addFact(fact);
-
-  // A deterministic object name per (hour, message set): a redelivered identical batch overwrites
-  // its own object instead of adding a copy.
-  const batchId = createHash('sha256').update(okMessageIds.sort().join(',')).digest('hex').slice(0, 20);
-  const byHour = new Map<number, Fact[]>();
-  for (const fact of facts.values()) {
-    const start = partitionOf(fact.created_at).start;
-    let list = byHour.get(start);
-    if (!list) byHour.set(start, (list = []));
-    list.push(fact);
-  }
-
+  const encoded = encodeByHour(messages, (message, n) => countReject(message, 'unencodable', n));
   const objectKeys: string[] = [];
+  const okIds = messages.map((m) => m.messageId);
   try {
-    await Promise.all(
-      [...byHour].map(async ([start, hourFacts]) => {
-        const key = `${partitionPrefix(partitionOf(start))}${batchId}.parquet`;
-        await deps.objects.put(key, encodeFacts(hourFacts), 'application/vnd.apache.parquet');
-        objectKeys.push(key);
-      }),
-    );
-    // Facts first, counters after: if counting fails the batch is redelivered and the facts object is
-    // overwritten by name, so facts never go missing behind counters.
-    await deps.counters.add(rollup.deltas());
-    await deps.counters.putStates(indexRecords(facts.values(), events));
-    await markDirty(deps.counters, [...byHour.keys()], nowMs);
-    await recordIngestHeartbeat(deps.counters, nowMs, facts.size);
+    // A deterministic object name per (hour, message set): a redelivered identical batch overwrites
+    // its own object instead of adding a copy.
+    objectKeys.push(...(await storeFacts([malformed, ...messages], encoded, batchName(okIds), deps, nowMs)));
   } catch (error) {
     deps.metrics.count(METRIC.ingestBatchErrors);
-    console.error(JSON.stringify({ level: 'error', msg: 'ingest batch failed; returning it to the queue', error: String(error) }));
-    return { failedMessageIds: records.map((r) => r.messageId), accepted: 0, duplicatesInBatch, rejected, objectKeys };
+    deps.metrics.count(METRIC.storageFaults, { Store: storeOf(error) });
+    logError(deps, 'ingest batch write failed; storing it message by message', error);
+    for (const [i, message] of messages.entries()) {
+      try {
+        const group = i === 0 ? [malformed, message] : [message];
+        objectKeys.push(...(await storeFacts(group, encodeByHour([message], () => {}), batchName([message.messageId]), deps, nowMs)));
+      } catch (messageError) {
+        deps.metrics.count(METRIC.storageFaults, { Store: storeOf(messageError) });
+        logError(deps, 'ingest message write failed; returning it to the queue', messageError, { messageId: message.messageId });
+        failedMessageIds.push(message.messageId);
+      }
+    }
   }
 
+  const failed = new Set(failedMessageIds);
+  const stored = messages.filter((m) => !failed.has(m.messageId));
+  const accepted = stored.reduce((n, m) => n + m.facts.length, 0);
   deps.metrics.observe?.(METRIC.batchSize, records.length);
   // Live lag: how long the newest event of the batch took to arrive (a backfill shows its age here).
-  if (facts.size) deps.metrics.observe?.(METRIC.ingestLagMs, Math.max(0, nowMs - 1000 * Math.max(...[...facts.values()].map((f) => f.created_at))));
-  return { failedMessageIds, accepted: facts.size, duplicatesInBatch, rejected, objectKeys };
+  let newest = -Infinity;
+  for (const message of stored) for (const fact of message.facts) newest = Math.max(newest, fact.created_at);
+  if (accepted) deps.metrics.observe?.(METRIC.ingestLagMs, Math.max(0, nowMs - 1000 * newest));
+  return { failedMessageIds, accepted, duplicatesInBatch, rejected: rejectedTotal, objectKeys };
+}
+
+const batchName = (messageIds: string[]) => createHash('sha256').update([...messageIds].sort().join(',')).digest('hex').slice(0, 20);
+
+/**
+ * Parquet bytes per hour partition. An encoding failure is narrowed to the facts that cause it (each
+ * encoded alone), which are dropped from their messages and counted; the rest of the hour is kept.
+ */
+function encodeByHour(messages: MessageFacts[], onUnencodable: (message: MessageFacts, n: number) => void): Map<number, Uint8Array> {
+  const byHour = new Map<number, { fact: Fact; message: MessageFacts }[]>();
+  for (const message of messages) {
+    for (const fact of message.facts) {
+      const start = partitionOf(fact.created_at).start;
+      let list = byHour.get(start);
+      if (!list) byHour.set(start, (list = []));
+      list.push({ fact, message });
+    }
+  }
+  const out = new Map<number, Uint8Array>();
+  for (const [start, entries] of byHour) {
+    try {
+      out.set(start, encodeFacts(entries.map((e) => e.fact)));
+      continue;
+    } catch {
+      // fall through: find the culprits
+    }
+    const good = entries.filter(({ fact, message }) => {
+      try {
+        encodeFacts([fact]);
+        return true;
+      } catch {
+        message.facts.splice(message.facts.indexOf(fact), 1);
+        onUnencodable(message, 1);
+        return false;
+      }
+    });
+    if (good.length) out.set(start, encodeFacts(good.map((e) => e.fact)));
+  }
+  return out;
+}
+
+/**
+ * The durable writes of a set of messages, in the order that keeps a crash at any point harmless:
+ * dirty marks first (so the compactor will look at every hour that may receive facts), then the fact
+ * objects, then the live counters, the event index and the heartbeat. A redelivery repeats them all;
+ * objects are overwritten by name, live counters may over-count until the hour settles.
+ */
+async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Array>, name: string, deps: IngestDeps, nowMs: number): Promise<string[]> {
+  const nowSeconds = Math.floor(nowMs / 1000);
+  const rollup = new DeltaRollup({ minuteTtlSeconds: deps.minuteTtlSeconds });
+  const deletions = new Map<string, NostrEvent>();
+  let facts = 0;
+  for (const message of messages) {
+    for (const [reason, n] of Object.entries(message.rejected)) rollup.addRejection(reason, nowSeconds, n);
+    for (const fact of message.facts) rollup.addFact(fact);
+    for (const [id, event] of message.deletions) deletions.set(id, event);
+    facts += message.facts.length;
+  }
+  await inStore('counters', markDirty(deps.counters, [...encoded.keys()], nowMs));
+  const keys = await inStore(
+    'objects',
+    Promise.all(
+      [...encoded].map(async ([start, bytes]) => {
+        const key = `${partitionPrefix(partitionOf(start))}${name}.parquet`;
+        await deps.objects.put(key, bytes, 'application/vnd.apache.parquet');
+        return key;
+      }),
+    ),
+  );
+  await inStore('counters', deps.counters.add(rollup.deltas()));
+  await inStore('counters', deps.counters.putStates(indexRecords(messages.flatMap((m) => m.facts), deletions)));
+  await inStore('counters', recordIngestHeartbeat(deps.counters, nowMs, facts));
+  return keys;
+}
+
+/** A write failure, labelled with the store it came from (the StorageFaults metric's Store). */
+export class StoreWriteError extends Error {
+  constructor(
+    readonly store: 'objects' | 'counters',
+    readonly cause: unknown,
+  ) {
+    super(`${store} write failed: ${String((cause as Error)?.message ?? cause)}`);
+    this.name = 'StoreWriteError';
+  }
+}
+
+async function inStore<T>(store: StoreWriteError['store'], write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (error) {
+    throw new StoreWriteError(store, error);
+  }
+}
+
+const storeOf = (error: unknown) => (error instanceof StoreWriteError ? error.store : 'counters');
+
+function logError(deps: IngestDeps, msg: string, error: unknown, fields: Record<string, unknown> = {}): void {
+  const record = { ...fields, error: String(error), stack: (error as Error)?.stack };
+  if (deps.logError) deps.logError(msg, record);
+  else console.error(JSON.stringify({ level: 'error', component: 'ingest', msg, ...record }));
 }

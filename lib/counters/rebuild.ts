@@ -1,0 +1,68 @@
+import type { NostrEvent } from '../nostr/event.js';
+import type { Fact } from '../facts/schema.js';
+import { FACTS_PREFIX, partitionFromKey } from '../facts/partition.js';
+import { compactAndSettle, compactHour, type CompactorDeps } from '../facts/compact.js';
+import { settleHour } from './settle.js';
+import { indexRecords } from './event-index.js';
+import { markDirty } from './state.js';
+
+/**
+ * Disaster recovery (`funnel rebuild`): recomputes every counter from the Parquet facts, the canonical
+ * record. Every hour that has facts is marked dirty and goes through the compactor's own path (merge,
+ * deduplicate, quarantine what is corrupt, settle hour and minute items, roll days, months and the
+ * all-time totals, move the watermark), so a rebuilt store is what compaction would have produced.
+ * The event index (authors, video revisions, deletions) is rewritten from the same facts as each hour
+ * settles; a deletion naming several events is restored for the first `e` and `a` it names, the only
+ * targets a fact keeps (docs/deploy.md). Memory is that of compacting one hour at a time.
+ */
+export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (settledHours: number, totalHours: number) => void }): Promise<Record<string, number>> {
+  const hours = new Set<number>();
+  for (const key of await deps.objects.list(FACTS_PREFIX)) {
+    const partition = partitionFromKey(key);
+    if (partition && key.endsWith('.parquet')) hours.add(partition.start);
+  }
+  const all = [...hours].sort((a, b) => a - b);
+  await markDirty(deps.counters, all, deps.clock.now());
+  let settled = 0;
+  let facts = 0;
+  let indexRecordsWritten = 0;
+  const restoreIndex = async (hourFacts: readonly Fact[]) => {
+    const records = indexRecords(hourFacts, deletionEvents(hourFacts));
+    await deps.counters.putStates(records);
+    indexRecordsWritten += records.length;
+    facts += hourFacts.length;
+    deps.onProgress?.(++settled, all.length);
+  };
+  const run = await compactAndSettle({ ...deps, onHourSettled: (_hour, hourFacts) => restoreIndex(hourFacts) });
+  // Hours still open (not settled by this run): a rebuilt store has no live minutes for them, so their
+  // minute items are written from the facts so far; ingest adds to them, and their marks stay, so the
+  // compactor settles them again once they close.
+  for (const hour of all.filter((h) => h >= run.watermark && !run.hours.some((r) => r.hourStart === h))) {
+    const { facts: hourFacts } = await compactHour(deps.objects, hour);
+    await settleHour(hour, hourFacts, deps);
+    await restoreIndex(hourFacts);
+  }
+  return {
+    hours: all.length,
+    hoursSettled: run.hours.length,
+    hoursFailed: run.failedHours.length,
+    facts,
+    indexRecords: indexRecordsWritten,
+    daysRolled: run.daysRolled.length,
+    quarantinedObjects: run.quarantined.length,
+    watermark: run.watermark,
+  };
+}
+
+/** The deletion requests as far as facts keep them: author, and the first `e` and `a` target. */
+function deletionEvents(facts: readonly Fact[]): Map<string, NostrEvent> {
+  const events = new Map<string, NostrEvent>();
+  for (const fact of facts) {
+    if (fact.type !== 'deletion') continue;
+    const tags: string[][] = [];
+    if (fact.target_event_id) tags.push(['e', fact.target_event_id]);
+    if (fact.target_address) tags.push(['a', fact.target_address]);
+    events.set(fact.event_id, { id: fact.event_id, pubkey: fact.author, created_at: fact.created_at, kind: 5, tags, content: '', sig: '' });
+  }
+  return events;
+}
