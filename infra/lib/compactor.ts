@@ -4,7 +4,13 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
+import { counterKey, counterKeys, FACT_SCOPES, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { FunnelFunction, S3_OBJECT_ACTIONS, type ObjectGrant } from './function.js';
+import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../../lib/counters/all-time.js';
+import { GLOBAL_SCOPE } from '../../lib/counters/contributions.js';
+import { DIRTY_DAYS, DIRTY_HOURS, WATERMARK } from '../../lib/counters/state.js';
+import { QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
+import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 
 export interface CompactorProps {
   readonly factsBucket: Bucket;
@@ -14,11 +20,68 @@ export interface CompactorProps {
 }
 
 export const COMPACTOR_INTERVAL = Duration.minutes(10);
+/**
+ * One compactor at a time: two runs merging the same hour would each write a merged file and delete
+ * the other's inputs. The timeout (9 min) keeps scheduled runs apart; the reservation also holds
+ * against a manual invocation (a rebuild) during a scheduled run.
+ */
+export const COMPACTOR_CONCURRENCY = 1;
+
+/** Where the compactor keeps the scope manifest of each settled hour and day (lib/counters/settle.ts). */
+export const MANIFESTS_PREFIX = 'counters/manifests/';
+
+/**
+ * What the compactor does in the facts bucket: merges (reads, writes, deletes) the objects of each
+ * hour partition, keeps the scope manifests, and moves an object it cannot decode to
+ * quarantine/<original key> (a write there, then a delete under facts/).
+ */
+export const COMPACTOR_OBJECT_ACCESS: readonly ObjectGrant[] = [
+  {
+    actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, ...S3_OBJECT_ACTIONS.delete],
+    prefix: FACTS_PREFIX,
+    // on the whole bucket: it lists hour partitions, and without it a manifest not written yet
+    // answers AccessDenied instead of NoSuchKey (which the object store reads as "none")
+    bucketActions: ['s3:ListBucket'],
+    purpose: 'the compactor reads, merges and deletes the Parquet files of each dirty hour partition, named by the batches that wrote them',
+  },
+  {
+    actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write],
+    prefix: MANIFESTS_PREFIX,
+    purpose: 'the compactor reads and rewrites the scope manifest of each hour and day it settles, named by the bucket start',
+  },
+  {
+    actions: S3_OBJECT_ACTIONS.write,
+    prefix: QUARANTINE_PREFIX,
+    purpose: 'the compactor moves a fact object it cannot decode to quarantine/<original key>, a key only known at run time',
+  },
+];
+
+/**
+ * What the compactor does in the counters table (lib/facts/compact.ts, lib/counters/settle.ts,
+ * lib/counters/all-time.ts): it lists, sets and clears the dirty-hour and dirty-day marks, reads and
+ * advances the watermark, Puts the settled minute, hour and day items of every fact scope (reading hour
+ * items back to roll a day), and recomputes the month and all-time totals from the global day and month
+ * items. A settled hour can hold any user, event, address or project, so those scopes are granted by
+ * prefix; live minute adds, rejections, the event index, checkpoints, jobs and quotas are not granted.
+ */
+export const COMPACTOR_TABLE_ACCESS: readonly KeyGrant[] = [
+  {
+    actions: [TABLE_ACTIONS.query],
+    keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), ...counterKeys(FACT_SCOPES, ['h']), counterKey(GLOBAL_SCOPE, 'd'), counterKey(MONTH_TOTALS_SCOPE, 'all')],
+  },
+  { actions: [TABLE_ACTIONS.get], keys: [stateKey(WATERMARK)] },
+  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(WATERMARK)] },
+  { actions: [TABLE_ACTIONS.delete], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS)] },
+  {
+    actions: [TABLE_ACTIONS.batchWrite],
+    keys: [...counterKeys(FACT_SCOPES, ['m', 'h', 'd']), counterKey(MONTH_TOTALS_SCOPE, 'all'), counterKey(ALL_TIME_SCOPE, 'all')],
+  },
+];
 
 /**
  * The compactor, run on a schedule: merges each dirty hour's small Parquet files, recomputes its
  * settled counters from the facts and advances the watermark. Idempotent, so a missed or repeated
- * run is harmless; its timeout stays below the interval so runs do not overlap.
+ * run is harmless; at most one runs at a time (COMPACTOR_CONCURRENCY).
  */
 export class Compactor extends Construct {
   readonly fn: FunnelFunction;
@@ -32,22 +95,20 @@ export class Compactor extends Construct {
       description: 'Funnel compactor: merge hourly Parquet facts, recompute settled counters, advance the watermark',
       timeout: Duration.minutes(9),
       memorySize: 2048,
-      // the next scheduled run retries; an async retry could overlap it
+      // the next scheduled run retries a failed one
       retryAttempts: 0,
+      reservedConcurrentExecutions: COMPACTOR_CONCURRENCY,
+      // Lambda retries a throttled scheduled event (a run still going) until this age; by then the
+      // next scheduled event has arrived, so the late one is dropped instead of running twice
+      maxEventAge: COMPACTOR_INTERVAL,
       environment: {
         FACTS_BUCKET: props.factsBucket.bucketName,
         COUNTERS_TABLE: props.countersTable.tableName,
         ...props.retentionEnvironment,
       },
     });
-    // lists and reads an hour's small files, writes the merged file and the counter manifests,
-    // deletes the merged-away files
-    this.fn.grantObjects(props.factsBucket, {
-      actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, ...S3_OBJECT_ACTIONS.delete],
-      bucketActions: ['s3:ListBucket'],
-      purpose: 'the compactor reads, merges and deletes the Parquet files of each dirty hour partition and writes its counter manifests',
-    });
-    props.countersTable.grantReadWriteData(this.fn);
+    for (const grant of COMPACTOR_OBJECT_ACCESS) this.fn.grantObjects(props.factsBucket, grant);
+    grantCounterKeys(props.countersTable, this.fn, COMPACTOR_TABLE_ACCESS);
 
     this.schedule = new Rule(this, 'Schedule', {
       description: 'Runs the Funnel compactor',

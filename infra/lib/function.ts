@@ -24,6 +24,10 @@ export interface FunnelFunctionProps {
   readonly environment: Record<string, string>;
   /** Asynchronous invocation retries (EventBridge targets). */
   readonly retryAttempts?: number;
+  /** How long Lambda keeps retrying an asynchronous event it could not start (throttled), 1 min to 6 h. */
+  readonly maxEventAge?: Duration;
+  /** Concurrent executions reserved for (and the most allowed to) this function. */
+  readonly reservedConcurrentExecutions?: number;
 }
 
 /** S3 object actions, by what a function does with the objects (no `s3:*Object*` wildcards). */
@@ -32,6 +36,16 @@ export const S3_OBJECT_ACTIONS = {
   write: ['s3:PutObject'],
   delete: ['s3:DeleteObject'],
 } as const;
+
+/** S3 object actions on the keys under `prefix` (all keys without one), and why they are needed. */
+export interface ObjectGrant {
+  readonly actions: readonly string[];
+  readonly prefix?: string;
+  /** actions on the bucket itself (s3:ListBucket) */
+  readonly bucketActions?: readonly string[];
+  /** what the function does with those keys: the reason of the IAM5 acknowledgment */
+  readonly purpose: string;
+}
 
 /**
  * A Node.js 22 / arm64 Lambda function bundled as ESM by the local esbuild, with its own log group
@@ -65,6 +79,8 @@ export class FunnelFunction extends NodejsFunction {
       logGroup: logs,
       role,
       ...(props.retryAttempts !== undefined ? { retryAttempts: props.retryAttempts } : {}),
+      ...(props.maxEventAge !== undefined ? { maxEventAge: props.maxEventAge } : {}),
+      ...(props.reservedConcurrentExecutions !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions } : {}),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
@@ -96,10 +112,7 @@ export class FunnelFunction extends NodejsFunction {
    * answers AccessDenied rather than NoSuchKey). Object actions need an object ARN pattern; the IAM5
    * finding for that pattern is acknowledged on this function's role with the given purpose.
    */
-  grantObjects(
-    bucket: IBucket,
-    grant: { actions: readonly string[]; prefix?: string; bucketActions?: readonly string[]; purpose: string },
-  ): void {
+  grantObjects(bucket: IBucket, grant: ObjectGrant): void {
     const prefix = grant.prefix ?? '';
     this.addToRolePolicy(new PolicyStatement({ actions: [...grant.actions], resources: [bucket.arnForObjects(`${prefix}*`)] }));
     if (grant.bucketActions?.length) {

@@ -6,6 +6,19 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { consumerQueues } from './queues.js';
 import { Construct } from 'constructs';
 import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
+import { ANY, counterKey, counterKeys, FACT_SCOPES, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { GLOBAL_SCOPE, REJECTIONS_SCOPE } from '../../lib/counters/contributions.js';
+import {
+  addressDeletedNamespace,
+  deletedNamespace,
+  eventNamespace,
+  revisionsNamespace,
+  videosByAuthorNamespace,
+  videosByDayNamespace,
+  videosByTagNamespace,
+} from '../../lib/counters/event-index.js';
+import { DIRTY_HOURS, INGEST_HEARTBEAT } from '../../lib/counters/state.js';
+import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 
 export interface IngestProps {
   readonly factsBucket: Bucket;
@@ -22,6 +35,23 @@ export interface IngestProps {
 export const INGEST_TIMEOUT = Duration.seconds(60);
 /** Receives before a message is moved to the dead-letter queue. */
 export const MAX_RECEIVE_COUNT = 5;
+
+/**
+ * What ingest writes in the counters table, and nothing it reads (it reads none): live minute counters
+ * of every scope plus the global running totals (`g#all`, lib/counters/rollup.ts), the event index
+ * (lib/counters/event-index.ts), dirty-hour marks and its heartbeat (lib/counters/state.ts). Settled
+ * hour and day items, the watermark, checkpoints, jobs and quotas are out of its reach.
+ */
+export const INGEST_TABLE_ACCESS: readonly KeyGrant[] = [
+  { actions: [TABLE_ACTIONS.update], keys: [...counterKeys([...FACT_SCOPES, REJECTIONS_SCOPE], ['m']), counterKey(GLOBAL_SCOPE, 'all')] },
+  {
+    actions: [TABLE_ACTIONS.batchWrite],
+    keys: [eventNamespace, revisionsNamespace, deletedNamespace, addressDeletedNamespace, videosByDayNamespace, videosByAuthorNamespace, videosByTagNamespace].map(
+      (namespace) => stateKey((namespace as (id: string) => string)(ANY)),
+    ),
+  },
+  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(INGEST_HEARTBEAT)] },
+];
 
 /**
  * The ingest path: the SQS queue (with its DLQ) fed by the listener and the API, and the ingest
@@ -55,9 +85,10 @@ export class Ingest extends Construct {
     });
     this.fn.grantObjects(props.factsBucket, {
       actions: S3_OBJECT_ACTIONS.write,
+      prefix: FACTS_PREFIX,
       purpose: 'ingest writes one new Parquet object per hour partition per batch, under keys only known at run time',
     });
-    props.countersTable.grantReadWriteData(this.fn);
+    grantCounterKeys(props.countersTable, this.fn, INGEST_TABLE_ACCESS);
 
     this.fn.addEventSource(
       new SqsEventSource(this.queue, {

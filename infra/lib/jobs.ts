@@ -9,6 +9,8 @@ import { Construct } from 'constructs';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 import type { Analytics } from './analytics.js';
 import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
+import { ANY, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { jobNamespace } from '../../lib/jobs/jobs.js';
 
 /** Prefix of the job result JSON in the facts bucket. */
 export const JOBS_PREFIX = 'jobs/';
@@ -18,6 +20,11 @@ export const JOBS_TIMEOUT = Duration.minutes(15);
 export const JOBS_MAX_RECEIVE_COUNT = 3;
 /** Concurrent jobs functions at most: bounds concurrent Athena queries (and their cost). */
 export const JOBS_MAX_CONCURRENCY = 5;
+
+/** The jobs function's only use of the counters table: reading and updating job items (lib/jobs/jobs.ts). */
+export const JOBS_TABLE_ACCESS: readonly KeyGrant[] = [
+  { actions: [TABLE_ACTIONS.get, TABLE_ACTIONS.put], keys: [stateKey(jobNamespace(ANY))] },
+];
 
 export interface JobsProps {
   readonly factsBucket: Bucket;
@@ -103,14 +110,13 @@ export class Jobs extends Construct {
       bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
       purpose: 'Athena writes each query result as a new object, named by the query id, in the results bucket',
     });
-    // the job result JSON: written, and read back (a redelivered job can find its result already
-    // stored); no delete, the job item's TTL ends the job
+    // the job result JSON, written once (a redelivered job finds it complete in its job item, so
+    // never reads it back); no delete, the bucket's lifecycle rule expires jobs/
     this.fn.grantObjects(props.factsBucket, {
-      actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write],
+      actions: S3_OBJECT_ACTIONS.write,
       prefix: JOBS_PREFIX,
       purpose: 'each job stores its result JSON as jobs/<jobId>.json, a key only known at run time',
     });
-    // the job items
-    props.countersTable.grantReadWriteData(this.fn);
+    grantCounterKeys(props.countersTable, this.fn, JOBS_TABLE_ACCESS);
   }
 }

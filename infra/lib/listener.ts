@@ -18,6 +18,7 @@ import {
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
 import { acknowledge } from './nag.js';
 import { repoRoot } from './paths.js';
 
@@ -27,6 +28,14 @@ export interface ListenerProps {
   readonly relayUrls: string[];
   readonly desiredCount: number;
 }
+
+/**
+ * The listener's only use of the counters table: its per-relay checkpoints (lib/listener/checkpoints.ts,
+ * state namespace `checkpoint`, which that module keeps private), loaded at start and saved as it goes.
+ */
+export const LISTENER_TABLE_ACCESS: readonly KeyGrant[] = [
+  { actions: [TABLE_ACTIONS.get, TABLE_ACTIONS.put], keys: [stateKey('checkpoint')] },
+];
 
 /** Paths never sent to the Docker build context of the listener image. */
 export const LISTENER_IMAGE_EXCLUDES = [
@@ -156,7 +165,7 @@ export class Listener extends Construct {
     );
 
     props.ingestQueue.grantSendMessages(this.taskDefinition.taskRole);
-    props.countersTable.grantReadWriteData(this.taskDefinition.taskRole);
+    grantCounterKeys(props.countersTable, this.taskDefinition.taskRole, LISTENER_TABLE_ACCESS);
 
     this.service = new FargateService(this, 'Service', {
       cluster: this.cluster as ICluster,

@@ -316,11 +316,17 @@ describe('jobs', () => {
   it('reads facts, writes job results under jobs/, reads/writes Athena results, deletes no facts', () => {
     const factsArn = `\${${ids.factsBucket}.Arn}`;
     const resultsArn = `\${${ids.results}.Arn}`;
-    expect(grantedOn('s3:GetObject')).toEqual(expect.arrayContaining([`${factsArn}/facts/*`, `${factsArn}/jobs/*`, `${resultsArn}/*`]));
+    expect(grantedOn('s3:GetObject').sort()).toEqual([`${factsArn}/facts/*`, `${resultsArn}/*`].sort());
     expect(grantedOn('s3:PutObject')).toEqual(expect.arrayContaining([`${factsArn}/jobs/*`, `${resultsArn}/*`]));
     expect(grantedOn('s3:PutObject').filter((r) => r.startsWith(factsArn))).toEqual([`${factsArn}/jobs/*`]);
     expect(statements.filter((s) => s.Action.some((a) => a.startsWith('s3:DeleteObject'))).flatMap((s) => s.Resource).some((r) => r.startsWith(factsArn))).toBe(false);
-    expect(grantedOn('dynamodb:UpdateItem')).toContain(`\${${ids.table}.Arn}`);
+  });
+
+  it('reads and writes job items only (state records s:job:*)', () => {
+    const onTable = statements.filter((s) => s.Resource.includes(`\${${ids.table}.Arn}`));
+    expect(onTable).toEqual([
+      { Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: [`\${${ids.table}.Arn}`], Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['s:job:*'] } } },
+    ]);
   });
 
   it('alarms on jobs in the DLQ and on function errors', () => {

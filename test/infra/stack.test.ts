@@ -1,8 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { describe, expect, it } from 'vitest';
-import { logicalId, resource, synth, type Resource } from './synth.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { markDirty } from '../../lib/counters/state.js';
+import { compactAndSettle, QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
+import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
+import { ingestBatch } from '../../lib/ingest/ingest.js';
+import { runJob, submitJob } from '../../lib/jobs/jobs.js';
+import { CounterStoreCheckpoints } from '../../lib/listener/checkpoints.js';
+import { loadVerifier } from '../../lib/nostr/verify.js';
+import type { ObjectStore } from '../../lib/ports.js';
+import { loadFixture, tampered } from '../support/fixtures.js';
+import { fixedClock, localStores } from '../support/local.js';
+import { allows, logicalId, resource, statementsOf, synth, type Resource } from './synth.js';
 
 
 
@@ -172,6 +183,17 @@ describe('functions', () => {
     expect(resource(template, ids.compactor).Properties.Timeout).toBeLessThan(600);
   });
 
+  it('compactor: one at a time (reserved concurrency 1); a throttled scheduled event expires by the next one', () => {
+    expect(resource(template, ids.compactor).Properties.ReservedConcurrentExecutions).toBe(1);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: ids.compactor },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 600,
+    });
+    // the others are not capped this way (ingest and jobs scale through their event sources)
+    for (const id of [ids.ingest, ids.api]) expect(resource(template, id).Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
   it('api reads counters and facts, writes no facts and only job/quota counter items', () => {
     const api = resource(template, ids.api);
     const actions = actionsOf(template, api.Properties.Role['Fn::GetAtt'][0]);
@@ -267,16 +289,15 @@ describe('listener', () => {
     expect(container.Image['Fn::Sub']).toContain('container-assets');
   });
 
-  it('task role may send to the queue and read/write the table, nothing more', () => {
+  it('task role may send to the queue and read and write its checkpoints, nothing more', () => {
     const roleId = taskDef.Properties.TaskRoleArn['Fn::GetAtt'][0] as string;
-    const policies = Object.values(
-      template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } }),
-    ) as Resource[];
-    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
-    const resources = statements.flatMap((s: any) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]));
-    expect(statements.flatMap((s: any) => s.Action)).toEqual(expect.arrayContaining(['sqs:SendMessage', 'dynamodb:UpdateItem', 'dynamodb:GetItem']));
-    expect(resources).toEqual(expect.arrayContaining([{ 'Fn::GetAtt': [ids.queue, 'Arn'] }, { 'Fn::GetAtt': [ids.table, 'Arn'] }]));
-    expect(resources.every((r: any) => JSON.stringify(r).includes(ids.queue) || JSON.stringify(r).includes(ids.table))).toBe(true);
+    const statements = statementsOf(template, roleId);
+    expect(statements.flatMap((s) => s.Action)).toEqual(expect.arrayContaining(['sqs:SendMessage', 'dynamodb:PutItem', 'dynamodb:GetItem']));
+    expect([...new Set(statements.flatMap((s) => s.Resource))].sort()).toEqual([`\${${ids.queue}.Arn}`, `\${${ids.table}.Arn}`].sort());
+    const onTable = statements.filter((s) => s.Resource.includes(`\${${ids.table}.Arn}`));
+    expect(onTable).toEqual([
+      { Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: [`\${${ids.table}.Arn}`], Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['s:checkpoint'] } } },
+    ]);
   });
 
   it('VPC has two public subnets and no NAT gateway', () => {
@@ -312,5 +333,174 @@ describe('ops and outputs', () => {
     template.hasOutput('CountersTableName', { Value: { Ref: ids.table } });
     template.hasOutput('IngestQueueUrl', { Value: { Ref: ids.queue } });
     template.hasOutput('DlqUrl', { Value: { Ref: ids.dlq } });
+  });
+});
+
+/**
+ * Least privilege, checked against what the code really does: the listener, ingest, compactor and jobs
+ * cores run through the real DynamoDB adapter (on dynalite) and an object store, every table request and
+ * object access is recorded, and each must be allowed by the synthesized policy of that component's role.
+ */
+describe('least privilege: the roles allow exactly what the code does', () => {
+  const tableArn = `\${${ids.table}.Arn}`;
+  const bucketArn = `\${${ids.bucket}.Arn}`;
+  const roleOf = (fnId: string) => resource(template, fnId).Properties.Role['Fn::GetAtt'][0] as string;
+  const roles = {
+    listener: resource(template, ids.taskDef).Properties.TaskRoleArn['Fn::GetAtt'][0] as string,
+    ingest: roleOf(ids.ingest),
+    compactor: roleOf(ids.compactor),
+    jobs: roleOf(logicalId(stack, stack.jobs.fn)),
+  };
+  type Access = { action: string; resource: string; keys: string[] };
+  let accesses: Access[] = [];
+  let recording = false;
+  let stores: Awaited<ReturnType<typeof localStores>>;
+  let objects: ObjectStore;
+
+  /** The partition keys a DynamoDB request touches, as the adapter sends it. */
+  const keysOf = (name: string, input: any): string[] => {
+    if (name === 'PutItem') return [input.Item.pk.S];
+    if (name === 'Query') return [input.ExpressionAttributeValues[':pk'].S];
+    if (name === 'BatchWriteItem') return Object.values(input.RequestItems as Record<string, any[]>).flat().map((r) => (r.PutRequest?.Item ?? r.DeleteRequest?.Key).pk.S);
+    return [input.Key.pk.S];
+  };
+  /** S3 actions of each ObjectStore method; a method not listed here fails the test until it is mapped. */
+  const objectAccesses: Record<string, (args: any[]) => Access[]> = {
+    put: ([key]) => [{ action: 's3:PutObject', resource: `${bucketArn}/${key}`, keys: [] }],
+    get: ([key]) => [{ action: 's3:GetObject', resource: `${bucketArn}/${key}`, keys: [] }],
+    list: () => [{ action: 's3:ListBucket', resource: bucketArn, keys: [] }],
+    delete: ([keys]) => (keys as string[]).map((key) => ({ action: 's3:DeleteObject', resource: `${bucketArn}/${key}`, keys: [] })),
+  };
+
+  beforeAll(async () => {
+    stores = await localStores();
+    const client = stores.dynamo.client;
+    const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as { send: unknown }).send = (command: { input: unknown; constructor: { name: string } }, ...rest: unknown[]) => {
+      const name = command.constructor.name.replace(/Command$/, '');
+      if (recording) accesses.push({ action: `dynamodb:${name}`, resource: tableArn, keys: keysOf(name, command.input) });
+      return send(command, ...rest);
+    };
+    objects = new Proxy(stores.objects, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (recording) {
+            const map = objectAccesses[String(property)];
+            if (!map) throw new Error(`ObjectStore.${String(property)} has no S3 actions in this test: add them to objectAccesses`);
+            accesses.push(...map(args));
+          }
+          return value.apply(target, args);
+        };
+      },
+    });
+  });
+  afterAll(() => stores?.close());
+
+  async function record(run: () => Promise<unknown>): Promise<Access[]> {
+    accesses = [];
+    recording = true;
+    try {
+      await run();
+    } finally {
+      recording = false;
+    }
+    return accesses;
+  }
+  const denied = (role: string, done: Access[]) => {
+    const statements = statementsOf(template, role);
+    return done.filter((a) => !allows(statements, a.action, a.resource, a.keys));
+  };
+  const can = (role: string, action: string, key: string) => allows(statementsOf(template, role), action, tableArn, [key]);
+
+  const thread = loadFixture('thread-and-reactions.jsonl');
+  const videos = loadFixture('zaps-and-videos.jsonl');
+  const deletions = loadFixture('mixed-kinds.jsonl').filter((e) => e.kind === 5);
+  const nowMs = (Math.max(...thread.map((e) => e.created_at)) + 2 * 86400) * 1000;
+  const retention = retentionFromEnv({});
+  const metrics = { count() {}, observe() {} };
+  const ingest = async () =>
+    ingestBatch(
+      [
+        { messageId: 'm1', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'wss://relay.example', events: [...thread, ...videos, ...deletions] }) },
+        { messageId: 'm2', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'wss://relay.example', events: [tampered(thread[0]!, { sig: '0'.repeat(128) })] }) },
+        { messageId: 'm3', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'app', project: 'demo', events: [{ name: 'video_view', userId: 'u1', timestamp: nowMs / 1000 - 86400 }] }) },
+        { messageId: 'm4', receiveCount: 1, body: 'not json' },
+      ],
+      { objects, counters: stores.counters, verify: await loadVerifier(), clock: fixedClock(nowMs), metrics, minuteTtlSeconds: retention.minuteSeconds },
+    );
+
+  it('every table statement carries a dynamodb:LeadingKeys condition, and no role may Scan', () => {
+    for (const [name, role] of Object.entries(roles)) {
+      const onTable = statementsOf(template, role).filter((s) => s.Resource.some((r) => r.startsWith(tableArn)));
+      expect(onTable.length, name).toBeGreaterThan(0);
+      for (const s of onTable) expect(s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'], `${name} ${s.Action}`).toBeDefined();
+      expect(onTable.flatMap((s) => s.Action), name).not.toContain('dynamodb:Scan');
+    }
+  });
+
+  it('listener: reads and writes its relay checkpoints, and nothing else', async () => {
+    const checkpoints = new CounterStoreCheckpoints(stores.counters);
+    const done = await record(async () => {
+      await checkpoints.save('wss://relay.example', 1_700_000_000);
+      expect(await checkpoints.load('wss://relay.example')).toBe(1_700_000_000);
+    });
+    expect(done.map((a) => a.action).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    expect(denied(roles.listener, done)).toEqual([]);
+    expect(can(roles.listener, 'dynamodb:UpdateItem', 'g#all')).toBe(false);
+    expect(can(roles.listener, 'dynamodb:PutItem', 's:watermark')).toBe(false);
+    expect(can(roles.listener, 'dynamodb:GetItem', 's:job:x')).toBe(false);
+  });
+
+  it('ingest: writes facts under facts/, live counters, the event index and its marks; no settled items', async () => {
+    const done = await record(ingest);
+    expect(new Set(done.map((a) => a.action))).toEqual(new Set(['s3:PutObject', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem']));
+    expect(done.some((a) => a.keys.some((k) => k.startsWith('rejected#')))).toBe(true);
+    expect(done.some((a) => a.keys.some((k) => k.startsWith('p:')))).toBe(true);
+    expect(denied(roles.ingest, done)).toEqual([]);
+    for (const key of ['u:ab#h', 'g#d', 's:watermark', 's:checkpoint', 's:job:x', 'quota:c#h']) {
+      for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']) expect(can(roles.ingest, action, key), `${action} ${key}`).toBe(false);
+    }
+  });
+
+  it('compactor: merges facts/, settles every scope, writes manifests and quarantines; no jobs, quotas or checkpoints', async () => {
+    await ingest();
+    // an undecodable object in an hour of its own: the compactor must be able to set it aside
+    const corruptHour = Math.floor(nowMs / 1000 / 3600) * 3600 - 5 * 3600;
+    await objects.put(`${partitionPrefix(partitionOf(corruptHour))}corrupt.parquet`, 'not parquet');
+    await markDirty(stores.counters, [corruptHour], nowMs);
+    const done = await record(() => compactAndSettle({ objects, counters: stores.counters, clock: fixedClock(nowMs), retention }));
+    const actions = new Set(done.map((a) => a.action));
+    for (const action of ['s3:ListBucket', 's3:GetObject', 's3:PutObject', 's3:DeleteObject', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem']) {
+      expect(actions, action).toContain(action);
+    }
+    expect(done.some((a) => a.keys.some((k) => /#d$/.test(k)))).toBe(true); // a day was rolled
+    expect(done.some((a) => a.action === 's3:PutObject' && a.resource.startsWith(`${bucketArn}/${QUARANTINE_PREFIX}facts/`))).toBe(true);
+    expect(denied(roles.compactor, done)).toEqual([]);
+    for (const key of ['s:job:x', 'quota:c#h', 's:checkpoint', 's:ev:x', 'g#all']) {
+      for (const action of ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']) expect(can(roles.compactor, action, key), `${action} ${key}`).toBe(false);
+    }
+    const s3 = statementsOf(template, roles.compactor);
+    expect(allows(s3, 's3:PutObject', `${bucketArn}/${QUARANTINE_PREFIX}facts/dt=2025-01-01/hour=00/x.parquet`)).toBe(true);
+    expect(allows(s3, 's3:GetObject', `${bucketArn}/${QUARANTINE_PREFIX}facts/x`)).toBe(false);
+    expect(allows(s3, 's3:PutObject', `${bucketArn}/jobs/x.json`)).toBe(false);
+  });
+
+  it('jobs: reads and updates its job items and writes results under jobs/', async () => {
+    const request = { kind: 'summary' as const, pubkey: thread[0]!.pubkey, window: { type: 'custom' as const, startTs: nowMs / 1000 - 400 * 86400, endTs: nowMs / 1000 } };
+    const queued = await submitJob(request, 'client-1', {
+      counters: stores.counters,
+      jobsQueue: { sendBatch: async () => ({ failed: [] }) },
+      clock: fixedClock(nowMs),
+      settings: { resultTtlSeconds: 3600, perClientPerHour: 20 },
+    });
+    const done = await record(() =>
+      runJob(queued.jobId, { counters: stores.counters, objects, sql: { query: async () => [] }, relation: 'facts', dialect: 'athena', clock: fixedClock(nowMs) }),
+    );
+    expect(done.some((a) => a.action === 's3:PutObject' && a.resource.includes('/jobs/'))).toBe(true);
+    expect(denied(roles.jobs, done)).toEqual([]);
+    expect(can(roles.jobs, 'dynamodb:PutItem', 'quota:c#h')).toBe(false);
+    expect(can(roles.jobs, 'dynamodb:PutItem', 's:watermark')).toBe(false);
   });
 });

@@ -65,3 +65,25 @@ export function statementsOf(template: Template, roleId: string): Statement[] {
     })),
   );
 }
+
+/** IAM `StringLike`: `*` matches any run of characters, `?` any one character. */
+export function stringLike(pattern: string, value: string): boolean {
+  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${regex}$`, 's').test(value);
+}
+
+/**
+ * Whether one of the role's statements (all Allow, as statementsOf returns them) grants `action` on
+ * `resource` (rendered as `flat` renders ARNs: `${Bucket.Arn}/facts/x`) for a request touching the
+ * partition keys `leadingKeys`. Only the condition this stack uses is understood; any other fails loudly.
+ */
+export function allows(statements: Statement[], action: string, resource: string, leadingKeys: readonly string[] = []): boolean {
+  return statements.some((s) => {
+    if (!s.Action.includes(action) || !s.Resource.some((r) => stringLike(r, resource))) return false;
+    if (!s.Condition) return true;
+    const { 'ForAllValues:StringLike': like, ...other } = s.Condition;
+    const { 'dynamodb:LeadingKeys': patterns, ...otherKeys } = (like ?? {}) as Record<string, string[]>;
+    if (Object.keys(other).length || Object.keys(otherKeys).length || !patterns) throw new Error(`allows() cannot evaluate ${JSON.stringify(s.Condition)}`);
+    return leadingKeys.every((key) => patterns.some((p) => stringLike(p, key)));
+  });
+}
