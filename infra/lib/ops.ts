@@ -44,6 +44,9 @@ export const METRIC_DIMENSIONS: Record<string, readonly string[]> = {
   [METRIC.cacheMisses]: [],
   [METRIC.jobDurationMs]: ['Status'],
   [METRIC.jobBytesScanned]: [],
+  [METRIC.storageFaults]: ['Store'],
+  [METRIC.objectsQuarantined]: [],
+  [METRIC.requestsRateLimited]: ['Route'],
 };
 
 export interface OpsProps {
@@ -70,6 +73,17 @@ function funnelMetric(metricName: string, statistic: string, period: Duration, l
   return new Metric({ namespace: METRICS_NAMESPACE, metricName, statistic, period, ...(label ? { label } : {}) });
 }
 
+/**
+ * One Funnel metric summed over every value of its dimensions, as a CloudWatch Metrics Insights query
+ * (alarms accept one that returns a single series). SCHEMA names the dimension set the metric is
+ * emitted with, so the sum needs no list of dimension values (which stores can fault) kept in step
+ * with the code that emits them.
+ */
+function funnelSum(metricName: string, period: Duration, label: string): MathExpression {
+  const schema = [`"${METRICS_NAMESPACE}"`, ...(METRIC_DIMENSIONS[metricName] ?? [])].join(', ');
+  return new MathExpression({ expression: `SELECT SUM(${metricName}) FROM SCHEMA(${schema})`, usingMetrics: {}, period, label });
+}
+
 /** Every series of a Funnel metric across the values of its dimension (one line per Kind, Reason, Route…). */
 function searchByDimension(metricName: string, statistic: string, period: Duration, label?: string): MathExpression {
   const dimensions = METRIC_DIMENSIONS[metricName] ?? [];
@@ -86,8 +100,8 @@ function searchByDimension(metricName: string, statistic: string, period: Durati
 
 /**
  * Operations: the alarm topic (KMS-encrypted, CloudWatch may use the key), the alarms an operator
- * needs (dead letters, ingest lag and backlog, watermark staleness, every function's errors and
- * throttles, a stopped listener), and the `Funnel` dashboard over the metrics the functions emit
+ * needs (dead letters, ingest lag and backlog, watermark staleness, storage faults, quarantined fact
+ * objects, every function's errors and throttles, a stopped listener), and the `Funnel` dashboard over the metrics the functions emit
  * (lib/metrics/names.ts) and the AWS metrics of the queues, functions, API and listener.
  */
 export class Ops extends Construct {
@@ -101,6 +115,8 @@ export class Ops extends Construct {
   readonly batchErrorsAlarm: Alarm;
   readonly ingestLagAlarm: Alarm;
   readonly watermarkAlarm: Alarm;
+  readonly storageFaultsAlarm: Alarm;
+  readonly quarantinedAlarm: Alarm;
 
   constructor(scope: Construct, id: string, props: OpsProps) {
     super(scope, id);
@@ -175,6 +191,24 @@ export class Ops extends Construct {
       evaluationPeriods: 2,
       datapointsToAlarm: 2,
       treatMissingData: TreatMissingData.BREACHING,
+    });
+
+    // Storage faults are retried (ingest hands the message back, the compactor leaves the hour dirty),
+    // so one is not an outage; faults in two consecutive periods are.
+    const storageFaults = this.alarm('StorageFaults', {
+      description: 'Writes to S3, DynamoDB or SQS failed in two consecutive 5-minute periods (StorageFaults by Store): see docs/deploy.md, "Watching it"',
+      metric: funnelSum(METRIC.storageFaults, fiveMinutes, 'storage faults'),
+      threshold: 1,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+    });
+
+    // A quarantined object is data set aside: one is worth a look.
+    const quarantined = this.alarm('ObjectsQuarantined', {
+      description: 'The compactor moved a fact object it could not decode under quarantine/ (docs/deploy.md, "Quarantined objects")',
+      metric: funnelSum(METRIC.objectsQuarantined, fiveMinutes, 'objects quarantined'),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
     });
 
     for (const [name, fn] of Object.entries(props.functions)) {
@@ -309,6 +343,11 @@ export class Ops extends Construct {
         ),
       ],
       [
+        graph('Storage faults by store (per 5 minutes)', [searchByDimension(METRIC.storageFaults, 'Sum', fiveMinutes)]),
+        graph('Fact objects quarantined (per hour)', [funnelMetric(METRIC.objectsQuarantined, 'Sum', Duration.hours(1), 'quarantined')]),
+        graph('Requests rate-limited by route (per 5 minutes)', [searchByDimension(METRIC.requestsRateLimited, 'Sum', fiveMinutes)]),
+      ],
+      [
         graph('Lambda errors', fns.map(([name, fn]) => fn.metricErrors({ period: fiveMinutes, statistic: 'Sum', label: name }))),
         graph('Lambda throttles', fns.map(([name, fn]) => fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum', label: name }))),
         graph('Lambda duration p99 (ms)', fns.map(([name, fn]) => fn.metricDuration({ period: fiveMinutes, statistic: 'p99', label: name }))),
@@ -328,6 +367,8 @@ export class Ops extends Construct {
     this.batchErrorsAlarm = batchErrors;
     this.ingestLagAlarm = ingestLag;
     this.watermarkAlarm = watermark;
+    this.storageFaultsAlarm = storageFaults;
+    this.quarantinedAlarm = quarantined;
   }
 
   private alarm(

@@ -6,6 +6,7 @@ import { FunnelStack } from '../../infra/lib/funnel-stack.js';
 import { LISTENER_HEALTH_COMMAND } from '../../infra/lib/listener.js';
 import { METRIC_DIMENSIONS } from '../../infra/lib/ops.js';
 import { repoPath } from '../../infra/lib/paths.js';
+import { EmfMetrics } from '../../lib/metrics/emf.js';
 import { METRIC, METRICS_NAMESPACE } from '../../lib/metrics/names.js';
 import { cdkJsonContext, flat, logicalId, resource, resourcesOf, statementsOf, synth, type Resource } from './synth.js';
 
@@ -321,6 +322,40 @@ describe('alarms', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: METRIC.watermarkStalenessMs, Threshold: 30 * 60_000 });
   });
 
+  it('storage faults: StorageFaults summed over every Store, in two consecutive 5-minute periods', () => {
+    const [alarm] = alarms.filter((a) => JSON.stringify(a.Properties.Metrics ?? []).includes(METRIC.storageFaults));
+    expect(alarm!.Properties).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'notBreaching',
+      Metrics: [{ Expression: `SELECT SUM(${METRIC.storageFaults}) FROM SCHEMA("${METRICS_NAMESPACE}", Store)`, Period: 300, ReturnData: true }],
+    });
+  });
+
+  it('quarantined objects: any ObjectsQuarantined at all', () => {
+    const [alarm] = alarms.filter((a) => JSON.stringify(a.Properties.Metrics ?? []).includes(METRIC.objectsQuarantined));
+    expect(alarm!.Properties).toMatchObject({
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      Metrics: [{ Expression: `SELECT SUM(${METRIC.objectsQuarantined}) FROM SCHEMA("${METRICS_NAMESPACE}")`, Period: 300, ReturnData: true }],
+    });
+  });
+
+  it('the alarms query the dimension sets the EMF lines carry', () => {
+    const lines: string[] = [];
+    const emf = new EmfMetrics((line) => lines.push(line));
+    emf.count(METRIC.storageFaults, { Store: 'counters' });
+    emf.count(METRIC.objectsQuarantined);
+    emf.flush();
+    const dimensionsOf = (name: string) =>
+      lines.map((l) => JSON.parse(l)._aws.CloudWatchMetrics[0]).find((m: { Metrics: { Name: string }[] }) => m.Metrics.some((x) => x.Name === name)).Dimensions;
+    expect(dimensionsOf(METRIC.storageFaults)).toEqual([METRIC_DIMENSIONS[METRIC.storageFaults]]);
+    expect(dimensionsOf(METRIC.objectsQuarantined)).toEqual([METRIC_DIMENSIONS[METRIC.objectsQuarantined]]);
+  });
+
   it('ingest batches that fail as a whole', () => {
     expect(alarmOn(METRIC.ingestBatchErrors, METRICS_NAMESPACE)).toHaveLength(1);
   });
@@ -360,6 +395,8 @@ describe('dashboard', () => {
     expect(body).toContain(`SEARCH('{Funnel,Route} MetricName=\\"${METRIC.queryLatencyMs}\\"', 'p99'`);
     expect(body).toContain(`SEARCH('{Funnel,Route} MetricName=\\"${METRIC.queryLatencyMs}\\"', 'p50'`);
     expect(body).toContain('100 * hits / (hits + misses)');
+    expect(body).toContain(`SEARCH('{Funnel,Store} MetricName=\\"${METRIC.storageFaults}\\"', 'Sum'`);
+    expect(body).toContain(`SEARCH('{Funnel,Route} MetricName=\\"${METRIC.requestsRateLimited}\\"', 'Sum'`);
   });
 
   it('charts the queue age, the DLQs, every function and the listener, and shows the alarms', () => {
