@@ -98,8 +98,11 @@ describe('other routes', () => {
     expect(body.error.code).toBe('not_found');
   });
 
-  it('GET /api/stats reads the all-time global item', async () => {
-    await stores.counters.add([{ scope: 'g', granularity: 'all', bucket: 0, add: { events: 7, 'kind:1': 5, 'kind:7': 2, 'rejected:bad_sig': 1 } }]);
+  it('GET /api/stats adds the live global minutes to the settled totals, with rejections from the all-time item', async () => {
+    await stores.counters.add([
+      { scope: 'g', granularity: 'm', bucket: Date.parse('2026-11-22T12:00:00Z') / 1000, add: { events: 7, 'kind:1': 5, 'kind:7': 2 } },
+      { scope: 'g', granularity: 'all', bucket: 0, add: { 'rejected:bad_sig': 1 } },
+    ]);
     const { status, body } = await get('/api/stats');
     expect(status).toBe(200);
     expect(body.data).toEqual({ totalEvents: 7, eventsByKind: { '1': 5, '7': 2 }, rejectedByReason: { bad_sig: 1 } });
