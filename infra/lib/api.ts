@@ -11,6 +11,9 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
 import { acknowledge } from './nag.js';
+import { grantCounterKeys, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { JOBS_PREFIX } from './jobs.js';
+import { DEFAULT_RATE_LIMIT, type RateLimitSettings } from '../../lib/api/rate-limit.js';
 
 export interface ApiProps {
   readonly factsBucket: Bucket;
@@ -27,6 +30,10 @@ export interface ApiProps {
   readonly retentionEnvironment: Record<string, string>;
   /** Steady-state requests per second and burst admitted by the default stage. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** The per-caller limit each api container enforces (lib/api/rate-limit.ts); defaults DEFAULT_RATE_LIMIT. */
+  readonly rateLimit?: Partial<RateLimitSettings>;
+  /** The ingest queue: with it, POST /v1/events is served (QUEUE_URL and send permission); without, it is a 404. */
+  readonly ingestQueue?: Queue;
 }
 
 /**
@@ -36,6 +43,15 @@ export interface ApiProps {
  * and checks every key it writes matches these patterns.
  */
 export const API_WRITABLE_KEYS = ['s:job:*', 'quota:*'];
+
+/**
+ * The api's use of the counters table: it reads (GetItem, Query) any item, since the public routes read
+ * every user, event, address, project and global scope, the job items and the quota counters; it writes
+ * (PutItem, UpdateItem) only under API_WRITABLE_KEYS. No Scan, BatchGetItem, BatchWriteItem or
+ * DeleteItem, and nothing on the table's indexes or streams.
+ */
+export const API_TABLE_READS = [TABLE_ACTIONS.get, TABLE_ACTIONS.query] as const;
+export const API_TABLE_WRITES: readonly KeyGrant[] = [{ actions: [TABLE_ACTIONS.put, TABLE_ACTIONS.update], keys: API_WRITABLE_KEYS }];
 
 /** Fields of each API access log line (JSON, one line per request). */
 export const API_ACCESS_LOG_FIELDS = {
@@ -72,7 +88,7 @@ export class Api extends Construct {
     super(scope, id);
 
     this.appApiKeys = new Secret(this, 'AppApiKeys', {
-      description: 'Funnel: API keys accepted in x-api-key on POST /v1/events (comma-separated; add a key, then remove the old one, to rotate)',
+      description: 'Funnel: API keys accepted in x-api-key (comma-separated sha256:<hex of the key>:project entries; a raw key is accepted and hashed on load; add a key, then remove the old one, to rotate)',
       generateSecretString: { passwordLength: 40, excludePunctuation: true, includeSpace: false },
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -82,6 +98,7 @@ export class Api extends Construct {
       'These keys are handed to app developers out of band, so a scheduled rotation would break their clients; operators rotate by adding a new key to the list and removing the old one once clients have moved.',
     );
 
+    const rateLimit: RateLimitSettings = { ...DEFAULT_RATE_LIMIT, ...props.rateLimit };
     this.fn = new FunnelFunction(this, 'Function', {
       entry: 'functions/api/handler.ts',
       description: 'Funnel api: analytics queries over the counters',
@@ -94,25 +111,26 @@ export class Api extends Construct {
         JOB_RESULT_TTL_SECONDS: String(props.jobResultTtlSeconds),
         JOB_QUOTA_PER_HOUR: String(props.jobQuotaPerHour),
         APP_API_KEYS_SECRET_ARN: this.appApiKeys.secretArn,
+        ...(props.ingestQueue ? { QUEUE_URL: props.ingestQueue.queueUrl } : {}),
+        API_RATE_LIMIT_PER_SECOND: String(rateLimit.perSecond),
+        API_RATE_LIMIT_BURST: String(rateLimit.burst),
+        API_RATE_LIMIT_TRACKED_CALLERS: String(rateLimit.trackedCallers),
         ...props.retentionEnvironment,
       },
     });
-    // reads job results (jobs/*); ListBucket so a result not written yet is a NoSuchKey
+    // The only objects the api reads are job results; ListBucket on the bucket so an expired result
+    // is a NoSuchKey (which the object store reads as "none"), not AccessDenied.
     this.fn.grantObjects(props.factsBucket, {
       actions: S3_OBJECT_ACTIONS.read,
+      prefix: JOBS_PREFIX,
       bucketActions: ['s3:ListBucket'],
-      purpose: 'the api reads job results (jobs/<jobId>.json) and other objects by keys only known at run time, and never writes',
+      purpose: 'the api reads job results (jobs/<jobId>.json, the id known only at run time) and never writes',
     });
-    props.countersTable.grantReadData(this.fn);
+    this.fn.addToRolePolicy(new PolicyStatement({ actions: [...API_TABLE_READS], resources: [props.countersTable.tableArn] }));
+    grantCounterKeys(props.countersTable, this.fn, API_TABLE_WRITES);
     props.jobsQueue.grantSendMessages(this.fn);
+    props.ingestQueue?.grantSendMessages(this.fn);
     this.appApiKeys.grantRead(this.fn);
-    this.fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
-        resources: [props.countersTable.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': API_WRITABLE_KEYS } },
-      }),
-    );
 
     this.httpApi = new HttpApi(this, 'HttpApi', {
       description: 'Funnel analytics API',

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { logicalId, resource, statementsOf, synth } from './synth.js';
+import { DEFAULT_RATE_LIMIT } from '../../lib/api/rate-limit.js';
+
+const { stack, template } = synth();
+const ids = {
+  api: logicalId(stack, stack.api.fn),
+  bucket: logicalId(stack, stack.storage.factsBucket),
+  table: logicalId(stack, stack.storage.countersTable),
+  jobsQueue: logicalId(stack, stack.jobs.queue),
+  secret: logicalId(stack, stack.api.appApiKeys),
+};
+const api = resource(template, ids.api);
+const statements = statementsOf(template, api.Properties.Role['Fn::GetAtt'][0]);
+const on = (prefix: string) => statements.filter((s) => s.Action.some((a) => a.startsWith(prefix)));
+
+describe('the api function holds only what the HTTP edge uses', () => {
+  it('reads objects only under jobs/ (job results) and writes or deletes none', () => {
+    const s3 = on('s3:');
+    expect(s3.filter((s) => s.Action.includes('s3:GetObject')).flatMap((s) => s.Resource)).toEqual([`\${${ids.bucket}.Arn}/jobs/*`]);
+    expect(s3.filter((s) => s.Action.includes('s3:ListBucket')).flatMap((s) => s.Resource)).toEqual([`\${${ids.bucket}.Arn}`]);
+    expect(s3.flatMap((s) => s.Action).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+  });
+
+  it('reads the counters table itself (no index, no Scan) and writes only under the job and quota keys', () => {
+    const dynamo = on('dynamodb:');
+    expect(dynamo.flatMap((s) => s.Resource).every((r) => r === `\${${ids.table}.Arn}`)).toBe(true);
+    expect(dynamo).toEqual([
+      { Action: ['dynamodb:GetItem', 'dynamodb:Query'], Resource: [`\${${ids.table}.Arn}`] },
+      {
+        Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: [`\${${ids.table}.Arn}`],
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['s:job:*', 'quota:*'] } },
+      },
+    ]);
+  });
+
+  it('sends only to the jobs queue and reads only its API keys secret', () => {
+    expect(on('sqs:').flatMap((s) => s.Resource)).toEqual([`\${${ids.jobsQueue}.Arn}`]);
+    expect(on('secretsmanager:').flatMap((s) => s.Resource)).toEqual([`\${${ids.secret}}`]);
+    const services = new Set(statements.flatMap((s) => s.Action.map((a) => a.split(':')[0])));
+    expect([...services].sort()).toEqual(['dynamodb', 'logs', 's3', 'secretsmanager', 'sqs']);
+  });
+
+  it('is configured with the per-caller rate limit', () => {
+    expect(api.Properties.Environment.Variables).toMatchObject({
+      API_RATE_LIMIT_PER_SECOND: String(DEFAULT_RATE_LIMIT.perSecond),
+      API_RATE_LIMIT_BURST: String(DEFAULT_RATE_LIMIT.burst),
+      API_RATE_LIMIT_TRACKED_CALLERS: String(DEFAULT_RATE_LIMIT.trackedCallers),
+    });
+  });
+});
