@@ -1,0 +1,82 @@
+import type { CounterStore, ObjectStore } from '../../lib/ports.js';
+
+/** Thrown by a FaultPlan at the write it was told to fail: a crash (or a storage fault) at that point. */
+export class InjectedFault extends Error {
+  constructor(readonly step: string) {
+    super(`injected fault at ${step}`);
+  }
+}
+
+/**
+ * Wraps an object store and a counter store so that from the n-th write on (put, delete, add,
+ * putState, putStates, deleteStateIf) every write throws before it is applied: a process killed just
+ * before that write, every earlier write durable, nothing after it. `restart()` is the next process.
+ * `writes` lists the steps of the last armed run, so a test can crash between every pair of steps.
+ */
+export class FaultPlan {
+  writes: string[] = [];
+  private failAt = Infinity;
+
+  /** Crash at the n-th write from now (1-based); Infinity records the steps without crashing. */
+  arm(failAt: number): void {
+    this.failAt = failAt;
+    this.writes = [];
+  }
+
+  /** The process is back: writes go through again. */
+  restart(): void {
+    this.failAt = Infinity;
+  }
+
+  get crashed(): boolean {
+    return this.writes.length >= this.failAt;
+  }
+
+  private step(name: string): void {
+    this.writes.push(name);
+    if (this.writes.length >= this.failAt) throw new InjectedFault(name);
+  }
+
+  objects(inner: ObjectStore): ObjectStore {
+    return {
+      put: async (key, body, type) => {
+        this.step(`objects.put ${key.replace(/\/[^/]+$/, '/…')}`);
+        return inner.put(key, body, type);
+      },
+      get: (key) => inner.get(key),
+      list: (prefix) => inner.list(prefix),
+      delete: async (keys) => {
+        this.step('objects.delete');
+        return inner.delete(keys);
+      },
+    };
+  }
+
+  counters(inner: CounterStore): CounterStore {
+    return {
+      add: async (deltas) => {
+        this.step('counters.add');
+        return inner.add(deltas);
+      },
+      put: async (items) => {
+        this.step('counters.put');
+        return inner.put(items);
+      },
+      range: (...args) => inner.range(...args),
+      getState: (...args) => inner.getState(...args),
+      putState: async (namespace, id, value) => {
+        this.step(`counters.putState ${namespace}`);
+        return inner.putState(namespace, id, value);
+      },
+      putStates: async (records) => {
+        this.step('counters.putStates');
+        return inner.putStates(records);
+      },
+      listState: (namespace) => inner.listState(namespace),
+      deleteStateIf: async (...args) => {
+        this.step(`counters.deleteStateIf ${args[0]}`);
+        return inner.deleteStateIf(...args);
+      },
+    };
+  }
+}
