@@ -31,7 +31,7 @@ export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
         workGroup: required(env, 'ATHENA_WORKGROUP'),
         database: required(env, 'ATHENA_DATABASE'),
       }),
-    /** app API keys from Secrets Manager (`key:project,…`), re-read every five minutes */
+    /** app API keys from Secrets Manager (`sha256:<hex>:project,…`; raw keys are hashed on load), re-read every five minutes */
     appApiKeys: () => cachedApiKeys(secretString(new SecretsManagerClient({}), required(env, 'APP_API_KEYS_SECRET_ARN'))),
     /** the Glue table the jobs read, as Athena names it */
     factsTable: () => `"${required(env, 'ATHENA_DATABASE')}"."facts"`,
