@@ -6,12 +6,16 @@ import { verifyDrift } from '../jobs/verify.js';
 import { rollingWindow } from '../query/window.js';
 import { retentionFromEnv } from '../counters/retention.js';
 import { systemClock } from '../ports.js';
+import { rebuildCounters } from '../counters/rebuild.js';
+import { StorageFaultError, describeStorageFault, isStorageFault } from './health.js';
+import type { Pipeline } from './stack.js';
 
 const USAGE = `funnel — Nostr analytics, local stack
 
   funnel local [--no-simulate] [--rate N] [--users N]   run the whole pipeline (npm start)
   funnel backfill FILE.jsonl                            import events (one per line) into the data dir
   funnel compact                                        merge, deduplicate and settle the dirty hours
+  funnel rebuild                                        recompute the counters from the facts (a damaged or lost store)
   funnel verify [--window 7d] [--users N]               compare the counters with the facts (DuckDB); exit 1 on drift
   funnel bench [--only ingest|counters] [--events N] [--facts N] [--json]
                                                         ingest cost vs signature verification; counters vs DuckDB
@@ -85,12 +89,21 @@ async function runBackfill(args: string[]): Promise<void> {
   const pipeline = await openPipeline({ dataDir, log: (l) => console.error(l) });
   const started = Date.now();
   const interactive = process.stderr.isTTY;
-  const report = await backfill(file, pipeline, (read, total, lines) => {
-    const pct = total ? Math.min(100, Math.round((read / total) * 100)) : 100;
-    const bar = '#'.repeat(Math.round(pct / 4)).padEnd(25, '.');
-    const line = `[${bar}] ${pct}%  ${lines} lines  ${Math.round(lines / Math.max(0.001, (Date.now() - started) / 1000))} lines/s`;
-    if (interactive) process.stderr.write(`\r${line}`);
-  });
+  let report;
+  try {
+    report = await withStorageFaults(pipeline, () =>
+      backfill(file, pipeline, (read, total, lines) => {
+        const pct = total ? Math.min(100, Math.round((read / total) * 100)) : 100;
+        const bar = '#'.repeat(Math.round(pct / 4)).padEnd(25, '.');
+        const line = `[${bar}] ${pct}%  ${lines} lines  ${Math.round(lines / Math.max(0.001, (Date.now() - started) / 1000))} lines/s`;
+        if (interactive) process.stderr.write(`\r${line}`);
+      }),
+    );
+  } catch (error) {
+    if (interactive) process.stderr.write('\n');
+    await pipeline.close().catch(() => {});
+    throw error;
+  }
   if (interactive) process.stderr.write('\n');
   const dlq = await pipeline.saveDeadLetters();
   await pipeline.close();
@@ -99,11 +112,63 @@ async function runBackfill(args: string[]): Promise<void> {
   );
 }
 
+/** Runs a command's work; a storage fault any store saw becomes one clear line and exit 1. */
+async function withStorageFaults<T>(pipeline: Pipeline, work: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    const fault = pipeline.faults.first;
+    if (fault && !(error instanceof StorageFaultError)) throw new StorageFaultError(describeStorageFault(fault.store, fault.error, pipeline.dataDir));
+    if (isStorageFault(error) && !(error instanceof StorageFaultError)) throw new StorageFaultError(describeStorageFault('counters', error, pipeline.dataDir));
+    throw error;
+  }
+  const fault = pipeline.faults.first;
+  if (fault) throw new StorageFaultError(describeStorageFault(fault.store, fault.error, pipeline.dataDir));
+  return result;
+}
+
 async function compact(): Promise<void> {
   const pipeline = await openPipeline({ dataDir });
-  const summary = await pipeline.compact();
-  await pipeline.close();
-  console.log(JSON.stringify(summary, null, 2));
+  try {
+    const summary = await withStorageFaults(pipeline, () => pipeline.compact());
+    console.log(JSON.stringify(summary, null, 2));
+    if (summary.failedHours) {
+      console.error(`funnel compact: ${summary.failedHours} hours could not be compacted (see the lines above); they stay dirty for the next run`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await pipeline.close();
+  }
+}
+
+async function rebuild(): Promise<void> {
+  // A damaged or missing store is moved aside and recreated empty, then refilled from the facts.
+  const pipeline = await openPipeline({ dataDir, recreateCounters: true, log: (l) => console.error(l) });
+  try {
+    const started = Date.now();
+    const interactive = process.stderr.isTTY;
+    const summary = await withStorageFaults(pipeline, () =>
+      rebuildCounters({
+        objects: pipeline.objects,
+        counters: pipeline.counters,
+        clock: systemClock,
+        retention: retentionFromEnv(),
+        metrics: pipeline.metrics,
+        onProgress: (done, total) => {
+          if (interactive) process.stderr.write(`\rrebuilding: ${done}/${total} hours`);
+        },
+      }),
+    );
+    if (interactive) process.stderr.write('\n');
+    console.log(JSON.stringify({ seconds: (Date.now() - started) / 1000, ...summary }, null, 2));
+    if (summary.hoursFailed) {
+      console.error(`funnel rebuild: ${summary.hoursFailed} hours could not be rebuilt (see the lines above); run it again once the cause is fixed`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await pipeline.close();
+  }
 }
 
 async function bench(args: string[]): Promise<void> {
@@ -135,13 +200,14 @@ async function verify(args: string[]): Promise<void> {
 }
 
 const [command = 'help', ...rest] = process.argv.slice(2);
-const commands: Record<string, (args: string[]) => Promise<void>> = { local, backfill: runBackfill, compact, verify, bench };
+const commands: Record<string, (args: string[]) => Promise<void>> = { local, backfill: runBackfill, compact, rebuild, verify, bench };
 const run = commands[command];
 if (!run) {
   console.log(USAGE);
   process.exit(command === 'help' || command === '--help' ? 0 : 2);
 }
 run(rest).catch((error) => {
-  console.error(`funnel ${command}: ${(error as Error).message}`);
+  // One line: the message says what failed and what to do (a storage fault, a damaged store).
+  console.error(`funnel ${command}: ${String((error as Error)?.message ?? error).split('\n')[0]}`);
   process.exit(1);
 });

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { LocalQueue } from '../adapters/local/local-queue.js';
 import { startDynalite, type LocalDynamo } from '../adapters/local/dynalite.js';
+import { StorageFaultMonitor, localHealthChecks } from './health.js';
 import { MetricsRegistry } from '../metrics/registry.js';
 import { systemClock, type Clock } from '../ports.js';
 import { retentionFromEnv } from '../counters/retention.js';
@@ -18,6 +19,7 @@ import { readWatermark } from '../counters/state.js';
 import { startRelay, type EmbeddedRelay } from './relay.js';
 import { Simulator } from './simulator.js';
 import { lockDataDir } from './data-dir-lock.js';
+import { METRIC } from '../metrics/names.js';
 import { ResponseCache } from '../api/cache.js';
 import { DuckDbSqlEngine, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
 import { createJobsHandler } from '../../functions/jobs/handler.js';
@@ -36,11 +38,22 @@ export interface PipelineOptions {
   /** tests move time; the stack otherwise runs on the system clock */
   clock?: Clock;
   graceSeconds?: number;
+  /** rebuild: open a damaged or missing counter store by recreating it (see startDynalite) */
+  recreateCounters?: boolean;
+  /** queue caps (tests); default LOCAL_QUEUE_MAX_MESSAGES / LOCAL_QUEUE_MAX_BYTES */
+  queueMaxMessages?: number;
+  queueMaxBytes?: number;
 }
+
+/** On a graceful stop, how long the queue is drained; what is left stays in the journal for the next start. */
+export const STOP_DRAIN_MS = 30_000;
 
 /**
  * The storage and processing half of the local stack: dynalite, the facts directory, the queue with
  * its DLQ, and the ingest and compactor handlers. `funnel local`, `backfill` and `compact` share it.
+ * The queues are journaled under `<dataDir>/queue/`: a message acknowledged to its sender survives a
+ * crash and is delivered after the next open. Every store is watched for storage faults
+ * (`faults.first` lets a command stop with a clear line; `healthChecks` report them on /health).
  */
 export async function openPipeline(options: PipelineOptions) {
   const dataDir = resolve(options.dataDir);
@@ -48,22 +61,43 @@ export async function openPipeline(options: PipelineOptions) {
   const unlock = await lockDataDir(dataDir);
   let dynamo: LocalDynamo;
   try {
-    dynamo = await startDynalite(options.ephemeralCounters ? undefined : join(dataDir, 'dynamodb'));
+    dynamo = await startDynalite(options.ephemeralCounters ? undefined : join(dataDir, 'dynamodb'), { recreate: options.recreateCounters });
   } catch (error) {
     await unlock();
+    if ((error as Error).name === 'DamagedStoreError') throw error;
     throw new Error(`cannot open the counters under ${dataDir}/dynamodb: ${(error as Error).message}`);
   }
   const metrics = new MetricsRegistry();
-  const objects = new FsObjectStore(dataDir);
-  const deadLetter = new LocalQueue({ visibilityTimeoutMs: 30_000, maxReceives: Number.MAX_SAFE_INTEGER });
-  const queue = new LocalQueue({
-    visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
-    maxReceives: options.maxReceives ?? 5,
-    deadLetter,
-  });
+  const faults = new StorageFaultMonitor(metrics);
+  const objects = faults.watch('objects', new FsObjectStore(dataDir));
+  const counters = faults.watch('counters', dynamo.counters);
+  const onFault = (error: unknown) => faults.record('queue', error);
+  const caps = { maxMessages: options.queueMaxMessages, maxBytes: options.queueMaxBytes, onFault };
+  let deadLetter: LocalQueue, queue: LocalQueue, jobsQueue: LocalQueue;
+  try {
+    deadLetter = await LocalQueue.open(join(dataDir, 'queue', 'dlq.journal'), { visibilityTimeoutMs: 30_000, maxReceives: Number.MAX_SAFE_INTEGER, ...caps });
+    queue = await LocalQueue.open(join(dataDir, 'queue', 'ingest.journal'), {
+      visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000,
+      maxReceives: options.maxReceives ?? 5,
+      deadLetter,
+      ...caps,
+    });
+    jobsQueue = await LocalQueue.open(join(dataDir, 'queue', 'jobs.journal'), { visibilityTimeoutMs: 15 * 60_000, maxReceives: 3, deadLetter, ...caps });
+  } catch (error) {
+    await dynamo.close();
+    await unlock();
+    throw new Error(`cannot open the queue journal under ${dataDir}/queue: ${(error as Error).message}`);
+  }
+  for (const [name, q] of [['ingest', queue], ['jobs', jobsQueue], ['dead-letter', deadLetter]] as const) {
+    if (q.replay.restored) options.log?.(`${name} queue: ${q.replay.restored} messages restored from the journal`);
+    if (q.replay.tornLines) {
+      metrics.count(METRIC.storageFaults, { Store: 'queue' }, q.replay.tornLines);
+      options.log?.(`${name} queue: ${q.replay.tornLines} torn journal lines skipped (a write cut short by a crash or a full disk)`);
+    }
+  }
   const ingest = createIngestHandler({
     objects,
-    counters: dynamo.counters,
+    counters,
     clock: options.clock ?? systemClock,
     metrics,
     minuteTtlSeconds: retentionFromEnv().minuteSeconds,
@@ -74,13 +108,12 @@ export async function openPipeline(options: PipelineOptions) {
   });
   // Jobs: the same handler as the AWS jobs function, with DuckDB over the facts directory for Athena.
   const sql = new DuckDbSqlEngine();
-  const jobsQueue = new LocalQueue({ visibilityTimeoutMs: 15 * 60_000, maxReceives: 3, deadLetter });
   const jobsConsumer = new QueueConsumer(
     jobsQueue,
-    createJobsHandler({ counters: dynamo.counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock, metrics }),
+    createJobsHandler({ counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock, metrics }),
     { batchSize: 1, batchWindowMs: 0, onError: (error) => options.log?.(`job failed, will be retried: ${String(error)}`) },
   );
-  const compactor = createCompactorHandler({ objects, counters: dynamo.counters, clock: options.clock ?? systemClock, retention: retentionFromEnv(), graceSeconds: options.graceSeconds, metrics, log: () => {} });
+  const compactor = createCompactorHandler({ objects, counters, clock: options.clock ?? systemClock, retention: retentionFromEnv(), graceSeconds: options.graceSeconds, metrics, log: () => {} });
   const consumer = new QueueConsumer(queue, ingest, {
     batchSize: options.batchSize ?? 100,
     batchWindowMs: options.batchWindowMs ?? 200,
@@ -89,9 +122,12 @@ export async function openPipeline(options: PipelineOptions) {
   return {
     dataDir,
     dynamo,
-    counters: dynamo.counters,
+    counters,
     objects,
     metrics,
+    faults,
+    /** the checks behind a degraded /health (see lib/local/health.ts) */
+    healthChecks: localHealthChecks({ dataDir, queue, metrics, faults }),
     queue,
     deadLetter,
     consumer,
@@ -110,6 +146,7 @@ export async function openPipeline(options: PipelineOptions) {
     },
     async close(): Promise<void> {
       await sql.close();
+      for (const q of [queue, jobsQueue, deadLetter]) await q.close();
       await dynamo.close();
       await unlock();
     },
@@ -167,6 +204,7 @@ export async function startLocalStack(options: LocalStackOptions) {
     retention: retentionFromEnv(),
     cache,
     metrics: pipeline.metrics,
+    healthChecks: pipeline.healthChecks,
     jobs: { queue: pipeline.jobsQueue, objects: pipeline.objects, settings: jobSettingsFromEnv() },
     app: { ingestQueue: pipeline.queue, apiKeys: staticApiKeys(process.env.FUNNEL_APP_KEYS || DEFAULT_LOCAL_APP_KEYS) },
     metricsText: () =>
@@ -232,7 +270,8 @@ export async function startLocalStack(options: LocalStackOptions) {
       clearInterval(compactTimer);
       await listener.stop();
       await pipeline.consumer.stop();
-      await pipeline.consumer.drain(30_000);
+      await pipeline.consumer.drain(STOP_DRAIN_MS);
+      if (pipeline.queue.depth) log(`${pipeline.queue.depth} messages not yet ingested stay in the queue journal; the next start delivers them`);
       await pipeline.jobsConsumer.stop();
       await compacting;
       await http.close();

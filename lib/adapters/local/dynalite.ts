@@ -1,11 +1,16 @@
+import { randomUUID } from 'node:crypto';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoCounterStore } from '../aws/dynamodb-counter-store.js';
 import { ensureCountersTable, localDynamoClient } from '../aws/dynamodb-table.js';
 
 const require = createRequire(import.meta.url);
 
 export const LOCAL_TABLE = 'funnel-counters';
+/** State namespace of the record that names this counter store (its id matches the marker file). */
+export const STORE_IDENTITY = 'store';
 
 export interface LocalDynamo {
   /** the SDK client bound to dynalite, for tests that inspect raw items */
@@ -15,12 +20,64 @@ export interface LocalDynamo {
   close(): Promise<void>;
 }
 
+export interface DynaliteOptions {
+  /**
+   * Rebuild: a damaged or missing store is not refused; its LevelDB directory is moved aside to
+   * `<path>.damaged-<time>` and a fresh, empty store with a new identity takes its place.
+   */
+  recreate?: boolean;
+}
+
+/** Raised when the counter store on disk is not the one the data dir says it had. */
+export class DamagedStoreError extends Error {
+  constructor(path: string, why: string) {
+    super(`the counters under ${path} are damaged or missing (${why}): run \`funnel rebuild\` to recompute them from the facts`);
+    this.name = 'DamagedStoreError';
+  }
+}
+
 /**
  * dynalite (DynamoDB in pure JS) in this process, persisted under `path` (or in memory), with the
  * counters table created as the CDK app creates it. The real DynamoDB adapter talks to it over HTTP,
  * so the local stack exercises the same adapter as AWS.
+ *
+ * A persisted store carries an identity: a marker file `<path>.id` and a state record with the same
+ * random id, written on first open. A later open that finds the marker but not the table or the
+ * record (a deleted, truncated or corrupt LevelDB) refuses to start instead of serving empty counters.
  */
-export async function startDynalite(path: string | undefined): Promise<LocalDynamo> {
+export async function startDynalite(path: string | undefined, options: DynaliteOptions = {}): Promise<LocalDynamo> {
+  const markerFile = path ? `${path}.id` : undefined;
+  const marker = markerFile ? await readMarker(markerFile) : null;
+  if (path && options.recreate && (await exists(path))) {
+    await rename(path, `${path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  }
+  if (path && !options.recreate) {
+    // dynalite hangs on a LevelDB that does not open (and throws out of band), so open it first here.
+    const why = await levelOpenProblem(path);
+    if (why) throw new DamagedStoreError(path, why);
+  }
+  const dynamo = await serve(path);
+  try {
+    if (path && marker && !options.recreate) {
+      const why = await identityProblem(dynamo, marker.storeId);
+      if (why) throw new DamagedStoreError(path, why);
+    }
+    await ensureCountersTable(dynamo.client, LOCAL_TABLE);
+    if (markerFile && (!marker?.storeId || options.recreate)) {
+      const storeId = (await dynamo.counters.getState(STORE_IDENTITY, 0).catch(() => null))?.storeId;
+      // An existing store from before markers is adopted; a new or rebuilt one gets a new id.
+      const id = typeof storeId === 'string' && !options.recreate ? storeId : randomUUID();
+      await dynamo.counters.putState(STORE_IDENTITY, 0, { storeId: id, createdAt: Date.now() });
+      await writeFile(markerFile, JSON.stringify({ storeId: id }) + '\n');
+    }
+    return dynamo;
+  } catch (error) {
+    await dynamo.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function serve(path: string | undefined): Promise<LocalDynamo> {
   const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
   const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
@@ -31,7 +88,6 @@ export async function startDynalite(path: string | undefined): Promise<LocalDyna
   if (!address || typeof address === 'string') throw new Error('dynalite did not bind a port');
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = localDynamoClient(endpoint);
-  await ensureCountersTable(client, LOCAL_TABLE);
   return {
     client,
     counters: new DynamoCounterStore(client, LOCAL_TABLE),
@@ -42,4 +98,61 @@ export async function startDynalite(path: string | undefined): Promise<LocalDyna
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Why the store on disk is not the one the marker names, or null when it is. */
+async function identityProblem(dynamo: LocalDynamo, storeId: string): Promise<string | null> {
+  try {
+    await dynamo.client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE }));
+  } catch (error) {
+    if ((error as Error).name === 'ResourceNotFoundException') return 'the table is missing';
+    return `the store does not open: ${(error as Error).message}`;
+  }
+  try {
+    const record = await dynamo.counters.getState(STORE_IDENTITY, 0);
+    if (!record) return 'its identity record is missing';
+    if (storeId && record.storeId !== storeId) return 'its identity record names another store';
+  } catch (error) {
+    return `the store does not read: ${(error as Error).message}`;
+  }
+  return null;
+}
+
+/** Opens the LevelDB directly (the `level` package dynalite uses) and closes it: null when it opens. */
+async function levelOpenProblem(path: string): Promise<string | null> {
+  const { Level } = createRequire(require.resolve('dynalite'))('level') as { Level: new (path: string, options: Record<string, unknown>) => { open(): Promise<void>; close(): Promise<void> } };
+  const db = new Level(path, { valueEncoding: 'json' });
+  try {
+    await db.open();
+    return null;
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return `LevelDB does not open: ${cause?.code ?? (error as { code?: string }).code ?? ''} ${cause?.message ?? (error as Error).message}`.trim();
+  } finally {
+    await db.close().catch(() => {});
+  }
+}
+
+async function readMarker(file: string): Promise<{ storeId: string } | null> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    const value = JSON.parse(text) as { storeId?: unknown };
+    if (typeof value.storeId === 'string') return { storeId: value.storeId };
+  } catch {
+    // a torn marker: treated as present with an unknown id, so the store is checked, not trusted
+  }
+  return { storeId: '' };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -1,18 +1,40 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ObjectStore } from '../../ports.js';
 
+/** A temp file older than this is a put that died (crash, disk full): `list` removes it. */
+export const ORPHAN_TEMP_MAX_AGE_MS = 60 * 60_000;
+
 /** S3 as a directory: the object key is the relative path, so DuckDB and people can read it directly. */
 export class FsObjectStore implements ObjectStore {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
+  /**
+   * Write, fsync, rename, fsync the directory: a reader or a crash never sees a half-written object
+   * (S3 puts are atomic too), and a put that resolved survives a power cut. A failed put (disk full)
+   * removes its temp file and rethrows.
+   */
   async put(key: string, body: Uint8Array | string): Promise<void> {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
-    // Write-then-rename: a reader or a crash never sees a half-written object (S3 puts are atomic too).
     const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(temp, body);
-    await rename(temp, path);
+    try {
+      const file = await open(temp, 'w');
+      try {
+        await file.writeFile(body);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temp, path);
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => {});
+      throw error;
+    }
+    await syncDirectory(dirname(path));
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -24,6 +46,7 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  /** Keys under the prefix; temp files are never listed, and those older than ORPHAN_TEMP_MAX_AGE_MS are removed. */
   async list(prefix: string): Promise<string[]> {
     // Walk only the deepest directory the prefix names, then filter by the full prefix.
     const slash = prefix.lastIndexOf('/');
@@ -40,7 +63,8 @@ export class FsObjectStore implements ObjectStore {
       for (const entry of entries) {
         const full = join(dir, entry.name);
         if (entry.isDirectory()) await walk(full);
-        else if (!entry.name.endsWith('.tmp')) {
+        else if (entry.name.endsWith('.tmp')) await this.removeIfOrphan(full);
+        else {
           const key = relative(this.root, full).split(sep).join('/');
           if (key.startsWith(prefix)) keys.push(key);
         }
@@ -54,8 +78,26 @@ export class FsObjectStore implements ObjectStore {
     await Promise.all(keys.map((key) => rm(this.pathOf(key), { force: true })));
   }
 
+  private async removeIfOrphan(path: string): Promise<void> {
+    try {
+      const info = await stat(path);
+      if (this.now() - info.mtimeMs > ORPHAN_TEMP_MAX_AGE_MS) await rm(path, { force: true });
+    } catch {
+      // gone already (its put finished or another list removed it)
+    }
+  }
+
   private pathOf(key: string): string {
     if (key.split('/').includes('..') || key.startsWith('/')) throw new Error(`invalid object key: ${key}`);
     return join(this.root, key);
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }

@@ -1,10 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import { closeSync, createReadStream, fsync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 import type { QueueRecord, QueueSender } from '../../ports.js';
+
+const fsyncAsync = promisify(fsync);
+
+/** Default cap on messages held (sent, not yet deleted): past it `sendBatch` refuses bodies. */
+export const LOCAL_QUEUE_MAX_MESSAGES = 10_000;
+/** Default cap on the bytes of message bodies held: 32 MiB keeps a flood from growing the process. */
+export const LOCAL_QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+/** The journal is rewritten with only live messages once it is this big and mostly dead entries. */
+export const JOURNAL_COMPACT_MIN_BYTES = 4 * 1024 * 1024;
 
 interface StoredMessage {
   messageId: string;
   body: string;
+  bytes: number;
   receiveCount: number;
+  /** Infinity until the send is fsync'd: nothing is handed out before it is durable */
   visibleAt: number;
   sentAt: number;
 }
@@ -15,25 +30,104 @@ export interface LocalQueueOptions {
   maxReceives: number;
   deadLetter?: LocalQueue;
   now?: () => number;
+  maxMessages?: number;
+  maxBytes?: number;
+  /** called for each journal write or fsync that failed (disk full, I/O error) */
+  onFault?: (error: unknown) => void;
 }
 
-/** An in-process queue with SQS semantics: at-least-once, visibility timeout, redelivery, DLQ. */
+/**
+ * Journal records, one JSON object a line:
+ *   {"s":id,"b":body,"t":sentAt,"n":receiveCount}  sent (n only in a compacted journal)
+ *   {"r":[ids]}                                     received once more
+ *   {"d":[ids]}                                     deleted
+ */
+type JournalRecord = { s: string; b: string; t: number; n?: number } | { r: string[] } | { d: string[] };
+
+/** What opening a journal found. */
+export interface JournalReplay {
+  restored: number;
+  /** lines that did not parse (a write torn by a crash or a full disk): skipped */
+  tornLines: number;
+}
+
+/**
+ * A queue with SQS semantics: at-least-once, visibility timeout, redelivery, DLQ. Opened with a
+ * journal (`LocalQueue.open`) it is durable: `sendBatch` resolves only once the bodies are appended
+ * and fsync'd, so an acknowledged message survives a SIGKILL or a power cut; receives and deletes are
+ * appended too, and the next open restores every live message with its id and receive count. Without a
+ * journal (`new LocalQueue`) it lives in memory (tests). Bounded by `maxMessages` and `maxBytes`: when
+ * full, `sendBatch` returns the bodies it did not take in `failed`, and the caller retries them later.
+ */
 export class LocalQueue implements QueueSender {
   private readonly messages = new Map<string, StoredMessage>();
   private readonly waiters: (() => void)[] = [];
   private readonly now: () => number;
+  private readonly maxMessages: number;
+  private readonly maxBytes: number;
+  private heldBytes = 0;
+  private fd: number | undefined;
+  private journalBytes = 0;
+  /** a write failed part-way: start the next append on a fresh line so the torn one stays alone */
+  private tornTail = false;
+  private syncRunning: Promise<void> | null = null;
+  private syncQueued: Promise<void> | null = null;
+  /** the last journal fault, cleared by the next successful fsync (health reads it) */
+  lastFault: { at: number; message: string } | null = null;
+  replay: JournalReplay = { restored: 0, tornLines: 0 };
 
-  constructor(private readonly options: LocalQueueOptions) {
+  constructor(
+    private readonly options: LocalQueueOptions,
+    private readonly journalPath?: string,
+  ) {
     this.now = options.now ?? Date.now;
+    this.maxMessages = options.maxMessages ?? LOCAL_QUEUE_MAX_MESSAGES;
+    this.maxBytes = options.maxBytes ?? LOCAL_QUEUE_MAX_BYTES;
+  }
+
+  /** Opens (or creates) a durable queue on `journalPath`, restoring what the journal holds. */
+  static async open(journalPath: string, options: LocalQueueOptions): Promise<LocalQueue> {
+    const queue = new LocalQueue(options, journalPath);
+    await queue.restore();
+    return queue;
+  }
+
+  get capacity(): { maxMessages: number; maxBytes: number } {
+    return { maxMessages: this.maxMessages, maxBytes: this.maxBytes };
+  }
+
+  get bytes(): number {
+    return this.heldBytes;
   }
 
   async sendBatch(bodies: string[]): Promise<{ failed: string[] }> {
-    for (const body of bodies) {
-      const messageId = randomUUID();
-      this.messages.set(messageId, { messageId, body, receiveCount: 0, visibleAt: 0, sentAt: this.now() });
+    const accepted: StoredMessage[] = [];
+    let i = 0;
+    for (; i < bodies.length; i++) {
+      const body = bodies[i]!;
+      const bytes = Buffer.byteLength(body);
+      if (this.messages.size + 1 > this.maxMessages || this.heldBytes + bytes > this.maxBytes) break;
+      const message = { messageId: randomUUID(), body, bytes, receiveCount: 0, visibleAt: this.fd === undefined ? 0 : Infinity, sentAt: this.now() };
+      this.messages.set(message.messageId, message);
+      this.heldBytes += bytes;
+      accepted.push(message);
+    }
+    const refused = bodies.slice(i);
+    if (!accepted.length) return { failed: refused };
+    if (this.fd !== undefined) {
+      try {
+        this.append(accepted.map((m) => ({ s: m.messageId, b: m.body, t: m.sentAt })));
+        await this.sync();
+      } catch (error) {
+        // Not durable, so not accepted: the caller keeps the bodies and retries them.
+        for (const m of accepted) this.forget(m.messageId);
+        this.appendQuietly({ d: accepted.map((m) => m.messageId) });
+        return { failed: [...accepted.map((m) => m.body), ...refused] };
+      }
+      for (const m of accepted) if (this.messages.get(m.messageId) === m) m.visibleAt = 0;
     }
     this.waiters.splice(0).forEach((wake) => wake());
-    return { failed: [] };
+    return { failed: refused };
   }
 
   /** Receives up to `max` visible messages and hides them for the visibility timeout. */
@@ -44,19 +138,23 @@ export class LocalQueue implements QueueSender {
       if (out.length >= max) break;
       if (message.visibleAt > now) continue;
       if (message.receiveCount >= this.options.maxReceives) {
-        this.messages.delete(message.messageId);
-        void this.options.deadLetter?.sendBatch([message.body]);
+        this.moveToDeadLetter(message);
         continue;
       }
       message.receiveCount++;
       message.visibleAt = now + this.options.visibilityTimeoutMs;
       out.push({ messageId: message.messageId, body: message.body, receiveCount: message.receiveCount });
     }
+    // Written before the records are handed out, so a message that crashes the process still counts
+    // its receives and is dead-lettered after maxReceives starts.
+    if (out.length) this.appendQuietly({ r: out.map((r) => r.messageId) });
     return out;
   }
 
   delete(messageIds: string[]): void {
-    for (const id of messageIds) this.messages.delete(id);
+    const deleted = messageIds.filter((id) => this.forget(id));
+    if (deleted.length) this.appendQuietly({ d: deleted });
+    this.maybeCompact();
   }
 
   /** Resolves when a message is sent or after `ms`, whichever is first (long polling). */
@@ -89,5 +187,185 @@ export class LocalQueue implements QueueSender {
 
   bodies(): string[] {
     return [...this.messages.values()].map((m) => m.body);
+  }
+
+  /** Flushes the journal to disk and closes it; what is still queued is restored by the next open. */
+  async close(): Promise<void> {
+    if (this.fd === undefined) return;
+    await this.syncRunning?.catch(() => {});
+    await this.syncQueued?.catch(() => {});
+    try {
+      fsyncSync(this.fd);
+    } catch (error) {
+      this.fault(error);
+    }
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private moveToDeadLetter(message: StoredMessage): void {
+    // Hidden while the DLQ stores it; deleted here only once the DLQ has it durably.
+    message.visibleAt = Infinity;
+    const deadLetter = this.options.deadLetter;
+    if (!deadLetter) {
+      this.delete([message.messageId]);
+      return;
+    }
+    void deadLetter.sendBatch([message.body]).then(
+      ({ failed }) => {
+        if (failed.length) message.visibleAt = this.now() + this.options.visibilityTimeoutMs;
+        else this.delete([message.messageId]);
+      },
+      () => {
+        message.visibleAt = this.now() + this.options.visibilityTimeoutMs;
+      },
+    );
+  }
+
+  private forget(id: string): boolean {
+    const message = this.messages.get(id);
+    if (!message) return false;
+    this.messages.delete(id);
+    this.heldBytes -= message.bytes;
+    return true;
+  }
+
+  private async restore(): Promise<void> {
+    const path = this.journalPath!;
+    mkdirSync(dirname(path), { recursive: true });
+    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }).on('error', () => {}), crlfDelay: Infinity });
+    let tornLines = 0;
+    try {
+      for await (const line of lines) {
+        if (!line) continue;
+        let record: JournalRecord;
+        try {
+          record = JSON.parse(line) as JournalRecord;
+        } catch {
+          tornLines++;
+          continue;
+        }
+        if ('s' in record && typeof record.s === 'string' && typeof record.b === 'string') {
+          const bytes = Buffer.byteLength(record.b);
+          if (!this.messages.has(record.s)) this.heldBytes += bytes;
+          this.messages.set(record.s, { messageId: record.s, body: record.b, bytes, receiveCount: record.n ?? 0, visibleAt: 0, sentAt: record.t ?? this.now() });
+        } else if ('r' in record && Array.isArray(record.r)) {
+          for (const id of record.r) {
+            const message = this.messages.get(id);
+            if (message) message.receiveCount++;
+          }
+        } else if ('d' in record && Array.isArray(record.d)) {
+          for (const id of record.d) this.forget(id);
+        } else tornLines++;
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    this.replay = { restored: this.messages.size, tornLines };
+    // Start from a compact journal: only live messages, and no torn line left to trip over.
+    this.compact();
+  }
+
+  /** Writes the live messages to a new journal (temp, fsync, rename, fsync the directory) and switches to it. */
+  private compact(): void {
+    const path = this.journalPath!;
+    const temp = `${path}.compact.tmp`;
+    const fd = openSync(temp, 'w');
+    let bytes = 0;
+    try {
+      const records = [...this.messages.values()].map((m) => JSON.stringify({ s: m.messageId, b: m.body, t: m.sentAt, n: m.receiveCount }));
+      for (let i = 0; i < records.length; i += 500) {
+        const chunk = records.slice(i, i + 500).join('\n') + '\n';
+        bytes += writeAll(fd, chunk);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+    fsyncDirectory(dirname(path));
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = openSync(path, 'a');
+    this.journalBytes = bytes;
+    this.tornTail = false;
+  }
+
+  private maybeCompact(): void {
+    if (this.fd === undefined || this.syncRunning || this.syncQueued) return;
+    if (this.journalBytes < JOURNAL_COMPACT_MIN_BYTES || this.journalBytes < 4 * (this.heldBytes + 64 * this.messages.size)) return;
+    try {
+      this.compact();
+    } catch (error) {
+      // The old journal is still whole and in use; compaction is retried on a later delete.
+      this.fault(error);
+    }
+  }
+
+  private append(records: JournalRecord[]): void {
+    if (this.fd === undefined) return;
+    const text = (this.tornTail ? '\n' : '') + records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    try {
+      this.journalBytes += writeAll(this.fd, text);
+      this.tornTail = false;
+    } catch (error) {
+      this.tornTail = true;
+      this.fault(error);
+      throw error;
+    }
+  }
+
+  /** Receive counts and deletes: a lost one costs a redelivery at most, so a fault is counted, not thrown. */
+  private appendQuietly(record: JournalRecord): void {
+    try {
+      this.append([record]);
+    } catch {
+      // counted by append
+    }
+  }
+
+  /** Group commit: appends made while an fsync runs share the next one. */
+  private sync(): Promise<void> {
+    if (this.syncQueued) return this.syncQueued;
+    const previous = this.syncRunning ?? Promise.resolve();
+    const next: Promise<void> = previous
+      .catch(() => {})
+      .then(async () => {
+        this.syncQueued = null;
+        this.syncRunning = next;
+        if (this.fd === undefined) return;
+        try {
+          await fsyncAsync(this.fd);
+          this.lastFault = null;
+        } catch (error) {
+          this.fault(error);
+          throw error;
+        }
+      })
+      .finally(() => {
+        if (this.syncRunning === next) this.syncRunning = null;
+      });
+    this.syncQueued = next;
+    return next;
+  }
+
+  private fault(error: unknown): void {
+    this.lastFault = { at: this.now(), message: (error as Error)?.message ?? String(error) };
+    this.options.onFault?.(error);
+  }
+}
+
+function writeAll(fd: number, text: string): number {
+  const buffer = Buffer.from(text);
+  let written = 0;
+  while (written < buffer.length) written += writeSync(fd, buffer, written, buffer.length - written);
+  return buffer.length;
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
