@@ -13,7 +13,7 @@ import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
 import { acknowledge } from './nag.js';
 import { grantCounterKeys, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
 import { JOBS_PREFIX } from './jobs.js';
-import { DEFAULT_RATE_LIMIT, type RateLimitSettings } from '../../lib/api/rate-limit.js';
+import { DEFAULT_RATE_LIMIT, rateLimitEnvironment, rateLimitSettingsFromEnv, type RateLimitSettings } from '../../lib/api/rate-limit.js';
 
 export interface ApiProps {
   readonly factsBucket: Bucket;
@@ -98,7 +98,9 @@ export class Api extends Construct {
       'These keys are handed to app developers out of band, so a scheduled rotation would break their clients; operators rotate by adding a new key to the list and removing the old one once clients have moved.',
     );
 
-    const rateLimit: RateLimitSettings = { ...DEFAULT_RATE_LIMIT, ...props.rateLimit };
+    const rateLimitEnv = rateLimitEnvironment({ ...DEFAULT_RATE_LIMIT, ...props.rateLimit });
+    // the function's own check, at synth: a bad value fails here, not at the first request
+    rateLimitSettingsFromEnv(rateLimitEnv);
     this.fn = new FunnelFunction(this, 'Function', {
       entry: 'functions/api/handler.ts',
       description: 'Funnel api: analytics queries over the counters',
@@ -112,9 +114,7 @@ export class Api extends Construct {
         JOB_QUOTA_PER_HOUR: String(props.jobQuotaPerHour),
         APP_API_KEYS_SECRET_ARN: this.appApiKeys.secretArn,
         ...(props.ingestQueue ? { QUEUE_URL: props.ingestQueue.queueUrl } : {}),
-        API_RATE_LIMIT_PER_SECOND: String(rateLimit.perSecond),
-        API_RATE_LIMIT_BURST: String(rateLimit.burst),
-        API_RATE_LIMIT_TRACKED_CALLERS: String(rateLimit.trackedCallers),
+        ...rateLimitEnv,
         ...props.retentionEnvironment,
       },
     });

@@ -46,6 +46,15 @@ export function rateLimitSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): 
   return { perSecond, burst, trackedCallers };
 }
 
+/** The environment that configures `settings` (the api function's, as the CDK writes it). */
+export function rateLimitEnvironment(settings: RateLimitSettings): Record<keyof z.input<typeof rateLimitEnv>, string> {
+  return {
+    API_RATE_LIMIT_PER_SECOND: String(settings.perSecond),
+    API_RATE_LIMIT_BURST: String(settings.burst),
+    API_RATE_LIMIT_TRACKED_CALLERS: String(settings.trackedCallers),
+  };
+}
+
 export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 export class RequestRateLimiter {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cachedApiKeys, hashApiKey, MAX_API_KEY_CHARS, parseApiKeys, staticApiKeys } from '../../lib/app/api-keys.js';
 import { callerIdentity, ipIdentity, resolveAppKey } from '../../lib/api/identity.js';
-import { RequestRateLimiter, rateLimitSettingsFromEnv, DEFAULT_RATE_LIMIT } from '../../lib/api/rate-limit.js';
+import { RequestRateLimiter, rateLimitEnvironment, rateLimitSettingsFromEnv, DEFAULT_RATE_LIMIT } from '../../lib/api/rate-limit.js';
 import { healthMonitor, runHealthChecks } from '../../lib/api/health.js';
 
 const KEY = 'k3y-for-tests-0123456789';
@@ -115,6 +115,12 @@ describe('the per-caller token bucket', () => {
     expect(rateLimitSettingsFromEnv({ API_RATE_LIMIT_PER_SECOND: '5', API_RATE_LIMIT_BURST: '9', API_RATE_LIMIT_TRACKED_CALLERS: '50' })).toEqual({ perSecond: 5, burst: 9, trackedCallers: 50 });
     expect(() => rateLimitSettingsFromEnv({ API_RATE_LIMIT_BURST: '0' })).toThrow(/API_RATE_LIMIT_BURST/);
     expect(() => rateLimitSettingsFromEnv({ API_RATE_LIMIT_PER_SECOND: 'fast' })).toThrow(/API_RATE_LIMIT_PER_SECOND/);
+  });
+
+  it('writes the environment it reads (what the CDK sets on the api function)', () => {
+    const settings = { perSecond: 7, burst: 70, trackedCallers: 700 };
+    expect(rateLimitSettingsFromEnv(rateLimitEnvironment(settings))).toEqual(settings);
+    expect(() => rateLimitSettingsFromEnv(rateLimitEnvironment({ ...settings, burst: 0.5 }))).toThrow(/API_RATE_LIMIT_BURST/);
   });
 });
 
