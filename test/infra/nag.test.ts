@@ -82,7 +82,7 @@ describe('cdk-nag AwsSolutions', () => {
     expect(Object.fromEntries(byPath)).toEqual({
       'Funnel/Storage/AccessLogsBucket': ['AwsSolutions-S1'],
       'Funnel/Ingest/Function': ['AwsSolutions-L1'],
-      'Funnel/Ingest/FunctionRole': [`AwsSolutions-IAM5[Resource::<${facts}.Arn>/*]`],
+      'Funnel/Ingest/FunctionRole': [`AwsSolutions-IAM5[Resource::<${facts}.Arn>/facts/*]`],
       'Funnel/Jobs/Function': ['AwsSolutions-L1'],
       'Funnel/Jobs/FunctionRole': [
         `AwsSolutions-IAM5[Resource::<${results}.Arn>/*]`,
@@ -91,11 +91,15 @@ describe('cdk-nag AwsSolutions', () => {
       ].sort(),
       'Funnel/Api/AppApiKeys': ['AwsSolutions-SMG4'],
       'Funnel/Api/Function': ['AwsSolutions-L1'],
-      'Funnel/Api/FunctionRole': [`AwsSolutions-IAM5[Resource::<${facts}.Arn>/*]`],
+      'Funnel/Api/FunctionRole': [`AwsSolutions-IAM5[Resource::<${facts}.Arn>/jobs/*]`],
       'Funnel/Api/HttpApi': ['AwsSolutions-APIG4'],
       'Funnel/Cdn/Distribution': ['AwsSolutions-CFR1', 'AwsSolutions-CFR2', 'AwsSolutions-CFR3', 'AwsSolutions-CFR4'],
       'Funnel/Compactor/Function': ['AwsSolutions-L1'],
-      'Funnel/Compactor/FunctionRole': [`AwsSolutions-IAM5[Resource::<${facts}.Arn>/*]`],
+      'Funnel/Compactor/FunctionRole': [
+        `AwsSolutions-IAM5[Resource::<${facts}.Arn>/counters/manifests/*]`,
+        `AwsSolutions-IAM5[Resource::<${facts}.Arn>/facts/*]`,
+        `AwsSolutions-IAM5[Resource::<${facts}.Arn>/quarantine/*]`,
+      ],
       'Funnel/Listener/TaskDefinition': ['AwsSolutions-ECS2'],
       'Funnel/Listener/TaskDefinition/ExecutionRole': ['AwsSolutions-IAM5[Resource::*]'],
     });
