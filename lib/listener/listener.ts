@@ -160,13 +160,15 @@ export class Listener {
         }
         this.count('events_received');
         this.buffer.push({ relay: relay.url, json, createdAt: event.created_at, seq: ++this.seq });
+        relay.lastBufferedSeq = this.seq;
         this.bufferedBytes += bytes;
         if (this.buffer.length >= (this.options.pauseAtEvents ?? LISTENER_PAUSE_EVENTS)) this.setPaused(true);
         if (this.buffer.length >= (this.options.maxBufferedEvents ?? 500)) void this.flush();
         return;
       }
       case 'EOSE':
-        relay.onEose(this.seq);
+        // A flush (even of nothing) lets a gap the re-read has covered release the checkpoint.
+        if (relay.onEose()) void this.flush();
         return;
       case 'NOTICE':
       case 'CLOSED': {
@@ -195,7 +197,10 @@ export class Listener {
   }
 
   private async flushOnce(): Promise<void> {
-    if (!this.buffer.length) return;
+    if (!this.buffer.length) {
+      for (const relay of this.relays) await relay.advanceCheckpoint(null, null);
+      return;
+    }
     const batch = this.buffer;
     this.buffer = [];
     this.bufferedBytes = 0;
@@ -234,7 +239,10 @@ export class Listener {
       const maxCreatedAt = Math.max(...items.map((i) => i.createdAt));
       await relay?.advanceCheckpoint(maxCreatedAt, Math.max(...items.map((i) => i.seq)));
     }
-    if (this.buffer.length < (this.options.pauseAtEvents ?? LISTENER_PAUSE_EVENTS) / 2) this.setPaused(false);
+    if (this.buffer.length < (this.options.pauseAtEvents ?? LISTENER_PAUSE_EVENTS) / 2) {
+      this.setPaused(false);
+      for (const relay of this.relays) relay.resubscribeAfterGap();
+    }
   }
 
   private setPaused(paused: boolean): void {
@@ -263,6 +271,11 @@ class RelayConnection {
   private gapGeneration = 0;
   /** once everything buffered up to this seq is sent, the re-read after the gap has been handed over */
   private gapClearSeq: number | null = null;
+  /** events were dropped on this connection: resubscribe once the buffer has room */
+  private resubscribe = false;
+  lastBufferedSeq = 0;
+  private lastSentSeq = 0;
+  private maxSentCreatedAt: number | null = null;
   private noticeWindowStart = 0;
   private noticeLines = 0;
   private noticesSuppressed = 0;
@@ -315,13 +328,17 @@ class RelayConnection {
     socket.on('close', () => {
       this.connected = false;
       if (this.closed || this.listener.isStopped) return;
+      if (this.socket !== socket) return;
       this.scheduleReconnect();
     });
   }
 
-  onEose(lastSeq: number): void {
+  /** true when a gap is now waiting only for what is buffered to be sent */
+  onEose(): boolean {
     this.attempts = 0;
-    if (this.gapFloor !== null && this.generation > this.gapGeneration) this.gapClearSeq = lastSeq;
+    if (this.gapFloor === null || this.generation <= this.gapGeneration) return false;
+    this.gapClearSeq = this.lastBufferedSeq;
+    return true;
   }
 
   setPaused(paused: boolean): void {
@@ -335,11 +352,17 @@ class RelayConnection {
     this.gapFloor = Math.min(this.gapFloor ?? createdAt, createdAt);
     this.gapGeneration = this.generation;
     this.gapClearSeq = null;
-    if (fresh) {
-      this.listener.log({ level: 'warn', relay: this.url, msg: 'buffer full: dropping events and resubscribing from the checkpoint' });
-      // The close handler reconnects with backoff, from the held checkpoint minus the catch-up margin.
-      this.socket?.terminate();
-    }
+    if (fresh) this.listener.log({ level: 'warn', relay: this.url, msg: 'buffer full: dropping events; resubscribing from the checkpoint once there is room' });
+    this.resubscribe = true;
+  }
+
+  /** After a gap, once the buffer has room: a new subscription from the held checkpoint re-reads what was dropped. */
+  resubscribeAfterGap(): void {
+    if (!this.resubscribe || this.closed || this.listener.isStopped) return;
+    this.resubscribe = false;
+    const old = this.socket;
+    this.connect();
+    old?.terminate();
   }
 
   /** null when this NOTICE/CLOSED line is over the per-minute budget, else how many were suppressed before it. */
@@ -367,13 +390,17 @@ class RelayConnection {
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
-  async advanceCheckpoint(createdAt: number, sentThroughSeq: number): Promise<void> {
-    if (this.gapClearSeq !== null && sentThroughSeq >= this.gapClearSeq) {
+  /** After a send of events up to `sentSeq` (or, with nulls, just to release a gap the re-read covered). */
+  async advanceCheckpoint(createdAt: number | null, sentSeq: number | null): Promise<void> {
+    if (sentSeq !== null) this.lastSentSeq = Math.max(this.lastSentSeq, sentSeq);
+    if (createdAt !== null) this.maxSentCreatedAt = Math.max(this.maxSentCreatedAt ?? createdAt, createdAt);
+    if (this.gapClearSeq !== null && this.lastSentSeq >= this.gapClearSeq) {
       this.gapFloor = null;
       this.gapClearSeq = null;
     }
+    if (this.maxSentCreatedAt === null) return;
     // Authors set created_at; never let a future-dated event push the checkpoint past now, nor past a gap.
-    let capped = Math.min(createdAt, Math.floor(Date.now() / 1000));
+    let capped = Math.min(this.maxSentCreatedAt, Math.floor(Date.now() / 1000));
     if (this.gapFloor !== null) capped = Math.min(capped, this.gapFloor - 1);
     if (this.checkpoint === null || capped > this.checkpoint) this.checkpoint = capped;
     if (this.checkpoint !== this.savedCheckpoint && this.checkpoint !== null) {

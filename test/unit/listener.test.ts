@@ -3,7 +3,7 @@ import { WebSocketServer } from 'ws';
 import WebSocket from 'ws';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
-import { Listener } from '../../lib/listener/listener.js';
+import { Listener, NOTICE_LOG_LINES_PER_MINUTE, NOTICE_MAX_CHARS } from '../../lib/listener/listener.js';
 import { LocalQueue } from '../../lib/adapters/local/local-queue.js';
 import { MetricsRegistry } from '../../lib/metrics/registry.js';
 import { startRelay, type EmbeddedRelay } from '../../lib/local/relay.js';
@@ -114,6 +114,56 @@ describe('Listener', () => {
     await waitFor(() => queuedEvents(queue).length === 1);
     expect(queuedEvents(queue)[0]!.id).toBe(good.id);
     expect(listener.counts).toMatchObject({ 'rejected:non_json': 1, 'rejected:invalid_frame': 2, 'rejected:oversized': 1 });
+  });
+
+  it('forwards a forged copy seen first and the genuine event, and drops only the exact copy', async () => {
+    const genuine = note('the genuine text');
+    const forged = { ...genuine, content: 'altered by a lax relay' };
+    const notices: Record<string, unknown>[] = [];
+    const wss = new WebSocketServer({ port: 0 });
+    cleanups.push(() => new Promise<void>((r) => wss.close(() => r())));
+    wss.on('connection', (socket) => {
+      socket.on('message', () => {
+        socket.send(JSON.stringify(['EVENT', 'funnel', forged]));
+        socket.send(JSON.stringify(['EVENT', 'funnel', genuine]));
+        socket.send(JSON.stringify(['EVENT', 'funnel', genuine]));
+        for (let i = 0; i < 20; i++) socket.send(JSON.stringify(['NOTICE', 'y'.repeat(10_000)]));
+        socket.send(JSON.stringify(['EOSE', 'funnel']));
+      });
+    });
+    const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}`;
+    const listener = new Listener({ relays: [url], queue: new LocalQueue({ visibilityTimeoutMs: 1000, maxReceives: 5 }), checkpoints: new MemoryCheckpoints(), metrics: new MetricsRegistry(), flushIntervalMs: 20, log: (r) => notices.push(r) });
+    cleanups.push(() => listener.stop());
+    const queue = (listener as unknown as { options: { queue: LocalQueue } }).options.queue;
+    await listener.start();
+    await waitFor(() => queuedEvents(queue).length === 2 && (listener.counts['relay_notices'] ?? 0) === 20);
+    const contents = queue.bodies().flatMap((b) => (JSON.parse(b) as { events: { content: string }[] }).events.map((e) => e.content));
+    expect(contents).toEqual(['altered by a lax relay', 'the genuine text']);
+    expect(listener.counts['rejected:duplicate']).toBe(1);
+    // NOTICE text is cut to a bound and at most NOTICE_LOG_LINES_PER_MINUTE lines are logged per relay.
+    const logged = notices.filter((r) => r.msg === 'relay said NOTICE');
+    expect(logged).toHaveLength(NOTICE_LOG_LINES_PER_MINUTE);
+    expect(Math.max(...logged.map((r) => String(r.detail).length))).toBeLessThanOrEqual(NOTICE_MAX_CHARS + 1);
+  });
+
+  it('holds its checkpoint while the queue refuses messages, pauses reading, and delivers once there is room', async () => {
+    const relay = await relayOn();
+    const now = Math.floor(Date.now() / 1000);
+    const events = Array.from({ length: 6 }, (_, i) => note(`event ${i}`, now - 60 + i));
+    await publish(relay.url, events);
+    const queue = new LocalQueue({ visibilityTimeoutMs: 1000, maxReceives: 5, maxMessages: 0 });
+    const checkpoints = new MemoryCheckpoints();
+    const listener = new Listener({ relays: [relay.url], queue, checkpoints, metrics: new MetricsRegistry(), flushIntervalMs: 20, maxBufferedEvents: 2, pauseAtEvents: 2, maxHeldEvents: 4, log: () => {} });
+    cleanups.push(() => listener.stop());
+    await listener.start();
+    await waitFor(() => (listener.counts['send_retries'] ?? 0) >= 2);
+    expect(checkpoints.saved.get(relay.url)).toBeUndefined();
+    expect(listener.isPaused).toBe(true);
+    // Room again: everything arrives (the dropped ones by the resubscription), and the checkpoint moves.
+    (queue as unknown as { maxMessages: number }).maxMessages = 1000;
+    await waitFor(() => new Set(queuedEvents(queue).map((e) => e.id)).size === 6, 20_000);
+    await waitFor(() => checkpoints.saved.get(relay.url) === events[5]!.created_at, 20_000);
+    expect(listener.isPaused).toBe(false);
   });
 
   it('reconnects after the relay restarts and loses no event published across the restart', async () => {

@@ -45,6 +45,8 @@ describe('LocalQueue keeps SQS semantics', () => {
     queue.receive(1);
     advance(1000);
     expect(queue.receive(1)).toEqual([]);
+    // The move completes once the DLQ has stored it (a durable DLQ fsyncs first).
+    await new Promise((r) => setImmediate(r));
     expect(queue.depth).toBe(0);
     expect(deadLetter.bodies()).toEqual(['poison']);
   });
