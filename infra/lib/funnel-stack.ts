@@ -72,6 +72,8 @@ export class FunnelStack extends Stack {
       countersTable,
       corsOrigins: config.corsOrigins,
       jobsQueue: this.jobs.queue,
+      // POST /v1/events sends app events to the same queue the listener feeds.
+      ingestQueue: this.ingest.queue,
       jobResultTtlSeconds: config.jobResultTtlSeconds,
       jobQuotaPerHour: config.jobQuotaPerHour,
       retentionEnvironment: retention,

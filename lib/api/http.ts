@@ -52,9 +52,14 @@ export function json(statusCode: number, body: unknown, cacheControl = 'no-store
   };
 }
 
+/** Seconds a client should wait after a 503 that names no better time (a store or the queue was busy). */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
 export function errorResponse(error: HttpError): HttpResponse {
   const response = json(error.statusCode, { error: { code: error.code, message: error.message } });
-  return { ...response, headers: { ...response.headers, ...error.headers } };
+  // Every 503 says when to come back, so a well-behaved client retries instead of hammering.
+  const retry: Record<string, string> = error.statusCode === 503 && !error.headers['retry-after'] ? { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) } : {};
+  return { ...response, headers: { ...response.headers, ...retry, ...error.headers } };
 }
 
 /** Short windows change by the second, long ones barely: cache them accordingly at the CDN. */

@@ -59,11 +59,11 @@ export function userMetricsSql(relation: string, window: FactsWindow, dialect: S
   ORDER BY pubkey`;
 }
 
-/** Network totals: events by type and kind, and exact distinct authors. */
+/** Network totals: events by type and by Nostr kind (app events have no kind), and exact distinct authors. */
 export function globalMetricsSql(relation: string, window: FactsWindow, dialect: SqlDialect): string {
   return `WITH f AS (${dedupedFacts(relation, window, dialect)})
   SELECT 'type' AS dimension, type AS value, count(*) AS events FROM f GROUP BY type
-  UNION ALL SELECT 'kind', CAST(kind AS VARCHAR), count(*) FROM f GROUP BY kind
+  UNION ALL SELECT 'kind', CAST(kind AS VARCHAR), count(*) FROM f WHERE source = 'nostr' GROUP BY kind
   UNION ALL SELECT 'total', 'events', count(*) FROM f
   UNION ALL SELECT 'total', 'authors', count(DISTINCT author) FROM f`;
 }

@@ -45,6 +45,8 @@ export class StorageFaultError extends Error {
 export class StorageFaultMonitor {
   first: { store: StoreName; error: unknown } | null = null;
   last: { store: StoreName; at: number; message: string } | null = null;
+  /** when each store last completed a write: a fault older than that has cleared (the disk has room again) */
+  readonly lastWriteOk: Partial<Record<StoreName, number>> = {};
 
   constructor(
     private readonly metrics: MetricsSink,
@@ -76,10 +78,16 @@ export class StorageFaultMonitor {
             throw error;
           }
           if (result instanceof Promise) {
-            return result.catch((error: unknown) => {
-              if (isStorageFault(error)) this.remember(store, error);
-              throw error;
-            });
+            return result.then(
+              (value: unknown) => {
+                if (WRITE_METHODS.has(String(property))) this.lastWriteOk[store] = this.now();
+                return value;
+              },
+              (error: unknown) => {
+                if (isStorageFault(error)) this.remember(store, error);
+                throw error;
+              },
+            );
           }
           return result;
         };
@@ -88,7 +96,10 @@ export class StorageFaultMonitor {
   }
 }
 
-/** How recent an ingest batch failure or storage fault makes /health report degraded. */
+/** Store methods that write: reads keep working on a full disk, so only a write shows it has room again. */
+const WRITE_METHODS = new Set(['put', 'delete', 'add', 'putState', 'putStates', 'deleteStateIf', 'sendBatch']);
+
+/** How recent an ingest batch failure or storage fault makes /health report degraded (unless cleared since). */
 export const HEALTH_RECENT_FAILURE_SECONDS = 120;
 /** Below this much free disk under the data dir, /health reports degraded. */
 export const HEALTH_MIN_FREE_BYTES = 256 * 1024 * 1024;
@@ -113,6 +124,7 @@ export function localHealthChecks(deps: LocalHealthDeps): HealthCheck[] {
   const now = deps.now ?? Date.now;
   const recently = (at: number | null | undefined) => at !== null && at !== undefined && now() - at < HEALTH_RECENT_FAILURE_SECONDS * 1000;
   let seenBatchErrors = deps.metrics.total(METRIC.ingestBatchErrors);
+  let seenAccepted = deps.metrics.total(METRIC.eventsAccepted);
   let lastBatchErrorAt: number | null = null;
   return [
     {
@@ -131,8 +143,12 @@ export function localHealthChecks(deps: LocalHealthDeps): HealthCheck[] {
       name: 'ingest',
       run: () => {
         const batchErrors = deps.metrics.total(METRIC.ingestBatchErrors);
+        const accepted = deps.metrics.total(METRIC.eventsAccepted);
         if (batchErrors > seenBatchErrors) lastBatchErrorAt = now();
+        // Events accepted with no new failure since: ingest has recovered.
+        else if (accepted > seenAccepted) lastBatchErrorAt = null;
         seenBatchErrors = batchErrors;
+        seenAccepted = accepted;
         return recently(lastBatchErrorAt) ? { ok: false, detail: `an ingest batch failed ${Math.round((now() - lastBatchErrorAt!) / 1000)} s ago` } : { ok: true };
       },
     },
@@ -140,7 +156,10 @@ export function localHealthChecks(deps: LocalHealthDeps): HealthCheck[] {
       name: 'storage',
       run: () => {
         const fault = deps.faults.last;
-        return fault && recently(fault.at) ? { ok: false, detail: `the ${fault.store} store failed ${Math.round((now() - fault.at) / 1000)} s ago` } : { ok: true };
+        // Cleared once the same store has completed a write since (the queue journal tracks its own fsyncs).
+        const lastOk = fault?.store === 'queue' ? deps.queue.lastSyncOkAt : deps.faults.lastWriteOk[fault?.store ?? 'counters'];
+        const cleared = fault && lastOk !== null && lastOk !== undefined && lastOk > fault.at;
+        return fault && !cleared && recently(fault.at) ? { ok: false, detail: `the ${fault.store} store failed ${Math.round((now() - fault.at) / 1000)} s ago` } : { ok: true };
       },
     },
     {

@@ -21,6 +21,7 @@ import { Simulator } from './simulator.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { METRIC } from '../metrics/names.js';
 import { ResponseCache } from '../api/cache.js';
+import { rateLimitSettingsFromEnv, RequestRateLimiter, type RateLimitSettings } from '../api/rate-limit.js';
 import { DuckDbSqlEngine, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
 import { createJobsHandler } from '../../functions/jobs/handler.js';
 import { jobSettingsFromEnv } from '../jobs/jobs.js';
@@ -167,6 +168,8 @@ export interface LocalStackOptions extends PipelineOptions {
   simulatorUsers?: number;
   simulatorHistoryEvents?: number;
   compactEveryMs?: number;
+  /** per-caller request limit of the HTTP API (default: API_RATE_LIMIT_* or 20/s, burst 100) */
+  rateLimit?: RateLimitSettings;
   /** on first start (no checkpoint), how far back to read the relay */
   initialLookbackSeconds?: number;
 }
@@ -198,7 +201,7 @@ export async function startLocalStack(options: LocalStackOptions) {
   await listener.start();
 
   const cache = new ResponseCache<unknown>({ maxEntries: 5000 });
-  const api = createApiHandler({
+  const apiDeps = {
     counters: pipeline.counters,
     clock: options.clock ?? systemClock,
     retention: retentionFromEnv(),
@@ -214,7 +217,10 @@ export async function startLocalStack(options: LocalStackOptions) {
         dlq_depth: pipeline.deadLetter.depth,
         relay_stored_events: relay?.repository.size ?? 0,
       }),
-  });
+  };
+  // Callers over HTTP are limited per caller (one process: exact); the stack's own warm-up reads are not.
+  const api = createApiHandler({ ...apiDeps, rateLimiter: new RequestRateLimiter(options.rateLimit ?? rateLimitSettingsFromEnv()) });
+  const internalApi = createApiHandler(apiDeps);
   const http = await startHttpApi(api, options.port).catch(async (error) => {
     await listener.stop();
     await pipeline.consumer.stop();
@@ -243,7 +249,7 @@ export async function startLocalStack(options: LocalStackOptions) {
     const users = await hotUsers(pipeline.counters, await readWatermark(pipeline.counters), 10);
     for (const pubkey of users) {
       for (const interval of HOT_INTERVALS) {
-        await api(apiGatewayGet(`/api/v2/analytics/user/${pubkey}/summary`, { interval }), lambdaContext('funnel-api'));
+        await internalApi(apiGatewayGet(`/api/v2/analytics/user/${pubkey}/summary`, { interval }), lambdaContext('funnel-api'));
       }
     }
   };

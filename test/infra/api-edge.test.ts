@@ -8,6 +8,7 @@ const ids = {
   bucket: logicalId(stack, stack.storage.factsBucket),
   table: logicalId(stack, stack.storage.countersTable),
   jobsQueue: logicalId(stack, stack.jobs.queue),
+  ingestQueue: logicalId(stack, stack.ingest.queue),
   secret: logicalId(stack, stack.api.appApiKeys),
 };
 const api = resource(template, ids.api);
@@ -35,8 +36,9 @@ describe('the api function holds only what the HTTP edge uses', () => {
     ]);
   });
 
-  it('sends only to the jobs queue and reads only its API keys secret', () => {
-    expect(on('sqs:').flatMap((s) => s.Resource)).toEqual([`\${${ids.jobsQueue}.Arn}`]);
+  it('sends only to the jobs queue and the ingest queue (POST /v1/events), and reads only its API keys secret', () => {
+    expect(on('sqs:').flatMap((s) => s.Resource).sort()).toEqual([`\${${ids.ingestQueue}.Arn}`, `\${${ids.jobsQueue}.Arn}`].sort());
+    expect(api.Properties.Environment.Variables).toMatchObject({ QUEUE_URL: { Ref: ids.ingestQueue }, JOBS_QUEUE_URL: { Ref: ids.jobsQueue } });
     expect(on('secretsmanager:').flatMap((s) => s.Resource)).toEqual([`\${${ids.secret}}`]);
     const services = new Set(statements.flatMap((s) => s.Action.map((a) => a.split(':')[0])));
     expect([...services].sort()).toEqual(['dynamodb', 'logs', 's3', 'secretsmanager', 'sqs']);

@@ -206,17 +206,30 @@ describe('storage faults surface', () => {
     let now = 1_000_000;
     const metrics = new MetricsRegistry();
     const faults = new StorageFaultMonitor(metrics, () => now);
-    const queue = await LocalQueue.open(join(dir, 'q.journal'), { ...options, maxMessages: 10 });
+    const queue = await LocalQueue.open(join(dir, 'q.journal'), { ...options, maxMessages: 10, now: () => now });
     const checks = localHealthChecks({ dataDir: dir, queue, metrics, faults, now: () => now, minFreeBytes: 0 });
     const run = async () => Object.fromEntries(await Promise.all(checks.map(async (c) => [c.name, (await c.run()).ok])));
     expect(await run()).toEqual({ queue: true, queueJournal: true, ingest: true, storage: true, disk: true });
 
-    await queue.sendBatch(Array.from({ length: 9 }, (_, i) => String(i)));
+    await queue.sendBatch(Array.from({ length: 8 }, (_, i) => String(i)));
+    now += 1000;
     metrics.count(METRIC.ingestBatchErrors);
     faults.record('queue', Object.assign(new Error('no space'), { code: 'ENOSPC' }));
-    expect(await run()).toEqual({ queue: false, queueJournal: true, ingest: false, storage: false, disk: true });
-    expect(metrics.byLabel(METRIC.storageFaults, 'Store')).toEqual({ queue: 1 });
+    faults.record('objects', Object.assign(new Error('no space'), { code: 'ENOSPC' }));
+    expect(await run()).toEqual({ queue: true, queueJournal: true, ingest: false, storage: false, disk: true });
+    expect(metrics.byLabel(METRIC.storageFaults, 'Store')).toEqual({ queue: 1, objects: 1 });
 
+    // Recovery clears the checks before the time window ends: a write to the failed store, accepted events.
+    now += 1000;
+    const objects = faults.watch('objects', { put: async () => {} });
+    await objects.put();
+    metrics.count(METRIC.eventsAccepted);
+    expect(await run()).toEqual({ queue: true, queueJournal: true, ingest: true, storage: true, disk: true });
+
+    // A nearly full queue degrades; a fault with no write since stays degraded until its window passes.
+    await queue.sendBatch(['8']);
+    faults.record('counters', Object.assign(new Error('io'), { code: 'EIO' }));
+    expect(await run()).toEqual({ queue: false, queueJournal: true, ingest: true, storage: false, disk: true });
     now += 10 * 60_000;
     queue.delete(queue.receive(9).map((r) => r.messageId));
     expect(await run()).toEqual({ queue: true, queueJournal: true, ingest: true, storage: true, disk: true });

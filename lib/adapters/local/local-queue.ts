@@ -74,6 +74,8 @@ export class LocalQueue implements QueueSender {
   private syncQueued: Promise<void> | null = null;
   /** the last journal fault, cleared by the next successful fsync (health reads it) */
   lastFault: { at: number; message: string } | null = null;
+  /** when an fsync last succeeded: a fault before it has cleared (health reads it) */
+  lastSyncOkAt: number | null = null;
   replay: JournalReplay = { restored: 0, tornLines: 0 };
 
   constructor(
@@ -336,6 +338,7 @@ export class LocalQueue implements QueueSender {
         try {
           await fsyncAsync(this.fd);
           this.lastFault = null;
+          this.lastSyncOkAt = this.now();
         } catch (error) {
           this.fault(error);
           throw error;
