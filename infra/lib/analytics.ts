@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { FACT_COLUMN_KINDS, FACT_COLUMNS, type FactColumnKind } from '../../lib/facts/schema.js';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 import { SAVED_QUERIES } from '../../lib/jobs/saved-queries.js';
+import { MIN_CREATED_AT } from '../../lib/facts/partition.js';
 
 export type FactColumn = (typeof FACT_COLUMNS)[number];
 
@@ -23,8 +24,8 @@ export const FACT_GLUE_TYPES = Object.fromEntries(FACT_COLUMNS.map((column) => [
 export const FACTS_TABLE = 'facts';
 /** Prefix of the Athena query results in the results bucket. */
 export const ATHENA_RESULTS_PREFIX = 'athena/';
-/** First day partition projection generates; facts dated earlier are not visible to Athena. */
-export const PROJECTION_START = '2020-01-01';
+/** First day partition projection generates: the earliest created_at ingest accepts, so every fact is visible. */
+export const PROJECTION_START = new Date(MIN_CREATED_AT * 1000).toISOString().slice(0, 10);
 /** Days of partitions the saved queries read. */
 export const SAVED_QUERY_DAYS = 30;
 
