@@ -191,7 +191,10 @@ async function verify(args: string[]): Promise<void> {
         )
       : { window, usersChecked: 0, metricsChecked: 0, drift: [], estimates: [] };
     console.log(JSON.stringify(report, null, 2));
-    console.log(report.drift.length ? `DRIFT: ${report.drift.length} of ${report.metricsChecked} metrics differ` : `no drift: ${report.metricsChecked} metrics over ${report.usersChecked} users and the network agree`);
+    const settled = 'liveTailExcluded' in report && report.liveTailExcluded ? ` (settled part up to ${new Date(report.window.endTs * 1000).toISOString()}; the live tail after it is not compared)` : '';
+    if (report.drift.length) console.log(`DRIFT: ${report.drift.length} of ${report.metricsChecked} metrics differ${settled}`);
+    else if (report.metricsChecked === 0) console.log('nothing settled in the window yet: run `funnel compact` (hours settle 2 minutes after they end), then verify again');
+    else console.log(`no drift: ${report.metricsChecked} metrics over ${report.usersChecked} users and the network agree${settled}`);
     process.exitCode = report.drift.length ? 1 : 0;
   } finally {
     await sql.close();
