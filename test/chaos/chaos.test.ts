@@ -9,6 +9,7 @@ import { startRelay, type EmbeddedRelay } from '../../lib/local/relay.js';
 import { openPipeline } from '../../lib/local/stack.js';
 import { globalStatsResponse } from '../../lib/query/stats.js';
 import { verifyDrift } from '../../lib/jobs/verify.js';
+import { rollingWindow } from '../../lib/query/window.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
@@ -63,8 +64,7 @@ async function settleAndCheck(dataDir: string, expected: Expected, appEvents: nu
     expect(stats.totalEvents).toBe(expected.ids.size + appEvents);
     // eventsByKind is by Nostr kind: app events count in totalEvents only.
     expect(stats.eventsByKind).toEqual(expected.byKind);
-    const now = Math.floor(later.now() / 1000);
-    const report = await verifyDrift({ sql, relation: factsRelation(pipeline.dataDir), counters: pipeline.counters, clock: later, retention }, { type: 'custom', startTs: now - 3 * 86400, endTs: now });
+    const report = await verifyDrift({ sql, relation: factsRelation(pipeline.dataDir), counters: pipeline.counters, clock: later, retention }, rollingWindow('3d', Math.floor(later.now() / 1000)));
     expect(report.usersChecked).toBeGreaterThan(0);
     expect(report.drift).toEqual([]);
     return stats;
