@@ -17,6 +17,8 @@ export interface LocalDynamo {
   client: ReturnType<typeof localDynamoClient>;
   counters: DynamoCounterStore;
   endpoint: string;
+  /** LevelDB iterators dynalite has opened and not yet closed (0 between requests; see closeIteratorsOnDestroy) */
+  openIterators(): number;
   close(): Promise<void>;
 }
 
@@ -79,7 +81,7 @@ export async function startDynalite(path: string | undefined, options: DynaliteO
 
 async function serve(path: string | undefined): Promise<LocalDynamo> {
   const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
-  const server = dynalite({ path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const { server, openIterators } = createDynaliteServer(dynalite, { path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -92,12 +94,80 @@ async function serve(path: string | undefined): Promise<LocalDynamo> {
     client,
     counters: new DynamoCounterStore(client, LOCAL_TABLE),
     endpoint,
+    openIterators: () => openIterators.size,
     async close() {
       client.destroy();
       // dynalite's close() also closes its LevelDB, so a restart on the same path can reopen it.
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+interface LevelIterator {
+  close(): Promise<void>;
+  return?: () => Promise<void>;
+}
+interface LevelDb {
+  keys(options?: unknown): LevelIterator;
+  values(options?: unknown): LevelIterator;
+}
+interface DynaliteStore {
+  db: LevelDb;
+  recreate(): void;
+}
+
+/**
+ * Builds dynalite's server with its LevelDB iterators closed when dynalite is done with them.
+ *
+ * dynalite 4 (node_modules/dynalite/db/index.js, `createKeyStream`/`createValueStream` in
+ * `wrapWithCallbacks`, ~lines 410-475) turns each scan into a Readable whose destroy() closes the
+ * iterator only `if (iterator.return)`. abstract-level 3 iterators have no `return()` and do not close
+ * at their end, so every Query, Scan and ListTables left its iterator open and attached to the db's
+ * `#resources` set until the db closed: with memory-level each one kept its encoded gte/lte bound
+ * Buffers (pinning 8 KiB pool slabs: `arrayBuffers` grew ~4 KB a query), with classic-level a native
+ * iterator and the LevelDB snapshot under it (RSS grew the same, outside the JS heap).
+ *
+ * dynalite looks `db.create` up on its module at call time, so the store is caught here, and each
+ * iterator it opens gets the `return()` dynalite calls, which closes it. Only this store is touched.
+ */
+function createDynaliteServer(dynalite: (options: Record<string, unknown>) => Server, options: Record<string, unknown>) {
+  const dbModule = createRequire(require.resolve('dynalite'))('./db') as { create(options: unknown): DynaliteStore };
+  const openIterators = new Set<LevelIterator>();
+  const create = dbModule.create;
+  let store: DynaliteStore | undefined;
+  dbModule.create = (opts: unknown) => (store = create(opts));
+  let server: Server;
+  try {
+    server = dynalite(options);
+  } finally {
+    dbModule.create = create;
+  }
+  if (!store) throw new Error('dynalite did not create its store through db.create');
+  const caught = store;
+  closeIteratorsOnDestroy(caught.db, openIterators);
+  // After a close, a listen() again recreates the store (and its db) in place.
+  const recreate = caught.recreate;
+  caught.recreate = function (this: DynaliteStore) {
+    recreate.call(this);
+    closeIteratorsOnDestroy(caught.db, openIterators);
+  };
+  return { server, openIterators };
+}
+
+function closeIteratorsOnDestroy(db: LevelDb, open: Set<LevelIterator>): void {
+  for (const method of ['keys', 'values'] as const) {
+    const original = db[method].bind(db);
+    db[method] = (options?: unknown) => {
+      const iterator = original(options);
+      if (typeof iterator.return !== 'function') {
+        open.add(iterator);
+        const close = iterator.close.bind(iterator);
+        iterator.close = () => close().finally(() => open.delete(iterator));
+        iterator.return = () => iterator.close();
+      }
+      return iterator;
+    };
+  }
 }
 
 /** Why the store on disk is not the one the marker names, or null when it is. */
