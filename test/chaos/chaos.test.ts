@@ -180,6 +180,8 @@ describe('chaos: SIGKILLs, hostile relays and callers, storage faults', () => {
     }
     const dataDir = join(mountPoint, 'data');
     const filler = join(mountPoint, 'filler');
+    // A relay of its own: the shared one still holds the other cases' events inside the catch-up margin.
+    const relay = await startRelay(0);
     const stack = new StackProcess(dataDir, [relay.url]);
     try {
       const now = Math.floor(Date.now() / 1000);
@@ -228,6 +230,7 @@ describe('chaos: SIGKILLs, hostile relays and callers, storage faults', () => {
       throw new Error(`${(error as Error).message}\n--- stack log ---\n${stack.log}`);
     } finally {
       await stack.kill();
+      await relay.close();
       await run('umount', [mountPoint]).catch(() => {});
     }
   });

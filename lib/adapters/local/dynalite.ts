@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
@@ -80,7 +82,7 @@ export async function startDynalite(path: string | undefined, options: DynaliteO
 }
 
 async function serve(path: string | undefined): Promise<LocalDynamo> {
-  const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
+  const dynalite = loadDynalite();
   const { server, openIterators } = createDynaliteServer(dynalite, { path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -101,6 +103,38 @@ async function serve(path: string | undefined): Promise<LocalDynamo> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+type DynaliteAction = (store: unknown, data: unknown, callback: (error: unknown, result?: unknown) => void) => void;
+let dynaliteFactory: ((options: Record<string, unknown>) => Server) | undefined;
+
+/**
+ * dynalite with its store errors answered instead of thrown. dynalite 4 (index.js, the action callback
+ * near line 408) does `if (err) throw err` for an error without a statusCode — which is what a full disk
+ * or a damaged LevelDB gives (LEVEL_IO_ERROR) — so the throw escapes into the event loop and kills the
+ * whole process. Each action module is wrapped before index.js first requires it (the require cache
+ * hands index.js the wrapper), turning such an error into DynamoDB's own 500 InternalServerError with the
+ * store's code in the message: the SDK retries it, then the caller sees a storage fault it can count.
+ */
+function loadDynalite(): (options: Record<string, unknown>) => Server {
+  if (dynaliteFactory) return dynaliteFactory;
+  const index = require.resolve('dynalite');
+  if (require.cache[index]) throw new Error('dynalite was loaded before its store errors could be wrapped');
+  const fromDynalite = createRequire(index);
+  for (const file of readdirSync(join(dirname(index), 'actions')).filter((f) => f.endsWith('.js'))) {
+    const id = fromDynalite.resolve(`./actions/${file}`);
+    const action = fromDynalite(id) as DynaliteAction;
+    require.cache[id]!.exports = ((store, data, callback) =>
+      action(store, data, (error, result) => {
+        if (error && !(error as { statusCode?: number }).statusCode) {
+          const { code, message } = error as { code?: string; message?: string };
+          return callback({ statusCode: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: `${code ?? 'store error'}: ${message ?? String(error)}` } });
+        }
+        callback(error, result);
+      })) satisfies DynaliteAction;
+  }
+  dynaliteFactory = require('dynalite') as (options: Record<string, unknown>) => Server;
+  return dynaliteFactory;
 }
 
 interface LevelIterator {
