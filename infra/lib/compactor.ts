@@ -11,6 +11,7 @@ import { GLOBAL_SCOPE } from '../../lib/counters/contributions.js';
 import { DIRTY_DAYS, DIRTY_HOURS, WATERMARK } from '../../lib/counters/state.js';
 import { QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
+import { MANIFESTS_PREFIX } from '../../lib/counters/settle.js';
 
 export interface CompactorProps {
   readonly factsBucket: Bucket;
@@ -27,8 +28,8 @@ export const COMPACTOR_INTERVAL = Duration.minutes(10);
  */
 export const COMPACTOR_CONCURRENCY = 1;
 
-/** Where the compactor keeps the scope manifest of each settled hour and day (lib/counters/settle.ts). */
-export const MANIFESTS_PREFIX = 'counters/manifests/';
+/** Where the compactor keeps the scope manifest of each settled hour and day. */
+export { MANIFESTS_PREFIX };
 
 /**
  * What the compactor does in the facts bucket: merges (reads, writes, deletes) the objects of each

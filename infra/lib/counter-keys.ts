@@ -2,19 +2,19 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { addressScope, eventScope, GLOBAL_SCOPE, projectScope, userScope } from '../../lib/counters/contributions.js';
 import type { Granularity } from '../../lib/ports.js';
+import { counterPartitionKey, statePartitionKey } from '../../lib/adapters/aws/dynamodb-counter-store.js';
 
 /** Matches any characters in an IAM `StringLike` pattern. */
 export const ANY = '*';
 
 /**
- * Partition keys of the counters table as the DynamoDB adapter writes them
- * (lib/adapters/aws/dynamodb-counter-store.ts): a counter item is `<scope>#<granularity>`, a state
- * record `s:<namespace>`. The adapter does not export its key functions, so they are restated here;
- * test/infra/stack.test.ts runs the listener, ingest, compactor and jobs code through the real adapter
- * (on dynalite) and checks every key it touches against the policies built from these.
+ * Partition keys of the counters table, from the DynamoDB adapter's own key functions: a counter item is
+ * `<scope>#<granularity>`, a state record `s:<namespace>`. test/infra/stack.test.ts runs the listener,
+ * ingest, compactor and jobs code through the real adapter (on dynalite) and checks every key it
+ * touches against the policies built from these.
  */
-export const counterKey = (scope: string, granularity: Granularity | typeof ANY) => `${scope}#${granularity}`;
-export const stateKey = (namespace: string) => `s:${namespace}`;
+export const counterKey = (scope: string, granularity: Granularity | typeof ANY) => counterPartitionKey(scope, granularity);
+export const stateKey = (namespace: string) => statePartitionKey(namespace);
 
 /**
  * Every scope an accepted fact counts into (lib/counters/contributions.ts), as patterns; ingest also

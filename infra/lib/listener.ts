@@ -21,6 +21,7 @@ import { Construct } from 'constructs';
 import { grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
 import { acknowledge } from './nag.js';
 import { repoRoot } from './paths.js';
+import { CHECKPOINT_NAMESPACE } from '../../lib/listener/checkpoints.js';
 
 export interface ListenerProps {
   readonly ingestQueue: Queue;
@@ -34,7 +35,7 @@ export interface ListenerProps {
  * state namespace `checkpoint`, which that module keeps private), loaded at start and saved as it goes.
  */
 export const LISTENER_TABLE_ACCESS: readonly KeyGrant[] = [
-  { actions: [TABLE_ACTIONS.get, TABLE_ACTIONS.put], keys: [stateKey('checkpoint')] },
+  { actions: [TABLE_ACTIONS.get, TABLE_ACTIONS.put], keys: [stateKey(CHECKPOINT_NAMESPACE)] },
 ];
 
 /** Paths never sent to the Docker build context of the listener image. */

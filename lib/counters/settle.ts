@@ -11,7 +11,9 @@ import type { Retention } from './retention.js';
  * redelivered batch, a re-run or a crash changes nothing). Each settled hour leaves a manifest of the
  * scopes it wrote, so a re-settle can clear scopes that no longer have facts in that hour.
  */
-const manifestKey = (granularity: 'h' | 'd', bucket: number) => `counters/manifests/${granularity}/${bucket}.json`;
+/** Where each settled hour's and day's scope manifest lives in the bucket (the compactor's IAM grant names it too). */
+export const MANIFESTS_PREFIX = 'counters/manifests/';
+const manifestKey = (granularity: 'h' | 'd', bucket: number) => `${MANIFESTS_PREFIX}${granularity}/${bucket}.json`;
 
 async function readManifest(objects: ObjectStore, key: string): Promise<string[]> {
   const bytes = await objects.get(key);

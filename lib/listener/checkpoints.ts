@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { CheckpointStore, CounterStore } from '../ports.js';
 
-const NAMESPACE = 'checkpoint';
+/** State namespace of the listener's per-relay checkpoints (the listener's IAM grant names it too). */
+export const CHECKPOINT_NAMESPACE = 'checkpoint';
+const NAMESPACE = CHECKPOINT_NAMESPACE;
 
 /** Listener checkpoints as state records in the counters table (DynamoDB in AWS, dynalite locally). */
 export class CounterStoreCheckpoints implements CheckpointStore {

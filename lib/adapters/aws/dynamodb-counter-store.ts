@@ -107,7 +107,7 @@ export class DynamoCounterStore implements CounterStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': { S: `${scope}#${granularity}` }, ':from': { N: String(fromBucket) }, ':to': { N: String(toBucket) } },
+          ExpressionAttributeValues: { ':pk': { S: counterPartitionKey(scope, granularity) }, ':from': { N: String(fromBucket) }, ':to': { N: String(toBucket) } },
           ExclusiveStartKey: startKey,
         }),
       );
@@ -155,7 +155,7 @@ export class DynamoCounterStore implements CounterStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: `s:${namespace}` } },
+          ExpressionAttributeValues: { ':pk': { S: statePartitionKey(namespace) } },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
@@ -207,12 +207,17 @@ function codesOfRegisters(registers: Uint8Array): number[] {
   return codes;
 }
 
+/** The partition key of a counter item; the CDK's IAM leading-key patterns are built from it too. */
+export const counterPartitionKey = (scope: string, granularity: string) => `${scope}#${granularity}`;
+/** The partition key of a state record namespace. */
+export const statePartitionKey = (namespace: string) => `s:${namespace}`;
+
 function itemKey(scope: string, granularity: Granularity, bucket: number): Record<string, AttributeValue> {
-  return { pk: { S: `${scope}#${granularity}` }, sk: { N: String(bucket) } };
+  return { pk: { S: counterPartitionKey(scope, granularity) }, sk: { N: String(bucket) } };
 }
 
 function stateKey(namespace: string, id: number): Record<string, AttributeValue> {
-  return { pk: { S: `s:${namespace}` }, sk: { N: String(id) } };
+  return { pk: { S: statePartitionKey(namespace) }, sk: { N: String(id) } };
 }
 
 function stateItem(namespace: string, id: number, value: Record<string, unknown>): Record<string, AttributeValue> {
