@@ -5,14 +5,20 @@ export function localDynamoClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
 }
 
-/** Creates the counters table exactly as the CDK app does (pk S, sk N), and waits until it is ACTIVE. */
-export async function ensureCountersTable(client: DynamoDBClient, table: string): Promise<void> {
+/** Whether the table exists; any other failure (the store does not open) is thrown. */
+export async function tableExists(client: DynamoDBClient, table: string): Promise<boolean> {
   try {
     await client.send(new DescribeTableCommand({ TableName: table }));
-    return;
+    return true;
   } catch (error) {
-    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') throw error;
+    if (error instanceof ResourceNotFoundException || (error as Error).name === 'ResourceNotFoundException') return false;
+    throw error;
   }
+}
+
+/** Creates the counters table exactly as the CDK app does (pk S, sk N), and waits until it is ACTIVE. */
+export async function ensureCountersTable(client: DynamoDBClient, table: string): Promise<void> {
+  if (await tableExists(client, table)) return;
   await client.send(
     new CreateTableCommand({
       TableName: table,

@@ -4,9 +4,8 @@ import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoCounterStore } from '../aws/dynamodb-counter-store.js';
-import { ensureCountersTable, localDynamoClient } from '../aws/dynamodb-table.js';
+import { ensureCountersTable, localDynamoClient, tableExists } from '../aws/dynamodb-table.js';
 
 const require = createRequire(import.meta.url);
 
@@ -207,9 +206,8 @@ function closeIteratorsOnDestroy(db: LevelDb, open: Set<LevelIterator>): void {
 /** Why the store on disk is not the one the marker names, or null when it is. */
 async function identityProblem(dynamo: LocalDynamo, storeId: string): Promise<string | null> {
   try {
-    await dynamo.client.send(new DescribeTableCommand({ TableName: LOCAL_TABLE }));
+    if (!(await tableExists(dynamo.client, LOCAL_TABLE))) return 'the table is missing';
   } catch (error) {
-    if ((error as Error).name === 'ResourceNotFoundException') return 'the table is missing';
     return `the store does not open: ${(error as Error).message}`;
   }
   try {
