@@ -40,7 +40,7 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
       receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? 1),
     }));
     try {
-      const result = await ingestBatch(records, { ...deps, verify });
+      const result = await ingestBatch(records, { ...deps, verify, logError: (msg, fields) => log('error', msg, fields) });
       log(result.failedMessageIds.length ? 'warn' : 'info', 'ingest batch', {
         messages: records.length,
         accepted: result.accepted,

@@ -37,7 +37,8 @@ export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (sett
   // Hours still open (not settled by this run): a rebuilt store has no live minutes for them, so their
   // minute items are written from the facts so far; ingest adds to them, and their marks stay, so the
   // compactor settles them again once they close.
-  for (const hour of all.filter((h) => h >= run.watermark && !run.hours.some((r) => r.hourStart === h))) {
+  const settledNow = new Set(run.hours.map((r) => r.hourStart));
+  for (const hour of all.filter((h) => h >= run.watermark && !settledNow.has(h))) {
     const { facts: hourFacts } = await compactHour(deps.objects, hour);
     await settleHour(hour, hourFacts, deps);
     await restoreIndex(hourFacts);

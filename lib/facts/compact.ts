@@ -6,6 +6,7 @@ import type { Fact } from './schema.js';
 import { clearDirty, DIRTY_DAYS, DIRTY_HOURS, markDirty, readWatermark, WATERMARK } from '../counters/state.js';
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
+import { createLogger } from '../log.js';
 import { rollDay, settleHour } from '../counters/settle.js';
 import type { Retention } from '../counters/retention.js';
 
@@ -130,7 +131,7 @@ export const RECONCILE_HOURS = 48;
  * their months recomputed, and the all-time totals with them.
  */
 export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionRun> {
-  const log = deps.logIssue ?? ((level, msg, fields) => console.error(JSON.stringify({ level, component: 'compactor', msg, ...fields })));
+  const log = deps.logIssue ?? createLogger({ component: 'compactor' }, (line) => console.error(line));
   const nowSeconds = Math.floor(deps.clock.now() / 1000);
   const settleBefore = Math.floor((nowSeconds - (deps.graceSeconds ?? 120)) / 3600) * 3600;
   const previous = await readWatermark(deps.counters);

@@ -12,6 +12,7 @@ import { DeltaRollup } from '../counters/rollup.js';
 import { ingestMessageSchema, MAX_EVENT_BYTES } from './message.js';
 import { markDirty, recordIngestHeartbeat } from '../counters/state.js';
 import { METRIC } from '../metrics/names.js';
+import { createLogger } from '../log.js';
 
 export interface IngestDeps {
   objects: ObjectStore;
@@ -20,7 +21,7 @@ export interface IngestDeps {
   clock: Clock;
   metrics: MetricsSink;
   minuteTtlSeconds: number;
-  /** structured error lines (storage faults); stderr JSON by default */
+  /** structured error lines (storage faults); the handler passes its correlated logger, stderr otherwise */
   logError?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
@@ -102,14 +103,13 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
     messages.push(own);
     const { source, project, events } = message.data;
     const relay = source.startsWith('ws') ? source : null;
-    const keep = (fact: Fact, kind: string) => {
+    const keep = (fact: Fact) => {
       if (seen.has(fact.event_id)) {
         duplicatesInBatch++;
         return;
       }
       seen.add(fact.event_id);
       own.facts.push(fact);
-      deps.metrics.count(METRIC.eventsAccepted, { Kind: kind });
     };
     for (const raw of events) {
       try {
@@ -122,7 +122,7 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
           }
           const fact = appFact(parsed.data, project, nowMs);
           if (!createdAtInRange(fact.created_at, nowSeconds)) countReject(own, 'created_at_out_of_range');
-          else keep(fact, 'app');
+          else keep(fact);
           continue;
         }
         const parsed = nostrEventSchema.safeParse(raw);
@@ -151,7 +151,7 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
           continue;
         }
         const before = own.facts.length;
-        keep(normalise(event, { relay, ingestedAt: nowMs }), String(event.kind));
+        keep(normalise(event, { relay, ingestedAt: nowMs }));
         if (event.kind === 5 && own.facts.length > before) own.deletions.set(event.id, event);
       } catch {
         // A normaliser edge case on one hostile event must not cost its neighbours.
@@ -186,6 +186,13 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
   const failed = new Set(failedMessageIds);
   const stored = messages.filter((m) => !failed.has(m.messageId));
   const accepted = stored.reduce((n, m) => n + m.facts.length, 0);
+  // Accepted means stored: counted once the writes went through, by kind.
+  const byKind = new Map<string, number>();
+  for (const message of stored) for (const fact of message.facts) {
+    const kind = fact.source === 'app' ? 'app' : String(fact.kind);
+    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+  }
+  for (const [kind, n] of byKind) deps.metrics.count(METRIC.eventsAccepted, { Kind: kind }, n);
   deps.metrics.observe?.(METRIC.batchSize, records.length);
   // Live lag: how long the newest event of the batch took to arrive (a backfill shows its age here).
   let newest = -Infinity;
@@ -290,6 +297,5 @@ const storeOf = (error: unknown) => (error instanceof StoreWriteError ? error.st
 
 function logError(deps: IngestDeps, msg: string, error: unknown, fields: Record<string, unknown> = {}): void {
   const record = { ...fields, error: String(error), stack: (error as Error)?.stack };
-  if (deps.logError) deps.logError(msg, record);
-  else console.error(JSON.stringify({ level: 'error', component: 'ingest', msg, ...record }));
+  (deps.logError ?? ((m, f) => createLogger({ component: 'ingest' }, (line) => console.error(line))('error', m, f)))(msg, record);
 }
