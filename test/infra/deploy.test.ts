@@ -322,9 +322,11 @@ describe('alarms', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: METRIC.watermarkStalenessMs, Threshold: 30 * 60_000 });
   });
 
+  /** The alarm whose Metrics Insights query names `metric`. */
+  const metricsInsightsAlarm = (metric: string) => alarms.find((a) => JSON.stringify(a.Properties.Metrics ?? []).includes(metric))!;
+
   it('storage faults: StorageFaults summed over every Store, in two consecutive 5-minute periods', () => {
-    const [alarm] = alarms.filter((a) => JSON.stringify(a.Properties.Metrics ?? []).includes(METRIC.storageFaults));
-    expect(alarm!.Properties).toMatchObject({
+    expect(metricsInsightsAlarm(METRIC.storageFaults).Properties).toMatchObject({
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       EvaluationPeriods: 2,
@@ -335,8 +337,7 @@ describe('alarms', () => {
   });
 
   it('quarantined objects: any ObjectsQuarantined at all', () => {
-    const [alarm] = alarms.filter((a) => JSON.stringify(a.Properties.Metrics ?? []).includes(METRIC.objectsQuarantined));
-    expect(alarm!.Properties).toMatchObject({
+    expect(metricsInsightsAlarm(METRIC.objectsQuarantined).Properties).toMatchObject({
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
       EvaluationPeriods: 1,
