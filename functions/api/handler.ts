@@ -16,19 +16,7 @@ import { MAX_API_KEY_CHARS } from '../../lib/app/api-keys.js';
 import { callerIdentity, resolveAppKey } from '../../lib/api/identity.js';
 import { counterStoreCheck, healthMonitor } from '../../lib/api/health.js';
 import { RequestRateLimiter, rateLimitSettingsFromEnv } from '../../lib/api/rate-limit.js';
-
-/**
- * A store that did not answer (throttled, down, unreachable, disk failing): a 503 the caller may retry,
- * not a 500. AWS SDK errors carry `$metadata`; sockets and disks a `code`.
- */
-function isStoreUnavailable(error: unknown): boolean {
-  if (!error || typeof error !== 'object') return false;
-  const { code, name, $metadata } = error as { code?: unknown; name?: unknown; $metadata?: { httpStatusCode?: number } };
-  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOSPC', 'EIO'].includes(code)) return true;
-  if (!$metadata) return false;
-  const status = $metadata.httpStatusCode;
-  return status === undefined || status >= 500 || status === 429 || /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test(String(name));
-}
+import { isStoreUnavailable } from '../../lib/store-faults.js';
 
 /**
  * API Gateway (HTTP API, payload v2) → router. Before any route runs: the request's bounds (431, 413,

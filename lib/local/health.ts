@@ -2,23 +2,14 @@ import { statfs } from 'node:fs/promises';
 import type { MetricsSink } from '../ports.js';
 import type { HealthCheck } from '../api/health.js';
 import { METRIC } from '../metrics/names.js';
+import { isStorageFault } from '../store-faults.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
 import type { LocalQueue } from '../adapters/local/local-queue.js';
 
 export type StoreName = 'counters' | 'objects' | 'queue';
 
-/** Error codes of a failing disk or store (Node's errno codes and abstract-level's codes). */
-const STORAGE_FAULT_CODES = ['ENOSPC', 'EIO', 'EROFS', 'EDQUOT', 'EMFILE', 'ENFILE', 'LEVEL_IO_ERROR', 'LEVEL_CORRUPTION', 'LEVEL_DATABASE_NOT_OPEN'];
-const STORAGE_FAULT_TEXT = new RegExp(STORAGE_FAULT_CODES.join('|'));
-
-/** True when the error is the disk or a store failing, not the input: these surface, they are not retried quietly. */
-export function isStorageFault(error: unknown): boolean {
-  for (let e = error as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    if (typeof e.code === 'string' && STORAGE_FAULT_CODES.includes(e.code)) return true;
-    if (typeof e.message === 'string' && STORAGE_FAULT_TEXT.test(e.message)) return true;
-  }
-  return false;
-}
+/** The classifier lives in lib/store-faults.ts, shared with the api (where a store fault is a 503). */
+export { isStorageFault };
 
 /** One line for a person: what failed, the cause, what to do. */
 export function describeStorageFault(store: StoreName, error: unknown, dataDir: string): string {
