@@ -5,7 +5,7 @@ import { jobResultKey, QuotaExceededError, readJob, submitJob, type JobRequest, 
 import { planFor } from '../../lib/query/window-read.js';
 import { appEventSchema, appEventsRequestSchema } from '../../lib/app/events.js';
 import type { ApiKeyResolver } from '../../lib/app/api-keys.js';
-import { resolveAppKey, type PresentedKey } from '../../lib/api/identity.js';
+import type { PresentedKey } from '../../lib/api/identity.js';
 import type { HealthCheck, HealthReport } from '../../lib/api/health.js';
 import type { RequestRateLimiter } from '../../lib/api/rate-limit.js';
 import { decodePathSegment } from '../../lib/api/request.js';
@@ -51,8 +51,8 @@ export interface ApiRequest {
   query: Record<string, string | undefined>;
   /** who is asking, for job quotas: a CallerIdentity (lib/api/identity.ts), never a raw key or header */
   client?: string;
-  /** the x-api-key header as the handler resolved it; resolved on demand when absent */
-  appKey?: PresentedKey;
+  /** the x-api-key header as the handler resolved it (once per request, for the caller identity too) */
+  appKey: PresentedKey;
   headers?: Record<string, string | undefined>;
   body?: string;
 }
@@ -148,9 +148,8 @@ async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps:
 /** App routes take an `x-api-key` header; the key names the project. */
 async function appAuth(request: ApiRequest, deps: ApiDeps): Promise<{ project: string; app: NonNullable<ApiDeps['app']> }> {
   if (!deps.app) throw new HttpError('not_found', 'app events are not enabled on this deployment');
-  const presented = request.headers?.['x-api-key'];
-  if (!presented) throw new HttpError('unauthorized', 'an x-api-key header is required');
-  const key = request.appKey ?? (await resolveAppKey(presented, deps.app.apiKeys));
+  if (!request.headers?.['x-api-key']) throw new HttpError('unauthorized', 'an x-api-key header is required');
+  const key = request.appKey;
   if (key === 'unavailable') throw new HttpError('unavailable', 'API keys could not be checked just now; retry');
   if (!key) throw new HttpError('unauthorized', 'unknown API key');
   return { project: key.project, app: deps.app };

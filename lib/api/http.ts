@@ -57,8 +57,8 @@ export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
 
 export function errorResponse(error: HttpError): HttpResponse {
   const response = json(error.statusCode, { error: { code: error.code, message: error.message } });
-  // Every 503 says when to come back, so a well-behaved client retries instead of hammering.
-  const retry: Record<string, string> = error.statusCode === 503 && !error.headers['retry-after'] ? { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) } : {};
+  // Every 503 says when to come back (unless the error names a better time), so a well-behaved client retries instead of hammering.
+  const retry: Record<string, string> = error.statusCode === 503 ? { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS) } : {};
   return { ...response, headers: { ...response.headers, ...retry, ...error.headers } };
 }
 

@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { MAX_API_KEY_CHARS, type ApiKeyResolver, type AppKey } from '../app/api-keys.js';
+import type { ApiKeyResolver, AppKey } from '../app/api-keys.js';
 import { createLogger } from '../log.js';
 
 /**
@@ -40,9 +40,9 @@ export type PresentedKey = AppKey | null | 'unavailable';
 
 const log = createLogger({ component: 'api-identity' });
 
-/** Resolves a presented key; an oversized one is refused without a lookup. Never throws. */
+/** Resolves a presented key (the resolver refuses an oversized one without a lookup). Never throws. */
 export async function resolveAppKey(presented: string | undefined, resolver: ApiKeyResolver | undefined): Promise<PresentedKey> {
-  if (!presented || !resolver || presented.length > MAX_API_KEY_CHARS) return null;
+  if (!presented || !resolver) return null;
   try {
     return await resolver(presented);
   } catch (error) {

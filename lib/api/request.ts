@@ -25,21 +25,23 @@ export interface RequestShape {
   bodyBytes: number;
 }
 
+/** The refusals of an oversized request, as checkRequestBounds and the local server (which stops reading) give them. */
+export const headersTooLarge = () => new HttpError('headers_too_large', `request headers are limited to ${REQUEST_LIMITS.maxHeaderBytes} bytes`);
+export const bodyTooLarge = () => new HttpError('payload_too_large', `request bodies are limited to ${REQUEST_LIMITS.maxBodyBytes} bytes`);
+
 /** Throws the 4xx a request over a bound deserves: 431 for headers, 413 for the body, 400 otherwise. */
 export function checkRequestBounds(request: RequestShape): void {
   let headerBytes = 0;
   for (const [name, value] of Object.entries(request.headers)) headerBytes += name.length + (value ? Buffer.byteLength(value) : 0) + 4;
   for (const cookie of request.cookies ?? []) headerBytes += Buffer.byteLength(cookie) + 2;
-  if (headerBytes > REQUEST_LIMITS.maxHeaderBytes) {
-    throw new HttpError('headers_too_large', `request headers are limited to ${REQUEST_LIMITS.maxHeaderBytes} bytes`);
-  }
+  if (headerBytes > REQUEST_LIMITS.maxHeaderBytes) throw headersTooLarge();
   if (request.path.length > REQUEST_LIMITS.maxPathChars) throw new HttpError('bad_request', `the path is limited to ${REQUEST_LIMITS.maxPathChars} characters`);
   const queryChars =
     typeof request.query === 'string'
       ? request.query.length
       : Object.entries(request.query).reduce((n, [key, value]) => n + key.length + (value?.length ?? 0) + 2, 0);
   if (queryChars > REQUEST_LIMITS.maxQueryChars) throw new HttpError('bad_request', `the query string is limited to ${REQUEST_LIMITS.maxQueryChars} characters`);
-  if (request.bodyBytes > REQUEST_LIMITS.maxBodyBytes) throw new HttpError('payload_too_large', `request bodies are limited to ${REQUEST_LIMITS.maxBodyBytes} bytes`);
+  if (request.bodyBytes > REQUEST_LIMITS.maxBodyBytes) throw bodyTooLarge();
 }
 
 /** A percent-encoded path segment, decoded; a malformed escape (`%zz`, a cut UTF-8 sequence) is a 400. */

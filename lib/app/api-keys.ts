@@ -57,7 +57,6 @@ export function parseApiKeys(spec: string): StoredKey[] {
 
 /** Compares the key's hash with every stored hash in constant time (no early exit on a match). */
 function resolveIn(keys: StoredKey[], key: string): AppKey | null {
-  if (key.length === 0 || key.length > MAX_API_KEY_CHARS) return null;
   const keyHash = hashApiKey(key);
   const presented = Buffer.from(keyHash, 'hex');
   let project: string | null = null;
@@ -67,9 +66,14 @@ function resolveIn(keys: StoredKey[], key: string): AppKey | null {
 
 export const DEFAULT_LOCAL_APP_KEYS = 'dev-key-local:demo';
 
+/** Every resolver refuses an empty or oversized key before any load or hashing. */
+function refusingOversized(resolve: ApiKeyResolver): ApiKeyResolver {
+  return async (key) => (key.length === 0 || key.length > MAX_API_KEY_CHARS ? null : resolve(key));
+}
+
 export function staticApiKeys(spec: string): ApiKeyResolver {
   const keys = parseApiKeys(spec);
-  return async (key) => resolveIn(keys, key);
+  return refusingOversized(async (key) => resolveIn(keys, key));
 }
 
 const RELOAD_RETRY_MS = 30_000;
@@ -102,8 +106,5 @@ export function cachedApiKeys(load: () => Promise<string>, ttlMs = 300_000, now:
       return cache.keys;
     }
   };
-  return async (key) => {
-    if (key.length === 0 || key.length > MAX_API_KEY_CHARS) return null;
-    return resolveIn(await current(), key);
-  };
+  return refusingOversized(async (key) => resolveIn(await current(), key));
 }

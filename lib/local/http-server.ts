@@ -1,18 +1,16 @@
-import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { listen } from '../util/listen.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { lambdaContext } from './queue-consumer.js';
 import { errorResponse, HttpError, type HttpResponse } from '../api/http.js';
-import { REQUEST_LIMITS, splitRequestTarget } from '../api/request.js';
+import { bodyTooLarge, headersTooLarge, REQUEST_LIMITS, splitRequestTarget } from '../api/request.js';
 
 export type ApiGatewayHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** A slow client gets this long to send its headers, and its whole request. */
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
-
-class RequestBodyTooLarge extends Error {}
 
 /**
  * Serves a Lambda handler over HTTP, translating each request to an API Gateway v2 event. What API
@@ -26,7 +24,6 @@ export async function startHttpApi(handler: ApiGatewayHandler, port: number, hos
       event = toApiGatewayEvent(req, await readBody(req));
     } catch (error) {
       if (error instanceof HttpError) return send(res, errorResponse(error), true);
-      if (error instanceof RequestBodyTooLarge) return send(res, errorResponse(new HttpError('payload_too_large', `request bodies are limited to ${REQUEST_LIMITS.maxBodyBytes} bytes`)), true);
       // the client went away mid-body: nobody to answer
       res.destroy();
       return;
@@ -45,14 +42,9 @@ export async function startHttpApi(handler: ApiGatewayHandler, port: number, hos
   // Requests Node cannot parse never reach the handler: answer them in the envelope and close.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable) return socket.destroy();
-    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-    const response = errorResponse(
-      tooLarge ? new HttpError('headers_too_large', `request headers are limited to ${REQUEST_LIMITS.maxHeaderBytes} bytes`) : new HttpError('bad_request', 'the request is not valid HTTP/1.1'),
-    );
-    const body = Buffer.from(response.body);
-    socket.end(
-      `HTTP/1.1 ${response.statusCode} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${response.body}`,
-    );
+    const { statusCode, headers, body } = errorResponse(error.code === 'HPE_HEADER_OVERFLOW' ? headersTooLarge() : new HttpError('bad_request', 'the request is not valid HTTP/1.1'));
+    const head = Object.entries({ ...headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.end(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\n${head.join('')}\r\n${body}`);
   });
   const actualPort = await listen(server, port, host);
   return {
@@ -74,12 +66,12 @@ function send(res: ServerResponse, response: HttpResponse, closeConnection = fal
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const declared = Number(req.headers['content-length']);
-  if (declared > REQUEST_LIMITS.maxBodyBytes) throw new RequestBodyTooLarge();
+  if (declared > REQUEST_LIMITS.maxBodyBytes) throw bodyTooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > REQUEST_LIMITS.maxBodyBytes) throw new RequestBodyTooLarge();
+    if (size > REQUEST_LIMITS.maxBodyBytes) throw bodyTooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
