@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { logicalId, resource, statementsOf, synth } from './synth.js';
+import { logicalIds, resource, roleIdOf, statementsOf, synth } from './synth.js';
 import { DEFAULT_RATE_LIMIT, rateLimitEnvironment } from '../../lib/api/rate-limit.js';
 
 const { stack, template } = synth();
-const ids = {
-  api: logicalId(stack, stack.api.fn),
-  bucket: logicalId(stack, stack.storage.factsBucket),
-  table: logicalId(stack, stack.storage.countersTable),
-  jobsQueue: logicalId(stack, stack.jobs.queue),
-  ingestQueue: logicalId(stack, stack.ingest.queue),
-  secret: logicalId(stack, stack.api.appApiKeys),
-};
+const ids = logicalIds(stack, {
+  api: stack.api.fn,
+  bucket: stack.storage.factsBucket,
+  table: stack.storage.countersTable,
+  jobsQueue: stack.jobs.queue,
+  ingestQueue: stack.ingest.queue,
+  secret: stack.api.appApiKeys,
+});
 const api = resource(template, ids.api);
-const statements = statementsOf(template, api.Properties.Role['Fn::GetAtt'][0]);
+const statements = statementsOf(template, roleIdOf(api));
 const on = (prefix: string) => statements.filter((s) => s.Action.some((a) => a.startsWith(prefix)));
 
 describe('the api function holds only what the HTTP edge uses', () => {

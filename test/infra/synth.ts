@@ -28,6 +28,11 @@ export function logicalId(stack: Stack, construct: { node: { defaultChild?: unkn
   return stack.getLogicalId(child as never);
 }
 
+/** The logical ids of named constructs: `logicalIds(stack, { api: stack.api.fn })` is `{ api: 'ApiFunction…' }`. */
+export function logicalIds<K extends string>(stack: Stack, constructs: Record<K, object>): Record<K, string> {
+  return Object.fromEntries(Object.entries<object>(constructs).map(([name, construct]) => [name, logicalId(stack, construct)])) as Record<K, string>;
+}
+
 export function resource(template: Template, id: string): Resource {
   const found = template.toJSON().Resources[id] as Resource | undefined;
   if (!found) throw new Error(`no resource ${id}`);
@@ -51,6 +56,11 @@ export function flat(value: unknown): string {
 }
 
 export type Statement = { Action: string[]; Resource: string[]; Condition?: Record<string, any> };
+
+/** The logical id of a Lambda function's role. */
+export function roleIdOf(fn: Resource): string {
+  return fn.Properties.Role['Fn::GetAtt'][0] as string;
+}
 
 /** The statements of the inline policies attached to a role. */
 export function statementsOf(template: Template, roleId: string): Statement[] {
