@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, createReadStream, fsync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fsync, fsyncSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
@@ -235,37 +235,48 @@ export class LocalQueue implements QueueSender {
   private async restore(): Promise<void> {
     const path = this.journalPath!;
     mkdirSync(dirname(path), { recursive: true });
-    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }).on('error', () => {}), crlfDelay: Infinity });
-    let tornLines = 0;
-    try {
-      for await (const line of lines) {
-        if (!line) continue;
-        let record: JournalRecord;
-        try {
-          record = JSON.parse(line) as JournalRecord;
-        } catch {
-          tornLines++;
-          continue;
-        }
-        if ('s' in record && typeof record.s === 'string' && typeof record.b === 'string') {
-          const bytes = Buffer.byteLength(record.b);
-          if (!this.messages.has(record.s)) this.heldBytes += bytes;
-          this.messages.set(record.s, { messageId: record.s, body: record.b, bytes, receiveCount: record.n ?? 0, visibleAt: 0, sentAt: record.t ?? this.now() });
-        } else if ('r' in record && Array.isArray(record.r)) {
-          for (const id of record.r) {
-            const message = this.messages.get(id);
-            if (message) message.receiveCount++;
-          }
-        } else if ('d' in record && Array.isArray(record.d)) {
-          for (const id of record.d) this.forget(id);
-        } else tornLines++;
-      }
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    const size = journalSize(path);
+    const tornLines = size ? await this.replayJournal(path) : 0;
     this.replay = { restored: this.messages.size, tornLines };
-    // Start from a compact journal: only live messages, and no torn line left to trip over.
-    this.compact();
+    if (tornLines) {
+      // Rewritten without the torn lines, which would otherwise be skipped and counted at every open.
+      this.compact();
+      return;
+    }
+    this.fd = openSync(path, 'a+');
+    // A new journal: its directory entry is made durable once, as compact() does for its rename.
+    if (!size) fsyncDirectory(dirname(path));
+    this.journalBytes = size;
+    this.tornTail = size > 0 && lastByte(this.fd, size) !== 0x0a;
+    this.maybeCompact();
+  }
+
+  /** Applies the journal's records to the (empty) queue; returns how many lines did not parse. */
+  private async replayJournal(path: string): Promise<number> {
+    let tornLines = 0;
+    for await (const line of createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity })) {
+      if (!line) continue;
+      let record: JournalRecord;
+      try {
+        record = JSON.parse(line) as JournalRecord;
+      } catch {
+        tornLines++;
+        continue;
+      }
+      if ('s' in record && typeof record.s === 'string' && typeof record.b === 'string') {
+        const bytes = Buffer.byteLength(record.b);
+        if (!this.messages.has(record.s)) this.heldBytes += bytes;
+        this.messages.set(record.s, { messageId: record.s, body: record.b, bytes, receiveCount: record.n ?? 0, visibleAt: 0, sentAt: record.t ?? this.now() });
+      } else if ('r' in record && Array.isArray(record.r)) {
+        for (const id of record.r) {
+          const message = this.messages.get(id);
+          if (message) message.receiveCount++;
+        }
+      } else if ('d' in record && Array.isArray(record.d)) {
+        for (const id of record.d) this.forget(id);
+      } else tornLines++;
+    }
+    return tornLines;
   }
 
   /** Writes the live messages to a new journal (temp, fsync, rename, fsync the directory) and switches to it. */
@@ -362,6 +373,22 @@ function writeAll(fd: number, text: string): number {
   let written = 0;
   while (written < buffer.length) written += writeSync(fd, buffer, written, buffer.length - written);
   return buffer.length;
+}
+
+/** The journal's size in bytes, 0 when there is none yet. */
+function journalSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+}
+
+function lastByte(fd: number, size: number): number {
+  const byte = Buffer.alloc(1);
+  readSync(fd, byte, 0, 1, size - 1);
+  return byte[0]!;
 }
 
 function fsyncDirectory(dir: string): void {
