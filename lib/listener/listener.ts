@@ -271,8 +271,6 @@ class RelayConnection {
   private gapGeneration = 0;
   /** once everything buffered up to this seq is sent, the re-read after the gap has been handed over */
   private gapClearSeq: number | null = null;
-  /** events were dropped on this connection: resubscribe once the buffer has room */
-  private resubscribe = false;
   lastBufferedSeq = 0;
   private lastSentSeq = 0;
   private maxSentCreatedAt: number | null = null;
@@ -353,13 +351,14 @@ class RelayConnection {
     this.gapGeneration = this.generation;
     this.gapClearSeq = null;
     if (fresh) this.listener.log({ level: 'warn', relay: this.url, msg: 'buffer full: dropping events; resubscribing from the checkpoint once there is room' });
-    this.resubscribe = true;
   }
 
-  /** After a gap, once the buffer has room: a new subscription from the held checkpoint re-reads what was dropped. */
+  /**
+   * After a gap, once the buffer has room: a new subscription from the held checkpoint re-reads what was
+   * dropped. Only while the gap is on the current connection: a reconnect since has re-read it already.
+   */
   resubscribeAfterGap(): void {
-    if (!this.resubscribe || this.closed || this.listener.isStopped) return;
-    this.resubscribe = false;
+    if (this.gapFloor === null || this.gapGeneration !== this.generation || this.closed || this.listener.isStopped) return;
     const old = this.socket;
     this.connect();
     old?.terminate();
