@@ -114,17 +114,19 @@ async function runBackfill(args: string[]): Promise<void> {
 
 /** Runs a command's work; a storage fault any store saw becomes one clear line and exit 1. */
 async function withStorageFaults<T>(pipeline: Pipeline, work: () => Promise<T>): Promise<T> {
+  // The first fault a watched store saw, else the error itself when it is one.
+  const faultOf = (error?: unknown) => {
+    const fault = pipeline.faults.first ?? (isStorageFault(error) ? { store: 'counters' as const, error } : null);
+    return fault && new StorageFaultError(describeStorageFault(fault.store, fault.error, pipeline.dataDir));
+  };
   let result: T;
   try {
     result = await work();
   } catch (error) {
-    const fault = pipeline.faults.first;
-    if (fault && !(error instanceof StorageFaultError)) throw new StorageFaultError(describeStorageFault(fault.store, fault.error, pipeline.dataDir));
-    if (isStorageFault(error) && !(error instanceof StorageFaultError)) throw new StorageFaultError(describeStorageFault('counters', error, pipeline.dataDir));
-    throw error;
+    throw error instanceof StorageFaultError ? error : (faultOf(error) ?? error);
   }
-  const fault = pipeline.faults.first;
-  if (fault) throw new StorageFaultError(describeStorageFault(fault.store, fault.error, pipeline.dataDir));
+  const fault = faultOf();
+  if (fault) throw fault;
   return result;
 }
 

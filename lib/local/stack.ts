@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { LocalQueue } from '../adapters/local/local-queue.js';
-import { startDynalite, type LocalDynamo } from '../adapters/local/dynalite.js';
+import { DamagedStoreError, startDynalite, type LocalDynamo } from '../adapters/local/dynalite.js';
 import { StorageFaultMonitor, localHealthChecks } from './health.js';
 import { MetricsRegistry } from '../metrics/registry.js';
 import { systemClock, type Clock } from '../ports.js';
@@ -65,7 +65,7 @@ export async function openPipeline(options: PipelineOptions) {
     dynamo = await startDynalite(options.ephemeralCounters ? undefined : join(dataDir, 'dynamodb'), { recreate: options.recreateCounters });
   } catch (error) {
     await unlock();
-    if ((error as Error).name === 'DamagedStoreError') throw error;
+    if (error instanceof DamagedStoreError) throw error;
     throw new Error(`cannot open the counters under ${dataDir}/dynamodb: ${(error as Error).message}`);
   }
   const metrics = new MetricsRegistry();
