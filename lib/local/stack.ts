@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { LocalQueue } from '../adapters/local/local-queue.js';
@@ -139,9 +139,10 @@ export async function openPipeline(options: PipelineOptions) {
     /** Dead letters are kept as a file so poison messages can be inspected and replayed. */
     async saveDeadLetters(): Promise<string | null> {
       if (!deadLetter.depth) return null;
-      const file = join(dataDir, 'dlq', `${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
-      await mkdir(join(dataDir, 'dlq'), { recursive: true });
-      await writeFile(file, deadLetter.bodies().join('\n') + '\n');
+      const key = `dlq/${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`;
+      // Through the object store's fsync'd write: the journal forgets them only once the file is durable.
+      await objects.put(key, deadLetter.bodies().join('\n') + '\n');
+      const file = join(dataDir, key);
       deadLetter.delete(deadLetter.receive(Number.MAX_SAFE_INTEGER).map((r) => r.messageId));
       return file;
     },

@@ -235,3 +235,22 @@ describe('storage faults surface', () => {
     expect(await run()).toEqual({ queue: true, queueJournal: true, ingest: true, storage: true, disk: true });
   });
 });
+
+describe('dead letters', () => {
+  it('are saved to <data dir>/dlq/*.jsonl, and leave the dead-letter journal only once the file is written', async () => {
+    const dataDir = await tempDir();
+    const pipeline = await openPipeline({ dataDir, ephemeralCounters: true, maxReceives: 1, visibilityTimeoutMs: 0, batchWindowMs: 0 });
+    try {
+      await pipeline.queue.sendBatch(['not an ingest message']);
+      await pipeline.consumer.drain(5_000);
+      await pipeline.consumer.drain(5_000); // the second receive moves it past maxReceives, to the DLQ
+      expect(pipeline.deadLetter.depth).toBe(1);
+      const file = await pipeline.saveDeadLetters();
+      expect(file).toMatch(/\/dlq\/[^/]+\.jsonl$/);
+      expect(readFileSync(file!, 'utf8')).toBe('not an ingest message\n');
+      expect(pipeline.deadLetter.depth).toBe(0);
+    } finally {
+      await pipeline.close();
+    }
+  });
+});
