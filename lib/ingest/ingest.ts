@@ -246,7 +246,7 @@ function encodeByHour(messages: MessageFacts[], onUnencodable: (message: Message
  * objects, then the live counters, the event index and the heartbeat. A redelivery repeats them all;
  * objects are overwritten by name, live counters may over-count until the hour settles.
  */
-async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Array>, name: string, deps: IngestDeps, nowMs: number): Promise<string[]> {
+async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Array>, name: string, deps: StoreDeps, nowMs: number): Promise<string[]> {
   const nowSeconds = Math.floor(nowMs / 1000);
   const rollup = new DeltaRollup({ minuteTtlSeconds: deps.minuteTtlSeconds });
   const deletions = new Map<string, NostrEvent>();
@@ -272,6 +272,29 @@ async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Ar
   await inStore('counters', deps.counters.putStates(indexRecords(messages.flatMap((m) => m.facts), deletions)));
   await inStore('counters', recordIngestHeartbeat(deps.counters, nowMs, facts));
   return keys;
+}
+
+/** What storing a batch's facts needs: no verifier, clock or metrics (they belong to ingestBatch). */
+export type StoreDeps = Pick<IngestDeps, 'objects' | 'counters' | 'minuteTtlSeconds'>;
+
+/**
+ * The write path below verification, as ingestBatch runs it for a batch that stored in one go: the
+ * facts' Parquet objects per hour, dirty marks, live counters, event index and heartbeat, in
+ * storeFacts' order. The load bench feeds generated facts through it, since signing and verifying
+ * millions of events would take hours. Deduplication is the caller's (ingestBatch does it while
+ * verifying); facts that cannot be encoded are dropped, as ingestBatch drops them, and their number returned.
+ */
+export async function storeNormalisedFacts(
+  facts: Fact[],
+  deletions: Map<string, NostrEvent>,
+  name: string,
+  deps: StoreDeps,
+  nowMs: number,
+): Promise<{ objectKeys: string[]; unencodable: number }> {
+  const message: MessageFacts = { messageId: name, facts, deletions, rejected: {} };
+  let unencodable = 0;
+  const encoded = encodeByHour([message], (_, n) => (unencodable += n));
+  return { objectKeys: await storeFacts([message], encoded, name, deps, nowMs), unencodable };
 }
 
 /** A write failure, labelled with the store it came from (the StorageFaults metric's Store). */
