@@ -1,0 +1,148 @@
+import type { CounterItem, Granularity } from '../ports.js';
+import { dedupedFacts, type SqlDialect } from '../jobs/metrics-sql.js';
+import { HLL_PRECISION } from './hll.js';
+import { TOP_N } from './topn.js';
+
+/**
+ * Settled counters as one SQL statement over the facts, so the heavy part of settling (deduplicating
+ * an hour or a day of facts and aggregating it per scope) runs in an engine that scales and spills:
+ * Athena in AWS, DuckDB locally, the same text in two dialects, as the jobs already do. It computes
+ * exactly what `aggregateFacts` + `settledHourItems` / `settledDayItem` compute from the same facts
+ * (docs/metrics.md, "Counters"); test/unit/settle-sql.test.ts holds the two to the same items.
+ *
+ * One row per item: `scope`, `granularity`, `bucket`, and the item's content as JSON text: `vals`
+ * (metric → number), `sketches` (sketch → sorted HLL codes, one per register), `tops` (list → the
+ * `TOP_N` largest [key, amount] pairs, ties by key).
+ */
+export interface SettleSqlOptions {
+  dialect: SqlDialect;
+  /** `h`: the hour's items (and its minute items with `minutes`); `d`: the day's items, with `eng_hHH` */
+  granularity: 'h' | 'd';
+  /** the hour's or day's start, unix seconds */
+  bucket: number;
+  /** also the hour's minute items (they are rewritten only when live counting may have drifted) */
+  minutes?: boolean;
+}
+
+const AUTHORED = `('note', 'reply', 'comment', 'video')`;
+const ENGAGEMENT = `('reaction', 'repost', 'reply', 'comment', 'zap')`;
+const REGISTER_DIVISOR = 2 ** (32 - HLL_PRECISION);
+
+function dialectSql(dialect: SqlDialect) {
+  return {
+    hex: (expr: string) => (dialect === 'athena' ? `from_base(${expr}, 16)` : `CAST('0x' || ${expr} AS BIGINT)`),
+    json: (expr: string) => (dialect === 'athena' ? `json_format(CAST(${expr} AS JSON))` : `CAST(to_json(${expr}) AS VARCHAR)`),
+    join: (expr: string, orderBy: string) => (dialect === 'athena' ? `array_join(array_agg(${expr} ORDER BY ${orderBy}), ',')` : `string_agg(${expr}, ',' ORDER BY ${orderBy})`),
+  };
+}
+
+export function settleSql(relation: string, options: SettleSqlOptions): string {
+  const { dialect, granularity, bucket } = options;
+  const d = dialectSql(dialect);
+  const size = granularity === 'h' ? 3600 : 86400;
+  const isDay = granularity === 'd';
+  // The same HyperLogLog code as hll.ts: the key's first 10 bits pick the register, the rank is
+  // 1 + the leading zeros of the next 54 bits (pubkeys and ids are uniform hashes already).
+  const code = (member: string) => {
+    const hi = d.hex(`substr(${member}, 1, 8)`);
+    const next = d.hex(`substr(${member}, 9, 8)`);
+    const rest = `(${hi} % ${REGISTER_DIVISOR})`;
+    const rank = `(CASE WHEN ${rest} <> 0 THEN 22 - CAST(floor(log2(${rest})) AS BIGINT) WHEN ${next} = 0 THEN 55 ELSE 54 - CAST(floor(log2(${next})) AS BIGINT) END)`;
+    return `(CAST(floor(${hi} / ${REGISTER_DIVISOR}) AS BIGINT) * 64 + ${rank})`;
+  };
+  const engagement = `CASE type
+      WHEN 'reaction' THEN (CASE WHEN coalesce(reaction, '') IN ('+', '') THEN 'likes' WHEN reaction = '-' THEN 'dislikes' ELSE 'emoji' END)
+      WHEN 'repost' THEN 'reposts' WHEN 'reply' THEN 'replies' WHEN 'comment' THEN 'replies' WHEN 'zap' THEN 'zaps' END`;
+  const targetScope = `CASE
+      WHEN type IN ('reaction', 'repost', 'zap') AND target_address IS NOT NULL THEN 'a:' || target_address
+      WHEN target_event_id IS NOT NULL THEN 'e:' || target_event_id
+      WHEN target_address IS NOT NULL THEN 'a:' || target_address END`;
+  const project = `'p:' || coalesce(project, '')`;
+  // `settled_only`: the global author sketch and top authors live in hour and day items only.
+  const counts = [
+    `SELECT 'g' AS scope, 'events' AS metric, CAST(1 AS BIGINT) AS amount, created_at FROM f`,
+    `SELECT 'g', 'kind:' || CAST(kind AS VARCHAR), 1, created_at FROM f WHERE source = 'nostr'`,
+    `SELECT 'g', 'type:' || type, 1, created_at FROM f`,
+    `SELECT 'u:' || author, CASE type WHEN 'note' THEN 'posts' WHEN 'reply' THEN 'replies' WHEN 'comment' THEN 'comments' ELSE 'videos' END, 1, created_at FROM f WHERE source = 'nostr' AND type IN ${AUTHORED}`,
+    `SELECT target_scope, eng, 1, created_at FROM e WHERE target_scope IS NOT NULL`,
+    `SELECT target_scope, 'zap_msats', zap_msats, created_at FROM e WHERE target_scope IS NOT NULL AND type = 'zap' AND zap_msats <> 0`,
+    `SELECT 'u:' || target_pubkey, eng || '_rcv', 1, created_at FROM r`,
+    `SELECT 'u:' || target_pubkey, 'zap_msats_rcv', zap_msats, created_at FROM r WHERE type = 'zap' AND zap_msats <> 0`,
+    `SELECT ${project}, 'events', 1, created_at FROM f WHERE source = 'app'`,
+    `SELECT ${project}, type, 1, created_at FROM f WHERE source = 'app'`,
+    `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at FROM f
+      WHERE source = 'app' AND substr(type, 5) IN ('view', 'play', 'video_view') AND (target_address IS NOT NULL OR target_event_id IS NOT NULL)`,
+  ];
+  // Engagement received by UTC hour of day, for best-hours and best-days on day items.
+  if (isDay) counts.push(`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at - ${bucket}) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at FROM r`);
+  const sketches = [
+    `SELECT 'g' AS scope, 'authors' AS sketch, author AS member, created_at, 1 AS settled_only FROM f WHERE source = 'nostr'`,
+    `SELECT 'u:' || target_pubkey, 'engagers', engager, created_at, 0 FROM r WHERE engager IS NOT NULL AND engager <> ''`,
+    `SELECT ${project}, 'users', author, created_at, 0 FROM f WHERE source = 'app'`,
+  ];
+  const tops = [
+    `SELECT 'g' AS scope, 'top_authors' AS list, author AS k, CAST(1 AS BIGINT) AS amount, created_at, 1 AS settled_only FROM f WHERE source = 'nostr'`,
+    `SELECT 'u:' || f.author, 'top_tags', x.tag, 1, f.created_at, 0 FROM f CROSS JOIN UNNEST(f.hashtags) AS x(tag) WHERE f.source = 'nostr' AND f.type IN ${AUTHORED}`,
+    `SELECT 'u:' || target_pubkey, 'top_zappers', engager, zap_msats, created_at, 0 FROM r WHERE type = 'zap' AND zap_msats <> 0 AND engager IS NOT NULL AND engager <> ''`,
+    `SELECT 'u:' || target_pubkey, 'top_posts', coalesce(target_address, target_event_id), 1, created_at, 0 FROM r WHERE coalesce(target_address, target_event_id) IS NOT NULL`,
+  ];
+
+  // One aggregation per granularity of output: the hour or day item, and the minute items.
+  const levels: { name: Granularity; bucket: string; filter: string }[] = [{ name: granularity, bucket: String(bucket), filter: 'TRUE' }];
+  // Per-event and per-address scopes have no minute items (their reads end on the hour-aligned watermark).
+  if (!isDay && options.minutes) levels.push({ name: 'm', bucket: 'CAST(floor(created_at / 60) AS BIGINT) * 60', filter: `settled_only = 0 AND scope NOT LIKE 'e:%' AND scope NOT LIKE 'a:%'` });
+  const aggregate = (level: (typeof levels)[number]) => {
+    const b = level.bucket;
+    // A constant bucket is not grouped by: a number in GROUP BY would name a column position.
+    const g = level.name === 'm' ? `, ${b}` : '';
+    const minuteScopes = level.name === 'm' ? `WHERE scope NOT LIKE 'e:%' AND scope NOT LIKE 'a:%'` : '';
+    return `SELECT v.scope, '${level.name}' AS granularity, v.bucket, v.vals, s.sketches, t.tops FROM (
+      SELECT scope, bucket, '{' || ${d.join(`${d.json('metric')} || ':' || CAST(total AS VARCHAR)`, 'metric')} || '}' AS vals
+      FROM (SELECT scope, ${b} AS bucket, metric, sum(amount) AS total FROM c ${minuteScopes} GROUP BY scope${g}, metric)
+      GROUP BY scope, bucket
+    ) v
+    LEFT JOIN (
+      SELECT scope, bucket, '{' || ${d.join(`${d.json('sketch')} || ':[' || codes || ']'`, 'sketch')} || '}' AS sketches
+      FROM (
+        SELECT scope, bucket, sketch, ${d.join('CAST(register * 64 + rank AS VARCHAR)', 'register')} AS codes
+        FROM (SELECT scope, ${b} AS bucket, sketch, CAST(floor(code / 64) AS BIGINT) AS register, max(code % 64) AS rank FROM sk WHERE ${level.filter} GROUP BY scope${g}, sketch, CAST(floor(code / 64) AS BIGINT))
+        GROUP BY scope, bucket, sketch
+      ) GROUP BY scope, bucket
+    ) s ON s.scope = v.scope AND s.bucket = v.bucket
+    LEFT JOIN (
+      SELECT scope, bucket, '{' || ${d.join(`${d.json('list')} || ':[' || entries || ']'`, 'list')} || '}' AS tops
+      FROM (
+        SELECT scope, bucket, list, ${d.join(`'[' || ${d.json('k')} || ',' || CAST(total AS VARCHAR) || ']'`, 'total DESC, k')} AS entries
+        FROM (
+          SELECT *, row_number() OVER (PARTITION BY scope, bucket, list ORDER BY total DESC, k) AS place
+          FROM (SELECT scope, ${b} AS bucket, list, k, sum(amount) AS total FROM t WHERE ${level.filter} GROUP BY scope${g}, list, k)
+        ) WHERE place <= ${TOP_N}
+        GROUP BY scope, bucket, list
+      ) GROUP BY scope, bucket
+    ) t ON t.scope = v.scope AND t.bucket = v.bucket`;
+  };
+
+  return `WITH f AS (${dedupedFacts(relation, { startTs: bucket, endTs: bucket + size }, dialect)}),
+e AS (
+  SELECT *, ${engagement} AS eng, ${targetScope} AS target_scope, CASE WHEN type = 'zap' THEN zap_sender ELSE author END AS engager
+  FROM f WHERE source = 'nostr' AND type IN ${ENGAGEMENT}
+),
+r AS (SELECT * FROM e WHERE target_pubkey IS NOT NULL AND target_pubkey IS DISTINCT FROM engager),
+c AS (${counts.join('\n  UNION ALL ')}),
+sk AS (SELECT scope, sketch, ${code('member')} AS code, created_at, settled_only FROM (${sketches.join('\n  UNION ALL ')})),
+t AS (${tops.join('\n  UNION ALL ')})
+${levels.map(aggregate).join('\nUNION ALL\n')}`;
+}
+
+/** A row of `settleSql` as the item it describes. */
+export function settledItemOfRow(row: Record<string, unknown>): CounterItem {
+  const item: CounterItem = {
+    scope: String(row.scope),
+    granularity: String(row.granularity) as Granularity,
+    bucket: Number(row.bucket),
+    values: JSON.parse(String(row.vals)) as Record<string, number>,
+  };
+  if (row.sketches != null) item.sets = JSON.parse(String(row.sketches)) as Record<string, number[]>;
+  if (row.tops != null) item.texts = Object.fromEntries(Object.entries(JSON.parse(String(row.tops)) as Record<string, unknown>).map(([name, list]) => [name, JSON.stringify(list)]));
+  return item;
+}

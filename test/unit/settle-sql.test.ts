@@ -1,0 +1,134 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
+import { aggregateFacts, toItem } from '../../lib/counters/aggregate.js';
+import { DEFAULT_RETENTION_DAYS } from '../../lib/counters/retention.js';
+import { settledHourItems } from '../../lib/counters/settle.js';
+import { settleSql, settledItemOfRow } from '../../lib/counters/settle-sql.js';
+import { engagementReceived } from '../../lib/counters/read.js';
+import { encodeFacts } from '../../lib/facts/parquet.js';
+import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
+import { newFact, type Fact } from '../../lib/facts/schema.js';
+import { generateFacts } from '../../lib/bench/counters-bench.js';
+import { normalise } from '../../lib/nostr/normalise.js';
+import type { CounterItem } from '../../lib/ports.js';
+import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';
+
+const DAY = Date.UTC(2026, 10, 3) / 1000;
+const retention = { minuteSeconds: DEFAULT_RETENTION_DAYS.minute * 86400, hourSeconds: DEFAULT_RETENTION_DAYS.hour * 86400, daySeconds: DEFAULT_RETENTION_DAYS.day * 86400 };
+const hex = (n: number) => n.toString(16).padStart(64, '0');
+
+/** Real events (moved into one day so scopes are dense), generated Zipf traffic, app events and duplicates. */
+function workload(): Fact[] {
+  const real = FIXTURE_FILES.flatMap((name) => loadFixture(name)).map((event, i) => ({ ...normalise(event, { relay: 'wss://r', ingestedAt: 1_000 + i }), created_at: DAY + ((i * 4099) % 86400) }));
+  const generated = generateFacts({ facts: 6_000, users: 300, zipf: 1.1, seed: 7, startTs: DAY, endTs: DAY + 86400 });
+  const app: Fact[] = Array.from({ length: 40 }, (_, i) =>
+    newFact({
+      event_id: hex(0xa000 + i),
+      source: 'app',
+      kind: 0,
+      type: i % 3 === 0 ? 'app:view' : i % 3 === 1 ? 'app:play' : 'app:signup',
+      created_at: DAY + 3600 + i * 61,
+      author: hex(0xb000 + (i % 7)),
+      project: i % 2 ? 'demo' : 'other',
+      target_event_id: i % 3 === 0 ? real[i]!.event_id : null,
+      target_address: i % 3 === 1 ? `34235:${hex(1)}:clip` : null,
+      ingested_at: 5_000 + i,
+    }),
+  );
+  const facts = [...real, ...generated, ...app];
+  // Later copies of some facts (a second relay, a redelivery): the first arrival must win.
+  const copies = facts.filter((_, i) => i % 50 === 0).map((f) => ({ ...f, ingested_at: f.ingested_at + 10_000_000, relay: 'wss://copy' }));
+  return [...facts, ...copies];
+}
+
+function firstArrivals(facts: readonly Fact[]): Fact[] {
+  const byId = new Map<string, Fact>();
+  for (const f of facts) {
+    const seen = byId.get(f.event_id);
+    if (!seen || f.ingested_at < seen.ingested_at) byId.set(f.event_id, f);
+  }
+  return [...byId.values()];
+}
+
+/** An item in a comparable form: what it stores, not how (sets sorted, lists parsed). */
+function comparable(item: CounterItem): unknown {
+  return {
+    key: `${item.scope}|${item.granularity}|${item.bucket}`,
+    values: Object.fromEntries(Object.entries(item.values).sort(([a], [b]) => (a < b ? -1 : 1))),
+    sets: Object.fromEntries(Object.entries(item.sets ?? {}).map(([k, v]) => [k, [...v].sort((a, b) => a - b)])),
+    texts: Object.fromEntries(Object.entries(item.texts ?? {}).map(([k, v]) => [k, JSON.parse(v)])),
+  };
+}
+const byKey = (items: CounterItem[]) => items.map(comparable).sort((a, b) => ((a as { key: string }).key < (b as { key: string }).key ? -1 : 1));
+
+describe('settleSql (DuckDB) computes the settled items aggregateFacts computes', () => {
+  let dir: string;
+  let sql: DuckDbSqlEngine;
+  const facts = workload();
+  const unique = firstArrivals(facts);
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'funnel-settle-sql-'));
+    // Facts as ingest leaves them: several objects per hour, copies in other objects.
+    const byHour = new Map<number, Fact[]>();
+    for (const f of facts) {
+      const hour = Math.floor(f.created_at / 3600) * 3600;
+      (byHour.get(hour) ?? byHour.set(hour, []).get(hour)!).push(f);
+    }
+    for (const [hour, list] of byHour) {
+      const prefix = join(dir, partitionPrefix(partitionOf(hour)));
+      mkdirSync(prefix, { recursive: true });
+      for (let part = 0; part * 400 < list.length; part++) writeFileSync(join(prefix, `batch-${part}.parquet`), encodeFacts(list.slice(part * 400, (part + 1) * 400)));
+    }
+    sql = new DuckDbSqlEngine();
+  });
+  afterAll(async () => {
+    await sql.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('hour and minute items of every hour of the day, item for item', async () => {
+    for (const hour of [DAY, DAY + 3600, DAY + 13 * 3600, DAY + 23 * 3600]) {
+      const hourFacts = unique.filter((f) => f.created_at >= hour && f.created_at < hour + 3600);
+      const expected = settledHourItems(hour, hourFacts, retention).items;
+      const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', bucket: hour, minutes: true }));
+      expect(rows.length).toBeGreaterThan(50);
+      expect(byKey(rows.map(settledItemOfRow))).toEqual(byKey(expected));
+    }
+  });
+
+  it('without minutes, the hour items only', async () => {
+    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', bucket: DAY + 3600 }));
+    expect(new Set(rows.map((r) => r.granularity))).toEqual(new Set(['h']));
+    const hourFacts = unique.filter((f) => f.created_at >= DAY + 3600 && f.created_at < DAY + 7200);
+    expect(rows.length).toBe(aggregateFacts(hourFacts).size);
+  });
+
+  it('day items, exact over the day, with engagement received by hour of day', async () => {
+    const dayFacts = unique.filter((f) => f.created_at >= DAY && f.created_at < DAY + 86400);
+    const hours = Array.from({ length: 24 }, (_, h) => aggregateFacts(dayFacts.filter((f) => f.created_at >= DAY + h * 3600 && f.created_at < DAY + (h + 1) * 3600)));
+    const expected = [...aggregateFacts(dayFacts)].map(([scope, state]) => {
+      if (scope.startsWith('u:')) {
+        hours.forEach((hour, h) => {
+          const engaged = engagementReceived(hour.get(scope)?.values ?? {});
+          if (engaged) state.values[`eng_h${String(h).padStart(2, '0')}`] = engaged;
+        });
+      }
+      return toItem(scope, 'd', DAY, state);
+    });
+    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'd', bucket: DAY }));
+    expect(rows.length).toBe(expected.length);
+    expect(byKey(rows.map(settledItemOfRow))).toEqual(byKey(expected));
+  });
+
+  it('the Athena text uses Trino functions only where the dialects differ', () => {
+    const athena = settleSql('facts', { dialect: 'athena', granularity: 'h', bucket: DAY, minutes: true });
+    expect(athena).toContain("from_base(substr(member, 1, 8), 16)");
+    expect(athena).toContain('array_join(array_agg(');
+    expect(athena).not.toMatch(/string_agg|to_json|'0x'/);
+    expect(athena).toContain("dt BETWEEN '2026-11-03' AND '2026-11-03'");
+  });
+});
