@@ -8,12 +8,11 @@ import WebSocket from 'ws';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
 import type { CounterDelta, CounterItem, Granularity } from '../ports.js';
-import { newFact, type Fact, type FactType } from '../facts/schema.js';
+import type { Fact } from '../facts/schema.js';
 import { encodeFacts } from '../facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../facts/partition.js';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { startDynalite, type LocalDynamo } from '../adapters/local/dynalite.js';
-import { DENSE_SKETCH_FROM } from '../adapters/aws/dynamodb-counter-store.js';
 import { DuckDbSqlEngine, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
 import { mergeItems } from '../counters/aggregate.js';
 import { ttlForWindow } from '../api/cache.js';
@@ -31,7 +30,10 @@ import { globalSummary } from '../query/global.js';
 import { drilldownsOf, timelineOf, toTotals, userSummary } from '../query/summary.js';
 import { rollingWindow, timelineStep, type QueryWindow } from '../query/window.js';
 import { readWindow, type QueryDeps } from '../query/window-read.js';
-import { seededRandom } from '../local/simulator.js';
+import { deletionEvent, generateFacts } from './workload.js';
+// Callers that took the generator from here before it moved to workload.ts keep working.
+export { generateFacts };
+import { counterItemBytes, ItemSize, stateRecordBytes, wcu } from './dynamo-size.js';
 import { startLocalStack } from '../local/stack.js';
 
 useWebSocketImplementation(WebSocket);
@@ -203,277 +205,6 @@ const ITEM_LIMIT_BYTES = 400 * 1024;
 /** 2026-01-01T00:00:00Z */
 const START_SECONDS = 1_767_225_600;
 const LIVE_TAIL_SECONDS = 20 * 60;
-const RELAY = 'wss://relay.bench.example';
-
-// ---------------------------------------------------------------------------------------------------------
-// The workload
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-const EMOJI = ['🤙', '🔥', '❤️', '😂', ':catjam:', '🫂', '⚡'];
-const SATS = [21, 21, 100, 100, 500, 1000, 1000, 2100, 5000, 21000];
-const VIDEO_KINDS = [34235, 34235, 34235, 34235, 34235, 34235, 34236, 21, 21, 22];
-
-interface Post {
-  id: string;
-  author: string;
-  kind: number;
-  address: string | null;
-  root: string | null;
-}
-
-/** Samples ranks 0..n-1 with P(i) ∝ 1/(i+1)^s. */
-function zipfSampler(n: number, s: number, random: () => number): () => number {
-  const cumulative = new Float64Array(n);
-  let total = 0;
-  for (let i = 0; i < n; i++) cumulative[i] = total += 1 / (i + 1) ** s;
-  return () => {
-    const u = random() * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cumulative[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
-
-/** Generates facts as ingest would normalise them, in arrival order (≈ created_at order). */
-export function generateFacts(options: { facts: number; users: number; zipf: number; seed: number; startTs: number; endTs: number }): Fact[] {
-  const random = seededRandom(options.seed);
-  const hex64 = () => {
-    let out = '';
-    for (let i = 0; i < 8; i++) {
-      const word = (random() * 4294967296) >>> 0;
-      out += HEX[word >>> 24]! + HEX[(word >>> 16) & 255]! + HEX[(word >>> 8) & 255]! + HEX[word & 255]!;
-    }
-    return out;
-  };
-  const pubkeys = Array.from({ length: options.users }, hex64);
-  const pick = zipfSampler(options.users, options.zipf, random);
-  const tags = Array.from({ length: 300 }, (_, i) => (i < 12 ? ['nostr', 'bitcoin', 'video', 'music', 'art', 'dev', 'zap', 'photography', 'news', 'memes', 'grownostr', 'plebchain'][i]! : `tag${i}`));
-  const pickTag = zipfSampler(tags.length, 1.0, random);
-  const zapServers = Array.from({ length: 4 }, hex64);
-  /** each author's recent posts (bounded), the targets of engagement */
-  const pools: Post[][] = pubkeys.map(() => []);
-  const lastVideoD: (string | null)[] = pubkeys.map(() => null);
-  const POOL = 16;
-  const remember = (rank: number, post: Post) => {
-    const pool = pools[rank]!;
-    pool.push(post);
-    if (pool.length > POOL) pool.shift();
-  };
-  /** a recent post of a Zipf-chosen author; prefers a video when asked */
-  const target = (wantVideo = false): { rank: number; post: Post } | null => {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const rank = pick();
-      const pool = pools[rank]!;
-      if (!pool.length) continue;
-      if (wantVideo) {
-        const videos = pool.filter((p) => p.kind !== 1);
-        if (videos.length) return { rank, post: videos[Math.floor(random() * videos.length)]! };
-      }
-      // Recent posts draw more engagement: bias towards the newest.
-      const index = pool.length - 1 - Math.floor(pool.length * random() * random());
-      return { rank, post: pool[index]! };
-    }
-    return null;
-  };
-  const hashtags = (max: number): string[] => {
-    if (random() < 0.55) return [];
-    const n = 1 + Math.floor(random() * max);
-    const out = new Set<string>();
-    for (let i = 0; i < n; i++) out.add(tags[pickTag()]!);
-    return [...out];
-  };
-
-  const span = options.endTs - options.startTs;
-  const facts: Fact[] = new Array(options.facts);
-  for (let i = 0; i < options.facts; i++) {
-    const arrival = options.startTs + Math.floor(((i + random()) * span) / options.facts);
-    // A few events arrive late (clients offline, relays catching up): created_at up to 10 minutes back.
-    const createdAt = random() < 0.01 ? Math.max(options.startTs, arrival - Math.floor(random() * 600)) : arrival;
-    const actorRank = pick();
-    const actor = pubkeys[actorRank]!;
-    const fact: Fact = newFact({
-      event_id: hex64(),
-      source: 'nostr',
-      kind: 1,
-      type: 'note',
-      created_at: createdAt,
-      author: actor,
-      relay: RELAY,
-      ingested_at: arrival * 1000 + Math.floor(random() * 1000),
-    });
-    const roll = random();
-    // notes 30%, replies 12%, reactions 35%, reposts 7%, zaps 8%, videos 3%, comments 4%, deletions 1%
-    let type: FactType = roll < 0.3 ? 'note' : roll < 0.42 ? 'reply' : roll < 0.77 ? 'reaction' : roll < 0.84 ? 'repost' : roll < 0.92 ? 'zap' : roll < 0.95 ? 'video' : roll < 0.99 ? 'comment' : 'deletion';
-    const engagement = type === 'reply' || type === 'reaction' || type === 'repost' || type === 'zap' || type === 'comment';
-    const aimed = engagement ? target(type === 'comment') : null;
-    if (engagement && !aimed) type = 'note';
-    switch (type) {
-      case 'note':
-        fact.hashtags = hashtags(3);
-        remember(actorRank, { id: fact.event_id, author: actor, kind: 1, address: null, root: null });
-        break;
-      case 'reply': {
-        const { post } = aimed!;
-        fact.type = 'reply';
-        fact.root_event_id = post.root ?? post.id;
-        fact.parent_event_id = post.id;
-        fact.target_event_id = post.id;
-        // NIP-10: several distinct `p` tags and no hint on the `e` tag leave the target unknown (count for nobody).
-        fact.target_pubkey = random() < 0.02 ? null : post.author;
-        fact.hashtags = hashtags(2);
-        remember(actorRank, { id: fact.event_id, author: actor, kind: 1, address: null, root: fact.root_event_id });
-        break;
-      }
-      case 'comment': {
-        const { post } = aimed!;
-        fact.kind = 1111;
-        fact.type = 'comment';
-        fact.root_event_id = post.root ?? post.id;
-        fact.parent_event_id = post.id;
-        fact.target_event_id = post.id;
-        fact.target_address = post.address;
-        fact.target_pubkey = post.author;
-        break;
-      }
-      case 'reaction': {
-        const { post } = aimed!;
-        const r = random();
-        fact.kind = 7;
-        fact.type = 'reaction';
-        fact.reaction = r < 0.62 ? '+' : r < 0.67 ? '' : r < 0.72 ? '-' : EMOJI[Math.floor(random() * EMOJI.length)]!;
-        fact.target_event_id = post.id;
-        fact.target_address = post.address;
-        fact.target_pubkey = post.author;
-        break;
-      }
-      case 'repost': {
-        const { post } = aimed!;
-        fact.kind = post.kind === 1 ? 6 : 16;
-        fact.type = 'repost';
-        fact.target_event_id = post.id;
-        fact.target_address = post.address;
-        fact.target_pubkey = post.author;
-        break;
-      }
-      case 'zap': {
-        const { rank, post } = aimed!;
-        fact.kind = 9735;
-        fact.type = 'zap';
-        // The receipt is signed by the recipient's LNURL server (now and then the recipient's own key).
-        fact.author = random() < 0.03 ? post.author : zapServers[rank % zapServers.length]!;
-        fact.zap_sender = random() < 0.04 ? null : actor;
-        fact.zap_msats = random() < 0.01 ? null : SATS[Math.floor(random() * SATS.length)]! * 1000;
-        fact.target_pubkey = post.author;
-        if (random() < 0.85) {
-          fact.target_event_id = post.id;
-          fact.target_address = post.address;
-        }
-        break;
-      }
-      case 'video': {
-        const kind = VIDEO_KINDS[Math.floor(random() * VIDEO_KINDS.length)]!;
-        fact.kind = kind;
-        fact.type = 'video';
-        fact.hashtags = hashtags(4);
-        fact.title = `bench video ${i}`;
-        fact.media_url = `https://media.bench.example/${fact.event_id.slice(0, 16)}.mp4`;
-        fact.image_url = `https://media.bench.example/${fact.event_id.slice(0, 16)}.jpg`;
-        fact.duration_s = 10 + Math.floor(random() * 600);
-        fact.published_at = createdAt;
-        if (kind >= 30000) {
-          // A quarter of addressable videos are new revisions of the author's last one.
-          const d = lastVideoD[actorRank] !== null && random() < 0.25 ? lastVideoD[actorRank]! : fact.event_id.slice(0, 12);
-          lastVideoD[actorRank] = d;
-          fact.d_tag = d;
-          fact.target_address = `${kind}:${actor}:${d}`;
-        }
-        remember(actorRank, { id: fact.event_id, author: actor, kind, address: fact.target_address, root: null });
-        break;
-      }
-      case 'deletion': {
-        fact.kind = 5;
-        fact.type = 'deletion';
-        const pool = pools[actorRank]!;
-        const own = pool.findIndex((p) => p.kind === 1);
-        fact.target_event_id = own >= 0 ? pool.splice(own, 1)[0]!.id : hex64();
-        break;
-      }
-      default:
-        break;
-    }
-    facts[i] = fact;
-  }
-  return facts;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// DynamoDB item sizes (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html):
-// attribute name bytes + value bytes; strings UTF-8; numbers 1 byte per two significant digits + 1;
-// number sets the sum of their members. A write costs ceil(item size / 1 KB) WCU (an UpdateItem the
-// larger of the item before and after).
-
-const nameBytesCache = new Map<string, number>();
-function nameBytes(name: string): number {
-  // Short names (metrics, `kind:<k>`, `eng_hHH`) repeat; long ones (`tp:<event id>`) rarely do.
-  if (name.length > 24) return Buffer.byteLength(name);
-  let n = nameBytesCache.get(name);
-  if (n === undefined) nameBytesCache.set(name, (n = Buffer.byteLength(name)));
-  return n;
-}
-
-export function numberBytes(value: number): number {
-  let n = Math.abs(value);
-  if (n === 0) return 2;
-  if (!Number.isInteger(n)) {
-    const digits = String(n).replace('.', '').replace(/^0+/, '').replace(/0+$/, '').replace(/e.*$/, '');
-    return Math.ceil(digits.length / 2) + 1;
-  }
-  while (n % 10 === 0) n /= 10;
-  let digits = 1;
-  while (n >= 10) {
-    n = Math.floor(n / 10);
-    digits++;
-  }
-  return Math.ceil(digits / 2) + 1;
-}
-
-const KEY_NAMES = 2 + 2; // 'pk', 'sk'
-
-/** Size of a counter item as DynamoCounterStore writes it (pk, sk, ttl, numbers, number sets, strings). */
-export function counterItemBytes(item: CounterItem & { expiresAt?: number }): number {
-  let bytes = KEY_NAMES + Buffer.byteLength(`${item.scope}#${item.granularity}`) + numberBytes(item.bucket);
-  if (item.expiresAt !== undefined) bytes += 3 + numberBytes(item.expiresAt);
-  for (const metric in item.values) bytes += nameBytes(metric) + numberBytes(item.values[metric]!);
-  if (item.sets) {
-    for (const name in item.sets) {
-      const members = item.sets[name]!;
-      if (!members.length) continue;
-      bytes += nameBytes(name);
-      // Large sketches in hour and day items are stored as a 1 KiB register array (binary).
-      if (item.granularity !== 'm' && members.length > DENSE_SKETCH_FROM) bytes += 1024;
-      else for (const m of members) bytes += numberBytes(m);
-    }
-  }
-  if (item.texts) for (const name in item.texts) bytes += nameBytes(name) + Buffer.byteLength(item.texts[name]!);
-  return bytes;
-}
-
-const wcu = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
-
-/** A state record as DynamoCounterStore writes it: pk, sk, the JSON value in `v`, mirrored `f_` fields. */
-function stateRecordBytes(namespace: string, id: number, value: Record<string, unknown>): number {
-  let bytes = KEY_NAMES + Buffer.byteLength(`s:${namespace}`) + numberBytes(id) + 1 + Buffer.byteLength(JSON.stringify(value));
-  for (const [field, v] of Object.entries(value)) {
-    if (typeof v === 'number') bytes += 2 + nameBytes(field) + numberBytes(v);
-    else if (typeof v === 'string' && v.length <= 1024) bytes += 2 + nameBytes(field) + Buffer.byteLength(v);
-  }
-  return bytes;
-}
 
 class SizeStats {
   items = 0;
@@ -847,7 +578,7 @@ async function prepare(params: PrepareParams) {
   // --- 4. live writes: ingest's DeltaRollup per batch, in arrival order; DynamoDB item sizes tracked
   t0 = performance.now();
   const liveStats = new SizeStats();
-  const live = new Map<string, LiveItem>();
+  const live = new Map<string, { scope: string; granularity: Granularity; bucket: number; size: ItemSize }>();
   let liveWriteUnits = 0;
   let naiveUpdates = 0;
   let stateWrites = 0;
@@ -873,7 +604,7 @@ async function prepare(params: PrepareParams) {
     // Minute items no later batch can touch are final: their last size counts for the largest item.
     for (const [key, item] of live) {
       if (item.granularity === 'm' && item.bucket < firstMinute - 600) {
-        liveStats.observe(item.bytes, item.scope, item.bucket);
+        liveStats.observe(item.size.bytes, item.scope, item.bucket);
         live.delete(key);
       }
     }
@@ -882,13 +613,12 @@ async function prepare(params: PrepareParams) {
       if (!Object.keys(delta.add).length && !union.length) continue;
       const key = `${delta.scope}|${delta.granularity}|${delta.bucket}`;
       let item = live.get(key);
-      if (!item) live.set(key, (item = new LiveItem(delta.scope, delta.granularity, delta.bucket)));
-      const before = item.bytes;
-      item.apply(delta);
-      const units = wcu(Math.max(before, item.bytes));
+      if (!item) live.set(key, (item = { scope: delta.scope, granularity: delta.granularity, bucket: delta.bucket, size: ItemSize.empty(delta.scope, delta.granularity, delta.bucket) }));
+      const before = item.size.add(delta);
+      const units = wcu(Math.max(before, item.size.bytes));
       liveWriteUnits += units;
-      liveStats.record(item.bytes, delta.scope, delta.bucket, units);
-      if (delta.scope === GLOBAL_SCOPE && delta.granularity === 'm') globalLiveMinute = Math.max(globalLiveMinute, item.bytes);
+      liveStats.record(item.size.bytes, delta.scope, delta.bucket, units);
+      if (delta.scope === GLOBAL_SCOPE && delta.granularity === 'm') globalLiveMinute = Math.max(globalLiveMinute, item.size.bytes);
       if (delta.granularity === 'm' && delta.bucket >= watermark && selected.has(delta.scope)) liveTail.push(delta);
     }
     // ingest's state records: event index (content events, deletions), dirty-hour marks, heartbeat
@@ -903,7 +633,7 @@ async function prepare(params: PrepareParams) {
     stateWrites++;
     stateWriteUnits += wcu(stateRecordBytes(INGEST_HEARTBEAT, 0, { lastIngestAt: nowMs }));
   }
-  for (const item of live.values()) if (item.granularity === 'm') liveStats.observe(item.bytes, item.scope, item.bucket);
+  for (const item of live.values()) if (item.granularity === 'm') liveStats.observe(item.size.bytes, item.scope, item.bucket);
   live.clear();
   const liveMs = performance.now() - t0;
   log(`counters setup: live rollup of ${int(batches)} batches of ${int(batchEvents)} events in ${(liveMs / 1000).toFixed(1)} s`);
@@ -1016,40 +746,6 @@ function collectGarbage(): void {
   }
 }
 
-/** A live counter item as DynamoDB holds it after ADDs, with its size kept current. */
-class LiveItem {
-  readonly values = new Map<string, number>();
-  readonly sets = new Map<string, Set<number>>();
-  expiresAt: number | undefined;
-  bytes: number;
-
-  constructor(
-    readonly scope: string,
-    readonly granularity: Granularity,
-    readonly bucket: number,
-  ) {
-    this.bytes = KEY_NAMES + Buffer.byteLength(`${scope}#${granularity}`) + numberBytes(bucket);
-  }
-
-  apply(delta: CounterDelta): void {
-    if (delta.expiresAt !== undefined) this.expiresAt = delta.expiresAt;
-    for (const [metric, amount] of Object.entries(delta.add)) this.values.set(metric, (this.values.get(metric) ?? 0) + amount);
-    for (const [name, members] of Object.entries(delta.union ?? {})) {
-      let set = this.sets.get(name);
-      if (!set) this.sets.set(name, (set = new Set()));
-      for (const m of members) set.add(m);
-    }
-    let bytes = KEY_NAMES + Buffer.byteLength(`${this.scope}#${this.granularity}`) + numberBytes(this.bucket);
-    if (this.expiresAt !== undefined) bytes += 3 + numberBytes(this.expiresAt);
-    for (const [metric, value] of this.values) bytes += nameBytes(metric) + numberBytes(value);
-    for (const [name, set] of this.sets) {
-      bytes += nameBytes(name);
-      for (const m of set) bytes += numberBytes(m);
-    }
-    this.bytes = bytes;
-  }
-}
-
 /** userSummary's work after the reads, on already-read items (as lib/query/summary.ts does it). */
 function summaryCompute(items: CounterItem[], window: QueryWindow): number {
   const state = mergeItems(items);
@@ -1080,12 +776,6 @@ async function timePaired(a: () => Promise<void>, aRuns: number, b: () => Promis
     out.b.push(performance.now() - t0);
   }
   return out;
-}
-
-/** The kind 5 event behind a deletion fact, enough for the event index's deletion records. */
-function deletionEvent(fact: Fact): NostrEvent {
-  const tags = fact.target_event_id ? [['e', fact.target_event_id]] : fact.target_address ? [['a', fact.target_address]] : [];
-  return { id: fact.event_id, pubkey: fact.author, kind: 5, created_at: fact.created_at, tags, content: '', sig: '0'.repeat(128) };
 }
 
 interface BruteUser {

@@ -1,5 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { counterItemBytes, formatCountersBench, generateFacts, numberBytes, runCountersBench, type CountersBenchReport } from '../../lib/bench/counters-bench.js';
+import { formatCountersBench, runCountersBench, type CountersBenchReport } from '../../lib/bench/counters-bench.js';
+import { counterItemBytes, numberBytes } from '../../lib/bench/dynamo-size.js';
+import { generateFacts } from '../../lib/bench/workload.js';
 
 // Structure and invariants only: performance is measured by `npm run bench`, never asserted in tests.
 describe('runCountersBench', () => {
