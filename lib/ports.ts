@@ -25,6 +25,10 @@ export interface ObjectStore {
   /** all keys under the prefix, lexicographically ordered */
   list(prefix: string): Promise<string[]>;
   delete(keys: string[]): Promise<void>;
+  /** The object's bytes as a stream, so a large object is read in bounded memory; null when it does not exist. */
+  stream(key: string): Promise<AsyncIterable<Uint8Array> | null>;
+  /** Copies an object within the store (S3 CopyObject: the bytes never pass through the caller). */
+  copy(fromKey: string, toKey: string): Promise<void>;
 }
 
 /** One counter item: a (scope, granularity, bucket) with numeric attributes. */
@@ -80,6 +84,13 @@ export interface CounterStore {
 /** Runs SQL over the facts (Athena in AWS, DuckDB locally). */
 export interface SqlEngine {
   query(sql: string): Promise<Record<string, unknown>[]>;
+  /**
+   * Runs a query and writes its whole result as objects under `prefix` in the object store (Athena
+   * UNLOAD; DuckDB COPY), for results too large to pass through the caller: `jsonl` is gzipped
+   * newline-delimited JSON (read back with `readJsonLines`), `parquet` is facts-compatible Parquet.
+   * The prefix must be new (nothing under it yet); one or more objects appear there when it resolves.
+   */
+  export(sql: string, prefix: string, format: 'jsonl' | 'parquet'): Promise<void>;
   /** bytes scanned by every query so far, where the engine reports it (Athena does, DuckDB does not) */
   bytesScanned?(): number;
 }

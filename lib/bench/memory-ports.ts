@@ -37,6 +37,17 @@ export class MemoryObjectStore implements ObjectStore {
     for (const key of keys) this.objects.delete(key);
   }
 
+  async stream(key: string): Promise<AsyncIterable<Uint8Array> | null> {
+    const bytes = this.objects.get(key);
+    return bytes ? (async function* () { yield bytes; })() : null;
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const bytes = this.objects.get(fromKey);
+    if (!bytes) throw new Error(`copy: no object ${fromKey}`);
+    this.objects.set(toKey, bytes);
+  }
+
   /** bytes currently stored */
   get size(): number {
     let total = 0;

@@ -496,7 +496,7 @@ describe('least privilege: the roles allow exactly what the code does', () => {
       settings: { resultTtlSeconds: 3600, perClientPerHour: 20 },
     });
     const done = await record(() =>
-      runJob(queued.jobId, { counters: stores.counters, objects, sql: { query: async () => [] }, relation: 'facts', dialect: 'athena', clock: fixedClock(nowMs) }),
+      runJob(queued.jobId, { counters: stores.counters, objects, sql: { query: async () => [], export: async () => {} }, relation: 'facts', dialect: 'athena', clock: fixedClock(nowMs) }),
     );
     expect(done.some((a) => a.action === 's3:PutObject' && a.resource.includes('/jobs/'))).toBe(true);
     expect(denied(roles.jobs, done)).toEqual([]);

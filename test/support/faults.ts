@@ -44,6 +44,11 @@ export class FaultPlan {
         return inner.put(key, body, type);
       },
       get: (key) => inner.get(key),
+      stream: (key) => inner.stream(key),
+      copy: async (from, to) => {
+        this.step(`objects.copy ${to.replace(/\/[^/]+$/, '/…')}`);
+        return inner.copy(from, to);
+      },
       list: (prefix) => inner.list(prefix),
       delete: async (keys) => {
         this.step('objects.delete');

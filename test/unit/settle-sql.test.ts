@@ -11,7 +11,7 @@ import { engagementReceived } from '../../lib/counters/read.js';
 import { encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { newFact, type Fact } from '../../lib/facts/schema.js';
-import { generateFacts } from '../../lib/bench/counters-bench.js';
+import { generateFacts } from '../../lib/bench/workload.js';
 import { normalise } from '../../lib/nostr/normalise.js';
 import type { CounterItem } from '../../lib/ports.js';
 import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';

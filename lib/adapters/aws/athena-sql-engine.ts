@@ -8,6 +8,8 @@ export interface AthenaOptions {
   resultReuseMinutes?: number;
   pollIntervalMs?: number;
   timeoutMs?: number;
+  /** the bucket `export` UNLOADs into (the facts bucket: the compactor's exports live beside the facts) */
+  exportBucket?: string;
 }
 
 /** Athena behind the SqlEngine port: start, poll until done, page through the results. */
@@ -24,7 +26,24 @@ export class AthenaSqlEngine implements SqlEngine {
   ) {}
 
   async query(sql: string): Promise<Record<string, unknown>[]> {
-    const reuse = this.options.resultReuseMinutes ?? 60;
+    const id = await this.run(sql, this.options.resultReuseMinutes ?? 60);
+    return this.results(id);
+  }
+
+  /**
+   * UNLOAD writes the result as files under the prefix from Athena's own workers, so a result of any
+   * size never passes through this function. JSON output is gzipped by default.
+   */
+  async export(sql: string, prefix: string, format: 'jsonl' | 'parquet'): Promise<void> {
+    if (!this.options.exportBucket) throw new Error('AthenaSqlEngine.export needs exportBucket');
+    const to = `s3://${this.options.exportBucket}/${prefix}`.replace(/'/g, "''");
+    const as = format === 'jsonl' ? "format = 'JSON', compression = 'GZIP'" : "format = 'PARQUET', compression = 'SNAPPY'";
+    // Never reuse a result here: the export's side effect is the point.
+    await this.run(`UNLOAD (${sql}) TO '${to}' WITH (${as})`, 0);
+  }
+
+  /** Starts a query and waits for it; returns its execution id. */
+  private async run(sql: string, reuse: number): Promise<string> {
     const started = await this.client.send(
       new StartQueryExecutionCommand({
         QueryString: sql,
@@ -51,6 +70,10 @@ export class AthenaSqlEngine implements SqlEngine {
       await new Promise((resolve) => setTimeout(resolve, wait));
       wait = Math.min(5_000, Math.round(wait * 1.5));
     }
+    return id;
+  }
+
+  private async results(id: string): Promise<Record<string, unknown>[]> {
     const rows: Record<string, unknown>[] = [];
     let columns: string[] | undefined;
     let token: string | undefined;

@@ -30,6 +30,7 @@ export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
       new AthenaSqlEngine(new AthenaClient({}), {
         workGroup: required(env, 'ATHENA_WORKGROUP'),
         database: required(env, 'ATHENA_DATABASE'),
+        exportBucket: env.FACTS_BUCKET || undefined,
       }),
     /** app API keys from Secrets Manager (`sha256:<hex>:project,…`; raw keys are hashed on load), re-read every five minutes */
     appApiKeys: () => cachedApiKeys(secretString(new SecretsManagerClient({}), required(env, 'APP_API_KEYS_SECRET_ARN'))),

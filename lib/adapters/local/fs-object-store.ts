@@ -1,4 +1,5 @@
-import { open, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { copyFile, open, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { ObjectStore } from '../../ports.js';
 
@@ -76,6 +77,43 @@ export class FsObjectStore implements ObjectStore {
 
   async delete(keys: string[]): Promise<void> {
     await Promise.all(keys.map((key) => rm(this.pathOf(key), { force: true })));
+  }
+
+  async stream(key: string): Promise<AsyncIterable<Uint8Array> | null> {
+    const path = this.pathOf(key);
+    try {
+      await stat(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    return createReadStream(path, { highWaterMark: 1 << 20 });
+  }
+
+  /** Copy to a temp name, fsync, rename, fsync the directory: the same guarantees as put. */
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const path = this.pathOf(toKey);
+    await mkdir(dirname(path), { recursive: true });
+    const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    try {
+      await copyFile(this.pathOf(fromKey), temp);
+      const file = await open(temp, 'r+');
+      try {
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temp, path);
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => {});
+      throw error;
+    }
+    await syncDirectory(dirname(path));
+  }
+
+  /** The path of a key, for engines that write the store's files themselves (DuckDB's COPY). */
+  pathFor(key: string): string {
+    return this.pathOf(key);
   }
 
   private async removeIfOrphan(path: string): Promise<void> {
