@@ -1,0 +1,31 @@
+import middy from '@middy/core';
+import { awsPorts } from '../../lib/adapters/aws/index.js';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { systemClock } from '../../lib/ports.js';
+import { precomputeFeeds } from '../../lib/query/feeds.js';
+import type { QueryDeps } from '../../lib/query/window-read.js';
+
+/** Scheduled (EventBridge, every minute): recomputes the stored video feeds GET /api/videos serves. */
+export function createFeedsHandler(deps: QueryDeps & { log?: (record: Record<string, unknown>) => void }) {
+  return middy(async () => {
+    const started = Date.now();
+    const run = await precomputeFeeds(deps);
+    const summary = {
+      feeds: run.feeds.length,
+      cards: run.feeds.reduce((n, f) => n + f.cards, 0),
+      largestBytes: Math.max(0, ...run.feeds.map((f) => f.bytes)),
+      truncated: run.feeds.reduce((n, f) => n + f.truncated, 0),
+      statsRead: run.statsRead,
+      durationMs: Date.now() - started,
+    };
+    (deps.log ?? ((r) => console.log(JSON.stringify(r))))({ level: summary.truncated ? 'warn' : 'info', component: 'feeds', msg: 'feeds computed', ...summary });
+    return summary;
+  });
+}
+
+let awsHandler: ReturnType<typeof createFeedsHandler> | undefined;
+
+export const handler = (event: unknown, context: Parameters<ReturnType<typeof createFeedsHandler>>[1]) => {
+  awsHandler ??= createFeedsHandler({ counters: awsPorts().counters(), clock: systemClock, retention: retentionFromEnv() });
+  return awsHandler(event, context);
+};

@@ -1,0 +1,228 @@
+import { lastIngestAt, readWatermark } from '../counters/state.js';
+import { videosByDayNamespace, type IndexedEvent } from '../counters/event-index.js';
+import { forEachLimited } from '../util/concurrency.js';
+import { DeletedError, videoStats, type EngagementStats } from './event-stats.js';
+import { FEED_DAYS, isDeleted, listVideos, newestRevisions, recentDays, toCard, type VideoCard } from './video-feeds.js';
+import type { Freshness, QueryDeps } from './window-read.js';
+
+/**
+ * The feeds of GET /api/videos (sort=recent|trending, all NIP-71 kinds or one), computed ahead into one
+ * stored answer each: a state record of at most FEED_SIZE cards with their stats, under FEED_MAX_BYTES.
+ * Computing a feed fans out (day lists, a deletion check per video, a stats read per video); reading it
+ * is one GetItem, whatever the number of videos. functions/feeds runs precomputeFeeds every minute in AWS
+ * and the local stack every FEEDS_LOCAL_EVERY_MS.
+ *
+ * Per-author feeds and search stay live reads: their variants (every author, tag and query) cannot all be
+ * computed ahead, and they read one index list plus a deletion check per card shown.
+ */
+
+export type FeedSort = 'recent' | 'trending';
+export const FEED_SORTS: readonly FeedSort[] = ['recent', 'trending'];
+/** NIP-71 video kinds; a feed covers all of them or one. */
+export const FEED_KINDS = [21, 22, 34235, 34236] as const;
+export type FeedKind = (typeof FEED_KINDS)[number];
+export interface FeedVariant {
+  sort: FeedSort;
+  kind: FeedKind | null;
+}
+/** Every feed the route serves: 2 sorts × (all kinds + each kind). */
+export const ALL_FEEDS: readonly FeedVariant[] = FEED_SORTS.flatMap((sort) => [null, ...FEED_KINDS].map((kind) => ({ sort, kind })));
+
+/** Cards per stored feed: the route's largest `limit`. */
+export const FEED_SIZE = 100;
+/** trending ranks the newest FEED_SIZE videos of the last TRENDING_DAYS UTC days (today included). */
+export const TRENDING_DAYS = 3;
+/** Video-index entries one computation considers at most (each costs a deletion check). */
+export const FEED_MAX_CANDIDATES = 2_000;
+/**
+ * A stored feed's JSON at most: well under DynamoDB's 400 KB item limit, so a strongly consistent read
+ * of it costs at most 64 read units (100 typical cards are about 80 KB, 20 read units). Cards past it are left out,
+ * lowest ranked first, and counted in `truncated`.
+ */
+export const FEED_MAX_BYTES = 256 * 1024;
+/** Requests one computation keeps in flight. */
+export const FEED_READ_CONCURRENCY = 8;
+/** How often the local stack recomputes the feeds (AWS: every minute, infra/lib/feeds.ts). */
+export const FEEDS_LOCAL_EVERY_MS = 5_000;
+/** Shape version of the stored record: a reader treats any other as no record (so an upgrade never misreads). */
+export const FEED_VERSION = 1;
+
+export const feedNamespace = (variant: FeedVariant) => `feed:${variant.sort}:${variant.kind ?? 'all'}`;
+
+export type FeedCard = VideoCard & { stats: EngagementStats; score?: number };
+
+export interface StoredFeed {
+  v: typeof FEED_VERSION;
+  sort: FeedSort;
+  kind: FeedKind | null;
+  /** unix ms the feed was computed */
+  generatedAt: number;
+  /** the watermark and last ingest the stats include, as in every route's freshness */
+  snapshotAsOf: string | null;
+  deltaAsOf: string | null;
+  cards: FeedCard[];
+  /** cards left out to stay under FEED_MAX_BYTES */
+  truncated: number;
+}
+
+const DAY = 86400;
+/** Deletion checks are issued in runs of this many, so a list that fills early stops the checks early. */
+const CHECK_RUN = FEED_READ_CONCURRENCY * 4;
+type ListKey = FeedKind | 'all';
+
+/**
+ * The newest live (not deleted) videos for each list, up to FEED_SIZE each, over the last `days` UTC
+ * days. Days are read newest first, so an address's newest revision is met before its older ones.
+ */
+async function liveVideos(deps: QueryDeps, keys: Set<ListKey>, nowSeconds: number, days: number) {
+  const lists = new Map<ListKey, IndexedEvent[]>([...keys].map((key) => [key, []]));
+  const wanting = (v: IndexedEvent) => [lists.get('all'), lists.get(v.kind as FeedKind)].filter((l): l is IndexedEvent[] => !!l && l.length < FEED_SIZE);
+  const full = () => [...lists.values()].every((l) => l.length >= FEED_SIZE);
+  const seen = new Set<string>();
+  let considered = 0;
+  for (const day of recentDays(nowSeconds, days)) {
+    if (full() || considered >= FEED_MAX_CANDIDATES) break;
+    const fresh = newestRevisions(await listVideos(deps.counters, videosByDayNamespace(day))).filter((v) => !seen.has(v.address ?? v.id));
+    for (const v of fresh) seen.add(v.address ?? v.id);
+    for (let i = 0; i < fresh.length && !full() && considered < FEED_MAX_CANDIDATES; i += CHECK_RUN) {
+      const run = fresh.slice(i, i + CHECK_RUN).filter((v) => wanting(v).length).slice(0, FEED_MAX_CANDIDATES - considered);
+      considered += run.length;
+      const deleted = new Set<IndexedEvent>();
+      await forEachLimited(run, FEED_READ_CONCURRENCY, async (v) => {
+        if (await isDeleted(deps.counters, v)) deleted.add(v);
+      });
+      for (const v of run) if (!deleted.has(v)) for (const list of wanting(v)) list.push(v);
+    }
+  }
+  return lists;
+}
+
+/** engagement ÷ (age in hours + 2)^1.5, the usual gravity ranking, to 4 decimals */
+export function trendingScore(stats: EngagementStats, createdAt: number, nowSeconds: number): number {
+  const engagement = stats.reactions.total + stats.replies + stats.reposts + stats.zaps + stats.views;
+  const hours = Math.max(0, nowSeconds - createdAt) / 3600;
+  return Math.round((engagement / (hours + 2) ** 1.5) * 1e4) / 1e4;
+}
+
+/** Drops the lowest-ranked cards until the record's JSON fits FEED_MAX_BYTES. */
+function bounded(head: Omit<StoredFeed, 'cards' | 'truncated'>, cards: FeedCard[]): StoredFeed {
+  let bytes = Buffer.byteLength(JSON.stringify({ ...head, cards: [], truncated: cards.length }));
+  let kept = 0;
+  for (const card of cards) {
+    const size = Buffer.byteLength(JSON.stringify(card)) + 1; // and its comma
+    if (bytes + size > FEED_MAX_BYTES) break;
+    bytes += size;
+    kept++;
+  }
+  return { ...head, cards: cards.slice(0, kept), truncated: cards.length - kept };
+}
+
+/**
+ * Computes the given feeds (all of them by default) in one pass: the lists share their deletion checks,
+ * and a video in several feeds has its stats read once. Bounded: at most FEED_DAYS list reads,
+ * FEED_MAX_CANDIDATES deletion checks and one stats read per video shown (≤ 4 × FEED_SIZE for all feeds).
+ */
+export async function computeFeeds(deps: QueryDeps, variants: readonly FeedVariant[] = ALL_FEEDS): Promise<{ feeds: StoredFeed[]; statsRead: number }> {
+  const generatedAt = deps.clock.now();
+  const now = Math.floor(generatedAt / 1000);
+  const [watermark, ingestAt] = await Promise.all([readWatermark(deps.counters), lastIngestAt(deps.counters)]);
+  const days = variants.some((v) => v.sort === 'recent') ? FEED_DAYS : TRENDING_DAYS;
+  const lists = await liveVideos(deps, new Set(variants.map((v) => v.kind ?? 'all')), now, days);
+  const trendingSince = recentDays(now, TRENDING_DAYS).at(-1)!;
+  const shown = (variant: FeedVariant) => {
+    const list = lists.get(variant.kind ?? 'all')!;
+    return variant.sort === 'recent' ? list : list.filter((v) => v.created_at >= trendingSince);
+  };
+
+  const videos = new Map<string, IndexedEvent>();
+  for (const variant of variants) for (const v of shown(variant)) videos.set(v.address ?? v.id, v);
+  // null: deleted after all (every revision of an address, or the newest one's own event)
+  const stats = new Map<string, EngagementStats | null>();
+  await forEachLimited([...videos.keys()], FEED_READ_CONCURRENCY, async (key) => {
+    try {
+      stats.set(key, (await videoStats(key, deps))?.data.stats ?? null);
+    } catch (error) {
+      if (!(error instanceof DeletedError)) throw error;
+      stats.set(key, null);
+    }
+  });
+
+  const head: Omit<StoredFeed, 'sort' | 'kind' | 'cards' | 'truncated'> = {
+    v: FEED_VERSION,
+    generatedAt,
+    snapshotAsOf: watermark ? new Date(watermark * 1000).toISOString() : null,
+    deltaAsOf: ingestAt === null ? null : new Date(ingestAt).toISOString(),
+  };
+  const feeds = variants.map((variant) => {
+    const cards: FeedCard[] = [];
+    for (const v of shown(variant)) {
+      const s = stats.get(v.address ?? v.id);
+      if (!s) continue;
+      cards.push(variant.sort === 'trending' ? { ...toCard(v), stats: s, score: trendingScore(s, v.created_at, now) } : { ...toCard(v), stats: s });
+    }
+    if (variant.sort === 'trending') cards.sort((a, b) => b.score! - a.score! || b.created_at - a.created_at || (a.id < b.id ? -1 : 1));
+    return bounded({ ...head, sort: variant.sort, kind: variant.kind }, cards);
+  });
+  return { feeds, statsRead: videos.size };
+}
+
+/**
+ * The scheduled run: computes every feed, then publishes each with one PutItem, which replaces the
+ * record whole, so a reader sees the previous answer or the new one, never a mix.
+ */
+export async function precomputeFeeds(deps: QueryDeps): Promise<{ feeds: { feed: string; cards: number; bytes: number; truncated: number }[]; statsRead: number }> {
+  const { feeds, statsRead } = await computeFeeds(deps);
+  await Promise.all(feeds.map((feed) => deps.counters.putState(feedNamespace(feed), 0, feed as unknown as Record<string, unknown>)));
+  return {
+    feeds: feeds.map((feed) => ({ feed: feedNamespace(feed), cards: feed.cards.length, bytes: Buffer.byteLength(JSON.stringify(feed)), truncated: feed.truncated })),
+    statsRead,
+  };
+}
+
+function isStoredFeed(value: Record<string, unknown> | null, variant: FeedVariant): value is Record<string, unknown> & StoredFeed {
+  return (
+    !!value &&
+    value.v === FEED_VERSION &&
+    value.sort === variant.sort &&
+    (value.kind ?? null) === variant.kind &&
+    typeof value.generatedAt === 'number' &&
+    Array.isArray(value.cards) &&
+    typeof value.truncated === 'number'
+  );
+}
+
+/**
+ * A feed as the route serves it: the stored record (one read), or, while none exists yet (a fresh
+ * install before the first scheduled run, or a record of another shape version), the same bounded
+ * computation done live for this one feed, flagged `source: 'live'`.
+ */
+export async function readFeed(deps: QueryDeps, variant: FeedVariant): Promise<{ feed: StoredFeed; source: 'precomputed' | 'live' }> {
+  const stored = await deps.counters.getState(feedNamespace(variant), 0);
+  if (isStoredFeed(stored, variant)) return { feed: stored, source: 'precomputed' };
+  const { feeds } = await computeFeeds(deps, [variant]);
+  return { feed: feeds[0]!, source: 'live' };
+}
+
+/** The response of GET /api/videos: the first `limit` cards and how fresh they are. */
+export function feedResponse(read: { feed: StoredFeed; source: 'precomputed' | 'live' }, limit: number, nowMs: number) {
+  const { feed, source } = read;
+  const cut = feed.truncated > 0 && limit > feed.cards.length;
+  const freshness: Freshness & { generatedAt: string } = {
+    generatedAt: new Date(feed.generatedAt).toISOString(),
+    snapshotAsOf: feed.snapshotAsOf,
+    deltaAsOf: feed.deltaAsOf,
+    // the age of the answer: it was computed at generatedAt from everything ingested by then
+    stalenessMs: Math.max(0, nowMs - feed.generatedAt),
+    isPartial: cut,
+  };
+  return {
+    data: feed.cards.slice(0, limit),
+    meta: {
+      sort: feed.sort,
+      kind: feed.kind,
+      source,
+      freshness,
+      partialReason: cut ? `${feed.truncated} lower-ranked cards were left out to keep the stored feed under ${FEED_MAX_BYTES} bytes` : null,
+    },
+  };
+}
