@@ -10,7 +10,8 @@ import type { HealthCheck, HealthReport } from '../../lib/api/health.js';
 import type { RequestRateLimiter } from '../../lib/api/rate-limit.js';
 import { decodePathSegment } from '../../lib/api/request.js';
 import { APP_METRICS, appMetric, type AppMetric } from '../../lib/query/app-metrics.js';
-import { recentVideos, searchVideos, trendingVideos, videosByAuthor } from '../../lib/query/video-feeds.js';
+import { searchVideos, videosByAuthor } from '../../lib/query/video-feeds.js';
+import { feedResponse, readFeed, type FeedKind, type FeedSort } from '../../lib/query/feeds.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
 import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
 import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, timelineStep, WindowError, type QueryWindow } from '../../lib/query/window.js';
@@ -167,6 +168,9 @@ function pubkeyFrom(raw: string): string {
   if (!pubkey) throw new HttpError('bad_pubkey', 'pubkey must be 64 hex characters or an npub');
   return pubkey;
 }
+
+/** How long a feed answer is reused (in memory and by a CDN); the stored feed itself moves once a minute in AWS. */
+const FEED_CACHE_SECONDS: Record<FeedSort, number> = { recent: 5, trending: 60 };
 
 const feedQuery = z.object({ limit: z.string().regex(/^\d{1,3}$/, 'limit must be a number from 1 to 100').transform(Number).pipe(z.number().int().min(1, 'limit must be at least 1').max(100, 'limit must be at most 100')).default(20) });
 
@@ -339,12 +343,11 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     pattern: /^\/api\/videos$/,
     name: '/api/videos',
     handle: async (_m, request, deps) => {
-      const query = parse(feedQuery.extend({ sort: z.enum(['recent', 'trending']).default('recent'), kind: z.enum(['21', '22', '34235', '34236']).transform(Number).optional() }), request.query);
-      const options = { limit: query.limit, kind: query.kind };
-      const data = await cachedValue(deps, `videos:${query.sort}:${query.kind ?? ''}:${query.limit}`, query.sort === 'recent' ? 5_000 : 60_000, () =>
-        query.sort === 'recent' ? recentVideos(deps, options) : trendingVideos(deps, options),
-      );
-      return json(200, { data, meta: { sort: query.sort } }, query.sort === 'recent' ? 'public, max-age=5' : 'public, max-age=60');
+      const query = parse(feedQuery.extend({ sort: z.enum(['recent', 'trending']).default('recent'), kind: z.enum(['21', '22', '34235', '34236']).transform((k) => Number(k) as FeedKind).optional() }), request.query);
+      const variant = { sort: query.sort, kind: query.kind ?? null };
+      // One stored record per feed (lib/query/feeds.ts), cached whole: every limit is served from the same read.
+      const read = await cachedValue(deps, `videos:${variant.sort}:${variant.kind ?? 'all'}`, FEED_CACHE_SECONDS[variant.sort] * 1000, () => readFeed(deps, variant));
+      return json(200, feedResponse(read, query.limit, deps.clock.now()), `public, max-age=${FEED_CACHE_SECONDS[variant.sort]}`);
     },
   },
   {
