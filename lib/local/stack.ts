@@ -12,6 +12,8 @@ import { Listener } from '../listener/listener.js';
 import { createIngestHandler } from '../../functions/ingest/handler.js';
 import { createApiHandler } from '../../functions/api/handler.js';
 import { createCompactorHandler } from '../../functions/compactor/handler.js';
+import { createFeedsHandler } from '../../functions/feeds/handler.js';
+import { FEEDS_LOCAL_EVERY_MS } from '../query/feeds.js';
 import { QueueConsumer, lambdaContext } from './queue-consumer.js';
 import { apiGatewayGet, startHttpApi } from './http-server.js';
 import { HOT_INTERVALS, hotUsers } from '../query/hot-users.js';
@@ -262,6 +264,20 @@ export async function startLocalStack(options: LocalStackOptions) {
       .catch((error) => log(`compaction failed: ${String(error)}`));
   }, options.compactEveryMs ?? 60_000);
 
+  // The stored video feeds, as the scheduled feeds function keeps them in AWS: now, then on a timer,
+  // one run at a time (a slow run is not queued behind).
+  const feeds = createFeedsHandler({ counters: pipeline.counters, clock: options.clock ?? systemClock, retention: retentionFromEnv(), log: (r) => {
+    if (r.level !== 'info') log(`feeds: ${JSON.stringify(r)}`);
+  } });
+  let feeding: Promise<unknown> | null = null;
+  const refreshFeeds = () => {
+    feeding ??= feeds({}, lambdaContext('funnel-feeds'))
+      .catch((error) => log(`feeds failed: ${String(error)}`))
+      .finally(() => (feeding = null));
+  };
+  refreshFeeds();
+  const feedsTimer = setInterval(refreshFeeds, FEEDS_LOCAL_EVERY_MS);
+
   let stopped = false;
   return {
     apiUrl: http.url,
@@ -275,12 +291,14 @@ export async function startLocalStack(options: LocalStackOptions) {
       stopped = true;
       simulator?.stop();
       clearInterval(compactTimer);
+      clearInterval(feedsTimer);
       await listener.stop();
       await pipeline.consumer.stop();
       await pipeline.consumer.drain(STOP_DRAIN_MS);
       if (pipeline.queue.depth) log(`${pipeline.queue.depth} messages not yet ingested stay in the queue journal; the next start delivers them`);
       await pipeline.jobsConsumer.stop();
       await compacting;
+      await feeding;
       await http.close();
       await relay?.close();
       const dlq = await pipeline.saveDeadLetters();
