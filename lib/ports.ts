@@ -29,6 +29,17 @@ export interface ObjectStore {
   stream(key: string): Promise<AsyncIterable<Uint8Array> | null>;
   /** Copies an object within the store (S3 CopyObject: the bytes never pass through the caller). */
   copy(fromKey: string, toKey: string): Promise<void>;
+  /**
+   * `list` with each object's size in bytes (S3 reports both in one listing), for callers that plan by
+   * how much there is to read. Optional: a store that cannot say leaves it out, and callers fall back.
+   */
+  listSizes?(prefix: string): Promise<ObjectSize[]>;
+}
+
+/** An object's key and size, as a listing reports them. */
+export interface ObjectSize {
+  key: string;
+  bytes: number;
 }
 
 /** One counter item: a (scope, granularity, bucket) with numeric attributes. */
@@ -93,6 +104,14 @@ export interface SqlEngine {
   export(sql: string, prefix: string, format: 'jsonl' | 'parquet'): Promise<void>;
   /** bytes scanned by every query so far, where the engine reports it (Athena does, DuckDB does not) */
   bytesScanned?(): number;
+}
+
+/**
+ * What an engine throws when it stopped a query for a limit of its own (Athena's bytes-scanned cutoff,
+ * a cancel): the same query would stop the same way, so callers do not retry it.
+ */
+export class QueryStoppedError extends Error {
+  override readonly name = 'QueryStoppedError';
 }
 
 export interface Clock {

@@ -1,5 +1,5 @@
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { ObjectStore } from '../../ports.js';
+import type { ObjectSize, ObjectStore } from '../../ports.js';
 
 export class S3ObjectStore implements ObjectStore {
   constructor(
@@ -22,14 +22,19 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+    return (await this.listSizes(prefix)).map((object) => object.key);
+  }
+
+  /** ListObjectsV2 reports each object's Size beside its Key, so sizes cost no extra request. */
+  async listSizes(prefix: string): Promise<ObjectSize[]> {
+    const objects: ObjectSize[] = [];
     let token: string | undefined;
     do {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      for (const object of page.Contents ?? []) if (object.Key) objects.push({ key: object.Key, bytes: object.Size ?? 0 });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return keys.sort();
+    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async stream(key: string): Promise<AsyncIterable<Uint8Array> | null> {

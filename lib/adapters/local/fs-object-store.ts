@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { copyFile, open, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
-import type { ObjectStore } from '../../ports.js';
+import { dirname, join } from 'node:path';
+import type { ObjectSize, ObjectStore } from '../../ports.js';
 
 /** A temp file older than this is a put that died (crash, disk full): `list` removes it. */
 export const ORPHAN_TEMP_MAX_AGE_MS = 60 * 60_000;
@@ -49,30 +49,40 @@ export class FsObjectStore implements ObjectStore {
 
   /** Keys under the prefix; temp files are never listed, and those older than ORPHAN_TEMP_MAX_AGE_MS are removed. */
   async list(prefix: string): Promise<string[]> {
-    // Walk only the deepest directory the prefix names, then filter by the full prefix.
-    const slash = prefix.lastIndexOf('/');
-    const base = join(this.root, prefix.slice(0, slash + 1));
-    const keys: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
+    return (await this.listSizes(prefix)).map((object) => object.key);
+  }
+
+  /** `list` with each file's size (one stat per file; the directory walk is the same). */
+  async listSizes(prefix: string): Promise<ObjectSize[]> {
+    const objects: ObjectSize[] = [];
+    // Only directories that can hold a key under the prefix are entered: `facts/dt=2026-01-` walks
+    // the January days, not the whole of facts/.
+    const walk = async (dirKey: string): Promise<void> => {
       let entries;
       try {
-        entries = await readdir(dir, { withFileTypes: true });
+        entries = await readdir(join(this.root, dirKey), { withFileTypes: true });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
         throw error;
       }
       for (const entry of entries) {
-        const full = join(dir, entry.name);
-        if (entry.isDirectory()) await walk(full);
-        else if (entry.name.endsWith('.tmp')) await this.removeIfOrphan(full);
-        else {
-          const key = relative(this.root, full).split(sep).join('/');
-          if (key.startsWith(prefix)) keys.push(key);
+        const key = `${dirKey}${entry.name}`;
+        const full = join(this.root, key);
+        if (entry.isDirectory()) {
+          if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(`${key}/`);
+        } else if (entry.name.endsWith('.tmp')) await this.removeIfOrphan(full);
+        else if (key.startsWith(prefix)) {
+          const bytes = await stat(full).then(
+            (info) => info.size,
+            // removed between readdir and stat (a concurrent delete): it is not there to list
+            (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? null : Promise.reject(error)),
+          );
+          if (bytes !== null) objects.push({ key, bytes });
         }
       }
     };
-    await walk(base);
-    return keys.sort();
+    await walk(prefix.slice(0, prefix.lastIndexOf('/') + 1));
+    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async delete(keys: string[]): Promise<void> {
