@@ -1,5 +1,5 @@
-import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
-import type { SqlEngine } from '../../ports.js';
+import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand } from '@aws-sdk/client-athena';
+import { QueryStoppedError, type SqlEngine } from '../../ports.js';
 
 export interface AthenaOptions {
   workGroup: string;
@@ -59,14 +59,21 @@ export class AthenaSqlEngine implements SqlEngine {
     for (;;) {
       const { QueryExecution } = await this.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
       const state = QueryExecution?.Status?.State;
-      if (state === 'SUCCEEDED') {
-        this.scanned += QueryExecution?.Statistics?.DataScannedInBytes ?? 0;
-        break;
+      const finished = state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED';
+      // a query that stopped is billed for what it read before it stopped
+      if (finished) this.scanned += QueryExecution?.Statistics?.DataScannedInBytes ?? 0;
+      if (state === 'SUCCEEDED') break;
+      if (finished) {
+        const message = `Athena query ${id} ${state.toLowerCase()}: ${QueryExecution?.Status?.StateChangeReason ?? 'no reason given'}`;
+        // The workgroup's bytes-scanned cutoff cancels a query; Athena marks other final failures not retryable.
+        if (state === 'CANCELLED' || QueryExecution?.Status?.AthenaError?.Retryable === false) throw new QueryStoppedError(message);
+        throw new Error(message);
       }
-      if (state === 'FAILED' || state === 'CANCELLED') {
-        throw new Error(`Athena query ${id} ${state.toLowerCase()}: ${QueryExecution?.Status?.StateChangeReason ?? 'no reason given'}`);
+      if (Date.now() > deadline) {
+        // Left running, an abandoned query would go on scanning (and billing) for no one.
+        await this.client.send(new StopQueryExecutionCommand({ QueryExecutionId: id })).catch(() => {});
+        throw new Error(`Athena query ${id} did not finish in time; stopped it`);
       }
-      if (Date.now() > deadline) throw new Error(`Athena query ${id} did not finish in time`);
       await new Promise((resolve) => setTimeout(resolve, wait));
       wait = Math.min(5_000, Math.round(wait * 1.5));
     }
