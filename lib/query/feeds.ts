@@ -47,7 +47,9 @@ export const FEEDS_LOCAL_EVERY_MS = 5_000;
 /** Shape version of the stored record: a reader treats any other as no record (so an upgrade never misreads). */
 export const FEED_VERSION = 1;
 
-export const feedNamespace = (variant: FeedVariant) => `feed:${variant.sort}:${variant.kind ?? 'all'}`;
+/** Where the stored feeds live among the state records (infra grants the feeds function writes here only). */
+export const FEED_NAMESPACE_PREFIX = 'feed:';
+export const feedNamespace = (variant: FeedVariant) => `${FEED_NAMESPACE_PREFIX}${variant.sort}:${variant.kind ?? 'all'}`;
 
 export type FeedCard = VideoCard & { stats: EngagementStats; score?: number };
 
