@@ -4,6 +4,7 @@ import { Analytics } from './analytics.js';
 import { Api } from './api.js';
 import { Compactor } from './compactor.js';
 import { Cdn } from './cdn.js';
+import { Feeds } from './feeds.js';
 import { readConfig, retentionEnvironment, type FunnelConfig } from './config.js';
 import { Ingest } from './ingest.js';
 import { Jobs } from './jobs.js';
@@ -25,6 +26,7 @@ export class FunnelStack extends Stack {
   readonly jobs: Jobs;
   readonly api: Api;
   readonly compactor: Compactor;
+  readonly feeds: Feeds;
   readonly listener: Listener;
   readonly ops: Ops;
   /** Only with context `cloudFront=true`. */
@@ -82,6 +84,7 @@ export class FunnelStack extends Stack {
     if (config.cloudFront) this.cdn = new Cdn(this, 'Cdn', { httpApi: this.api.httpApi });
 
     this.compactor = new Compactor(this, 'Compactor', { factsBucket, countersTable, retentionEnvironment: retention });
+    this.feeds = new Feeds(this, 'Feeds', { countersTable, retentionEnvironment: retention });
 
     this.listener = new Listener(this, 'Listener', {
       ingestQueue: this.ingest.queue,
@@ -94,7 +97,7 @@ export class FunnelStack extends Stack {
       ingestQueue: this.ingest.queue,
       deadLetterQueue: this.ingest.deadLetterQueue,
       jobsDeadLetterQueue: this.jobs.deadLetterQueue,
-      functions: { Ingest: this.ingest.fn, Api: this.api.fn, Compactor: this.compactor.fn, Jobs: this.jobs.fn },
+      functions: { Ingest: this.ingest.fn, Api: this.api.fn, Compactor: this.compactor.fn, Jobs: this.jobs.fn, Feeds: this.feeds.fn },
       httpApi: this.api.httpApi,
       listenerService: this.listener.service,
       listenerDesiredCount: config.listenerDesiredCount,
