@@ -28,6 +28,7 @@ const functions = {
   Api: stack.api.fn,
   Compactor: stack.compactor.fn,
   Jobs: stack.jobs.fn,
+  Feeds: stack.feeds.fn,
 };
 const fnIds = Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, logicalId(stack, fn)]));
 const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'));

@@ -95,6 +95,7 @@ describe('cdk-nag AwsSolutions', () => {
       'Funnel/Api/HttpApi': ['AwsSolutions-APIG4'],
       'Funnel/Cdn/Distribution': ['AwsSolutions-CFR1', 'AwsSolutions-CFR2', 'AwsSolutions-CFR3', 'AwsSolutions-CFR4'],
       'Funnel/Compactor/Function': ['AwsSolutions-L1'],
+      'Funnel/Feeds/Function': ['AwsSolutions-L1'],
       'Funnel/Compactor/FunctionRole': [
         `AwsSolutions-IAM5[Resource::<${facts}.Arn>/counters/manifests/*]`,
         `AwsSolutions-IAM5[Resource::<${facts}.Arn>/facts/*]`,

@@ -10,6 +10,8 @@ import { ingestBatch } from '../../lib/ingest/ingest.js';
 import { runJob, submitJob } from '../../lib/jobs/jobs.js';
 import { CounterStoreCheckpoints } from '../../lib/listener/checkpoints.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
+import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
+import { FEED_NAMESPACE_PREFIX, precomputeFeeds, readFeed } from '../../lib/query/feeds.js';
 import type { ObjectStore } from '../../lib/ports.js';
 import { loadFixture, tampered } from '../support/fixtures.js';
 import { fixedClock, localStores } from '../support/local.js';
@@ -39,6 +41,7 @@ const ids = {
   ingest: logicalId(stack, stack.ingest.fn),
   api: logicalId(stack, stack.api.fn),
   compactor: logicalId(stack, stack.compactor.fn),
+  feeds: logicalId(stack, stack.feeds.fn),
   httpApi: logicalId(stack, stack.api.httpApi),
   taskDef: logicalId(stack, stack.listener.taskDefinition),
 };
@@ -192,6 +195,20 @@ describe('functions', () => {
     });
     // the others are not capped this way (ingest and jobs scale through their event sources)
     for (const id of [ids.ingest, ids.api]) expect(resource(template, id).Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('feeds runs every minute from EventBridge, one at a time, and finishes before the next run', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [ids.feeds, 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 } })],
+    });
+    const fn = resource(template, ids.feeds);
+    expect(fn.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], ReservedConcurrentExecutions: 1 });
+    expect(fn.Properties.Timeout).toBeLessThan(60);
+    expect(fn.Properties.Environment.Variables).toMatchObject({ COUNTERS_TABLE: { Ref: ids.table } });
+    expect(fn.Properties.Environment.Variables.FACTS_BUCKET).toBeUndefined();
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: ids.feeds }, MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
   });
 
   it('api reads counters and facts, writes no facts and only job/quota counter items', () => {
@@ -350,6 +367,7 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     ingest: roleOf(ids.ingest),
     compactor: roleOf(ids.compactor),
     jobs: roleOf(logicalId(stack, stack.jobs.fn)),
+    feeds: roleOf(ids.feeds),
   };
   type Access = { action: string; resource: string; keys: string[] };
   let accesses: Access[] = [];
@@ -502,5 +520,39 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     expect(denied(roles.jobs, done)).toEqual([]);
     expect(can(roles.jobs, 'dynamodb:PutItem', 'quota:c#h')).toBe(false);
     expect(can(roles.jobs, 'dynamodb:PutItem', 's:watermark')).toBe(false);
+  });
+
+  it('feeds: reads the video index, deletions and engagement, writes only the stored feeds; the api reads them', async () => {
+    // the fixture's videos, and a plain (non-addressable) one so the event-record and deletion lookups
+    // run, ingested at a time when they are not in the future
+    const videoAt = Math.max(...videos.filter((e) => e.kind === 34236).map((e) => e.created_at));
+    const deps = { counters: stores.counters, clock: fixedClock((videoAt + 3600) * 1000), retention };
+    const clip = finalizeEvent({ kind: 22, created_at: videoAt, tags: [['title', 'Clip'], ['url', 'https://v.example/c.mp4']], content: '' }, generateSecretKey());
+    await ingestBatch([{ messageId: 'f1', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'wss://relay.example', events: [...videos, clip] }) }], {
+      objects,
+      counters: stores.counters,
+      verify: await loadVerifier(),
+      clock: deps.clock,
+      metrics,
+      minuteTtlSeconds: retention.minuteSeconds,
+    });
+    const done = await record(() => precomputeFeeds(deps));
+    expect(new Set(done.map((a) => a.action))).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem']));
+    for (const prefix of ['s:vday:', 's:rev:', 's:dela:', 'a:', 'e:']) expect(done.some((a) => a.action === 'dynamodb:Query' && a.keys.some((k) => k.startsWith(prefix))), prefix).toBe(true);
+    for (const prefix of ['s:ev:', 's:del:', 's:watermark']) expect(done.some((a) => a.action === 'dynamodb:GetItem' && a.keys.some((k) => k.startsWith(prefix))), prefix).toBe(true);
+    const written = done.filter((a) => a.action === 'dynamodb:PutItem').flatMap((a) => a.keys);
+    expect(written.length).toBeGreaterThan(0);
+    expect(written.every((k) => k.startsWith(`s:${FEED_NAMESPACE_PREFIX}`))).toBe(true);
+    expect(denied(roles.feeds, done)).toEqual([]);
+    for (const key of ['s:watermark', 's:ev:x', 's:vday:0', 'u:ab#h', 'e:x#m', 's:job:x', 'quota:c#h', 's:checkpoint']) {
+      for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem']) expect(can(roles.feeds, action, key), `${action} ${key}`).toBe(false);
+    }
+    expect(statementsOf(template, roles.feeds).flatMap((s) => s.Action).filter((a) => a.startsWith('s3:'))).toEqual([]);
+
+    let source = '';
+    const read = await record(async () => (source = (await readFeed(deps, { sort: 'recent', kind: null })).source));
+    expect(source).toBe('precomputed');
+    expect(read.map((a) => a.action)).toEqual(['dynamodb:GetItem']);
+    expect(denied(roleOf(ids.api), read)).toEqual([]);
   });
 });
