@@ -1,3 +1,4 @@
+import type { CounterStore } from '../ports.js';
 import { lastIngestAt, readWatermark } from '../counters/state.js';
 import { videosByDayNamespace, type IndexedEvent } from '../counters/event-index.js';
 import { forEachLimited } from '../util/concurrency.js';
@@ -99,6 +100,31 @@ async function liveVideos(deps: QueryDeps, keys: Set<ListKey>, nowSeconds: numbe
   return lists;
 }
 
+/**
+ * The counter store as one computation sees it: each state record is read once. Every stats read asks
+ * for the watermark and ingest heartbeat, and a video's deletion check and its stats read the same index
+ * records; this also gives the whole run one watermark. Holds only what the (bounded) run reads.
+ */
+function readOnce(counters: CounterStore): CounterStore {
+  const gets = new Map<string, Promise<Record<string, unknown> | null>>();
+  const lists = new Map<string, Promise<{ id: number; value: Record<string, unknown> }[]>>();
+  const once = <T>(memo: Map<string, Promise<T>>, key: string, read: () => Promise<T>): Promise<T> => {
+    let pending = memo.get(key);
+    if (!pending) memo.set(key, (pending = read()));
+    return pending;
+  };
+  return {
+    add: (deltas) => counters.add(deltas),
+    put: (items) => counters.put(items),
+    range: (scope, granularity, from, to) => counters.range(scope, granularity, from, to),
+    getState: (namespace, id) => once(gets, `${namespace}\u0000${id}`, () => counters.getState(namespace, id)),
+    putState: (namespace, id, value) => counters.putState(namespace, id, value),
+    putStates: (records) => counters.putStates(records),
+    listState: (namespace) => once(lists, namespace, () => counters.listState(namespace)),
+    deleteStateIf: (namespace, id, field, expected) => counters.deleteStateIf(namespace, id, field, expected),
+  };
+}
+
 /** engagement ÷ (age in hours + 2)^1.5, the usual gravity ranking, to 4 decimals */
 export function trendingScore(stats: EngagementStats, createdAt: number, nowSeconds: number): number {
   const engagement = stats.reactions.total + stats.replies + stats.reposts + stats.zaps + stats.views;
@@ -124,7 +150,8 @@ function bounded(head: Omit<StoredFeed, 'cards' | 'truncated'>, cards: FeedCard[
  * and a video in several feeds has its stats read once. Bounded: at most FEED_DAYS list reads,
  * FEED_MAX_CANDIDATES deletion checks and one stats read per video shown (≤ 4 × FEED_SIZE for all feeds).
  */
-export async function computeFeeds(deps: QueryDeps, variants: readonly FeedVariant[] = ALL_FEEDS): Promise<{ feeds: StoredFeed[]; statsRead: number }> {
+export async function computeFeeds(live: QueryDeps, variants: readonly FeedVariant[] = ALL_FEEDS): Promise<{ feeds: StoredFeed[]; statsRead: number }> {
+  const deps = { ...live, counters: readOnce(live.counters) };
   const generatedAt = deps.clock.now();
   const now = Math.floor(generatedAt / 1000);
   const [watermark, ingestAt] = await Promise.all([readWatermark(deps.counters), lastIngestAt(deps.counters)]);
