@@ -56,6 +56,8 @@ export interface FactFactoryOptions {
   replace: 'oldest' | 'random';
   /** posts older than this (seconds before the engaging event) are no longer targets; unbounded by default */
   targetMaxAgeSeconds?: number;
+  /** with 'random': the chance a new post of `rank` enters its full pool (so the pool samples a longer past evenly); 1 by default */
+  admit?: (rank: number) => number;
 }
 
 /** Zipf-ranked authors, their recent posts, and the fields each type of fact carries. */
@@ -99,7 +101,10 @@ export class FactFactory {
   private remember(rank: number, post: Post): void {
     const pool = this.pools[rank]!;
     if (pool.length < this.options.poolSize) pool.push(post);
-    else if (this.options.replace === 'random') pool[Math.floor(this.random() * pool.length)] = post;
+    else if (this.options.replace === 'random') {
+      if (this.options.admit && this.random() >= this.options.admit(rank)) return;
+      pool[Math.floor(this.random() * pool.length)] = post;
+    }
     else {
       pool.push(post);
       pool.shift();
@@ -243,6 +248,9 @@ export class FactFactory {
         const pool = this.pools[actorRank]!;
         const own = pool.findIndex((p) => p.kind === 1);
         fact.target_event_id = own >= 0 ? pool.splice(own, 1)[0]!.id : this.hex64();
+        // An evenly sampled pool stays one: another post of the author's window takes the deleted one's place.
+        const window = this.options.targetMaxAgeSeconds;
+        if (own >= 0 && this.options.replace === 'random' && window !== undefined) this.seedPost(actorRank, createdAt - Math.floor(random() * window));
         break;
       }
       case 'profile':
@@ -294,4 +302,119 @@ export function generateFacts(options: { facts: number; users: number; zipf: num
 export function deletionEvent(fact: Fact): NostrEvent {
   const tags = fact.target_event_id ? [['e', fact.target_event_id]] : fact.target_address ? [['a', fact.target_address]] : [];
   return { id: fact.event_id, pubkey: fact.author, kind: 5, created_at: fact.created_at, tags, content: '', sig: '0'.repeat(128) };
+}
+
+/** Shares of the design-load mix by type (DESIGN §7's 5,000 events/s). */
+export const DESIGN_MIX: Readonly<Partial<Record<FactType, number>>> = {
+  reaction: 0.35,
+  note: 0.15,
+  reply: 0.1,
+  repost: 0.1,
+  zap: 0.1,
+  video: 0.02,
+  comment: 0.03,
+  profile: 0.03,
+  contacts: 0.02,
+  deletion: 0.01,
+  other: 0.09,
+};
+
+export interface DesignLoadOptions {
+  /** deliveries per second of arrival time (copies included) */
+  eventsPerSecond: number;
+  /** daily active authors, Zipf-ranked (default 200,000) */
+  authors?: number;
+  /** Zipf exponent of who acts and who is engaged with (default 1.1) */
+  zipf?: number;
+  seed?: number;
+  /** first arrival, unix seconds */
+  startTs: number;
+  /** engagement targets posts at most this old (default two days); the history before startTs is seeded */
+  targetWindowSeconds?: number;
+  /** posts remembered per author as targets (default 8) */
+  poolSize?: number;
+  /** share of events whose created_at is back-dated, uniformly up to backdateMaxSeconds (default 1 %, two days) */
+  backdatedShare?: number;
+  backdateMaxSeconds?: number;
+  /** share of events delivered a second time, up to duplicateDelayMaxSeconds later (default 0.5 %, 30 s) */
+  duplicateShare?: number;
+  duplicateDelayMaxSeconds?: number;
+  mix?: Readonly<Partial<Record<FactType, number>>>;
+}
+
+export interface Delivery {
+  fact: Fact;
+  /** arrival, unix ms (also the fact's ingested_at) */
+  arrivalMs: number;
+  /** a second delivery of an event delivered before */
+  copy: boolean;
+}
+
+/**
+ * The design load as a stream of deliveries in arrival order: Zipf-ranked authors, engagement aimed
+ * Zipf-wise at their posts of the last two days (an author by Zipf rank, then one of an even sample of
+ * that author's posts of the window, seeded before the start so the first minute already has old
+ * targets), a share of back-dated events and a share delivered twice (a relay resending, a second
+ * relay). Memory is bounded by the authors' post pools, not by how many events are drawn.
+ */
+export class DesignLoad {
+  readonly authors: number;
+  private readonly factory: FactFactory;
+  private readonly types: FactType[];
+  private readonly thresholds: number[];
+  private readonly pending: { arrivalMs: number; fact: Fact }[] = [];
+  private slot = 0;
+  private readonly startMs: number;
+
+  constructor(private readonly options: DesignLoadOptions) {
+    this.authors = options.authors ?? 200_000;
+    const window = options.targetWindowSeconds ?? 2 * 86400;
+    const poolSize = options.poolSize ?? 8;
+    const zipf = options.zipf ?? 1.1;
+    const mixShares = options.mix ?? DESIGN_MIX;
+    // Each pool is an even sample of its author's posts over the window: a post enters with the chance
+    // poolSize ÷ the posts the author makes in a window (Zipf share × the rate of remembered types).
+    let harmonic = 0;
+    for (let r = 0; r < this.authors; r++) harmonic += 1 / (r + 1) ** zipf;
+    const postsPerSecond = options.eventsPerSecond * ((mixShares.note ?? 0) + (mixShares.reply ?? 0) + (mixShares.video ?? 0));
+    const admit = (rank: number) => Math.min(1, poolSize / ((postsPerSecond * window) / ((rank + 1) ** zipf * harmonic)));
+    this.factory = new FactFactory({ users: this.authors, zipf, seed: options.seed ?? 11, poolSize, replace: 'random', targetMaxAgeSeconds: window, admit });
+    const random = this.factory.random;
+    for (let rank = 0; rank < this.authors; rank++) {
+      for (let i = 0; i < poolSize; i++) this.factory.seedPost(rank, options.startTs - 1 - Math.floor(random() * window));
+    }
+    const mix = Object.entries(mixShares) as [FactType, number][];
+    const total = mix.reduce((sum, [, share]) => sum + share, 0);
+    let cumulative = 0;
+    this.types = mix.map(([type]) => type);
+    this.thresholds = mix.map(([, share]) => (cumulative += share / total));
+    this.startMs = options.startTs * 1000;
+  }
+
+  next(): Delivery {
+    const arrivalMs = this.startMs + Math.floor((this.slot++ * 1000) / this.options.eventsPerSecond);
+    const due = this.pending[0];
+    if (due && due.arrivalMs <= arrivalMs) {
+      this.pending.shift();
+      return { fact: { ...due.fact, ingested_at: arrivalMs, relay: 'wss://relay2.bench.example' }, arrivalMs, copy: true };
+    }
+    const random = this.factory.random;
+    const arrival = Math.floor(arrivalMs / 1000);
+    const backdated = random() < (this.options.backdatedShare ?? 0.01);
+    const createdAt = backdated ? arrival - 1 - Math.floor(random() * (this.options.backdateMaxSeconds ?? 2 * 86400)) : arrival;
+    const fact = this.factory.make(() => this.chooseType(random()), this.factory.pick(), createdAt, arrival, this.slot);
+    fact.ingested_at = arrivalMs;
+    if (random() < (this.options.duplicateShare ?? 0.005)) {
+      const at = arrivalMs + 1 + Math.floor(random() * 1000 * (this.options.duplicateDelayMaxSeconds ?? 30));
+      let i = this.pending.length;
+      while (i > 0 && this.pending[i - 1]!.arrivalMs > at) i--;
+      this.pending.splice(i, 0, { arrivalMs: at, fact });
+    }
+    return { fact, arrivalMs, copy: false };
+  }
+
+  private chooseType(roll: number): FactType {
+    for (let i = 0; i < this.thresholds.length; i++) if (roll < this.thresholds[i]!) return this.types[i]!;
+    return this.types.at(-1)!;
+  }
 }

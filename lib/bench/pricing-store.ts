@@ -1,0 +1,305 @@
+import type { CounterDelta, CounterItem, CounterStore, Granularity } from '../ports.js';
+import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../counters/all-time.js';
+import { GLOBAL_SCOPE } from '../counters/contributions.js';
+import { DIRTY_DAYS, DIRTY_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
+import { counterItemBytes, ItemSize, stateRecordBytes, wcu } from './dynamo-size.js';
+
+/*
+ * A CounterStore that prices every write as DynamoDB would bill it, for the load bench.
+ *
+ * It keeps what a load of millions of events needs to price writes (each item's current size, and for
+ * minute items the numbers and set members an ADD's size depends on), and keeps whole only what the
+ * settle code reads back: hour items (day rolls), global day items (month totals), the month and
+ * all-time items, and the control records (dirty marks, watermark, heartbeat). A read of anything else
+ * fails loudly, so a compactor that starts reading other items back cannot be priced silently wrong.
+ */
+
+export type WriteKind =
+  | 'live_m'
+  | 'live_all'
+  | 'settled_m'
+  | 'settled_h'
+  | 'settled_d'
+  | 'settled_total'
+  | 'ev'
+  | 'rev'
+  | 'del'
+  | 'dela'
+  | 'vday'
+  | 'vuser'
+  | 'vtag'
+  | 'dirty_hour'
+  | 'dirty_day'
+  | 'dirty_clear'
+  | 'heartbeat'
+  | 'watermark'
+  | 'unclassified';
+
+export const WRITE_KINDS: { kind: WriteKind; label: string; request: string }[] = [
+  { kind: 'live_m', label: 'live minute counters (ADD)', request: 'UpdateItem' },
+  { kind: 'live_all', label: 'live all-time rejection counts (ADD)', request: 'UpdateItem' },
+  { kind: 'settled_m', label: 'settled minute items', request: 'BatchWrite Put' },
+  { kind: 'settled_h', label: 'settled hour items', request: 'BatchWrite Put' },
+  { kind: 'settled_d', label: 'settled day items', request: 'BatchWrite Put' },
+  { kind: 'settled_total', label: 'month + all-time totals (g:month, g:total)', request: 'BatchWrite Put' },
+  { kind: 'ev', label: 'event index ev:', request: 'BatchWrite Put' },
+  { kind: 'rev', label: 'revisions rev:', request: 'BatchWrite Put' },
+  { kind: 'del', label: 'deletions del:', request: 'BatchWrite Put' },
+  { kind: 'dela', label: 'address deletions dela:', request: 'BatchWrite Put' },
+  { kind: 'vday', label: 'video list vday:', request: 'BatchWrite Put' },
+  { kind: 'vuser', label: 'video list vuser:', request: 'BatchWrite Put' },
+  { kind: 'vtag', label: 'video list vtag:', request: 'BatchWrite Put' },
+  { kind: 'dirty_hour', label: 'state: dirty-hour marks', request: 'PutItem' },
+  { kind: 'dirty_day', label: 'state: dirty-day marks', request: 'PutItem' },
+  { kind: 'dirty_clear', label: 'state: dirty-mark clears', request: 'DeleteItem (conditional)' },
+  { kind: 'heartbeat', label: 'state: ingest heartbeat', request: 'PutItem' },
+  { kind: 'watermark', label: 'state: watermark', request: 'PutItem' },
+  { kind: 'unclassified', label: 'unclassified', request: '-' },
+];
+
+const INDEX_PREFIXES: [string, WriteKind][] = [
+  ['ev:', 'ev'],
+  ['rev:', 'rev'],
+  ['dela:', 'dela'],
+  ['del:', 'del'],
+  ['vday:', 'vday'],
+  ['vuser:', 'vuser'],
+  ['vtag:', 'vtag'],
+];
+const CONTROL: Record<string, WriteKind> = { [DIRTY_HOURS]: 'dirty_hour', [DIRTY_DAYS]: 'dirty_day', [INGEST_HEARTBEAT]: 'heartbeat', [WATERMARK]: 'watermark' };
+
+export function stateKindOf(namespace: string): WriteKind {
+  const control = CONTROL[namespace];
+  if (control) return control;
+  for (const [prefix, kind] of INDEX_PREFIXES) if (namespace.startsWith(prefix)) return kind;
+  return 'unclassified';
+}
+
+export function putKindOf(item: { scope: string; granularity: Granularity }): WriteKind {
+  if (item.granularity === 'all') return item.scope === MONTH_TOTALS_SCOPE || item.scope === ALL_TIME_SCOPE ? 'settled_total' : 'unclassified';
+  return item.granularity === 'm' ? 'settled_m' : item.granularity === 'h' ? 'settled_h' : 'settled_d';
+}
+
+export interface KindTally {
+  /** write requests (one per item, batched or not) */
+  writes: number;
+  writeUnits: number;
+  /** sum of the items' sizes after each write */
+  bytes: number;
+  maxBytes: number;
+  maxKey: string;
+}
+
+export interface PricingOptions {
+  /**
+   * Keep each item's size, so UpdateItems and replacing Puts are priced on the larger of before and
+   * after (default). Off: every write is priced as if it created its item (a single settle run, where
+   * no item is written twice), and the store holds nothing per item.
+   */
+  trackItems?: boolean;
+  /** keep hour items whole for the day roll (default); off when no day completes */
+  retainHourItems?: boolean;
+}
+
+interface Tracked {
+  size: ItemSize;
+  writes: number;
+  maxBytes: number;
+}
+
+export class PricingCounterStore implements CounterStore {
+  readonly tally = Object.fromEntries(WRITE_KINDS.map(({ kind }) => [kind, { writes: 0, writeUnits: 0, bytes: 0, maxBytes: 0, maxKey: '' }])) as Record<WriteKind, KindTally>;
+  private readonly items = new Map<string, Tracked>();
+  private readonly states = new Map<string, { bytes: number; writes: number }>();
+  private readonly kept = new KeptItems();
+  private readonly trackItems: boolean;
+  private readonly retainHourItems: boolean;
+
+  constructor(options: PricingOptions = {}) {
+    this.trackItems = options.trackItems ?? true;
+    this.retainHourItems = options.retainHourItems ?? true;
+  }
+
+  private count(kind: WriteKind, key: string, before: number, after: number): void {
+    const t = this.tally[kind];
+    t.writes++;
+    t.writeUnits += wcu(Math.max(before, after));
+    t.bytes += after;
+    if (after > t.maxBytes) {
+      t.maxBytes = after;
+      t.maxKey = key;
+    }
+  }
+
+  async add(deltas: CounterDelta[]): Promise<void> {
+    for (const delta of deltas) {
+      // As DynamoCounterStore: a delta with nothing to add is not sent.
+      if (!Object.keys(delta.add).length && !Object.values(delta.union ?? {}).some((m) => m.length)) continue;
+      const kind: WriteKind = delta.granularity === 'm' ? 'live_m' : delta.granularity === 'all' ? 'live_all' : 'unclassified';
+      const key = `${delta.scope}#${delta.granularity}#${delta.bucket}`;
+      let tracked = this.trackItems ? this.items.get(key) : undefined;
+      if (!tracked) {
+        tracked = { size: ItemSize.empty(delta.scope, delta.granularity, delta.bucket), writes: 0, maxBytes: 0 };
+        if (this.trackItems) this.items.set(key, tracked);
+      }
+      const before = tracked.size.add(delta);
+      this.touch(tracked);
+      this.count(kind, key, before, tracked.size.bytes);
+    }
+  }
+
+  async put(items: (CounterItem & { expiresAt?: number })[]): Promise<void> {
+    for (const item of items) {
+      const key = `${item.scope}#${item.granularity}#${item.bucket}`;
+      const old = this.trackItems ? this.items.get(key) : undefined;
+      // Minute items keep their contents: live ADDs of late events land on settled minutes too.
+      const tracked: Tracked = { size: ItemSize.of(item, item.granularity === 'm'), writes: old?.writes ?? 0, maxBytes: old?.maxBytes ?? 0 };
+      if (this.trackItems) this.items.set(key, tracked);
+      this.touch(tracked);
+      this.count(putKindOf(item), key, old?.size.bytes ?? 0, tracked.size.bytes);
+      if (this.keeps(item.scope, item.granularity)) this.kept.put(item);
+    }
+  }
+
+  private touch(tracked: Tracked): void {
+    tracked.writes++;
+    tracked.maxBytes = Math.max(tracked.maxBytes, tracked.size.bytes);
+  }
+
+  private keeps(scope: string, granularity: Granularity): boolean {
+    return (granularity === 'h' && this.retainHourItems) || (granularity === 'd' && scope === GLOBAL_SCOPE) || granularity === 'all';
+  }
+
+  async range(scope: string, granularity: Granularity, fromBucket: number, toBucket: number): Promise<CounterItem[]> {
+    if (!this.keeps(scope, granularity)) throw new Error(`PricingCounterStore keeps no ${granularity} items of ${scope}: the settle code read back an item the bench does not hold`);
+    return this.kept.range(scope, granularity, fromBucket, toBucket);
+  }
+
+  private writeState(namespace: string, id: number, value: Record<string, unknown>): void {
+    const kind = stateKindOf(namespace);
+    const key = `${namespace}\u0000${id}`;
+    const bytes = stateRecordBytes(namespace, id, value);
+    const old = this.trackItems ? this.states.get(key) : undefined;
+    if (this.trackItems) this.states.set(key, { bytes, writes: (old?.writes ?? 0) + 1 });
+    this.count(kind, key, old?.bytes ?? 0, bytes);
+    if (kind === 'unclassified' || CONTROL[namespace]) this.kept.putState(namespace, id, value);
+  }
+
+  private readsState(namespace: string): void {
+    if (!CONTROL[namespace] && stateKindOf(namespace) !== 'unclassified') throw new Error(`PricingCounterStore keeps no ${namespace} records: the code under test read one back`);
+  }
+
+  /** A control record that exists before the run (not a write of it). */
+  seedState(namespace: string, id: number, value: Record<string, unknown>): void {
+    if (!CONTROL[namespace]) throw new Error(`seedState is for control records, not ${namespace}`);
+    this.kept.putState(namespace, id, value);
+  }
+
+  async getState(namespace: string, id: number): Promise<Record<string, unknown> | null> {
+    this.readsState(namespace);
+    return this.kept.getState(namespace, id);
+  }
+
+  async putState(namespace: string, id: number, value: Record<string, unknown>): Promise<void> {
+    this.writeState(namespace, id, value);
+  }
+
+  async putStates(records: { namespace: string; id: number; value: Record<string, unknown> }[]): Promise<void> {
+    // As DynamoCounterStore: one BatchWriteItem request cannot write a key twice, the last record wins.
+    const byKey = new Map(records.map((r) => [`${r.namespace}\u0000${r.id}`, r]));
+    for (const { namespace, id, value } of byKey.values()) this.writeState(namespace, id, value);
+  }
+
+  async listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]> {
+    this.readsState(namespace);
+    return this.kept.listState(namespace);
+  }
+
+  async deleteStateIf(namespace: string, id: number, field: string, expected: string | number): Promise<boolean> {
+    this.readsState(namespace);
+    const key = `${namespace}\u0000${id}`;
+    const current = this.kept.getState(namespace, id);
+    const bytes = current ? stateRecordBytes(namespace, id, current) : 0;
+    // A conditional delete is billed on the item's size whether or not the condition holds.
+    this.count('dirty_clear', key, bytes, 0);
+    const deleted = this.kept.deleteStateIf(namespace, id, field, expected);
+    if (deleted) this.states.delete(key);
+    return deleted;
+  }
+
+  /** All write tallies added up. */
+  totals(): { writes: number; writeUnits: number } {
+    let writes = 0;
+    let writeUnits = 0;
+    for (const t of Object.values(this.tally)) {
+      writes += t.writes;
+      writeUnits += t.writeUnits;
+    }
+    return { writes, writeUnits };
+  }
+
+  /** The items written most often (the hot items), with the largest size each reached. */
+  hottest(n: number): { key: string; writes: number; maxBytes: number }[] {
+    const top: { key: string; writes: number; maxBytes: number }[] = [];
+    const consider = (key: string, writes: number, maxBytes: number) => {
+      if (top.length === n && writes <= top[n - 1]!.writes) return;
+      top.push({ key, writes, maxBytes });
+      top.sort((a, b) => b.writes - a.writes);
+      if (top.length > n) top.pop();
+    };
+    for (const [key, t] of this.items) consider(key, t.writes, t.maxBytes);
+    for (const [key, s] of this.states) consider(key.replace('\u0000', '#'), s.writes, s.bytes);
+    return top;
+  }
+
+  /** Every item and record the table holds now (what the writes left), by counter granularity or state kind. */
+  *inventory(): Generator<{ key: string; group: Granularity | WriteKind; bytes: number }> {
+    for (const [key, t] of this.items) yield { key, group: key.slice(key.lastIndexOf('#', key.lastIndexOf('#') - 1) + 1, key.lastIndexOf('#')) as Granularity, bytes: t.size.bytes };
+    for (const [key, s] of this.states) yield { key, group: stateKindOf(key.slice(0, key.indexOf('\u0000'))), bytes: s.bytes };
+  }
+}
+
+/** What the settle code reads back, indexed by partition so a day roll's reads stay cheap. */
+class KeptItems {
+  private readonly partitions = new Map<string, Map<number, CounterItem>>();
+  private readonly state = new Map<string, Map<number, string>>();
+
+  put(item: CounterItem & { expiresAt?: number }): void {
+    const pk = `${item.scope}#${item.granularity}`;
+    let partition = this.partitions.get(pk);
+    if (!partition) this.partitions.set(pk, (partition = new Map()));
+    const stored: CounterItem = { scope: item.scope, granularity: item.granularity, bucket: item.bucket, values: { ...item.values } };
+    const sets = Object.entries(item.sets ?? {}).filter(([, members]) => members.length);
+    if (sets.length) stored.sets = Object.fromEntries(sets.map(([name, members]) => [name, [...members]]));
+    if (item.texts && Object.keys(item.texts).length) stored.texts = { ...item.texts };
+    partition.set(item.bucket, stored);
+  }
+
+  range(scope: string, granularity: Granularity, fromBucket: number, toBucket: number): CounterItem[] {
+    const partition = this.partitions.get(`${scope}#${granularity}`);
+    if (!partition) return [];
+    return [...partition.values()].filter((item) => item.bucket >= fromBucket && item.bucket <= toBucket).sort((a, b) => a.bucket - b.bucket);
+  }
+
+  putState(namespace: string, id: number, value: Record<string, unknown>): void {
+    let records = this.state.get(namespace);
+    if (!records) this.state.set(namespace, (records = new Map()));
+    records.set(id, JSON.stringify(value));
+  }
+
+  getState(namespace: string, id: number): Record<string, unknown> | null {
+    const value = this.state.get(namespace)?.get(id);
+    return value === undefined ? null : (JSON.parse(value) as Record<string, unknown>);
+  }
+
+  listState(namespace: string): { id: number; value: Record<string, unknown> }[] {
+    return [...(this.state.get(namespace) ?? new Map<number, string>())].sort(([a], [b]) => a - b).map(([id, value]) => ({ id, value: JSON.parse(value) as Record<string, unknown> }));
+  }
+
+  deleteStateIf(namespace: string, id: number, field: string, expected: string | number): boolean {
+    const value = this.getState(namespace, id);
+    if (!value || value[field] !== expected) return false;
+    this.state.get(namespace)!.delete(id);
+    return true;
+  }
+}
