@@ -1,0 +1,383 @@
+import { cpus } from 'node:os';
+import { loadWasmSigner } from '../nostr/sign.js';
+import { loadVerifier } from '../nostr/verify.js';
+import { retentionFromEnv, type Retention } from '../counters/retention.js';
+import { seededRandom, simulatedUsers, WorkloadGenerator } from '../local/simulator.js';
+import { runChild } from './child.js';
+import { runCompactionSizes, type CompactionReport } from './load-compaction.js';
+import { runPipeline, type PipelineReport } from './load-pipeline.js';
+import { BATCH_WINDOW_SECONDS, COMPACTOR_EVERY_SECONDS, scopesAt, type WriteLoadOptions, type WriteLoadReport } from './load-writes.js';
+import { DESIGN_MIX } from './workload.js';
+import { median, positiveInt } from './stats.js';
+
+/**
+ * `funnel bench --only load`: the design load (DESIGN §7: 5,000 events/s) through the real code, every
+ * figure next to a baseline measured in the same run:
+ * - writes: simulated minutes of the design-load mix through ingest's write path and the compactor,
+ *   every DynamoDB write priced (per 1,000 events, by kind), item sizes, storage per fact; baseline one
+ *   UpdateItem per (scope, metric) contribution per event; the same at a sparse mix (1/100 of the rate);
+ * - compaction and settlement of one hour at several sizes, each in a child process with a worker's heap;
+ * - the local pipeline end to end at the rate it sustains; CPU figures against signature verification;
+ * - the extrapolation to 5,000 events/s in AWS, with its arithmetic.
+ */
+
+export interface LoadBenchOptions {
+  /** simulated minutes at the full rate (default 15) */
+  minutes?: number;
+  /** design rate, events/s (default 5,000) */
+  eventsPerSecond?: number;
+  /** daily active authors (default 200,000) */
+  authors?: number;
+  /** events per ingest invocation at the full rate (default 2,500: 100 messages × 25 events) */
+  batchEvents?: number;
+  /** hour sizes for the compaction runs (default 1 M, 4 M, 16 M); empty skips them */
+  sizes?: number[];
+  /** heap of a compaction worker, MB (default 2,048: the compactor function's memory) */
+  workerMb?: number;
+  /** time limit of one compaction size (default 10 min) */
+  sizeTimeLimitMs?: number;
+  /** heap of the write run's process, MB (default 16,384) */
+  writesHeapMb?: number;
+  /** seconds of the timed pipeline phase (default 120); 0 skips the pipeline */
+  pipelineSeconds?: number;
+  /** skip the write runs (the compaction and pipeline parts alone) */
+  skipWrites?: boolean;
+  log?: (line: string) => void;
+}
+
+export const DESIGN_RATE = 5_000;
+const SPARSE_FACTOR = 100;
+const HOT_ITEM_LIMIT = 4 * 1024;
+const ITEM_LIMIT = 400 * 1024;
+const LATENCY_GOAL_MS = 5_000;
+const WCU_GOAL = 1.1;
+const SPARSE_WCU_GOAL = 1.5;
+const STORAGE_GOAL = 100;
+/** DynamoDB bills 100 bytes of overhead per item on top of its size */
+const ITEM_OVERHEAD_BYTES = 100;
+const PRICE = { onDemandPerMillionWru: 0.625, provisionedPerWcuHour: 0.00065, monthSeconds: 30 * 86400, monthHours: 30 * 24 };
+
+export interface WriteFigures {
+  run: WriteLoadReport;
+  /** hour and day items of a full hour and day from the scope growth, ÷ as measured */
+  fullHourFactor: number;
+  fullDayFactor: number;
+  /** WCU per event: as measured; with full hours and days; naive */
+  wcuPerEvent: number;
+  wcuPerEventFull: number;
+  naiveWcuPerEvent: number;
+}
+
+export interface StorageFigure {
+  granularity: string;
+  itemsPerSecond: number;
+  meanBytes: number;
+  retentionDays: number;
+  steadyBytes: number;
+  note: string;
+}
+
+export interface LoadBenchReport {
+  environment: { node: string; platform: string; arch: string; cpu: string; cores: number };
+  mix: typeof DESIGN_MIX;
+  eventsPerSecond: number;
+  verify: { microsPerEvent: number; eventsPerSecondPerCore: number; runs: number[] };
+  writes?: WriteFigures;
+  sparse?: WriteFigures;
+  writesFailure?: string;
+  storage?: { rows: StorageFigure[]; bytesPerFact: number; bytesPerFactWithOverhead: number; parquetBytesPerFact: number; longestRetentionDays: number };
+  resettle?: { hoursPerRun: number; daysPerRun: number; runsPerHour: number; writesPerEvent: number };
+  compaction?: CompactionReport;
+  pipeline?: PipelineReport;
+  pipelineFailure?: string;
+  totalMs: number;
+}
+
+export async function runLoadBench(options: LoadBenchOptions = {}): Promise<LoadBenchReport> {
+  const started = performance.now();
+  const log = options.log ?? (() => {});
+  const rate = positiveInt(options.eventsPerSecond ?? DESIGN_RATE, 'eventsPerSecond');
+  const minutes = positiveInt(options.minutes ?? 15, 'minutes');
+  const authors = positiveInt(options.authors ?? 200_000, 'authors');
+  const retention = retentionFromEnv();
+  const report: LoadBenchReport = {
+    environment: { node: process.version, platform: process.platform, arch: process.arch, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length },
+    mix: DESIGN_MIX,
+    eventsPerSecond: rate,
+    verify: await verifyBaseline(log),
+    totalMs: 0,
+  };
+
+  // --- writes at the full rate and at the sparse mix, each in a process with room for millions of items
+  const writes = async (eventsPerSecond: number, batchEvents: number | undefined) => {
+    const input: Omit<WriteLoadOptions, 'log'> = { eventsPerSecond, minutes, authors, batchEvents, retention };
+    const run = await runChild<WriteLoadReport>('writes', input, { heapMb: options.writesHeapMb ?? 16_384, timeoutMs: 3 * 3600_000, log });
+    if (!run.ok) throw new Error(`the write run at ${eventsPerSecond}/s failed (${run.reason}): ${run.detail}`);
+    return writeFigures(run.result);
+  };
+  try {
+    if (options.skipWrites) throw new Error('skipped (--skip-writes)');
+    report.writes = await writes(rate, options.batchEvents);
+    report.sparse = await writes(rate / SPARSE_FACTOR, undefined);
+    report.storage = storage(report.writes, retention);
+    report.resettle = resettle(report.writes);
+  } catch (error) {
+    report.writesFailure = (error as Error).message;
+    log(`load: ${report.writesFailure}`);
+  }
+
+  const sizes = options.sizes ?? [1_000_000, 4_000_000, 16_000_000];
+  if (sizes.length) {
+    report.compaction = await runCompactionSizes({
+      sizes,
+      heapMb: options.workerMb ?? 2_048,
+      timeLimitMs: options.sizeTimeLimitMs ?? 10 * 60_000,
+      authors,
+      retention,
+      log,
+    });
+  }
+  const pipelineSeconds = options.pipelineSeconds ?? 120;
+  if (pipelineSeconds > 0) {
+    try {
+      report.pipeline = await runPipeline({ seconds: pipelineSeconds, stepSeconds: 10, log });
+    } catch (error) {
+      report.pipelineFailure = (error as Error).message;
+      log(`load: the pipeline run failed: ${report.pipelineFailure}`);
+    }
+  }
+  report.totalMs = performance.now() - started;
+  return report;
+}
+
+/** Signature verification alone over signed simulator events: the CPU baseline (as the ingest bench measures it). */
+async function verifyBaseline(log: (line: string) => void): Promise<LoadBenchReport['verify']> {
+  const generator = new WorkloadGenerator(simulatedUsers(200), seededRandom(9), await loadWasmSigner(new Uint8Array(32)));
+  const events = Array.from({ length: 2_000 }, (_, i) => generator.next(1_767_225_600 + i));
+  const verify = await loadVerifier();
+  const runs: number[] = [];
+  for (let r = 0; r < 6; r++) {
+    const t0 = performance.now();
+    for (const event of events) if (verify(event)) throw new Error('a workload event failed verification');
+    // The first pass warms the WASM up and is not counted.
+    if (r > 0) runs.push(((performance.now() - t0) * 1000) / events.length);
+  }
+  const microsPerEvent = median(runs);
+  log(`load: signature verification alone ${microsPerEvent.toFixed(0)} µs/event`);
+  return { microsPerEvent, eventsPerSecondPerCore: 1e6 / microsPerEvent, runs };
+}
+
+function writeFigures(run: WriteLoadReport): WriteFigures {
+  const seconds = run.minutes * 60;
+  const measured = Object.values(run.scopeGrowth.byKind).reduce((sum, counts) => sum + counts.at(-1)!, 0);
+  const at = (minutes: number) => Object.values(scopesAt(run.scopeGrowth, minutes, run.authors)).reduce((a, b) => a + b, 0);
+  // Items per second of a full hour (day) ÷ items per second of the run's part of it; 1 once the run covers it.
+  const factor = (spanMinutes: number) => (run.minutes >= spanMinutes || !measured ? 1 : at(spanMinutes) / (spanMinutes * 60) / (measured / seconds));
+  const fullHourFactor = factor(60);
+  const fullDayFactor = factor(1440);
+  const events = run.deliveries;
+  const units = (kind: string) => run.kinds.find((k) => k.kind === kind)?.writeUnits ?? 0;
+  const full = run.totals.writeUnits + units('settled_h') * (fullHourFactor - 1) + units('settled_d') * (fullDayFactor - 1);
+  return { run, fullHourFactor, fullDayFactor, wcuPerEvent: run.totals.writeUnits / events, wcuPerEventFull: full / events, naiveWcuPerEvent: run.naive.writes / events };
+}
+
+/**
+ * Steady-state table bytes = Σ over what the table keeps of (items created per second × mean size ×
+ * retention); per fact = that ÷ (facts per second × the longest retention), i.e. the bytes the table
+ * holds for each fact of the history it answers for.
+ */
+function storage(w: WriteFigures, retention: Retention): NonNullable<LoadBenchReport['storage']> {
+  const run = w.run;
+  const seconds = run.minutes * 60;
+  const longest = retention.daySeconds;
+  const rows: StorageFigure[] = [];
+  const add = (granularity: string, items: number, bytes: number, retentionSeconds: number, factor: number, note: string) => {
+    if (!items) return;
+    const itemsPerSecond = (items / seconds) * factor;
+    rows.push({ granularity, itemsPerSecond, meanBytes: bytes / items, retentionDays: retentionSeconds / 86400, steadyBytes: itemsPerSecond * (bytes / items) * retentionSeconds, note });
+  };
+  const inv = run.inventory;
+  const get = (group: string) => inv[group] ?? { items: 0, bytes: 0 };
+  add('minute items', get('m').items, get('m').bytes, retention.minuteSeconds, 1, 'TTL');
+  add('hour items', get('h').items, get('h').bytes, retention.hourSeconds, w.fullHourFactor, 'TTL; a full hour from the scope growth');
+  add('day items', get('d').items, get('d').bytes, longest, w.fullDayFactor, 'u: TTL; e:, a:, g never expire (counted over the longest retention); a full day from the scope growth');
+  const index = ['ev', 'rev', 'del', 'dela', 'vday', 'vuser', 'vtag'];
+  const indexItems = index.reduce((n, k) => n + get(k).items, 0);
+  const indexBytes = index.reduce((n, k) => n + get(k).bytes, 0);
+  add('event index + video lists', indexItems, indexBytes, longest, 1, 'no TTL (counted over the longest retention)');
+  const factsPerSecond = run.deliveries / seconds;
+  const total = rows.reduce((sum, r) => sum + r.steadyBytes, 0);
+  const overhead = rows.reduce((sum, r) => sum + r.itemsPerSecond * ITEM_OVERHEAD_BYTES * r.retentionDays * 86400, 0);
+  return {
+    rows,
+    bytesPerFact: total / (factsPerSecond * longest),
+    bytesPerFactWithOverhead: (total + overhead) / (factsPerSecond * longest),
+    parquetBytesPerFact: run.parquetBytes / Math.max(1, run.storedFacts),
+    longestRetentionDays: longest / 86400,
+  };
+}
+
+/**
+ * Back-dated events re-mark settled hours dirty, and the compactor settles a dirty hour whole. The run
+ * measures how many such hours each scheduled run settles; in steady state each is a full hour of the
+ * design load, so each costs what settling the run's own hour costs, scaled to a full hour.
+ */
+function resettle(w: WriteFigures): NonNullable<LoadBenchReport['resettle']> {
+  const runs = w.run.compactorRuns.filter((r) => r.backdatedHours > 0);
+  const hoursPerRun = runs.length ? runs.reduce((n, r) => n + r.backdatedHours, 0) / runs.length : 0;
+  const per = (kind: string) => (w.run.kinds.find((k) => k.kind === kind)?.writeUnits ?? 0) / w.run.deliveries;
+  // One hour's settle per event of that hour: its minute items (linear in time) and its hour items (a full hour's).
+  const hourSettlePerEvent = per('settled_m') + per('settled_h') * w.fullHourFactor;
+  const daySettlePerEvent = per('settled_d') * w.fullDayFactor;
+  const runsPerHour = 3600 / COMPACTOR_EVERY_SECONDS;
+  // Every run re-Puts the re-dirtied hours (each a full hour of events) and re-rolls their completed days (a full day each).
+  const daysPerRun = runs.length ? runs.reduce((n, r) => n + r.daysRolled, 0) / runs.length : 0;
+  const writesPerEvent = runsPerHour * (hoursPerRun * hourSettlePerEvent + daysPerRun * 24 * daySettlePerEvent);
+  return { hoursPerRun, daysPerRun, runsPerHour, writesPerEvent };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The report
+
+export function formatLoadBench(r: LoadBenchReport): string {
+  const int = (n: number) => Math.round(n).toLocaleString('en-US');
+  const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+  const kb = (bytes: number) => `${fixed(bytes / 1024, 2)} KB`;
+  const pct = (share: number) => `${fixed(share * 100, share < 0.01 ? 1 : 0)} %`;
+  const money = (n: number) => `$${int(n)}`;
+  const lines: string[] = [];
+  const push = (...l: string[]) => lines.push(...l);
+  const v = r.verify;
+  push(
+    `Funnel load bench: the design load (DESIGN §7) through the real ingest, compactor and local pipeline`,
+    `  ${r.environment.cpu}, ${r.environment.cores} cores, node ${r.environment.node} ${r.environment.platform}/${r.environment.arch}`,
+    `  design-load mix: ${int(r.eventsPerSecond)} events/s; ${int(r.writes?.run.authors ?? 200_000)} daily active authors, Zipf(1.1) activity; engagement aimed Zipf-wise at the`,
+    `    last two days of posts (each author's posts of the last two days, history seeded before the run); by type ` +
+      Object.entries(r.mix).map(([t, s]) => `${t} ${pct(s!)}`).join(', '),
+    `    (= reactions 35 %, notes + replies 25 %, reposts 10 %, zaps 10 %, videos + comments 5 %, other kinds 15 %: profiles, contacts, deletions, lists, long-form);`,
+    `    1 % of events back-dated uniformly up to two days; 0.5 % delivered twice (up to 30 s apart); sparse mix: the same at 1/${SPARSE_FACTOR} of the rate`,
+    `  CPU baseline: signature verification alone ${fixed(v.microsPerEvent, 0)} µs/event = ${int(v.eventsPerSecondPerCore)} events/s per core (median of ${v.runs.length} passes over 2,000 events)`,
+    '',
+  );
+  if (r.writesFailure) push(`  WRITES: no figures: ${r.writesFailure}`, '');
+  for (const [label, w] of [['design load', r.writes], ['sparse mix', r.sparse]] as const) {
+    if (!w) continue;
+    const run = w.run;
+    const goal = label === 'design load' ? WCU_GOAL : SPARSE_WCU_GOAL;
+    push(
+      `  DynamoDB writes, ${label}: ${int(run.deliveries)} deliveries at ${int(run.eventsPerSecond)}/s over ${run.minutes} simulated minutes (${iso(run.startTs)} .. ${iso(run.endTs)}),`,
+      `    through storeNormalisedFacts (ingest's write path below verification) in batches of ${int(run.batchEvents)} events` +
+        (label === 'design load' ? ` (100 messages × 25 events, the SQS batch size)` : ` (what the ${BATCH_WINDOW_SECONDS} s batching window gathers at this rate)`) +
+        `, and compactAndSettle every ${COMPACTOR_EVERY_SECONDS / 60} simulated minutes until the last hour and its day settled;`,
+      `    ${int(run.copies)} copies, ${int(run.backdated)} back-dated, ${int(run.duplicatesInBatch)} copies in the same batch; ${run.compactorRuns.length} compactor runs: ` +
+        run.compactorRuns.map((c) => `+${fixed((c.atTs - run.startTs) / 60, 0)} min ${c.hours} hours (${c.backdatedHours} back-dated) ${c.daysRolled} days`).join('; '),
+      `    ${'kind of write'.padEnd(46)}${'request'.padEnd(26)}${'writes'.padStart(9)}${'WCU'.padStart(9)}${'mean B'.padStart(8)}${'max B'.padStart(9)}   per 1,000 events`,
+      ...run.kinds
+        .filter((k) => k.writes || k.kind !== 'unclassified')
+        .map((k) => `    ${k.label.padEnd(46)}${k.request.padEnd(26)}${fixed(k.writesPer1000).padStart(9)}${fixed(k.writeUnitsPer1000).padStart(9)}${int(k.meanBytes).padStart(8)}${int(k.maxBytes).padStart(9)}`),
+      `    ${'all writes'.padEnd(72)}${fixed(run.totals.writesPer1000).padStart(9)}${fixed(run.totals.writeUnitsPer1000).padStart(9)}`,
+      `    baseline, one UpdateItem per (scope, metric) contribution per event (1 WCU each): ${fixed(run.naive.writeUnitsPer1000)} WCU per 1,000 events`,
+      `    => ${fixed(w.wcuPerEvent, 3)} WCU per event = ${fixed(w.wcuPerEvent / w.naiveWcuPerEvent, 3)} × the baseline; goal <= ${goal}: ${w.wcuPerEvent <= goal ? 'met' : 'NOT MET'}` +
+        (w.fullHourFactor !== 1 || w.fullDayFactor !== 1
+          ? `; with hour and day items of a full hour and day (× ${fixed(w.fullHourFactor, 3)} and × ${fixed(w.fullDayFactor, 3)} from the scope growth, below): ${fixed(w.wcuPerEventFull, 3)} WCU per event`
+          : ''),
+      `    (WCU: ceil(size / 1 KB), at least 1, per item; an UpdateItem and a replacing Put bill the larger of the item before and after; a conditional delete its item)`,
+      `    scope growth (distinct scopes with a live minute item): ` +
+        run.scopeGrowth.atMinutes.map((m, i) => `${fixed(m, m < 2 ? 2 : 0)} min ${int(Object.values(run.scopeGrowth.byKind).reduce((s, c) => s + c[i]!, 0))}`).join(', ') +
+        ` (${Object.entries(run.scopeGrowth.byKind).map(([k, c]) => `${k}: ${int(c.at(-1)!)}`).join(', ')})`,
+      `    ingest write path ${fixed((run.ingestMs * 1000) / run.deliveries)} µs/event (Parquet encoding, rollup, index, the pricing store) = ${fixed((run.ingestMs * 1000) / run.deliveries / v.microsPerEvent, 2)} × verification;` +
+        ` compactor ${fixed(run.compactMs / 1000)} s for the run; ${fixed(run.totalMs / 1000)} s in all`,
+      '',
+    );
+  }
+  const w = r.writes;
+  if (w) {
+    const run = w.run;
+    const largest = run.largest;
+    push(
+      `  item sizes (design load): largest ${kb(largest.bytes)} (${fixed((largest.bytes * 100) / ITEM_LIMIT, 2)} % of the 400 KB limit), a ${largest.kind} item ${shortKey(largest.key)}`,
+      `    hot items (the 10 written most often), limit ${kb(HOT_ITEM_LIMIT)}:`,
+      ...run.hot.map((h) => `      ${shortKey(h.key).padEnd(44)}${int(h.writes).padStart(7)} writes   largest ${kb(h.maxBytes).padStart(9)}   ${h.maxBytes <= HOT_ITEM_LIMIT ? 'ok' : 'OVER 4 KB'}`),
+      `    every hot item within 4 KB: ${run.hot.every((h) => h.maxBytes <= HOT_ITEM_LIMIT) ? 'yes' : 'NO'}`,
+      '',
+    );
+  }
+  if (r.storage) {
+    const s = r.storage;
+    push(
+      `  DynamoDB storage at the documented retention (lib/counters/retention.ts): steady-state table bytes = Σ items created per second × mean size × retention,`,
+      `    per fact = that ÷ (facts per second × the longest retention, ${int(s.longestRetentionDays)} days): the bytes the table holds per fact of the history it answers for`,
+      `    ${'what'.padEnd(28)}${'items/s'.padStart(10)}${'mean B'.padStart(9)}${'days'.padStart(7)}${'steady GB'.padStart(12)}   note`,
+      ...s.rows.map((row) => `    ${row.granularity.padEnd(28)}${fixed(row.itemsPerSecond, 0).padStart(10)}${int(row.meanBytes).padStart(9)}${int(row.retentionDays).padStart(7)}${fixed(row.steadyBytes / 1e9, 0).padStart(12)}   ${row.note}`),
+      `    => ${fixed(s.bytesPerFact)} bytes per fact (${fixed(s.bytesPerFactWithOverhead)} with DynamoDB's 100 B per item); goal <= ${STORAGE_GOAL}: ${s.bytesPerFactWithOverhead <= STORAGE_GOAL ? 'met' : 'NOT MET'};` +
+        ` = ${fixed(s.bytesPerFactWithOverhead / s.parquetBytesPerFact, 2)} × the fact's own Parquet bytes (${fixed(s.parquetBytesPerFact)} B)`,
+      '',
+    );
+  }
+  if (r.resettle && w) {
+    const rs = r.resettle;
+    push(
+      `  back-dated events re-dirty settled hours: each scheduled run settled ${fixed(rs.hoursPerRun)} back-dated hours in the simulation (they hold only the back-dated facts there).`,
+      `    At the design load each is a full hour, and the compactor re-Puts a dirty hour's items and re-rolls its completed day: (${fixed(rs.hoursPerRun)} hours × the settle writes`,
+      `    of a full hour + ${fixed(rs.daysPerRun)} days × those of a full day) × ${rs.runsPerHour} runs/h = ${fixed(rs.writesPerEvent)} WCU per event more (modelled from the figures above, not simulated)`,
+      '',
+    );
+  }
+  if (r.compaction) {
+    const c = r.compaction;
+    push(
+      `  compaction and settlement of one hour (compactAndSettle, FsObjectStore, a pricing counter store that keeps nothing per item), each size in its own process`,
+      `    with a ${int(c.heapMb)} MB heap (the compactor function's memory), a ${int(c.timeLimitMs / 60_000)} min limit; input: the design-load mix in Parquet objects of ${int(c.chunkFacts)} facts`,
+      `    ${'facts'.padStart(12)}${'objects'.padStart(9)}${'time s'.padStart(9)}${'facts/s'.padStart(10)}${'µs/fact'.padStart(9)}${'× verify'.padStart(9)}${'peak RSS MB'.padStart(13)}${'writes'.padStart(11)}${'WCU'.padStart(11)}`,
+      ...c.sizes.map((s) =>
+        s.outcome === 'ok' && s.result
+          ? `    ${int(s.facts).padStart(12)}${int(s.inputObjects).padStart(9)}${fixed(s.result.ms / 1000).padStart(9)}${int(s.factsPerSecond!).padStart(10)}${fixed((s.result.ms * 1000) / s.facts).padStart(9)}` +
+            `${fixed((s.result.ms * 1000) / s.facts / v.microsPerEvent, 2).padStart(9)}${int(s.result.maxRssKb / 1024).padStart(13)}${int(s.result.writes).padStart(11)}${int(s.result.writeUnits).padStart(11)}`
+          : `    ${int(s.facts).padStart(12)}${int(s.inputObjects).padStart(9)}   ${s.outcome === 'oom' ? `OOM at ${millions(s.facts)}` : s.outcome === 'timeout' ? `over ${int(c.timeLimitMs / 60_000)} min at ${millions(s.facts)}` : `failed at ${millions(s.facts)}`}: ${s.detail ?? ''}`,
+      ),
+      `    (one worker = one process; facts/s per worker = facts ÷ the run's wall time; peak RSS = the process's maxRSS, ${c.sizes.find((s) => s.result)?.result ? `${int(c.sizes.find((s) => s.result)!.result!.startRssKb / 1024)} MB of it before the run` : 'incl. node itself'})`,
+      '',
+    );
+  }
+  if (r.pipelineFailure) push(`  PIPELINE: no figures: ${r.pipelineFailure}`, '');
+  if (r.pipeline) {
+    const p = r.pipeline;
+    push(
+      `  the local pipeline (relay -> listener -> queue -> ingest -> compactor -> API, lib/local/stack.ts in a child process, temp data dir, dynalite on disk)`,
+      `    ramp, ${p.calibration.stepSeconds} s a step (kept up: ingested >= 90 % of the rate over the step's second half): ` +
+        p.calibration.steps.map((s) => `${int(s.rate)}/s ${s.kept ? 'ok' : `fell behind (${int(s.ingestedPerSecond)}/s, queue ${int(s.queueDepth)} messages)`}`).join(', '),
+      `    then ${fixed(p.seconds, 0)} s at ${int(p.targetRate)} events/s, the highest step it kept up with, pre-signed events, one probe note a second:`,
+      `    published ${int(p.publishedPerSecond)} events/s, ingested ${int(p.ingestedPerSecond)} events/s = ${fixed(p.ingestedPerSecond / v.eventsPerSecondPerCore, 2)} × verification alone on one core; ${int(p.refused)} refused by the relay`,
+      `    publish to visible in the API: p50 ${int(p.probes.p50Ms)} ms, p99 ${int(p.probes.p99Ms)} ms, max ${int(p.probes.maxMs)} ms over ${p.probes.count} probes (${p.probes.lost} not visible in 60 s);` +
+        ` p99 = ${fixed(p.probes.p99Ms / LATENCY_GOAL_MS, 2)} × the 5 s goal: ${p.probes.p99Ms <= LATENCY_GOAL_MS ? 'met' : 'NOT MET'}`,
+      `    backlog: ${int(p.backlogMessages)} queue messages at the end (${int(p.backlogStart)} at the start); signing the pool took ${fixed(p.signMs / 1000, 0)} s (setup)`,
+      '',
+    );
+  }
+  if (w) {
+    const rows: [string, number][] = [
+      ['baseline: one UpdateItem per metric per event', w.naiveWcuPerEvent],
+      ['as measured', w.wcuPerEvent],
+      ['with full hour and day items', w.wcuPerEventFull],
+    ];
+    if (r.resettle) rows.push(['+ re-settled back-dated hours (modelled)', w.wcuPerEventFull + r.resettle.writesPerEvent]);
+    push(
+      `  extrapolation to ${int(DESIGN_RATE)} events/s in AWS: WCU/s = WCU per event × ${int(DESIGN_RATE)}; on-demand = WCU/s × ${int(PRICE.monthSeconds)} s × $${PRICE.onDemandPerMillionWru} per million;` +
+        ` provisioned = WCU/s × ${PRICE.monthHours} h × $${PRICE.provisionedPerWcuHour} per WCU-hour (mean rate; 4× bursts need headroom or auto scaling)`,
+      `    ${'writes'.padEnd(46)}${'WCU/event'.padStart(10)}${'× base'.padStart(8)}${'WCU/s'.padStart(10)}${'on-demand/month'.padStart(17)}${'provisioned/month'.padStart(19)}`,
+      ...rows.map(([label, perEvent]) => {
+        const perSecond = perEvent * DESIGN_RATE;
+        return `    ${label.padEnd(46)}${fixed(perEvent, 3).padStart(10)}${fixed(perEvent / w.naiveWcuPerEvent, 3).padStart(8)}${int(perSecond).padStart(10)}${money((perSecond * PRICE.monthSeconds * PRICE.onDemandPerMillionWru) / 1e6).padStart(17)}${money(perSecond * PRICE.monthHours * PRICE.provisionedPerWcuHour).padStart(19)}`;
+      }),
+      `    e.g. as measured: ${fixed(w.wcuPerEvent, 3)} × ${int(DESIGN_RATE)} = ${int(w.wcuPerEvent * DESIGN_RATE)} WCU/s; × ${int(PRICE.monthSeconds)} s = ${fixed((w.wcuPerEvent * DESIGN_RATE * PRICE.monthSeconds) / 1e9, 2)} billion WRU × $${PRICE.onDemandPerMillionWru}/M = ${money((w.wcuPerEvent * DESIGN_RATE * PRICE.monthSeconds * PRICE.onDemandPerMillionWru) / 1e6)};` +
+        ` provisioned ${int(w.wcuPerEvent * DESIGN_RATE)} × ${PRICE.monthHours} × $${PRICE.provisionedPerWcuHour} = ${money(w.wcuPerEvent * DESIGN_RATE * PRICE.monthHours * PRICE.provisionedPerWcuHour)}`,
+      '',
+    );
+  }
+  push(`  total ${fixed(r.totalMs / 1000)} s`);
+  return lines.join('\n');
+}
+
+const iso = (s: number) => new Date(s * 1000).toISOString().replace(':00.000Z', 'Z');
+const millions = (n: number) => (n >= 1e6 ? `${n / 1e6} M` : n.toLocaleString('en-US'));
+const shortKey = (key: string) => key.replace(/[0-9a-f]{64}/g, (hex) => `${hex.slice(0, 8)}…`);

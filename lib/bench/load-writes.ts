@@ -1,0 +1,297 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Clock, CounterStore, ObjectStore } from '../ports.js';
+import type { Fact } from '../facts/schema.js';
+import type { NostrEvent } from '../nostr/event.js';
+import { FsObjectStore } from '../adapters/local/fs-object-store.js';
+import { compactAndSettle, type CompactorDeps } from '../facts/compact.js';
+import { contributionsOf } from '../counters/contributions.js';
+import type { Retention } from '../counters/retention.js';
+import { WATERMARK } from '../counters/state.js';
+import { storeNormalisedFacts } from '../ingest/ingest.js';
+import { PricingCounterStore, WRITE_KINDS, type KindTally, type WriteKind } from './pricing-store.js';
+import { deletionEvent, DesignLoad, type DesignLoadOptions } from './workload.js';
+
+/**
+ * The write part of the load bench: the design-load mix fed, batch by batch, through ingest's real
+ * write path below verification (storeNormalisedFacts: Parquet objects, dirty marks, live counters,
+ * event index, heartbeat) and the real compactor (compactAndSettle every 10 simulated minutes, as
+ * EventBridge runs it), on a simulated clock, with every DynamoDB write priced by PricingCounterStore.
+ */
+
+/** The compactor's deps for the bench, in one place: when CompactorDeps grows (an SQL engine, its relation), add it here. */
+export function benchCompactorDeps(base: { objects: ObjectStore; counters: CounterStore; clock: Clock; retention: Retention; dataDir: string; issues: string[] }): CompactorDeps {
+  const logIssue = (level: string, msg: string, fields: Record<string, unknown>) => void base.issues.push(`${level}: ${msg} ${JSON.stringify(fields)}`);
+  return { objects: base.objects, counters: base.counters, clock: base.clock, retention: base.retention, graceSeconds: COMPACTOR_GRACE_SECONDS, logIssue };
+}
+
+/** The compactor's schedule in AWS (infra/lib/compactor.ts) and its default grace (lib/facts/compact.ts). */
+export const COMPACTOR_EVERY_SECONDS = 600;
+export const COMPACTOR_GRACE_SECONDS = 120;
+/** SQS → Lambda batching window (ingestBatchWindowSeconds' default): a slow stream fills smaller batches */
+export const BATCH_WINDOW_SECONDS = 5;
+
+/**
+ * A directory for throwaway data: memory-backed where there is one when `inMemory` (the object store
+ * fsyncs every put, and a run of small batches makes thousands), on disk for gigabytes.
+ */
+export async function scratchDir(prefix: string, inMemory = true): Promise<string> {
+  return mkdtemp(join(inMemory && existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), prefix));
+}
+
+export interface WriteLoadOptions {
+  eventsPerSecond: number;
+  minutes: number;
+  /** events per ingest invocation (default min(2,500, rate × the 5 s batching window)) */
+  batchEvents?: number;
+  authors?: number;
+  seed?: number;
+  retention: Retention;
+  log?: (line: string) => void;
+  /** extra DesignLoad options (tests shrink the seeded history) */
+  load?: Partial<DesignLoadOptions>;
+}
+
+export interface KindFigure extends KindTally {
+  kind: WriteKind;
+  label: string;
+  request: string;
+  writesPer1000: number;
+  writeUnitsPer1000: number;
+  meanBytes: number;
+}
+
+export interface ScopeGrowth {
+  /** minutes since the start */
+  atMinutes: number[];
+  /** distinct scopes with a live minute item by then, by scope kind (u, e, a, g, p) */
+  byKind: Record<string, number[]>;
+}
+
+export interface WriteLoadReport {
+  eventsPerSecond: number;
+  minutes: number;
+  startTs: number;
+  endTs: number;
+  authors: number;
+  batchEvents: number;
+  batches: number;
+  deliveries: number;
+  copies: number;
+  backdated: number;
+  duplicatesInBatch: number;
+  unencodable: number;
+  byType: Record<string, number>;
+  /** the simulated compactor runs */
+  compactorRuns: { atTs: number; hours: number; backdatedHours: number; daysRolled: number; watermark: number; ms: number }[];
+  kinds: KindFigure[];
+  totals: { writes: number; writeUnits: number; writesPer1000: number; writeUnitsPer1000: number };
+  /** one UpdateItem per (scope, metric) contribution per delivered event, 1 WCU each */
+  naive: { writes: number; writeUnitsPer1000: number };
+  largest: { kind: WriteKind; key: string; bytes: number };
+  hot: { key: string; writes: number; maxBytes: number }[];
+  /** what the table holds at the end, by counter granularity or state kind */
+  inventory: Record<string, { items: number; bytes: number }>;
+  scopeGrowth: ScopeGrowth;
+  /** Parquet bytes of the facts the run left (compacted hours and the objects not merged yet) */
+  parquetBytes: number;
+  /** distinct events stored (copies in other batches are merged away by compaction) */
+  storedFacts: number;
+  /** ms in storeNormalisedFacts (ingest's writes, Parquet encoding, the pricing store) */
+  ingestMs: number;
+  /** ms in compactAndSettle */
+  compactMs: number;
+  totalMs: number;
+}
+
+/** 2026-01-02T00:00:00Z: the runs end here, so the last simulated hour and its day both complete. */
+export const LOAD_DAY_END = 1_767_312_000;
+
+export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoadReport> {
+  const started = performance.now();
+  const log = options.log ?? (() => {});
+  const rate = options.eventsPerSecond;
+  const minutes = options.minutes;
+  if (minutes > 1440) throw new Error('the write run simulates at most one day');
+  const batchEvents = options.batchEvents ?? Math.max(1, Math.min(2_500, Math.round(rate * BATCH_WINDOW_SECONDS)));
+  const endTs = LOAD_DAY_END;
+  const startTs = endTs - minutes * 60;
+  const total = Math.round(rate * minutes * 60);
+  const dataDir = await scratchDir('funnel-load-writes-');
+  const objects = new FsObjectStore(dataDir);
+  const counters = new PricingCounterStore();
+  let nowMs = startTs * 1000;
+  const clock: Clock = { now: () => nowMs };
+  const issues: string[] = [];
+  const deps = benchCompactorDeps({ objects, counters, clock, retention: options.retention, dataDir, issues });
+  const load = new DesignLoad({ eventsPerSecond: rate, startTs, authors: options.authors, seed: options.seed, ...options.load });
+  const int = (n: number) => Math.round(n).toLocaleString('en-US');
+  log(`load writes: ${int(total)} deliveries at ${int(rate)}/s over ${minutes} simulated minutes, ${int(load.authors)} authors, batches of ${int(batchEvents)}…`);
+  try {
+    // The system has been running: everything before this hour is settled.
+    counters.seedState(WATERMARK, 0, { settledThrough: Math.floor(startTs / 3600) * 3600 });
+    const byType: Record<string, number> = {};
+    let copies = 0;
+    let backdated = 0;
+    let duplicatesInBatch = 0;
+    let unencodable = 0;
+    let naive = 0;
+    let batches = 0;
+    let ingestMs = 0;
+    let compactMs = 0;
+    const compactorRuns: WriteLoadReport['compactorRuns'] = [];
+    let nextCompaction = (Math.floor(startTs / COMPACTOR_EVERY_SECONDS) + 1) * COMPACTOR_EVERY_SECONDS;
+    const compact = async (atTs: number) => {
+      nowMs = atTs * 1000;
+      const t0 = performance.now();
+      const run = await compactAndSettle(deps);
+      const ms = performance.now() - t0;
+      compactMs += ms;
+      if (run.failedHours.length) throw new Error(`the compactor failed ${run.failedHours.length} hours; first: ${issues[0]?.slice(0, 2000)}`);
+      const backdatedHours = run.hours.filter((h) => h.hourStart < Math.floor(startTs / 3600) * 3600).length;
+      compactorRuns.push({ atTs, hours: run.hours.length, backdatedHours, daysRolled: run.daysRolled.length, watermark: run.watermark, ms });
+      log(`load writes: compactor at +${((atTs - startTs) / 60).toFixed(0)} min settled ${run.hours.length} hours (${backdatedHours} back-dated), rolled ${run.daysRolled.length} days in ${(ms / 1000).toFixed(1)} s; rss ${rssMb()} MB`);
+    };
+    for (let done = 0; done < total; ) {
+      const n = Math.min(batchEvents, total - done);
+      const seen = new Set<string>();
+      const facts: Fact[] = [];
+      const deletions = new Map<string, NostrEvent>();
+      let lastArrival = 0;
+      for (let i = 0; i < n; i++) {
+        const { fact, arrivalMs, copy } = load.next();
+        lastArrival = arrivalMs;
+        byType[fact.type] = (byType[fact.type] ?? 0) + 1;
+        naive += contributionsOf(fact).counts.length;
+        if (copy) copies++;
+        else if (fact.created_at < Math.floor(arrivalMs / 1000)) backdated++;
+        // As ingestBatch: an id already in the batch is a duplicate, stored once.
+        if (seen.has(fact.event_id)) {
+          duplicatesInBatch++;
+          continue;
+        }
+        seen.add(fact.event_id);
+        facts.push(fact);
+        if (fact.type === 'deletion') deletions.set(fact.event_id, deletionEvent(fact));
+      }
+      done += n;
+      // The batch is invoked once its last event has arrived; the compactor runs when its time comes.
+      while (nextCompaction * 1000 <= lastArrival) {
+        await compact(nextCompaction);
+        nextCompaction += COMPACTOR_EVERY_SECONDS;
+      }
+      nowMs = lastArrival;
+      const t0 = performance.now();
+      const stored = await storeNormalisedFacts(facts, deletions, `load-${batches}`, { objects, counters, minuteTtlSeconds: options.retention.minuteSeconds }, nowMs);
+      ingestMs += performance.now() - t0;
+      unencodable += stored.unencodable;
+      batches++;
+      if (batches % 100 === 0) log(`load writes: ${int(done)} of ${int(total)} deliveries (${((performance.now() - started) / 1000).toFixed(0)} s, rss ${rssMb()} MB)`);
+    }
+    // After the stream: the scheduled runs until the last hour (and so its day) is settled.
+    const lastHourEnd = Math.ceil(endTs / 3600) * 3600;
+    for (;;) {
+      await compact(nextCompaction);
+      if (nextCompaction >= lastHourEnd + COMPACTOR_GRACE_SECONDS) break;
+      nextCompaction += COMPACTOR_EVERY_SECONDS;
+    }
+
+    const per1000 = (x: number) => (x * 1000) / total;
+    const kinds: KindFigure[] = WRITE_KINDS.map(({ kind, label, request }) => {
+      const t = counters.tally[kind];
+      return { kind, label, request, ...t, writesPer1000: per1000(t.writes), writeUnitsPer1000: per1000(t.writeUnits), meanBytes: t.writes ? t.bytes / t.writes : 0 };
+    });
+    const totals = counters.totals();
+    const largest = kinds.reduce((a, b) => (b.maxBytes > a.maxBytes ? b : a));
+    const inventory: WriteLoadReport['inventory'] = {};
+    const firstSeen = new Map<string, number>();
+    for (const { key, group, bytes } of counters.inventory()) {
+      const slot = (inventory[group] ??= { items: 0, bytes: 0 });
+      slot.items++;
+      slot.bytes += bytes;
+      if (group !== 'm') continue;
+      // Scope growth: when each scope first had a minute item in the run (back-dated minutes aside).
+      const bucket = Number(key.slice(key.lastIndexOf('#') + 1));
+      if (bucket < startTs) continue;
+      const scope = key.slice(0, key.lastIndexOf('#', key.lastIndexOf('#') - 1));
+      const seen = firstSeen.get(scope);
+      if (seen === undefined || bucket < seen) firstSeen.set(scope, bucket);
+    }
+    return {
+      eventsPerSecond: rate,
+      minutes,
+      startTs,
+      endTs,
+      authors: load.authors,
+      batchEvents,
+      batches,
+      deliveries: total,
+      copies,
+      backdated,
+      duplicatesInBatch,
+      unencodable,
+      byType,
+      compactorRuns,
+      kinds,
+      totals: { ...totals, writesPer1000: per1000(totals.writes), writeUnitsPer1000: per1000(totals.writeUnits) },
+      naive: { writes: naive, writeUnitsPer1000: per1000(naive) },
+      largest: { kind: largest.kind, key: largest.maxKey, bytes: largest.maxBytes },
+      hot: counters.hottest(10),
+      inventory,
+      scopeGrowth: scopeGrowth(firstSeen, startTs, minutes),
+      parquetBytes: await directoryBytes(join(dataDir, 'facts')),
+      storedFacts: total - copies,
+      ingestMs,
+      compactMs,
+      totalMs: performance.now() - started,
+    };
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && entry.name.endsWith('.parquet')) bytes += (await stat(join(entry.parentPath, entry.name))).size;
+  }
+  return bytes;
+}
+
+const rssMb = () => Math.round(process.memoryUsage().rss / 1e6);
+
+const scopeKind = (scope: string) => (scope === 'g' ? 'g' : scope.slice(0, 1));
+
+/** Distinct scopes seen by each doubling of the run's length, ending at its whole length. */
+function scopeGrowth(firstSeen: Map<string, number>, startTs: number, minutes: number): ScopeGrowth {
+  const atMinutes: number[] = [];
+  for (let m = minutes; m >= 1 && atMinutes.length < 4; m /= 2) atMinutes.unshift(m);
+  const byKind: Record<string, number[]> = {};
+  for (const [scope, bucket] of firstSeen) {
+    const counts = (byKind[scopeKind(scope)] ??= atMinutes.map(() => 0));
+    const minute = (bucket - startTs) / 60;
+    atMinutes.forEach((m, i) => {
+      if (minute < m) counts[i]!++;
+    });
+  }
+  return { atMinutes, byKind };
+}
+
+/** Extrapolates distinct scopes to a longer span from the growth over the run's last doubling (a power law); u: is capped at the authors. */
+export function scopesAt(growth: ScopeGrowth, minutes: number, authors: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const n = growth.atMinutes.length;
+  for (const [kind, counts] of Object.entries(growth.byKind)) {
+    const last = counts[n - 1]!;
+    const prev = n > 1 ? counts[n - 2]! : last;
+    const span = n > 1 ? growth.atMinutes[n - 1]! / growth.atMinutes[n - 2]! : 2;
+    const exponent = prev > 0 && last > prev ? Math.log(last / prev) / Math.log(span) : 0;
+    let value = last * Math.max(1, minutes / growth.atMinutes[n - 1]!) ** exponent;
+    if (kind === 'u') value = Math.min(value, Math.max(last, authors));
+    out[kind] = value;
+  }
+  return out;
+}
+
