@@ -100,8 +100,10 @@ export interface SqlEngine {
    * UNLOAD; DuckDB COPY), for results too large to pass through the caller: `jsonl` is gzipped
    * newline-delimited JSON (read back with `readJsonLines`), `parquet` is facts-compatible Parquet.
    * The prefix must be new (nothing under it yet); one or more objects appear there when it resolves.
+   * With `partitionBy` (the query's last column), rows go under `<prefix><column>=<value>/`, one
+   * directory per value, without that column.
    */
-  export(sql: string, prefix: string, format: 'jsonl' | 'parquet'): Promise<void>;
+  export(sql: string, prefix: string, format: 'jsonl' | 'parquet', options?: { partitionBy?: string }): Promise<void>;
   /** bytes scanned by every query so far, where the engine reports it (Athena does, DuckDB does not) */
   bytesScanned?(): number;
 }

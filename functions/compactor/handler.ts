@@ -6,11 +6,17 @@ import { systemClock, type MetricsSink } from '../../lib/ports.js';
 import { METRIC } from '../../lib/metrics/names.js';
 import { EmfMetrics } from '../../lib/metrics/emf.js';
 
+/** Time kept free at the end of an invocation for the hours and days already started (a settle's queries and Puts). */
+export const COMPACTOR_FINISH_MARGIN_MS = 4 * 60_000;
+
 /** Scheduled (EventBridge): merge, deduplicate and settle the hours ingest marked dirty. */
 export function createCompactorHandler(deps: CompactorDeps & { log?: (record: Record<string, unknown>) => void; metrics?: MetricsSink; afterRun?: () => void }) {
-  return middy(async () => {
+  return middy(async (_event: unknown, context: { getRemainingTimeInMillis?: () => number }) => {
     const started = Date.now();
-    const run = await compactAndSettle(deps);
+    // No hour or day starts within the margin of the invocation's end: one in flight has time to finish.
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const budgetMs = deps.budgetMs ?? (remaining === undefined ? undefined : Math.max(0, remaining - COMPACTOR_FINISH_MARGIN_MS));
+    const run = await compactAndSettle({ ...deps, budgetMs });
     const durationMs = Date.now() - started;
     deps.metrics?.observe?.(METRIC.compactionDurationMs, durationMs);
     deps.metrics?.observe?.(METRIC.watermarkStalenessMs, Math.max(0, deps.clock.now() - run.watermark * 1000));
@@ -19,6 +25,8 @@ export function createCompactorHandler(deps: CompactorDeps & { log?: (record: Re
       inputObjects: run.hours.reduce((n, r) => n + r.inputObjects, 0),
       outputRows: run.hours.reduce((n, r) => n + Math.max(0, r.outputRows), 0),
       failedHours: run.failedHours.length,
+      deferredHours: run.deferredHours.length,
+      itemsPut: run.itemsPut,
       quarantined: run.quarantined,
       daysRolled: run.daysRolled.length,
       watermark: run.watermark,
@@ -39,6 +47,8 @@ export const handler = (event: unknown, context: Parameters<ReturnType<typeof cr
     return createCompactorHandler({
       objects: ports.objects(),
       counters: ports.counters(),
+      sql: ports.athena(),
+      tables: ports.settleTables(),
       clock: systemClock,
       retention: retentionFromEnv(),
       metrics,

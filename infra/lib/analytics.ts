@@ -7,6 +7,7 @@ import { FACT_COLUMN_KINDS, FACT_COLUMNS, type FactColumnKind } from '../../lib/
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 import { SAVED_QUERIES } from '../../lib/jobs/saved-queries.js';
 import { MIN_CREATED_AT } from '../../lib/facts/partition.js';
+import { SETTLE_RESULT_COLUMNS, SETTLE_RESULTS_PREFIX, SETTLE_RESULTS_TABLE } from '../../lib/facts/tables.js';
 
 export type FactColumn = (typeof FACT_COLUMNS)[number];
 
@@ -28,6 +29,14 @@ export const ATHENA_RESULTS_PREFIX = 'athena/';
 export const PROJECTION_START = new Date(MIN_CREATED_AT * 1000).toISOString().slice(0, 10);
 /** Days of partitions the saved queries read. */
 export const SAVED_QUERY_DAYS = 30;
+/** Where the compactor's workgroup writes its query metadata (UNLOAD manifests) in the results bucket. */
+export const COMPACTOR_RESULTS_PREFIX = 'athena/compactor/';
+/**
+ * The compactor's per-query cutoff: a day's settle scans the day's facts (docs/scaling.md: ≈ 63 GB at
+ * the design's 5,000 events/s, of which it reads the columns it needs), with room for bursts. The
+ * analysts' workgroup keeps its own, smaller cutoff.
+ */
+export const COMPACTOR_BYTES_SCANNED_CUTOFF = 200 * 1024 ** 3;
 
 export interface AnalyticsProps {
   readonly factsBucket: Bucket;
@@ -56,10 +65,14 @@ export class Analytics extends Construct {
   readonly table: CfnTable;
   readonly resultsBucket: Bucket;
   readonly workGroup: CfnWorkGroup;
+  /** the compactor's own workgroup: settling scans whole hours and days, past the analysts' cutoff */
+  readonly compactorWorkGroup: CfnWorkGroup;
+  readonly settleResultsTable: CfnTable;
   readonly namedQueries: CfnNamedQuery[] = [];
   readonly databaseName: string;
   readonly tableName = FACTS_TABLE;
   readonly workGroupName: string;
+  readonly compactorWorkGroupName: string;
   /** `s3://<results bucket>/athena/`, where the workgroup writes query results. */
   readonly outputLocation: string;
 
@@ -157,6 +170,56 @@ export class Analytics extends Construct {
       },
     });
 
+    this.compactorWorkGroupName = `${props.workGroupName}-compactor`;
+    this.compactorWorkGroup = new CfnWorkGroup(this, 'CompactorWorkGroup', {
+      name: this.compactorWorkGroupName,
+      description: 'Funnel: the compactor settling hours and days from the facts (lib/counters/settle-sql.ts)',
+      state: 'ENABLED',
+      recursiveDeleteOption: true,
+      workGroupConfiguration: {
+        engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
+        enforceWorkGroupConfiguration: true,
+        publishCloudWatchMetricsEnabled: true,
+        bytesScannedCutoffPerQuery: COMPACTOR_BYTES_SCANNED_CUTOFF,
+        resultConfiguration: {
+          outputLocation: `s3://${this.resultsBucket.bucketName}/${COMPACTOR_RESULTS_PREFIX}`,
+          encryptionConfiguration: { encryptionOption: 'SSE_S3' },
+        },
+      },
+    });
+
+    // The settle runs' exported results (gzipped JSON lines, one directory per run and bucket), which
+    // the next run of a bucket diffs against: partition projection, injected from each query's WHERE.
+    this.settleResultsTable = new CfnTable(this, 'SettleResultsTable', {
+      catalogId: stack.account,
+      databaseName: this.database.ref,
+      tableInput: {
+        name: SETTLE_RESULTS_TABLE,
+        description: 'Settled counter items as the compactor computed them, per run and bucket (internal to the compactor)',
+        tableType: 'EXTERNAL_TABLE',
+        partitionKeys: [
+          { name: 'run', type: 'string', comment: 'settle run id' },
+          { name: 'part', type: 'string', comment: 'the settled hour or day start (unix seconds)' },
+        ],
+        parameters: {
+          classification: 'json',
+          'projection.enabled': 'true',
+          'projection.run.type': 'injected',
+          'projection.part.type': 'injected',
+          'storage.location.template': `s3://${bucket}/${SETTLE_RESULTS_PREFIX}\${run}/part=\${part}/`,
+        },
+        storageDescriptor: {
+          location: `s3://${bucket}/${SETTLE_RESULTS_PREFIX}`,
+          columns: Object.entries(SETTLE_RESULT_COLUMNS).map(([name, type]) => ({ name, type: type === 'BIGINT' ? 'bigint' : 'string' })),
+          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+          serdeInfo: { serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' },
+          compressed: true,
+          storedAsSubDirectories: false,
+        },
+      },
+    });
+
     const relation = `"${props.databaseName}"."${FACTS_TABLE}"`;
     for (const query of SAVED_QUERIES) {
       const named = new CfnNamedQuery(this, `Query-${query.name}`, {
@@ -175,6 +238,16 @@ export class Analytics extends Construct {
   /** ARN of the workgroup. */
   get workGroupArn(): string {
     return Stack.of(this).formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.workGroupName });
+  }
+
+  /** ARN of the compactor's workgroup. */
+  get compactorWorkGroupArn(): string {
+    return Stack.of(this).formatArn({ service: 'athena', resource: 'workgroup', resourceName: this.compactorWorkGroupName });
+  }
+
+  /** What the compactor's queries read in Glue: the facts table and the settle results table. */
+  get compactorGlueArns(): string[] {
+    return [...this.glueArns, Stack.of(this).formatArn({ service: 'glue', resource: 'table', resourceName: `${this.databaseName}/${SETTLE_RESULTS_TABLE}` })];
   }
 
   /** ARNs of the Glue catalog, the database and the facts table (what Athena reads to plan a query). */

@@ -3,19 +3,24 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { COMPACTOR_RESULTS_PREFIX, type Analytics } from './analytics.js';
 import { counterKey, counterKeys, FACT_SCOPES, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
 import { FunnelFunction, S3_OBJECT_ACTIONS, type ObjectGrant } from './function.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../../lib/counters/all-time.js';
 import { GLOBAL_SCOPE } from '../../lib/counters/contributions.js';
-import { DIRTY_DAYS, DIRTY_HOURS, WATERMARK } from '../../lib/counters/state.js';
+import { DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, WATERMARK } from '../../lib/counters/state.js';
 import { QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
+import { COMPACTION_STAGING_PREFIX, SETTLE_CHANGES_PREFIX, SETTLE_RESULTS_PREFIX } from '../../lib/facts/tables.js';
 import { MANIFESTS_PREFIX } from '../../lib/counters/settle.js';
 
 export interface CompactorProps {
   readonly factsBucket: Bucket;
   readonly countersTable: Table;
+  /** the Glue tables and the compactor's Athena workgroup: settling runs as Athena queries */
+  readonly analytics: Analytics;
   /** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS. */
   readonly retentionEnvironment: Record<string, string>;
 }
@@ -38,11 +43,12 @@ export { MANIFESTS_PREFIX };
  */
 export const COMPACTOR_OBJECT_ACCESS: readonly ObjectGrant[] = [
   {
+    // Athena reads the facts with the compactor's identity, and UNLOADs merged hours in parts
     actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, ...S3_OBJECT_ACTIONS.delete],
     prefix: FACTS_PREFIX,
     // on the whole bucket: it lists hour partitions, and without it a manifest not written yet
     // answers AccessDenied instead of NoSuchKey (which the object store reads as "none")
-    bucketActions: ['s3:ListBucket'],
+    bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
     purpose: 'the compactor reads, merges and deletes the Parquet files of each dirty hour partition, named by the batches that wrote them',
   },
   {
@@ -55,24 +61,30 @@ export const COMPACTOR_OBJECT_ACCESS: readonly ObjectGrant[] = [
     prefix: QUARANTINE_PREFIX,
     purpose: 'the compactor moves a fact object it cannot decode to quarantine/<original key>, a key only known at run time',
   },
+  ...[SETTLE_RESULTS_PREFIX, SETTLE_CHANGES_PREFIX, COMPACTION_STAGING_PREFIX].map((prefix) => ({
+    // Athena's UNLOAD writes these in parts with the compactor's identity; the compactor streams them back and deletes them.
+    actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, ...S3_OBJECT_ACTIONS.delete, 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+    prefix,
+    purpose: `the compactor's exports under ${prefix} (settle results, their changes, merged hours before they are copied in), named by run id`,
+  })),
 ];
 
 /**
- * What the compactor does in the counters table (lib/facts/compact.ts, lib/counters/settle.ts,
- * lib/counters/all-time.ts): it lists, sets and clears the dirty-hour and dirty-day marks, reads and
- * advances the watermark, Puts the settled minute, hour and day items of every fact scope (reading hour
- * items back to roll a day), and recomputes the month and all-time totals from the global day and month
- * items. A settled hour can hold any user, event, address or project, so those scopes are granted by
+ * What the compactor does in the counters table (lib/facts/compact.ts, lib/counters/settle-run.ts,
+ * lib/counters/all-time.ts): it lists, sets and clears the dirty-hour, dirty-day and drift-hour marks,
+ * reads and advances the watermark, Puts the settled minute, hour and day items of every fact scope
+ * (computed by Athena from the facts, so it reads no hour items back), and recomputes the month and
+ * all-time totals from the global day and month items. A settled hour can hold any user, event, address or project, so those scopes are granted by
  * prefix; live minute adds, rejections, the event index, checkpoints, jobs and quotas are not granted.
  */
 export const COMPACTOR_TABLE_ACCESS: readonly KeyGrant[] = [
   {
     actions: [TABLE_ACTIONS.query],
-    keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), ...counterKeys(FACT_SCOPES, ['h']), counterKey(GLOBAL_SCOPE, 'd'), counterKey(MONTH_TOTALS_SCOPE, 'all')],
+    keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS), counterKey(GLOBAL_SCOPE, 'd'), counterKey(MONTH_TOTALS_SCOPE, 'all')],
   },
   { actions: [TABLE_ACTIONS.get], keys: [stateKey(WATERMARK)] },
-  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(WATERMARK)] },
-  { actions: [TABLE_ACTIONS.delete], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS)] },
+  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS), stateKey(WATERMARK)] },
+  { actions: [TABLE_ACTIONS.delete], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS)] },
   {
     actions: [TABLE_ACTIONS.batchWrite],
     keys: [...counterKeys(FACT_SCOPES, ['m', 'h', 'd']), counterKey(MONTH_TOTALS_SCOPE, 'all'), counterKey(ALL_TIME_SCOPE, 'all')],
@@ -105,10 +117,27 @@ export class Compactor extends Construct {
       environment: {
         FACTS_BUCKET: props.factsBucket.bucketName,
         COUNTERS_TABLE: props.countersTable.tableName,
+        ATHENA_WORKGROUP: props.analytics.compactorWorkGroupName,
+        ATHENA_DATABASE: props.analytics.databaseName,
         ...props.retentionEnvironment,
       },
     });
     for (const grant of COMPACTOR_OBJECT_ACCESS) this.fn.grantObjects(props.factsBucket, grant);
+    // Athena: the compactor's own workgroup only (its cutoff fits a day of facts; docs/scaling.md).
+    this.fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'],
+        resources: [props.analytics.compactorWorkGroupArn],
+      }),
+    );
+    this.fn.addToRolePolicy(new PolicyStatement({ actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'], resources: props.analytics.compactorGlueArns }));
+    // Athena writes each query's metadata (and UNLOAD's manifest) to the workgroup's output location.
+    this.fn.grantObjects(props.analytics.resultsBucket, {
+      actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      prefix: COMPACTOR_RESULTS_PREFIX,
+      bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
+      purpose: "Athena writes the compactor's query metadata under athena/compactor/, named by query id",
+    });
     grantCounterKeys(props.countersTable, this.fn, COMPACTOR_TABLE_ACCESS);
 
     this.schedule = new Rule(this, 'Schedule', {

@@ -83,7 +83,7 @@ export class FunnelStack extends Stack {
     });
     if (config.cloudFront) this.cdn = new Cdn(this, 'Cdn', { httpApi: this.api.httpApi });
 
-    this.compactor = new Compactor(this, 'Compactor', { factsBucket, countersTable, retentionEnvironment: retention });
+    this.compactor = new Compactor(this, 'Compactor', { factsBucket, countersTable, analytics: this.analytics, retentionEnvironment: retention });
     this.feeds = new Feeds(this, 'Feeds', { countersTable, retentionEnvironment: retention });
 
     this.listener = new Listener(this, 'Listener', {

@@ -17,7 +17,7 @@ import {
   videosByDayNamespace,
   videosByTagNamespace,
 } from '../../lib/counters/event-index.js';
-import { DIRTY_HOURS, INGEST_HEARTBEAT } from '../../lib/counters/state.js';
+import { DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT } from '../../lib/counters/state.js';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 
 export interface IngestProps {
@@ -50,7 +50,7 @@ export const INGEST_TABLE_ACCESS: readonly KeyGrant[] = [
       (namespace) => stateKey((namespace as (id: string) => string)(ANY)),
     ),
   },
-  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(INGEST_HEARTBEAT)] },
+  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DRIFT_HOURS), stateKey(INGEST_HEARTBEAT)] },
 ];
 
 /**

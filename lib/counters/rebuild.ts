@@ -1,8 +1,8 @@
 import type { NostrEvent } from '../nostr/event.js';
 import type { Fact } from '../facts/schema.js';
 import { FACTS_PREFIX, partitionFromKey } from '../facts/partition.js';
-import { compactAndSettle, compactHour, type CompactorDeps } from '../facts/compact.js';
-import { settleHour } from './settle.js';
+import { compactAndSettle, compactHour, hourFacts as openHourFacts, type CompactorDeps } from '../facts/compact.js';
+import { settleBuckets } from './settle-run.js';
 import { indexRecords } from './event-index.js';
 import { markDirty } from './state.js';
 
@@ -13,7 +13,8 @@ import { markDirty } from './state.js';
  * all-time totals, move the watermark), so a rebuilt store is what compaction would have produced.
  * The event index (authors, video revisions, deletions) is rewritten from the same facts as each hour
  * settles; a deletion naming several events is restored for the first `e` and `a` it names, the only
- * targets a fact keeps (docs/deploy.md). Memory is that of compacting one hour at a time.
+ * targets a fact keeps (docs/deploy.md). The facts are streamed back in chunks, so memory is bounded
+ * whatever an hour holds.
  */
 export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (settledHours: number, totalHours: number) => void }): Promise<Record<string, number>> {
   const hours = new Set<number>();
@@ -26,22 +27,25 @@ export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (sett
   let settled = 0;
   let facts = 0;
   let indexRecordsWritten = 0;
-  const restoreIndex = async (hourFacts: readonly Fact[]) => {
-    const records = indexRecords(hourFacts, deletionEvents(hourFacts));
-    await deps.counters.putStates(records);
-    indexRecordsWritten += records.length;
-    facts += hourFacts.length;
+  const restoreIndex = async (chunks: AsyncIterable<Fact[]>) => {
+    for await (const chunk of chunks) {
+      const records = indexRecords(chunk, deletionEvents(chunk));
+      await deps.counters.putStates(records);
+      indexRecordsWritten += records.length;
+      facts += chunk.length;
+    }
     deps.onProgress?.(++settled, all.length);
   };
-  const run = await compactAndSettle({ ...deps, onHourSettled: (_hour, hourFacts) => restoreIndex(hourFacts) });
-  // Hours still open (not settled by this run): a rebuilt store has no live minutes for them, so their
-  // minute items are written from the facts so far; ingest adds to them, and their marks stay, so the
-  // compactor settles them again once they close.
+  // A rebuilt store has no live minutes: every settled hour writes its minute items too.
+  const run = await compactAndSettle({ ...deps, settleMinutes: 'always', rewriteSettled: true, onHourSettled: (_hour, hourFacts) => restoreIndex(hourFacts) });
+  // Hours still open (not settled by this run): their minute items are written from the facts so far;
+  // ingest adds to them, and their marks stay, so the compactor settles them again once they close.
   const settledNow = new Set(run.hours.map((r) => r.hourStart));
   for (const hour of all.filter((h) => h >= run.watermark && !settledNow.has(h))) {
-    const { facts: hourFacts } = await compactHour(deps.objects, hour);
-    await settleHour(hour, hourFacts, deps);
-    await restoreIndex(hourFacts);
+    const result = await compactHour(hour, deps);
+    const empty = result.outputKeys.length === 0;
+    await settleBuckets('h', [hour], empty ? '' : deps.tables.hours([hour]), deps, { minuteHours: [hour], empty: empty ? [hour] : [], nowMs: deps.clock.now(), rewrite: true });
+    if (result.outputKeys.length) await restoreIndex(openHourFacts(hour, deps));
   }
   return {
     hours: all.length,

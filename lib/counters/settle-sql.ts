@@ -12,17 +12,20 @@ import { TOP_N } from './topn.js';
  *
  * One row per item: `scope`, `granularity`, `bucket`, and the item's content as JSON text: `vals`
  * (metric → number), `sketches` (sketch → sorted HLL codes, one per register), `tops` (list → the
- * `TOP_N` largest [key, amount] pairs, ties by key).
+ * `TOP_N` largest [key, amount] pairs, ties by key); last, `part`, the settled hour or day it belongs to.
  */
 export interface SettleSqlOptions {
   dialect: SqlDialect;
-  /** `h`: the hour's items (and its minute items with `minutes`); `d`: the day's items, with `eng_hHH` */
+  /** `h`: hour items (and minute items of `minuteHours`); `d`: day items, with `eng_hHH` */
   granularity: 'h' | 'd';
-  /** the hour's or day's start, unix seconds */
-  bucket: number;
-  /** also the hour's minute items (they are rewritten only when live counting may have drifted) */
-  minutes?: boolean;
+  /** the hours (or days) to settle, bucket starts: one statement settles many, so a backlog is a few queries */
+  buckets: readonly number[];
+  /** hours whose minute items are settled too (rewritten only where live counting may have drifted) */
+  minuteHours?: readonly number[];
 }
+
+/** Which settled bucket (hour or day start) a result row belongs to: the export's partition column. */
+export const SETTLE_PART_COLUMN = 'part';
 
 const AUTHORED = `('note', 'reply', 'comment', 'video')`;
 const ENGAGEMENT = `('reaction', 'repost', 'reply', 'comment', 'zap')`;
@@ -37,10 +40,14 @@ function dialectSql(dialect: SqlDialect) {
 }
 
 export function settleSql(relation: string, options: SettleSqlOptions): string {
-  const { dialect, granularity, bucket } = options;
+  const { dialect, granularity, buckets } = options;
+  if (!buckets.length) throw new Error('settleSql needs at least one bucket');
   const d = dialectSql(dialect);
   const size = granularity === 'h' ? 3600 : 86400;
   const isDay = granularity === 'd';
+  const bucketOf = (t: string, seconds: number) => `CAST(floor(${t} / ${seconds}) AS BIGINT) * ${seconds}`;
+  const list = (values: readonly number[]) => values.map(String).join(', ');
+  const minuteHours = isDay ? [] : (options.minuteHours ?? []);
   // The same HyperLogLog code as hll.ts: the key's first 10 bits pick the register, the rank is
   // 1 + the leading zeros of the next 54 bits (pubkeys and ids are uniform hashes already).
   const code = (member: string) => {
@@ -74,7 +81,7 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
       WHERE source = 'app' AND substr(type, 5) IN ('view', 'play', 'video_view') AND (target_address IS NOT NULL OR target_event_id IS NOT NULL)`,
   ];
   // Engagement received by UTC hour of day, for best-hours and best-days on day items.
-  if (isDay) counts.push(`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at - ${bucket}) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at FROM r`);
+  if (isDay) counts.push(`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at FROM r`);
   const sketches = [
     `SELECT 'g' AS scope, 'authors' AS sketch, author AS member, created_at, 1 AS settled_only FROM f WHERE source = 'nostr'`,
     `SELECT 'u:' || target_pubkey, 'engagers', engager, created_at, 0 FROM r WHERE engager IS NOT NULL AND engager <> ''`,
@@ -88,15 +95,21 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   ];
 
   // One aggregation per granularity of output: the hour or day item, and the minute items.
-  const levels: { name: Granularity; bucket: string; filter: string }[] = [{ name: granularity, bucket: String(bucket), filter: 'TRUE' }];
+  const levels: { name: Granularity; bucket: string; filter: string; part: string }[] = [{ name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket' }];
   // Per-event and per-address scopes have no minute items (their reads end on the hour-aligned watermark).
-  if (!isDay && options.minutes) levels.push({ name: 'm', bucket: 'CAST(floor(created_at / 60) AS BIGINT) * 60', filter: `settled_only = 0 AND scope NOT LIKE 'e:%' AND scope NOT LIKE 'a:%'` });
+  if (minuteHours.length) {
+    levels.push({
+      name: 'm',
+      bucket: bucketOf('created_at', 60),
+      filter: `settled_only = 0 AND scope NOT LIKE 'e:%' AND scope NOT LIKE 'a:%' AND ${bucketOf('created_at', 3600)} IN (${list(minuteHours)})`,
+      part: bucketOf('v.bucket', 3600),
+    });
+  }
   const aggregate = (level: (typeof levels)[number]) => {
     const b = level.bucket;
-    // A constant bucket is not grouped by: a number in GROUP BY would name a column position.
-    const g = level.name === 'm' ? `, ${b}` : '';
-    const minuteScopes = level.name === 'm' ? `WHERE scope NOT LIKE 'e:%' AND scope NOT LIKE 'a:%'` : '';
-    return `SELECT v.scope, '${level.name}' AS granularity, v.bucket, v.vals, s.sketches, t.tops FROM (
+    const g = `, ${b}`;
+    const minuteScopes = level.name === 'm' ? `WHERE scope NOT LIKE 'e:%' AND scope NOT LIKE 'a:%' AND ${bucketOf('created_at', 3600)} IN (${list(minuteHours)})` : '';
+    return `SELECT v.scope, '${level.name}' AS granularity, v.bucket, v.vals, s.sketches, t.tops, CAST(${level.part} AS VARCHAR) AS ${SETTLE_PART_COLUMN} FROM (
       SELECT scope, bucket, '{' || ${d.join(`${d.json('metric')} || ':' || CAST(total AS VARCHAR)`, 'metric')} || '}' AS vals
       FROM (SELECT scope, ${b} AS bucket, metric, sum(amount) AS total FROM c ${minuteScopes} GROUP BY scope${g}, metric)
       GROUP BY scope, bucket
@@ -122,7 +135,8 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     ) t ON t.scope = v.scope AND t.bucket = v.bucket`;
   };
 
-  return `WITH f AS (${dedupedFacts(relation, { startTs: bucket, endTs: bucket + size }, dialect)}),
+  const window = { startTs: Math.min(...buckets), endTs: Math.max(...buckets) + size };
+  return `WITH f AS (SELECT * FROM (${dedupedFacts(relation, window, dialect)}) WHERE ${bucketOf('created_at', size)} IN (${list(buckets)})),
 e AS (
   SELECT *, ${engagement} AS eng, ${targetScope} AS target_scope, CASE WHEN type = 'zap' THEN zap_sender ELSE author END AS engager
   FROM f WHERE source = 'nostr' AND type IN ${ENGAGEMENT}

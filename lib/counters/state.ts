@@ -10,8 +10,14 @@ export const INGEST_HEARTBEAT = 'ingest';
  * clears a mark only while it still holds the token it read, so a batch that re-marks the hour in the
  * meantime (even in the same millisecond) keeps it dirty.
  */
-export async function markDirty(counters: CounterStore, hourStarts: number[], nowMs: number, namespace = DIRTY_HOURS): Promise<void> {
-  await Promise.all(hourStarts.map((hour) => counters.putState(namespace, hour, { markedAt: nowMs, mark: randomUUID() })));
+export async function markDirty(counters: CounterStore, hourStarts: number[], nowMs: number, namespace = DIRTY_HOURS): Promise<Record<string, unknown>[]> {
+  return Promise.all(
+    hourStarts.map(async (hour) => {
+      const value = { markedAt: nowMs, mark: randomUUID() };
+      await counters.putState(namespace, hour, value);
+      return value;
+    }),
+  );
 }
 
 /** Clears a dirty mark read earlier, unless it was re-marked since (see markDirty). */
@@ -34,6 +40,11 @@ export async function lastIngestAt(counters: CounterStore): Promise<number | nul
 
 export const WATERMARK = 'watermark';
 export const DIRTY_DAYS = 'dirty-day';
+/**
+ * Hours whose live minute items may count an event twice (ingest saw a redelivered message for them):
+ * the compactor rewrites their minute items from the facts, and only theirs.
+ */
+export const DRIFT_HOURS = 'drift-hour';
 
 /** Counters are settled (hour and day items exact) for every hour before this time (unix seconds). */
 export async function readWatermark(counters: CounterStore): Promise<number> {

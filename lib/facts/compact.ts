@@ -1,118 +1,178 @@
-import { createHash } from 'node:crypto';
-import type { Clock, CounterStore, MetricsSink, ObjectStore } from '../ports.js';
-import { decodeFacts, encodeFacts } from './parquet.js';
-import { partitionOf, partitionPrefix } from './partition.js';
-import type { Fact } from './schema.js';
-import { clearDirty, DIRTY_DAYS, DIRTY_HOURS, markDirty, readWatermark, WATERMARK } from '../counters/state.js';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Clock, CounterStore, MetricsSink, ObjectStore, SqlEngine } from '../ports.js';
+import { FACTS_PREFIX, partitionOf, partitionPrefix } from './partition.js';
+import { FACT_COLUMNS, type Fact } from './schema.js';
+import { COMPACTION_STAGING_PREFIX, type SettleTables } from './tables.js';
+import { dedupedFacts } from '../jobs/metrics-sql.js';
+import { clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, readWatermark, WATERMARK } from '../counters/state.js';
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
-import { rollDay, settleHour } from '../counters/settle.js';
-import type { Retention } from '../counters/retention.js';
+import { settleBuckets, type SettleDeps } from '../counters/settle-run.js';
+import { forEachMapped } from '../util/concurrency.js';
+import { readJsonLines } from '../util/json-lines.js';
 
 export interface CompactionResult {
   hourStart: number;
   inputObjects: number;
+  /** rows in the inputs, copies included (-1: not counted, the hour was compacted already) */
   inputRows: number;
+  /** rows after deduplication by event id (-1: not counted) */
   outputRows: number;
-  outputKey: string | null;
-  /** the hour's facts after deduplication, in file order */
-  facts: Fact[];
+  /** the hour's objects after the run */
+  outputKeys: string[];
+  /** rows that were a later copy of an event already in another object of the hour */
+  duplicates: number;
+  /** the drift mark written because of those copies (cleared once the hour's minutes are rewritten) */
+  driftMark?: Record<string, unknown>;
 }
 
 const COMPACTED_PREFIX = 'compacted-';
 
-/**
- * Merges one hour partition's objects into one file, one row per event id, sorted by
- * (created_at, event_id) so time-range scans read contiguous row groups. The merged file is written
- * before any input is deleted, and its name is derived from the inputs, so a crash at any step
- * leaves every fact in place (at worst twice, until the next run merges again).
- */
-export async function compactHour(objects: ObjectStore, hourStart: number, onCorrupt: CorruptObjectHandler = () => {}): Promise<CompactionResult> {
-  const prefix = partitionPrefix(partitionOf(hourStart));
-  const keys = (await objects.list(prefix)).filter((k) => k.endsWith('.parquet'));
-  const base = { hourStart, inputObjects: keys.length, inputRows: 0 };
-  if (keys.length === 0) return { ...base, outputRows: 0, outputKey: null, facts: [] };
-  if (keys.length === 1 && isCompacted(prefix, keys[0]!)) {
-    const facts = await readFactsOrQuarantine(objects, keys[0]!, onCorrupt);
-    return { ...base, inputRows: facts?.length ?? 0, outputRows: facts?.length ?? 0, outputKey: facts ? keys[0]! : null, facts: facts ?? [] };
-  }
-
-  const byId = new Map<string, Fact>();
-  let inputRows = 0;
-  const readable: string[] = [];
-  for (const key of keys) {
-    const facts = await readFactsOrQuarantine(objects, key, onCorrupt);
-    if (!facts) continue;
-    readable.push(key);
-    for (const fact of facts) {
-      inputRows++;
-      const seen = byId.get(fact.event_id);
-      // The first arrival wins, so a compacted hour does not change when it is compacted again.
-      if (!seen || fact.ingested_at < seen.ingested_at) byId.set(fact.event_id, fact);
-    }
-  }
-  if (readable.length === 0) return { ...base, outputRows: 0, outputKey: null, facts: [] };
-  const merged = [...byId.values()].sort((a, b) => a.created_at - b.created_at || (a.event_id < b.event_id ? -1 : 1));
-  const name = createHash('sha256').update(readable.join('\n')).digest('hex').slice(0, 20);
-  const outputKey = `${prefix}${COMPACTED_PREFIX}${name}.parquet`;
-  await objects.put(outputKey, encodeFacts(merged), 'application/vnd.apache.parquet');
-  await objects.delete(readable.filter((k) => k !== outputKey));
-  return { ...base, inputRows, outputRows: merged.length, outputKey, facts: merged };
+/** The deps of the facts side of compaction: where the facts are, and the engine that merges them. */
+export interface HourCompactionDeps {
+  objects: ObjectStore;
+  counters: CounterStore;
+  sql: SqlEngine;
+  tables: SettleTables;
+  clock: Clock;
 }
 
-const isCompacted = (prefix: string, key: string) => key.slice(prefix.length).startsWith(COMPACTED_PREFIX);
+/**
+ * Merges one hour partition's objects into one compacted set, one row per event id (the first
+ * arrival wins), sorted by (created_at, event_id) so time-range scans read contiguous row groups.
+ * The merge runs in the SQL engine (DuckDB spilling under its memory limit, Athena's workers), never
+ * in this process. The merged files are copied in before any input is deleted, and their names derive
+ * from the inputs, so a crash at any step leaves every fact in place (at worst twice, until the next
+ * run merges again; every reader deduplicates by event id).
+ */
+export async function compactHour(hourStart: number, deps: HourCompactionDeps): Promise<CompactionResult> {
+  const prefix = partitionPrefix(partitionOf(hourStart));
+  const keys = (await deps.objects.list(prefix)).filter((k) => k.endsWith('.parquet'));
+  const base = { hourStart, inputObjects: keys.length };
+  if (keys.length === 0) return { ...base, inputRows: 0, outputRows: 0, outputKeys: [], duplicates: 0 };
+  if (!hourNeedsCompaction(prefix, keys)) return { ...base, inputRows: -1, outputRows: -1, outputKeys: keys, duplicates: 0 };
+
+  const name = createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 20);
+  const compactedKey = (part: number) => `${prefix}${COMPACTED_PREFIX}${name}-${String(part).padStart(3, '0')}.parquet`;
+  // One batch object is deduplicated already (ingest keeps one fact per event id per batch): renamed, not merged.
+  if (keys.length === 1) {
+    await deps.objects.copy(keys[0]!, compactedKey(0));
+    await deps.objects.delete(keys);
+    return { ...base, inputRows: -1, outputRows: -1, outputKeys: [compactedKey(0)], duplicates: 0 };
+  }
+  const [counts] = await deps.sql.query(`SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM ${deps.tables.hours([hourStart])}`);
+  const inputRows = Number(counts?.n ?? 0);
+  const outputRows = Number(counts?.ids ?? 0);
+  // Copies in two objects may both have been counted live. The mark outlives this merge (which hides
+  // the copies), so a crash before the settle still rewrites the hour's minutes.
+  const [driftMark] = inputRows > outputRows ? await markDirty(deps.counters, [hourStart], deps.clock.now(), DRIFT_HOURS) : [];
+
+  const staging = `${COMPACTION_STAGING_PREFIX}${hourStart}-${name}/`;
+  // A crashed run with the same inputs may have left a partial export here; an export needs a new prefix.
+  await deps.objects.delete(await deps.objects.list(staging));
+  const columns = FACT_COLUMNS.join(', ');
+  await deps.sql.export(
+    `SELECT ${columns} FROM (${dedupedFacts(deps.tables.hours([hourStart]), { startTs: hourStart, endTs: hourStart + 3600 }, deps.tables.dialect)}) ORDER BY created_at, event_id`,
+    staging,
+    'parquet',
+  );
+  const staged = await deps.objects.list(staging);
+  const outputKeys = staged.map((_, i) => compactedKey(i));
+  for (const [i, key] of staged.entries()) await deps.objects.copy(key, outputKeys[i]!);
+  await deps.objects.delete(keys.filter((k) => !outputKeys.includes(k)));
+  await deps.objects.delete(staged);
+  return { ...base, inputRows, outputRows, outputKeys, duplicates: inputRows - outputRows, driftMark };
+}
+
+/** An hour's compacted files: every object is a part of one compaction (`compacted-<name>[-<part>]`). */
+function isCompactedSet(prefix: string, keys: readonly string[]): boolean {
+  const names = new Set(keys.map((k) => /^compacted-([0-9a-f]+)(?:-\d+)?\.parquet$/.exec(k.slice(prefix.length))?.[1] ?? null));
+  return names.size === 1 && !names.has(null);
+}
 
 /** Corrupt objects are moved here under their original key, so they can be inspected or restored. */
 export const QUARANTINE_PREFIX = 'quarantine/';
 export type CorruptObjectHandler = (key: string, error: unknown) => void;
+/** Objects probed per query when looking for an undecodable one (then halves of a failing group). */
+const PROBE_GROUP = 64;
 
 /**
- * An object's facts; null when it is gone (deleted by a concurrent run after listing: its rows live
- * in that run's output) or undecodable. An undecodable object is moved to quarantine/ and reported, so
- * one damaged file never blocks its hour, the watermark, or every SQL read of the facts. A failing
- * read is a storage fault, not corruption: it throws, and the hour is retried.
+ * After a query over an hour failed: finds the objects the engine cannot read (groups, then halves,
+ * down to single objects), moves each to quarantine/ and reports it. Returns how many it moved: none
+ * means the failure was not corruption (a storage fault), and the caller rethrows it.
  */
-async function readFactsOrQuarantine(objects: ObjectStore, key: string, onCorrupt: CorruptObjectHandler): Promise<Fact[] | null> {
-  const bytes = await objects.get(key);
-  if (!bytes) return null;
-  try {
-    return await decodeFacts(bytes);
-  } catch (error) {
-    await objects.put(`${QUARANTINE_PREFIX}${key}`, bytes, 'application/octet-stream');
-    await objects.delete([key]);
+export async function quarantineUnreadable(hourStart: number, deps: HourCompactionDeps, onCorrupt: CorruptObjectHandler): Promise<number> {
+  const keys = (await deps.objects.list(partitionPrefix(partitionOf(hourStart)))).filter((k) => k.endsWith('.parquet'));
+  const corrupt: { key: string; error: unknown }[] = [];
+  const probe = async (group: readonly string[]): Promise<void> => {
+    try {
+      await deps.sql.query(`SELECT count(*) AS n FROM ${deps.tables.objects(hourStart, group)}`);
+    } catch (error) {
+      if (group.length === 1) corrupt.push({ key: group[0]!, error });
+      else {
+        const half = Math.ceil(group.length / 2);
+        await probe(group.slice(0, half));
+        await probe(group.slice(half));
+      }
+    }
+  };
+  for (let i = 0; i < keys.length; i += PROBE_GROUP) await probe(keys.slice(i, i + PROBE_GROUP));
+  let moved = 0;
+  for (const { key, error } of corrupt) {
+    // Gone since the listing (a concurrent run merged it): nothing to move.
+    if (!(await deps.objects.stream(key))) continue;
+    await deps.objects.copy(key, `${QUARANTINE_PREFIX}${key}`);
+    await deps.objects.delete([key]);
     onCorrupt(key, error);
-    return null;
+    moved++;
   }
+  return moved;
 }
 
 /** Whether an hour's listing holds anything a compactor run has not merged yet. */
 export function hourNeedsCompaction(prefix: string, keys: readonly string[]): boolean {
   const parquet = keys.filter((k) => k.endsWith('.parquet'));
-  return parquet.length > 1 || (parquet.length === 1 && !isCompacted(prefix, parquet[0]!));
+  return parquet.length > 0 && !isCompactedSet(prefix, parquet);
 }
 
-export interface CompactorDeps {
-  objects: ObjectStore;
-  counters: CounterStore;
+export interface CompactorDeps extends SettleDeps {
   clock: Clock;
-  retention: Retention;
   /** an hour is settled this long after it ends, so stragglers make the first settle */
   graceSeconds?: number;
   metrics?: MetricsSink;
-  /** called with each hour's deduplicated facts once its counters are settled (rebuild restores the event index here) */
-  onHourSettled?: (hourStart: number, facts: readonly Fact[]) => Promise<void>;
+  /**
+   * Minute items: rewritten from the facts only for hours where live counting may have drifted (a
+   * redelivered message, a copy of an event in a second object), `always` for a rebuild (a rebuilt
+   * store has no live minutes). Elsewhere the live minutes already count each event once.
+   */
+  settleMinutes?: 'drift' | 'always';
+  /**
+   * Put every settled item, not only those that changed since the bucket's last settle: for a table
+   * that does not hold what the manifests say (a rebuild into an empty store, a restored backup).
+   */
+  rewriteSettled?: boolean;
+  /** hours settled at once: each is its own engine queries, so they overlap their waits */
+  hoursInParallel?: number;
+  /** a run starts no new hour or day after this many ms (an invocation's budget); the next run goes on */
+  budgetMs?: number;
+  /** called with each hour's deduplicated facts, streamed in chunks, once its counters are settled (rebuild restores the event index here) */
+  onHourSettled?: (hourStart: number, facts: AsyncIterable<Fact[]>) => Promise<void>;
   /** structured warnings and errors (a failed hour, a quarantined object); stderr JSON by default */
   logIssue?: (level: 'warn' | 'error', msg: string, fields: Record<string, unknown>) => void;
 }
 
 export interface CompactionRun {
-  hours: Omit<CompactionResult, 'facts'>[];
+  hours: CompactionResult[];
   /** hours that failed (left dirty, retried next run; the watermark stays before the first) */
   failedHours: number[];
+  /** hours left for the next run because this one used its budget */
+  deferredHours: number[];
   /** objects moved to quarantine/ because they could not be decoded */
   quarantined: string[];
   daysRolled: number[];
+  /** settled items Put this run (changed or cleared; unchanged items are not written) */
+  itemsPut: number;
   watermark: number;
 }
 
@@ -122,54 +182,107 @@ export interface CompactionRun {
  * this is a safety net for the hours the watermark is about to pass, not the source of truth.
  */
 export const RECONCILE_HOURS = 48;
+/** Hours settled at once by default (Athena runs 20+ queries at once per account; DuckDB shares its cores). */
+export const DEFAULT_HOURS_IN_PARALLEL = 4;
 
 /**
  * One compactor run: every completed hour marked dirty by ingest (or found unmerged in the listing)
  * is merged and deduplicated, its counters settled from the facts, and its mark cleared only if no
  * batch re-marked it meanwhile, so late events are never left unsettled. Then the watermark advances to
- * the first hour not yet settled (never backwards), completed days are rolled up from their hours,
+ * the first hour not yet settled (never backwards), completed days are settled from their facts,
  * their months recomputed, and the all-time totals with them.
  */
 export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionRun> {
   const log = deps.logIssue ?? createLogger({ component: 'compactor' }, (line) => console.error(line));
-  const nowSeconds = Math.floor(deps.clock.now() / 1000);
+  const startedMs = deps.clock.now();
+  const withinBudget = () => deps.budgetMs === undefined || deps.clock.now() - startedMs < deps.budgetMs;
+  const nowSeconds = Math.floor(startedMs / 1000);
   const settleBefore = Math.floor((nowSeconds - (deps.graceSeconds ?? 120)) / 3600) * 3600;
   const previous = await readWatermark(deps.counters);
-  const dirty = await dirtyHours(deps, previous, settleBefore);
-  const hours: CompactionRun['hours'] = [];
+  const dirty = (await dirtyHours(deps, previous, settleBefore)).filter((d) => d.id < settleBefore);
+  const drifted = new Map((await deps.counters.listState(DRIFT_HOURS)).map((m) => [m.id, m.value]));
+  const hours: CompactionResult[] = [];
   const failedHours: number[] = [];
+  const deferredHours: number[] = [];
   const quarantined: string[] = [];
+  let itemsPut = 0;
   const onCorrupt: CorruptObjectHandler = (key, error) => {
     quarantined.push(key);
     deps.metrics?.count(METRIC.objectsQuarantined);
     log('error', 'corrupt fact object moved to quarantine', { key, quarantinedAs: `${QUARANTINE_PREFIX}${key}`, error: String(error) });
   };
-  for (const { id: hourStart, value } of dirty) {
-    if (hourStart >= settleBefore) break;
-    try {
-      const { facts, ...result } = await compactHour(deps.objects, hourStart, onCorrupt);
-      await settleHour(hourStart, facts, deps);
-      await deps.onHourSettled?.(hourStart, facts);
-      hours.push(result);
+  // Minutes are rewritten where live counting may be off: a copy of an event in a second object, a
+  // redelivered message, or facts that were counted live and then quarantined.
+  const minutesFor = (hourStart: number, result: CompactionResult, quarantinedNow: boolean) =>
+    deps.settleMinutes === 'always' || quarantinedNow || result.duplicates > 0 || drifted.has(hourStart);
+  const settleGroup = async (group: { id: number; value: Record<string, unknown> }[], quarantinedNow = false) => {
+    const results = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => compactHour(h.id, deps));
+    const withFacts = results.filter((r) => r.outputKeys.length).map((r) => r.hourStart);
+    const settled = await settleBuckets('h', group.map((h) => h.id), withFacts.length ? deps.tables.hours(withFacts) : '', deps, {
+      minuteHours: results.filter((r) => minutesFor(r.hourStart, r, quarantinedNow)).map((r) => r.hourStart),
+      empty: results.filter((r) => !r.outputKeys.length).map((r) => r.hourStart),
+      nowMs: deps.clock.now(),
+      rewrite: deps.rewriteSettled,
+    });
+    itemsPut += settled.itemsPut;
+    for (const [i, { id: hourStart, value }] of group.entries()) {
+      if (deps.onHourSettled && results[i]!.outputKeys.length) await deps.onHourSettled(hourStart, hourFacts(hourStart, deps));
+      hours.push(results[i]!);
       // The day is marked before the hour's mark is cleared: a crash in between re-settles, never skips.
       await markDirty(deps.counters, [Math.floor(hourStart / 86400) * 86400], deps.clock.now(), DIRTY_DAYS);
+      const driftMark = results[i]!.driftMark ?? drifted.get(hourStart);
+      if (driftMark) await clearDirty(deps.counters, DRIFT_HOURS, hourStart, driftMark);
       await clearDirty(deps.counters, DIRTY_HOURS, hourStart, value);
-    } catch (error) {
-      // Leave the mark: the next run retries this hour, and the watermark stays before it.
-      failedHours.push(hourStart);
-      deps.metrics?.count(METRIC.storageFaults, { Store: 'objects' });
-      log('error', 'compaction of an hour failed; it stays dirty', { hourStart, error: String(error), stack: (error as Error)?.stack });
+    }
+  };
+  // One run per UTC day's dirty hours: a backlog of a day is a few queries, not one per hour.
+  const groups = new Map<number, typeof dirty>();
+  for (const mark of dirty) {
+    const day = Math.floor(mark.id / 86400) * 86400;
+    (groups.get(day) ?? groups.set(day, []).get(day)!).push(mark);
+  }
+  for (const group of groups.values()) {
+    if (!withinBudget()) {
+      deferredHours.push(...group.map((h) => h.id));
+      continue;
+    }
+    try {
+      await settleGroup(group);
+    } catch (groupError) {
+      // Hour by hour, so one bad hour (an undecodable object, a fault) holds back only itself.
+      for (const mark of group) {
+        try {
+          try {
+            await settleGroup([mark]);
+          } catch (error) {
+            // One undecodable object must not hold its hour (and the watermark) forever: move it aside, go again.
+            if ((await quarantineUnreadable(mark.id, deps, onCorrupt)) === 0) throw error;
+            await settleGroup([mark], true);
+          }
+        } catch (error) {
+          // Leave the mark: the next run retries this hour, and the watermark stays before it.
+          failedHours.push(mark.id);
+          deps.metrics?.count(METRIC.storageFaults, { Store: 'objects' });
+          log('error', 'compaction of an hour failed; it stays dirty', { hourStart: mark.id, error: String(error), groupError: String(groupError), stack: (error as Error)?.stack });
+        }
+      }
     }
   }
-  const watermark = Math.max(previous, Math.min(settleBefore, ...failedHours));
+  hours.sort((a, b) => a.hourStart - b.hourStart);
+  const watermark = Math.max(previous, Math.min(settleBefore, ...failedHours, ...deferredHours));
   if (watermark !== previous) await deps.counters.putState(WATERMARK, 0, { settledThrough: watermark, updatedAt: deps.clock.now() });
 
   const daysRolled: number[] = [];
   let dayPending = false;
   for (const { id: dayStart, value } of (await deps.counters.listState(DIRTY_DAYS)).sort((a, b) => a.id - b.id)) {
     if (dayStart + 86400 > watermark) continue; // the day is not complete yet: its hours serve
+    if (!withinBudget()) {
+      dayPending = true;
+      break;
+    }
     try {
-      await rollDay(dayStart, deps);
+      const empty = !(await deps.objects.list(`${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/`)).some((k) => k.endsWith('.parquet'));
+      itemsPut += (await settleBuckets('d', [dayStart], empty ? '' : deps.tables.day(dayStart), deps, { empty: empty ? [dayStart] : [], nowMs: deps.clock.now(), rewrite: deps.rewriteSettled })).itemsPut;
       // The month before the mark: a crash in between rolls the day (and so the month) again.
       await rollMonthTotals(dayStart, deps.counters);
       daysRolled.push(dayStart);
@@ -181,7 +294,29 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   }
   // Only a consistent total is published: every completed day before settled_through is in a month.
   if (!dayPending) await settleAllTimeTotals(deps.counters, Math.floor(watermark / 86400) * 86400);
-  return { hours, failedHours, quarantined, daysRolled, watermark };
+  return { hours, failedHours, deferredHours, quarantined, daysRolled, itemsPut, watermark };
+}
+
+/** Facts read back per chunk for onHourSettled. */
+const HOUR_FACTS_CHUNK = 5_000;
+
+/** An hour's deduplicated facts, exported by the engine and streamed back in chunks. */
+export async function* hourFacts(hourStart: number, deps: HourCompactionDeps): AsyncGenerator<Fact[]> {
+  const staging = `${COMPACTION_STAGING_PREFIX}facts-${hourStart}-${randomUUID()}/`;
+  await deps.sql.export(`SELECT ${FACT_COLUMNS.join(', ')} FROM (${dedupedFacts(deps.tables.hours([hourStart]), { startTs: hourStart, endTs: hourStart + 3600 }, deps.tables.dialect)})`, staging, 'jsonl');
+  try {
+    for (const key of await deps.objects.list(staging)) {
+      for await (const rows of readJsonLines(deps.objects, key, HOUR_FACTS_CHUNK)) yield rows.map(factOfRow);
+    }
+  } finally {
+    await deps.objects.delete(await deps.objects.list(staging));
+  }
+}
+
+function factOfRow(row: Record<string, unknown>): Fact {
+  const fact = {} as Record<string, unknown>;
+  for (const name of FACT_COLUMNS) fact[name] = row[name] ?? (name === 'hashtags' ? [] : null);
+  return fact as unknown as Fact;
 }
 
 /**

@@ -10,7 +10,7 @@ import { encodeFacts } from '../facts/parquet.js';
 import { createdAtInRange, partitionOf, partitionPrefix } from '../facts/partition.js';
 import { DeltaRollup } from '../counters/rollup.js';
 import { ingestMessageSchema, MAX_EVENT_BYTES } from './message.js';
-import { markDirty, recordIngestHeartbeat } from '../counters/state.js';
+import { DRIFT_HOURS, markDirty, recordIngestHeartbeat } from '../counters/state.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
 
@@ -55,6 +55,8 @@ interface MessageFacts {
   facts: Fact[];
   deletions: Map<string, NostrEvent>;
   rejected: Partial<Record<RejectReason, number>>;
+  /** received before: its facts may be counted live already (the compactor rewrites those minutes) */
+  redelivered?: boolean;
 }
 
 /**
@@ -87,7 +89,7 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
 
   const malformed: MessageFacts = { messageId: '', facts: [], deletions: new Map(), rejected: {} };
   for (const record of records) {
-    const own: MessageFacts = { messageId: record.messageId, facts: [], deletions: new Map(), rejected: {} };
+    const own: MessageFacts = { messageId: record.messageId, facts: [], deletions: new Map(), rejected: {}, redelivered: record.receiveCount > 1 };
     let message;
     try {
       message = ingestMessageSchema.safeParse(JSON.parse(record.body));
@@ -257,7 +259,11 @@ async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Ar
     for (const [id, event] of message.deletions) deletions.set(id, event);
     facts += message.facts.length;
   }
-  await inStore('counters', markDirty(deps.counters, [...encoded.keys()], nowMs));
+  const hours = [...encoded.keys()];
+  // Marks first (DESIGN §8). A redelivered message may have been counted live before its crash or
+  // failure: its hours are marked for a minute rewrite too (every other hour's live minutes count once).
+  const redelivered = messages.some((m) => m.redelivered && m.facts.length);
+  await inStore('counters', Promise.all([markDirty(deps.counters, hours, nowMs), redelivered ? markDirty(deps.counters, hours, nowMs, DRIFT_HOURS) : undefined]));
   const keys = await inStore(
     'objects',
     Promise.all(

@@ -152,10 +152,8 @@ async function rebuild(): Promise<void> {
     const interactive = process.stderr.isTTY;
     const summary = await withStorageFaults(pipeline, () =>
       rebuildCounters({
-        objects: pipeline.objects,
-        counters: pipeline.counters,
+        ...pipeline.settleDeps,
         clock: systemClock,
-        retention: retentionFromEnv(),
         metrics: pipeline.metrics,
         onProgress: (done, total) => {
           if (interactive) process.stderr.write(`\rrebuilding: ${done}/${total} hours`);

@@ -24,7 +24,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { METRIC } from '../metrics/names.js';
 import { ResponseCache } from '../api/cache.js';
 import { rateLimitSettingsFromEnv, RequestRateLimiter, type RateLimitSettings } from '../api/rate-limit.js';
-import { DuckDbSqlEngine, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
+import { DuckDbSqlEngine, duckDbSettleTables, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
 import { createJobsHandler } from '../../functions/jobs/handler.js';
 import { jobSettingsFromEnv } from '../jobs/jobs.js';
 import { DEFAULT_LOCAL_APP_KEYS, staticApiKeys } from '../app/api-keys.js';
@@ -110,13 +110,16 @@ export async function openPipeline(options: PipelineOptions) {
     },
   });
   // Jobs: the same handler as the AWS jobs function, with DuckDB over the facts directory for Athena.
-  const sql = new DuckDbSqlEngine();
+  const sql = new DuckDbSqlEngine({ dataDir });
   const jobsConsumer = new QueueConsumer(
     jobsQueue,
     createJobsHandler({ counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock, metrics }),
     { batchSize: 1, batchWindowMs: 0, onError: (error) => options.log?.(`job failed, will be retried: ${String(error)}`) },
   );
-  const compactor = createCompactorHandler({ objects, counters, clock: options.clock ?? systemClock, retention: retentionFromEnv(), graceSeconds: options.graceSeconds, metrics, log: () => {} });
+  // The compactor's own engine: a long settle never queues the jobs behind it.
+  const settleSql = new DuckDbSqlEngine({ dataDir });
+  const settleDeps = { objects, counters, sql: settleSql, tables: duckDbSettleTables(dataDir), retention: retentionFromEnv() };
+  const compactor = createCompactorHandler({ ...settleDeps, clock: options.clock ?? systemClock, graceSeconds: options.graceSeconds, metrics, log: () => {} });
   const consumer = new QueueConsumer(queue, ingest, {
     batchSize: options.batchSize ?? 100,
     batchWindowMs: options.batchWindowMs ?? 200,
@@ -137,6 +140,8 @@ export async function openPipeline(options: PipelineOptions) {
     jobsQueue,
     jobsConsumer,
     sql,
+    /** what the compactor settles with (its engine and relations): rebuild uses the same */
+    settleDeps,
     compact: () => compactor({}, lambdaContext('funnel-compactor')),
     /** Dead letters are kept as a file so poison messages can be inspected and replayed. */
     async saveDeadLetters(): Promise<string | null> {
@@ -150,6 +155,7 @@ export async function openPipeline(options: PipelineOptions) {
     },
     async close(): Promise<void> {
       await sql.close();
+      await settleSql.close();
       for (const q of [queue, jobsQueue, deadLetter]) await q.close();
       await dynamo.close();
       await unlock();

@@ -108,7 +108,7 @@ describe('counters equal brute force over a 60-day workload', () => {
   });
 
   it('from settled hour and day items plus the live tail, after compaction', async () => {
-    const run = await compactAndSettle({ objects: stores.objects, counters: stores.counters, clock, retention });
+    const run = await compactAndSettle({ objects: stores.objects, counters: stores.counters, sql: stores.sql, tables: stores.tables, clock, retention });
     expect(run.watermark).toBe(Math.floor((NOW_MS / 1000 - 120) / 3600) * 3600);
     expect(run.daysRolled.length).toBeGreaterThanOrEqual(DAYS - 1);
     const { meta } = await userSummary(activeUsers()[0]!, rollingWindow('30d', NOW_MS / 1000), { counters: stores.counters, clock, retention });
@@ -124,7 +124,7 @@ describe('counters equal brute force over a 60-day workload', () => {
     const records = messages.slice(0, 30).map((body, j) => ({ messageId: `again${j}`, body, receiveCount: 2 }));
     await ingestBatch(records, { objects: stores.objects, counters: stores.counters, verify, clock, metrics: new MetricsRegistry(), minuteTtlSeconds: retention.minuteSeconds });
     clockMs += 600_000;
-    await compactAndSettle({ objects: stores.objects, counters: stores.counters, clock, retention });
+    await compactAndSettle({ objects: stores.objects, counters: stores.counters, sql: stores.sql, tables: stores.tables, clock, retention });
     await expectExact(activeUsers());
   });
 
@@ -163,7 +163,7 @@ describe('long windows as jobs (DuckDB locally)', () => {
     const jobsQueue = new LocalQueue({ visibilityTimeoutMs: 60_000, maxReceives: 3 });
     const consumer = new QueueConsumer(
       jobsQueue,
-      createJobsHandler({ counters: stores.counters, objects: stores.objects, sql, relation: factsRelation(stores.dir), dialect: 'duckdb', clock }),
+      createJobsHandler({ counters: stores.counters, objects: stores.objects, sql, relation: factsRelation(stores.dir), dialect: 'duckdb', clock, jobsQueue }),
       { batchSize: 1, batchWindowMs: 0 },
     );
     const api = createApiHandler({ counters: stores.counters, clock, retention, jobs: { queue: jobsQueue, objects: stores.objects, settings: { resultTtlSeconds: 3600, perClientPerHour: 3 } } });
@@ -213,17 +213,20 @@ describe('long windows as jobs (DuckDB locally)', () => {
   });
 
   it('the DuckDB job SQL equals the counters on a settled window, drill-downs included', async () => {
-    const { runJob, submitJob } = await import('../../lib/jobs/jobs.js');
+    const { submitJob } = await import('../../lib/jobs/jobs.js');
     const { LocalQueue } = await import('../../lib/adapters/local/local-queue.js');
+    const { QueueConsumer } = await import('../../lib/local/queue-consumer.js');
+    const { createJobsHandler } = await import('../../functions/jobs/handler.js');
     const now = Math.floor(clockMs / 1000);
     // A settled, day-aligned window: counters exact, no live part.
     const window = customWindow(Math.floor(now / 86400) * 86400 - 40 * 86400, Math.floor(now / 86400) * 86400 - 86400, now);
     const queue = new LocalQueue({ visibilityTimeoutMs: 1000, maxReceives: 3 });
+    const jobs = new QueueConsumer(queue, createJobsHandler({ counters: stores.counters, objects: stores.objects, sql, relation: factsRelation(stores.dir), dialect: 'duckdb', clock, jobsQueue: queue }), { batchSize: 1, batchWindowMs: 0 });
     for (const pubkey of activeUsers().slice(0, 5)) {
       const counted = await userSummary(pubkey, window, { counters: stores.counters, clock, retention });
       expect(counted.meta.source).toBe('canonical');
       const job = await submitJob({ kind: 'summary', pubkey, window }, 'test', { counters: stores.counters, jobsQueue: queue, clock, settings: { resultTtlSeconds: 1, perClientPerHour: 100 } });
-      await runJob(job.jobId, { counters: stores.counters, objects: stores.objects, sql, relation: factsRelation(stores.dir), dialect: 'duckdb', clock });
+      await jobs.drain(60_000);
       const result = JSON.parse(new TextDecoder().decode((await stores.objects.get(`jobs/${job.jobId}.json`))!));
       const { uniqueEngagers, ...exact } = counted.data.totals;
       const { uniqueEngagers: exactEngagers, ...scanned } = result.data.totals;
@@ -236,7 +239,7 @@ describe('long windows as jobs (DuckDB locally)', () => {
       expect(result.drilldowns.topZappers).toEqual(counted.drilldowns.topZappers);
       const { userDrilldown } = await import('../../lib/query/drilldown.js');
       const bestHours = await submitJob({ kind: 'drilldown', drilldown: 'best-hours', pubkey, window, tzOffsetMinutes: -300 }, 'test', { counters: stores.counters, jobsQueue: queue, clock, settings: { resultTtlSeconds: 1, perClientPerHour: 100 } });
-      await runJob(bestHours.jobId, { counters: stores.counters, objects: stores.objects, sql, relation: factsRelation(stores.dir), dialect: 'duckdb', clock });
+      await jobs.drain(60_000);
       const scannedHours = JSON.parse(new TextDecoder().decode((await stores.objects.get(`jobs/${bestHours.jobId}.json`))!));
       const countedHours = await userDrilldown(pubkey, 'best-hours', window, { counters: stores.counters, clock, retention }, { tzOffsetMinutes: -300, limit: 10 });
       expect(scannedHours.data).toEqual(countedHours.data);

@@ -6,6 +6,7 @@ import { flat, logicalId, resource, statementsOf, synth, type Resource, type Sta
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoCounterStore } from '../../lib/adapters/aws/dynamodb-counter-store.js';
 import { FACT_GLUE_TYPES } from '../../infra/lib/analytics.js';
+import { SETTLE_RESULTS_TABLE, settleResultsPrefix } from '../../lib/facts/tables.js';
 import { API_WRITABLE_KEYS } from '../../infra/lib/api.js';
 import { encodeFacts } from '../../lib/facts/parquet.js';
 import { FACT_COLUMNS } from '../../lib/facts/schema.js';
@@ -64,6 +65,9 @@ const ids = {
   factsTable: logicalId(stack, stack.analytics.table),
   results: logicalId(stack, stack.analytics.resultsBucket),
   workGroup: logicalId(stack, stack.analytics.workGroup),
+  compactorWorkGroup: logicalId(stack, stack.analytics.compactorWorkGroup),
+  settleResults: logicalId(stack, stack.analytics.settleResultsTable),
+  compactor: logicalId(stack, stack.compactor.fn),
   jobsQueue: logicalId(stack, stack.jobs.queue),
   jobsDlq: logicalId(stack, stack.jobs.deadLetterQueue),
   jobs: logicalId(stack, stack.jobs.fn),
@@ -71,9 +75,28 @@ const ids = {
 };
 const bucket = `\${${ids.factsBucket}}`;
 
+describe('the compactor in Athena', () => {
+  it('settles in its own workgroup, whose cutoff fits a day of facts at the design load', () => {
+    const wg = resource(template, ids.compactorWorkGroup).Properties;
+    expect(wg.Name).toBe('funnel-compactor');
+    expect(wg.WorkGroupConfiguration.BytesScannedCutoffPerQuery).toBeGreaterThan(432e6 * 146);
+    expect(resource(template, ids.compactor).Properties.Environment.Variables).toMatchObject({ ATHENA_WORKGROUP: 'funnel-compactor', ATHENA_DATABASE: 'funnel' });
+  });
+
+  it('reads earlier settle results through a JSON table projected on run and part, as settleResultsPrefix lays them out', () => {
+    const input = resource(template, ids.settleResults).Properties.TableInput;
+    expect(input.Name).toBe(SETTLE_RESULTS_TABLE);
+    expect(input.PartitionKeys).toEqual([{ Name: 'run', Type: 'string', Comment: 'settle run id' }, { Name: 'part', Type: 'string', Comment: 'the settled hour or day start (unix seconds)' }]);
+    expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe('org.openx.data.jsonserde.JsonSerDe');
+    expect(JSON.stringify(input.Parameters['storage.location.template'])).toContain('/counters/results/${run}/part=${part}/');
+    expect(settleResultsPrefix('h-1-abc', 3600)).toBe('counters/results/h-1-abc/part=3600/');
+    expect(input.Parameters).toMatchObject({ 'projection.run.type': 'injected', 'projection.part.type': 'injected' });
+  });
+});
+
 describe('glue', () => {
   const db = only(template, 'AWS::Glue::Database');
-  const table = only(template, 'AWS::Glue::Table');
+  const table = resource(template, ids.factsTable);
   const input = table.Properties.TableInput;
 
   it('creates the `funnel` database and the external `facts` table in it', () => {

@@ -97,9 +97,13 @@ describe('cdk-nag AwsSolutions', () => {
       'Funnel/Compactor/Function': ['AwsSolutions-L1'],
       'Funnel/Feeds/Function': ['AwsSolutions-L1'],
       'Funnel/Compactor/FunctionRole': [
+        `AwsSolutions-IAM5[Resource::<${results}.Arn>/athena/compactor/*]`,
+        `AwsSolutions-IAM5[Resource::<${facts}.Arn>/counters/changes/*]`,
         `AwsSolutions-IAM5[Resource::<${facts}.Arn>/counters/manifests/*]`,
+        `AwsSolutions-IAM5[Resource::<${facts}.Arn>/counters/results/*]`,
         `AwsSolutions-IAM5[Resource::<${facts}.Arn>/facts/*]`,
         `AwsSolutions-IAM5[Resource::<${facts}.Arn>/quarantine/*]`,
+        `AwsSolutions-IAM5[Resource::<${facts}.Arn>/staging/compaction/*]`,
       ],
       'Funnel/Listener/TaskDefinition': ['AwsSolutions-ECS2'],
       'Funnel/Listener/TaskDefinition/ExecutionRole': ['AwsSolutions-IAM5[Resource::*]'],

@@ -12,7 +12,7 @@ import { CounterStoreCheckpoints } from '../../lib/listener/checkpoints.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { FEED_NAMESPACE_PREFIX, precomputeFeeds, readFeed } from '../../lib/query/feeds.js';
-import type { ObjectStore } from '../../lib/ports.js';
+import type { ObjectStore, SqlEngine } from '../../lib/ports.js';
 import { loadFixture, tampered } from '../support/fixtures.js';
 import { fixedClock, localStores } from '../support/local.js';
 import { allows, logicalId, resource, statementsOf, synth, type Resource } from './synth.js';
@@ -388,7 +388,21 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     get: ([key]) => [{ action: 's3:GetObject', resource: `${bucketArn}/${key}`, keys: [] }],
     list: () => [{ action: 's3:ListBucket', resource: bucketArn, keys: [] }],
     delete: ([keys]) => (keys as string[]).map((key) => ({ action: 's3:DeleteObject', resource: `${bucketArn}/${key}`, keys: [] })),
+    stream: ([key]) => [{ action: 's3:GetObject', resource: `${bucketArn}/${key}`, keys: [] }],
+    // CopyObject reads the source and writes the destination, both with the caller's permissions.
+    copy: ([from, to]) => [
+      { action: 's3:GetObject', resource: `${bucketArn}/${from}`, keys: [] },
+      { action: 's3:PutObject', resource: `${bucketArn}/${to}`, keys: [] },
+    ],
   };
+  /** An engine export (Athena UNLOAD) writes its result objects under the prefix with the caller's identity. */
+  const recordingSql = (inner: SqlEngine): SqlEngine => ({
+    query: (sql) => inner.query(sql),
+    export: async (sql, prefix, format, options) => {
+      if (recording) accesses.push({ action: 's3:PutObject', resource: `${bucketArn}/${prefix}part=0/data.json.gz`, keys: [] });
+      return inner.export(sql, prefix, format, options);
+    },
+  });
 
   beforeAll(async () => {
     stores = await localStores();
@@ -488,7 +502,7 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     const corruptHour = Math.floor(nowMs / 1000 / 3600) * 3600 - 5 * 3600;
     await objects.put(`${partitionPrefix(partitionOf(corruptHour))}corrupt.parquet`, 'not parquet');
     await markDirty(stores.counters, [corruptHour], nowMs);
-    const done = await record(() => compactAndSettle({ objects, counters: stores.counters, clock: fixedClock(nowMs), retention }));
+    const done = await record(() => compactAndSettle({ objects, counters: stores.counters, sql: recordingSql(stores.sql), tables: stores.tables, clock: fixedClock(nowMs), retention, logIssue: () => {} }));
     const actions = new Set(done.map((a) => a.action));
     for (const action of ['s3:ListBucket', 's3:GetObject', 's3:PutObject', 's3:DeleteObject', 'dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem']) {
       expect(actions, action).toContain(action);

@@ -1,4 +1,4 @@
-import type { CounterStore, ObjectStore } from '../../lib/ports.js';
+import type { CounterStore, ObjectStore, SqlEngine } from '../../lib/ports.js';
 
 /** Thrown by a FaultPlan at the write it was told to fail: a crash (or a storage fault) at that point. */
 export class InjectedFault extends Error {
@@ -8,8 +8,8 @@ export class InjectedFault extends Error {
 }
 
 /**
- * Wraps an object store and a counter store so that from the n-th write on (put, delete, add,
- * putState, putStates, deleteStateIf) every write throws before it is applied: a process killed just
+ * Wraps an object store, a counter store and an SQL engine so that from the n-th write on (put, copy,
+ * delete, export, add, putState, putStates, deleteStateIf) every write throws before it is applied: a process killed just
  * before that write, every earlier write durable, nothing after it. `restart()` is the next process.
  * `writes` lists the steps of the last armed run, so a test can crash between every pair of steps.
  */
@@ -53,6 +53,17 @@ export class FaultPlan {
       delete: async (keys) => {
         this.step('objects.delete');
         return inner.delete(keys);
+      },
+    };
+  }
+
+  /** An engine export writes objects: a step like a put (queries only read). */
+  sql(inner: SqlEngine): SqlEngine {
+    return {
+      query: (sql) => inner.query(sql),
+      export: async (sql, prefix, format, options) => {
+        this.step(`sql.export ${prefix.split('/').slice(0, 2).join('/')}`);
+        return inner.export(sql, prefix, format, options);
       },
     };
   }

@@ -9,6 +9,7 @@ import { normalise } from '../../lib/nostr/normalise.js';
 import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
 import { MetricsRegistry } from '../../lib/metrics/registry.js';
 import { DIRTY_HOURS } from '../../lib/counters/state.js';
+import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';
 import { fixedClock, localStores } from '../support/local.js';
 
@@ -56,7 +57,7 @@ describe('ingest → facts directory → compaction → DuckDB', () => {
 
     const files = await stores.objects.list('facts/');
     expect(files).toHaveLength(dirty.length);
-    expect(files.every((key) => /\/compacted-[0-9a-f]{20}\.parquet$/.test(key))).toBe(true);
+    expect(files.every((key) => /\/compacted-[0-9a-f]{20}-000\.parquet$/.test(key))).toBe(true);
 
     const after = await sql.query(
       `select count(*) as n, count(distinct event_id) as ids, min(ingested_at) as first_ingest, max(ingested_at) as last_ingest,
@@ -70,25 +71,31 @@ describe('ingest → facts directory → compaction → DuckDB', () => {
 
   it('compacting an hour again changes nothing, and a crash between write and delete loses nothing', async () => {
     const events = loadFixture('reactions-small.jsonl');
+    // Two deliveries, so the hour has two objects to merge (one object is only renamed).
     await ingest(events, 1_000, 'a');
-    const [{ id: hour }] = await stores.counters.listState(DIRTY_HOURS);
-    const inputs = await stores.objects.list('facts/');
+    await ingest(events.slice(0, 5), 2_000, 'b');
+    const hour = partitionOf(events[0]!.created_at).start;
+    const prefix = partitionPrefix(partitionOf(hour));
+    const inputs = await stores.objects.list(prefix);
+    const inHour = events.filter((e) => partitionOf(e.created_at).start === hour);
 
-    // Simulate a crash after the merged file was written but before the inputs were deleted.
+    // Simulate a crash after the merged file was copied in but before the inputs were deleted.
     const originalDelete = stores.objects.delete.bind(stores.objects);
-    stores.objects.delete = async () => {
-      throw new Error('crash');
+    stores.objects.delete = async (keys) => {
+      if (keys.some((k) => k.startsWith('facts/'))) throw new Error('crash');
+      return originalDelete(keys);
     };
-    await expect(compactHour(stores.objects, hour!)).rejects.toThrow('crash');
+    await expect(compactHour(hour, { ...stores, clock: fixedClock(INGESTED) })).rejects.toThrow('crash');
     stores.objects.delete = originalDelete;
-    expect((await stores.objects.list('facts/')).length).toBe(inputs.length + 1);
+    expect((await stores.objects.list(prefix)).length).toBe(inputs.length + 1);
 
-    const recovered = await compactHour(stores.objects, hour!);
-    expect(recovered.outputRows).toBe(events.length);
-    const [only] = await stores.objects.list('facts/');
-    const again = await compactHour(stores.objects, hour!);
-    expect(again.outputKey).toBe(only);
-    expect(await stores.objects.list('facts/')).toEqual([only]);
-    expect((await decodeFacts((await stores.objects.get(only!))!)).map((f) => f.event_id).sort()).toEqual(events.map((e) => e.id).sort());
+    const recovered = await compactHour(hour, { ...stores, clock: fixedClock(INGESTED) });
+    expect(recovered.outputRows).toBe(inHour.length);
+    expect(recovered.duplicates).toBeGreaterThan(0);
+    const [only] = await stores.objects.list(prefix);
+    const again = await compactHour(hour, { ...stores, clock: fixedClock(INGESTED) });
+    expect(again.outputKeys).toEqual([only]);
+    expect(await stores.objects.list(prefix)).toEqual([only]);
+    expect((await decodeFacts((await stores.objects.get(only!))!)).map((f) => f.event_id).sort()).toEqual(inHour.map((e) => e.id).sort());
   });
 });

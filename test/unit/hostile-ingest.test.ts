@@ -47,7 +47,7 @@ describe('hostile input costs only itself', () => {
   });
   afterEach(() => stores.close());
 
-  const settle = () => compactAndSettle({ objects: stores.objects, counters: stores.counters, clock, retention, logIssue: () => {} });
+  const settle = () => compactAndSettle({ objects: stores.objects, counters: stores.counters, sql: stores.sql, tables: stores.tables, clock, retention, logIssue: () => {} });
   const stats = async () => (await globalStatsResponse({ counters: stores.counters, clock, retention })).data;
 
   it('a correctly signed event with created_at 10^13, or before the floor, is rejected alone; its 50 neighbours are stored', async () => {
@@ -134,7 +134,7 @@ describe('hostile input costs only itself', () => {
     const corruptKey = `${partitionPrefix(hour)}torn-upload.parquet`;
     await stores.objects.put(corruptKey, new TextEncoder().encode('PAR1 this is not a parquet file'));
     const quarantined: string[] = [];
-    const run = await compactAndSettle({ objects: stores.objects, counters: stores.counters, clock, retention, metrics, logIssue: (_l, _m, f) => quarantined.push(String(f.key)) });
+    const run = await compactAndSettle({ objects: stores.objects, counters: stores.counters, sql: stores.sql, tables: stores.tables, clock, retention, metrics, logIssue: (_l, _m, f) => quarantined.push(String(f.key)) });
 
     expect(run.quarantined).toEqual([corruptKey]);
     expect(quarantined).toEqual([corruptKey]);
@@ -183,7 +183,7 @@ describe('hostile input costs only itself', () => {
 
     const fresh = await startDynalite(undefined);
     try {
-      const report = await rebuildCounters({ objects: stores.objects, counters: fresh.counters, clock, retention, logIssue: () => {} });
+      const report = await rebuildCounters({ objects: stores.objects, counters: fresh.counters, sql: stores.sql, tables: stores.tables, clock, retention, logIssue: () => {} });
       expect(report.hoursFailed).toBe(0);
       expect(report.facts).toBe(new Set(events.map((e) => e.id)).size);
       expect(await snapshot(fresh.counters)).toEqual(before);

@@ -58,7 +58,7 @@ describe('ingestBatch on the real fixtures', () => {
     }
 
     // The fixtures are older than the live minutes: all-time totals count them once their hours settle.
-    await compactAndSettle({ objects: stores.objects, counters: stores.counters, clock: deps.clock, retention: retentionFromEnv({}) });
+    await compactAndSettle({ objects: stores.objects, counters: stores.counters, sql: stores.sql, tables: stores.tables, clock: deps.clock, retention: retentionFromEnv({}) });
     const { data: stats } = await globalStatsResponse({ counters: stores.counters, clock: deps.clock, retention: retentionFromEnv({}) });
     expect(stats.totalEvents).toBe(ids.size);
     const byKind: Record<string, number> = {};
@@ -80,7 +80,7 @@ describe('ingestBatch on the real fixtures', () => {
     expect(result.accepted).toBe(1);
     expect(result.rejected).toEqual({ bad_id: 1, bad_sig: 1, invalid_shape: 1, malformed_message: 1 });
     expect(result.failedMessageIds).toEqual(['m1']);
-    await compactAndSettle({ objects: stores.objects, counters: stores.counters, clock: deps.clock, retention: retentionFromEnv({}) });
+    await compactAndSettle({ objects: stores.objects, counters: stores.counters, sql: stores.sql, tables: stores.tables, clock: deps.clock, retention: retentionFromEnv({}) });
     const { data: stats } = await globalStatsResponse({ counters: stores.counters, clock: deps.clock, retention: retentionFromEnv({}) });
     expect(stats.totalEvents).toBe(1);
     expect(stats.rejectedByReason).toEqual({ bad_id: 1, bad_sig: 1, invalid_shape: 1, malformed_message: 1 });

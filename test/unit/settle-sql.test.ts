@@ -90,21 +90,24 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('hour and minute items of every hour of the day, item for item', async () => {
-    for (const hour of [DAY, DAY + 3600, DAY + 13 * 3600, DAY + 23 * 3600]) {
-      const hourFacts = unique.filter((f) => f.created_at >= hour && f.created_at < hour + 3600);
-      const expected = settledHourItems(hour, hourFacts, retention).items;
-      const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', bucket: hour, minutes: true }));
-      expect(rows.length).toBeGreaterThan(50);
-      expect(byKey(rows.map(settledItemOfRow))).toEqual(byKey(expected));
+  const hours = [DAY, DAY + 3600, DAY + 13 * 3600, DAY + 23 * 3600];
+  const factsOf = (hour: number) => unique.filter((f) => f.created_at >= hour && f.created_at < hour + 3600);
+
+  it('hour and minute items of several hours in one statement, item for item, each row tagged with its hour', async () => {
+    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', buckets: hours, minuteHours: hours }));
+    for (const hour of hours) {
+      const own = rows.filter((r) => r.part === String(hour));
+      expect(own.length).toBeGreaterThan(50);
+      expect(byKey(own.map(settledItemOfRow))).toEqual(byKey(settledHourItems(hour, factsOf(hour), retention).items));
     }
+    expect(rows.every((r) => hours.map(String).includes(String(r.part)))).toBe(true);
   });
 
-  it('without minutes, the hour items only', async () => {
-    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', bucket: DAY + 3600 }));
-    expect(new Set(rows.map((r) => r.granularity))).toEqual(new Set(['h']));
-    const hourFacts = unique.filter((f) => f.created_at >= DAY + 3600 && f.created_at < DAY + 7200);
-    expect(rows.length).toBe(aggregateFacts(hourFacts).size);
+  it('minute items only for the hours asked', async () => {
+    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', buckets: hours.slice(0, 2), minuteHours: [hours[1]!] }));
+    const minuteParts = new Set(rows.filter((r) => r.granularity === 'm').map((r) => r.part));
+    expect(minuteParts).toEqual(new Set([String(hours[1])]));
+    expect(rows.filter((r) => r.granularity === 'h' && r.part === String(hours[0])).length).toBe(aggregateFacts(factsOf(hours[0]!)).size);
   });
 
   it('day items, exact over the day, with engagement received by hour of day', async () => {
@@ -119,13 +122,13 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
       }
       return toItem(scope, 'd', DAY, state);
     });
-    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'd', bucket: DAY }));
+    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'd', buckets: [DAY] }));
     expect(rows.length).toBe(expected.length);
     expect(byKey(rows.map(settledItemOfRow))).toEqual(byKey(expected));
   });
 
   it('the Athena text uses Trino functions only where the dialects differ', () => {
-    const athena = settleSql('facts', { dialect: 'athena', granularity: 'h', bucket: DAY, minutes: true });
+    const athena = settleSql('facts', { dialect: 'athena', granularity: 'h', buckets: [DAY], minuteHours: [DAY] });
     expect(athena).toContain("from_base(substr(member, 1, 8), 16)");
     expect(athena).toContain('array_join(array_agg(');
     expect(athena).not.toMatch(/string_agg|to_json|'0x'/);

@@ -34,10 +34,12 @@ export class AthenaSqlEngine implements SqlEngine {
    * UNLOAD writes the result as files under the prefix from Athena's own workers, so a result of any
    * size never passes through this function. JSON output is gzipped by default.
    */
-  async export(sql: string, prefix: string, format: 'jsonl' | 'parquet'): Promise<void> {
+  async export(sql: string, prefix: string, format: 'jsonl' | 'parquet', options: { partitionBy?: string } = {}): Promise<void> {
     if (!this.options.exportBucket) throw new Error('AthenaSqlEngine.export needs exportBucket');
     const to = `s3://${this.options.exportBucket}/${prefix}`.replace(/'/g, "''");
-    const as = format === 'jsonl' ? "format = 'JSON', compression = 'GZIP'" : "format = 'PARQUET', compression = 'SNAPPY'";
+    if (options.partitionBy && !/^\w+$/.test(options.partitionBy)) throw new Error(`invalid partition column: ${options.partitionBy}`);
+    const partitioned = options.partitionBy ? `, partitioned_by = ARRAY['${options.partitionBy}']` : '';
+    const as = (format === 'jsonl' ? "format = 'JSON', compression = 'GZIP'" : "format = 'PARQUET', compression = 'SNAPPY'") + partitioned;
     // Never reuse a result here: the export's side effect is the point.
     await this.run(`UNLOAD (${sql}) TO '${to}' WITH (${as})`, 0);
   }

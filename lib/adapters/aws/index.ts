@@ -10,6 +10,8 @@ import { DynamoCounterStore } from './dynamodb-counter-store.js';
 import { S3ObjectStore } from './s3-object-store.js';
 import { SqsQueueSender } from './sqs-queue-sender.js';
 import { CounterStoreCheckpoints } from '../../listener/checkpoints.js';
+import { partitionOf } from '../../facts/partition.js';
+import { SETTLE_RESULTS_TABLE, type SettleTables } from '../../facts/tables.js';
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
@@ -36,5 +38,28 @@ export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
     appApiKeys: () => cachedApiKeys(secretString(new SecretsManagerClient({}), required(env, 'APP_API_KEYS_SECRET_ARN'))),
     /** the Glue table the jobs read, as Athena names it */
     factsTable: () => `"${required(env, 'ATHENA_DATABASE')}"."facts"`,
+    /** the compactor's relations: the facts table pruned by partition, and the settle results table */
+    settleTables: () => athenaSettleTables(required(env, 'ATHENA_DATABASE'), required(env, 'FACTS_BUCKET')),
+  };
+}
+
+
+/**
+ * The compactor's relations in Athena: partition filters on dt and hour prune every scan to what it
+ * names; one object at a time is addressed through the "$path" pseudo-column.
+ */
+export function athenaSettleTables(database: string, bucket: string): SettleTables {
+  const facts = `"${database}"."facts"`;
+  const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
+  const where = (hourStart: number) => {
+    const p = partitionOf(hourStart);
+    return `dt = ${quote(p.dt)} AND hour = ${quote(p.hour)}`;
+  };
+  return {
+    dialect: 'athena',
+    hours: (hourStarts) => `(SELECT * FROM ${facts} WHERE ${hourStarts.map((h) => `(${where(h)})`).join(' OR ')})`,
+    day: (dayStart) => `(SELECT * FROM ${facts} WHERE dt = ${quote(partitionOf(dayStart).dt)})`,
+    objects: (hourStart, keys) => `(SELECT * FROM ${facts} WHERE ${where(hourStart)} AND "$path" IN (${keys.map((k) => quote(`s3://${bucket}/${k}`)).join(', ')}))`,
+    results: (run, part) => `(SELECT * FROM "${database}"."${SETTLE_RESULTS_TABLE}" WHERE run = ${quote(run)} AND part = ${quote(String(part))})`,
   };
 }

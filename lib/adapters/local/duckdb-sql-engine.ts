@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { SqlEngine } from '../../ports.js';
+import { FACTS_PREFIX, partitionOf, partitionPrefix } from '../../facts/partition.js';
+import { SETTLE_RESULT_COLUMNS, settleResultsPrefix, type SettleTables } from '../../facts/tables.js';
 
 export interface DuckDbOptions {
   /** the local object store's root (FsObjectStore), where `export` writes; exports need it */
@@ -50,32 +52,59 @@ export class DuckDbSqlEngine implements SqlEngine {
    * COPY to a temp file, fsync, rename under the prefix, fsync the directory: the same guarantees as
    * FsObjectStore.put, and the temp name ends in `.tmp`, which the store never lists.
    */
-  async export(sql: string, prefix: string, format: 'jsonl' | 'parquet'): Promise<void> {
+  async export(sql: string, prefix: string, format: 'jsonl' | 'parquet', options: { partitionBy?: string } = {}): Promise<void> {
     if (!this.options.dataDir) throw new Error('DuckDbSqlEngine.export needs the data dir it writes to');
-    if (prefix.split('/').includes('..') || prefix.startsWith('/')) throw new Error(`invalid export prefix: ${prefix}`);
-    const path = join(this.options.dataDir, `${prefix}part-00000.${format === 'jsonl' ? 'json.gz' : 'parquet'}`);
+    if (prefix.split('/').includes('..') || prefix.startsWith('/') || !prefix.endsWith('/')) throw new Error(`invalid export prefix: ${prefix}`);
+    const formatOptions = format === 'jsonl' ? 'FORMAT json, COMPRESSION gzip' : 'FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000';
+    const target = join(this.options.dataDir, prefix);
+    const quote = (path: string) => `'${path.replace(/'/g, "''")}'`;
+    const connection = await this.connect();
+    if (options.partitionBy) {
+      // DuckDB writes a partitioned export as a directory tree: built under tmp/, then renamed into place whole.
+      if (!/^\w+$/.test(options.partitionBy)) throw new Error(`invalid partition column: ${options.partitionBy}`);
+      const temp = join(this.options.dataDir, 'tmp', `export-${randomUUID()}`);
+      try {
+        await mkdir(temp, { recursive: true });
+        // DuckDB partitions Parquet and CSV output but not JSON: the rows go to a temp table (spilled
+        // under the memory limit, like any table), then each partition is copied out on its own.
+        const table = `export_${randomUUID().replace(/-/g, '')}`;
+        const column = options.partitionBy;
+        await connection.run(`CREATE TEMP TABLE ${table} AS SELECT * FROM (${sql})`);
+        try {
+          const parts = (await connection.runAndReadAll(`SELECT DISTINCT CAST(${column} AS VARCHAR) AS v FROM ${table}`)).getRowObjectsJson();
+          for (const { v } of parts) {
+            const value = String(v);
+            if (!/^[\w.-]+$/.test(value)) throw new Error(`partition value not usable in a key: ${value}`);
+            const dir = join(temp, `${column}=${value}`);
+            await mkdir(dir, { recursive: true });
+            const file = join(dir, `data_0.${format === 'jsonl' ? 'json.gz' : 'parquet'}`);
+            await connection.run(`COPY (SELECT * EXCLUDE (${column}) FROM ${table} WHERE CAST(${column} AS VARCHAR) = '${value}') TO ${quote(file)} (${formatOptions})`);
+          }
+        } finally {
+          await connection.run(`DROP TABLE IF EXISTS ${table}`);
+        }
+        await syncTree(temp);
+        await mkdir(dirname(target.replace(/\/$/, '')), { recursive: true });
+        await rename(temp, target.replace(/\/$/, ''));
+      } catch (error) {
+        await rm(temp, { recursive: true, force: true }).catch(() => {});
+        throw error;
+      }
+      await syncPath(dirname(target.replace(/\/$/, '')));
+      return;
+    }
+    const path = join(target, `part-00000.${format === 'jsonl' ? 'json.gz' : 'parquet'}`);
     await mkdir(dirname(path), { recursive: true });
     const temp = `${path}.${randomUUID()}.tmp`;
-    const options = format === 'jsonl' ? 'FORMAT json, COMPRESSION gzip' : 'FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000';
     try {
-      await (await this.connect()).run(`COPY (${sql}) TO '${temp.replace(/'/g, "''")}' (${options})`);
-      const file = await open(temp, 'r+');
-      try {
-        await file.sync();
-      } finally {
-        await file.close();
-      }
+      await connection.run(`COPY (${sql}) TO ${quote(temp)} (${formatOptions})`);
+      await syncPath(temp);
       await rename(temp, path);
     } catch (error) {
       await rm(temp, { force: true }).catch(() => {});
       throw error;
     }
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await syncPath(dirname(path));
   }
 
   async close(): Promise<void> {
@@ -83,8 +112,41 @@ export class DuckDbSqlEngine implements SqlEngine {
   }
 }
 
+async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsyncs every file and directory under `dir` (an export's tree, before it is renamed into place). */
+async function syncTree(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await syncTree(path);
+    else await syncPath(path);
+  }
+  await syncPath(dir);
+}
+
 /** The facts glob DuckDB reads, with dt/hour recovered from the Hive-style path. */
 export function factsRelation(dataDir: string): string {
   const glob = `${dataDir.replace(/'/g, "''")}/facts/**/*.parquet`;
   return `read_parquet('${glob}', hive_partitioning = true, union_by_name = true)`;
+}
+
+/** The compactor's relations over the local data dir (the layout of FsObjectStore). */
+export function duckDbSettleTables(dataDir: string): SettleTables {
+  const root = dataDir.replace(/'/g, "''");
+  const parquet = (glob: string) => `read_parquet('${glob}', hive_partitioning = true, union_by_name = true)`;
+  const columns = `{${Object.entries(SETTLE_RESULT_COLUMNS).map(([name, type]) => `${name}: '${type}'`).join(', ')}}`;
+  return {
+    dialect: 'duckdb',
+    hours: (hourStarts) => `read_parquet([${hourStarts.map((h) => `'${root}/${partitionPrefix(partitionOf(h))}*.parquet'`).join(', ')}], hive_partitioning = true, union_by_name = true)`,
+    day: (dayStart) => parquet(`${root}/${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/*/*.parquet`),
+    objects: (_hourStart, keys) => `read_parquet([${keys.map((k) => `'${root}/${k.replace(/'/g, "''")}'`).join(', ')}], hive_partitioning = true, union_by_name = true)`,
+    results: (run, part) => `read_json('${root}/${settleResultsPrefix(run, part)}*.json.gz', format = 'newline_delimited', columns = ${columns})`,
+  };
 }

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import type { CounterItem, CounterStore, ObjectStore, SqlEngine } from '../ports.js';
+import { SETTLE_CHANGES_PREFIX, SETTLE_RESULTS_PREFIX, settleResultsPrefix, type SettleTables } from '../facts/tables.js';
+import { forEachLimited } from '../util/concurrency.js';
+import { readJsonLines } from '../util/json-lines.js';
+import { GLOBAL_SCOPE } from './contributions.js';
+import type { Retention } from './retention.js';
+import { SETTLE_PART_COLUMN, settleSql, settledItemOfRow } from './settle-sql.js';
+import { MANIFESTS_PREFIX, keepsDaysForever } from './settle.js';
+
+/**
+ * Settling one hour or one day (docs/scaling.md): the engine recomputes every item of the bucket from
+ * its deduplicated facts and exports them (the run's *result*); a second query diffs that result with
+ * the last committed one and exports only what changed (the run's *changes*); the changes are Put,
+ * streamed in chunks; then the bucket's manifest commits the run. So a re-settle (late events, a
+ * redelivery) writes only the items whose numbers moved, and no step holds more than one chunk.
+ *
+ * Crash safety: the manifest names the committed run and any run that started Putting but did not
+ * commit (`pending`). While a pending run exists, DynamoDB may hold any mix of it and the committed
+ * run, so the next run Puts its whole result and clears every scope either of them had: idempotent,
+ * whatever step the crash hit.
+ */
+export interface SettleDeps {
+  objects: ObjectStore;
+  counters: CounterStore;
+  sql: SqlEngine;
+  tables: SettleTables;
+  retention: Retention;
+}
+
+/** Items Put per chunk of a changes object (the BatchWriteItem requests are 25 each under it). */
+export const SETTLE_PUT_CHUNK = 500;
+/** Changes objects Put at once (Athena's UNLOAD writes several; DuckDB one). */
+export const SETTLE_PUT_OBJECTS_IN_PARALLEL = 4;
+
+interface Manifest {
+  run: string | null;
+  pending: string[];
+  /** scopes of a manifest written before runs existed: cleared once, then forgotten */
+  legacyScopes?: string[];
+  settledAt?: number;
+}
+
+const manifestKey = (granularity: 'h' | 'd', bucket: number) => `${MANIFESTS_PREFIX}${granularity}/${bucket}.json`;
+
+async function readManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket: number): Promise<Manifest> {
+  const bytes = await objects.get(manifestKey(granularity, bucket));
+  if (!bytes) return { run: null, pending: [] };
+  const raw = JSON.parse(new TextDecoder().decode(bytes)) as Partial<Manifest> & { scopes?: string[] };
+  if (raw.scopes && raw.run === undefined) return { run: null, pending: [], legacyScopes: raw.scopes };
+  return { run: raw.run ?? null, pending: raw.pending ?? [], settledAt: raw.settledAt };
+}
+
+async function writeManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket: number, manifest: Manifest): Promise<void> {
+  await objects.put(manifestKey(granularity, bucket), JSON.stringify(manifest), 'application/json');
+}
+
+/** When a settled item may expire (DynamoDB TTL); per-event, per-address and global days never do. */
+export function settledExpiry(item: CounterItem, retention: Retention): number | undefined {
+  switch (item.granularity) {
+    case 'm':
+      return item.bucket + retention.minuteSeconds;
+    case 'h':
+      return item.bucket + retention.hourSeconds;
+    case 'd':
+      return keepsDaysForever(item.scope) || item.scope === GLOBAL_SCOPE ? undefined : item.bucket + retention.daySeconds;
+    default:
+      return undefined;
+  }
+}
+
+/** One bucket of a settle run, and what it is diffed against. */
+interface BucketPlan {
+  bucket: number;
+  manifest: Manifest;
+  /** earlier runs whose rows for this bucket exist (the committed run, then any pending ones) */
+  bases: string[];
+  /** Put every row: the table may not hold the committed run's items (a crash mid-Put, a rebuild) */
+  force: boolean;
+}
+
+/**
+ * The changes of a run: rows that are new or differ from the bucket's committed run (the SQL writes
+ * canonical JSON, so equal text is equal content), every row of a forced bucket, and an empty item
+ * for every scope a base had and the result has not. Minute rows are never cleared: a run without
+ * minutes leaves the live ones alone.
+ */
+function changesSql(tables: SettleTables, run: string, plans: readonly BucketPlan[], granularity: 'h' | 'd'): string {
+  const columns = 'scope, granularity, bucket, vals, sketches, tops';
+  const select = (source: string, part: number, forced: boolean) => `SELECT ${columns}, ${part} AS part, ${forced ? 1 : 0} AS forced FROM ${source}`;
+  const fresh = plans.map((p) => select(tables.results(run, p.bucket), p.bucket, p.force)).join('\n  UNION ALL ');
+  const based = plans.flatMap((p) => p.bases.map((b) => select(tables.results(b, p.bucket), p.bucket, p.force)));
+  if (!based.length) return `SELECT ${columns} FROM (${fresh})`;
+  const same = 'o.scope = n.scope AND o.granularity = n.granularity AND o.bucket = n.bucket';
+  // A forced bucket may have several bases (one key twice): it skips the comparison, not the clearing.
+  return `WITH n AS (${fresh}),
+o AS (${based.join('\n  UNION ALL ')})
+SELECT n.scope, n.granularity, n.bucket, n.vals, n.sketches, n.tops FROM n LEFT JOIN (SELECT * FROM o WHERE forced = 0) o ON ${same}
+WHERE n.forced = 1 OR o.scope IS NULL OR o.vals <> n.vals OR o.sketches IS DISTINCT FROM n.sketches OR o.tops IS DISTINCT FROM n.tops
+UNION ALL
+SELECT DISTINCT o.scope, o.granularity, o.bucket, '{}' AS vals, CAST(NULL AS VARCHAR) AS sketches, CAST(NULL AS VARCHAR) AS tops
+FROM o LEFT JOIN n ON ${same} WHERE n.scope IS NULL AND o.granularity = '${granularity}'`;
+}
+
+export interface SettleOutcome {
+  run: string;
+  /** items Put (changed or cleared) */
+  itemsPut: number;
+}
+
+/** Buckets settled by one run at most (one statement; an hour's day is the natural group). */
+export const MAX_BUCKETS_PER_RUN = 24;
+
+/**
+ * Settles hours (`h`; with their minute items where `minuteHours` says) or days (`d`) in one run:
+ * one statement over the facts `relation` holds (it must cover every bucket), partitioned by bucket.
+ * Buckets listed in `empty` have no facts left: every scope they had is cleared.
+ */
+export async function settleBuckets(
+  granularity: 'h' | 'd',
+  buckets: readonly number[],
+  relation: string,
+  deps: SettleDeps,
+  options: { minuteHours?: readonly number[]; empty?: readonly number[]; nowMs: number; rewrite?: boolean },
+): Promise<SettleOutcome> {
+  if (buckets.length > MAX_BUCKETS_PER_RUN) throw new Error(`a settle run takes at most ${MAX_BUCKETS_PER_RUN} buckets, got ${buckets.length}`);
+  const run = `${granularity}-${buckets[0]}-${randomUUID()}`;
+  const manifests = await Promise.all(buckets.map((b) => readManifest(deps.objects, granularity, b)));
+  // Registered before anything is written: from here DynamoDB may hold this run's items.
+  await Promise.all(buckets.map((b, i) => writeManifest(deps.objects, granularity, b, { ...manifests[i]!, pending: [...manifests[i]!.pending, run] })));
+
+  const empty = new Set(options.empty ?? []);
+  const withFacts = buckets.filter((b) => !empty.has(b));
+  if (withFacts.length) {
+    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, minuteHours: options.minuteHours });
+    await deps.sql.export(sql, `${SETTLE_RESULTS_PREFIX}${run}/`, 'jsonl', { partitionBy: SETTLE_PART_COLUMN });
+  }
+  const hasRows = async (b: string, bucket: number) => (await deps.objects.list(settleResultsPrefix(b, bucket))).length > 0;
+  const plans: BucketPlan[] = await Promise.all(
+    buckets.map(async (bucket, i) => {
+      const manifest = manifests[i]!;
+      const candidates = [...(manifest.run ? [manifest.run] : []), ...manifest.pending];
+      const bases: string[] = [];
+      for (const b of candidates) if (await hasRows(b, bucket)) bases.push(b);
+      // `rewrite`: the table is not what the manifests say (a rebuild into an empty store, a restored backup).
+      return { bucket, manifest, bases, force: manifest.pending.length > 0 || options.rewrite === true };
+    }),
+  );
+  const present: BucketPlan[] = [];
+  for (const p of plans) if (await hasRows(run, p.bucket)) present.push(p);
+  const basedOnly = plans.filter((p) => p.bases.length && !present.includes(p));
+
+  let itemsPut = 0;
+  const putRows = async (prefix: string) => {
+    await forEachLimited(await deps.objects.list(prefix), SETTLE_PUT_OBJECTS_IN_PARALLEL, async (key) => {
+      for await (const rows of readJsonLines(deps.objects, key, SETTLE_PUT_CHUNK)) {
+        await deps.counters.put(
+          rows.map((row) => {
+            const item = settledItemOfRow(row);
+            return { ...item, expiresAt: settledExpiry(item, deps.retention) };
+          }),
+        );
+        itemsPut += rows.length;
+      }
+    });
+  };
+  // A manifest from before runs: its scopes are cleared first, then the result overwrites what remains.
+  for (const [i, manifest] of manifests.entries()) {
+    const cleared = (manifest.legacyScopes ?? []).map((scope) => ({ scope, granularity, bucket: buckets[i]!, values: {} }) as CounterItem);
+    for (let j = 0; j < cleared.length; j += SETTLE_PUT_CHUNK) {
+      await deps.counters.put(cleared.slice(j, j + SETTLE_PUT_CHUNK).map((item) => ({ ...item, expiresAt: settledExpiry(item, deps.retention) })));
+    }
+    itemsPut += cleared.length;
+  }
+  if (plans.every((p) => p.bases.length === 0)) {
+    // Nothing to diff against: the changes are the result (no second query).
+    await putRows(`${SETTLE_RESULTS_PREFIX}${run}/`);
+  } else {
+    // Buckets with rows now, and buckets that had rows and have none now (their scopes are cleared).
+    const changes = `${SETTLE_CHANGES_PREFIX}${run}/`;
+    const diffed = [...present, ...basedOnly];
+    const query = changesSql(deps.tables, run, present, granularity);
+    const clearOnly = basedOnly.flatMap((p) => p.bases.map((b) => `SELECT DISTINCT scope, granularity, bucket, '{}' AS vals, CAST(NULL AS VARCHAR) AS sketches, CAST(NULL AS VARCHAR) AS tops FROM ${deps.tables.results(b, p.bucket)} WHERE granularity = '${granularity}'`));
+    const parts = [...(present.length ? [query] : []), ...clearOnly];
+    if (diffed.length && parts.length) {
+      await deps.sql.export(parts.length === 1 ? parts[0]! : parts.map((q) => `SELECT * FROM (${q})`).join('\nUNION ALL\n'), changes, 'jsonl');
+      await putRows(changes);
+    }
+  }
+
+  await Promise.all(buckets.map((b) => writeManifest(deps.objects, granularity, b, { run, pending: [], settledAt: options.nowMs })));
+  // Superseded rows and the changes are garbage once the manifests have moved.
+  for (const p of plans) for (const b of p.bases) await deps.objects.delete(await deps.objects.list(settleResultsPrefix(b, p.bucket)));
+  await deps.objects.delete(await deps.objects.list(`${SETTLE_CHANGES_PREFIX}${run}/`));
+  return { run, itemsPut };
+}
