@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import { z } from 'zod';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { compactAndSettle, type CompactorDeps } from '../../lib/facts/compact.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
@@ -26,6 +27,7 @@ export function createCompactorHandler(deps: CompactorDeps & { log?: (record: Re
       outputRows: run.hours.reduce((n, r) => n + Math.max(0, r.outputRows), 0),
       failedHours: run.failedHours.length,
       deferredHours: run.deferredHours.length,
+      pacedHours: run.pacedHours.length,
       itemsPut: run.itemsPut,
       quarantined: run.quarantined,
       daysRolled: run.daysRolled.length,
@@ -38,13 +40,21 @@ export function createCompactorHandler(deps: CompactorDeps & { log?: (record: Re
   });
 }
 
+/** The compactor's own settings (infra/lib/compactor.ts sets them; docs/scaling.md says why). */
+const compactorEnvSchema = z.object({
+  RESETTLE_HOUR_AFTER_SECONDS: z.coerce.number().int().min(0).max(86_400),
+  RESETTLE_DAY_AFTER_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400),
+});
+
 let awsHandler: ReturnType<typeof createCompactorHandler> | undefined;
 
 export const handler = (event: unknown, context: Parameters<ReturnType<typeof createCompactorHandler>>[1]) => {
   awsHandler ??= (() => {
     const ports = awsPorts();
     const metrics = new EmfMetrics();
+    const env = compactorEnvSchema.parse(process.env);
     return createCompactorHandler({
+      resettle: { hourAfterSeconds: env.RESETTLE_HOUR_AFTER_SECONDS, dayAfterSeconds: env.RESETTLE_DAY_AFTER_SECONDS },
       objects: ports.objects(),
       counters: ports.counters(),
       sql: ports.athena(),

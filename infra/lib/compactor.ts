@@ -33,6 +33,15 @@ export const COMPACTOR_INTERVAL = Duration.minutes(10);
  */
 export const COMPACTOR_CONCURRENCY = 1;
 
+/**
+ * How soon a settled hour, and a rolled day, is settled again for late events (back-dated events
+ * re-dirty the last two days all the time at the design load; each re-settle scans the bucket's facts
+ * in Athena). A late event is in its live minute at once and in settled windows after the next
+ * re-settle of its hour; docs/scaling.md has the arithmetic.
+ */
+export const RESETTLE_HOUR_AFTER = Duration.hours(1);
+export const RESETTLE_DAY_AFTER = Duration.hours(6);
+
 /** Where the compactor keeps the scope manifest of each settled hour and day. */
 export { MANIFESTS_PREFIX };
 
@@ -117,6 +126,8 @@ export class Compactor extends Construct {
       environment: {
         FACTS_BUCKET: props.factsBucket.bucketName,
         COUNTERS_TABLE: props.countersTable.tableName,
+        RESETTLE_HOUR_AFTER_SECONDS: String(RESETTLE_HOUR_AFTER.toSeconds()),
+        RESETTLE_DAY_AFTER_SECONDS: String(RESETTLE_DAY_AFTER.toSeconds()),
         ATHENA_WORKGROUP: props.analytics.compactorWorkGroupName,
         ATHENA_DATABASE: props.analytics.databaseName,
         ...props.retentionEnvironment,

@@ -43,6 +43,12 @@ interface Manifest {
 
 const manifestKey = (granularity: 'h' | 'd', bucket: number) => `${MANIFESTS_PREFIX}${granularity}/${bucket}.json`;
 
+/** When the bucket was last settled (ms), or null if it never was: the compactor paces re-settles by it. */
+export async function lastSettledAt(objects: ObjectStore, granularity: 'h' | 'd', bucket: number): Promise<number | null> {
+  const manifest = await readManifest(objects, granularity, bucket);
+  return manifest.run ? (manifest.settledAt ?? 0) : null;
+}
+
 async function readManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket: number): Promise<Manifest> {
   const bytes = await objects.get(manifestKey(granularity, bucket));
   if (!bytes) return { run: null, pending: [] };

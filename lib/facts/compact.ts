@@ -8,7 +8,7 @@ import { clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, readWaterm
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
-import { settleBuckets, type SettleDeps } from '../counters/settle-run.js';
+import { lastSettledAt, settleBuckets, type SettleDeps } from '../counters/settle-run.js';
 import { forEachMapped } from '../util/concurrency.js';
 import { readJsonLines } from '../util/json-lines.js';
 
@@ -152,6 +152,15 @@ export interface CompactorDeps extends SettleDeps {
    * that does not hold what the manifests say (a rebuild into an empty store, a restored backup).
    */
   rewriteSettled?: boolean;
+  /**
+   * Seconds before an hour (or a day) that was settled already is settled again for late events; 0
+   * (the default) re-settles every run. Each re-settle scans the bucket's facts again, so at the design
+   * load, where back-dated events re-dirty the last two days all the time, AWS paces them
+   * (docs/scaling.md): a late event is stored and in its live minute at once, and in the settled hour
+   * and day items (what windows over settled time read) once its bucket settles again. A first
+   * settle is never paced.
+   */
+  resettle?: { hourAfterSeconds: number; dayAfterSeconds: number };
   /** hours settled at once: each is its own engine queries, so they overlap their waits */
   hoursInParallel?: number;
   /** a run starts no new hour or day after this many ms (an invocation's budget); the next run goes on */
@@ -168,6 +177,8 @@ export interface CompactionRun {
   failedHours: number[];
   /** hours left for the next run because this one used its budget */
   deferredHours: number[];
+  /** settled hours with late events, left for a later run by `resettle` */
+  pacedHours: number[];
   /** objects moved to quarantine/ because they could not be decoded */
   quarantined: string[];
   daysRolled: number[];
@@ -199,7 +210,18 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   const nowSeconds = Math.floor(startedMs / 1000);
   const settleBefore = Math.floor((nowSeconds - (deps.graceSeconds ?? 120)) / 3600) * 3600;
   const previous = await readWatermark(deps.counters);
-  const dirty = (await dirtyHours(deps, previous, settleBefore)).filter((d) => d.id < settleBefore);
+  const due = async (granularity: 'h' | 'd', bucket: number) => {
+    const after = granularity === 'h' ? deps.resettle?.hourAfterSeconds : deps.resettle?.dayAfterSeconds;
+    if (!after) return true;
+    const settledAt = await lastSettledAt(deps.objects, granularity, bucket);
+    return settledAt === null || startedMs - settledAt >= after * 1000;
+  };
+  const paced: number[] = [];
+  const dirty: { id: number; value: Record<string, unknown> }[] = [];
+  for (const mark of (await dirtyHours(deps, previous, settleBefore)).filter((d) => d.id < settleBefore)) {
+    if (await due('h', mark.id)) dirty.push(mark);
+    else paced.push(mark.id);
+  }
   const drifted = new Map((await deps.counters.listState(DRIFT_HOURS)).map((m) => [m.id, m.value]));
   const hours: CompactionResult[] = [];
   const failedHours: number[] = [];
@@ -269,13 +291,15 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     }
   }
   hours.sort((a, b) => a.hourStart - b.hourStart);
-  const watermark = Math.max(previous, Math.min(settleBefore, ...failedHours, ...deferredHours));
+  // A paced hour was settled before: the watermark passed it then, and a late event cannot pull it back.
+  const watermark = Math.max(previous, Math.min(settleBefore, ...failedHours, ...deferredHours, ...paced.filter((h) => h >= previous)));
   if (watermark !== previous) await deps.counters.putState(WATERMARK, 0, { settledThrough: watermark, updatedAt: deps.clock.now() });
 
   const daysRolled: number[] = [];
   let dayPending = false;
   for (const { id: dayStart, value } of (await deps.counters.listState(DIRTY_DAYS)).sort((a, b) => a.id - b.id)) {
     if (dayStart + 86400 > watermark) continue; // the day is not complete yet: its hours serve
+    if (!(await due('d', dayStart))) continue; // rolled before, and again too recently: the next runs will
     if (!withinBudget()) {
       dayPending = true;
       break;
@@ -294,7 +318,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   }
   // Only a consistent total is published: every completed day before settled_through is in a month.
   if (!dayPending) await settleAllTimeTotals(deps.counters, Math.floor(watermark / 86400) * 86400);
-  return { hours, failedHours, deferredHours, quarantined, daysRolled, itemsPut, watermark };
+  return { hours, failedHours, deferredHours, pacedHours: paced, quarantined, daysRolled, itemsPut, watermark };
 }
 
 /** Facts read back per chunk for onHourSettled. */

@@ -1,0 +1,127 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compactAndSettle } from '../../lib/facts/compact.js';
+import { DIRTY_HOURS, DRIFT_HOURS, markDirty } from '../../lib/counters/state.js';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { encodeFacts } from '../../lib/facts/parquet.js';
+import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
+import { newFact, type Fact } from '../../lib/facts/schema.js';
+import { MANIFESTS_PREFIX } from '../../lib/counters/settle.js';
+import { settleBuckets } from '../../lib/counters/settle-run.js';
+import type { CounterItem, CounterStore } from '../../lib/ports.js';
+import { fixedClock, localStores } from '../support/local.js';
+
+const HOUR = Date.UTC(2026, 10, 20, 10) / 1000;
+const retention = retentionFromEnv({ MINUTE_TTL_DAYS: '3650', HOUR_TTL_DAYS: '3650', DAY_TTL_DAYS: '3650' });
+const hex = (n: number) => n.toString(16).padStart(64, '0');
+const author = (n: number) => hex(0xa0000 + n);
+const note = (i: number, at = HOUR + i * 7): Fact =>
+  newFact({ event_id: hex(i + 1), source: 'nostr', kind: 1, type: 'note', created_at: at, author: author(i % 5), ingested_at: 1_000 + i });
+
+/** Counts the settled items Put, by granularity. */
+function countingPuts(inner: CounterStore) {
+  const puts: CounterItem[] = [];
+  const store: CounterStore = { ...bind(inner), put: async (items) => (puts.push(...items), inner.put(items)) };
+  return { store, puts };
+}
+const bind = (s: CounterStore): CounterStore => ({
+  add: (d) => s.add(d),
+  put: (i) => s.put(i),
+  range: (...a) => s.range(...a),
+  getState: (...a) => s.getState(...a),
+  putState: (...a) => s.putState(...a),
+  putStates: (r) => s.putStates(r),
+  listState: (n) => s.listState(n),
+  deleteStateIf: (...a) => s.deleteStateIf(...a),
+});
+
+describe('settle runs', () => {
+  let stores: Awaited<ReturnType<typeof localStores>>;
+  beforeEach(async () => {
+    stores = await localStores();
+  });
+  afterEach(() => stores.close());
+
+  async function write(name: string, facts: Fact[]) {
+    await stores.objects.put(`${partitionPrefix(partitionOf(facts[0]!.created_at))}${name}.parquet`, encodeFacts(facts));
+    await markDirty(stores.counters, [...new Set(facts.map((f) => partitionOf(f.created_at).start))], 0);
+  }
+  const run = (counters: CounterStore, nowMs: number, extra: Partial<Parameters<typeof compactAndSettle>[0]> = {}) =>
+    compactAndSettle({ objects: stores.objects, counters, sql: stores.sql, tables: stores.tables, clock: fixedClock(nowMs), retention, logIssue: () => {}, ...extra });
+  const userHour = async (n: number) => (await stores.counters.range(`u:${author(n)}`, 'h', HOUR, HOUR))[0]?.values ?? {};
+
+  it('a re-settle Puts only the items a late event changed', async () => {
+    await write('batch-1', Array.from({ length: 50 }, (_, i) => note(i)));
+    const first = countingPuts(stores.counters);
+    await run(first.store, (HOUR + 2 * 3600) * 1000);
+    const hourItems = first.puts.filter((p) => p.granularity === 'h').length;
+    expect(hourItems).toBe(6); // g + 5 authors
+    expect(await userHour(1)).toEqual({ posts: 10 });
+
+    // One late note by author 1: its scope and the global item change, nothing else.
+    await write('late', [note(1000 + 1, HOUR + 3000)]);
+    const second = countingPuts(stores.counters);
+    const again = await run(second.store, (HOUR + 3 * 3600) * 1000);
+    expect(second.puts.filter((p) => p.granularity === 'h').map((p) => p.scope).sort()).toEqual(['g', `u:${author(1)}`].sort());
+    expect(again.itemsPut).toBe(second.puts.filter((p) => p.granularity === 'h' || p.granularity === 'd').length);
+    expect(await userHour(1)).toEqual({ posts: 11 });
+  });
+
+  it('minute items are rewritten only for hours marked as drifted; elsewhere the live minutes stand', async () => {
+    await write('batch-1', Array.from({ length: 20 }, (_, i) => note(i)));
+    const plain = countingPuts(stores.counters);
+    await run(plain.store, (HOUR + 2 * 3600) * 1000);
+    expect(plain.puts.some((p) => p.granularity === 'm')).toBe(false);
+
+    await markDirty(stores.counters, [HOUR], 0);
+    await markDirty(stores.counters, [HOUR], 0, DRIFT_HOURS);
+    const drifted = countingPuts(stores.counters);
+    await run(drifted.store, (HOUR + 3 * 3600) * 1000);
+    expect(drifted.puts.filter((p) => p.granularity === 'm').length).toBeGreaterThan(0);
+    expect(await stores.counters.listState(DRIFT_HOURS)).toEqual([]);
+  });
+
+  it('paces re-settles of settled hours, never first settles, and keeps the watermark', async () => {
+    await write('batch-1', [note(1)]);
+    const t0 = (HOUR + 2 * 3600) * 1000;
+    await run(stores.counters, t0, { resettle: { hourAfterSeconds: 3600, dayAfterSeconds: 0 } });
+    await write('late', [note(2, HOUR + 100)]);
+    const soon = await run(stores.counters, t0 + 10 * 60_000, { resettle: { hourAfterSeconds: 3600, dayAfterSeconds: 0 } });
+    expect(soon.pacedHours).toEqual([HOUR]);
+    expect(soon.watermark).toBeGreaterThan(HOUR); // the paced hour, settled before, does not hold it back
+    expect((await stores.counters.listState(DIRTY_HOURS)).map((m) => m.id)).toEqual([HOUR]);
+    expect(await userHour(2)).toEqual({});
+    const later = await run(stores.counters, t0 + 61 * 60_000, { resettle: { hourAfterSeconds: 3600, dayAfterSeconds: 0 } });
+    expect(later.pacedHours).toEqual([]);
+    expect(await userHour(2)).toEqual({ posts: 1 });
+  });
+
+  it('after a crash mid-Put, the next run Puts every item again; a rebuild (rewrite) does too', async () => {
+    await write('batch-1', Array.from({ length: 30 }, (_, i) => note(i)));
+    // A run that dies at its first Put: registered as pending, nothing committed.
+    const dying: CounterStore = { ...bind(stores.counters), put: async () => Promise.reject(new Error('crash')) };
+    await expect(settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, counters: dying, retention }, { nowMs: 0 })).rejects.toThrow('crash');
+    const manifest = JSON.parse(new TextDecoder().decode((await stores.objects.get(`${MANIFESTS_PREFIX}h/${HOUR}.json`))!));
+    expect(manifest.pending).toHaveLength(1);
+    const recovery = countingPuts(stores.counters);
+    await settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, counters: recovery.store, retention }, { nowMs: 1 });
+    expect(recovery.puts.length).toBe(6);
+    // Nothing changed since: a normal re-settle Puts nothing, a rewrite Puts everything.
+    const quiet = countingPuts(stores.counters);
+    await settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, counters: quiet.store, retention }, { nowMs: 2 });
+    expect(quiet.puts).toEqual([]);
+    const rewrite = countingPuts(stores.counters);
+    await settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, counters: rewrite.store, retention }, { nowMs: 3, rewrite: true });
+    expect(rewrite.puts.length).toBe(6);
+    // Superseded results are gone: one result per bucket is kept.
+    expect((await stores.objects.list('counters/results/')).length).toBe(1);
+  });
+
+  it('a manifest written before runs (a scope list) has its scopes cleared, then the result Put', async () => {
+    await write('batch-1', [note(1)]);
+    await stores.counters.put([{ scope: 'u:gone', granularity: 'h', bucket: HOUR, values: { posts: 3 } }]);
+    await stores.objects.put(`${MANIFESTS_PREFIX}h/${HOUR}.json`, JSON.stringify({ scopes: ['u:gone', `u:${author(1)}`, 'g'] }));
+    await settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, retention }, { nowMs: 0 });
+    expect((await stores.counters.range('u:gone', 'h', HOUR, HOUR))[0]?.values ?? {}).toEqual({});
+    expect(await userHour(1)).toEqual({ posts: 1 });
+  });
+});
