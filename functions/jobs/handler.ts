@@ -1,18 +1,30 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { runJob, type RunJobDeps } from '../../lib/jobs/jobs.js';
+import { JOB_STEP_MAX_ATTEMPTS, runJobStep, type RunJobDeps } from '../../lib/jobs/jobs.js';
+import { MAX_JOB_CHUNKS, jobLimitsFromEnv } from '../../lib/jobs/plan.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { systemClock } from '../../lib/ports.js';
 import { EmfMetrics } from '../../lib/metrics/emf.js';
 
-const jobMessageSchema = z.object({ jobId: z.string().regex(/^[0-9a-f]{32}$/, 'jobId must be 32 hex characters') });
+/** The last step of the largest plan: its merge, after one step per chunk. */
+const MAX_STEP = MAX_JOB_CHUNKS;
+
+// `step` is absent in messages queued before jobs ran in steps: those start at step 0.
+const jobMessageSchema = z.object({
+  jobId: z.string().regex(/^[0-9a-f]{32}$/, 'jobId must be 32 hex characters'),
+  step: z.number().int().min(0).max(MAX_STEP).optional(),
+  attempt: z.number().int().min(0).max(JOB_STEP_MAX_ATTEMPTS - 1).optional(),
+});
 
 /**
- * The jobs queue → run each job (Athena in AWS, DuckDB locally). A job's own failure (bad SQL, a scan
- * over the cutoff) is recorded on the job; only infrastructure errors hand the message back.
+ * The jobs queue → one step of a job per message (Athena in AWS, DuckDB locally); each step sends the
+ * next step's message to the same queue. A job's own failure (a scan over the cutoff or the budget, a
+ * step out of retries) is recorded on the job; only infrastructure errors (the job item or the queue
+ * unwritable) hand the message back.
  */
 export function createJobsHandler(deps: RunJobDeps & { afterBatch?: () => void }) {
+  const limits = deps.limits ?? jobLimitsFromEnv();
   return middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const failures: { itemIdentifier: string }[] = [];
     for (const record of event.Records) {
@@ -25,9 +37,9 @@ export function createJobsHandler(deps: RunJobDeps & { afterBatch?: () => void }
         continue;
       }
       try {
-        await runJob(message.jobId, deps);
+        await runJobStep(message, { ...deps, limits }, { receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 1) });
       } catch (error) {
-        console.error(JSON.stringify({ level: 'error', msg: 'job run failed; will retry', jobId: message.jobId, error: String(error) }));
+        console.error(JSON.stringify({ level: 'error', msg: 'job step failed; will retry', jobId: message.jobId, step: message.step ?? 0, error: String(error) }));
         failures.push({ itemIdentifier: record.messageId });
       }
     }
@@ -51,6 +63,7 @@ export const handler = (event: SQSEvent, context: Parameters<ReturnType<typeof c
       relation: ports.factsTable(),
       dialect: 'athena',
       clock: systemClock,
+      jobsQueue: ports.jobsQueue(),
     });
   })();
   return awsHandler(event, context);

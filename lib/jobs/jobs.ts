@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueSender, SqlEngine } from '../ports.js';
+import { QueryStoppedError, type Clock, type CounterStore, type MetricsSink, type ObjectStore, type QueueSender, type SqlEngine } from '../ports.js';
 import { METRIC } from '../metrics/names.js';
 import type { SqlDialect } from './metrics-sql.js';
-import { userDailySql, userEngagersSql, userEngagementByHourSql, userTopSql, type TopListQuery } from './user-job-sql.js';
-import { USER_METRICS, type UserMetric } from '../counters/contributions.js';
-import type { BucketState } from '../counters/aggregate.js';
 import type { Drilldown } from '../query/drilldown.js';
-import { toTotals } from '../query/summary.js';
 import type { Meta } from '../query/window-read.js';
 import type { QueryWindow } from '../query/window.js';
+import { JobMerge, partData, partLabel, partSql, type PartData } from './parts.js';
+import { JobError, jobLimitsFromEnv, planJob, type JobLimits, type JobPlan } from './plan.js';
+import { athenaQueryCostUsd, factsBytesByHour, formatBytes, prunedBytes, scanFraction } from './scan.js';
 
 /** What a job computes: a user summary or one drill-down, over a window the counters cannot answer. */
 export interface JobRequest {
@@ -36,8 +35,29 @@ export interface JobRecord {
   createdAt: number;
   updatedAt: number;
   completedAt: number | null;
-  /** every progress step, so a caller can see the job move even when it runs fast */
+  /** the latest progress steps (at most MAX_PROGRESS_ENTRIES), so a caller can see the job move even when it runs fast */
   progress: { phase: string; percent: number; at: number }[];
+  /** how the window is chunked, once the first step has planned it (absent on records from before chunking) */
+  plan?: JobPlan | null;
+  /** the first step not yet done: where a redelivered or resumed job carries on */
+  nextStep?: number;
+  scan?: JobScan | null;
+}
+
+/** What a job reads and what that costs, reported on the job as it runs. */
+export interface JobScan {
+  /** what all its steps are expected to scan (partition sizes × the share of columns each reads); null when the store cannot list sizes */
+  expectedBytes: number | null;
+  /** bytes scanned by the steps done so far */
+  bytesScanned: number;
+  /** `engine`: as Athena reported them; `estimate`: the steps' expected bytes (DuckDB reports none); `none`: neither is known */
+  bytesScannedSource: 'engine' | 'estimate' | 'none';
+  /** queries run: every part of the job, once per chunk */
+  queries: number;
+  /** what Athena bills for those queries (ATHENA_USD_PER_TB, at least 10 MB a query); an estimate when the bytes are */
+  costUsd: number;
+  /** the per-query cutoff no step may be expected over */
+  cutoffBytes: number;
 }
 
 export class QuotaExceededError extends Error {
@@ -50,11 +70,13 @@ export class QuotaExceededError extends Error {
   }
 }
 
-/** Longer than the jobs function's 15-minute timeout. */
+/** Longer than the jobs function's 15-minute timeout, so longer than any one step: a job this still has lost its message. */
 const STALE_JOB_MS = 20 * 60_000;
 
 export const jobNamespace = (jobId: string) => `job:${jobId}`;
 export const jobResultKey = (jobId: string) => `jobs/${jobId}.json`;
+/** A step's partial result, under its plan's id so a later run of the same job never reads it. */
+export const jobPartialKey = (jobId: string, planId: string, step: number) => `jobs/${jobId}/${planId}/${String(step).padStart(5, '0')}.json`;
 const MAX_CLIENT_CHARS = 64;
 /** The client's hourly quota counter: `client` is a bounded CallerIdentity, safe as a key. */
 const QUOTA_SCOPE = (client: string) => `quota:${client}`;
@@ -112,10 +134,10 @@ export async function submitJob(
   const jobId = jobIdOf(request);
   const now = deps.clock.now();
   const existing = await readJob(deps.counters, jobId);
-  // A job that has not moved for longer than a run may take lost its message (a restarted local stack,
-  // a purged queue): it is queued again rather than shared forever.
-  const active = existing && (existing.status === 'queued' || existing.status === 'running') && now - existing.updatedAt < STALE_JOB_MS;
-  if (active) return existing;
+  // A job that has not moved for longer than a step may take lost its message (a restarted local stack,
+  // a purged queue, a step dead-lettered): it is resumed, or queued again, rather than shared forever.
+  const unfinished = existing && (existing.status === 'queued' || existing.status === 'running');
+  if (unfinished && now - existing.updatedAt < STALE_JOB_MS) return existing;
   if (existing?.status === 'complete' && existing.completedAt !== null && now - existing.completedAt < deps.settings.resultTtlSeconds * 1000) return existing;
 
   // ADD on an hourly counter item is atomic, so concurrent submissions cannot both slip under the quota.
@@ -127,6 +149,14 @@ export async function submitJob(
     throw new QuotaExceededError(`job quota reached: ${deps.settings.perClientPerHour} jobs per hour per client; try again after ${new Date((hour + 3600) * 1000).toISOString()}`, retryAfterSeconds);
   }
 
+  if (unfinished && existing.plan) {
+    // Its plan and finished steps stand: carry on at the first step not done.
+    const step = existing.nextStep ?? 0;
+    addProgress(existing, `resumed at step ${step + 1} of ${existing.plan.chunks.length + 1}`, existing.progressPercent, now);
+    await writeJob(deps.counters, existing);
+    await sendStep(deps.jobsQueue, { jobId, step });
+    return existing;
+  }
   const record: JobRecord = {
     jobId,
     status: 'queued',
@@ -140,10 +170,12 @@ export async function submitJob(
     updatedAt: now,
     completedAt: null,
     progress: [{ phase: 'queued', percent: 0, at: now }],
+    plan: null,
+    nextStep: 0,
+    scan: null,
   };
   await writeJob(deps.counters, record);
-  const { failed } = await deps.jobsQueue.sendBatch([JSON.stringify({ jobId })]);
-  if (failed.length) throw new Error('the jobs queue did not accept the job; try again');
+  await sendStep(deps.jobsQueue, { jobId, step: 0 });
   return record;
 }
 
@@ -156,44 +188,167 @@ export interface RunJobDeps {
   dialect: SqlDialect;
   clock: Clock;
   metrics?: MetricsSink;
+  /** the jobs queue: each step sends the message of the next */
+  jobsQueue: QueueSender;
+  /** the per-query cutoff and the job budget (default: jobLimitsFromEnv()) */
+  limits?: JobLimits;
 }
 
-const DAY = 86400;
-/** Days per scan: each chunk is one query, so progress moves and a failure costs one chunk. */
-const CHUNK_DAYS = 31;
+/**
+ * A jobs queue message: run `step` of the job, the scan of chunk `step` (step 0 plans the job first)
+ * or, after the last chunk, the merge; `attempt` counts the step's retries.
+ */
+export interface JobMessage {
+  jobId: string;
+  step?: number;
+  attempt?: number;
+}
 
-/** Runs a queued job to completion (or failure), recording progress as it goes. Idempotent per job. */
-export async function runJob(jobId: string, deps: RunJobDeps): Promise<JobRecord> {
+/** Runs of one step before the job fails with the step's error. */
+export const JOB_STEP_MAX_ATTEMPTS = 3;
+/** Progress entries a job keeps, the latest: a long job has hundreds of steps and its item must stay small. */
+export const MAX_PROGRESS_ENTRIES = 50;
+/** Partials the merge reads at once. */
+const MERGE_READ_CONCURRENCY = 16;
+
+/** A chunk's partial result, stored before the next step's message is sent. */
+interface JobPartial {
+  planId: string;
+  step: number;
+  chunk: { startTs: number; endTs: number };
+  /** per query, in the plan's part order */
+  queries: { bytes: number; data: PartData }[];
+  bytesSource: JobScan['bytesScannedSource'];
+}
+
+export type StepOutcome = 'ran' | 'merged' | 'retrying' | 'failed' | 'duplicate' | 'resent' | 'ignored';
+
+async function sendStep(queue: QueueSender, message: JobMessage): Promise<void> {
+  const { failed } = await queue.sendBatch([JSON.stringify(message)]);
+  if (failed.length) throw new Error('the jobs queue did not accept the job; try again');
+}
+
+function addProgress(record: JobRecord, phase: string, percent: number, at: number): void {
+  Object.assign(record, { phase, progressPercent: percent, updatedAt: at });
+  record.progress = [...record.progress, { phase, percent, at }].slice(-MAX_PROGRESS_ENTRIES);
+}
+
+const dayOf = (ts: number) => new Date(ts * 1000).toISOString().slice(0, 10);
+const rangeOf = (chunk: { startTs: number; endTs: number }) => `${dayOf(chunk.startTs)}..${dayOf(chunk.endTs - 1)}`;
+
+/**
+ * Runs one step of a job, in its own invocation: step 0 plans the job (unless it has a plan), each scan
+ * step runs the job's queries over one chunk and stores its partial before sending the next step's
+ * message, and the last step merges the partials into the result. A step runs again only until it is
+ * done (the job item's `nextStep` says which), so a crash anywhere resumes at the first unfinished step
+ * and a re-run overwrites its own partial: nothing is counted twice. A failed step is retried through a new
+ * message (JOB_STEP_MAX_ATTEMPTS runs); a failure that is the job's own (JobError, a query the engine
+ * stopped) fails the job at once. Throws only when the job item or the queue cannot be written, so the
+ * message comes back.
+ */
+export async function runJobStep(message: JobMessage, deps: RunJobDeps, delivery: { receiveCount: number } = { receiveCount: 1 }): Promise<StepOutcome> {
+  const { jobId } = message;
+  const step = message.step ?? 0;
   const record = await readJob(deps.counters, jobId);
-  if (!record) throw new Error(`no job ${jobId}`);
-  if (record.status === 'complete') return record;
-  const step = async (phase: string, percent: number, patch: Partial<JobRecord> = {}) => {
-    const at = deps.clock.now();
-    Object.assign(record, { phase, progressPercent: percent, updatedAt: at, ...patch });
-    record.progress = [...record.progress, { phase, percent, at }];
-    await writeJob(deps.counters, record);
-  };
-  const started = deps.clock.now();
-  const scannedBefore = deps.sql.bytesScanned?.() ?? 0;
-  try {
-    await step('planning', 5, { status: 'running', error: null });
-    const result = await computeJob(record.request, deps, step);
-    await step('writing result', 95);
-    const resultRef = jobResultKey(jobId);
-    await deps.objects.put(resultRef, JSON.stringify(result), 'application/json');
-    await step('complete', 100, { status: 'complete', resultRef, completedAt: deps.clock.now() });
-  } catch (error) {
-    await step('failed', record.progressPercent, { status: 'failed', error: (error as Error).message });
+  // an unknown or finished job, or a message from a run a later submission replaced
+  if (!record || record.status === 'complete' || record.status === 'failed' || (!record.plan && step !== 0)) return 'ignored';
+  const next = record.nextStep ?? 0;
+  if (record.plan && step < next) {
+    // This step finished, but its message came back: the invocation may have died before it sent the
+    // next step's message, so send it again (a duplicate of that is dropped here the same way).
+    if (delivery.receiveCount > 1 || deps.clock.now() - record.updatedAt > STALE_JOB_MS) {
+      await sendStep(deps.jobsQueue, { jobId, step: next });
+      return 'resent';
+    }
+    return 'duplicate';
   }
-  deps.metrics?.observe?.(METRIC.jobDurationMs, deps.clock.now() - started, { Status: record.status });
-  if (deps.sql.bytesScanned) deps.metrics?.observe?.(METRIC.jobBytesScanned, deps.sql.bytesScanned() - scannedBefore);
-  return record;
+  if (record.plan && step > next) return 'ignored';
+  try {
+    const limits = deps.limits ?? jobLimitsFromEnv();
+    if (!record.plan) await planStep(record, deps, limits);
+    const plan = record.plan!;
+    if (step < plan.chunks.length) return (await scanStep(record, plan, step, deps)) ? 'ran' : 'duplicate';
+    return (await mergeStep(record, plan, deps)) ? 'merged' : 'duplicate';
+  } catch (error) {
+    return failStep(jobId, step, message.attempt ?? 0, error, deps);
+  }
 }
 
-type Step = (phase: string, percent: number) => Promise<void>;
+async function planStep(record: JobRecord, deps: RunJobDeps, limits: JobLimits): Promise<void> {
+  const now = deps.clock.now();
+  const plan = await planJob(record.request, { objects: deps.objects, relation: deps.relation, dialect: deps.dialect, limits, now });
+  Object.assign(record, {
+    status: 'running',
+    error: null,
+    plan,
+    nextStep: 0,
+    scan: { expectedBytes: plan.expectedBytes, bytesScanned: 0, bytesScannedSource: 'none', queries: 0, costUsd: 0, cutoffBytes: plan.cutoffBytes } satisfies JobScan,
+  });
+  const expected = plan.expectedBytes === null ? 'unknown' : formatBytes(plan.expectedBytes);
+  addProgress(record, `planned ${plan.chunks.length} chunks × ${plan.parts.length} queries; expected scan ${expected}`, 5, now);
+  await writeJob(deps.counters, record);
+}
 
-async function computeJob(request: JobRequest, deps: RunJobDeps, step: Step): Promise<unknown> {
-  const { window, pubkey } = request;
+async function scanStep(record: JobRecord, plan: JobPlan, step: number, deps: RunJobDeps): Promise<boolean> {
+  const chunk = plan.chunks[step]!;
+  // The cutoff again, on what the chunk holds now: facts arrive after planning.
+  const sizes = await factsBytesByHour(deps.objects, chunk.startTs, chunk.endTs);
+  const held = sizes && prunedBytes(sizes, chunk.startTs, chunk.endTs);
+  const queries: JobPartial['queries'] = [];
+  let measuredAll = true;
+  for (const part of plan.parts) {
+    const sql = partSql(part, record.request, chunk, deps.relation, deps.dialect);
+    const expected = held === null ? null : Math.ceil(held * scanFraction(sql));
+    if (expected !== null && expected > plan.cutoffBytes) {
+      throw new JobError(`chunk ${rangeOf(chunk)} (${partLabel(part)}) is expected to scan ${formatBytes(expected)}, over the per-query cutoff of ${formatBytes(plan.cutoffBytes)}`);
+    }
+    const before = deps.sql.bytesScanned?.();
+    const rows = await deps.sql.query(sql);
+    const measured = before === undefined ? null : deps.sql.bytesScanned!() - before;
+    measuredAll &&= measured !== null;
+    queries.push({ bytes: measured ?? expected ?? 0, data: partData(part, rows) });
+  }
+  const bytesSource = measuredAll ? 'engine' : held !== null ? 'estimate' : 'none';
+  const partial: JobPartial = { planId: plan.id, step, chunk: { startTs: chunk.startTs, endTs: chunk.endTs }, queries, bytesSource };
+  await deps.objects.put(jobPartialKey(record.jobId, plan.id, step), JSON.stringify(partial), 'application/json');
+  const bytes = queries.reduce((sum, q) => sum + q.bytes, 0);
+  deps.metrics?.observe?.(METRIC.jobBytesScanned, bytes);
+
+  // Advance from a fresh read: a duplicate delivery that ran this step too finds it done and stops
+  // here, so two copies of a message do not become two chains of steps.
+  const fresh = await readJob(deps.counters, record.jobId);
+  if (!fresh || fresh.status !== 'running' || fresh.plan?.id !== plan.id || (fresh.nextStep ?? 0) !== step) return false;
+  const scan = fresh.scan!;
+  fresh.scan = {
+    ...scan,
+    bytesScanned: scan.bytesScanned + bytes,
+    bytesScannedSource: scan.queries === 0 || scan.bytesScannedSource === bytesSource ? bytesSource : 'estimate',
+    queries: scan.queries + queries.length,
+    costUsd: Math.round((scan.costUsd + queries.reduce((sum, q) => sum + athenaQueryCostUsd(q.bytes), 0)) * 1e9) / 1e9,
+  };
+  fresh.nextStep = step + 1;
+  addProgress(fresh, `scanning ${rangeOf(chunk)} (chunk ${step + 1} of ${plan.chunks.length})`, 5 + Math.round((90 * (step + 1)) / (plan.chunks.length + 1)), deps.clock.now());
+  await writeJob(deps.counters, fresh);
+  await sendStep(deps.jobsQueue, { jobId: record.jobId, step: step + 1 });
+  return true;
+}
+
+async function mergeStep(record: JobRecord, plan: JobPlan, deps: RunJobDeps): Promise<boolean> {
+  const merge = new JobMerge(record.request);
+  const chunks = plan.chunks.length;
+  for (let from = 0; from < chunks; from += MERGE_READ_CONCURRENCY) {
+    const steps = Array.from({ length: Math.min(MERGE_READ_CONCURRENCY, chunks - from) }, (_, i) => from + i);
+    const partials = await Promise.all(
+      steps.map(async (step) => {
+        const bytes = await deps.objects.get(jobPartialKey(record.jobId, plan.id, step));
+        // every step before this one stored its partial before it moved on: only expiry removes one
+        if (!bytes) throw new JobError(`the partial result of step ${step + 1} is gone (jobs/ objects expire); submit the job again`);
+        return JSON.parse(new TextDecoder().decode(bytes)) as JobPartial;
+      }),
+    );
+    for (const partial of partials) for (const query of partial.queries) merge.add(query.data);
+  }
+  const { window } = record.request;
   const meta: Meta = {
     window: { type: window.type, startTs: window.startTs, endTs: window.endTs, ...(window.interval ? { interval: window.interval } : {}) },
     freshness: { snapshotAsOf: null, deltaAsOf: null, stalenessMs: null, isPartial: false },
@@ -201,77 +356,35 @@ async function computeJob(request: JobRequest, deps: RunJobDeps, step: Step): Pr
     partialReason: null,
     plan: { maxItems: 0, itemsRead: 0, segments: [] },
   };
-  const limit = request.limit ?? (request.kind === 'summary' ? 5 : 10);
-  const top = async (list: TopListQuery, n: number) =>
-    (await deps.sql.query(userTopSql(deps.relation, window, deps.dialect, pubkey, list, n))).map((r) => [String(r.item), Number(r.amount)] as const);
+  const resultRef = jobResultKey(record.jobId);
+  await deps.objects.put(resultRef, JSON.stringify(merge.result(meta)), 'application/json');
 
-  if (request.kind === 'drilldown' && (request.drilldown === 'best-hours' || request.drilldown === 'best-days')) {
-    await step('scanning engagement by hour', 30);
-    const tz = request.tzOffsetMinutes ?? 0;
-    const rows = await deps.sql.query(userEngagementByHourSql(deps.relation, window, deps.dialect, pubkey, tz));
-    const byHour = Array.from({ length: 24 }, (_, hour) => ({ hour, engagement: 0 }));
-    const names = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-    const byDay = names.map((day, index) => ({ day, index, engagement: 0 }));
-    for (const row of rows) {
-      byHour[(Number(row.hour_of_day) + 24) % 24]!.engagement += Number(row.engagement);
-      byDay[(Number(row.weekday) + 7) % 7]!.engagement += Number(row.engagement);
-    }
-    const tzMeta = { ...meta, tzOffsetMinutes: tz };
-    if (request.drilldown === 'best-hours') {
-      const best = [...byHour].sort((a, b) => b.engagement - a.engagement || a.hour - b.hour).filter((h) => h.engagement > 0).slice(0, 3).map((h) => h.hour);
-      return { data: { hours: byHour, best }, meta: tzMeta };
-    }
-    const best = [...byDay].sort((a, b) => b.engagement - a.engagement || a.index - b.index).filter((d) => d.engagement > 0).slice(0, 3).map((d) => d.day);
-    return { data: { days: byDay, best }, meta: tzMeta };
-  }
+  const fresh = await readJob(deps.counters, record.jobId);
+  if (!fresh || fresh.status !== 'running' || fresh.plan?.id !== plan.id || (fresh.nextStep ?? 0) !== chunks) return false;
+  const now = deps.clock.now();
+  Object.assign(fresh, { status: 'complete', resultRef, completedAt: now, nextStep: chunks + 1 });
+  addProgress(fresh, 'complete', 100, now);
+  await writeJob(deps.counters, fresh);
+  deps.metrics?.observe?.(METRIC.jobDurationMs, now - fresh.createdAt, { Status: 'complete' });
+  return true;
+}
 
-  if (request.kind === 'drilldown' && request.drilldown !== 'timeline') {
-    await step(`scanning ${request.drilldown}`, 30);
-    if (request.drilldown === 'top-posts') return { data: (await top('top_posts', limit)).map(([id, engagement]) => ({ id, engagement })), meta };
-    if (request.drilldown === 'top-hashtags') return { data: (await top('top_tags', limit)).map(([tag, count]) => ({ tag, count })), meta };
-    return { data: (await top('top_zappers', limit)).map(([pk, msats]) => ({ pubkey: pk, sats: Math.floor(msats / 1000) })), meta };
+async function failStep(jobId: string, step: number, attempt: number, error: unknown, deps: RunJobDeps): Promise<StepOutcome> {
+  const record = await readJob(deps.counters, jobId);
+  if (!record || record.status === 'complete' || record.status === 'failed') return 'ignored';
+  const reason = (error as Error)?.message ?? String(error);
+  const now = deps.clock.now();
+  const final = error instanceof JobError || error instanceof QueryStoppedError || attempt + 1 >= JOB_STEP_MAX_ATTEMPTS;
+  const where = record.plan ? `step ${step + 1} of ${record.plan.chunks.length + 1}` : 'planning';
+  if (!final) {
+    addProgress(record, `retrying ${where} (run ${attempt + 2} of ${JOB_STEP_MAX_ATTEMPTS}) after: ${reason.slice(0, 200)}`, record.progressPercent, now);
+    await writeJob(deps.counters, record);
+    await sendStep(deps.jobsQueue, { jobId, step, attempt: attempt + 1 });
+    return 'retrying';
   }
-
-  // Summary and timeline: scan in chunks of days, so progress moves and each query stays bounded.
-  const chunks: { startTs: number; endTs: number }[] = [];
-  for (let start = window.startTs; start < window.endTs; ) {
-    const end = Math.min(window.endTs, (Math.floor(start / DAY) + CHUNK_DAYS) * DAY);
-    chunks.push({ startTs: start, endTs: end });
-    start = end;
-  }
-  const days = new Map<number, Record<UserMetric, number>>();
-  for (let ts = Math.floor(window.startTs / DAY) * DAY; ts < window.endTs; ts += DAY) {
-    days.set(ts, Object.fromEntries(USER_METRICS.map((m) => [m, 0])) as Record<UserMetric, number>);
-  }
-  for (const [i, chunk] of chunks.entries()) {
-    await step(`scanning ${new Date(chunk.startTs * 1000).toISOString().slice(0, 10)}..${new Date((chunk.endTs - 1) * 1000).toISOString().slice(0, 10)}`, Math.round(10 + (70 * i) / chunks.length));
-    for (const row of await deps.sql.query(userDailySql(deps.relation, chunk, deps.dialect, pubkey))) {
-      const point = days.get(Number(row.day));
-      if (point) for (const metric of USER_METRICS) point[metric] += Number(row[metric] ?? 0);
-    }
-  }
-  const stateOf = (values: Record<string, number>): BucketState => ({ values, sets: {}, tops: {} });
-  const totalsValues = Object.fromEntries(USER_METRICS.map((m) => [m, 0])) as Record<UserMetric, number>;
-  for (const point of days.values()) for (const metric of USER_METRICS) totalsValues[metric] += point[metric];
-  const timeline = [...days].map(([ts, values]) => {
-    const { uniqueEngagers: _omit, ...totals } = toTotals(stateOf(values));
-    return { ts, ...totals };
-  });
-  if (request.kind === 'drilldown') {
-    return { data: [...days].map(([ts, values]) => ({ ts, ...toTotals(stateOf(values)) })), meta };
-  }
-
-  await step('counting distinct engagers', 82);
-  const [engagers] = await deps.sql.query(userEngagersSql(deps.relation, window, deps.dialect, pubkey));
-  await step('ranking drill-downs', 88);
-  const [posts, tags, zappers] = [await top('top_posts', limit), await top('top_tags', limit), await top('top_zappers', limit)];
-  return {
-    data: { pubkey, totals: { ...toTotals(stateOf(totalsValues)), uniqueEngagers: Number(engagers?.engagers ?? 0) }, timeline },
-    drilldowns: {
-      topPosts: posts.map(([id, engagement]) => ({ id, engagement })),
-      topHashtags: tags.map(([tag, count]) => ({ tag, count })),
-      topZappers: zappers.map(([pk, msats]) => ({ pubkey: pk, sats: Math.floor(msats / 1000) })),
-    },
-    meta,
-  };
+  Object.assign(record, { status: 'failed', error: error instanceof JobError ? reason : `${where} failed: ${reason}` });
+  addProgress(record, 'failed', record.progressPercent, now);
+  await writeJob(deps.counters, record);
+  deps.metrics?.observe?.(METRIC.jobDurationMs, now - record.createdAt, { Status: 'failed' });
+  return 'failed';
 }

@@ -11,16 +11,23 @@ export interface FactsWindow {
 }
 
 const day = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString().slice(0, 10);
+const hourOf = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString().slice(11, 13);
 
-/** Deduplicated facts inside [startTs, endTs), with partition pruning on dt. */
-export function dedupedFacts(relation: string, window: FactsWindow, dialect: SqlDialect): string {
+/**
+ * Deduplicated facts inside [startTs, endTs), with partition pruning on dt; with `pruneHours`, a window
+ * inside one UTC day is pruned to its hours too (a job's hour-sized chunk then reads only those hours).
+ */
+export function dedupedFacts(relation: string, window: FactsWindow, dialect: SqlDialect, pruneHours = false): string {
+  const last = Math.max(window.startTs, window.endTs - 1);
   const dtFrom = day(window.startTs);
-  const dtTo = day(Math.max(window.startTs, window.endTs - 1));
+  const dtTo = day(last);
   const dtFilter = dialect === 'athena' ? `dt BETWEEN '${dtFrom}' AND '${dtTo}'` : `dt BETWEEN DATE '${dtFrom}' AND DATE '${dtTo}'`;
+  // `hour` is a two-digit string in both engines, so the comparison is lexicographic and exact.
+  const hourFilter = pruneHours && dtFrom === dtTo ? ` AND hour BETWEEN '${hourOf(window.startTs)}' AND '${hourOf(last)}'` : '';
   return `SELECT * FROM (
     SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY ingested_at, relay) AS arrival
     FROM ${relation}
-    WHERE ${dtFilter} AND created_at >= ${window.startTs} AND created_at < ${window.endTs}
+    WHERE ${dtFilter}${hourFilter} AND created_at >= ${window.startTs} AND created_at < ${window.endTs}
   ) WHERE arrival = 1`;
 }
 

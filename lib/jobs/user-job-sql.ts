@@ -2,10 +2,14 @@ import { dedupedFacts, type FactsWindow, type SqlDialect } from './metrics-sql.j
 
 /**
  * SQL for the long-window jobs: the same metrics as the counters (docs/metrics.md), for one user,
- * over deduplicated facts with partition pruning. Each statement is written once and runs on Athena
- * (Trino) and DuckDB: only portable functions (count_if, IS DISTINCT FROM, floor, CAST, UNNEST).
+ * over deduplicated facts with partition pruning. A job runs each statement once per chunk of its
+ * window, so every statement's result merges across chunks (sums, or sketches). Each is written once
+ * and runs on Athena (Trino) and DuckDB: portable functions (count_if, IS DISTINCT FROM, floor, CAST,
+ * UNNEST), except the two spelled per dialect in the engager sketch.
  */
 const quote = (pubkey: string) => `'${pubkey.replace(/[^0-9a-f]/g, '')}'`;
+/** A chunk inside one day reads only its hours. */
+const facts = (relation: string, window: FactsWindow, dialect: SqlDialect) => dedupedFacts(relation, window, dialect, true);
 
 /** The engager of an engagement fact: the zap sender for zaps, the author otherwise. */
 const ENGAGER = `(CASE WHEN type = 'zap' THEN zap_sender ELSE author END)`;
@@ -15,7 +19,7 @@ const RECEIVED = (pk: string) => `(target_pubkey = ${pk} AND type IN ('reaction'
 export function userDailySql(relation: string, window: FactsWindow, dialect: SqlDialect, pubkey: string): string {
   const pk = quote(pubkey);
   const rcv = RECEIVED(pk);
-  return `WITH f AS (${dedupedFacts(relation, window, dialect)})
+  return `WITH f AS (${facts(relation, window, dialect)})
 SELECT CAST(floor(created_at / 86400.0) AS BIGINT) * 86400 AS day,
   count_if(author = ${pk} AND type = 'note') AS posts,
   count_if(author = ${pk} AND type = 'reply') AS replies,
@@ -34,20 +38,51 @@ GROUP BY CAST(floor(created_at / 86400.0) AS BIGINT)
 ORDER BY day`;
 }
 
-/** Exact distinct engagers over the whole window (the counters estimate it with HyperLogLog). */
-export function userEngagersSql(relation: string, window: FactsWindow, dialect: SqlDialect, pubkey: string): string {
+/** Engager pubkeys kept per HyperLogLog register in the sketch: what keeps a chunk's count exact. */
+export const ENGAGER_IDS_PER_REGISTER = 16;
+
+/**
+ * Distinct engagers as a mergeable sketch, one row per HyperLogLog register (at most 1,024 rows, so a
+ * chunk's answer is bounded however popular the user): the register's rank exactly as `hllCode`
+ * (lib/counters/hll.ts) computes it from the pubkey's hex, its number of engagers, and up to
+ * ENGAGER_IDS_PER_REGISTER of their pubkeys (comma-separated). While no register overflows, the
+ * pubkeys are every engager and chunks union exactly; beyond that the ranks merge as HLL.
+ */
+export function userEngagerSketchSql(relation: string, window: FactsWindow, dialect: SqlDialect, pubkey: string): string {
   const pk = quote(pubkey);
-  return `WITH f AS (${dedupedFacts(relation, window, dialect)})
-SELECT count(DISTINCT ${ENGAGER}) AS engagers FROM f WHERE ${RECEIVED(pk)}`;
+  const hex = (from: number) => (dialect === 'athena' ? `from_base(substr(engager, ${from}, 8), 16)` : `CAST('0x' || substr(engager, ${from}, 8) AS BIGINT)`);
+  const ids =
+    dialect === 'athena'
+      ? `array_join(slice(array_agg(engager ORDER BY engager), 1, ${ENGAGER_IDS_PER_REGISTER}), ',')`
+      : `array_to_string(list_slice(list(engager ORDER BY engager), 1, ${ENGAGER_IDS_PER_REGISTER}), ',')`;
+  // hllCode: register = the top 10 of the first 32 bits; rank = 1 + leading zeros of the 22 bits after
+  // them, going on into the next 32 bits when those are all zero. floor(log2(x + 0.5)) is one less than
+  // x's bit length, exactly: x + 0.5 is never close to a power of two, as a power of two itself can be
+  // in log2's rounding.
+  const bits = (x: string) => `CAST(floor(log2(${x} + 0.5)) AS BIGINT)`;
+  const rank = `CASE WHEN hi % 4194304 > 0 THEN 22 - ${bits('hi % 4194304')} WHEN nx > 0 THEN 54 - ${bits('nx')} ELSE 55 END`;
+  return `WITH f AS (${facts(relation, window, dialect)}),
+  e AS (SELECT DISTINCT ${ENGAGER} AS engager FROM f WHERE ${RECEIVED(pk)}),
+  h AS (SELECT engager, ${hex(1)} AS hi, ${hex(9)} AS nx FROM e)
+SELECT CAST(floor(hi / 4194304.0) AS BIGINT) AS register,
+  max(${rank}) AS rank,
+  count(*) AS engagers,
+  ${ids} AS ids
+FROM h
+GROUP BY CAST(floor(hi / 4194304.0) AS BIGINT)
+ORDER BY register`;
 }
 
 export type TopListQuery = 'top_posts' | 'top_tags' | 'top_zappers';
 
-/** One of the drill-down lists, exact over the window. */
+/** Rows one top-list statement returns at most: a chunk's candidates for the merged ranking. */
+export const MAX_TOP_ROWS = 1000;
+
+/** One of the drill-down lists over the window: its `limit` (at most MAX_TOP_ROWS) best items. */
 export function userTopSql(relation: string, window: FactsWindow, dialect: SqlDialect, pubkey: string, list: TopListQuery, limit: number): string {
   const pk = quote(pubkey);
-  const n = Math.max(1, Math.min(100, Math.floor(limit)));
-  const f = `WITH f AS (${dedupedFacts(relation, window, dialect)})`;
+  const n = Math.max(1, Math.min(MAX_TOP_ROWS, Math.floor(limit)));
+  const f = `WITH f AS (${facts(relation, window, dialect)})`;
   switch (list) {
     case 'top_posts':
       return `${f}
@@ -71,7 +106,7 @@ GROUP BY zap_sender ORDER BY amount DESC, item LIMIT ${n}`;
 export function userEngagementByHourSql(relation: string, window: FactsWindow, dialect: SqlDialect, pubkey: string, tzOffsetMinutes: number): string {
   const shift = Math.round(tzOffsetMinutes) * 60;
   const local = `(created_at + ${shift})`;
-  return `WITH f AS (${dedupedFacts(relation, window, dialect)})
+  return `WITH f AS (${facts(relation, window, dialect)})
 SELECT CAST(floor(${local} / 3600.0) AS BIGINT) % 24 AS hour_of_day,
   (CAST(floor(${local} / 86400.0) AS BIGINT) + 4) % 7 AS weekday,
   count(*) AS engagement

@@ -27,7 +27,7 @@ describe('AthenaSqlEngine', () => {
         NextToken: 'p2',
       })
       .resolvesOnce({ ResultSet: { Rows: [{ Data: [{ VarCharValue: '2' }] }] } })
-      .resolves({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'day' }] }, Rows: [{ Data: [{ VarCharValue: 'day' }] }] } });
+      .resolves({ ResultSet: { ResultSetMetadata: { ColumnInfo: [{ Name: 'day', Type: 'bigint' }] }, Rows: [{ Data: [{ VarCharValue: 'day' }] }] } });
     expect(await engine.query('SELECT 1')).toEqual([{ day: '1' }, { day: '2' }]);
     expect(await engine.query('SELECT 1')).toEqual([]); // a header row and nothing else
     expect(engine.bytesScanned()).toBe(2468);

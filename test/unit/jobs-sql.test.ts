@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SAVED_QUERIES } from '../../lib/jobs/saved-queries.js';
-import { userDailySql, userEngagementByHourSql, userEngagersSql, userTopSql } from '../../lib/jobs/user-job-sql.js';
+import { userDailySql, userEngagementByHourSql, userEngagerSketchSql, userTopSql } from '../../lib/jobs/user-job-sql.js';
 import { userMetricsSql } from '../../lib/jobs/metrics-sql.js';
 import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
 import { FsObjectStore } from '../../lib/adapters/local/fs-object-store.js';
@@ -19,7 +19,7 @@ const WINDOW = { startTs: 1_700_000_000, endTs: 1_790_000_000 };
 describe('the Athena (Trino) form is pinned', () => {
   it('user job SQL', () => {
     expect(userDailySql('"funnel"."facts"', WINDOW, 'athena', PUBKEY)).toMatchSnapshot();
-    expect(userEngagersSql('"funnel"."facts"', WINDOW, 'athena', PUBKEY)).toMatchSnapshot();
+    expect(userEngagerSketchSql('"funnel"."facts"', WINDOW, 'athena', PUBKEY)).toMatchSnapshot();
     expect(userTopSql('"funnel"."facts"', WINDOW, 'athena', PUBKEY, 'top_tags', 10)).toMatchSnapshot();
     expect(userEngagementByHourSql('"funnel"."facts"', WINDOW, 'athena', PUBKEY, -300)).toMatchSnapshot();
     expect(userMetricsSql('"funnel"."facts"', WINDOW, 'athena')).toMatchSnapshot();
@@ -32,6 +32,12 @@ describe('the Athena (Trino) form is pinned', () => {
 
   it('saved queries', () => {
     for (const query of SAVED_QUERIES) expect(query.sql('"funnel"."facts"', 'athena', 30)).toMatchSnapshot(query.name);
+  });
+
+  it('prunes hours too when a job chunk lies inside one day', () => {
+    const hours = { startTs: Date.UTC(2026, 0, 5, 6, 30) / 1000, endTs: Date.UTC(2026, 0, 5, 9) / 1000 };
+    expect(userDailySql('f', hours, 'athena', PUBKEY)).toContain("dt BETWEEN '2026-01-05' AND '2026-01-05' AND hour BETWEEN '06' AND '08'");
+    expect(userDailySql('f', WINDOW, 'athena', PUBKEY)).not.toContain('hour BETWEEN');
   });
 
   it('never lets a pubkey break out of its literal', () => {
