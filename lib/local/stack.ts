@@ -113,7 +113,7 @@ export async function openPipeline(options: PipelineOptions) {
   const sql = new DuckDbSqlEngine({ dataDir });
   const jobsConsumer = new QueueConsumer(
     jobsQueue,
-    createJobsHandler({ counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock, metrics }),
+    createJobsHandler({ counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock, metrics, jobsQueue }),
     { batchSize: 1, batchWindowMs: 0, onError: (error) => options.log?.(`job failed, will be retried: ${String(error)}`) },
   );
   // The compactor's own engine: a long settle never queues the jobs behind it.
