@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import type { CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
 import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -14,7 +15,10 @@ import { jobNamespace } from '../../lib/jobs/jobs.js';
 
 /** Prefix of the job result JSON in the facts bucket. */
 export const JOBS_PREFIX = 'jobs/';
-/** Timeout of the jobs function (the Lambda maximum): start, poll and page through one Athena query. */
+/**
+ * Timeout of the jobs function (the Lambda maximum). One invocation runs one step of a job: one chunk's
+ * queries, which lib/jobs/plan.ts sizes to finish well inside it (CHUNK_MAX_SCAN_BYTES).
+ */
 export const JOBS_TIMEOUT = Duration.minutes(15);
 /** Receives before a job message is moved to the dead-letter queue. */
 export const JOBS_MAX_RECEIVE_COUNT = 3;
@@ -37,11 +41,12 @@ export interface JobsProps {
 }
 
 /**
- * Long windows as Athena jobs: the api function queues a job (202), the jobs function takes it off
- * the queue one at a time, starts the Athena query in the Funnel workgroup (with result reuse), polls
- * it, pages through the results and stores the result JSON in the facts bucket under `jobs/`,
- * updating the job item in the counters table as it goes. A message that fails three times goes to
- * the DLQ.
+ * Long windows as Athena jobs, chunk by chunk: the api function queues a job (202); the jobs function
+ * takes one message at a time, each one step of a job: it plans the job's chunks from the facts'
+ * object sizes (step 0), or runs one chunk's queries in the Funnel workgroup (with result reuse) and
+ * stores that chunk's partial under `jobs/`, then sends the next step's message to this same queue;
+ * the last step merges the partials into the result JSON. The job item in the counters table records
+ * progress, the next step and the bytes scanned. A message that fails three times goes to the DLQ.
  */
 export class Jobs extends Construct {
   readonly queue: Queue;
@@ -59,6 +64,7 @@ export class Jobs extends Construct {
       maxReceiveCount: JOBS_MAX_RECEIVE_COUNT,
     }));
 
+    const cutoff = (analytics.workGroup.workGroupConfiguration as CfnWorkGroup.WorkGroupConfigurationProperty | undefined)?.bytesScannedCutoffPerQuery;
     this.fn = new FunnelFunction(this, 'Function', {
       entry: 'functions/jobs/handler.ts',
       description: 'Funnel jobs: long windows as Athena queries; stores the result JSON in S3',
@@ -70,6 +76,10 @@ export class Jobs extends Construct {
         ATHENA_WORKGROUP: analytics.workGroupName,
         ATHENA_DATABASE: analytics.databaseName,
         ATHENA_OUTPUT: analytics.outputLocation,
+        // the workgroup's own cutoff, so the chunk planner and Athena never disagree
+        ...(cutoff === undefined ? {} : { ATHENA_BYTES_SCANNED_CUTOFF: String(cutoff) }),
+        // each step sends the next one
+        JOBS_QUEUE_URL: this.queue.queueUrl,
         JOB_RESULT_TTL_SECONDS: String(props.resultTtlSeconds),
         ...props.retentionEnvironment,
       },
@@ -110,13 +120,15 @@ export class Jobs extends Construct {
       bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
       purpose: 'Athena writes each query result as a new object, named by the query id, in the results bucket',
     });
-    // the job result JSON, written once (a redelivered job finds it complete in its job item, so
-    // never reads it back); no delete, the bucket's lifecycle rule expires jobs/
+    // each chunk's partial (written by its step, read back by the merge) and the result JSON; no
+    // delete, the bucket's lifecycle rule expires jobs/
     this.fn.grantObjects(props.factsBucket, {
-      actions: S3_OBJECT_ACTIONS.write,
+      actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write],
       prefix: JOBS_PREFIX,
-      purpose: 'each job stores its result JSON as jobs/<jobId>.json, a key only known at run time',
+      purpose: 'each job stores its chunks\' partials as jobs/<jobId>/<plan>/<step>.json and its result as jobs/<jobId>.json, keys only known at run time',
     });
     grantCounterKeys(props.countersTable, this.fn, JOBS_TABLE_ACCESS);
+    // the next step of a job is a message on this queue
+    this.queue.grantSendMessages(this.fn);
   }
 }

@@ -303,22 +303,29 @@ describe('jobs', () => {
     });
   });
 
-  it('has the storage and Athena settings in its environment', () => {
+  it('has the storage and Athena settings in its environment, the workgroup\'s cutoff and its own queue', () => {
     const env = fn.Properties.Environment.Variables;
     expect(env).toMatchObject({
       FACTS_BUCKET: { Ref: ids.factsBucket },
       COUNTERS_TABLE: { Ref: ids.table },
       ATHENA_WORKGROUP: 'funnel',
       ATHENA_DATABASE: 'funnel',
+      ATHENA_BYTES_SCANNED_CUTOFF: String(10 * 1024 ** 3),
+      JOBS_QUEUE_URL: { Ref: ids.jobsQueue },
       JOB_RESULT_TTL_SECONDS: '3600',
     });
     expect(flat(env.ATHENA_OUTPUT)).toBe(`s3://\${${ids.results}}/athena/`);
-    const { stack: s, template: t } = synth({ jobResultTtlSeconds: 600, athenaWorkGroup: 'wg2', glueDatabase: 'db2' });
+    const { stack: s, template: t } = synth({ jobResultTtlSeconds: 600, athenaWorkGroup: 'wg2', glueDatabase: 'db2', athenaBytesScannedCutoff: 1024 ** 3 });
     expect(resource(t, logicalId(s, s.jobs.fn)).Properties.Environment.Variables).toMatchObject({
       JOB_RESULT_TTL_SECONDS: '600',
       ATHENA_WORKGROUP: 'wg2',
       ATHENA_DATABASE: 'db2',
+      ATHENA_BYTES_SCANNED_CUTOFF: String(1024 ** 3),
     });
+  });
+
+  it('sends each job\'s next step to its own queue, and to no other', () => {
+    expect(grantedOn('sqs:SendMessage')).toEqual([`\${${ids.jobsQueue}.Arn}`]);
   });
 
   it('may run queries in the Funnel workgroup only', () => {
@@ -336,10 +343,10 @@ describe('jobs', () => {
     }
   });
 
-  it('reads facts, writes job results under jobs/, reads/writes Athena results, deletes no facts', () => {
+  it('reads facts, reads and writes job partials and results under jobs/, reads/writes Athena results, deletes no facts', () => {
     const factsArn = `\${${ids.factsBucket}.Arn}`;
     const resultsArn = `\${${ids.results}.Arn}`;
-    expect(grantedOn('s3:GetObject').sort()).toEqual([`${factsArn}/facts/*`, `${resultsArn}/*`].sort());
+    expect(grantedOn('s3:GetObject').sort()).toEqual([`${factsArn}/facts/*`, `${factsArn}/jobs/*`, `${resultsArn}/*`].sort());
     expect(grantedOn('s3:PutObject')).toEqual(expect.arrayContaining([`${factsArn}/jobs/*`, `${resultsArn}/*`]));
     expect(grantedOn('s3:PutObject').filter((r) => r.startsWith(factsArn))).toEqual([`${factsArn}/jobs/*`]);
     expect(statements.filter((s) => s.Action.some((a) => a.startsWith('s3:DeleteObject'))).flatMap((s) => s.Resource).some((r) => r.startsWith(factsArn))).toBe(false);

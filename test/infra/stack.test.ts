@@ -7,7 +7,7 @@ import { markDirty } from '../../lib/counters/state.js';
 import { compactAndSettle, QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { ingestBatch } from '../../lib/ingest/ingest.js';
-import { runJob, submitJob } from '../../lib/jobs/jobs.js';
+import { readJob, runJobStep, submitJob } from '../../lib/jobs/jobs.js';
 import { CounterStoreCheckpoints } from '../../lib/listener/checkpoints.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
@@ -387,6 +387,7 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     put: ([key]) => [{ action: 's3:PutObject', resource: `${bucketArn}/${key}`, keys: [] }],
     get: ([key]) => [{ action: 's3:GetObject', resource: `${bucketArn}/${key}`, keys: [] }],
     list: () => [{ action: 's3:ListBucket', resource: bucketArn, keys: [] }],
+    listSizes: () => [{ action: 's3:ListBucket', resource: bucketArn, keys: [] }],
     delete: ([keys]) => (keys as string[]).map((key) => ({ action: 's3:DeleteObject', resource: `${bucketArn}/${key}`, keys: [] })),
     stream: ([key]) => [{ action: 's3:GetObject', resource: `${bucketArn}/${key}`, keys: [] }],
     // CopyObject reads the source and writes the destination, both with the caller's permissions.
@@ -519,18 +520,21 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     expect(allows(s3, 's3:PutObject', `${bucketArn}/jobs/x.json`)).toBe(false);
   });
 
-  it('jobs: reads and updates its job items and writes results under jobs/', async () => {
+  it('jobs: reads and updates its job items, sizes the facts, writes and reads back partials and results under jobs/', async () => {
     const request = { kind: 'summary' as const, pubkey: thread[0]!.pubkey, window: { type: 'custom' as const, startTs: nowMs / 1000 - 400 * 86400, endTs: nowMs / 1000 } };
-    const queued = await submitJob(request, 'client-1', {
-      counters: stores.counters,
-      jobsQueue: { sendBatch: async () => ({ failed: [] }) },
-      clock: fixedClock(nowMs),
-      settings: { resultTtlSeconds: 3600, perClientPerHour: 20 },
+    const sent: string[] = [];
+    const jobsQueue = { sendBatch: async (bodies: string[]) => (sent.push(...bodies), { failed: [] }) };
+    const queued = await submitJob(request, 'client-1', { counters: stores.counters, jobsQueue, clock: fixedClock(nowMs), settings: { resultTtlSeconds: 3600, perClientPerHour: 20 } });
+    const deps = { counters: stores.counters, objects, sql: { query: async () => [], export: async () => {} }, relation: 'facts', dialect: 'athena' as const, clock: fixedClock(nowMs), jobsQueue };
+    // every step, each from the message the one before sent
+    const done = await record(async () => {
+      for (let body = sent.shift(); body !== undefined; body = sent.shift()) await runJobStep(JSON.parse(body), deps);
     });
-    const done = await record(() =>
-      runJob(queued.jobId, { counters: stores.counters, objects, sql: { query: async () => [], export: async () => {} }, relation: 'facts', dialect: 'athena', clock: fixedClock(nowMs) }),
-    );
-    expect(done.some((a) => a.action === 's3:PutObject' && a.resource.includes('/jobs/'))).toBe(true);
+    expect((await readJob(stores.counters, queued.jobId))?.status).toBe('complete');
+    expect(done.some((a) => a.action === 's3:ListBucket')).toBe(true);
+    expect(done.some((a) => a.action === 's3:PutObject' && a.resource.includes(`/jobs/${queued.jobId}/`))).toBe(true);
+    expect(done.some((a) => a.action === 's3:GetObject' && a.resource.includes(`/jobs/${queued.jobId}/`))).toBe(true);
+    expect(done.some((a) => a.action === 's3:PutObject' && a.resource.endsWith(`/jobs/${queued.jobId}.json`))).toBe(true);
     expect(denied(roles.jobs, done)).toEqual([]);
     expect(can(roles.jobs, 'dynamodb:PutItem', 'quota:c#h')).toBe(false);
     expect(can(roles.jobs, 'dynamodb:PutItem', 's:watermark')).toBe(false);
