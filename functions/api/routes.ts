@@ -303,6 +303,8 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
         phase: job.phase,
         resultRef: job.resultRef,
         progress: job.progress,
+        // expected and scanned bytes, and their cost at Athena's price, once the job is planned
+        scan: job.scan ?? null,
         createdAt: new Date(job.createdAt).toISOString(),
         updatedAt: new Date(job.updatedAt).toISOString(),
       };
