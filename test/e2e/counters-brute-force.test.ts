@@ -190,6 +190,10 @@ describe('long windows as jobs (DuckDB locally)', () => {
     const done = await get(accepted.body.poll);
     expect(done.body.status).toBe('complete');
     expect(done.body.progressPercent).toBe(100);
+    // DuckDB reports no bytes: the job says what Athena would have scanned and billed, as an estimate
+    expect(done.body.scan).toMatchObject({ bytesScannedSource: 'estimate', cutoffBytes: 10 * 1024 ** 3 });
+    expect(done.body.scan.bytesScanned).toBeGreaterThan(0);
+    expect(done.body.scan.costUsd).toBeGreaterThan(0);
     const percents = done.body.progress.map((p: { percent: number }) => p.percent);
     expect(percents.length).toBeGreaterThan(5);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
