@@ -81,7 +81,8 @@ export interface LoadBenchReport {
   environment: { node: string; platform: string; arch: string; cpu: string; cores: number };
   mix: typeof DESIGN_MIX;
   eventsPerSecond: number;
-  verify: { microsPerEvent: number; eventsPerSecondPerCore: number; runs: number[] };
+  /** the CPU baseline next to each part: signature verification alone */
+  verify: Partial<Record<'writes' | 'sparse' | 'compaction' | 'pipeline', VerifyFigure>>;
   writes?: WriteFigures;
   sparse?: WriteFigures;
   writesFailure?: string;
@@ -104,8 +105,18 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<Load
     environment: { node: process.version, platform: process.platform, arch: process.arch, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length },
     mix: DESIGN_MIX,
     eventsPerSecond: rate,
-    verify: await verifyBaseline(log),
+    verify: {},
     totalMs: 0,
+  };
+  const timeVerify = await verifyBaseline();
+  const withBaseline = async <T>(part: keyof LoadBenchReport['verify'], work: () => Promise<T>): Promise<T> => {
+    const before = timeVerify();
+    try {
+      return await work();
+    } finally {
+      report.verify[part] = verifyFigure([...before, ...timeVerify()]);
+      log(`load: signature verification alone around the ${part} part: ${report.verify[part]!.microsPerEvent.toFixed(0)} µs/event`);
+    }
   };
 
   // --- writes at the full rate and at the sparse mix, each in a process with room for millions of items
@@ -117,8 +128,8 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<Load
   };
   try {
     if (options.skipWrites) throw new Error('skipped (--skip-writes)');
-    report.writes = await writes(rate, options.batchEvents);
-    report.sparse = await writes(rate / SPARSE_FACTOR, undefined);
+    report.writes = await withBaseline('writes', () => writes(rate, options.batchEvents));
+    report.sparse = await withBaseline('sparse', () => writes(rate / SPARSE_FACTOR, undefined));
     report.storage = storage(report.writes, retention);
     report.resettle = resettle(report.writes);
   } catch (error) {
@@ -128,19 +139,19 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<Load
 
   const sizes = options.sizes ?? [1_000_000, 4_000_000, 16_000_000];
   if (sizes.length) {
-    report.compaction = await runCompactionSizes({
+    report.compaction = await withBaseline('compaction', () => runCompactionSizes({
       sizes,
       heapMb: options.workerMb ?? 2_048,
       timeLimitMs: options.sizeTimeLimitMs ?? 10 * 60_000,
       authors,
       retention,
       log,
-    });
+    }));
   }
   const pipelineSeconds = options.pipelineSeconds ?? 120;
   if (pipelineSeconds > 0) {
     try {
-      report.pipeline = await runPipeline({ seconds: pipelineSeconds, stepSeconds: 10, log });
+      report.pipeline = await withBaseline('pipeline', () => runPipeline({ seconds: pipelineSeconds, stepSeconds: 20, log }));
     } catch (error) {
       report.pipelineFailure = (error as Error).message;
       log(`load: the pipeline run failed: ${report.pipelineFailure}`);
@@ -150,20 +161,35 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<Load
   return report;
 }
 
-/** Signature verification alone over signed simulator events: the CPU baseline (as the ingest bench measures it). */
-async function verifyBaseline(log: (line: string) => void): Promise<LoadBenchReport['verify']> {
+export interface VerifyFigure {
+  microsPerEvent: number;
+  eventsPerSecondPerCore: number;
+  /** µs per event of each timed pass, before and after the part */
+  runs: number[];
+}
+
+/**
+ * Signature verification alone over signed simulator events: the CPU baseline (as the ingest bench
+ * measures it). The machine is shared, so each part gets its own, timed right before and after it.
+ */
+async function verifyBaseline(): Promise<() => number[]> {
   const generator = new WorkloadGenerator(simulatedUsers(200), seededRandom(9), await loadWasmSigner(new Uint8Array(32)));
   const events = Array.from({ length: 2_000 }, (_, i) => generator.next(1_767_225_600 + i));
   const verify = await loadVerifier();
-  const runs: number[] = [];
-  for (let r = 0; r < 6; r++) {
-    const t0 = performance.now();
-    for (const event of events) if (verify(event)) throw new Error('a workload event failed verification');
-    // The first pass warms the WASM up and is not counted.
-    if (r > 0) runs.push(((performance.now() - t0) * 1000) / events.length);
-  }
+  return () => {
+    const runs: number[] = [];
+    for (let r = 0; r < 4; r++) {
+      const t0 = performance.now();
+      for (const event of events) if (verify(event)) throw new Error('a workload event failed verification');
+      // The first pass warms the WASM up and is not counted.
+      if (r > 0) runs.push(((performance.now() - t0) * 1000) / events.length);
+    }
+    return runs;
+  };
+}
+
+function verifyFigure(runs: number[]): VerifyFigure {
   const microsPerEvent = median(runs);
-  log(`load: signature verification alone ${microsPerEvent.toFixed(0)} µs/event`);
   return { microsPerEvent, eventsPerSecondPerCore: 1e6 / microsPerEvent, runs };
 }
 
@@ -247,7 +273,8 @@ export function formatLoadBench(r: LoadBenchReport): string {
   const money = (n: number) => `$${int(n)}`;
   const lines: string[] = [];
   const push = (...l: string[]) => lines.push(...l);
-  const v = r.verify;
+  const none: VerifyFigure = { microsPerEvent: NaN, eventsPerSecondPerCore: NaN, runs: [] };
+  const verifyOf = (part: keyof LoadBenchReport['verify']) => r.verify[part] ?? none;
   push(
     `Funnel load bench: the design load (DESIGN §7) through the real ingest, compactor and local pipeline`,
     `  ${r.environment.cpu}, ${r.environment.cores} cores, node ${r.environment.node} ${r.environment.platform}/${r.environment.arch}`,
@@ -256,11 +283,12 @@ export function formatLoadBench(r: LoadBenchReport): string {
       Object.entries(r.mix).map(([t, s]) => `${t} ${pct(s!)}`).join(', '),
     `    (= reactions 35 %, notes + replies 25 %, reposts 10 %, zaps 10 %, videos + comments 5 %, other kinds 15 %: profiles, contacts, deletions, lists, long-form);`,
     `    1 % of events back-dated uniformly up to two days; 0.5 % delivered twice (up to 30 s apart); sparse mix: the same at 1/${SPARSE_FACTOR} of the rate`,
-    `  CPU baseline: signature verification alone ${fixed(v.microsPerEvent, 0)} µs/event = ${int(v.eventsPerSecondPerCore)} events/s per core (median of ${v.runs.length} passes over 2,000 events)`,
+    `  CPU baseline: signature verification alone over 2,000 signed events, 3 passes right before and 3 right after each part (the machine is shared): ` +
+      Object.entries(r.verify).map(([part, f]) => `${part} ${fixed(f.microsPerEvent, 0)} µs/event`).join(', '),
     '',
   );
   if (r.writesFailure) push(`  WRITES: no figures: ${r.writesFailure}`, '');
-  for (const [label, w] of [['design load', r.writes], ['sparse mix', r.sparse]] as const) {
+  for (const [label, w, v] of [['design load', r.writes, verifyOf('writes')], ['sparse mix', r.sparse, verifyOf('sparse')]] as const) {
     if (!w) continue;
     const run = w.run;
     const goal = label === 'design load' ? WCU_GOAL : SPARSE_WCU_GOAL;
@@ -325,6 +353,7 @@ export function formatLoadBench(r: LoadBenchReport): string {
   }
   if (r.compaction) {
     const c = r.compaction;
+    const v = verifyOf('compaction');
     push(
       `  compaction and settlement of one hour (compactAndSettle, FsObjectStore, a pricing counter store that keeps nothing per item), each size in its own process`,
       `    with a ${int(c.heapMb)} MB heap (the compactor function's memory), a ${int(c.timeLimitMs / 60_000)} min limit; input: the design-load mix in Parquet objects of ${int(c.chunkFacts)} facts`,
@@ -333,7 +362,7 @@ export function formatLoadBench(r: LoadBenchReport): string {
         s.outcome === 'ok' && s.result
           ? `    ${int(s.facts).padStart(12)}${int(s.inputObjects).padStart(9)}${fixed(s.result.ms / 1000).padStart(9)}${int(s.factsPerSecond!).padStart(10)}${fixed((s.result.ms * 1000) / s.facts).padStart(9)}` +
             `${fixed((s.result.ms * 1000) / s.facts / v.microsPerEvent, 2).padStart(9)}${int(s.result.maxRssKb / 1024).padStart(13)}${int(s.result.writes).padStart(11)}${int(s.result.writeUnits).padStart(11)}`
-          : `    ${int(s.facts).padStart(12)}${int(s.inputObjects).padStart(9)}   ${s.outcome === 'oom' ? `OOM at ${millions(s.facts)}` : s.outcome === 'timeout' ? `over ${int(c.timeLimitMs / 60_000)} min at ${millions(s.facts)}` : `failed at ${millions(s.facts)}`}: ${s.detail ?? ''}`,
+          : `    ${int(s.facts).padStart(12)}${int(s.inputObjects).padStart(9)}   ${{ oom: `OOM at ${millions(s.facts)}`, timeout: `over ${int(c.timeLimitMs / 60_000)} min at ${millions(s.facts)}`, crash: `failed at ${millions(s.facts)}`, skipped: 'not run', ok: '' }[s.outcome]}: ${s.detail ?? ''}`,
       ),
       `    (one worker = one process; facts/s per worker = facts ÷ the run's wall time; peak RSS = the process's maxRSS, ${c.sizes.find((s) => s.result)?.result ? `${int(c.sizes.find((s) => s.result)!.result!.startRssKb / 1024)} MB of it before the run` : 'incl. node itself'})`,
       '',
@@ -342,6 +371,7 @@ export function formatLoadBench(r: LoadBenchReport): string {
   if (r.pipelineFailure) push(`  PIPELINE: no figures: ${r.pipelineFailure}`, '');
   if (r.pipeline) {
     const p = r.pipeline;
+    const v = verifyOf('pipeline');
     push(
       `  the local pipeline (relay -> listener -> queue -> ingest -> compactor -> API, lib/local/stack.ts in a child process, temp data dir, dynalite on disk)`,
       `    ramp, ${p.calibration.stepSeconds} s a step (kept up: ingested >= 90 % of the rate over the step's second half): ` +

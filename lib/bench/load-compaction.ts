@@ -90,8 +90,8 @@ export async function compactOneHour(input: CompactHourInput): Promise<CompactHo
 
 export interface CompactionSizeFigure {
   facts: number;
-  /** 'ok', or why there is no figure: out of memory, over the time limit, another failure */
-  outcome: 'ok' | 'oom' | 'timeout' | 'crash';
+  /** 'ok', or why there is no figure: out of memory, over the time limit, another failure, not run after a smaller size failed */
+  outcome: 'ok' | 'oom' | 'timeout' | 'crash' | 'skipped';
   detail?: string;
   generateMs: number;
   inputObjects: number;
@@ -111,7 +111,13 @@ export interface CompactionReport {
 export async function runCompactionSizes(options: { sizes: number[]; heapMb: number; timeLimitMs: number; authors: number; retention: Retention; log: (line: string) => void }): Promise<CompactionReport> {
   const sizes: CompactionSizeFigure[] = [];
   const int = (n: number) => Math.round(n).toLocaleString('en-US');
-  for (const facts of options.sizes) {
+  for (const facts of [...options.sizes].sort((a, b) => a - b)) {
+    // Memory and time only grow with the hour: once a size fails, a larger one is not generated for nothing.
+    const failed = sizes.find((s) => s.outcome !== 'ok');
+    if (failed) {
+      sizes.push({ facts, outcome: 'skipped', detail: `not run: ${failed.outcome === 'oom' ? 'out of memory' : failed.outcome === 'timeout' ? 'over the time limit' : 'failed'} at ${failed.facts.toLocaleString('en-US')} facts already`, generateMs: 0, inputObjects: 0, inputBytes: 0 });
+      continue;
+    }
     const dataDir = await scratchDir('funnel-load-compaction-', false);
     try {
       options.log(`compaction: generating one hour of ${int(facts)} facts in objects of ${int(CHUNK_FACTS)}…`);

@@ -54,8 +54,23 @@ export async function serveStack(input: { dataDir: string }): Promise<{ stopped:
 const EVENTS_ACCEPTED = /^funnel_events_accepted_total\S*\s+(\d+)/gm;
 const QUEUE_DEPTH = /^(?:funnel_)?queue_depth\S*\s+(\d+)/m;
 
+/**
+ * A GET that retries a failed connection a few times: a keep-alive socket the server closes as the
+ * client reuses it fails the request without saying anything about the stack.
+ */
+async function get(url: string): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url);
+    } catch (error) {
+      if (attempt >= 5) throw new Error(`GET ${url}: ${String((error as Error)?.cause ?? error)}`);
+      await sleep(100 * attempt);
+    }
+  }
+}
+
 async function stackMetrics(apiUrl: string): Promise<{ accepted: number; queueDepth: number }> {
-  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  const text = await (await get(`${apiUrl}/metrics`)).text();
   let accepted = 0;
   for (const m of text.matchAll(EVENTS_ACCEPTED)) accepted += Number(m[1]);
   return { accepted, queueDepth: Number(QUEUE_DEPTH.exec(text)?.[1] ?? NaN) };
@@ -207,7 +222,7 @@ export async function runPipeline(options: { seconds: number; stepSeconds: numbe
         const nowS = Math.floor(Date.now() / 1000);
         // A window no earlier poll asked, so the API's response cache cannot answer it.
         const url = `${urls.apiUrl}/api/v2/analytics/user/${pubkey}/summary?startTs=${nowS - 86400 - poll * 60}&endTs=${nowS + 60}`;
-        const body = (await (await fetch(url)).json()) as { data?: { totals?: { posts?: number } } };
+        const body = (await (await get(url)).json()) as { data?: { totals?: { posts?: number } } };
         if ((body.data?.totals?.posts ?? 0) > 0) return void latencies.push(performance.now() - p0);
         if (performance.now() - p0 > 60_000) return void lost++;
         await sleep(100);
