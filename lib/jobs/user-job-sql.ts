@@ -62,7 +62,7 @@ export function userEngagerSketchSql(relation: string, window: FactsWindow, dial
   const bits = (x: string) => `CAST(floor(log2(${x} + 0.5)) AS BIGINT)`;
   const rank = `CASE WHEN hi % 4194304 > 0 THEN 22 - ${bits('hi % 4194304')} WHEN nx > 0 THEN 54 - ${bits('nx')} ELSE 55 END`;
   return `WITH f AS (${facts(relation, window, dialect)}),
-  e AS (SELECT DISTINCT ${ENGAGER} AS engager FROM f WHERE ${RECEIVED(pk)}),
+  e AS (SELECT DISTINCT ${ENGAGER} AS engager FROM f WHERE ${RECEIVED(pk)} AND ${ENGAGER} IS NOT NULL),
   h AS (SELECT engager, ${hex(1)} AS hi, ${hex(9)} AS nx FROM e)
 SELECT CAST(floor(hi / 4194304.0) AS BIGINT) AS register,
   max(${rank}) AS rank,

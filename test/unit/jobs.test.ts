@@ -46,6 +46,8 @@ function workload(): Fact[] {
     at(ts + 240, { type: 'note', author: others[i % 40]! });
     // self-engagement, which no "received" metric counts
     at(ts + 300, { type: 'reaction', author: USER, target_pubkey: USER, target_event_id: post, reaction: '+' });
+    // a zap receipt that names no sender: it counts, but for no engager
+    if (i % 10 === 0) at(ts + 360, { type: 'zap', author: hex(), target_pubkey: USER, target_event_id: post, zap_sender: null, zap_msats: 1000 });
   }
   return out;
 }
@@ -222,7 +224,7 @@ describe('the engager sketch', () => {
   it('computes hllCode for every engager in SQL, and keeps every pubkey while no register overflows', async () => {
     const window = { startTs: START, endTs: NOW };
     const rows = await sql.query(userEngagerSketchSql(relation, window, 'duckdb', USER));
-    const engagers = new Set(facts.filter((f) => f.target_pubkey === USER).map((f) => (f.type === 'zap' ? f.zap_sender! : f.author)).filter((pk) => pk !== USER));
+    const engagers = new Set(facts.filter((f) => f.target_pubkey === USER).map((f) => (f.type === 'zap' ? f.zap_sender : f.author)).filter((pk): pk is string => pk !== null && pk !== USER));
     const data = partData('engagers', rows);
     if (data.part !== 'engagers') throw new Error('engagers');
     expect(data.codes.sort((a, b) => a - b)).toEqual(reduceCodes([...engagers].map(hllCode)));
@@ -281,7 +283,7 @@ describe('a job runs chunk by chunk, one message and one invocation each', () =>
     expect(totals.reactionsReceived.dislikes).toBe(inWindow.filter((f) => f.type === 'reaction' && f.reaction === '-').length);
     const received = inWindow.filter((f) => f.target_pubkey === USER && (f.type === 'zap' ? f.zap_sender : f.author) !== USER);
     expect(totals.reactionsReceived.total).toBe(received.filter((f) => f.type === 'reaction').length);
-    expect(totals.uniqueEngagers).toBe(new Set(received.map((f) => (f.type === 'zap' ? f.zap_sender : f.author))).size);
+    expect(totals.uniqueEngagers).toBe(new Set(received.map((f) => (f.type === 'zap' ? f.zap_sender : f.author)).filter(Boolean)).size);
     expect(timeline).toHaveLength(Math.ceil((WINDOW_END - Math.floor(START / DAY) * DAY) / DAY));
     expect(reference.result.meta).toMatchObject({ source: 'fallback', approximate: [] });
   });
