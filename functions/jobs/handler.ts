@@ -1,8 +1,8 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { JOB_STEP_MAX_ATTEMPTS, runJobStep, type RunJobDeps } from '../../lib/jobs/jobs.js';
-import { MAX_JOB_CHUNKS, jobLimitsFromEnv } from '../../lib/jobs/plan.js';
+import { JOB_STEP_MAX_ATTEMPTS, jobLimitsFromEnv, runJobStep, type RunJobDeps } from '../../lib/jobs/jobs.js';
+import { MAX_JOB_CHUNKS } from '../../lib/jobs/plan.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { systemClock } from '../../lib/ports.js';
 import { EmfMetrics } from '../../lib/metrics/emf.js';

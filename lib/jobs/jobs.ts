@@ -6,8 +6,9 @@ import type { Drilldown } from '../query/drilldown.js';
 import type { Meta } from '../query/window-read.js';
 import type { QueryWindow } from '../query/window.js';
 import { JobMerge, partData, partLabel, partSql, type PartData } from './parts.js';
-import { JobError, jobLimitsFromEnv, planJob, type JobLimits, type JobPlan } from './plan.js';
+import { DEFAULT_JOB_MAX_SCAN_BYTES, DEFAULT_QUERY_CUTOFF_BYTES, JobError, planJob, type JobLimits, type JobPlan } from './plan.js';
 import { athenaQueryCostUsd, factsBytesByHour, formatBytes, prunedBytes, scanFraction } from './scan.js';
+import { forEachLimited } from '../util/concurrency.js';
 
 /** What a job computes: a user summary or one drill-down, over a window the counters cannot answer. */
 export interface JobRequest {
@@ -102,13 +103,22 @@ export interface JobSettings {
   perClientPerHour: number;
 }
 
+function positiveFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${env[name]}`);
+  return value;
+}
+
 export function jobSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): JobSettings {
-  const positive = (name: string, fallback: number) => {
-    const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
-    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${env[name]}`);
-    return value;
+  return { resultTtlSeconds: positiveFromEnv(env, 'JOB_RESULT_TTL_SECONDS', 3600), perClientPerHour: positiveFromEnv(env, 'JOB_QUOTA_PER_HOUR', 20) };
+}
+
+/** The jobs function's limits: the workgroup's cutoff (set by infra/lib/jobs.ts) and the job budget, in bytes. */
+export function jobLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): JobLimits {
+  return {
+    cutoffBytes: positiveFromEnv(env, 'ATHENA_BYTES_SCANNED_CUTOFF', DEFAULT_QUERY_CUTOFF_BYTES),
+    maxJobBytes: positiveFromEnv(env, 'JOB_MAX_SCAN_BYTES', DEFAULT_JOB_MAX_SCAN_BYTES),
   };
-  return { resultTtlSeconds: positive('JOB_RESULT_TTL_SECONDS', 3600), perClientPerHour: positive('JOB_QUOTA_PER_HOUR', 20) };
 }
 
 export async function readJob(counters: CounterStore, jobId: string): Promise<JobRecord | null> {
@@ -336,18 +346,17 @@ async function scanStep(record: JobRecord, plan: JobPlan, step: number, deps: Ru
 async function mergeStep(record: JobRecord, plan: JobPlan, deps: RunJobDeps): Promise<boolean> {
   const merge = new JobMerge(record.request);
   const chunks = plan.chunks.length;
-  for (let from = 0; from < chunks; from += MERGE_READ_CONCURRENCY) {
-    const steps = Array.from({ length: Math.min(MERGE_READ_CONCURRENCY, chunks - from) }, (_, i) => from + i);
-    const partials = await Promise.all(
-      steps.map(async (step) => {
-        const bytes = await deps.objects.get(jobPartialKey(record.jobId, plan.id, step));
-        // every step before this one stored its partial before it moved on: only expiry removes one
-        if (!bytes) throw new JobError(`the partial result of step ${step + 1} is gone (jobs/ objects expire); submit the job again`);
-        return JSON.parse(new TextDecoder().decode(bytes)) as JobPartial;
-      }),
-    );
-    for (const partial of partials) for (const query of partial.queries) merge.add(query.data);
-  }
+  // folded as each arrives (the order does not matter), so memory holds the merge and a few partials
+  await forEachLimited(
+    Array.from({ length: chunks }, (_, step) => step),
+    MERGE_READ_CONCURRENCY,
+    async (step) => {
+      const bytes = await deps.objects.get(jobPartialKey(record.jobId, plan.id, step));
+      // every step before this one stored its partial before it moved on: only expiry removes one
+      if (!bytes) throw new JobError(`the partial result of step ${step + 1} is gone (jobs/ objects expire); submit the job again`);
+      for (const query of (JSON.parse(new TextDecoder().decode(bytes)) as JobPartial).queries) merge.add(query.data);
+    },
+  );
   const { window } = record.request;
   const meta: Meta = {
     window: { type: window.type, startTs: window.startTs, endTs: window.endTs, ...(window.interval ? { interval: window.interval } : {}) },

@@ -39,15 +39,6 @@ export interface JobLimits {
   maxJobBytes: number;
 }
 
-export function jobLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): JobLimits {
-  const positive = (name: string, fallback: number) => {
-    const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
-    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of bytes, got ${env[name]}`);
-    return value;
-  };
-  return { cutoffBytes: positive('ATHENA_BYTES_SCANNED_CUTOFF', DEFAULT_QUERY_CUTOFF_BYTES), maxJobBytes: positive('JOB_MAX_SCAN_BYTES', DEFAULT_JOB_MAX_SCAN_BYTES) };
-}
-
 /** A failure that is the job's own (over a limit): retrying would fail the same way. */
 export class JobError extends Error {
   override readonly name = 'JobError';

@@ -1,6 +1,7 @@
 import { FACT_COLUMNS } from '../facts/schema.js';
 import { FACTS_PREFIX, partitionFromKey } from '../facts/partition.js';
 import type { ObjectStore } from '../ports.js';
+import { forEachLimited } from '../util/concurrency.js';
 
 /**
  * What a job's queries will read, before they run: the bytes of the hour partitions a statement prunes
@@ -81,21 +82,18 @@ const dayOf = (ts: number) => new Date(ts * 1000).toISOString().slice(0, 10);
 export async function factsBytesByHour(objects: ObjectStore, startTs: number, endTs: number): Promise<Map<number, number> | null> {
   if (!objects.listSizes) return null;
   const firstDay = Math.floor(startTs / DAY) * DAY;
-  const lastDay = Math.floor((Math.max(startTs, endTs - 1)) / DAY) * DAY;
+  const lastDay = Math.floor(Math.max(startTs, endTs - 1) / DAY) * DAY;
   const prefixes = new Set<string>();
   for (let d = firstDay; d <= lastDay; d += DAY) prefixes.add(firstDay === lastDay ? `${FACTS_PREFIX}dt=${dayOf(d)}/` : `${FACTS_PREFIX}dt=${dayOf(d).slice(0, 8)}`);
   const bytes = new Map<number, number>();
-  const queue = [...prefixes];
-  const worker = async () => {
-    for (let prefix = queue.shift(); prefix !== undefined; prefix = queue.shift()) {
-      for (const object of await objects.listSizes!(prefix)) {
-        const partition = partitionFromKey(object.key);
-        if (!partition || partition.start < firstDay || partition.start >= lastDay + DAY) continue;
-        bytes.set(partition.start, (bytes.get(partition.start) ?? 0) + object.bytes);
-      }
+  const listSizes = objects.listSizes.bind(objects);
+  await forEachLimited([...prefixes], LIST_CONCURRENCY, async (prefix) => {
+    for (const object of await listSizes(prefix)) {
+      const partition = partitionFromKey(object.key);
+      if (!partition || partition.start < firstDay || partition.start >= lastDay + DAY) continue;
+      bytes.set(partition.start, (bytes.get(partition.start) ?? 0) + object.bytes);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, queue.length) }, worker));
+  });
   return bytes;
 }
 
