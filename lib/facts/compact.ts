@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { parquetMetadata } from 'hyparquet';
 import type { Clock, CounterStore, MetricsSink, ObjectStore, SqlEngine } from '../ports.js';
 import { FACTS_PREFIX, partitionOf, partitionPrefix } from './partition.js';
 import { FACT_COLUMNS, type Fact } from './schema.js';
@@ -57,9 +58,11 @@ export async function compactHour(hourStart: number, deps: HourCompactionDeps): 
   const compactedKey = (part: number) => `${prefix}${COMPACTED_PREFIX}${name}-${String(part).padStart(3, '0')}.parquet`;
   // One batch object is deduplicated already (ingest keeps one fact per event id per batch): renamed, not merged.
   if (keys.length === 1) {
+    // One batch's object (at most one ingest batch of rows): its footer says how many.
+    const rows = await parquetRowCount(deps.objects, keys[0]!);
     await deps.objects.copy(keys[0]!, compactedKey(0));
     await deps.objects.delete(keys);
-    return { ...base, inputRows: -1, outputRows: -1, outputKeys: [compactedKey(0)], duplicates: 0 };
+    return { ...base, inputRows: rows, outputRows: rows, outputKeys: [compactedKey(0)], duplicates: 0 };
   }
   const [counts] = await deps.sql.query(`SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM ${deps.tables.hours([hourStart])}`);
   const inputRows = Number(counts?.n ?? 0);
@@ -83,6 +86,17 @@ export async function compactHour(hourStart: number, deps: HourCompactionDeps): 
   await deps.objects.delete(keys.filter((k) => !outputKeys.includes(k)));
   await deps.objects.delete(staged);
   return { ...base, inputRows, outputRows, outputKeys, duplicates: inputRows - outputRows, driftMark };
+}
+
+/** Rows of a Parquet object, from its footer; -1 when it is gone or not Parquet (the settle query will say). */
+async function parquetRowCount(objects: ObjectStore, key: string): Promise<number> {
+  const bytes = await objects.get(key);
+  if (!bytes) return -1;
+  try {
+    return Number(parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer).num_rows);
+  } catch {
+    return -1;
+  }
 }
 
 /** An hour's compacted files: every object is a part of one compaction (`compacted-<name>[-<part>]`). */

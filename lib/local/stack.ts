@@ -119,7 +119,8 @@ export async function openPipeline(options: PipelineOptions) {
   // The compactor's own engine: a long settle never queues the jobs behind it.
   const settleSql = new DuckDbSqlEngine({ dataDir });
   const settleDeps = { objects, counters, sql: settleSql, tables: duckDbSettleTables(dataDir), retention: retentionFromEnv() };
-  const compactor = createCompactorHandler({ ...settleDeps, clock: options.clock ?? systemClock, graceSeconds: options.graceSeconds, metrics, log: () => {} });
+  // No invocation ceiling here (one run at a time, in process): every due hour is settled in the run.
+  const compactor = createCompactorHandler({ ...settleDeps, clock: options.clock ?? systemClock, graceSeconds: options.graceSeconds, budgetMs: Number.POSITIVE_INFINITY, metrics, log: () => {} });
   const consumer = new QueueConsumer(queue, ingest, {
     batchSize: options.batchSize ?? 100,
     batchWindowMs: options.batchWindowMs ?? 200,
