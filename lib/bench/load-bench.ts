@@ -87,7 +87,6 @@ export interface LoadBenchReport {
   sparse?: WriteFigures;
   writesFailure?: string;
   storage?: { rows: StorageFigure[]; bytesPerFact: number; bytesPerFactWithOverhead: number; parquetBytesPerFact: number; longestRetentionDays: number };
-  resettle?: { hoursPerRun: number; daysPerRun: number; runsPerHour: number; writesPerEvent: number };
   compaction?: CompactionReport;
   pipeline?: PipelineReport;
   pipelineFailure?: string;
@@ -131,7 +130,6 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<Load
     report.writes = await withBaseline('writes', () => writes(rate, options.batchEvents));
     report.sparse = await withBaseline('sparse', () => writes(rate / SPARSE_FACTOR, undefined));
     report.storage = storage(report.writes, retention);
-    report.resettle = resettle(report.writes);
   } catch (error) {
     report.writesFailure = (error as Error).message;
     log(`load: ${report.writesFailure}`);
@@ -243,25 +241,6 @@ function storage(w: WriteFigures, retention: Retention): NonNullable<LoadBenchRe
   };
 }
 
-/**
- * Back-dated events re-mark settled hours dirty, and the compactor settles a dirty hour whole. The run
- * measures how many such hours each scheduled run settles; in steady state each is a full hour of the
- * design load, so each costs what settling the run's own hour costs, scaled to a full hour.
- */
-function resettle(w: WriteFigures): NonNullable<LoadBenchReport['resettle']> {
-  const runs = w.run.compactorRuns.filter((r) => r.backdatedHours > 0);
-  const hoursPerRun = runs.length ? runs.reduce((n, r) => n + r.backdatedHours, 0) / runs.length : 0;
-  const per = (kind: string) => (w.run.kinds.find((k) => k.kind === kind)?.writeUnits ?? 0) / w.run.deliveries;
-  // One hour's settle per event of that hour: its minute items (linear in time) and its hour items (a full hour's).
-  const hourSettlePerEvent = per('settled_m') + per('settled_h') * w.fullHourFactor;
-  const daySettlePerEvent = per('settled_d') * w.fullDayFactor;
-  const runsPerHour = 3600 / COMPACTOR_EVERY_SECONDS;
-  // Every run re-Puts the re-dirtied hours (each a full hour of events) and re-rolls their completed days (a full day each).
-  const daysPerRun = runs.length ? runs.reduce((n, r) => n + r.daysRolled, 0) / runs.length : 0;
-  const writesPerEvent = runsPerHour * (hoursPerRun * hourSettlePerEvent + daysPerRun * 24 * daySettlePerEvent);
-  return { hoursPerRun, daysPerRun, runsPerHour, writesPerEvent };
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // The report
 
@@ -298,7 +277,8 @@ export function formatLoadBench(r: LoadBenchReport): string {
         (label === 'design load' ? ` (100 messages × 25 events, the SQS batch size)` : ` (what the ${BATCH_WINDOW_SECONDS} s batching window gathers at this rate)`) +
         `, and compactAndSettle every ${COMPACTOR_EVERY_SECONDS / 60} simulated minutes until the last hour and its day settled;`,
       `    ${int(run.copies)} copies, ${int(run.backdated)} back-dated, ${int(run.duplicatesInBatch)} copies in the same batch; ${run.compactorRuns.length} compactor runs: ` +
-        run.compactorRuns.map((c) => `+${fixed((c.atTs - run.startTs) / 60, 0)} min ${c.hours} hours (${c.backdatedHours} back-dated) ${c.daysRolled} days`).join('; '),
+        run.compactorRuns.map((c) => `+${fixed((c.atTs - run.startTs) / 60, 0)} min ${c.hours} hours (${c.backdatedHours} back-dated, ${c.pacedHours} paced) ${c.daysRolled} days ${int(c.itemsPut)} items Put`).join('; '),
+      `    (back-dated hours hold only the run's back-dated events here; at the design load they hold a full hour, but a re-settle Puts only the items whose numbers moved, the ones late events touch, and is paced as in AWS: an hour at most hourly, a day every 6 h)`,
       `    ${'kind of write'.padEnd(46)}${'request'.padEnd(26)}${'writes'.padStart(9)}${'WCU'.padStart(9)}${'mean B'.padStart(8)}${'max B'.padStart(9)}   per 1,000 events`,
       ...run.kinds
         .filter((k) => k.writes || k.kind !== 'unclassified')
@@ -342,15 +322,6 @@ export function formatLoadBench(r: LoadBenchReport): string {
       '',
     );
   }
-  if (r.resettle && w) {
-    const rs = r.resettle;
-    push(
-      `  back-dated events re-dirty settled hours: each scheduled run settled ${fixed(rs.hoursPerRun)} back-dated hours in the simulation (they hold only the back-dated facts there).`,
-      `    At the design load each is a full hour, and the compactor re-Puts a dirty hour's items and re-rolls its completed day: (${fixed(rs.hoursPerRun)} hours × the settle writes`,
-      `    of a full hour + ${fixed(rs.daysPerRun)} days × those of a full day) × ${rs.runsPerHour} runs/h = ${fixed(rs.writesPerEvent)} WCU per event more (modelled from the figures above, not simulated)`,
-      '',
-    );
-  }
   if (r.compaction) {
     const c = r.compaction;
     const v = verifyOf('compaction');
@@ -390,7 +361,6 @@ export function formatLoadBench(r: LoadBenchReport): string {
       ['as measured', w.wcuPerEvent],
       ['with full hour and day items', w.wcuPerEventFull],
     ];
-    if (r.resettle) rows.push(['+ re-settled back-dated hours (modelled)', w.wcuPerEventFull + r.resettle.writesPerEvent]);
     push(
       `  extrapolation to ${int(DESIGN_RATE)} events/s in AWS: WCU/s = WCU per event × ${int(DESIGN_RATE)}; on-demand = WCU/s × ${int(PRICE.monthSeconds)} s × $${PRICE.onDemandPerMillionWru} per million;` +
         ` provisioned = WCU/s × ${PRICE.monthHours} h × $${PRICE.provisionedPerWcuHour} per WCU-hour (mean rate; 4× bursts need headroom or auto scaling)`,

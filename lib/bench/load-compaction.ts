@@ -70,8 +70,8 @@ export interface CompactHourResult {
 /** Child task: one compactor run over the generated hour, timed. */
 export async function compactOneHour(input: CompactHourInput): Promise<CompactHourResult> {
   const objects = new FsObjectStore(input.dataDir);
-  // Nothing is written twice in one settle, so no item needs remembering; no day completes, so no hour is read back.
-  const counters = new PricingCounterStore({ trackItems: false, retainHourItems: false });
+  // Nothing is written twice in one settle, so no item needs remembering.
+  const counters = new PricingCounterStore({ trackItems: false });
   counters.seedState(WATERMARK, 0, { settledThrough: HOUR_START });
   let nowMs = (HOUR_START + 3600 + COMPACTOR_GRACE_SECONDS + 60) * 1000;
   const clock: Clock = { now: () => nowMs };
@@ -79,7 +79,7 @@ export async function compactOneHour(input: CompactHourInput): Promise<CompactHo
   const deps = benchCompactorDeps({ objects, counters, clock, retention: input.retention, dataDir: input.dataDir, issues });
   const startRssKb = Math.round(process.memoryUsage().rss / 1024);
   const t0 = performance.now();
-  const run = await compactAndSettle(deps);
+  const run = await compactAndSettle(deps).finally(() => deps.close());
   const ms = performance.now() - t0;
   nowMs += ms;
   if (run.failedHours.length || run.hours.length !== 1) throw new Error(`compaction did not settle the hour: ${run.hours.length} settled, ${run.failedHours.length} failed; ${issues[0]?.slice(0, 1500) ?? ''}`);

@@ -6,6 +6,7 @@ import type { Clock, CounterStore, ObjectStore } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import type { NostrEvent } from '../nostr/event.js';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
+import { DuckDbSqlEngine, duckDbSettleTables } from '../adapters/local/duckdb-sql-engine.js';
 import { compactAndSettle, type CompactorDeps } from '../facts/compact.js';
 import { contributionsOf } from '../counters/contributions.js';
 import type { Retention } from '../counters/retention.js';
@@ -21,11 +22,30 @@ import { deletionEvent, DesignLoad, type DesignLoadOptions } from './workload.js
  * EventBridge runs it), on a simulated clock, with every DynamoDB write priced by PricingCounterStore.
  */
 
-/** The compactor's deps for the bench, in one place: when CompactorDeps grows (an SQL engine, its relation), add it here. */
-export function benchCompactorDeps(base: { objects: ObjectStore; counters: CounterStore; clock: Clock; retention: Retention; dataDir: string; issues: string[] }): CompactorDeps {
+/**
+ * The compactor's deps for the bench, in one place (the write run and the compaction sizes share
+ * them): the local object store's directory, DuckDB over it as the SQL engine (Athena's stand-in,
+ * spilling to the data dir above its memory limit), and AWS's pacing of re-settles. `close` ends the engine.
+ */
+export function benchCompactorDeps(base: { objects: ObjectStore; counters: CounterStore; clock: Clock; retention: Retention; dataDir: string; issues: string[]; duckDbMemoryLimit?: string }): CompactorDeps & { close: () => Promise<void> } {
   const logIssue = (level: string, msg: string, fields: Record<string, unknown>) => void base.issues.push(`${level}: ${msg} ${JSON.stringify(fields)}`);
-  return { objects: base.objects, counters: base.counters, clock: base.clock, retention: base.retention, graceSeconds: COMPACTOR_GRACE_SECONDS, logIssue };
+  const sql = new DuckDbSqlEngine({ dataDir: base.dataDir, memoryLimit: base.duckDbMemoryLimit });
+  return {
+    objects: base.objects,
+    counters: base.counters,
+    sql,
+    tables: duckDbSettleTables(base.dataDir),
+    clock: base.clock,
+    retention: base.retention,
+    graceSeconds: COMPACTOR_GRACE_SECONDS,
+    resettle: AWS_RESETTLE,
+    logIssue,
+    close: () => sql.close(),
+  };
 }
+
+/** Re-settles of settled hours and days as AWS paces them (RESETTLE_HOUR_AFTER, RESETTLE_DAY_AFTER in infra/lib/compactor.ts). */
+export const AWS_RESETTLE = { hourAfterSeconds: 3600, dayAfterSeconds: 6 * 3600 };
 
 /** The compactor's schedule in AWS (infra/lib/compactor.ts) and its default grace (lib/facts/compact.ts). */
 export const COMPACTOR_EVERY_SECONDS = 600;
@@ -85,7 +105,7 @@ export interface WriteLoadReport {
   unencodable: number;
   byType: Record<string, number>;
   /** the simulated compactor runs */
-  compactorRuns: { atTs: number; hours: number; backdatedHours: number; daysRolled: number; watermark: number; ms: number }[];
+  compactorRuns: { atTs: number; hours: number; backdatedHours: number; pacedHours: number; daysRolled: number; itemsPut: number; watermark: number; ms: number }[];
   kinds: KindFigure[];
   totals: { writes: number; writeUnits: number; writesPer1000: number; writeUnitsPer1000: number };
   /** one UpdateItem per (scope, metric) contribution per delivered event, 1 WCU each */
@@ -151,8 +171,8 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
       compactMs += ms;
       if (run.failedHours.length) throw new Error(`the compactor failed ${run.failedHours.length} hours; first: ${issues[0]?.slice(0, 2000)}`);
       const backdatedHours = run.hours.filter((h) => h.hourStart < Math.floor(startTs / 3600) * 3600).length;
-      compactorRuns.push({ atTs, hours: run.hours.length, backdatedHours, daysRolled: run.daysRolled.length, watermark: run.watermark, ms });
-      log(`load writes: compactor at +${((atTs - startTs) / 60).toFixed(0)} min settled ${run.hours.length} hours (${backdatedHours} back-dated), rolled ${run.daysRolled.length} days in ${(ms / 1000).toFixed(1)} s; rss ${rssMb()} MB`);
+      compactorRuns.push({ atTs, hours: run.hours.length, backdatedHours, pacedHours: run.pacedHours.length, daysRolled: run.daysRolled.length, itemsPut: run.itemsPut, watermark: run.watermark, ms });
+      log(`load writes: compactor at +${((atTs - startTs) / 60).toFixed(0)} min settled ${run.hours.length} hours (${backdatedHours} back-dated, ${run.pacedHours.length} paced), rolled ${run.daysRolled.length} days, Put ${run.itemsPut} items in ${(ms / 1000).toFixed(1)} s; rss ${rssMb()} MB`);
     };
     for (let done = 0; done < total; ) {
       const n = Math.min(batchEvents, total - done);
@@ -248,6 +268,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
       totalMs: performance.now() - started,
     };
   } finally {
+    await deps.close();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

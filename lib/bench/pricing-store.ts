@@ -1,7 +1,7 @@
 import type { CounterDelta, CounterItem, CounterStore, Granularity } from '../ports.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../counters/all-time.js';
 import { GLOBAL_SCOPE } from '../counters/contributions.js';
-import { DIRTY_DAYS, DIRTY_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
+import { DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
 import { counterItemBytes, ItemSize, stateRecordBytes, wcu } from './dynamo-size.js';
 
 /*
@@ -9,9 +9,10 @@ import { counterItemBytes, ItemSize, stateRecordBytes, wcu } from './dynamo-size
  *
  * It keeps what a load of millions of events needs to price writes (each item's current size, and for
  * minute items the numbers and set members an ADD's size depends on), and keeps whole only what the
- * settle code reads back: hour items (day rolls), global day items (month totals), the month and
- * all-time items, and the control records (dirty marks, watermark, heartbeat). A read of anything else
- * fails loudly, so a compactor that starts reading other items back cannot be priced silently wrong.
+ * settle code reads back: global day items (month totals), the month and all-time items, the control
+ * records (dirty and drift marks, watermark, heartbeat), and hour items when asked (a compactor that
+ * rolls days from them). A read of anything else fails loudly, so a compactor that starts reading
+ * other items back cannot be priced silently wrong.
  */
 
 export type WriteKind =
@@ -30,6 +31,7 @@ export type WriteKind =
   | 'vtag'
   | 'dirty_hour'
   | 'dirty_day'
+  | 'drift_hour'
   | 'dirty_clear'
   | 'heartbeat'
   | 'watermark'
@@ -51,7 +53,8 @@ export const WRITE_KINDS: { kind: WriteKind; label: string; request: string }[] 
   { kind: 'vtag', label: 'video list vtag:', request: 'BatchWrite Put' },
   { kind: 'dirty_hour', label: 'state: dirty-hour marks', request: 'PutItem' },
   { kind: 'dirty_day', label: 'state: dirty-day marks', request: 'PutItem' },
-  { kind: 'dirty_clear', label: 'state: dirty-mark clears', request: 'DeleteItem (conditional)' },
+  { kind: 'drift_hour', label: 'state: drift-hour marks', request: 'PutItem' },
+  { kind: 'dirty_clear', label: 'state: dirty/drift mark clears', request: 'DeleteItem (conditional)' },
   { kind: 'heartbeat', label: 'state: ingest heartbeat', request: 'PutItem' },
   { kind: 'watermark', label: 'state: watermark', request: 'PutItem' },
   { kind: 'unclassified', label: 'unclassified', request: '-' },
@@ -66,7 +69,7 @@ const INDEX_PREFIXES: [string, WriteKind][] = [
   ['vuser:', 'vuser'],
   ['vtag:', 'vtag'],
 ];
-const CONTROL: Record<string, WriteKind> = { [DIRTY_HOURS]: 'dirty_hour', [DIRTY_DAYS]: 'dirty_day', [INGEST_HEARTBEAT]: 'heartbeat', [WATERMARK]: 'watermark' };
+const CONTROL: Record<string, WriteKind> = { [DIRTY_HOURS]: 'dirty_hour', [DIRTY_DAYS]: 'dirty_day', [DRIFT_HOURS]: 'drift_hour', [INGEST_HEARTBEAT]: 'heartbeat', [WATERMARK]: 'watermark' };
 
 export function stateKindOf(namespace: string): WriteKind {
   const control = CONTROL[namespace];
@@ -97,7 +100,7 @@ export interface PricingOptions {
    * no item is written twice), and the store holds nothing per item.
    */
   trackItems?: boolean;
-  /** keep hour items whole for the day roll (default); off when no day completes */
+  /** keep hour items whole, for a compactor that rolls days from them (off by default: the SQL settle rolls days from the facts) */
   retainHourItems?: boolean;
 }
 
@@ -117,7 +120,7 @@ export class PricingCounterStore implements CounterStore {
 
   constructor(options: PricingOptions = {}) {
     this.trackItems = options.trackItems ?? true;
-    this.retainHourItems = options.retainHourItems ?? true;
+    this.retainHourItems = options.retainHourItems ?? false;
   }
 
   private count(kind: WriteKind, key: string, before: number, after: number): void {

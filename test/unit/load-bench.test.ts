@@ -103,7 +103,9 @@ describe('PricingCounterStore', () => {
     const totals = store.totals();
     expect(totals.writes).toBe(Object.values(store.tally).reduce((n, t) => n + t.writes, 0));
     // what the settle code reads back is kept; anything else refuses to answer rather than answer wrong
-    expect(await store.range('u:cd', 'h', 0, 7200)).toHaveLength(1);
+    await store.put([{ scope: 'g', granularity: 'd', bucket: 86400, values: { events: 5 } }]);
+    expect(await store.range('g', 'd', 0, 86400)).toEqual([{ scope: 'g', granularity: 'd', bucket: 86400, values: { events: 5 } }]);
+    await expect(store.range('u:cd', 'h', 0, 7200)).rejects.toThrow(/keeps no h items/);
     await expect(store.range('u:cd', 'm', 0, 7200)).rejects.toThrow(/keeps no m items/);
     await expect(store.getState('ev:abc', 0)).rejects.toThrow(/keeps no ev:abc/);
     // the item written most often
