@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { DEFAULT_DUCKDB_MEMORY_LIMIT } from '../adapters/local/duckdb-sql-engine.js';
 import { loadWasmSigner } from '../nostr/sign.js';
 import { loadVerifier } from '../nostr/verify.js';
 import { retentionFromEnv, type Retention } from '../counters/retention.js';
@@ -326,7 +327,7 @@ export function formatLoadBench(r: LoadBenchReport): string {
     const c = r.compaction;
     const v = verifyOf('compaction');
     push(
-      `  compaction and settlement of one hour (compactAndSettle, FsObjectStore, a pricing counter store that keeps nothing per item), each size in its own process`,
+      `  compaction and settlement of one hour (compactAndSettle with FsObjectStore and DuckDB, a pricing counter store that keeps nothing per item), each size in its own process`,
       `    with a ${int(c.heapMb)} MB heap (the compactor function's memory), a ${int(c.timeLimitMs / 60_000)} min limit; input: the design-load mix in Parquet objects of ${int(c.chunkFacts)} facts`,
       `    ${'facts'.padStart(12)}${'objects'.padStart(9)}${'time s'.padStart(9)}${'facts/s'.padStart(10)}${'µs/fact'.padStart(9)}${'× verify'.padStart(9)}${'peak RSS MB'.padStart(13)}${'writes'.padStart(11)}${'WCU'.padStart(11)}`,
       ...c.sizes.map((s) =>
@@ -335,7 +336,7 @@ export function formatLoadBench(r: LoadBenchReport): string {
             `${fixed((s.result.ms * 1000) / s.facts / v.microsPerEvent, 2).padStart(9)}${int(s.result.maxRssKb / 1024).padStart(13)}${int(s.result.writes).padStart(11)}${int(s.result.writeUnits).padStart(11)}`
           : `    ${int(s.facts).padStart(12)}${int(s.inputObjects).padStart(9)}   ${{ oom: `OOM at ${millions(s.facts)}`, timeout: `over ${int(c.timeLimitMs / 60_000)} min at ${millions(s.facts)}`, crash: `failed at ${millions(s.facts)}`, skipped: 'not run', ok: '' }[s.outcome]}: ${s.detail ?? ''}`,
       ),
-      `    (one worker = one process; facts/s per worker = facts ÷ the run's wall time; peak RSS = the process's maxRSS, ${c.sizes.find((s) => s.result)?.result ? `${int(c.sizes.find((s) => s.result)!.result!.startRssKb / 1024)} MB of it before the run` : 'incl. node itself'})`,
+      `    (one worker = one process; facts/s per worker = facts ÷ the run's wall time; peak RSS = the process's maxRSS, node and the DuckDB standing in for Athena (memory limit ${DEFAULT_DUCKDB_MEMORY_LIMIT}), ${c.sizes.find((s) => s.result)?.result ? `${int(c.sizes.find((s) => s.result)!.result!.startRssKb / 1024)} MB of it before the run` : 'incl. node itself'})`,
       '',
     );
   }
