@@ -65,9 +65,11 @@ export function runChild<T>(task: string, input: unknown, options: ChildOptions)
       const result = resultIn<T>(stdout);
       if (code === 0 && result !== undefined) return resolve({ ok: true, result, ms });
       if (timedOut) return resolve({ ok: false, reason: 'timeout', detail: `no result after ${Math.round(options.timeoutMs / 1000)} s`, ms });
-      const oom = /heap out of memory|Allocation failed|ENOMEM/i.test(tail) || signal === 'SIGKILL';
+      // DuckDB's own limit (the SQL engine's spill did not bound it) counts as running out of memory too.
+      const duckDb = /Out of Memory Error: [^"\\]*/.exec(tail)?.[0];
+      const oom = /heap out of memory|Allocation failed|ENOMEM/i.test(tail) || !!duckDb || signal === 'SIGKILL';
       // V8's OOM report ends in a native stack: its FATAL ERROR line says what happened.
-      const said = tail.split('\n').find((l) => l.includes('FATAL ERROR')) ?? tail.trim().split('\n').slice(-3).join(' | ');
+      const said = duckDb ? `DuckDB ${duckDb}` : (tail.split('\n').find((l) => l.includes('FATAL ERROR')) ?? tail.trim().split('\n').slice(-3).join(' | '));
       const detail = oom && signal === 'SIGKILL' && !said.includes('FATAL') ? `killed (the system out of memory?)` : said.trim().slice(0, 600);
       resolve({ ok: false, reason: oom ? 'oom' : 'crash', detail: `exit ${code ?? signal}, heap limit ${options.heapMb} MB: ${detail}`, ms });
     });
