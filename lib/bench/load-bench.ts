@@ -162,7 +162,8 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<Load
   const pipelineSeconds = options.pipelineSeconds ?? 120;
   if (pipelineSeconds > 0) {
     try {
-      report.pipeline = await withBaseline('pipeline', () => runPipeline({ seconds: pipelineSeconds, stepSeconds: 20, log }));
+      // A step spans a local compaction (every 60 s), so a rate that only holds between compactions fails its step.
+      report.pipeline = await withBaseline('pipeline', () => runPipeline({ seconds: pipelineSeconds, stepSeconds: 60, log }));
     } catch (error) {
       report.pipelineFailure = (error as Error).message;
       log(`load: the pipeline run failed: ${report.pipelineFailure}`);
@@ -360,13 +361,14 @@ export function formatLoadBench(r: LoadBenchReport): string {
     const v = verifyOf('pipeline');
     push(
       `  the local pipeline (relay -> listener -> queue -> ingest -> compactor -> API, lib/local/stack.ts in a child process, temp data dir, dynalite on disk)`,
-      `    ramp, ${p.calibration.stepSeconds} s a step (kept up: ingested >= 90 % of the rate over the step's second half): ` +
+      `    ramp, ${p.calibration.stepSeconds} s a step (kept up: ingested >= 90 % of the rate after the step's first 10 s): ` +
         p.calibration.steps.map((s) => `${int(s.rate)}/s ${s.kept ? 'ok' : `fell behind (${int(s.ingestedPerSecond)}/s, queue ${int(s.queueDepth)} messages)`}`).join(', '),
       `    then ${fixed(p.seconds, 0)} s at ${int(p.targetRate)} events/s, the highest step it kept up with, pre-signed events, one probe note a second:`,
       `    published ${int(p.publishedPerSecond)} events/s, ingested ${int(p.ingestedPerSecond)} events/s = ${fixed(p.ingestedPerSecond / v.eventsPerSecondPerCore, 2)} × verification alone on one core; ${int(p.refused)} refused by the relay`,
       `    publish to visible in the API: p50 ${int(p.probes.p50Ms)} ms, p99 ${int(p.probes.p99Ms)} ms, max ${int(p.probes.maxMs)} ms over ${p.probes.count} probes (${p.probes.lost} not visible in 60 s);` +
         ` p99 = ${fixed(p.probes.p99Ms / LATENCY_GOAL_MS, 2)} × the 5 s goal: ${p.probes.p99Ms <= LATENCY_GOAL_MS ? 'met' : 'NOT MET'}`,
-      `    backlog: ${int(p.backlogMessages)} queue messages at the end (${int(p.backlogStart)} at the start); signing the pool took ${fixed(p.signMs / 1000, 0)} s (setup)`,
+      `    backlog: ${int(p.backlogMessages)} queue messages at the end (${int(p.backlogStart)} at the start): ${p.sustained ? 'sustained' : 'NOT sustained over the whole phase (ingested < 95 % of published, or the queue grew by over a second of events)'};` +
+        ` signing the pool took ${fixed(p.signMs / 1000, 0)} s (setup)`,
       '',
     );
   }
