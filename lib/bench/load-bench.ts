@@ -320,9 +320,12 @@ export function formatLoadBench(r: LoadBenchReport): string {
     const largest = run.largest;
     push(
       `  item sizes (design load): largest ${kb(largest.bytes)} (${fixed((largest.bytes * 100) / ITEM_LIMIT, 2)} % of the 400 KB limit), a ${largest.kind} item ${shortKey(largest.key)}`,
-      `    hot items (the 10 written most often), limit ${kb(HOT_ITEM_LIMIT)}:`,
-      ...run.hot.map((h) => `      ${shortKey(h.key).padEnd(44)}${int(h.writes).padStart(7)} writes   largest ${kb(h.maxBytes).padStart(9)}   ${h.maxBytes <= HOT_ITEM_LIMIT ? 'ok' : 'OVER 4 KB'}`),
-      `    every hot item within 4 KB: ${run.hot.every((h) => h.maxBytes <= HOT_ITEM_LIMIT) ? 'yes' : 'NO'}`,
+      `    hot items (the 10 counter items and the 10 state records written most often), limit ${kb(HOT_ITEM_LIMIT)}:`,
+      ...(['counters', 'records'] as const).flatMap((group) => [
+        `      ${group === 'counters' ? 'counter items' : 'state records'}:`,
+        ...run.hot[group].map((h) => `        ${shortKey(h.key).padEnd(42)}${int(h.writes).padStart(7)} writes   largest ${kb(h.maxBytes).padStart(9)}   ${h.maxBytes <= HOT_ITEM_LIMIT ? 'ok' : 'OVER 4 KB'}`),
+      ]),
+      `    every hot item within 4 KB: ${[...run.hot.counters, ...run.hot.records].every((h) => h.maxBytes <= HOT_ITEM_LIMIT) ? 'yes' : 'NO'}`,
       '',
     );
   }
@@ -363,7 +366,10 @@ export function formatLoadBench(r: LoadBenchReport): string {
       `  the local pipeline (relay -> listener -> queue -> ingest -> compactor -> API, lib/local/stack.ts in a child process, temp data dir, dynalite on disk)`,
       `    ramp, ${p.calibration.stepSeconds} s a step (kept up: ingested >= 90 % of the rate after the step's first 10 s): ` +
         p.calibration.steps.map((s) => `${int(s.rate)}/s ${s.kept ? 'ok' : `fell behind (${int(s.ingestedPerSecond)}/s, queue ${int(s.queueDepth)} messages)`}`).join(', '),
-      `    then ${fixed(p.seconds, 0)} s at ${int(p.targetRate)} events/s, the highest step it kept up with, pre-signed events, one probe note a second:`,
+      ...(p.attempts.length > 1
+        ? p.attempts.slice(0, -1).map((a) => `    ${fixed(a.seconds, 0)} s at ${int(a.targetRate)} events/s did not hold (ingested ${int(a.ingestedPerSecond)}/s, queue ${int(a.backlogMessages)} messages, p99 ${int(a.probes.p99Ms)} ms); one step lower:`)
+        : []),
+      `    then ${fixed(p.seconds, 0)} s at ${int(p.targetRate)} events/s${p.attempts.length > 1 ? '' : ', the highest step it kept up with'}, pre-signed events, one probe note a second:`,
       `    published ${int(p.publishedPerSecond)} events/s, ingested ${int(p.ingestedPerSecond)} events/s = ${fixed(p.ingestedPerSecond / v.eventsPerSecondPerCore, 2)} × verification alone on one core; ${int(p.refused)} refused by the relay`,
       `    publish to visible in the API: p50 ${int(p.probes.p50Ms)} ms, p99 ${int(p.probes.p99Ms)} ms, max ${int(p.probes.maxMs)} ms over ${p.probes.count} probes (${p.probes.lost} not visible in 60 s);` +
         ` p99 = ${fixed(p.probes.p99Ms / LATENCY_GOAL_MS, 2)} × the 5 s goal: ${p.probes.p99Ms <= LATENCY_GOAL_MS ? 'met' : 'NOT MET'}`,

@@ -115,7 +115,7 @@ export async function runCompactionSizes(options: { sizes: number[]; heapMb: num
     // Memory and time only grow with the hour: once a size fails, a larger one is not generated for nothing.
     const failed = sizes.find((s) => s.outcome !== 'ok');
     if (failed) {
-      sizes.push({ facts, outcome: 'skipped', detail: `not run: ${failed.outcome === 'oom' ? 'out of memory' : failed.outcome === 'timeout' ? 'over the time limit' : 'failed'} at ${failed.facts.toLocaleString('en-US')} facts already`, generateMs: 0, inputObjects: 0, inputBytes: 0 });
+      sizes.push({ facts, outcome: 'skipped', detail: `${failed.outcome === 'oom' ? 'out of memory' : failed.outcome === 'timeout' ? 'over the time limit' : 'failed'} at ${failed.facts.toLocaleString('en-US')} facts already`, generateMs: 0, inputObjects: 0, inputBytes: 0 });
       continue;
     }
     const dataDir = await scratchDir('funnel-load-compaction-', false);

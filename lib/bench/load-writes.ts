@@ -12,7 +12,7 @@ import { contributionsOf } from '../counters/contributions.js';
 import type { Retention } from '../counters/retention.js';
 import { WATERMARK } from '../counters/state.js';
 import { storeNormalisedFacts } from '../ingest/ingest.js';
-import { PricingCounterStore, WRITE_KINDS, type KindTally, type WriteKind } from './pricing-store.js';
+import { PricingCounterStore, WRITE_KINDS, type HotItem, type KindTally, type WriteKind } from './pricing-store.js';
 import { deletionEvent, DesignLoad, type DesignLoadOptions } from './workload.js';
 
 /**
@@ -113,7 +113,8 @@ export interface WriteLoadReport {
   /** one UpdateItem per (scope, metric) contribution per delivered event, 1 WCU each */
   naive: { writes: number; writeUnitsPer1000: number };
   largest: { kind: WriteKind; key: string; bytes: number };
-  hot: { key: string; writes: number; maxBytes: number }[];
+  /** the 10 counter items and the 10 state records written most often */
+  hot: { counters: HotItem[]; records: HotItem[] };
   /** what the table holds at the end, by counter granularity or state kind */
   inventory: Record<string, { items: number; bytes: number }>;
   scopeGrowth: ScopeGrowth;

@@ -104,6 +104,12 @@ export interface PricingOptions {
   retainHourItems?: boolean;
 }
 
+export interface HotItem {
+  key: string;
+  writes: number;
+  maxBytes: number;
+}
+
 interface Tracked {
   size: ItemSize;
   writes: number;
@@ -241,18 +247,25 @@ export class PricingCounterStore implements CounterStore {
     return { writes, writeUnits };
   }
 
-  /** The items written most often (the hot items), with the largest size each reached. */
-  hottest(n: number): { key: string; writes: number; maxBytes: number }[] {
-    const top: { key: string; writes: number; maxBytes: number }[] = [];
-    const consider = (key: string, writes: number, maxBytes: number) => {
-      if (top.length === n && writes <= top[n - 1]!.writes) return;
-      top.push({ key, writes, maxBytes });
-      top.sort((a, b) => b.writes - a.writes);
-      if (top.length > n) top.pop();
+  /** The counter items and the state records written most often (the hot items), with the largest size each reached. */
+  hottest(n: number): { counters: HotItem[]; records: HotItem[] } {
+    const top = (entries: Iterable<HotItem>) => {
+      const out: HotItem[] = [];
+      for (const entry of entries) {
+        if (out.length === n && entry.writes <= out[n - 1]!.writes) continue;
+        out.push(entry);
+        out.sort((a, b) => b.writes - a.writes);
+        if (out.length > n) out.pop();
+      }
+      return out;
     };
-    for (const [key, t] of this.items) consider(key, t.writes, t.maxBytes);
-    for (const [key, s] of this.states) consider(key.replace('\u0000', '#'), s.writes, s.bytes);
-    return top;
+    const counters = function* (items: Map<string, Tracked>) {
+      for (const [key, t] of items) yield { key, writes: t.writes, maxBytes: t.maxBytes };
+    };
+    const records = function* (states: Map<string, { bytes: number; writes: number }>) {
+      for (const [key, s] of states) yield { key: key.replace('\u0000', '#'), writes: s.writes, maxBytes: s.bytes };
+    };
+    return { counters: top(counters(this.items)), records: top(records(this.states)) };
   }
 
   /** Every item and record the table holds now (what the writes left), by counter granularity or state kind. */

@@ -109,7 +109,8 @@ describe('PricingCounterStore', () => {
     await expect(store.range('u:cd', 'm', 0, 7200)).rejects.toThrow(/keeps no m items/);
     await expect(store.getState('ev:abc', 0)).rejects.toThrow(/keeps no ev:abc/);
     // the item written most often
-    expect(store.hottest(1)[0]).toMatchObject({ key: 'u:cd#m#60', writes: 4 });
+    expect(store.hottest(1).counters[0]).toMatchObject({ key: 'u:cd#m#60', writes: 4 });
+    expect(store.hottest(1).records[0]).toMatchObject({ key: 'ev:abc#0', writes: 1, maxBytes: 30 });
   });
 });
 
@@ -147,8 +148,12 @@ describe('runWriteLoad on a tiny mix', () => {
     expect(report.inventory.d!.items).toBeGreaterThan(0);
     expect(report.storedFacts).toBe(report.deliveries - report.copies);
     expect(report.parquetBytes).toBeGreaterThan(0);
-    expect(report.hot.length).toBeLessThanOrEqual(10);
-    for (let i = 1; i < report.hot.length; i++) expect(report.hot[i]!.writes).toBeLessThanOrEqual(report.hot[i - 1]!.writes);
+    for (const hot of [report.hot.counters, report.hot.records]) {
+      expect(hot.length).toBeGreaterThan(0);
+      expect(hot.length).toBeLessThanOrEqual(10);
+      for (let i = 1; i < hot.length; i++) expect(hot[i]!.writes).toBeLessThanOrEqual(hot[i - 1]!.writes);
+    }
+    expect(report.hot.counters.every((h) => !h.key.startsWith('dirty-hour'))).toBe(true);
   });
 
   it('extrapolates scope growth no lower than measured, and caps users at the authors', () => {
