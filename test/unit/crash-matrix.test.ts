@@ -35,8 +35,11 @@ const times = thread.map((e) => e.created_at);
 const window = customWindow(Math.min(...times) - 60, Math.max(...times) + 60, NOW / 1000);
 const authors = [...new Set(thread.map((e) => e.pubkey))];
 const cleanups: (() => Promise<void>)[] = [];
+// One DuckDB for every run (each run exports into its own data dir): starting one per run is most of a run.
+const duckdb = new DuckDbSqlEngine({ memoryLimit: '256MB' });
 afterAll(async () => {
   for (const cleanup of cleanups) await cleanup();
+  await duckdb.close();
 });
 
 async function snapshot(counters: CounterStore) {
@@ -56,11 +59,8 @@ async function snapshot(counters: CounterStore) {
 async function runPipeline(plan: FaultPlan, crashAt: number) {
   // A fresh data dir per run: the facts on disk, DuckDB as the compactor's engine, counters in memory.
   const dir = await mkdtemp(join(tmpdir(), 'funnel-crash-'));
-  const engine = new DuckDbSqlEngine({ dataDir: dir, memoryLimit: '256MB' });
-  cleanups.push(async () => {
-    await engine.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const engine = duckdb.forDataDir(dir);
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const objects = plan.objects(new FsObjectStore(dir));
   const counters = plan.counters(new MemoryCounterStore());
   const deps = { objects, counters, verify: await loadVerifier(), clock, metrics: new MetricsRegistry(), minuteTtlSeconds: retention.minuteSeconds, logError: () => {} };

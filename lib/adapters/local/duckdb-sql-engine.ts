@@ -22,8 +22,20 @@ export const DEFAULT_DUCKDB_MEMORY_LIMIT = '1GB';
 /** Athena's local stand-in: DuckDB over the facts directory (Parquet is built in; no extensions). */
 export class DuckDbSqlEngine implements SqlEngine {
   private connection: Promise<DuckDBConnection> | undefined;
+  /** engines made by `forDataDir` share this one's database and leave closing it to this one */
+  private readonly owner: boolean = true;
 
-  constructor(private readonly options: DuckDbOptions = {}) {}
+  constructor(private readonly options: DuckDbOptions = {}, shared?: DuckDbSqlEngine) {
+    if (shared) {
+      this.connection = shared.connect();
+      this.owner = false;
+    }
+  }
+
+  /** The same database (no second instance to start), exporting into another data dir. */
+  forDataDir(dataDir: string): DuckDbSqlEngine {
+    return new DuckDbSqlEngine({ ...this.options, dataDir }, this);
+  }
 
   private connect(): Promise<DuckDBConnection> {
     this.connection ??= DuckDBInstance.create(':memory:').then(async (db) => {
@@ -108,7 +120,7 @@ export class DuckDbSqlEngine implements SqlEngine {
   }
 
   async close(): Promise<void> {
-    if (this.connection) (await this.connection).closeSync();
+    if (this.connection && this.owner) (await this.connection).closeSync();
   }
 }
 
