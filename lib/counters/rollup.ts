@@ -1,8 +1,11 @@
 import type { CounterDelta, Granularity } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { bucketStart } from './buckets.js';
-import { contributionsOf, GLOBAL_SCOPE, REJECTIONS_SCOPE } from './contributions.js';
-import { capTopEntries, TOP_PREFIX } from './topn.js';
+import { contributionsOf, GLOBAL_SCOPE, REJECTIONS_SCOPE, type DistinctSketch } from './contributions.js';
+import { reduceCodes } from './hll.js';
+
+/** The only sketch live items carry (see DeltaRollup). */
+const LIVE_SKETCH: DistinctSketch = 'users';
 
 export interface RollupOptions {
   /** seconds a live minute item is kept (TTL) */
@@ -11,12 +14,14 @@ export interface RollupOptions {
 
 /**
  * Pre-aggregates a batch into one delta per counter item: the write cost is one UpdateItem per
- * (scope, minute) the batch touches, not one per event or per metric. Live items carry counts and
- * per-user engager sketches; the global author sketch and the top-N lists exist only in settled items,
- * so the hot global minute item stays a handful of numbers.
+ * (scope, minute) the batch touches, not one per event or per metric. Live items carry **counts**:
+ * distinct-count sketches and top-N lists are computed when the hour settles, from the facts (they
+ * are in settled hour and day items, and in the minute items of hours that settle with their minutes).
+ * A sketch or a list in a live item grows with every batch that touches it: the busiest users' minute
+ * items reached 60 KB at the design load, each update billed by that size. The one exception is a
+ * project's users sketch (daily active users is the first-party metric people watch live): one item
+ * per project per minute, each batch adding at most one code per register.
  */
-const LIVE_TOP_ENTRIES_PER_BATCH = 5;
-
 export class DeltaRollup {
   private readonly items = new Map<string, CounterDelta & { union: Record<string, number[]> }>();
 
@@ -28,14 +33,7 @@ export class DeltaRollup {
     // All-time totals are not added here: they are settled from the facts (all-time.ts), so a
     // redelivered batch or a copy from a second relay never inflates them.
     for (const { scope, metric, amount } of c.counts) this.bump(scope, 'm', minute, metric, amount);
-    for (const { scope, sketch, code } of c.distinct) {
-      if (scope !== GLOBAL_SCOPE) (this.item(scope, 'm', minute).union[sketch] ??= []).push(code);
-    }
-    // Top-N entries ride in live items as plain numeric attributes (`<list prefix><key>`), which ADD
-    // merges atomically; they are cut to N per item per batch (see deltas()).
-    for (const { scope, list, key, amount } of c.tops) {
-      if (scope !== GLOBAL_SCOPE) this.bump(scope, 'm', minute, `${TOP_PREFIX[list as keyof typeof TOP_PREFIX]}${key}`, amount);
-    }
+    for (const { scope, sketch, code } of c.distinct) if (sketch === LIVE_SKETCH) (this.item(scope, 'm', minute).union[sketch] ??= []).push(code);
   }
 
   /**
@@ -65,9 +63,8 @@ export class DeltaRollup {
   }
 
   deltas(): CounterDelta[] {
-    // 5 entries per list per batch bound a hot user's minute item: at most batches-per-minute × 15
-    // attributes (~20 KB at a 5 s batching window with several concurrent batches).
-    for (const item of this.items.values()) capTopEntries(item.add, LIVE_TOP_ENTRIES_PER_BATCH);
+    // One code per register per batch: the union of two batches' sketches is the same sketch.
+    for (const item of this.items.values()) for (const [name, codes] of Object.entries(item.union)) item.union[name] = reduceCodes(codes);
     return [...this.items.values()];
   }
 }

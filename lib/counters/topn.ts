@@ -20,16 +20,8 @@ export function parseTop(text: string | undefined): TopList {
   }
 }
 
-/** Prefixes of top-N entries stored as numeric attributes in live minute items. */
-export const TOP_PREFIX = { top_posts: 'tp:', top_tags: 'tt:', top_zappers: 'tz:' } as const;
-export const TOP_LIST_BY_PREFIX: Record<string, keyof typeof TOP_PREFIX> = { 'tp:': 'top_posts', 'tt:': 'top_tags', 'tz:': 'top_zappers' };
-
-/** Keeps each list's N largest entries in one delta, so a hot user's minute item stays small. */
-export function capTopEntries(values: Record<string, number>, n = TOP_N): void {
-  for (const prefix of Object.values(TOP_PREFIX)) {
-    const entries = Object.entries(values).filter(([name]) => name.startsWith(prefix));
-    if (entries.length <= n) continue;
-    entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-    for (const [name] of entries.slice(n)) delete values[name];
-  }
-}
+/**
+ * Prefixes of top-N entries stored as numeric attributes in live minute items by versions before live
+ * items became counts only; reads still merge them, so those items count until they expire.
+ */
+export const TOP_LIST_BY_PREFIX: Record<string, 'top_posts' | 'top_tags' | 'top_zappers'> = { 'tp:': 'top_posts', 'tt:': 'top_tags', 'tz:': 'top_zappers' };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { hllCode, hllEstimate, reduceCodes } from '../../lib/counters/hll.js';
-import { capTopEntries, mergeTop } from '../../lib/counters/topn.js';
+import { mergeTop } from '../../lib/counters/topn.js';
 import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
 
 const key = (i: number) => createHash('sha256').update(String(i)).digest('hex');
@@ -35,16 +35,6 @@ describe('HyperLogLog codes', () => {
 describe('top-N lists', () => {
   it('merge by summing and keep the N largest, ties by key', () => {
     expect(mergeTop([[['a', 3], ['b', 1]], [['b', 3], ['c', 2]]], 2)).toEqual([['b', 4], ['a', 3]]);
-  });
-
-  it('cap live entries per item per batch', () => {
-    const values: Record<string, number> = { posts: 1 };
-    for (let i = 0; i < 15; i++) values[`tp:${String(i).padStart(2, '0')}`] = i;
-    capTopEntries(values, 10);
-    expect(Object.keys(values).filter((k) => k.startsWith('tp:'))).toHaveLength(10);
-    expect(values['tp:14']).toBe(14);
-    expect(values['tp:00']).toBeUndefined();
-    expect(values.posts).toBe(1);
   });
 });
 
