@@ -15,8 +15,8 @@ export interface RollupOptions {
 /**
  * Pre-aggregates a batch into one delta per counter item: the write cost is one UpdateItem per
  * (scope, minute) the batch touches, not one per event or per metric. Live items carry **counts**:
- * distinct-count sketches and top-N lists are computed when the hour settles, from the facts (they
- * are in settled hour and day items, and in the minute items of hours that settle with their minutes).
+ * distinct-count sketches and top-N lists are computed when the hour settles, from the facts, into
+ * settled hour and day items (minute items have this counts-only shape, settled or not).
  * A sketch or a list in a live item grows with every batch that touches it: the busiest users' minute
  * items reached 60 KB at the design load, each update billed by that size. The one exception is a
  * project's users sketch (daily active users is the first-party metric people watch live): one item

@@ -127,7 +127,7 @@ export async function settleBuckets(
   buckets: readonly number[],
   relation: string,
   deps: SettleDeps,
-  options: { minuteHours?: readonly number[]; empty?: readonly number[]; nowMs: number; rewrite?: boolean },
+  options: { minuteHours?: readonly number[]; copiedMinutes?: boolean; empty?: readonly number[]; nowMs: number; rewrite?: boolean },
 ): Promise<SettleOutcome> {
   if (buckets.length > MAX_BUCKETS_PER_RUN) throw new Error(`a settle run takes at most ${MAX_BUCKETS_PER_RUN} buckets, got ${buckets.length}`);
   const run = `${granularity}-${buckets[0]}-${randomUUID()}`;
@@ -138,7 +138,7 @@ export async function settleBuckets(
   const empty = new Set(options.empty ?? []);
   const withFacts = buckets.filter((b) => !empty.has(b));
   if (withFacts.length) {
-    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, minuteHours: options.minuteHours });
+    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, minuteHours: options.minuteHours, copiedMinutes: options.copiedMinutes });
     await deps.sql.export(sql, `${SETTLE_RESULTS_PREFIX}${run}/`, 'jsonl', { partitionBy: SETTLE_PART_COLUMN });
   }
   const hasRows = async (b: string, bucket: number) => (await deps.objects.list(settleResultsPrefix(b, bucket))).length > 0;

@@ -22,6 +22,12 @@ export interface SettleSqlOptions {
   buckets: readonly number[];
   /** hours whose minute items are settled too (rewritten only where live counting may have drifted) */
   minuteHours?: readonly number[];
+  /**
+   * Also the minute items of every (scope, minute) an event found in more than one object contributes
+   * to: where live counting may have counted it twice. The relation must still hold the copies (the
+   * hour's objects before they are merged).
+   */
+  copiedMinutes?: boolean;
 }
 
 /** Which settled bucket (hour or day start) a result row belongs to: the export's partition column. */
@@ -67,21 +73,21 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   const project = `'p:' || coalesce(project, '')`;
   // `settled_only`: the global author sketch and top authors live in hour and day items only.
   const counts = [
-    `SELECT 'g' AS scope, 'events' AS metric, CAST(1 AS BIGINT) AS amount, created_at FROM f`,
-    `SELECT 'g', 'kind:' || CAST(kind AS VARCHAR), 1, created_at FROM f WHERE source = 'nostr'`,
-    `SELECT 'g', 'type:' || type, 1, created_at FROM f`,
-    `SELECT 'u:' || author, CASE type WHEN 'note' THEN 'posts' WHEN 'reply' THEN 'replies' WHEN 'comment' THEN 'comments' ELSE 'videos' END, 1, created_at FROM f WHERE source = 'nostr' AND type IN ${AUTHORED}`,
-    `SELECT target_scope, eng, 1, created_at FROM e WHERE target_scope IS NOT NULL`,
-    `SELECT target_scope, 'zap_msats', zap_msats, created_at FROM e WHERE target_scope IS NOT NULL AND type = 'zap' AND zap_msats <> 0`,
-    `SELECT 'u:' || target_pubkey, eng || '_rcv', 1, created_at FROM r`,
-    `SELECT 'u:' || target_pubkey, 'zap_msats_rcv', zap_msats, created_at FROM r WHERE type = 'zap' AND zap_msats <> 0`,
-    `SELECT ${project}, 'events', 1, created_at FROM f WHERE source = 'app'`,
-    `SELECT ${project}, type, 1, created_at FROM f WHERE source = 'app'`,
-    `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at FROM f
+    `SELECT 'g' AS scope, 'events' AS metric, CAST(1 AS BIGINT) AS amount, created_at, event_id FROM f`,
+    `SELECT 'g', 'kind:' || CAST(kind AS VARCHAR), 1, created_at, event_id FROM f WHERE source = 'nostr'`,
+    `SELECT 'g', 'type:' || type, 1, created_at, event_id FROM f`,
+    `SELECT 'u:' || author, CASE type WHEN 'note' THEN 'posts' WHEN 'reply' THEN 'replies' WHEN 'comment' THEN 'comments' ELSE 'videos' END, 1, created_at, event_id FROM f WHERE source = 'nostr' AND type IN ${AUTHORED}`,
+    `SELECT target_scope, eng, 1, created_at, event_id FROM e WHERE target_scope IS NOT NULL`,
+    `SELECT target_scope, 'zap_msats', zap_msats, created_at, event_id FROM e WHERE target_scope IS NOT NULL AND type = 'zap' AND zap_msats <> 0`,
+    `SELECT 'u:' || target_pubkey, eng || '_rcv', 1, created_at, event_id FROM r`,
+    `SELECT 'u:' || target_pubkey, 'zap_msats_rcv', zap_msats, created_at, event_id FROM r WHERE type = 'zap' AND zap_msats <> 0`,
+    `SELECT ${project}, 'events', 1, created_at, event_id FROM f WHERE source = 'app'`,
+    `SELECT ${project}, type, 1, created_at, event_id FROM f WHERE source = 'app'`,
+    `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at, event_id FROM f
       WHERE source = 'app' AND substr(type, 5) IN ('view', 'play', 'video_view') AND (target_address IS NOT NULL OR target_event_id IS NOT NULL)`,
   ];
   // Engagement received by UTC hour of day, for best-hours and best-days on day items.
-  if (isDay) counts.push(`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at FROM r`);
+  if (isDay) counts.push(`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at, event_id FROM r`);
   const sketches = [
     `SELECT 'g' AS scope, 'authors' AS sketch, author AS member, created_at, 1 AS settled_only FROM f WHERE source = 'nostr'`,
     `SELECT 'u:' || target_pubkey, 'engagers', engager, created_at, 0 FROM r WHERE engager IS NOT NULL AND engager <> ''`,
@@ -97,19 +103,26 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   // One aggregation per granularity of output: the hour or day item, and the minute items.
   const levels: { name: Granularity; bucket: string; filter: string; part: string }[] = [{ name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket' }];
   // Per-event and per-address scopes have no minute items (their reads end on the hour-aligned watermark).
-  if (minuteHours.length) {
-    levels.push({
-      name: 'm',
-      bucket: bucketOf('created_at', 60),
-      filter: `settled_only = 0 AND scope NOT LIKE 'e:%' AND scope NOT LIKE 'a:%' AND ${bucketOf('created_at', 3600)} IN (${list(minuteHours)})`,
-      part: bucketOf('v.bucket', 3600),
-    });
+  const copied = !isDay && options.copiedMinutes === true;
+  const minuteKey = `scope || '|' || CAST(${bucketOf('created_at', 60)} AS VARCHAR)`;
+  const minuteRows = [
+    ...(minuteHours.length ? [`${bucketOf('created_at', 3600)} IN (${list(minuteHours)})`] : []),
+    ...(copied ? [`${minuteKey} IN (SELECT k FROM copied_keys)`] : []),
+  ];
+  const minuteWhere = `scope NOT LIKE 'e:%' AND scope NOT LIKE 'a:%' AND (${minuteRows.join(' OR ')})`;
+  if (minuteRows.length) {
+    levels.push({ name: 'm', bucket: bucketOf('created_at', 60), filter: `settled_only = 0 AND ${minuteWhere}`, part: bucketOf('v.bucket', 3600) });
   }
   const aggregate = (level: (typeof levels)[number]) => {
     const b = level.bucket;
     const g = `, ${b}`;
-    const minuteScopes = level.name === 'm' ? `WHERE scope NOT LIKE 'e:%' AND scope NOT LIKE 'a:%' AND ${bucketOf('created_at', 3600)} IN (${list(minuteHours)})` : '';
-    return `SELECT v.scope, '${level.name}' AS granularity, v.bucket, v.vals, s.sketches, t.tops, CAST(${level.part} AS VARCHAR) AS ${SETTLE_PART_COLUMN} FROM (
+    const minute = level.name === 'm';
+    const minuteScopes = minute ? `WHERE ${minuteWhere}` : '';
+    // Minute items hold what live items hold, settled or not: counts and a project's users sketch, no
+    // lists (so an answer never depends on which hours happened to be rewritten).
+    const sketchFilter = minute ? `${level.filter} AND sketch = 'users'` : level.filter;
+    const tops = minute ? 'CAST(NULL AS VARCHAR)' : 't.tops';
+    return `SELECT v.scope, '${level.name}' AS granularity, v.bucket, v.vals, s.sketches, ${tops} AS tops, CAST(${level.part} AS VARCHAR) AS ${SETTLE_PART_COLUMN} FROM (
       SELECT scope, bucket, '{' || ${d.join(`${d.json('metric')} || ':' || CAST(total AS VARCHAR)`, 'metric')} || '}' AS vals
       FROM (SELECT scope, ${b} AS bucket, metric, sum(amount) AS total FROM c ${minuteScopes} GROUP BY scope${g}, metric)
       GROUP BY scope, bucket
@@ -118,10 +131,13 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
       SELECT scope, bucket, '{' || ${d.join(`${d.json('sketch')} || ':[' || codes || ']'`, 'sketch')} || '}' AS sketches
       FROM (
         SELECT scope, bucket, sketch, ${d.join('CAST(register * 64 + rank AS VARCHAR)', 'register')} AS codes
-        FROM (SELECT scope, ${b} AS bucket, sketch, CAST(floor(code / 64) AS BIGINT) AS register, max(code % 64) AS rank FROM sk WHERE ${level.filter} GROUP BY scope${g}, sketch, CAST(floor(code / 64) AS BIGINT))
+        FROM (SELECT scope, ${b} AS bucket, sketch, CAST(floor(code / 64) AS BIGINT) AS register, max(code % 64) AS rank FROM sk WHERE ${sketchFilter} GROUP BY scope${g}, sketch, CAST(floor(code / 64) AS BIGINT))
         GROUP BY scope, bucket, sketch
       ) GROUP BY scope, bucket
-    ) s ON s.scope = v.scope AND s.bucket = v.bucket
+    ) s ON s.scope = v.scope AND s.bucket = v.bucket${
+      minute
+        ? ''
+        : `
     LEFT JOIN (
       SELECT scope, bucket, '{' || ${d.join(`${d.json('list')} || ':[' || entries || ']'`, 'list')} || '}' AS tops
       FROM (
@@ -132,7 +148,8 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
         ) WHERE place <= ${TOP_N}
         GROUP BY scope, bucket, list
       ) GROUP BY scope, bucket
-    ) t ON t.scope = v.scope AND t.bucket = v.bucket`;
+    ) t ON t.scope = v.scope AND t.bucket = v.bucket`
+    }`;
   };
 
   const window = { startTs: Math.min(...buckets), endTs: Math.max(...buckets) + size };
@@ -142,7 +159,13 @@ e AS (
   FROM f WHERE source = 'nostr' AND type IN ${ENGAGEMENT}
 ),
 r AS (SELECT * FROM e WHERE target_pubkey IS NOT NULL AND target_pubkey IS DISTINCT FROM engager),
-c AS (${counts.join('\n  UNION ALL ')}),
+c AS (${counts.join('\n  UNION ALL ')}),${
+    copied
+      ? `
+copies AS (SELECT event_id FROM ${relation} WHERE created_at >= ${window.startTs} AND created_at < ${window.endTs} GROUP BY event_id HAVING count(*) > 1),
+copied_keys AS (SELECT DISTINCT ${minuteKey} AS k FROM c WHERE event_id IN (SELECT event_id FROM copies)),`
+      : ''
+  }
 sk AS (SELECT scope, sketch, ${code('member')} AS code, created_at, settled_only FROM (${sketches.join('\n  UNION ALL ')})),
 t AS (${tops.join('\n  UNION ALL ')})
 ${levels.map(aggregate).join('\nUNION ALL\n')}`;

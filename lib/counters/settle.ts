@@ -34,11 +34,9 @@ export function settledHourItems(hourStart: number, facts: readonly Fact[], rete
       // Per-event and per-address reads run from 0 to now: their settled part ends on the (hour-aligned)
       // watermark, so they never read settled minutes; rewriting them would only cost writes.
       if (keepsDaysForever(scope)) continue;
-      if (scope === GLOBAL_SCOPE) {
-        // Global minutes stay a handful of numbers, settled or live: no author sketch, no top list.
-        delete state.sets.authors;
-        delete state.tops.top_authors;
-      }
+      // Minute items hold what live ones hold, settled or not: counts and a project's users sketch.
+      for (const name of Object.keys(state.sets)) if (name !== 'users') delete state.sets[name];
+      state.tops = {};
       items.push(toItem(scope, 'm', minute, state, minute + retention.minuteSeconds));
     }
   }

@@ -24,8 +24,6 @@ export interface CompactionResult {
   outputKeys: string[];
   /** rows that were a later copy of an event already in another object of the hour */
   duplicates: number;
-  /** the drift mark written because of those copies (cleared once the hour's minutes are rewritten) */
-  driftMark?: Record<string, unknown>;
 }
 
 const COMPACTED_PREFIX = 'compacted-';
@@ -33,10 +31,8 @@ const COMPACTED_PREFIX = 'compacted-';
 /** The deps of the facts side of compaction: where the facts are, and the engine that merges them. */
 export interface HourCompactionDeps {
   objects: ObjectStore;
-  counters: CounterStore;
   sql: SqlEngine;
   tables: SettleTables;
-  clock: Clock;
 }
 
 /**
@@ -67,9 +63,6 @@ export async function compactHour(hourStart: number, deps: HourCompactionDeps): 
   const [counts] = await deps.sql.query(`SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM ${deps.tables.hours([hourStart])}`);
   const inputRows = Number(counts?.n ?? 0);
   const outputRows = Number(counts?.ids ?? 0);
-  // Copies in two objects may both have been counted live. The mark outlives this merge (which hides
-  // the copies), so a crash before the settle still rewrites the hour's minutes.
-  const [driftMark] = inputRows > outputRows ? await markDirty(deps.counters, [hourStart], deps.clock.now(), DRIFT_HOURS) : [];
 
   const staging = `${COMPACTION_STAGING_PREFIX}${hourStart}-${name}/`;
   // A crashed run with the same inputs may have left a partial export here; an export needs a new prefix.
@@ -85,7 +78,7 @@ export async function compactHour(hourStart: number, deps: HourCompactionDeps): 
   for (const [i, key] of staged.entries()) await deps.objects.copy(key, outputKeys[i]!);
   await deps.objects.delete(keys.filter((k) => !outputKeys.includes(k)));
   await deps.objects.delete(staged);
-  return { ...base, inputRows, outputRows, outputKeys, duplicates: inputRows - outputRows, driftMark };
+  return { ...base, inputRows, outputRows, outputKeys, duplicates: inputRows - outputRows };
 }
 
 /** Rows of a Parquet object, from its footer; -1 when it is gone or not Parquet (the settle query will say). */
@@ -247,26 +240,30 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     deps.metrics?.count(METRIC.objectsQuarantined);
     log('error', 'corrupt fact object moved to quarantine', { key, quarantinedAs: `${QUARANTINE_PREFIX}${key}`, error: String(error) });
   };
-  // Minutes are rewritten where live counting may be off: a copy of an event in a second object, a
-  // redelivered message, or facts that were counted live and then quarantined.
-  const minutesFor = (hourStart: number, result: CompactionResult, quarantinedNow: boolean) =>
-    deps.settleMinutes === 'always' || quarantinedNow || result.duplicates > 0 || drifted.has(hourStart);
+  // Whole hours' minutes are rewritten where live counting may be off anywhere in them: a redelivered
+  // message, facts counted live and then quarantined, a rebuild. Copies of an event in two objects are
+  // handled by the settle itself, which rewrites just the minutes those events touch.
+  const minutesFor = (hourStart: number, quarantinedNow: boolean) => deps.settleMinutes === 'always' || quarantinedNow || drifted.has(hourStart);
   const settleGroup = async (group: { id: number; value: Record<string, unknown> }[], quarantinedNow = false) => {
-    const results = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => compactHour(h.id, deps));
-    const withFacts = results.filter((r) => r.outputKeys.length).map((r) => r.hourStart);
+    // Settled first, over the objects as ingest left them (so copies are visible), then merged.
+    const parquet = (keys: string[]) => keys.filter((k) => k.endsWith('.parquet'));
+    const listings = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, async (h) => parquet(await deps.objects.list(partitionPrefix(partitionOf(h.id)))));
+    const withFacts = group.filter((_, i) => listings[i]!.length).map((h) => h.id);
     const settled = await settleBuckets('h', group.map((h) => h.id), withFacts.length ? deps.tables.hours(withFacts) : '', deps, {
-      minuteHours: results.filter((r) => minutesFor(r.hourStart, r, quarantinedNow)).map((r) => r.hourStart),
-      empty: results.filter((r) => !r.outputKeys.length).map((r) => r.hourStart),
+      minuteHours: group.filter((h) => minutesFor(h.id, quarantinedNow)).map((h) => h.id),
+      copiedMinutes: true,
+      empty: group.filter((_, i) => !listings[i]!.length).map((h) => h.id),
       nowMs: deps.clock.now(),
       rewrite: deps.rewriteSettled,
     });
     itemsPut += settled.itemsPut;
+    const results = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => compactHour(h.id, deps));
     for (const [i, { id: hourStart, value }] of group.entries()) {
       if (deps.onHourSettled && results[i]!.outputKeys.length) await deps.onHourSettled(hourStart, hourFacts(hourStart, deps));
       hours.push(results[i]!);
       // The day is marked before the hour's mark is cleared: a crash in between re-settles, never skips.
       await markDirty(deps.counters, [Math.floor(hourStart / 86400) * 86400], deps.clock.now(), DIRTY_DAYS);
-      const driftMark = results[i]!.driftMark ?? drifted.get(hourStart);
+      const driftMark = drifted.get(hourStart);
       if (driftMark) await clearDirty(deps.counters, DRIFT_HOURS, hourStart, driftMark);
       await clearDirty(deps.counters, DIRTY_HOURS, hourStart, value);
     }

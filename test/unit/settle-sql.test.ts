@@ -8,6 +8,7 @@ import { DEFAULT_RETENTION_DAYS } from '../../lib/counters/retention.js';
 import { settledHourItems } from '../../lib/counters/settle.js';
 import { settleSql, settledItemOfRow } from '../../lib/counters/settle-sql.js';
 import { engagementReceived } from '../../lib/counters/read.js';
+import { contributionsOf } from '../../lib/counters/contributions.js';
 import { encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { newFact, type Fact } from '../../lib/facts/schema.js';
@@ -108,6 +109,24 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
     const minuteParts = new Set(rows.filter((r) => r.granularity === 'm').map((r) => r.part));
     expect(minuteParts).toEqual(new Set([String(hours[1])]));
     expect(rows.filter((r) => r.granularity === 'h' && r.part === String(hours[0])).length).toBe(aggregateFacts(factsOf(hours[0]!)).size);
+  });
+
+  it('with copiedMinutes, exactly the minute items an event found in two objects touches', async () => {
+    const copiedIds = new Set(facts.filter((f) => f.relay === 'wss://copy').map((f) => f.event_id));
+    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', buckets: hours, copiedMinutes: true }));
+    const minutes = rows.filter((r) => r.granularity === 'm').map(settledItemOfRow);
+    expect(minutes.length).toBeGreaterThan(0);
+    for (const hour of hours) {
+      const reference = settledHourItems(hour, factsOf(hour), retention).items.filter((i) => i.granularity === 'm');
+      // The keys the copied events' counts land on, as the live rollup would have counted them.
+      const touched = new Set<string>();
+      for (const f of factsOf(hour).filter((x) => copiedIds.has(x.event_id))) {
+        for (const { scope } of contributionsOf(f).counts) if (!scope.startsWith('e:') && !scope.startsWith('a:')) touched.add(`${scope}|${Math.floor(f.created_at / 60) * 60}`);
+      }
+      const own = minutes.filter((m) => m.bucket >= hour && m.bucket < hour + 3600);
+      expect(new Set(own.map((m) => `${m.scope}|${m.bucket}`))).toEqual(touched);
+      expect(byKey(own)).toEqual(byKey(reference.filter((i) => touched.has(`${i.scope}|${i.bucket}`))));
+    }
   });
 
   it('day items, exact over the day, with engagement received by hour of day', async () => {
