@@ -156,6 +156,103 @@ async function publishAt(publisher: Publisher, events: VerifiedEvent[], rate: nu
 
 export async function runPipeline(options: { seconds: number; stepSeconds: number; log: (line: string) => void }): Promise<PipelineReport> {
   const log = options.log;
+  const generator = new WorkloadGenerator(simulatedUsers(1_000), seededRandom(3), await loadWasmSigner(new Uint8Array(32)));
+  let signMs = 0;
+  const sign = async (count: number) => {
+    const t0 = performance.now();
+    const pool = await signPool(generator, count);
+    signMs += performance.now() - t0;
+    return pool;
+  };
+
+  // --- a ramp: steps at rising rates until the stack no longer keeps up; the last step it kept up with is the rate
+  const { steps, targetRate } = await withStack(log, async (urls, publisher) => {
+    const steps: PipelineReport['calibration']['steps'] = [];
+    let targetRate = 0;
+    for (const rate of RAMP) {
+      const pool = await sign(rate * options.stepSeconds);
+      // Throughput after the step's first 10 s, once the pipeline's own latency has passed.
+      let mid: { at: number; accepted: number } | undefined;
+      const midAt = Math.min(10_000, (options.stepSeconds * 1000) / 2);
+      await publishAt(publisher, pool, rate, options.stepSeconds, async (elapsedMs) => {
+        if (!mid && elapsedMs >= midAt) mid = { at: performance.now(), accepted: (await stackMetrics(urls.apiUrl)).accepted };
+      });
+      const end = { at: performance.now(), ...(await stackMetrics(urls.apiUrl)) };
+      const ingestedPerSecond = mid ? ((end.accepted - mid.accepted) * 1000) / (end.at - mid.at) : 0;
+      const kept = ingestedPerSecond >= 0.9 * rate;
+      steps.push({ rate, published: pool.length, ingestedPerSecond, queueDepth: end.queueDepth, kept });
+      log(`pipeline: ramp ${rate} events/s for ${options.stepSeconds} s: ingested ${ingestedPerSecond.toFixed(0)}/s after its first 10 s, queue ${end.queueDepth} messages: ${kept ? 'kept up' : 'fell behind'}`);
+      if (!kept) break;
+      targetRate = rate;
+    }
+    return { steps, targetRate: targetRate || RAMP[0]! };
+  });
+
+  // --- the timed phase at the ramp's rate, with probes, on a fresh stack (the step that fell behind may
+  // have left the last one in trouble); one step lower, again fresh, if it does not hold for the whole phase
+  const timedOn = (rate: number) =>
+    withStack(log, async (urls, publisher) => {
+      const timed = async (rate: number) => {
+        const pool = await sign(Math.ceil(rate * (options.seconds + 1)));
+        log(`pipeline: ${options.seconds} s at ${rate} events/s (${pool.length.toLocaleString('en-US')} pre-signed events), one probe a second…`);
+        const before = await stackMetrics(urls.apiUrl);
+        const refusedBefore = publisher.refused;
+        const latencies: number[] = [];
+        const probes: Promise<void>[] = [];
+        let lost = 0;
+        const probe = async () => {
+          const secret = generateSecretKey();
+          const pubkey = getPublicKey(secret);
+          const event = finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: 'load bench probe' }, secret);
+          const p0 = performance.now();
+          await publisher.send(event, Number.MAX_SAFE_INTEGER);
+          for (let poll = 0; ; poll++) {
+            const nowS = Math.floor(Date.now() / 1000);
+            // A window no earlier poll asked, so the API's response cache cannot answer it.
+            const url = `${urls.apiUrl}/api/v2/analytics/user/${pubkey}/summary?startTs=${nowS - 86400 - poll * 60}&endTs=${nowS + 60}`;
+            const body = (await (await get(url)).json()) as { data?: { totals?: { posts?: number } } };
+            if ((body.data?.totals?.posts ?? 0) > 0) return void latencies.push(performance.now() - p0);
+            if (performance.now() - p0 > 60_000) return void lost++;
+            await sleep(100);
+          }
+        };
+        const t0 = performance.now();
+        let nextProbe = 0;
+        const sent = await publishAt(publisher, pool, rate, options.seconds, (elapsedMs) => {
+          if (elapsedMs < nextProbe) return;
+          probes.push(probe());
+          nextProbe += 1000;
+        });
+        const elapsed = (performance.now() - t0) / 1000;
+        const after = await stackMetrics(urls.apiUrl);
+        await Promise.all(probes);
+        const sorted = [...latencies].sort((x, y) => x - y);
+        const quantile = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : NaN);
+        const figure: TimedPhase = {
+          seconds: elapsed,
+          targetRate: rate,
+          published: sent,
+          refused: publisher.refused - refusedBefore,
+          ingestedPerSecond: (after.accepted - before.accepted) / elapsed,
+          publishedPerSecond: sent / elapsed,
+          probes: { count: latencies.length + lost, p50Ms: quantile(0.5), p99Ms: quantile(0.99), maxMs: sorted.at(-1) ?? NaN, lost },
+          backlogMessages: after.queueDepth,
+          backlogStart: before.queueDepth,
+          sustained: after.accepted - before.accepted >= 0.95 * sent && (after.queueDepth - before.queueDepth) * EVENTS_PER_MESSAGE <= rate,
+        };
+        log(`pipeline: ${rate} events/s for ${options.seconds} s: ingested ${figure.ingestedPerSecond.toFixed(0)}/s, p99 ${figure.probes.p99Ms.toFixed(0)} ms, queue ${after.queueDepth}: ${figure.sustained ? 'sustained' : 'not sustained'}`);
+        return figure;
+      };
+      return timed(rate);
+    });
+  const attempts = [await timedOn(targetRate)];
+  const lower = RAMP.filter((r) => r < targetRate).at(-1);
+  if (!attempts[0]!.sustained && lower !== undefined) attempts.push(await timedOn(lower));
+  return { calibration: { stepSeconds: options.stepSeconds, steps }, ...attempts.at(-1)!, attempts, signMs };
+}
+
+/** A local stack in a child process with a fresh data dir, and a publisher to its relay, for `work`. */
+async function withStack<T>(log: (line: string) => void, work: (urls: { apiUrl: string; relayUrl: string }, publisher: Publisher) => Promise<T>): Promise<T> {
   const dataDir = await scratchDir('funnel-load-pipeline-', false);
   const child = spawnTask('stack', { dataDir }, 4096);
   let stdout = '';
@@ -179,101 +276,13 @@ export async function runPipeline(options: { seconds: number; stepSeconds: numbe
       });
     });
     log(`pipeline: local stack up (API ${urls.apiUrl}, relay ${urls.relayUrl}), pid ${child.pid}`);
-    const generator = new WorkloadGenerator(simulatedUsers(1_000), seededRandom(3), await loadWasmSigner(new Uint8Array(32)));
-    let signMs = 0;
-    const sign = async (count: number) => {
-      const t0 = performance.now();
-      const pool = await signPool(generator, count);
-      signMs += performance.now() - t0;
-      return pool;
-    };
-
-    // --- a ramp: steps at rising rates until the stack no longer keeps up; the last step it kept up with is the rate
     const publisher = new Publisher(urls.relayUrl);
     await publisher.open();
-    const steps: PipelineReport['calibration']['steps'] = [];
-    let targetRate = 0;
-    for (const rate of RAMP) {
-      const pool = await sign(rate * options.stepSeconds);
-      // Throughput after the step's first 10 s, once the pipeline's own latency has passed.
-      let mid: { at: number; accepted: number } | undefined;
-      const midAt = Math.min(10_000, (options.stepSeconds * 1000) / 2);
-      await publishAt(publisher, pool, rate, options.stepSeconds, async (elapsedMs) => {
-        if (!mid && elapsedMs >= midAt) mid = { at: performance.now(), accepted: (await stackMetrics(urls.apiUrl)).accepted };
-      });
-      const end = { at: performance.now(), ...(await stackMetrics(urls.apiUrl)) };
-      const ingestedPerSecond = mid ? ((end.accepted - mid.accepted) * 1000) / (end.at - mid.at) : 0;
-      const kept = ingestedPerSecond >= 0.9 * rate;
-      steps.push({ rate, published: pool.length, ingestedPerSecond, queueDepth: end.queueDepth, kept });
-      log(`pipeline: ramp ${rate} events/s for ${options.stepSeconds} s: ingested ${ingestedPerSecond.toFixed(0)}/s after its first 10 s, queue ${end.queueDepth} messages: ${kept ? 'kept up' : 'fell behind'}`);
-      if (!kept) break;
-      targetRate = rate;
+    try {
+      return await work(urls, publisher);
+    } finally {
+      publisher.close();
     }
-    targetRate ||= RAMP[0]!;
-    const drain = async () => {
-      for (let waited = 0; waited < 120_000 && (await stackMetrics(urls.apiUrl)).queueDepth > 0; waited += 500) await sleep(500);
-    };
-
-    // --- the timed phase at the ramp's rate, with probes; one step lower once if it does not hold for the whole phase
-    const timed = async (rate: number) => {
-      const pool = await sign(Math.ceil(rate * (options.seconds + 1)));
-      log(`pipeline: ${options.seconds} s at ${rate} events/s (${pool.length.toLocaleString('en-US')} pre-signed events), one probe a second…`);
-      const before = await stackMetrics(urls.apiUrl);
-      const refusedBefore = publisher.refused;
-      const latencies: number[] = [];
-      const probes: Promise<void>[] = [];
-      let lost = 0;
-      const probe = async () => {
-        const secret = generateSecretKey();
-        const pubkey = getPublicKey(secret);
-        const event = finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content: 'load bench probe' }, secret);
-        const p0 = performance.now();
-        await publisher.send(event, Number.MAX_SAFE_INTEGER);
-        for (let poll = 0; ; poll++) {
-          const nowS = Math.floor(Date.now() / 1000);
-          // A window no earlier poll asked, so the API's response cache cannot answer it.
-          const url = `${urls.apiUrl}/api/v2/analytics/user/${pubkey}/summary?startTs=${nowS - 86400 - poll * 60}&endTs=${nowS + 60}`;
-          const body = (await (await get(url)).json()) as { data?: { totals?: { posts?: number } } };
-          if ((body.data?.totals?.posts ?? 0) > 0) return void latencies.push(performance.now() - p0);
-          if (performance.now() - p0 > 60_000) return void lost++;
-          await sleep(100);
-        }
-      };
-      const t0 = performance.now();
-      let nextProbe = 0;
-      const sent = await publishAt(publisher, pool, rate, options.seconds, (elapsedMs) => {
-        if (elapsedMs < nextProbe) return;
-        probes.push(probe());
-        nextProbe += 1000;
-      });
-      const elapsed = (performance.now() - t0) / 1000;
-      const after = await stackMetrics(urls.apiUrl);
-      await Promise.all(probes);
-      const sorted = [...latencies].sort((x, y) => x - y);
-      const quantile = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : NaN);
-      const figure: TimedPhase = {
-        seconds: elapsed,
-        targetRate: rate,
-        published: sent,
-        refused: publisher.refused - refusedBefore,
-        ingestedPerSecond: (after.accepted - before.accepted) / elapsed,
-        publishedPerSecond: sent / elapsed,
-        probes: { count: latencies.length + lost, p50Ms: quantile(0.5), p99Ms: quantile(0.99), maxMs: sorted.at(-1) ?? NaN, lost },
-        backlogMessages: after.queueDepth,
-        backlogStart: before.queueDepth,
-        sustained: after.accepted - before.accepted >= 0.95 * sent && (after.queueDepth - before.queueDepth) * EVENTS_PER_MESSAGE <= rate,
-      };
-      log(`pipeline: ${rate} events/s for ${options.seconds} s: ingested ${figure.ingestedPerSecond.toFixed(0)}/s, p99 ${figure.probes.p99Ms.toFixed(0)} ms, queue ${after.queueDepth}: ${figure.sustained ? 'sustained' : 'not sustained'}`);
-      return figure;
-    };
-    const attempts = [await timed(targetRate)];
-    const lower = RAMP.filter((r) => r < targetRate).at(-1);
-    if (!attempts[0]!.sustained && lower !== undefined) {
-      await drain();
-      attempts.push(await timed(lower));
-    }
-    publisher.close();
-    return { calibration: { stepSeconds: options.stepSeconds, steps }, ...attempts.at(-1)!, attempts, signMs };
   } finally {
     if (child.exitCode === null) child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);

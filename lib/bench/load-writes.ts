@@ -115,6 +115,8 @@ export interface WriteLoadReport {
   largest: { kind: WriteKind; key: string; bytes: number };
   /** the 10 counter items and the 10 state records written most often */
   hot: { counters: HotItem[]; records: HotItem[] };
+  /** every item written at least HOT_WRITES times: how many, how many over 4 KB, the largest */
+  hotAbove: { minWrites: number; items: number; over4KB: number; largest: HotItem | null };
   /** what the table holds at the end, by counter granularity or state kind */
   inventory: Record<string, { items: number; bytes: number }>;
   scopeGrowth: ScopeGrowth;
@@ -128,6 +130,9 @@ export interface WriteLoadReport {
   compactMs: number;
   totalMs: number;
 }
+
+/** writes that make an item hot: a minute item written this often took one a second while it was live */
+export const HOT_WRITES = 60;
 
 /** 2026-01-02T00:00:00Z: the runs end here, so the last simulated hour and its day both complete. */
 export const LOAD_DAY_END = 1_767_312_000;
@@ -264,6 +269,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
       naive: { writes: naive, writeUnitsPer1000: per1000(naive) },
       largest: { kind: largest.kind, key: largest.maxKey, bytes: largest.maxBytes },
       hot: counters.hottest(10),
+      hotAbove: (({ items, over, largest }) => ({ minWrites: HOT_WRITES, items, over4KB: over, largest }))(counters.hotAbove(HOT_WRITES, 4096)),
       inventory,
       scopeGrowth: scopeGrowth(firstSeen, startTs, minutes),
       parquetBytes: await directoryBytes(join(dataDir, 'facts')),

@@ -268,6 +268,23 @@ export class PricingCounterStore implements CounterStore {
     return { counters: top(counters(this.items)), records: top(records(this.states)) };
   }
 
+  /**
+   * The items written at least `minWrites` times (hot: a minute item written 60 times took a write a
+   * second while it was live): how many, how many are over `limitBytes`, and the largest of them.
+   */
+  hotAbove(minWrites: number, limitBytes: number): { items: number; over: number; largest: HotItem | null } {
+    const out = { items: 0, over: 0, largest: null as HotItem | null };
+    const consider = (key: string, writes: number, maxBytes: number) => {
+      if (writes < minWrites) return;
+      out.items++;
+      if (maxBytes > limitBytes) out.over++;
+      if (!out.largest || maxBytes > out.largest.maxBytes) out.largest = { key, writes, maxBytes };
+    };
+    for (const [key, t] of this.items) consider(key, t.writes, t.maxBytes);
+    for (const [key, s] of this.states) consider(key.replace('\u0000', '#'), s.writes, s.bytes);
+    return out;
+  }
+
   /** Every item and record the table holds now (what the writes left), by counter granularity or state kind. */
   *inventory(): Generator<{ key: string; group: Granularity | WriteKind; bytes: number }> {
     for (const [key, t] of this.items) yield { key, group: key.slice(key.lastIndexOf('#', key.lastIndexOf('#') - 1) + 1, key.lastIndexOf('#')) as Granularity, bytes: t.size.bytes };

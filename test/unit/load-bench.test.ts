@@ -111,6 +111,8 @@ describe('PricingCounterStore', () => {
     // the item written most often
     expect(store.hottest(1).counters[0]).toMatchObject({ key: 'u:cd#m#60', writes: 4 });
     expect(store.hottest(1).records[0]).toMatchObject({ key: 'ev:abc#0', writes: 1, maxBytes: 30 });
+    // written 4 times and over 1 KB: the one item above 3 writes, and over a 1 KB limit
+    expect(store.hotAbove(3, 1024)).toEqual({ items: 1, over: 1, largest: { key: 'u:cd#m#60', writes: 4, maxBytes: 1_281 } });
   });
 });
 
