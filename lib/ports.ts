@@ -88,9 +88,20 @@ export interface CounterStore {
   /** Many state records at once (batched writes), e.g. a batch's event-index entries. */
   putStates(records: { namespace: string; id: number; value: Record<string, unknown> }[]): Promise<void>;
   listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]>;
-  /** Deletes the record only while `field` still equals `expected` (so a concurrent re-mark survives). */
-  deleteStateIf(namespace: string, id: number, field: string, expected: string | number): Promise<boolean>;
+  /**
+   * Deletes the record only while `field` still equals `expected` (so a concurrent re-mark survives).
+   * `field` is one of STATE_GUARD_FIELDS.
+   */
+  deleteStateIf(namespace: string, id: number, field: StateGuardField, expected: string | number): Promise<boolean>;
 }
+
+/**
+ * The state-record fields a conditional delete may test (a dirty mark's token and time). DynamoDB
+ * keeps a record's value as one JSON string, so these, and only these, are mirrored as attributes:
+ * mirroring every field doubled the size, and so the storage, of every event-index record.
+ */
+export const STATE_GUARD_FIELDS = ['mark', 'markedAt'] as const;
+export type StateGuardField = (typeof STATE_GUARD_FIELDS)[number];
 
 /** Runs SQL over the facts (Athena in AWS, DuckDB locally). */
 export interface SqlEngine {

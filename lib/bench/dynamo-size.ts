@@ -1,4 +1,4 @@
-import type { CounterDelta, CounterItem } from '../ports.js';
+import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem } from '../ports.js';
 import { DENSE_SKETCH_FROM } from '../adapters/aws/dynamodb-counter-store.js';
 
 /*
@@ -63,10 +63,11 @@ export function counterItemBytes(item: CounterItem & { expiresAt?: number }): nu
 
 export const wcu = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
 
-/** A state record as DynamoCounterStore writes it: pk, sk, the JSON value in `v`, mirrored `f_` fields. */
+/** A state record as DynamoCounterStore writes it: pk, sk, the JSON value in `v`, its guard fields mirrored as `f_` attributes. */
 export function stateRecordBytes(namespace: string, id: number, value: Record<string, unknown>): number {
   let bytes = KEY_NAMES + Buffer.byteLength(`s:${namespace}`) + numberBytes(id) + 1 + Buffer.byteLength(JSON.stringify(value));
-  for (const [field, v] of Object.entries(value)) {
+  for (const field of STATE_GUARD_FIELDS) {
+    const v = value[field];
     if (typeof v === 'number') bytes += 2 + nameBytes(field) + numberBytes(v);
     else if (typeof v === 'string' && v.length <= 1024) bytes += 2 + nameBytes(field) + Buffer.byteLength(v);
   }

@@ -436,7 +436,7 @@ describe('DynamoCounterStore (mocked DynamoDB)', () => {
   });
 
   describe('state', () => {
-    it('putState stores the JSON value and mirrors scalar fields for conditional deletes', async () => {
+    it('putState stores the JSON value and mirrors the guard fields (only) for conditional deletes', async () => {
       ddb.on(PutItemCommand).resolves({});
       await store.putState('dirty-hours', 3600, { markedAt: 1234, by: 'ingest', nested: { a: 1 }, flag: true });
       const input = ddb.commandCalls(PutItemCommand)[0]!.args[0].input;
@@ -447,7 +447,6 @@ describe('DynamoCounterStore (mocked DynamoDB)', () => {
           sk: { N: '3600' },
           v: { S: JSON.stringify({ markedAt: 1234, by: 'ingest', nested: { a: 1 }, flag: true }) },
           f_markedAt: { N: '1234' },
-          f_by: { S: 'ingest' },
         },
       });
     });
@@ -485,7 +484,7 @@ describe('DynamoCounterStore (mocked DynamoDB)', () => {
     it('deleteStateIf sends a conditional DeleteItem on the mirrored field and returns true', async () => {
       ddb.on(DeleteItemCommand).resolves({});
       await expect(store.deleteStateIf('dirty-hours', 7200, 'markedAt', 99)).resolves.toBe(true);
-      await expect(store.deleteStateIf('dirty-hours', 7200, 'by', 'ingest')).resolves.toBe(true);
+      await expect(store.deleteStateIf('dirty-hours', 7200, 'mark', 'token-1')).resolves.toBe(true);
       const calls = ddb.commandCalls(DeleteItemCommand);
       expect(calls[0]!.args[0].input).toEqual({
         TableName: table,
@@ -494,7 +493,7 @@ describe('DynamoCounterStore (mocked DynamoDB)', () => {
         ExpressionAttributeNames: { '#f': 'f_markedAt' },
         ExpressionAttributeValues: { ':expected': { N: '99' } },
       });
-      expect(calls[1]!.args[0].input.ExpressionAttributeValues).toEqual({ ':expected': { S: 'ingest' } });
+      expect(calls[1]!.args[0].input.ExpressionAttributeValues).toEqual({ ':expected': { S: 'token-1' } });
     });
 
     it('deleteStateIf returns false on ConditionalCheckFailedException', async () => {

@@ -203,19 +203,27 @@ describe('DynamoCounterStore on dynalite: state', () => {
   });
 
   it('deleteStateIf with a string guard, a type mismatch, a missing field and a missing record', async () => {
-    await store.putState('guard', 1, { owner: 'worker-a', n: 5 });
+    await store.putState('guard', 1, { mark: 'worker-a', markedAt: 5, owner: 'not a guard field' });
 
-    expect(await store.deleteStateIf('guard', 1, 'owner', 'worker-b')).toBe(false);
+    expect(await store.deleteStateIf('guard', 1, 'mark', 'worker-b')).toBe(false);
     // the number 5 is not the string "5"
-    expect(await store.deleteStateIf('guard', 1, 'n', '5')).toBe(false);
-    expect(await store.deleteStateIf('guard', 1, 'absent', 'x')).toBe(false);
-    expect(await store.getState('guard', 1)).toEqual({ owner: 'worker-a', n: 5 });
+    expect(await store.deleteStateIf('guard', 1, 'markedAt', '5')).toBe(false);
+    await store.putState('guard', 3, { markedAt: 1 });
+    expect(await store.deleteStateIf('guard', 3, 'mark', 'x')).toBe(false);
+    expect(await store.getState('guard', 1)).toEqual({ mark: 'worker-a', markedAt: 5, owner: 'not a guard field' });
 
-    expect(await store.deleteStateIf('guard', 2, 'owner', 'worker-a')).toBe(false);
+    expect(await store.deleteStateIf('guard', 2, 'mark', 'worker-a')).toBe(false);
     expect(await store.getState('guard', 2)).toBeNull();
 
-    expect(await store.deleteStateIf('guard', 1, 'owner', 'worker-a')).toBe(true);
+    expect(await store.deleteStateIf('guard', 1, 'mark', 'worker-a')).toBe(true);
     expect(await store.getState('guard', 1)).toBeNull();
+  });
+
+  it('mirrors only the guard fields as attributes: an event-index record is its JSON value and keys', async () => {
+    const value = { id: 'a'.repeat(64), author: 'b'.repeat(64), kind: 1, type: 'note', created_at: 1_700_000_000, title: null };
+    await store.putState('ev:x', 0, value);
+    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: LOCAL_TABLE, Key: { pk: { S: 's:ev:x' }, sk: { N: '0' } } }));
+    expect(Object.keys(Item!).sort()).toEqual(['pk', 'sk', 'v']);
   });
 
   it('deleteStateIf touches only the addressed record', async () => {

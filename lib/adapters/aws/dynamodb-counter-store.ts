@@ -9,7 +9,7 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
 } from '@aws-sdk/client-dynamodb';
-import type { CounterDelta, CounterItem, CounterStore, Granularity } from '../../ports.js';
+import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem, type CounterStore, type Granularity, type StateGuardField } from '../../ports.js';
 import { forEachLimited } from '../../util/concurrency.js';
 import { HLL_PRECISION } from '../../counters/hll.js';
 
@@ -166,7 +166,7 @@ export class DynamoCounterStore implements CounterStore {
     return out;
   }
 
-  async deleteStateIf(namespace: string, id: number, field: string, expected: string | number): Promise<boolean> {
+  async deleteStateIf(namespace: string, id: number, field: StateGuardField, expected: string | number): Promise<boolean> {
     // The JSON value is opaque to DynamoDB, so the guarded field is mirrored as a top-level attribute.
     try {
       await this.client.send(
@@ -222,7 +222,8 @@ function stateKey(namespace: string, id: number): Record<string, AttributeValue>
 
 function stateItem(namespace: string, id: number, value: Record<string, unknown>): Record<string, AttributeValue> {
   const item: Record<string, AttributeValue> = { ...stateKey(namespace, id), v: { S: JSON.stringify(value) } };
-  for (const [field, v] of Object.entries(value)) {
+  for (const field of STATE_GUARD_FIELDS) {
+    const v = value[field];
     if (typeof v === 'number') item[`f_${field}`] = { N: String(v) };
     else if (typeof v === 'string' && v.length <= 1024) item[`f_${field}`] = { S: v };
   }
