@@ -128,7 +128,7 @@ export async function quarantineUnreadable(hourStart: number, deps: HourCompacti
   let moved = 0;
   for (const { key, error } of corrupt) {
     // Gone since the listing (a concurrent run merged it): nothing to move.
-    if (!(await deps.objects.stream(key))) continue;
+    if (!(await deps.objects.list(key)).includes(key)) continue;
     await deps.objects.copy(key, `${QUARANTINE_PREFIX}${key}`);
     await deps.objects.delete([key]);
     onCorrupt(key, error);

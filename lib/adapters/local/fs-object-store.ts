@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { copyFile, open, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ObjectSize, ObjectStore } from '../../ports.js';
@@ -90,14 +89,16 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async stream(key: string): Promise<AsyncIterable<Uint8Array> | null> {
-    const path = this.pathOf(key);
+    // Opened here, so a missing object is null now (not an error event on a stream nobody reads yet),
+    // and a delete after this point cannot pull the file from under the reader.
+    let handle;
     try {
-      await stat(path);
+      handle = await open(this.pathOf(key), 'r');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
-    return createReadStream(path, { highWaterMark: 1 << 20 });
+    return handle.createReadStream({ highWaterMark: 1 << 20, autoClose: true });
   }
 
   /** Copy to a temp name, fsync, rename, fsync the directory: the same guarantees as put. */
