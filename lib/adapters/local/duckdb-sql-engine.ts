@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { SqlEngine } from '../../ports.js';
+import { syncPath, writeDurably } from './fs-object-store.js';
 import { FACTS_PREFIX, partitionOf, partitionPrefix } from '../../facts/partition.js';
 import { SETTLE_RESULT_COLUMNS, settleResultsPrefix, type SettleTables } from '../../facts/tables.js';
 
@@ -61,8 +62,8 @@ export class DuckDbSqlEngine implements SqlEngine {
   }
 
   /**
-   * COPY to a temp file, fsync, rename under the prefix, fsync the directory: the same guarantees as
-   * FsObjectStore.put, and the temp name ends in `.tmp`, which the store never lists.
+   * COPY into the data dir with FsObjectStore's guarantees (writeDurably): a temp name the store never
+   * lists, fsync, rename, fsync the directory.
    */
   async export(sql: string, prefix: string, format: 'jsonl' | 'parquet', options: { partitionBy?: string } = {}): Promise<void> {
     if (!this.options.dataDir) throw new Error('DuckDbSqlEngine.export needs the data dir it writes to');
@@ -106,30 +107,11 @@ export class DuckDbSqlEngine implements SqlEngine {
       return;
     }
     const path = join(target, `part-00000.${format === 'jsonl' ? 'json.gz' : 'parquet'}`);
-    await mkdir(dirname(path), { recursive: true });
-    const temp = `${path}.${randomUUID()}.tmp`;
-    try {
-      await connection.run(`COPY (${sql}) TO ${quote(temp)} (${formatOptions})`);
-      await syncPath(temp);
-      await rename(temp, path);
-    } catch (error) {
-      await rm(temp, { force: true }).catch(() => {});
-      throw error;
-    }
-    await syncPath(dirname(path));
+    await writeDurably(path, (temp) => connection.run(`COPY (${sql}) TO ${quote(temp)} (${formatOptions})`));
   }
 
   async close(): Promise<void> {
     if (this.connection && this.owner) (await this.connection).closeSync();
-  }
-}
-
-async function syncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -1,4 +1,4 @@
-import { copyFile, open, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, open, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ObjectSize, ObjectStore } from '../../ports.js';
 
@@ -12,29 +12,9 @@ export class FsObjectStore implements ObjectStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /**
-   * Write, fsync, rename, fsync the directory: a reader or a crash never sees a half-written object
-   * (S3 puts are atomic too), and a put that resolved survives a power cut. A failed put (disk full)
-   * removes its temp file and rethrows.
-   */
+  /** Durable and atomic (see writeDurably): a reader or a crash never sees a half-written object, as with S3. */
   async put(key: string, body: Uint8Array | string): Promise<void> {
-    const path = this.pathOf(key);
-    await mkdir(dirname(path), { recursive: true });
-    const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    try {
-      const file = await open(temp, 'w');
-      try {
-        await file.writeFile(body);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(temp, path);
-    } catch (error) {
-      await rm(temp, { force: true }).catch(() => {});
-      throw error;
-    }
-    await syncDirectory(dirname(path));
+    await writeDurably(this.pathOf(key), (temp) => writeFile(temp, body));
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -101,30 +81,9 @@ export class FsObjectStore implements ObjectStore {
     return handle.createReadStream({ highWaterMark: 1 << 20, autoClose: true });
   }
 
-  /** Copy to a temp name, fsync, rename, fsync the directory: the same guarantees as put. */
+  /** The same guarantees as put. */
   async copy(fromKey: string, toKey: string): Promise<void> {
-    const path = this.pathOf(toKey);
-    await mkdir(dirname(path), { recursive: true });
-    const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    try {
-      await copyFile(this.pathOf(fromKey), temp);
-      const file = await open(temp, 'r+');
-      try {
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      await rename(temp, path);
-    } catch (error) {
-      await rm(temp, { force: true }).catch(() => {});
-      throw error;
-    }
-    await syncDirectory(dirname(path));
-  }
-
-  /** The path of a key, for engines that write the store's files themselves (DuckDB's COPY). */
-  pathFor(key: string): string {
-    return this.pathOf(key);
+    await writeDurably(this.pathOf(toKey), (temp) => copyFile(this.pathOf(fromKey), temp));
   }
 
   private async removeIfOrphan(path: string): Promise<void> {
@@ -142,8 +101,29 @@ export class FsObjectStore implements ObjectStore {
   }
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/**
+ * Fills a temp file beside `path` (its `.tmp` name is never listed), fsyncs it, renames it into place
+ * and fsyncs the directory: a reader or a crash never sees a partial file, and a write that resolved
+ * survives a power cut. A failed fill (disk full) removes the temp file and rethrows. Exported for the
+ * engines that write the store's files themselves (DuckDB's COPY).
+ */
+export async function writeDurably(path: string, fill: (temp: string) => Promise<unknown>): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    await fill(temp);
+    await syncPath(temp);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => {});
+    throw error;
+  }
+  await syncPath(dirname(path));
+}
+
+/** fsync of a file or a directory. */
+export async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
   try {
     await handle.sync();
   } finally {
