@@ -71,6 +71,14 @@ export interface CounterItem extends CounterKey {
   texts?: Record<string, string>;
 }
 
+/** A state record as putStates writes it; `expiresAt` (unix seconds) lets the store expire it (TTL). */
+export interface StateRecord {
+  namespace: string;
+  id: number;
+  value: Record<string, unknown>;
+  expiresAt?: number;
+}
+
 /** Time-bucket counters (DynamoDB). */
 export interface CounterStore {
   /** Adds deltas: one write per item (ADD), never one per event. */
@@ -86,7 +94,7 @@ export interface CounterStore {
   getState(namespace: string, id: number): Promise<Record<string, unknown> | null>;
   putState(namespace: string, id: number, value: Record<string, unknown>): Promise<void>;
   /** Many state records at once (batched writes), e.g. a batch's event-index entries. */
-  putStates(records: { namespace: string; id: number; value: Record<string, unknown> }[]): Promise<void>;
+  putStates(records: StateRecord[]): Promise<void>;
   listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]>;
   /**
    * Deletes the record only while `field` still equals `expected` (so a concurrent re-mark survives).

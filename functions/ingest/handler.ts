@@ -1,24 +1,14 @@
 import middy from '@middy/core';
-import { z } from 'zod';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { sqsRecords } from '../sqs-records.js';
 import { ingestBatch, type IngestDeps } from '../../lib/ingest/ingest.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
+import { queuedLiveCounters } from '../../lib/counters/live-queue.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { systemClock } from '../../lib/ports.js';
 import { EmfMetrics } from '../../lib/metrics/emf.js';
 import { createLogger } from '../../lib/log.js';
-
-/** The edge: only the SQS record fields the core uses, checked before anything else runs. */
-const sqsEventSchema = z.object({
-  Records: z.array(
-    z.object({
-      messageId: z.string(),
-      body: z.string(),
-      attributes: z.object({ ApproximateReceiveCount: z.string().optional() }).passthrough().optional(),
-    }),
-  ),
-});
 
 export type IngestHandlerDeps = Omit<IngestDeps, 'verify'> & {
   /** structured log lines; CloudWatch takes stdout in Lambda */
@@ -30,15 +20,10 @@ export type IngestHandlerDeps = Omit<IngestDeps, 'verify'> & {
 /** SQS → ingest core, reporting partial batch failures so one bad message never fails the batch. */
 export function createIngestHandler(deps: IngestHandlerDeps) {
   return middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const { Records } = sqsEventSchema.parse(event);
+    const records = sqsRecords(event);
     const correlationId = context.awsRequestId;
     const log = createLogger({ component: 'ingest', correlationId }, deps.write);
     const verify = await loadVerifier();
-    const records = Records.map((r) => ({
-      messageId: r.messageId,
-      body: r.body,
-      receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? 1),
-    }));
     try {
       const result = await ingestBatch(records, { ...deps, verify, logError: (msg, fields) => log('error', msg, fields) });
       log(result.failedMessageIds.length ? 'warn' : 'info', 'ingest batch', {
@@ -68,6 +53,8 @@ export const handler = (event: SQSEvent, context: Context) => {
       clock: systemClock,
       metrics,
       minuteTtlSeconds: retentionFromEnv().minuteSeconds,
+      noteIndexTtlSeconds: retentionFromEnv().noteIndexSeconds,
+      liveCounters: queuedLiveCounters(ports.liveQueue()),
       afterBatch: (correlationId) => metrics.flush({ correlationId }),
     });
   })();

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { sqsRecords } from '../sqs-records.js';
 import { JOB_STEP_MAX_ATTEMPTS, jobLimitsFromEnv, runJobStep, type RunJobDeps } from '../../lib/jobs/jobs.js';
 import { MAX_JOB_CHUNKS } from '../../lib/jobs/plan.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
@@ -27,7 +28,7 @@ export function createJobsHandler(deps: RunJobDeps & { afterBatch?: () => void }
   const limits = deps.limits ?? jobLimitsFromEnv();
   return middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const failures: { itemIdentifier: string }[] = [];
-    for (const record of event.Records) {
+    for (const record of sqsRecords(event)) {
       let message;
       try {
         message = jobMessageSchema.parse(JSON.parse(record.body));
@@ -37,7 +38,7 @@ export function createJobsHandler(deps: RunJobDeps & { afterBatch?: () => void }
         continue;
       }
       try {
-        await runJobStep(message, { ...deps, limits }, { receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 1) });
+        await runJobStep(message, { ...deps, limits }, { receiveCount: record.receiveCount });
       } catch (error) {
         console.error(JSON.stringify({ level: 'error', msg: 'job step failed; will retry', jobId: message.jobId, step: message.step ?? 0, error: String(error) }));
         failures.push({ itemIdentifier: record.messageId });

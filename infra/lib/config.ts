@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import { DEFAULT_RETENTION_DAYS } from '../../lib/counters/retention.js';
 
 /** Deployment settings read from CDK context (`cdk.json` or `-c key=value`). */
 export interface FunnelConfig {
@@ -30,6 +31,8 @@ export interface FunnelConfig {
   readonly minuteTtlDays: number;
   readonly hourTtlDays: number;
   readonly dayTtlDays: number;
+  /** Days the event index keeps a note, reply or comment (NOTE_INDEX_TTL_DAYS); videos are kept. Context `noteIndexTtlDays`. */
+  readonly noteIndexTtlDays: number;
   /** Messages per ingest invocation at most (SQS event source BatchSize). Context `ingestBatchSize`. */
   readonly ingestBatchSize: number;
   /** Seconds the event source waits to fill a batch (MaximumBatchingWindowInSeconds). Context `ingestBatchWindowSeconds`. */
@@ -59,10 +62,11 @@ export const MIN_ATHENA_BYTES_SCANNED_CUTOFF = 10_000_000;
 export const DEFAULT_ATHENA_RESULTS_EXPIRY_DAYS = 7;
 export const DEFAULT_JOB_RESULT_TTL_SECONDS = 3600;
 export const DEFAULT_JOB_QUOTA_PER_HOUR = 20;
-/** Days of minute, hour and day counters (the same defaults as lib/counters/retention.ts). */
-export const DEFAULT_MINUTE_TTL_DAYS = 35;
-export const DEFAULT_HOUR_TTL_DAYS = 62;
-export const DEFAULT_DAY_TTL_DAYS = 732;
+/** Days of minute, hour and day counters and of notes in the event index: lib/counters/retention.ts' defaults. */
+export const DEFAULT_MINUTE_TTL_DAYS = DEFAULT_RETENTION_DAYS.minute;
+export const DEFAULT_HOUR_TTL_DAYS = DEFAULT_RETENTION_DAYS.hour;
+export const DEFAULT_DAY_TTL_DAYS = DEFAULT_RETENTION_DAYS.day;
+export const DEFAULT_NOTE_INDEX_TTL_DAYS = DEFAULT_RETENTION_DAYS.noteIndex;
 export const DEFAULT_INGEST_BATCH_SIZE = 100;
 export const DEFAULT_INGEST_BATCH_WINDOW_SECONDS = 5;
 export const DEFAULT_API_THROTTLE_RATE_LIMIT = 1000;
@@ -86,6 +90,7 @@ export const CONTEXT_DEFAULTS = {
   minuteTtlDays: DEFAULT_MINUTE_TTL_DAYS,
   hourTtlDays: DEFAULT_HOUR_TTL_DAYS,
   dayTtlDays: DEFAULT_DAY_TTL_DAYS,
+  noteIndexTtlDays: DEFAULT_NOTE_INDEX_TTL_DAYS,
   ingestBatchSize: DEFAULT_INGEST_BATCH_SIZE,
   ingestBatchWindowSeconds: DEFAULT_INGEST_BATCH_WINDOW_SECONDS,
   apiThrottleRateLimit: DEFAULT_API_THROTTLE_RATE_LIMIT,
@@ -190,6 +195,7 @@ export function readConfig(node: Node): FunnelConfig {
     minuteTtlDays,
     hourTtlDays,
     dayTtlDays,
+    noteIndexTtlDays: atLeast(node.tryGetContext('noteIndexTtlDays'), DEFAULT_NOTE_INDEX_TTL_DAYS, 'noteIndexTtlDays', 1),
     ingestBatchSize,
     ingestBatchWindowSeconds,
     apiThrottleRateLimit,
@@ -207,10 +213,11 @@ export function readConfig(node: Node): FunnelConfig {
 }
 
 /** The counters' retention as the functions read it (lib/counters/retention.ts). */
-export function retentionEnvironment(config: Pick<FunnelConfig, 'minuteTtlDays' | 'hourTtlDays' | 'dayTtlDays'>): Record<string, string> {
+export function retentionEnvironment(config: Pick<FunnelConfig, 'minuteTtlDays' | 'hourTtlDays' | 'dayTtlDays' | 'noteIndexTtlDays'>): Record<string, string> {
   return {
     MINUTE_TTL_DAYS: String(config.minuteTtlDays),
     HOUR_TTL_DAYS: String(config.hourTtlDays),
     DAY_TTL_DAYS: String(config.dayTtlDays),
+    NOTE_INDEX_TTL_DAYS: String(config.noteIndexTtlDays),
   };
 }

@@ -7,6 +7,7 @@ import { Cdn } from './cdn.js';
 import { Feeds } from './feeds.js';
 import { readConfig, retentionEnvironment, type FunnelConfig } from './config.js';
 import { Ingest } from './ingest.js';
+import { LiveCounters } from './live-counters.js';
 import { Jobs } from './jobs.js';
 import { Listener } from './listener.js';
 import { Ops } from './ops.js';
@@ -22,6 +23,7 @@ export class FunnelStack extends Stack {
   readonly config: FunnelConfig;
   readonly storage: Storage;
   readonly ingest: Ingest;
+  readonly live: LiveCounters;
   readonly analytics: Analytics;
   readonly jobs: Jobs;
   readonly api: Api;
@@ -44,7 +46,10 @@ export class FunnelStack extends Stack {
     this.storage = new Storage(this, 'Storage');
     const { factsBucket, countersTable } = this.storage;
 
+    this.live = new LiveCounters(this, 'Live', { countersTable });
+
     this.ingest = new Ingest(this, 'Ingest', {
+      liveQueue: this.live.queue,
       factsBucket,
       countersTable,
       batchSize: config.ingestBatchSize,
@@ -97,7 +102,9 @@ export class FunnelStack extends Stack {
       ingestQueue: this.ingest.queue,
       deadLetterQueue: this.ingest.deadLetterQueue,
       jobsDeadLetterQueue: this.jobs.deadLetterQueue,
-      functions: { Ingest: this.ingest.fn, Api: this.api.fn, Compactor: this.compactor.fn, Jobs: this.jobs.fn, Feeds: this.feeds.fn },
+      liveQueue: this.live.queue,
+      liveDeadLetterQueue: this.live.deadLetterQueue,
+      functions: { Ingest: this.ingest.fn, Live: this.live.fn, Api: this.api.fn, Compactor: this.compactor.fn, Jobs: this.jobs.fn, Feeds: this.feeds.fn },
       httpApi: this.api.httpApi,
       listenerService: this.listener.service,
       listenerDesiredCount: config.listenerDesiredCount,
@@ -112,6 +119,7 @@ export class FunnelStack extends Stack {
     new CfnOutput(this, 'CountersTableName', { value: countersTable.tableName, description: 'DynamoDB table of the counters' });
     new CfnOutput(this, 'IngestQueueUrl', { value: this.ingest.queue.queueUrl, description: 'SQS ingest queue' });
     new CfnOutput(this, 'DlqUrl', { value: this.ingest.deadLetterQueue.queueUrl, description: 'SQS ingest dead-letter queue' });
+    new CfnOutput(this, 'LiveDlqUrl', { value: this.live.deadLetterQueue.queueUrl, description: 'SQS live-counters dead-letter queue' });
     new CfnOutput(this, 'GlueDatabaseName', { value: this.analytics.databaseName, description: 'Glue database of the facts table' });
     new CfnOutput(this, 'AthenaWorkGroupName', { value: this.analytics.workGroupName, description: 'Athena workgroup (saved queries, cutoff, results)' });
     new CfnOutput(this, 'AthenaResultsBucketName', { value: this.analytics.resultsBucket.bucketName, description: 'S3 bucket of the Athena query results' });

@@ -6,8 +6,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { consumerQueues } from './queues.js';
 import { Construct } from 'constructs';
 import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
-import { ANY, counterKey, counterKeys, FACT_SCOPES, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
-import { GLOBAL_SCOPE, REJECTIONS_SCOPE } from '../../lib/counters/contributions.js';
+import { ANY, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
 import {
   addressDeletedNamespace,
   deletedNamespace,
@@ -29,6 +28,8 @@ export interface IngestProps {
   readonly batchWindowSeconds: number;
   /** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS. */
   readonly retentionEnvironment: Record<string, string>;
+  /** where ingest sends its batches' live minute deltas (LiveCounters.queue) */
+  readonly liveQueue: Queue;
 }
 
 /** Timeout of the ingest function; the queue's visibility timeout is six times this. */
@@ -37,13 +38,12 @@ export const INGEST_TIMEOUT = Duration.seconds(60);
 export const MAX_RECEIVE_COUNT = 5;
 
 /**
- * What ingest writes in the counters table, and nothing it reads (it reads none): live minute counters
- * of every scope plus the global running totals (`g#all`, lib/counters/rollup.ts), the event index
- * (lib/counters/event-index.ts), dirty-hour marks and its heartbeat (lib/counters/state.ts). Settled
- * hour and day items, the watermark, checkpoints, jobs and quotas are out of its reach.
+ * What ingest writes in the counters table, and nothing it reads (it reads none): the event index
+ * (lib/counters/event-index.ts), dirty-hour marks and its heartbeat (lib/counters/state.ts). Its live
+ * minute deltas go to the live queue (infra/lib/live-counters.ts), whose function adds them. Counter
+ * items, the watermark, checkpoints, jobs and quotas are out of its reach.
  */
 export const INGEST_TABLE_ACCESS: readonly KeyGrant[] = [
-  { actions: [TABLE_ACTIONS.update], keys: [...counterKeys([...FACT_SCOPES, REJECTIONS_SCOPE], ['m']), counterKey(GLOBAL_SCOPE, 'all')] },
   {
     actions: [TABLE_ACTIONS.batchWrite],
     keys: [eventNamespace, revisionsNamespace, deletedNamespace, addressDeletedNamespace, videosByDayNamespace, videosByAuthorNamespace, videosByTagNamespace].map(
@@ -80,6 +80,7 @@ export class Ingest extends Construct {
       environment: {
         FACTS_BUCKET: props.factsBucket.bucketName,
         COUNTERS_TABLE: props.countersTable.tableName,
+        LIVE_QUEUE_URL: props.liveQueue.queueUrl,
         ...props.retentionEnvironment,
       },
     });
@@ -89,6 +90,7 @@ export class Ingest extends Construct {
       purpose: 'ingest writes one new Parquet object per hour partition per batch, under keys only known at run time',
     });
     grantCounterKeys(props.countersTable, this.fn, INGEST_TABLE_ACCESS);
+    props.liveQueue.grantSendMessages(this.fn);
 
     this.fn.addEventSource(
       new SqsEventSource(this.queue, {

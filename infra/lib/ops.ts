@@ -47,12 +47,18 @@ export const METRIC_DIMENSIONS: Record<string, readonly string[]> = {
   [METRIC.storageFaults]: ['Store'],
   [METRIC.objectsQuarantined]: [],
   [METRIC.requestsRateLimited]: ['Route'],
+  [METRIC.liveItemsWritten]: [],
+  [METRIC.liveMessagesApplied]: [],
+  [METRIC.liveMessageErrors]: [],
 };
 
 export interface OpsProps {
   readonly ingestQueue: Queue;
   readonly deadLetterQueue: Queue;
   readonly jobsDeadLetterQueue: Queue;
+  /** the live counters' queue (fed by ingest) and its dead-letter queue */
+  readonly liveQueue: Queue;
+  readonly liveDeadLetterQueue: Queue;
   /** Functions whose errors and throttles raise an alarm, by a short name. */
   readonly functions: Record<string, IFunction>;
   readonly httpApi: HttpApi;
@@ -112,6 +118,8 @@ export class Ops extends Construct {
   readonly deadLettersAlarm: Alarm;
   readonly jobsDeadLettersAlarm: Alarm;
   readonly backlogAlarm: Alarm;
+  readonly liveDeadLettersAlarm: Alarm;
+  readonly liveBacklogAlarm: Alarm;
   readonly batchErrorsAlarm: Alarm;
   readonly ingestLagAlarm: Alarm;
   readonly watermarkAlarm: Alarm;
@@ -154,6 +162,19 @@ export class Ops extends Construct {
       description: `Jobs reached the jobs dead-letter queue (failed ${JOBS_MAX_RECEIVE_COUNT} receives)`,
       metric: props.jobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
       threshold: props.dlqDepthAlarm,
+    });
+
+    const liveDeadLetters = this.alarm('LiveDeadLetters', {
+      description: 'Live delta messages reached the live dead-letter queue: live minute counts miss them until their hours settle from the facts',
+      metric: props.liveDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
+      threshold: props.dlqDepthAlarm,
+    });
+
+    const liveBacklog = this.alarm('LiveBacklog', {
+      description: 'The oldest message in the live queue is older than 5 minutes: live counts lag (settled counts are unaffected)',
+      metric: props.liveQueue.metricApproximateAgeOfOldestMessage({ period: fiveMinutes, statistic: 'Maximum' }),
+      threshold: Duration.minutes(5).toSeconds(),
+      evaluationPeriods: 2,
     });
 
     const backlog = this.alarm('IngestBacklog', {
@@ -284,10 +305,22 @@ export class Ops extends Construct {
           { right: [props.ingestQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'messages visible' })] },
         ),
         graph(
+          'Live queue: age of oldest message (s); items written per batch, messages applied and failed',
+          [props.liveQueue.metricApproximateAgeOfOldestMessage({ period: minute, statistic: 'Maximum', label: 'oldest message age (s)' })],
+          {
+            right: [
+              funnelMetric(METRIC.liveItemsWritten, 'Average', minute, 'items per batch'),
+              funnelMetric(METRIC.liveMessagesApplied, 'Sum', minute, 'messages applied'),
+              funnelMetric(METRIC.liveMessageErrors, 'Sum', minute, 'messages failed'),
+            ],
+          },
+        ),
+        graph(
           'Dead-letter queues (messages)',
           [
             props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'ingest DLQ' }),
             props.jobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'jobs DLQ' }),
+            props.liveDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'live DLQ' }),
           ],
           { leftAnnotations: [{ value: props.dlqDepthAlarm, label: 'alarm' }] },
         ),
@@ -364,6 +397,8 @@ export class Ops extends Construct {
     this.deadLettersAlarm = deadLetters;
     this.jobsDeadLettersAlarm = jobsDeadLetters;
     this.backlogAlarm = backlog;
+    this.liveDeadLettersAlarm = liveDeadLetters;
+    this.liveBacklogAlarm = liveBacklog;
     this.batchErrorsAlarm = batchErrors;
     this.ingestLagAlarm = ingestLag;
     this.watermarkAlarm = watermark;

@@ -622,9 +622,9 @@ async function prepare(params: PrepareParams) {
       if (delta.granularity === 'm' && delta.bucket >= watermark && selected.has(delta.scope)) liveTail.push(delta);
     }
     // ingest's state records: event index (content events, deletions), dirty-hour marks, heartbeat
-    for (const record of indexRecords(batch, deletions)) {
+    for (const record of indexRecords(batch, deletions, retention.noteIndexSeconds)) {
       stateWrites++;
-      stateWriteUnits += wcu(stateRecordBytes(record.namespace, record.id, record.value));
+      stateWriteUnits += wcu(stateRecordBytes(record.namespace, record.id, record.value, record.expiresAt));
     }
     for (const hour of hours) {
       stateWrites++;

@@ -64,8 +64,9 @@ export function counterItemBytes(item: CounterItem & { expiresAt?: number }): nu
 export const wcu = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
 
 /** A state record as DynamoCounterStore writes it: pk, sk, the JSON value in `v`, its guard fields mirrored as `f_` attributes. */
-export function stateRecordBytes(namespace: string, id: number, value: Record<string, unknown>): number {
+export function stateRecordBytes(namespace: string, id: number, value: Record<string, unknown>, expiresAt?: number): number {
   let bytes = KEY_NAMES + Buffer.byteLength(`s:${namespace}`) + numberBytes(id) + 1 + Buffer.byteLength(JSON.stringify(value));
+  if (expiresAt !== undefined) bytes += nameBytes('ttl') + numberBytes(expiresAt);
   for (const field of STATE_GUARD_FIELDS) {
     const v = value[field];
     if (typeof v === 'number') bytes += 2 + nameBytes(field) + numberBytes(v);

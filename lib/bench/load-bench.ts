@@ -1,3 +1,4 @@
+import { LIVE_BATCH_MAX_BYTES, LIVE_BATCH_WINDOW_SECONDS, LIVE_MAX_CONCURRENCY } from '../counters/live-queue.js';
 import { cpus } from 'node:os';
 import { DEFAULT_DUCKDB_MEMORY_LIMIT } from '../adapters/local/duckdb-sql-engine.js';
 import { loadWasmSigner } from '../nostr/sign.js';
@@ -239,10 +240,11 @@ function storage(w: WriteFigures, retention: Retention): NonNullable<LoadBenchRe
   add('minute items', get('m').items, get('m').bytes, retention.minuteSeconds, 1, 'TTL');
   add('hour items', get('h').items, get('h').bytes, retention.hourSeconds, w.fullHourFactor, 'TTL; a full hour from the scope growth');
   add('day items', get('d').items, get('d').bytes, longest, w.fullDayFactor, 'u: TTL; e:, a:, g never expire (counted over the longest retention); a full day from the scope growth');
+  add('event index: notes, replies, comments', get('ev~ttl').items, get('ev~ttl').bytes, retention.noteIndexSeconds, 1, 'TTL from created_at (noteIndexTtlDays)');
   const index = ['ev', 'rev', 'del', 'dela', 'vday', 'vuser', 'vtag'];
   const indexItems = index.reduce((n, k) => n + get(k).items, 0);
   const indexBytes = index.reduce((n, k) => n + get(k).bytes, 0);
-  add('event index + video lists', indexItems, indexBytes, longest, 1, 'no TTL (counted over the longest retention)');
+  add('event index: videos, video lists, deletions', indexItems, indexBytes, longest, 1, 'no TTL (counted over the longest retention)');
   const factsPerSecond = run.deliveries / seconds;
   const total = rows.reduce((sum, r) => sum + r.steadyBytes, 0);
   const overhead = rows.reduce((sum, r) => sum + r.itemsPerSecond * ITEM_OVERHEAD_BYTES * r.retentionDays * 86400, 0);
@@ -290,6 +292,9 @@ export function formatLoadBench(r: LoadBenchReport): string {
       `    through storeNormalisedFacts (ingest's write path below verification) in batches of ${int(run.batchEvents)} events` +
         (label === 'design load' ? ` (100 messages × 25 events, the SQS batch size)` : ` (what the ${BATCH_WINDOW_SECONDS} s batching window gathers at this rate)`) +
         `, and compactAndSettle every ${COMPACTOR_EVERY_SECONDS / 60} simulated minutes until the last hour and its day settled;`,
+      run.live.batches
+        ? `    live deltas through the live queue (lib/counters/live-queue.ts): ${fixed(run.live.deltaBytesPerEvent, 0)} B of deltas per event, merged ${fixed(run.live.mergeSeconds, 0)} s (the ${LIVE_BATCH_WINDOW_SECONDS} s window ÷ ${LIVE_MAX_CONCURRENCY} pollers) or ${LIVE_BATCH_MAX_BYTES / 2 ** 20} MB at a time: ${int(run.live.batches)} merged batches of ${int(run.live.meanEvents)} events on average;`
+        : `    live deltas written by each ingest batch (no live queue);`,
       `    ${int(run.copies)} copies, ${int(run.backdated)} back-dated, ${int(run.duplicatesInBatch)} copies in the same batch; ${run.compactorRuns.length} compactor runs: ` +
         run.compactorRuns.map((c) => `+${fixed((c.atTs - run.startTs) / 60, 0)} min ${c.hours} hours (${c.backdatedHours} back-dated, ${c.pacedHours} paced${c.failedHours ? `, ${c.failedHours} FAILED` : ''}) ${c.daysRolled} days ${int(c.itemsPut)} items Put`).join('; ') +
         ` (DuckDB memory limit ${WRITE_RUN_DUCKDB_MEMORY})`,
@@ -301,10 +306,13 @@ export function formatLoadBench(r: LoadBenchReport): string {
         .map((k) => `    ${k.label.padEnd(46)}${k.request.padEnd(26)}${fixed(k.writesPer1000).padStart(9)}${fixed(k.writeUnitsPer1000).padStart(9)}${int(k.meanBytes).padStart(8)}${int(k.maxBytes).padStart(9)}`),
       `    ${'all writes'.padEnd(72)}${fixed(run.totals.writesPer1000).padStart(9)}${fixed(run.totals.writeUnitsPer1000).padStart(9)}`,
       `    baseline, one UpdateItem per (scope, metric) contribution per event (1 WCU each): ${fixed(run.naive.writeUnitsPer1000)} WCU per 1,000 events`,
-      `    => ${fixed(w.wcuPerEvent, 3)} WCU per event = ${fixed(w.wcuPerEvent / w.naiveWcuPerEvent, 3)} × the baseline; goal <= ${goal}: ${w.wcuPerEvent <= goal ? 'met' : 'NOT MET'}` +
+      // The verdict is on the steady state: a run of minutes writes each hour and day item once, as a
+      // full hour and day would, over a fraction of their events.
+      `    => ${fixed(w.wcuPerEvent, 3)} WCU per event as measured` +
         (w.fullHourFactor !== 1 || w.fullDayFactor !== 1
           ? `; with hour and day items of a full hour and day (× ${fixed(w.fullHourFactor, 3)} and × ${fixed(w.fullDayFactor, 3)} from the scope growth, below): ${fixed(w.wcuPerEventFull, 3)} WCU per event`
-          : ''),
+          : '') +
+        ` = ${fixed(w.wcuPerEventFull / w.naiveWcuPerEvent, 3)} × the baseline; goal <= ${goal}: ${w.wcuPerEventFull <= goal ? 'met' : 'NOT MET'}`,
       `    (WCU: ceil(size / 1 KB), at least 1, per item; an UpdateItem and a replacing Put bill the larger of the item before and after; a conditional delete its item)`,
       `    scope growth (distinct scopes with a live minute item): ` +
         run.scopeGrowth.atMinutes.map((m, i) => `${fixed(m, m < 2 ? 2 : 0)} min ${int(Object.values(run.scopeGrowth.byKind).reduce((s, c) => s + c[i]!, 0))}`).join(', ') +
@@ -336,8 +344,8 @@ export function formatLoadBench(r: LoadBenchReport): string {
     push(
       `  DynamoDB storage at the documented retention (lib/counters/retention.ts): steady-state table bytes = Σ items created per second × mean size × retention,`,
       `    per fact = that ÷ (facts per second × the longest retention, ${int(s.longestRetentionDays)} days): the bytes the table holds per fact of the history it answers for`,
-      `    ${'what'.padEnd(28)}${'items/s'.padStart(10)}${'mean B'.padStart(9)}${'days'.padStart(7)}${'steady GB'.padStart(12)}   note`,
-      ...s.rows.map((row) => `    ${row.granularity.padEnd(28)}${fixed(row.itemsPerSecond, 0).padStart(10)}${int(row.meanBytes).padStart(9)}${int(row.retentionDays).padStart(7)}${fixed(row.steadyBytes / 1e9, 0).padStart(12)}   ${row.note}`),
+      `    ${'what'.padEnd(44)}${'items/s'.padStart(10)}${'mean B'.padStart(9)}${'days'.padStart(7)}${'steady GB'.padStart(12)}   note`,
+      ...s.rows.map((row) => `    ${row.granularity.padEnd(44)}${fixed(row.itemsPerSecond, 0).padStart(10)}${int(row.meanBytes).padStart(9)}${int(row.retentionDays).padStart(7)}${fixed(row.steadyBytes / 1e9, 0).padStart(12)}   ${row.note}`),
       `    => ${fixed(s.bytesPerFact)} bytes per fact (${fixed(s.bytesPerFactWithOverhead)} with DynamoDB's 100 B per item); goal <= ${STORAGE_GOAL}: ${s.bytesPerFactWithOverhead <= STORAGE_GOAL ? 'met' : 'NOT MET'};` +
         ` = ${fixed(s.bytesPerFactWithOverhead / s.parquetBytesPerFact, 2)} × the fact's own Parquet bytes (${fixed(s.parquetBytesPerFact)} B)`,
       '',

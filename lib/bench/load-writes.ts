@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock, CounterStore, ObjectStore } from '../ports.js';
+import type { Clock, CounterStore, ObjectStore, QueueSender } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import type { NostrEvent } from '../nostr/event.js';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
@@ -12,6 +12,7 @@ import { contributionsOf } from '../counters/contributions.js';
 import type { Retention } from '../counters/retention.js';
 import { WATERMARK } from '../counters/state.js';
 import { storeNormalisedFacts } from '../ingest/ingest.js';
+import { applyLiveDeltas, LIVE_BATCH_MAX_BYTES, LIVE_BATCH_WINDOW_SECONDS, LIVE_MAX_CONCURRENCY, queuedLiveCounters } from '../counters/live-queue.js';
 import { PricingCounterStore, WRITE_KINDS, type HotItem, type KindTally, type WriteKind } from './pricing-store.js';
 import { deletionEvent, DesignLoad, type DesignLoadOptions } from './workload.js';
 
@@ -72,6 +73,12 @@ export interface WriteLoadOptions {
   log?: (line: string) => void;
   /** extra DesignLoad options (tests shrink the seeded history) */
   load?: Partial<DesignLoadOptions>;
+  /**
+   * Simulated seconds of ingest batches the live queue's consumer merges into one write per item
+   * (default AWS's: window ÷ concurrency, lib/counters/live-queue.ts); a merged batch also closes at
+   * Lambda's 6 MB. 0 writes each batch's deltas directly, as without the live queue.
+   */
+  liveMergeSeconds?: number;
   /** DuckDB's memory limit for the run's compactor (default the local stack's); the compaction sizes measure the compactor's memory, this run its writes */
   duckDbMemoryLimit?: string;
 }
@@ -100,6 +107,8 @@ export interface WriteLoadReport {
   authors: number;
   batchEvents: number;
   batches: number;
+  /** the live queue as simulated: seconds merged per batch, merged batches, their mean events, delta bytes per event */
+  live: { mergeSeconds: number; batches: number; meanEvents: number; deltaBytesPerEvent: number };
   deliveries: number;
   copies: number;
   backdated: number;
@@ -152,6 +161,29 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
   const counters = new PricingCounterStore();
   let nowMs = startTs * 1000;
   const clock: Clock = { now: () => nowMs };
+  // The live queue: ingest's bodies gathered until a merged batch closes (its window share or 6 MB), then applied.
+  const liveMergeSeconds = options.liveMergeSeconds ?? LIVE_BATCH_WINDOW_SECONDS / LIVE_MAX_CONCURRENCY;
+  const live = { bodies: [] as string[], bytes: 0, events: 0, firstMs: 0, batches: 0, mergedEvents: 0, deltaBytes: 0 };
+  const liveQueue: QueueSender = {
+    async sendBatch(bodies) {
+      if (!live.bodies.length) live.firstMs = nowMs;
+      for (const body of bodies) {
+        live.bodies.push(body);
+        live.bytes += Buffer.byteLength(body);
+      }
+      return { failed: [] };
+    },
+  };
+  const flushLive = async () => {
+    if (!live.bodies.length) return;
+    const result = await applyLiveDeltas(live.bodies.map((body, i) => ({ messageId: `live-${live.batches}-${i}`, body, receiveCount: 1 })), { counters, clock });
+    if (result.failedMessageIds.length) throw new Error(`live batch failed: ${String(result.error ?? result.malformed[0]?.reason)}`);
+    live.batches++;
+    live.mergedEvents += live.events;
+    live.deltaBytes += live.bytes;
+    Object.assign(live, { bodies: [], bytes: 0, events: 0 });
+  };
+  const liveCounters = liveMergeSeconds > 0 ? queuedLiveCounters(liveQueue) : undefined;
   const issues: string[] = [];
   const deps = benchCompactorDeps({ objects, counters, clock, retention: options.retention, dataDir, issues, duckDbMemoryLimit: options.duckDbMemoryLimit });
   const load = new DesignLoad({ eventsPerSecond: rate, startTs, authors: options.authors, seed: options.seed, ...options.load });
@@ -214,12 +246,15 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
       }
       nowMs = lastArrival;
       const t0 = performance.now();
-      const stored = await storeNormalisedFacts(facts, deletions, `load-${batches}`, { objects, counters, minuteTtlSeconds: options.retention.minuteSeconds }, nowMs);
+      const stored = await storeNormalisedFacts(facts, deletions, `load-${batches}`, { objects, counters, minuteTtlSeconds: options.retention.minuteSeconds, noteIndexTtlSeconds: options.retention.noteIndexSeconds, liveCounters }, nowMs);
       ingestMs += performance.now() - t0;
+      live.events += facts.length;
+      if (live.bodies.length && (nowMs - live.firstMs >= liveMergeSeconds * 1000 || live.bytes >= LIVE_BATCH_MAX_BYTES)) await flushLive();
       unencodable += stored.unencodable;
       batches++;
       if (batches % 100 === 0) log(`load writes: ${int(done)} of ${int(total)} deliveries (${((performance.now() - started) / 1000).toFixed(0)} s, rss ${rssMb()} MB)`);
     }
+    await flushLive();
     // After the stream: the scheduled runs until the last hour (and so its day) is settled.
     const lastHourEnd = Math.ceil(endTs / 3600) * 3600;
     for (;;) {
@@ -257,6 +292,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
       authors: load.authors,
       batchEvents,
       batches,
+      live: { mergeSeconds: liveMergeSeconds, batches: live.batches, meanEvents: live.batches ? live.mergedEvents / live.batches : 0, deltaBytesPerEvent: live.mergedEvents ? live.deltaBytes / live.mergedEvents : 0 },
       deliveries: total,
       copies,
       backdated,

@@ -1,4 +1,4 @@
-import type { CounterDelta, CounterItem, CounterStore, Granularity, ObjectStore } from '../ports.js';
+import type { CounterDelta, CounterItem, CounterStore, Granularity, ObjectStore, StateRecord } from '../ports.js';
 
 /*
  * In-process ObjectStore and CounterStore for `funnel bench`.
@@ -134,7 +134,7 @@ export class MemoryCounterStore implements CounterStore {
     records.set(id, JSON.stringify(value));
   }
 
-  async putStates(records: { namespace: string; id: number; value: Record<string, unknown> }[]): Promise<void> {
+  async putStates(records: StateRecord[]): Promise<void> {
     for (const { namespace, id, value } of records) await this.putState(namespace, id, value);
   }
 

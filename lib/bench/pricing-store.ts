@@ -1,4 +1,4 @@
-import type { CounterDelta, CounterItem, CounterStore, Granularity } from '../ports.js';
+import type { CounterDelta, CounterItem, CounterStore, Granularity, StateRecord } from '../ports.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../counters/all-time.js';
 import { GLOBAL_SCOPE } from '../counters/contributions.js';
 import { DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
@@ -119,7 +119,7 @@ interface Tracked {
 export class PricingCounterStore implements CounterStore {
   readonly tally = Object.fromEntries(WRITE_KINDS.map(({ kind }) => [kind, { writes: 0, writeUnits: 0, bytes: 0, maxBytes: 0, maxKey: '' }])) as Record<WriteKind, KindTally>;
   private readonly items = new Map<string, Tracked>();
-  private readonly states = new Map<string, { bytes: number; writes: number }>();
+  private readonly states = new Map<string, { bytes: number; writes: number; expires?: boolean }>();
   private readonly kept = new KeptItems();
   private readonly trackItems: boolean;
   private readonly retainHourItems: boolean;
@@ -184,12 +184,12 @@ export class PricingCounterStore implements CounterStore {
     return this.kept.range(scope, granularity, fromBucket, toBucket);
   }
 
-  private writeState(namespace: string, id: number, value: Record<string, unknown>): void {
+  private writeState(namespace: string, id: number, value: Record<string, unknown>, expiresAt?: number): void {
     const kind = stateKindOf(namespace);
     const key = `${namespace}\u0000${id}`;
-    const bytes = stateRecordBytes(namespace, id, value);
+    const bytes = stateRecordBytes(namespace, id, value, expiresAt);
     const old = this.trackItems ? this.states.get(key) : undefined;
-    if (this.trackItems) this.states.set(key, { bytes, writes: (old?.writes ?? 0) + 1 });
+    if (this.trackItems) this.states.set(key, { bytes, writes: (old?.writes ?? 0) + 1, expires: expiresAt !== undefined });
     this.count(kind, key, old?.bytes ?? 0, bytes);
     if (kind === 'unclassified' || CONTROL[namespace]) this.kept.putState(namespace, id, value);
   }
@@ -213,10 +213,10 @@ export class PricingCounterStore implements CounterStore {
     this.writeState(namespace, id, value);
   }
 
-  async putStates(records: { namespace: string; id: number; value: Record<string, unknown> }[]): Promise<void> {
+  async putStates(records: StateRecord[]): Promise<void> {
     // As DynamoCounterStore: one BatchWriteItem request cannot write a key twice, the last record wins.
     const byKey = new Map(records.map((r) => [`${r.namespace}\u0000${r.id}`, r]));
-    for (const { namespace, id, value } of byKey.values()) this.writeState(namespace, id, value);
+    for (const { namespace, id, value, expiresAt } of byKey.values()) this.writeState(namespace, id, value, expiresAt);
   }
 
   async listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]> {
@@ -286,9 +286,10 @@ export class PricingCounterStore implements CounterStore {
   }
 
   /** Every item and record the table holds now (what the writes left), by counter granularity or state kind. */
-  *inventory(): Generator<{ key: string; group: Granularity | WriteKind; bytes: number }> {
+  *inventory(): Generator<{ key: string; group: Granularity | WriteKind | `${WriteKind}~ttl`; bytes: number }> {
     for (const [key, t] of this.items) yield { key, group: key.slice(key.lastIndexOf('#', key.lastIndexOf('#') - 1) + 1, key.lastIndexOf('#')) as Granularity, bytes: t.size.bytes };
-    for (const [key, s] of this.states) yield { key, group: stateKindOf(key.slice(0, key.indexOf('\u0000'))), bytes: s.bytes };
+    // Records written with a TTL are their own group: the table keeps them for their retention only.
+    for (const [key, s] of this.states) yield { key, group: `${stateKindOf(key.slice(0, key.indexOf('\u0000')))}${s.expires ? '~ttl' : ''}` as WriteKind, bytes: s.bytes };
   }
 }
 

@@ -1,4 +1,4 @@
-import type { CounterStore } from '../ports.js';
+import type { CounterStore, StateRecord } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import type { NostrEvent } from '../nostr/event.js';
 import { deletionTargets } from '../nostr/deletion.js';
@@ -35,14 +35,33 @@ export interface IndexedEvent {
 
 const INDEXED_TYPES = new Set(['note', 'reply', 'comment', 'video']);
 
+/**
+ * What a note, reply or comment's record keeps: who wrote it, its kind, type and time (what per-event
+ * reads, deletions and reply parents need). The card fields are a video's; leaving their nulls out
+ * halves the record, the bulk of the table's bytes (docs/deploy.md).
+ */
+const NOTE_FIELDS = ['author', 'kind', 'type', 'created_at'] as const;
+
+/** An index record's value as readers see it: a note's short record completed with the card fields' empty values. */
+export function indexedEventOf(id: string, value: Record<string, unknown>): IndexedEvent {
+  return { id, address: null, title: null, media_url: null, image_url: null, duration_s: null, published_at: null, hashtags: [], ...value } as unknown as IndexedEvent;
+}
+
 /** Revisions of one address sort by created_at; the low bits keep same-second revisions apart. */
 export const revisionId = (createdAt: number, eventId: string) => createdAt * 4096 + parseInt(eventId.slice(0, 3), 16);
 
-export function indexRecords(facts: Iterable<Fact>, events: Map<string, NostrEvent>): { namespace: string; id: number; value: Record<string, unknown> }[] {
-  const records: { namespace: string; id: number; value: Record<string, unknown> }[] = [];
+/**
+ * The index records of a batch of facts. A note, reply or comment's record expires `noteIndexSeconds`
+ * after its created_at (retention.ts); a video's records and lists, and deletions, are kept.
+ */
+export function indexRecords(facts: Iterable<Fact>, events: Map<string, NostrEvent>, noteIndexSeconds: number): StateRecord[] {
+  const records: StateRecord[] = [];
   for (const fact of facts) {
-    if (INDEXED_TYPES.has(fact.type)) {
-      const address = fact.type === 'video' && fact.d_tag !== null ? fact.target_address : null;
+    if (INDEXED_TYPES.has(fact.type) && fact.type !== 'video') {
+      const value = Object.fromEntries(NOTE_FIELDS.map((field) => [field, fact[field]]));
+      records.push({ namespace: eventNamespace(fact.event_id), id: 0, value, expiresAt: fact.created_at + noteIndexSeconds });
+    } else if (fact.type === 'video') {
+      const address = fact.d_tag !== null ? fact.target_address : null;
       const value: IndexedEvent = {
         id: fact.event_id,
         author: fact.author,
@@ -57,15 +76,13 @@ export function indexRecords(facts: Iterable<Fact>, events: Map<string, NostrEve
         published_at: fact.published_at,
         hashtags: fact.hashtags,
       };
-      records.push({ namespace: eventNamespace(fact.event_id), id: 0, value: value as unknown as Record<string, unknown> });
-      if (address) records.push({ namespace: revisionsNamespace(address), id: revisionId(fact.created_at, fact.event_id), value: value as unknown as Record<string, unknown> });
-      if (fact.type === 'video') {
-        const id = revisionId(fact.created_at, fact.event_id);
-        const entry = value as unknown as Record<string, unknown>;
-        records.push({ namespace: videosByDayNamespace(Math.floor(fact.created_at / 86400) * 86400), id, value: entry });
-        records.push({ namespace: videosByAuthorNamespace(fact.author), id, value: entry });
-        for (const tag of fact.hashtags) records.push({ namespace: videosByTagNamespace(tag), id, value: entry });
-      }
+      const entry = value as unknown as Record<string, unknown>;
+      const id = revisionId(fact.created_at, fact.event_id);
+      records.push({ namespace: eventNamespace(fact.event_id), id: 0, value: entry });
+      if (address) records.push({ namespace: revisionsNamespace(address), id, value: entry });
+      records.push({ namespace: videosByDayNamespace(Math.floor(fact.created_at / 86400) * 86400), id, value: entry });
+      records.push({ namespace: videosByAuthorNamespace(fact.author), id, value: entry });
+      for (const tag of fact.hashtags) records.push({ namespace: videosByTagNamespace(tag), id, value: entry });
     }
     if (fact.type === 'deletion') {
       const event = events.get(fact.event_id);
@@ -84,7 +101,7 @@ export function indexRecords(facts: Iterable<Fact>, events: Map<string, NostrEve
 /** The indexed event, or null; `deleted` when a deletion by the event's own author exists. */
 export async function lookupEvent(counters: CounterStore, id: string): Promise<{ event: IndexedEvent | null; deleted: boolean }> {
   const [event, deletion] = await Promise.all([counters.getState(eventNamespace(id), 0), counters.getState(deletedNamespace(id), 0)]);
-  const indexed = event as unknown as IndexedEvent | null;
+  const indexed = event ? indexedEventOf(id, event) : null;
   let deleted = !!indexed && !!deletion && deletion.by === indexed.author;
   if (indexed?.address && !deleted) {
     const upTo = await addressDeletedUpTo(counters, indexed.address);

@@ -29,7 +29,7 @@ export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (sett
   let indexRecordsWritten = 0;
   const restoreIndex = async (chunks: AsyncIterable<Fact[]>) => {
     for await (const chunk of chunks) {
-      const records = indexRecords(chunk, deletionEvents(chunk));
+      const records = indexRecords(chunk, deletionEvents(chunk), deps.retention.noteIndexSeconds);
       await deps.counters.putStates(records);
       indexRecordsWritten += records.length;
       facts += chunk.length;

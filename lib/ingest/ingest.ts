@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueRecord } from '../ports.js';
 import { nostrEventSchema, type NostrEvent } from '../nostr/event.js';
 import { indexRecords } from '../counters/event-index.js';
+import { DEFAULT_RETENTION_DAYS } from '../counters/retention.js';
 import { appEventSchema, appFact } from '../app/events.js';
 import type { EventVerifier } from '../nostr/verify.js';
 import { normalise } from '../nostr/normalise.js';
@@ -21,6 +22,13 @@ export interface IngestDeps {
   clock: Clock;
   metrics: MetricsSink;
   minuteTtlSeconds: number;
+  /**
+   * Where the batch's live minute deltas go: the live queue in AWS, whose consumer merges many batches
+   * before writing (lib/counters/live-queue.ts); straight into `counters` when absent.
+   */
+  liveCounters?: Pick<CounterStore, 'add'>;
+  /** how long a note's event-index record is kept (retention.ts' noteIndexSeconds; its default when absent) */
+  noteIndexTtlSeconds?: number;
   /** structured error lines (storage faults); the handler passes its correlated logger, stderr otherwise */
   logError?: (msg: string, fields: Record<string, unknown>) => void;
 }
@@ -274,14 +282,14 @@ async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Ar
       }),
     ),
   );
-  await inStore('counters', deps.counters.add(rollup.deltas()));
-  await inStore('counters', deps.counters.putStates(indexRecords(messages.flatMap((m) => m.facts), deletions)));
+  await inStore(deps.liveCounters ? 'queue' : 'counters', (deps.liveCounters ?? deps.counters).add(rollup.deltas()));
+  await inStore('counters', deps.counters.putStates(indexRecords(messages.flatMap((m) => m.facts), deletions, deps.noteIndexTtlSeconds ?? DEFAULT_RETENTION_DAYS.noteIndex * 86400)));
   await inStore('counters', recordIngestHeartbeat(deps.counters, nowMs, facts));
   return keys;
 }
 
 /** What storing a batch's facts needs: no verifier, clock or metrics (they belong to ingestBatch). */
-export type StoreDeps = Pick<IngestDeps, 'objects' | 'counters' | 'minuteTtlSeconds'>;
+export type StoreDeps = Pick<IngestDeps, 'objects' | 'counters' | 'minuteTtlSeconds' | 'liveCounters' | 'noteIndexTtlSeconds'>;
 
 /**
  * The write path below verification, as ingestBatch runs it for a batch that stored in one go: the
@@ -306,7 +314,7 @@ export async function storeNormalisedFacts(
 /** A write failure, labelled with the store it came from (the StorageFaults metric's Store). */
 export class StoreWriteError extends Error {
   constructor(
-    readonly store: 'objects' | 'counters',
+    readonly store: 'objects' | 'counters' | 'queue',
     readonly cause: unknown,
   ) {
     super(`${store} write failed: ${String((cause as Error)?.message ?? cause)}`);

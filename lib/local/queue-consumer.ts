@@ -8,6 +8,8 @@ export interface ConsumerOptions {
   /** how long to gather a batch once the first message is visible (Lambda's MaximumBatchingWindow) */
   batchWindowMs: number;
   onError?: (error: unknown) => void;
+  /** the function the queue feeds (the event's source ARN and the context's name); default funnel-ingest */
+  name?: string;
 }
 
 /**
@@ -77,14 +79,14 @@ export class QueueConsumer {
           messageAttributes: {},
           md5OfBody: '',
           eventSource: 'aws:sqs',
-          eventSourceARN: 'arn:aws:sqs:local:000000000000:funnel-ingest',
+          eventSourceARN: `arn:aws:sqs:local:000000000000:${this.options.name ?? 'funnel-ingest'}`,
           awsRegion: 'local',
         }),
       ),
     };
     const run = (async () => {
       try {
-        const response = await this.handler(event, lambdaContext('funnel-ingest'));
+        const response = await this.handler(event, lambdaContext(this.options.name ?? 'funnel-ingest'));
         const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
         this.queue.delete(records.map((r) => r.messageId).filter((id) => !failed.has(id)));
       } catch (error) {
@@ -94,6 +96,38 @@ export class QueueConsumer {
     })();
     this.inFlight = run;
     await run;
+  }
+}
+
+/**
+ * Consumers of queues that feed one another (ingest → live counters), driven as one: a drain empties
+ * each in order, so whatever the first hands the next is processed before the drain returns.
+ */
+export class ConsumerChain {
+  private readonly consumers: QueueConsumer[];
+
+  constructor(...consumers: QueueConsumer[]) {
+    this.consumers = consumers;
+  }
+
+  start(): void {
+    for (const c of this.consumers) c.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.consumers) await c.stop();
+  }
+
+  async drain(deadlineMs = 60_000): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
+    for (const c of this.consumers) await c.drain(Math.max(0, deadline - Date.now()));
+  }
+
+  /** One batch of the first queue, then whatever it handed on. */
+  async processOnce(): Promise<void> {
+    const [first, ...rest] = this.consumers;
+    await first?.processOnce();
+    for (const c of rest) await c.drain();
   }
 }
 

@@ -14,7 +14,9 @@ import { createApiHandler } from '../../functions/api/handler.js';
 import { createCompactorHandler } from '../../functions/compactor/handler.js';
 import { createFeedsHandler } from '../../functions/feeds/handler.js';
 import { FEEDS_LOCAL_EVERY_MS } from '../query/feeds.js';
-import { QueueConsumer, lambdaContext } from './queue-consumer.js';
+import { ConsumerChain, QueueConsumer, lambdaContext } from './queue-consumer.js';
+import { createLiveHandler } from '../../functions/live/handler.js';
+import { queuedLiveCounters } from '../counters/live-queue.js';
 import { apiGatewayGet, startHttpApi } from './http-server.js';
 import { HOT_INTERVALS, hotUsers } from '../query/hot-users.js';
 import { readWatermark } from '../counters/state.js';
@@ -58,6 +60,10 @@ export const STOP_DRAIN_MS = 30_000;
  * crash and is delivered after the next open. Every store is watched for storage faults
  * (`faults.first` lets a command stop with a clear line; `healthChecks` report them on /health).
  */
+/** The local live queue's batches: up to this many messages, gathered for this long (ms). */
+export const LOCAL_LIVE_BATCH_MESSAGES = 1_000;
+export const LOCAL_LIVE_BATCH_WINDOW_MS = 500;
+
 export async function openPipeline(options: PipelineOptions) {
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
@@ -76,7 +82,7 @@ export async function openPipeline(options: PipelineOptions) {
   const counters = faults.watch('counters', dynamo.counters);
   const onFault = (error: unknown) => faults.record('queue', error);
   const caps = { maxMessages: options.queueMaxMessages, maxBytes: options.queueMaxBytes, onFault };
-  let deadLetter: LocalQueue, queue: LocalQueue, jobsQueue: LocalQueue;
+  let deadLetter: LocalQueue, queue: LocalQueue, liveQueue: LocalQueue, jobsQueue: LocalQueue;
   try {
     deadLetter = await LocalQueue.open(join(dataDir, 'queue', 'dlq.journal'), { visibilityTimeoutMs: 30_000, maxReceives: Number.MAX_SAFE_INTEGER, ...caps });
     queue = await LocalQueue.open(join(dataDir, 'queue', 'ingest.journal'), {
@@ -85,13 +91,14 @@ export async function openPipeline(options: PipelineOptions) {
       deadLetter,
       ...caps,
     });
+    liveQueue = await LocalQueue.open(join(dataDir, 'queue', 'live.journal'), { visibilityTimeoutMs: options.visibilityTimeoutMs ?? 30_000, maxReceives: 5, deadLetter, ...caps });
     jobsQueue = await LocalQueue.open(join(dataDir, 'queue', 'jobs.journal'), { visibilityTimeoutMs: 15 * 60_000, maxReceives: 3, deadLetter, ...caps });
   } catch (error) {
     await dynamo.close();
     await unlock();
     throw new Error(`cannot open the queue journal under ${dataDir}/queue: ${(error as Error).message}`);
   }
-  for (const [name, q] of [['ingest', queue], ['jobs', jobsQueue], ['dead-letter', deadLetter]] as const) {
+  for (const [name, q] of [['ingest', queue], ['live', liveQueue], ['jobs', jobsQueue], ['dead-letter', deadLetter]] as const) {
     if (q.replay.restored) options.log?.(`${name} queue: ${q.replay.restored} messages restored from the journal`);
     if (q.replay.tornLines) {
       metrics.count(METRIC.storageFaults, { Store: 'queue' }, q.replay.tornLines);
@@ -104,6 +111,9 @@ export async function openPipeline(options: PipelineOptions) {
     clock: options.clock ?? systemClock,
     metrics,
     minuteTtlSeconds: retentionFromEnv().minuteSeconds,
+    noteIndexTtlSeconds: retentionFromEnv().noteIndexSeconds,
+    // As in AWS: live deltas go through their own queue, whose consumer merges batches before writing.
+    liveCounters: queuedLiveCounters(liveQueue),
     // Per-batch lines would flood a terminal; the same counts are on GET /metrics.
     write: (line) => {
       if (!line.includes('"level":"info"')) options.log?.(line);
@@ -121,11 +131,27 @@ export async function openPipeline(options: PipelineOptions) {
   const settleDeps = { objects, counters, sql: settleSql, tables: duckDbSettleTables(dataDir), retention: retentionFromEnv() };
   // No invocation ceiling here (one run at a time, in process): every due hour is settled in the run.
   const compactor = createCompactorHandler({ ...settleDeps, clock: options.clock ?? systemClock, graceSeconds: options.graceSeconds, budgetMs: Number.POSITIVE_INFINITY, metrics, log: () => {} });
-  const consumer = new QueueConsumer(queue, ingest, {
+  const ingestConsumer = new QueueConsumer(queue, ingest, {
     batchSize: options.batchSize ?? 100,
     batchWindowMs: options.batchWindowMs ?? 200,
     onError: (error) => options.log?.(`ingest batch failed, will be redelivered: ${String(error)}`),
   });
+  const live = createLiveHandler({
+    counters,
+    clock: options.clock ?? systemClock,
+    metrics,
+    write: (line) => {
+      if (!line.includes('"level":"info"')) options.log?.(line);
+    },
+  });
+  // A short window here (an event is visible within seconds); AWS merges far more (infra/lib/live-counters.ts).
+  const liveConsumer = new QueueConsumer(liveQueue, live, {
+    batchSize: LOCAL_LIVE_BATCH_MESSAGES,
+    batchWindowMs: options.batchWindowMs ?? LOCAL_LIVE_BATCH_WINDOW_MS,
+    name: 'funnel-live',
+    onError: (error) => options.log?.(`live batch failed, will be redelivered: ${String(error)}`),
+  });
+  const consumer = new ConsumerChain(ingestConsumer, liveConsumer);
   return {
     dataDir,
     dynamo,
@@ -136,6 +162,7 @@ export async function openPipeline(options: PipelineOptions) {
     /** the checks behind a degraded /health (see lib/local/health.ts) */
     healthChecks: localHealthChecks({ dataDir, queue, metrics, faults }),
     queue,
+    liveQueue,
     deadLetter,
     consumer,
     jobsQueue,
@@ -157,7 +184,7 @@ export async function openPipeline(options: PipelineOptions) {
     async close(): Promise<void> {
       await sql.close();
       await settleSql.close();
-      for (const q of [queue, jobsQueue, deadLetter]) await q.close();
+      for (const q of [queue, liveQueue, jobsQueue, deadLetter]) await q.close();
       await dynamo.close();
       await unlock();
     },

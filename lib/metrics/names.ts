@@ -16,6 +16,11 @@ export const METRIC = {
   batchSize: 'BatchSize',
   /** ms from an event's created_at to its ingestion (newest event of the batch: live lag) */
   ingestLagMs: 'IngestLagMs',
+  /** live minute items written per live-queue batch (one UpdateItem each), and the events' deltas merged into them */
+  liveItemsWritten: 'LiveItemsWritten',
+  liveMessagesApplied: 'LiveMessagesApplied',
+  /** live-queue messages that failed (malformed: dead-lettered after retries; a failed add: redelivered) */
+  liveMessageErrors: 'LiveMessageErrors',
   /** ms one compactor run took */
   compactionDurationMs: 'CompactionDurationMs',
   /** ms between now and the watermark after a compactor run */

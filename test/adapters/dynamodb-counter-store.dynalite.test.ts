@@ -226,6 +226,16 @@ describe('DynamoCounterStore on dynalite: state', () => {
     expect(Object.keys(Item!).sort()).toEqual(['pk', 'sk', 'v']);
   });
 
+  it('putStates sets ttl on the records given an expiresAt, and only on those', async () => {
+    await store.putStates([
+      { namespace: 'ev:ttl1', id: 0, value: { author: 'b'.repeat(64), kind: 1, type: 'note', created_at: 1_700_000_000 }, expiresAt: 1_705_356_800 },
+      { namespace: 'ev:ttl2', id: 0, value: { author: 'c'.repeat(64), kind: 34235, type: 'video', created_at: 1_700_000_000 } },
+    ]);
+    expect((await rawItem('s:ev:ttl1', 0))?.ttl).toEqual({ N: '1705356800' });
+    expect((await rawItem('s:ev:ttl2', 0))?.ttl).toBeUndefined();
+    expect(await store.getState('ev:ttl1', 0)).toEqual({ author: 'b'.repeat(64), kind: 1, type: 'note', created_at: 1_700_000_000 });
+  });
+
   it('deleteStateIf touches only the addressed record', async () => {
     await store.putState('iso', 1, { markedAt: 7 });
     await store.putState('iso', 2, { markedAt: 7 });

@@ -15,6 +15,8 @@ const ids = {
   queue: logicalId(stack, stack.ingest.queue),
   dlq: logicalId(stack, stack.ingest.deadLetterQueue),
   jobsDlq: logicalId(stack, stack.jobs.deadLetterQueue),
+  liveQueue: logicalId(stack, stack.live.queue),
+  liveDlq: logicalId(stack, stack.live.deadLetterQueue),
   httpApi: logicalId(stack, stack.api.httpApi),
   secret: logicalId(stack, stack.api.appApiKeys),
   topic: logicalId(stack, stack.ops.alarmTopic),
@@ -278,8 +280,8 @@ describe('alarms', () => {
     );
   });
 
-  it('dead letters: ingest and jobs DLQs, at dlqDepthAlarm messages', () => {
-    for (const dlq of [ids.dlq, ids.jobsDlq]) {
+  it('dead letters: ingest, live and jobs DLQs, at dlqDepthAlarm messages', () => {
+    for (const dlq of [ids.dlq, ids.liveDlq, ids.jobsDlq]) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -292,7 +294,7 @@ describe('alarms', () => {
     const dlqAlarms = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).filter(
       (a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible',
     );
-    expect(dlqAlarms.map((a) => a.Properties.Threshold)).toEqual([10, 10]);
+    expect(dlqAlarms.map((a) => a.Properties.Threshold)).toEqual([10, 10, 10]);
   });
 
   it('ingest lag: IngestLagMs p90 above ingestLagAlarmSeconds for 3 periods; and the queue age', () => {
@@ -305,8 +307,11 @@ describe('alarms', () => {
       DatapointsToAlarm: 3,
     });
     expect(lag!.Properties.Dimensions).toBeUndefined();
-    const [age] = alarmOn('ApproximateAgeOfOldestMessage', 'AWS/SQS');
-    expect(age!.Properties).toMatchObject({ Threshold: 900, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [ids.queue, 'QueueName'] } }] });
+    const ages = alarmOn('ApproximateAgeOfOldestMessage', 'AWS/SQS');
+    const ageOf = (queue: string) => ages.find((a) => JSON.stringify(a.Properties.Dimensions).includes(queue))!.Properties;
+    expect(ageOf(ids.queue)).toMatchObject({ Threshold: 900, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [ids.queue, 'QueueName'] } }] });
+    // A lagging live queue delays live counts only; it alarms sooner.
+    expect(ageOf(ids.liveQueue)).toMatchObject({ Threshold: 300, EvaluationPeriods: 2 });
     const { template: t } = synth({ ingestLagAlarmSeconds: 120 });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: METRIC.ingestLagMs, Threshold: 120_000 });
   });

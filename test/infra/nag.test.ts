@@ -83,6 +83,7 @@ describe('cdk-nag AwsSolutions', () => {
       'Funnel/Storage/AccessLogsBucket': ['AwsSolutions-S1'],
       'Funnel/Ingest/Function': ['AwsSolutions-L1'],
       'Funnel/Ingest/FunctionRole': [`AwsSolutions-IAM5[Resource::<${facts}.Arn>/facts/*]`],
+      'Funnel/Live/Function': ['AwsSolutions-L1'],
       'Funnel/Jobs/Function': ['AwsSolutions-L1'],
       'Funnel/Jobs/FunctionRole': [
         `AwsSolutions-IAM5[Resource::<${results}.Arn>/*]`,

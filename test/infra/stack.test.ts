@@ -7,6 +7,7 @@ import { markDirty } from '../../lib/counters/state.js';
 import { compactAndSettle, QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { ingestBatch } from '../../lib/ingest/ingest.js';
+import { applyLiveDeltas, LIVE_BATCH_MESSAGES, LIVE_BATCH_WINDOW_SECONDS, queuedLiveCounters } from '../../lib/counters/live-queue.js';
 import { readJob, runJobStep, submitJob } from '../../lib/jobs/jobs.js';
 import { CounterStoreCheckpoints } from '../../lib/listener/checkpoints.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
@@ -15,7 +16,7 @@ import { FEED_NAMESPACE_PREFIX, precomputeFeeds, readFeed } from '../../lib/quer
 import type { ObjectStore, SqlEngine } from '../../lib/ports.js';
 import { loadFixture, tampered } from '../support/fixtures.js';
 import { fixedClock, localStores } from '../support/local.js';
-import { allows, logicalId, resource, statementsOf, synth, type Resource } from './synth.js';
+import { allows, logicalId, resource, resourcesOf, statementsOf, synth, type Resource } from './synth.js';
 
 
 
@@ -136,10 +137,21 @@ describe('ingest', () => {
     });
   });
 
-  it('ingest may write facts and counters but not delete facts', () => {
+  it('ingest may write facts, the event index and live deltas to the live queue, but not delete facts or touch counter items', () => {
     const actions = actionsOf(template, ingest.Properties.Role['Fn::GetAtt'][0]);
-    expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 'dynamodb:UpdateItem', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
+    expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 'dynamodb:BatchWriteItem', 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
     expect(actions.some((a) => a.startsWith('s3:DeleteObject'))).toBe(false);
+    expect(actions).not.toContain('dynamodb:UpdateItem');
+    expect(ingest.Properties.Environment.Variables.LIVE_QUEUE_URL).toEqual({ Ref: logicalId(stack, stack.live.queue) });
+  });
+
+  it('the live function merges the live queue in long, few batches and may only add to live minute counters and mark hours', () => {
+    const live = resource(template, logicalId(stack, stack.live.fn));
+    const mapping = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).find((m) => m.Properties.FunctionName.Ref === logicalId(stack, stack.live.fn))!;
+    expect(mapping.Properties).toMatchObject({ BatchSize: LIVE_BATCH_MESSAGES, MaximumBatchingWindowInSeconds: LIVE_BATCH_WINDOW_SECONDS, ScalingConfig: { MaximumConcurrency: 2 }, FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    const actions = actionsOf(template, live.Properties.Role['Fn::GetAtt'][0]);
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:UpdateItem', 'dynamodb:PutItem', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
+    expect(actions.some((a) => a.startsWith('s3:'))).toBe(false);
   });
 });
 
@@ -166,7 +178,7 @@ describe('functions', () => {
     process.chdir(tmpdir());
     try {
       const { template: t } = synth();
-      t.resourceCountIs('AWS::Lambda::EventSourceMapping', 2); // ingest and jobs
+      t.resourceCountIs('AWS::Lambda::EventSourceMapping', 3); // ingest, live and jobs
     } finally {
       process.chdir(cwd);
     }
@@ -368,6 +380,7 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     compactor: roleOf(ids.compactor),
     jobs: roleOf(logicalId(stack, stack.jobs.fn)),
     feeds: roleOf(ids.feeds),
+    live: roleOf(logicalId(stack, stack.live.fn)),
   };
   type Access = { action: string; resource: string; keys: string[] };
   let accesses: Access[] = [];
@@ -453,6 +466,9 @@ describe('least privilege: the roles allow exactly what the code does', () => {
   const nowMs = (Math.max(...thread.map((e) => e.created_at)) + 2 * 86400) * 1000;
   const retention = retentionFromEnv({});
   const metrics = { count() {}, observe() {} };
+  // Ingest's live deltas, as the live queue would hand them to the live function.
+  const liveBodies: string[] = [];
+  const liveQueue = { sendBatch: async (bodies: string[]) => (liveBodies.push(...bodies), { failed: [] }) };
   const ingest = async () =>
     ingestBatch(
       [
@@ -461,7 +477,7 @@ describe('least privilege: the roles allow exactly what the code does', () => {
         { messageId: 'm3', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'app', project: 'demo', events: [{ name: 'video_view', userId: 'u1', timestamp: nowMs / 1000 - 86400 }] }) },
         { messageId: 'm4', receiveCount: 1, body: 'not json' },
       ],
-      { objects, counters: stores.counters, verify: await loadVerifier(), clock: fixedClock(nowMs), metrics, minuteTtlSeconds: retention.minuteSeconds },
+      { objects, counters: stores.counters, verify: await loadVerifier(), clock: fixedClock(nowMs), metrics, minuteTtlSeconds: retention.minuteSeconds, liveCounters: queuedLiveCounters(liveQueue) },
     );
 
   it('every table statement carries a dynamodb:LeadingKeys condition, and no role may Scan', () => {
@@ -486,14 +502,26 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     expect(can(roles.listener, 'dynamodb:GetItem', 's:job:x')).toBe(false);
   });
 
-  it('ingest: writes facts under facts/, live counters, the event index and its marks; no settled items', async () => {
+  it('ingest: writes facts under facts/, the event index and its marks, and sends its live deltas; no counter items', async () => {
     const done = await record(ingest);
-    expect(new Set(done.map((a) => a.action))).toEqual(new Set(['s3:PutObject', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem']));
-    expect(done.some((a) => a.keys.some((k) => k.startsWith('rejected#')))).toBe(true);
-    expect(done.some((a) => a.keys.some((k) => k.startsWith('p:')))).toBe(true);
+    expect(new Set(done.map((a) => a.action))).toEqual(new Set(['s3:PutObject', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem']));
+    expect(liveBodies.length).toBeGreaterThan(0);
     expect(denied(roles.ingest, done)).toEqual([]);
     for (const key of ['u:ab#h', 'g#d', 's:watermark', 's:checkpoint', 's:job:x', 'quota:c#h']) {
       for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']) expect(can(roles.ingest, action, key), `${action} ${key}`).toBe(false);
+    }
+  });
+
+  it("live: adds every scope's live minute counters and the rejection totals, and marks a redelivered batch's hours; nothing else", async () => {
+    if (!liveBodies.length) await ingest();
+    const done = await record(() => applyLiveDeltas(liveBodies.map((body, i) => ({ messageId: `l${i}`, body, receiveCount: 2 })), { counters: stores.counters, clock: fixedClock(nowMs) }));
+    expect(new Set(done.map((a) => a.action))).toEqual(new Set(['dynamodb:UpdateItem', 'dynamodb:PutItem']));
+    expect(done.some((a) => a.keys.some((k) => k.startsWith('rejected#')))).toBe(true);
+    expect(done.some((a) => a.keys.some((k) => k.startsWith('p:')))).toBe(true);
+    expect(done.some((a) => a.keys.some((k) => k === 'g#all'))).toBe(true);
+    expect(denied(roles.live, done)).toEqual([]);
+    for (const key of ['u:ab#h', 'g#d', 's:watermark', 's:ev:x', 's:checkpoint', 's:job:x', 'quota:c#h']) {
+      for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']) expect(can(roles.live, action, key), `${action} ${key}`).toBe(false);
     }
   });
 

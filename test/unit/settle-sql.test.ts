@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
 import { aggregateFacts, toItem } from '../../lib/counters/aggregate.js';
-import { DEFAULT_RETENTION_DAYS } from '../../lib/counters/retention.js';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { settledHourItems } from '../../lib/counters/settle.js';
 import { settleSql, settledItemOfRow } from '../../lib/counters/settle-sql.js';
 import { engagementReceived } from '../../lib/counters/read.js';
@@ -18,7 +18,7 @@ import type { CounterItem } from '../../lib/ports.js';
 import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';
 
 const DAY = Date.UTC(2026, 10, 3) / 1000;
-const retention = { minuteSeconds: DEFAULT_RETENTION_DAYS.minute * 86400, hourSeconds: DEFAULT_RETENTION_DAYS.hour * 86400, daySeconds: DEFAULT_RETENTION_DAYS.day * 86400 };
+const retention = retentionFromEnv({});
 const hex = (n: number) => n.toString(16).padStart(64, '0');
 
 /** Real events (moved into one day so scopes are dense), generated Zipf traffic, app events and duplicates. */

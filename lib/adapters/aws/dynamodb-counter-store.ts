@@ -9,7 +9,7 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
 } from '@aws-sdk/client-dynamodb';
-import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem, type CounterStore, type Granularity, type StateGuardField } from '../../ports.js';
+import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem, type CounterStore, type Granularity, type StateGuardField, type StateRecord } from '../../ports.js';
 import { forEachLimited } from '../../util/concurrency.js';
 import { HLL_PRECISION } from '../../counters/hll.js';
 
@@ -141,10 +141,10 @@ export class DynamoCounterStore implements CounterStore {
     await this.client.send(new PutItemCommand({ TableName: this.table, Item: stateItem(namespace, id, value) }));
   }
 
-  async putStates(records: { namespace: string; id: number; value: Record<string, unknown> }[]): Promise<void> {
+  async putStates(records: StateRecord[]): Promise<void> {
     // BatchWriteItem refuses two writes to one key in a request: the last record for a key wins.
     const byKey = new Map(records.map((r) => [`${r.namespace}\u0000${r.id}`, r]));
-    await this.batchWrite([...byKey.values()].map((r) => ({ PutRequest: { Item: stateItem(r.namespace, r.id, r.value) } })));
+    await this.batchWrite([...byKey.values()].map((r) => ({ PutRequest: { Item: stateItem(r.namespace, r.id, r.value, r.expiresAt) } })));
   }
 
   async listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]> {
@@ -220,8 +220,9 @@ function stateKey(namespace: string, id: number): Record<string, AttributeValue>
   return { pk: { S: statePartitionKey(namespace) }, sk: { N: String(id) } };
 }
 
-function stateItem(namespace: string, id: number, value: Record<string, unknown>): Record<string, AttributeValue> {
+function stateItem(namespace: string, id: number, value: Record<string, unknown>, expiresAt?: number): Record<string, AttributeValue> {
   const item: Record<string, AttributeValue> = { ...stateKey(namespace, id), v: { S: JSON.stringify(value) } };
+  if (expiresAt !== undefined) item.ttl = { N: String(expiresAt) };
   for (const field of STATE_GUARD_FIELDS) {
     const v = value[field];
     if (typeof v === 'number') item[`f_${field}`] = { N: String(v) };

@@ -27,6 +27,7 @@ export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
     objects: () => new S3ObjectStore(new S3Client({}), required(env, 'FACTS_BUCKET')),
     queue: () => new SqsQueueSender(new SQSClient({}), required(env, 'QUEUE_URL')),
     checkpoints: () => new CounterStoreCheckpoints(counters()),
+    liveQueue: () => new SqsQueueSender(new SQSClient({}), required(env, 'LIVE_QUEUE_URL')),
     jobsQueue: () => new SqsQueueSender(new SQSClient({}), required(env, 'JOBS_QUEUE_URL')),
     athena: () =>
       new AthenaSqlEngine(new AthenaClient({}), {
