@@ -5,7 +5,7 @@ import type { LoadBenchReport } from './load-bench.js';
 
 export const BENCH_USAGE =
   'usage: funnel bench [--only ingest|counters|load] [--events N] [--facts N] [--json]\n' +
-  '       load: [--minutes N] [--sizes N,N,…|none] [--skip-writes] [--skip-pipeline] [--pipeline-seconds N] [--worker-mb N] [--batch-events N]';
+  '       load: [--minutes N] [--sizes N,N,…|none] [--skip-writes] [--skip-pipeline] [--pipeline-seconds N] [--worker-mb N] [--size-minutes N] [--batch-events N]';
 
 /**
  * `funnel bench [--only ingest|counters|load] [--events N] [--facts N] [--json]`: the ingest bench
@@ -23,6 +23,7 @@ export async function benchCommand(args: string[]): Promise<void> {
       facts: { type: 'string' },
       minutes: { type: 'string' },
       sizes: { type: 'string' },
+      'size-minutes': { type: 'string' },
       'skip-pipeline': { type: 'boolean', default: false },
       'skip-writes': { type: 'boolean', default: false },
       'pipeline-seconds': { type: 'string' },
@@ -67,7 +68,7 @@ export async function benchCommand(args: string[]): Promise<void> {
     const sizes = values.sizes === undefined ? undefined : values.sizes === 'none' ? [] : values.sizes.split(',').map((s) => positive('sizes', s.trim())!);
     const pipelineSeconds = values['skip-pipeline'] ? 0 : positive('pipeline-seconds', values['pipeline-seconds']);
     const { formatLoadBench, runLoadBench } = await import('./load-bench.js');
-    report.load = await runLoadBench({ minutes: positive('minutes', values.minutes), sizes, pipelineSeconds, workerMb: positive('worker-mb', values['worker-mb']), batchEvents: positive('batch-events', values['batch-events']), skipWrites: values['skip-writes'], log });
+    report.load = await runLoadBench({ minutes: positive('minutes', values.minutes), sizes, pipelineSeconds, workerMb: positive('worker-mb', values['worker-mb']), sizeTimeLimitMs: values['size-minutes'] === undefined ? undefined : positive('size-minutes', values['size-minutes'])! * 60_000, batchEvents: positive('batch-events', values['batch-events']), skipWrites: values['skip-writes'], log });
     if (!values.json) console.log(formatLoadBench(report.load));
   }
   if (values.json) console.log(JSON.stringify(report, null, 2));

@@ -1,3 +1,4 @@
+import { ATHENA_SETTLE_SHARD_BYTES, ATHENA_SHARDS_IN_PARALLEL } from '../facts/tables.js';
 import { LIVE_BATCH_MAX_BYTES, LIVE_BATCH_WINDOW_SECONDS, LIVE_MAX_CONCURRENCY } from '../counters/live-queue.js';
 import { cpus } from 'node:os';
 import { DEFAULT_DUCKDB_MEMORY_LIMIT } from '../adapters/local/duckdb-sql-engine.js';
@@ -257,12 +258,38 @@ function storage(w: WriteFigures, retention: Retention): NonNullable<LoadBenchRe
   };
 }
 
+/**
+ * The compaction figures' two claims in numbers: memory per worker flat across sizes (peak RSS of the
+ * largest ÷ the smallest), and an hour of the design load in AWS as shards × per-shard time ÷ the
+ * shards run at once (each shard statement scans the whole hour; measured here per shard, on DuckDB).
+ */
+function shardArithmetic(c: CompactionReport): string[] {
+  const ok = c.sizes.filter((s) => s.outcome === 'ok' && s.result);
+  if (!ok.length) return [];
+  const smallest = ok[0]!;
+  const largest = ok.at(-1)!;
+  const ratio = largest.result!.maxRssKb / smallest.result!.maxRssKb;
+  const lines = [
+    `    peak RSS ${int(largest.result!.maxRssKb / 1024)} MB at ${millions(largest.facts)} ÷ ${int(smallest.result!.maxRssKb / 1024)} MB at ${millions(smallest.facts)} = ${fixed(ratio, 2)}; goal <= 1.5: ${ratio <= 1.5 && largest.facts >= 16_000_000 ? 'met' : largest.facts < 16_000_000 ? 'NOT MET (16 M did not complete)' : 'NOT MET'}`,
+  ];
+  const perShardSeconds = largest.result!.ms / 1000 / largest.result!.shards;
+  const scannedPerSecond = largest.facts / perShardSeconds;
+  const hourBytes = (DESIGN_RATE * 3600 * largest.inputBytes) / largest.facts;
+  const shards = Math.ceil(hourBytes / ATHENA_SETTLE_SHARD_BYTES);
+  const waves = Math.ceil(shards / ATHENA_SHARDS_IN_PARALLEL);
+  const shardSeconds = (DESIGN_RATE * 3600) / scannedPerSecond;
+  lines.push(
+    `    an hour of the design load in AWS: ${millions(DESIGN_RATE * 3600)} facts ≈ ${fixed(hourBytes / 2 ** 30, 1)} GiB of Parquet → ${shards} shards of ${ATHENA_SETTLE_SHARD_BYTES / 2 ** 20} MiB (lib/adapters/aws/index.ts), ${ATHENA_SHARDS_IN_PARALLEL} at once;` +
+      ` a shard statement here scanned ${int(scannedPerSecond)} facts/s (${millions(largest.facts)} facts in ${fixed(perShardSeconds, 0)} s, one DuckDB worker, 2 cores), so one over the hour takes ≈ ${fixed(shardSeconds, 0)} s` +
+      ` and the hour ≈ ${waves} × ${fixed(shardSeconds, 0)} s = ${fixed((waves * shardSeconds) / 60, 1)} min at this machine's speed (Athena scans in parallel across its workers; the goal is 10 min)`,
+  );
+  return lines;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The report
 
 export function formatLoadBench(r: LoadBenchReport): string {
-  const int = (n: number) => Math.round(n).toLocaleString('en-US');
-  const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
   const kb = (bytes: number) => `${fixed(bytes / 1024, 2)} KB`;
   const pct = (share: number) => `${fixed(share * 100, share < 0.01 ? 1 : 0)} %`;
   const money = (n: number) => `$${int(n)}`;
@@ -357,13 +384,15 @@ export function formatLoadBench(r: LoadBenchReport): string {
     push(
       `  compaction and settlement of one hour (compactAndSettle with FsObjectStore and DuckDB, a pricing counter store that keeps nothing per item), each size in its own process`,
       `    with a ${int(c.heapMb)} MB heap (the compactor function's memory) and DuckDB at the local stack's memory limit (${DEFAULT_DUCKDB_MEMORY_LIMIT}), a ${int(c.timeLimitMs / 60_000)} min limit; input: the design-load mix in Parquet objects of ${int(c.chunkFacts)} facts`,
-      `    ${'facts'.padStart(12)}${'objects'.padStart(9)}${'time s'.padStart(9)}${'facts/s'.padStart(10)}${'µs/fact'.padStart(9)}${'× verify'.padStart(9)}${'peak RSS MB'.padStart(13)}${'writes'.padStart(11)}${'WCU'.padStart(11)}`,
+      `    ${'facts'.padStart(12)}${'objects'.padStart(9)}${'time s'.padStart(9)}${'facts/s'.padStart(10)}${'µs/fact'.padStart(9)}${'× verify'.padStart(9)}${'peak RSS MB'.padStart(13)}${'writes'.padStart(11)}${'WCU'.padStart(11)}${'shards'.padStart(8)}${'s/shard'.padStart(9)}`,
       ...c.sizes.map((s) =>
         s.outcome === 'ok' && s.result
           ? `    ${int(s.facts).padStart(12)}${int(s.inputObjects).padStart(9)}${fixed(s.result.ms / 1000).padStart(9)}${int(s.factsPerSecond!).padStart(10)}${fixed((s.result.ms * 1000) / s.facts).padStart(9)}` +
-            `${fixed((s.result.ms * 1000) / s.facts / v.microsPerEvent, 2).padStart(9)}${int(s.result.maxRssKb / 1024).padStart(13)}${int(s.result.writes).padStart(11)}${int(s.result.writeUnits).padStart(11)}`
+            `${fixed((s.result.ms * 1000) / s.facts / v.microsPerEvent, 2).padStart(9)}${int(s.result.maxRssKb / 1024).padStart(13)}${int(s.result.writes).padStart(11)}${int(s.result.writeUnits).padStart(11)}` +
+            `${int(s.result.shards).padStart(8)}${fixed(s.result.ms / 1000 / s.result.shards).padStart(9)}`
           : `    ${int(s.facts).padStart(12)}${int(s.inputObjects).padStart(9)}   ${{ oom: `OOM at ${millions(s.facts)}`, timeout: `over ${int(c.timeLimitMs / 60_000)} min at ${millions(s.facts)}`, crash: `failed at ${millions(s.facts)}`, skipped: 'not run', ok: '' }[s.outcome]}: ${s.detail ?? ''}`,
       ),
+      ...shardArithmetic(c),
       `    (one worker = one process; facts/s per worker = facts ÷ the run's wall time; peak RSS = the process's maxRSS, node and the DuckDB standing in for Athena (memory limit ${DEFAULT_DUCKDB_MEMORY_LIMIT}), ${c.sizes.find((s) => s.result)?.result ? `${int(c.sizes.find((s) => s.result)!.result!.startRssKb / 1024)} MB of it before the run` : 'incl. node itself'})`,
       '',
     );
@@ -412,5 +441,7 @@ export function formatLoadBench(r: LoadBenchReport): string {
 }
 
 const iso = (s: number) => new Date(s * 1000).toISOString().replace(':00.000Z', 'Z');
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 const millions = (n: number) => (n >= 1e6 ? `${n / 1e6} M` : n.toLocaleString('en-US'));
 const shortKey = (key: string) => key.replace(/[0-9a-f]{64}/g, (hex) => `${hex.slice(0, 8)}…`);

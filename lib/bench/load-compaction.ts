@@ -3,6 +3,7 @@ import type { Clock } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { encodeFacts } from '../facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../facts/partition.js';
+import { settledShards } from '../counters/settle-run.js';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { compactAndSettle } from '../facts/compact.js';
 import type { Retention } from '../counters/retention.js';
@@ -65,6 +66,8 @@ export interface CompactHourResult {
   maxRssKb: number;
   /** RSS before the run (node, the modules), KB */
   startRssKb: number;
+  /** the shards the hour's scopes were settled in (one statement each, one after another here) */
+  shards: number;
 }
 
 /** Child task: one compactor run over the generated hour, timed. */
@@ -85,7 +88,8 @@ export async function compactOneHour(input: CompactHourInput): Promise<CompactHo
   if (run.failedHours.length || run.hours.length !== 1) throw new Error(`compaction did not settle the hour: ${run.hours.length} settled, ${run.failedHours.length} failed; ${issues[0]?.slice(0, 1500) ?? ''}`);
   const hour = run.hours[0]!;
   const totals = counters.totals();
-  return { ms, inputRows: hour.inputRows, outputRows: hour.outputRows, ...totals, maxRssKb: process.resourceUsage().maxRSS, startRssKb };
+  const shards = (await settledShards(objects, 'h', HOUR_START)) ?? 1;
+  return { ms, inputRows: hour.inputRows, outputRows: hour.outputRows, ...totals, maxRssKb: process.resourceUsage().maxRSS, startRssKb, shards };
 }
 
 export interface CompactionSizeFigure {

@@ -39,26 +39,45 @@ interface Manifest {
   /** scopes of a manifest written before runs existed: cleared once, then forgotten */
   legacyScopes?: string[];
   settledAt?: number;
+  /** on a bucket's own manifest: its scopes are settled in this many shards, each with a manifest of its own */
+  shards?: number;
 }
 
-const manifestKey = (granularity: 'h' | 'd', bucket: number) => `${MANIFESTS_PREFIX}${granularity}/${bucket}.json`;
+/** A shard of a bucket's scopes (`scopeShard`); a bucket of one shard keeps its manifest in the bucket's own key. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+const manifestKey = (granularity: 'h' | 'd', bucket: number, shard?: Shard) =>
+  `${MANIFESTS_PREFIX}${granularity}/${bucket}${shard && shard.count > 1 ? `.shard-${shard.index}-of-${shard.count}` : ''}.json`;
 
 /** When the bucket was last settled (ms), or null if it never was: the compactor paces re-settles by it. */
 export async function lastSettledAt(objects: ObjectStore, granularity: 'h' | 'd', bucket: number): Promise<number | null> {
   const manifest = await readManifest(objects, granularity, bucket);
-  return manifest.run ? (manifest.settledAt ?? 0) : null;
+  return manifest.run || (manifest.shards ?? 1) > 1 ? (manifest.settledAt ?? 0) : null;
 }
 
-async function readManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket: number): Promise<Manifest> {
-  const bytes = await objects.get(manifestKey(granularity, bucket));
+/**
+ * How many shards the bucket's scopes are settled in: fixed by its first settle (a scope's shard, and
+ * so which shard's results it is diffed against, must not move), null for a bucket never settled.
+ */
+export async function settledShards(objects: ObjectStore, granularity: 'h' | 'd', bucket: number): Promise<number | null> {
+  const manifest = await readManifest(objects, granularity, bucket);
+  if ((manifest.shards ?? 1) > 1) return manifest.shards!;
+  return manifest.run || manifest.pending.length || manifest.legacyScopes ? 1 : null;
+}
+
+async function readManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket: number, shard?: Shard): Promise<Manifest> {
+  const bytes = await objects.get(manifestKey(granularity, bucket, shard));
   if (!bytes) return { run: null, pending: [] };
   const raw = JSON.parse(new TextDecoder().decode(bytes)) as Partial<Manifest> & { scopes?: string[] };
   if (raw.scopes && raw.run === undefined) return { run: null, pending: [], legacyScopes: raw.scopes };
-  return { run: raw.run ?? null, pending: raw.pending ?? [], settledAt: raw.settledAt };
+  return { run: raw.run ?? null, pending: raw.pending ?? [], settledAt: raw.settledAt, ...(raw.shards && raw.shards > 1 ? { shards: raw.shards } : {}) };
 }
 
-async function writeManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket: number, manifest: Manifest): Promise<void> {
-  await objects.put(manifestKey(granularity, bucket), JSON.stringify(manifest), 'application/json');
+async function writeManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket: number, manifest: Manifest, shard?: Shard): Promise<void> {
+  await objects.put(manifestKey(granularity, bucket, shard), JSON.stringify(manifest), 'application/json');
 }
 
 /** When a settled item may expire (DynamoDB TTL); per-event, per-address and global days never do. */
@@ -117,28 +136,47 @@ export interface SettleOutcome {
 /** Buckets settled by one run at most (one statement; an hour's day is the natural group). */
 export const MAX_BUCKETS_PER_RUN = 24;
 
+export interface SettleOptions {
+  minuteHours?: readonly number[];
+  copiedMinutes?: boolean;
+  empty?: readonly number[];
+  nowMs: number;
+  rewrite?: boolean;
+  /** the buckets' scopes are settled in this many shards (every bucket of the run has this count; see settledShards) */
+  shards?: number;
+}
+
 /**
  * Settles hours (`h`; with their minute items where `minuteHours` says) or days (`d`) in one run:
- * one statement over the facts `relation` holds (it must cover every bucket), partitioned by bucket.
- * Buckets listed in `empty` have no facts left: every scope they had is cleared.
+ * one statement per shard of their scopes over the facts `relation` holds (it must cover every
+ * bucket), partitioned by bucket. Buckets listed in `empty` have no facts left: every scope they had
+ * is cleared. Each shard commits on its own manifest; the buckets' own manifests record the shard
+ * count and when the last shard committed.
  */
-export async function settleBuckets(
-  granularity: 'h' | 'd',
-  buckets: readonly number[],
-  relation: string,
-  deps: SettleDeps,
-  options: { minuteHours?: readonly number[]; copiedMinutes?: boolean; empty?: readonly number[]; nowMs: number; rewrite?: boolean },
-): Promise<SettleOutcome> {
+export async function settleBuckets(granularity: 'h' | 'd', buckets: readonly number[], relation: string, deps: SettleDeps, options: SettleOptions): Promise<SettleOutcome> {
   if (buckets.length > MAX_BUCKETS_PER_RUN) throw new Error(`a settle run takes at most ${MAX_BUCKETS_PER_RUN} buckets, got ${buckets.length}`);
-  const run = `${granularity}-${buckets[0]}-${randomUUID()}`;
-  const manifests = await Promise.all(buckets.map((b) => readManifest(deps.objects, granularity, b)));
+  const count = Math.max(1, options.shards ?? 1);
+  if (count === 1) return settleShard(granularity, buckets, relation, deps, options, { index: 0, count: 1 });
+  const runs: SettleOutcome[] = [];
+  await forEachLimited(
+    Array.from({ length: count }, (_, index) => index),
+    Math.max(1, deps.tables.shardsInParallel),
+    async (index) => void runs.push(await settleShard(granularity, buckets, relation, deps, options, { index, count })),
+  );
+  await Promise.all(buckets.map((b) => writeManifest(deps.objects, granularity, b, { run: null, pending: [], shards: count, settledAt: options.nowMs })));
+  return { run: runs.map((r) => r.run).join(','), itemsPut: runs.reduce((n, r) => n + r.itemsPut, 0) };
+}
+
+async function settleShard(granularity: 'h' | 'd', buckets: readonly number[], relation: string, deps: SettleDeps, options: SettleOptions, shard: Shard): Promise<SettleOutcome> {
+  const run = `${granularity}-${buckets[0]}-${shard.count > 1 ? `s${shard.index}of${shard.count}-` : ''}${randomUUID()}`;
+  const manifests = await Promise.all(buckets.map((b) => readManifest(deps.objects, granularity, b, shard)));
   // Registered before anything is written: from here DynamoDB may hold this run's items.
-  await Promise.all(buckets.map((b, i) => writeManifest(deps.objects, granularity, b, { ...manifests[i]!, pending: [...manifests[i]!.pending, run] })));
+  await Promise.all(buckets.map((b, i) => writeManifest(deps.objects, granularity, b, { ...manifests[i]!, pending: [...manifests[i]!.pending, run] }, shard)));
 
   const empty = new Set(options.empty ?? []);
   const withFacts = buckets.filter((b) => !empty.has(b));
   if (withFacts.length) {
-    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, minuteHours: options.minuteHours, copiedMinutes: options.copiedMinutes });
+    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, minuteHours: options.minuteHours, copiedMinutes: options.copiedMinutes, shard });
     await deps.sql.export(sql, `${SETTLE_RESULTS_PREFIX}${run}/`, 'jsonl', { partitionBy: SETTLE_PART_COLUMN });
   }
   const hasRows = async (b: string, bucket: number) => (await deps.objects.list(settleResultsPrefix(b, bucket))).length > 0;
@@ -194,7 +232,7 @@ export async function settleBuckets(
     }
   }
 
-  await Promise.all(buckets.map((b) => writeManifest(deps.objects, granularity, b, { run, pending: [], settledAt: options.nowMs })));
+  await Promise.all(buckets.map((b) => writeManifest(deps.objects, granularity, b, { run, pending: [], settledAt: options.nowMs }, shard)));
   // Superseded rows and the changes are garbage once the manifests have moved.
   for (const p of plans) for (const b of p.bases) await deps.objects.delete(await deps.objects.list(settleResultsPrefix(b, p.bucket)));
   await deps.objects.delete(await deps.objects.list(`${SETTLE_CHANGES_PREFIX}${run}/`));

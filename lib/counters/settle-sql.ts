@@ -28,6 +28,32 @@ export interface SettleSqlOptions {
    * hour's objects before they are merged).
    */
   copiedMinutes?: boolean;
+  /**
+   * Only the scopes of one shard (`scopeShardSql`): the aggregation state, the part that grows with an
+   * hour's scopes, is then 1/count of the hour's, so a settle's memory is bounded by the shard size.
+   */
+  shard?: { index: number; count: number };
+}
+
+/**
+ * A scope's shard, 0 … count−1, from the hex its key carries (a user's pubkey, an event id, an
+ * address's author): uniform, the same in both dialects, and no hashing per row. The network and
+ * project scopes are in shard 0.
+ */
+export function scopeShardSql(dialect: SqlDialect, scope: string, count: number): string {
+  if (count <= 1) return '0';
+  const hex = dialectSql(dialect).hex;
+  return `(CASE WHEN substr(${scope}, 1, 2) IN ('u:', 'e:') THEN ${hex(`substr(${scope}, 3, 6)`)}
+      WHEN substr(${scope}, 1, 2) = 'a:' THEN ${hex(`substr(split_part(${scope}, ':', 3), 1, 6)`)} ELSE 0 END) % ${count}`;
+}
+
+/** The same shard in TypeScript (tests and the compactor's bookkeeping hold the SQL to it). */
+export function scopeShard(scope: string, count: number): number {
+  if (count <= 1) return 0;
+  const prefix = scope.slice(0, 2);
+  const hex = prefix === 'u:' || prefix === 'e:' ? scope.slice(2, 8) : prefix === 'a:' ? (scope.split(':')[2] ?? '').slice(0, 6) : '';
+  const n = /^[0-9a-fA-F]{6}$/.test(hex) ? parseInt(hex, 16) : 0;
+  return n % count;
 }
 
 /** Which settled bucket (hour or day start) a result row belongs to: the export's partition column. */
@@ -153,21 +179,24 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   };
 
   const window = { startTs: Math.min(...buckets), endTs: Math.max(...buckets) + size };
+  const shard = options.shard && options.shard.count > 1 ? options.shard : null;
+  if (shard && !(Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) throw new Error(`invalid shard ${shard.index} of ${shard.count}`);
+  const inShard = (rows: string) => (shard ? `SELECT * FROM (${rows}) WHERE ${scopeShardSql(dialect, 'scope', shard.count)} = ${shard.index}` : rows);
   return `WITH f AS (SELECT * FROM (${dedupedFacts(relation, window, dialect)}) WHERE ${bucketOf('created_at', size)} IN (${list(buckets)})),
 e AS (
   SELECT *, ${engagement} AS eng, ${targetScope} AS target_scope, CASE WHEN type = 'zap' THEN zap_sender ELSE author END AS engager
   FROM f WHERE source = 'nostr' AND type IN ${ENGAGEMENT}
 ),
 r AS (SELECT * FROM e WHERE target_pubkey IS NOT NULL AND target_pubkey IS DISTINCT FROM engager),
-c AS (${counts.join('\n  UNION ALL ')}),${
+c AS (${inShard(counts.join('\n  UNION ALL '))}),${
     copied
       ? `
 copies AS (SELECT event_id FROM ${relation} WHERE created_at >= ${window.startTs} AND created_at < ${window.endTs} GROUP BY event_id HAVING count(*) > 1),
 copied_keys AS (SELECT DISTINCT ${minuteKey} AS k FROM c WHERE event_id IN (SELECT event_id FROM copies)),`
       : ''
   }
-sk AS (SELECT scope, sketch, ${code('member')} AS code, created_at, settled_only FROM (${sketches.join('\n  UNION ALL ')})),
-t AS (${tops.join('\n  UNION ALL ')})
+sk AS (SELECT scope, sketch, ${code('member')} AS code, created_at, settled_only FROM (${inShard(sketches.join('\n  UNION ALL '))})),
+t AS (${inShard(tops.join('\n  UNION ALL '))})
 ${levels.map(aggregate).join('\nUNION ALL\n')}`;
 }
 

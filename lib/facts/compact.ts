@@ -9,7 +9,7 @@ import { clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, readWaterm
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
-import { lastSettledAt, settleBuckets, type SettleDeps } from '../counters/settle-run.js';
+import { lastSettledAt, settleBuckets, settledShards, type SettleDeps } from '../counters/settle-run.js';
 import { forEachMapped } from '../util/concurrency.js';
 import { readJsonLines } from '../util/json-lines.js';
 
@@ -68,12 +68,18 @@ export async function compactHour(hourStart: number, deps: HourCompactionDeps): 
   // A crashed run with the same inputs may have left a partial export here; an export needs a new prefix.
   await deps.objects.delete(await deps.objects.list(staging));
   const columns = FACT_COLUMNS.join(', ');
-  await deps.sql.export(
-    `SELECT ${columns} FROM (${dedupedFacts(deps.tables.hours([hourStart]), { startTs: hourStart, endTs: hourStart + 3600 }, deps.tables.dialect)}) ORDER BY created_at, event_id`,
-    staging,
-    'parquet',
-  );
-  const staged = await deps.objects.list(staging);
+  // In slices of the hour by created_at, each at most the engine's shard of bytes: a sort holds one
+  // slice, and an event's copies share their created_at, so deduplicating a slice deduplicates the hour.
+  const { bytes } = await parquetBytes(deps.objects, prefix);
+  const slices = Math.min(60, Math.max(1, Math.ceil(bytes / Math.max(1, deps.tables.shardBytes))));
+  const staged: string[] = [];
+  for (let slice = 0; slice < slices; slice++) {
+    const from = hourStart + Math.floor((slice * 3600) / slices);
+    const to = hourStart + Math.floor(((slice + 1) * 3600) / slices);
+    const slicePrefix = `${staging}${String(slice).padStart(3, '0')}/`;
+    await deps.sql.export(`SELECT ${columns} FROM (${dedupedFacts(deps.tables.hours([hourStart]), { startTs: from, endTs: to }, deps.tables.dialect)}) ORDER BY created_at, event_id`, slicePrefix, 'parquet');
+    staged.push(...(await deps.objects.list(slicePrefix)).sort());
+  }
   const outputKeys = staged.map((_, i) => compactedKey(i));
   for (const [i, key] of staged.entries()) await deps.objects.copy(key, outputKeys[i]!);
   await deps.objects.delete(keys.filter((k) => !outputKeys.includes(k)));
@@ -194,6 +200,46 @@ export interface CompactionRun {
   watermark: number;
 }
 
+/** The Parquet objects under a prefix: how many and their bytes (0 where the store cannot list sizes). */
+async function parquetBytes(objects: ObjectStore, prefix: string): Promise<{ objects: number; bytes: number }> {
+  const listed = objects.listSizes ? await objects.listSizes(prefix) : (await objects.list(prefix)).map((key) => ({ key, bytes: 0 }));
+  const parquet = listed.filter((o) => o.key.endsWith('.parquet'));
+  return { objects: parquet.length, bytes: parquet.reduce((n, o) => n + o.bytes, 0) };
+}
+
+interface Statement {
+  buckets: { bucket: number; bytes: number; objects: number }[];
+  shards: number;
+}
+
+/**
+ * The settle statements for some buckets, so none aggregates more than the engine's `shardBytes` of
+ * facts per shard: a bucket keeps the shard count of its first settle (settledShards), a new one gets
+ * enough for its bytes; buckets of one count are settled together while their bytes fit that many shards.
+ */
+async function planStatements(granularity: 'h' | 'd', buckets: { bucket: number; bytes: number; objects: number }[], deps: CompactorDeps): Promise<Statement[]> {
+  const perShard = Math.max(1, deps.tables.shardBytes);
+  const byCount = new Map<number, Statement['buckets']>();
+  for (const b of buckets) {
+    const shards = (await settledShards(deps.objects, granularity, b.bucket)) ?? Math.max(1, Math.ceil(b.bytes / perShard));
+    (byCount.get(shards) ?? byCount.set(shards, []).get(shards)!).push(b);
+  }
+  const statements: Statement[] = [];
+  for (const [shards, members] of byCount) {
+    let current: Statement | null = null;
+    let bytes = 0;
+    for (const b of members) {
+      if (!current || bytes + b.bytes > shards * perShard) {
+        statements.push((current = { buckets: [], shards }));
+        bytes = 0;
+      }
+      current.buckets.push(b);
+      bytes += b.bytes;
+    }
+  }
+  return statements;
+}
+
 /**
  * How far back a run also looks at the object listing for hours with unmerged objects but no dirty
  * mark (written by a version that marked after writing, or by hand). Ingest marks before it writes, so
@@ -246,17 +292,24 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   const minutesFor = (hourStart: number, quarantinedNow: boolean) => deps.settleMinutes === 'always' || quarantinedNow || drifted.has(hourStart);
   const settleGroup = async (group: { id: number; value: Record<string, unknown> }[], quarantinedNow = false) => {
     // Settled first, over the objects as ingest left them (so copies are visible), then merged.
-    const parquet = (keys: string[]) => keys.filter((k) => k.endsWith('.parquet'));
-    const listings = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, async (h) => parquet(await deps.objects.list(partitionPrefix(partitionOf(h.id)))));
-    const withFacts = group.filter((_, i) => listings[i]!.length).map((h) => h.id);
-    const settled = await settleBuckets('h', group.map((h) => h.id), withFacts.length ? deps.tables.hours(withFacts) : '', deps, {
-      minuteHours: group.filter((h) => minutesFor(h.id, quarantinedNow)).map((h) => h.id),
-      copiedMinutes: true,
-      empty: group.filter((_, i) => !listings[i]!.length).map((h) => h.id),
-      nowMs: deps.clock.now(),
-      rewrite: deps.rewriteSettled,
-    });
-    itemsPut += settled.itemsPut;
+    const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetBytes(deps.objects, partitionPrefix(partitionOf(h.id))));
+    const planned = await planStatements(
+      'h',
+      group.map((h, i) => ({ bucket: h.id, bytes: sizes[i]!.bytes, objects: sizes[i]!.objects })),
+      deps,
+    );
+    for (const statement of planned) {
+      const withFacts = statement.buckets.filter((b) => b.objects > 0).map((b) => b.bucket);
+      const settled = await settleBuckets('h', statement.buckets.map((b) => b.bucket), withFacts.length ? deps.tables.hours(withFacts) : '', deps, {
+        minuteHours: statement.buckets.filter((b) => minutesFor(b.bucket, quarantinedNow)).map((b) => b.bucket),
+        copiedMinutes: true,
+        empty: statement.buckets.filter((b) => b.objects === 0).map((b) => b.bucket),
+        nowMs: deps.clock.now(),
+        rewrite: deps.rewriteSettled,
+        shards: statement.shards,
+      });
+      itemsPut += settled.itemsPut;
+    }
     const results = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => compactHour(h.id, deps));
     for (const [i, { id: hourStart, value }] of group.entries()) {
       if (deps.onHourSettled && results[i]!.outputKeys.length) await deps.onHourSettled(hourStart, hourFacts(hourStart, deps));
@@ -316,8 +369,10 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
       break;
     }
     try {
-      const empty = !(await deps.objects.list(`${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/`)).some((k) => k.endsWith('.parquet'));
-      itemsPut += (await settleBuckets('d', [dayStart], empty ? '' : deps.tables.day(dayStart), deps, { empty: empty ? [dayStart] : [], nowMs: deps.clock.now(), rewrite: deps.rewriteSettled })).itemsPut;
+      const size = await parquetBytes(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/`);
+      const empty = size.objects === 0;
+      const [{ shards }] = (await planStatements('d', [{ bucket: dayStart, ...size }], deps)) as [Statement];
+      itemsPut += (await settleBuckets('d', [dayStart], empty ? '' : deps.tables.day(dayStart), deps, { empty: empty ? [dayStart] : [], nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards })).itemsPut;
       // The month before the mark: a crash in between rolls the day (and so the month) again.
       await rollMonthTotals(dayStart, deps.counters);
       daysRolled.push(dayStart);

@@ -15,6 +15,14 @@ export interface SettleTables {
   objects(hourStart: number, keys: readonly string[]): string;
   /** the rows one settle run exported for one of its buckets (`part`: the hour or day start; see `settleResultsPrefix`) */
   results(run: string, part: number): string;
+  /**
+   * Fact bytes one settle statement takes at most: a bucket with more is settled in shards of its
+   * scopes (lib/counters/settle-run.ts), each its own statement whose aggregation is bounded by this
+   * (DuckDB's memory limit locally; Athena's parallel queries and the Puts they feed in AWS).
+   */
+  shardBytes: number;
+  /** shard statements run at once (DuckDB shares one memory limit: one; Athena runs many) */
+  shardsInParallel: number;
 }
 
 /** Where one bucket's rows of a settle run live (the export is partitioned by bucket). */
@@ -32,3 +40,11 @@ export const SETTLE_RESULT_COLUMNS = { scope: 'VARCHAR', granularity: 'VARCHAR',
 
 /** The Glue table over `SETTLE_RESULTS_PREFIX` (infra/lib/analytics.ts), partitioned by run and part (projected). */
 export const SETTLE_RESULTS_TABLE = 'settle_results';
+
+/**
+ * In AWS a shard is a unit of parallel work, not of memory (Athena scales): an hour of the design load
+ * (18 M facts, ≈ 2.6 GB of Parquet) settles as 5 shard queries at once, each Putting a fifth of the
+ * hour's items. Each shard scans the whole hour (docs/deploy.md prices it).
+ */
+export const ATHENA_SETTLE_SHARD_BYTES = 512 * 2 ** 20;
+export const ATHENA_SHARDS_IN_PARALLEL = 8;

@@ -6,7 +6,8 @@ import { encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { newFact, type Fact } from '../../lib/facts/schema.js';
 import { MANIFESTS_PREFIX } from '../../lib/counters/settle.js';
-import { settleBuckets } from '../../lib/counters/settle-run.js';
+import { settleBuckets, settledShards } from '../../lib/counters/settle-run.js';
+import { scopeShard, scopeShardSql } from '../../lib/counters/settle-sql.js';
 import type { CounterItem, CounterStore } from '../../lib/ports.js';
 import { fixedClock, localStores } from '../support/local.js';
 
@@ -123,5 +124,45 @@ describe('settle runs', () => {
     await settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, retention }, { nowMs: 0 });
     expect((await stores.counters.range('u:gone', 'h', HOUR, HOUR))[0]?.values ?? {}).toEqual({});
     expect(await userHour(1)).toEqual({ posts: 1 });
+  });
+
+  it('a bucket too big for one statement is settled in shards of its scopes: the same items, each shard its own manifest, a re-settle still Puts only what changed', async () => {
+    const facts = Array.from({ length: 300 }, (_, i) => ({ ...note(i), author: `${((i % 40) * 6151).toString(16).padStart(6, '0')}${'b'.repeat(58)}` }));
+    await write('batch-1', facts);
+    // The reference: the same hour settled in one statement, in a store of its own.
+    const reference = await localStores();
+    try {
+      await reference.objects.put(`${partitionPrefix(partitionOf(HOUR))}batch-1.parquet`, encodeFacts(facts));
+      await settleBuckets('h', [HOUR], reference.tables.hours([HOUR]), { ...reference, retention }, { nowMs: 0 });
+      const bytes = (await stores.objects.listSizes!(partitionPrefix(partitionOf(HOUR))))[0]!.bytes;
+      const sharded = countingPuts(stores.counters);
+      // Shards of a third of the hour's bytes: three statements.
+      await run(sharded.store, (HOUR + 2 * 3600) * 1000, { tables: { ...stores.tables, shardBytes: Math.ceil(bytes / 3) } });
+      expect(await settledShards(stores.objects, 'h', HOUR)).toBe(3);
+      const manifests = (await stores.objects.list(`${MANIFESTS_PREFIX}h/`)).filter((k) => k.includes(String(HOUR)));
+      expect(manifests.sort()).toEqual([`${MANIFESTS_PREFIX}h/${HOUR}.json`, ...[0, 1, 2].map((i) => `${MANIFESTS_PREFIX}h/${HOUR}.shard-${i}-of-3.json`)].sort());
+      const hourItems = sharded.puts.filter((p) => p.granularity === 'h');
+      expect(hourItems.length).toBe(41); // g + 40 authors, each Put by its shard alone
+      for (const item of hourItems) {
+        expect(await stores.counters.range(item.scope, 'h', HOUR, HOUR)).toEqual(await reference.counters.range(item.scope, 'h', HOUR, HOUR));
+      }
+      // The shard count stays with the bucket, whatever the engine's shard size now says.
+      await write('late', [{ ...note(1000), author: facts[7]!.author, created_at: HOUR + 3000 }]);
+      const again = countingPuts(stores.counters);
+      await run(again.store, (HOUR + 3 * 3600) * 1000);
+      expect(await settledShards(stores.objects, 'h', HOUR)).toBe(3);
+      expect(again.puts.filter((p) => p.granularity === 'h').map((p) => p.scope).sort()).toEqual(['g', `u:${facts[7]!.author}`].sort());
+    } finally {
+      await reference.close();
+    }
+  });
+
+  it("a scope's shard is the same in TypeScript and in both dialects' SQL", async () => {
+    const scopes = ['g', 'p:demo', `u:${hex(0xabcdef)}`, `e:${'f'.repeat(64)}`, `a:34235:${'0123ab'.padEnd(64, '9')}:my-video`, `u:${'1'.repeat(64)}`];
+    for (const count of [1, 3, 7]) {
+      const rows = await stores.sql.query(`SELECT s, ${scopeShardSql('duckdb', 's', count)} AS shard FROM (VALUES ${scopes.map((x) => `('${x}')`).join(', ')}) t(s)`);
+      expect(rows.map((r) => Number(r.shard))).toEqual(scopes.map((x) => scopeShard(x, count)));
+    }
+    expect(scopeShardSql('athena', 'scope', 4)).toContain('from_base(');
   });
 });

@@ -11,7 +11,7 @@ import { S3ObjectStore } from './s3-object-store.js';
 import { SqsQueueSender } from './sqs-queue-sender.js';
 import { CounterStoreCheckpoints } from '../../listener/checkpoints.js';
 import { partitionOf } from '../../facts/partition.js';
-import { SETTLE_RESULTS_TABLE, type SettleTables } from '../../facts/tables.js';
+import { ATHENA_SETTLE_SHARD_BYTES, ATHENA_SHARDS_IN_PARALLEL, SETTLE_RESULTS_TABLE, type SettleTables } from '../../facts/tables.js';
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
@@ -62,5 +62,7 @@ export function athenaSettleTables(database: string, bucket: string): SettleTabl
     day: (dayStart) => `(SELECT * FROM ${facts} WHERE dt = ${quote(partitionOf(dayStart).dt)})`,
     objects: (hourStart, keys) => `(SELECT * FROM ${facts} WHERE ${where(hourStart)} AND "$path" IN (${keys.map((k) => quote(`s3://${bucket}/${k}`)).join(', ')}))`,
     results: (run, part) => `(SELECT * FROM "${database}"."${SETTLE_RESULTS_TABLE}" WHERE run = ${quote(run)} AND part = ${quote(String(part))})`,
+    shardBytes: ATHENA_SETTLE_SHARD_BYTES,
+    shardsInParallel: ATHENA_SHARDS_IN_PARALLEL,
   };
 }
