@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { compactAndSettle, type CompactorDeps } from '../../lib/facts/compact.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
-import { systemClock, type MetricsSink } from '../../lib/ports.js';
+import { systemClock, type MetricsSink, type QueueSender } from '../../lib/ports.js';
+import { queuedShardRunner } from '../../lib/counters/settle-shards.js';
 import { METRIC } from '../../lib/metrics/names.js';
 import { EmfMetrics } from '../../lib/metrics/emf.js';
 
@@ -11,13 +12,23 @@ import { EmfMetrics } from '../../lib/metrics/emf.js';
 export const COMPACTOR_FINISH_MARGIN_MS = 4 * 60_000;
 
 /** Scheduled (EventBridge): merge, deduplicate and settle the hours ingest marked dirty. */
-export function createCompactorHandler(deps: CompactorDeps & { log?: (record: Record<string, unknown>) => void; metrics?: MetricsSink; afterRun?: () => void }) {
+export function createCompactorHandler(
+  deps: CompactorDeps & {
+    log?: (record: Record<string, unknown>) => void;
+    metrics?: MetricsSink;
+    afterRun?: () => void;
+    /** the settle queue: shards of a big hour go to its workers, and this run waits for them within its budget */
+    shardQueue?: QueueSender;
+  },
+) {
   return middy(async (_event: unknown, context: { getRemainingTimeInMillis?: () => number }) => {
     const started = Date.now();
     // No hour or day starts within the margin of the invocation's end: one in flight has time to finish.
     const remaining = context?.getRemainingTimeInMillis?.();
     const budgetMs = deps.budgetMs ?? (remaining === undefined ? undefined : Math.max(0, remaining - COMPACTOR_FINISH_MARGIN_MS));
-    const run = await compactAndSettle({ ...deps, budgetMs });
+    const deadlineAt = budgetMs === undefined ? Number.POSITIVE_INFINITY : started + budgetMs;
+    const runShard = deps.shardQueue ? queuedShardRunner(deps.shardQueue, deps.objects, { deadlineAt: () => deadlineAt }) : deps.runShard;
+    const run = await compactAndSettle({ ...deps, budgetMs, runShard });
     const durationMs = Date.now() - started;
     deps.metrics?.observe?.(METRIC.compactionDurationMs, durationMs);
     deps.metrics?.observe?.(METRIC.watermarkStalenessMs, Math.max(0, deps.clock.now() - run.watermark * 1000));
@@ -62,6 +73,7 @@ export const handler = (event: unknown, context: Parameters<ReturnType<typeof cr
       clock: systemClock,
       retention: retentionFromEnv(),
       metrics,
+      shardQueue: ports.settleQueue(),
       afterRun: () => metrics.flush(),
     });
   })();

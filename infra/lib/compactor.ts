@@ -13,7 +13,10 @@ import { GLOBAL_SCOPE } from '../../lib/counters/contributions.js';
 import { DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, WATERMARK } from '../../lib/counters/state.js';
 import { QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
-import { COMPACTION_STAGING_PREFIX, SETTLE_CHANGES_PREFIX, SETTLE_RESULTS_PREFIX } from '../../lib/facts/tables.js';
+import { ATHENA_SHARDS_IN_PARALLEL, COMPACTION_STAGING_PREFIX, SETTLE_CHANGES_PREFIX, SETTLE_RESULTS_PREFIX } from '../../lib/facts/tables.js';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { consumerQueues } from './queues.js';
 import { MANIFESTS_PREFIX } from '../../lib/counters/settle.js';
 
 export interface CompactorProps {
@@ -101,6 +104,57 @@ export const COMPACTOR_TABLE_ACCESS: readonly KeyGrant[] = [
 ];
 
 /**
+ * What a settle worker does in the facts bucket: Athena reads one hour's (or day's) facts with its
+ * identity, it keeps its shard's manifest, and it exports, reads back and deletes its run's results
+ * and changes. It merges, deletes or quarantines no fact object.
+ */
+export const SETTLE_WORKER_OBJECT_ACCESS: readonly ObjectGrant[] = [
+  {
+    actions: S3_OBJECT_ACTIONS.read,
+    prefix: FACTS_PREFIX,
+    bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
+    purpose: "Athena reads the facts of the shard's hour or day with the worker's identity; the objects are named by the batches that wrote them",
+  },
+  {
+    actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write],
+    prefix: MANIFESTS_PREFIX,
+    purpose: "the worker reads and rewrites its shard's manifest, named by the bucket start and the shard",
+  },
+  ...[SETTLE_RESULTS_PREFIX, SETTLE_CHANGES_PREFIX].map((prefix) => ({
+    actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, ...S3_OBJECT_ACTIONS.delete, 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+    prefix,
+    purpose: `the worker's exports under ${prefix}, named by run id`,
+  })),
+];
+
+/** A settle worker Puts its shard's settled minute, hour and day items, and nothing else in the table. */
+export const SETTLE_WORKER_TABLE_ACCESS: readonly KeyGrant[] = [{ actions: [TABLE_ACTIONS.batchWrite], keys: counterKeys(FACT_SCOPES, ['m', 'h', 'd']) }];
+
+/** A settle worker's timeout: one shard is one hour's (or day's) query, its diff and a share of its Puts. */
+export const SETTLE_WORKER_TIMEOUT = Duration.minutes(10);
+
+/**
+ * Athena in the compactor's own workgroup (its cutoff fits a day of facts; docs/scaling.md), the Glue
+ * tables it reads, and the workgroup's output location, where Athena writes each query's metadata
+ * (and UNLOAD's manifest).
+ */
+function grantCompactorAthena(fn: FunnelFunction, analytics: Analytics, who: string): void {
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'],
+      resources: [analytics.compactorWorkGroupArn],
+    }),
+  );
+  fn.addToRolePolicy(new PolicyStatement({ actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'], resources: analytics.compactorGlueArns }));
+  fn.grantObjects(analytics.resultsBucket, {
+    actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+    prefix: COMPACTOR_RESULTS_PREFIX,
+    bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
+    purpose: `Athena writes the query metadata of ${who} under athena/compactor/, named by query id`,
+  });
+}
+
+/**
  * The compactor, run on a schedule: merges each dirty hour's small Parquet files, recomputes its
  * settled counters from the facts and advances the watermark. Idempotent, so a missed or repeated
  * run is harmless; at most one runs at a time (COMPACTOR_CONCURRENCY).
@@ -108,9 +162,18 @@ export const COMPACTOR_TABLE_ACCESS: readonly KeyGrant[] = [
 export class Compactor extends Construct {
   readonly fn: FunnelFunction;
   readonly schedule: Rule;
+  /** shards of hours too big for one invocation, one per message, and their workers */
+  readonly settleQueue: Queue;
+  readonly settleDeadLetterQueue: Queue;
+  readonly settleFn: FunnelFunction;
 
   constructor(scope: Construct, id: string, props: CompactorProps) {
     super(scope, id);
+    ({ queue: this.settleQueue, deadLetterQueue: this.settleDeadLetterQueue } = consumerQueues(new Construct(this, 'Settle'), {
+      functionTimeout: SETTLE_WORKER_TIMEOUT,
+      retention: Duration.days(1),
+      maxReceiveCount: 3,
+    }));
 
     this.fn = new FunnelFunction(this, 'Function', {
       entry: 'functions/compactor/handler.ts',
@@ -130,26 +193,33 @@ export class Compactor extends Construct {
         RESETTLE_DAY_AFTER_SECONDS: String(RESETTLE_DAY_AFTER.toSeconds()),
         ATHENA_WORKGROUP: props.analytics.compactorWorkGroupName,
         ATHENA_DATABASE: props.analytics.databaseName,
+        SETTLE_QUEUE_URL: this.settleQueue.queueUrl,
         ...props.retentionEnvironment,
       },
     });
+    this.settleQueue.grantSendMessages(this.fn);
     for (const grant of COMPACTOR_OBJECT_ACCESS) this.fn.grantObjects(props.factsBucket, grant);
-    // Athena: the compactor's own workgroup only (its cutoff fits a day of facts; docs/scaling.md).
-    this.fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'],
-        resources: [props.analytics.compactorWorkGroupArn],
-      }),
-    );
-    this.fn.addToRolePolicy(new PolicyStatement({ actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'], resources: props.analytics.compactorGlueArns }));
-    // Athena writes each query's metadata (and UNLOAD's manifest) to the workgroup's output location.
-    this.fn.grantObjects(props.analytics.resultsBucket, {
-      actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-      prefix: COMPACTOR_RESULTS_PREFIX,
-      bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
-      purpose: "Athena writes the compactor's query metadata under athena/compactor/, named by query id",
-    });
+    grantCompactorAthena(this.fn, props.analytics, 'the compactor');
     grantCounterKeys(props.countersTable, this.fn, COMPACTOR_TABLE_ACCESS);
+
+    // The settle workers: Athena in the compactor's workgroup, one shard per invocation, as many at once as the shards of an hour.
+    this.settleFn = new FunnelFunction(this, 'SettleFunction', {
+      entry: 'functions/settle/handler.ts',
+      description: 'Funnel settle worker: settle one shard of a big hour or day from its facts (Athena) and Put its items',
+      timeout: SETTLE_WORKER_TIMEOUT,
+      memorySize: 1024,
+      environment: {
+        FACTS_BUCKET: props.factsBucket.bucketName,
+        COUNTERS_TABLE: props.countersTable.tableName,
+        ATHENA_WORKGROUP: props.analytics.compactorWorkGroupName,
+        ATHENA_DATABASE: props.analytics.databaseName,
+        ...props.retentionEnvironment,
+      },
+    });
+    for (const grant of SETTLE_WORKER_OBJECT_ACCESS) this.settleFn.grantObjects(props.factsBucket, grant);
+    grantCompactorAthena(this.settleFn, props.analytics, 'the settle workers');
+    grantCounterKeys(props.countersTable, this.settleFn, SETTLE_WORKER_TABLE_ACCESS);
+    this.settleFn.addEventSource(new SqsEventSource(this.settleQueue, { batchSize: 1, maxConcurrency: Math.max(2, ATHENA_SHARDS_IN_PARALLEL), reportBatchItemFailures: true }));
 
     this.schedule = new Rule(this, 'Schedule', {
       description: 'Runs the Funnel compactor',

@@ -59,6 +59,8 @@ export interface OpsProps {
   /** the live counters' queue (fed by ingest) and its dead-letter queue */
   readonly liveQueue: Queue;
   readonly liveDeadLetterQueue: Queue;
+  /** the settle workers' dead-letter queue (shard tasks that failed every attempt) */
+  readonly settleDeadLetterQueue: Queue;
   /** Functions whose errors and throttles raise an alarm, by a short name. */
   readonly functions: Record<string, IFunction>;
   readonly httpApi: HttpApi;
@@ -120,6 +122,7 @@ export class Ops extends Construct {
   readonly backlogAlarm: Alarm;
   readonly liveDeadLettersAlarm: Alarm;
   readonly liveBacklogAlarm: Alarm;
+  readonly settleDeadLettersAlarm: Alarm;
   readonly batchErrorsAlarm: Alarm;
   readonly ingestLagAlarm: Alarm;
   readonly watermarkAlarm: Alarm;
@@ -167,6 +170,12 @@ export class Ops extends Construct {
     const liveDeadLetters = this.alarm('LiveDeadLetters', {
       description: 'Live delta messages reached the live dead-letter queue: live minute counts miss them until their hours settle from the facts',
       metric: props.liveDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
+      threshold: props.dlqDepthAlarm,
+    });
+
+    const settleDeadLetters = this.alarm('SettleDeadLetters', {
+      description: 'Shard tasks reached the settle dead-letter queue: their hours stay dirty and the compactor dispatches them again; look at the settle worker logs',
+      metric: props.settleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: 'Maximum' }),
       threshold: props.dlqDepthAlarm,
     });
 
@@ -321,6 +330,7 @@ export class Ops extends Construct {
             props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'ingest DLQ' }),
             props.jobsDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'jobs DLQ' }),
             props.liveDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'live DLQ' }),
+            props.settleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute, statistic: 'Maximum', label: 'settle DLQ' }),
           ],
           { leftAnnotations: [{ value: props.dlqDepthAlarm, label: 'alarm' }] },
         ),
@@ -399,6 +409,7 @@ export class Ops extends Construct {
     this.backlogAlarm = backlog;
     this.liveDeadLettersAlarm = liveDeadLetters;
     this.liveBacklogAlarm = liveBacklog;
+    this.settleDeadLettersAlarm = settleDeadLetters;
     this.batchErrorsAlarm = batchErrors;
     this.ingestLagAlarm = ingestLag;
     this.watermarkAlarm = watermark;

@@ -26,6 +26,42 @@ export interface SettleDeps {
   sql: SqlEngine;
   tables: SettleTables;
   retention: Retention;
+  /**
+   * Who settles the shards of a bucket too big for one statement: this process, one after another
+   * (the default), or workers of their own (AWS: the settle queue, lib/counters/settle-shards.ts).
+   */
+  runShard?: (task: ShardTask) => Promise<SettleOutcome>;
+}
+
+/** One shard of a settle run, as a worker takes it: everything but the relation, which the worker's tables name. */
+export interface ShardTask {
+  granularity: 'h' | 'd';
+  buckets: number[];
+  options: Omit<SettleOptions, 'shards'>;
+  shard: Shard;
+  /** the run's id prefix: an attempt commits `<run>-a<attempt>`, so the coordinator knows its own */
+  run: string;
+}
+
+/** The relation a shard task reads, as the worker's engine names it (the hours with facts, or the day). */
+export function shardRelation(task: ShardTask, tables: SettleTables): string {
+  const empty = new Set(task.options.empty ?? []);
+  const withFacts = task.buckets.filter((b) => !empty.has(b));
+  if (!withFacts.length) return '';
+  return task.granularity === 'h' ? tables.hours(withFacts) : tables.day(withFacts[0]!);
+}
+
+/** Whether a shard's manifest has committed a run of this id prefix (the task is done, whichever attempt did it). */
+export async function shardCommitted(objects: ObjectStore, task: ShardTask): Promise<{ done: boolean; itemsPut: number }> {
+  const manifests = await Promise.all(task.buckets.map((b) => readManifest(objects, task.granularity, b, task.shard)));
+  return { done: manifests.every((m) => m.run?.startsWith(task.run) === true), itemsPut: manifests[0]?.itemsPut ?? 0 };
+}
+
+/** A worker's side of a shard task: settled under the attempt's own run id, unless an earlier attempt committed it. */
+export async function settleShardTask(task: ShardTask, deps: SettleDeps, attempt: number): Promise<SettleOutcome> {
+  const committed = await shardCommitted(deps.objects, task);
+  if (committed.done) return { run: task.run, itemsPut: 0 };
+  return settleShard(task.granularity, task.buckets, shardRelation(task, deps.tables), deps, task.options, task.shard, `${task.run}-a${attempt}`);
 }
 
 /** Items Put per chunk of a changes object (the BatchWriteItem requests are 25 each under it). */
@@ -39,6 +75,8 @@ interface Manifest {
   /** scopes of a manifest written before runs existed: cleared once, then forgotten */
   legacyScopes?: string[];
   settledAt?: number;
+  /** items the committed run Put (a shard's coordinator reads it) */
+  itemsPut?: number;
   /** on a bucket's own manifest: its scopes are settled in this many shards, each with a manifest of its own */
   shards?: number;
 }
@@ -73,7 +111,7 @@ async function readManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket
   if (!bytes) return { run: null, pending: [] };
   const raw = JSON.parse(new TextDecoder().decode(bytes)) as Partial<Manifest> & { scopes?: string[] };
   if (raw.scopes && raw.run === undefined) return { run: null, pending: [], legacyScopes: raw.scopes };
-  return { run: raw.run ?? null, pending: raw.pending ?? [], settledAt: raw.settledAt, ...(raw.shards && raw.shards > 1 ? { shards: raw.shards } : {}) };
+  return { run: raw.run ?? null, pending: raw.pending ?? [], settledAt: raw.settledAt, itemsPut: raw.itemsPut, ...(raw.shards && raw.shards > 1 ? { shards: raw.shards } : {}) };
 }
 
 async function writeManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket: number, manifest: Manifest, shard?: Shard): Promise<void> {
@@ -158,17 +196,31 @@ export async function settleBuckets(granularity: 'h' | 'd', buckets: readonly nu
   const count = Math.max(1, options.shards ?? 1);
   if (count === 1) return settleShard(granularity, buckets, relation, deps, options, { index: 0, count: 1 });
   const runs: SettleOutcome[] = [];
+  const base = `${granularity}-${buckets[0]}-${randomUUID()}`;
+  const { shards: _, ...shardOptions } = options;
   await forEachLimited(
     Array.from({ length: count }, (_, index) => index),
-    Math.max(1, deps.tables.shardsInParallel),
-    async (index) => void runs.push(await settleShard(granularity, buckets, relation, deps, options, { index, count })),
+    // Dispatched shards all at once (their workers' concurrency bounds them); local ones as the engine allows.
+    deps.runShard ? count : Math.max(1, deps.tables.shardsInParallel),
+    async (index) => {
+      const shard = { index, count };
+      const run = `${base}-s${index}of${count}`;
+      runs.push(deps.runShard ? await deps.runShard({ granularity, buckets: [...buckets], options: shardOptions, shard, run }) : await settleShard(granularity, buckets, relation, deps, options, shard, run));
+    },
   );
   await Promise.all(buckets.map((b) => writeManifest(deps.objects, granularity, b, { run: null, pending: [], shards: count, settledAt: options.nowMs })));
   return { run: runs.map((r) => r.run).join(','), itemsPut: runs.reduce((n, r) => n + r.itemsPut, 0) };
 }
 
-async function settleShard(granularity: 'h' | 'd', buckets: readonly number[], relation: string, deps: SettleDeps, options: SettleOptions, shard: Shard): Promise<SettleOutcome> {
-  const run = `${granularity}-${buckets[0]}-${shard.count > 1 ? `s${shard.index}of${shard.count}-` : ''}${randomUUID()}`;
+async function settleShard(
+  granularity: 'h' | 'd',
+  buckets: readonly number[],
+  relation: string,
+  deps: SettleDeps,
+  options: SettleOptions,
+  shard: Shard,
+  run = `${granularity}-${buckets[0]}-${randomUUID()}`,
+): Promise<SettleOutcome> {
   const manifests = await Promise.all(buckets.map((b) => readManifest(deps.objects, granularity, b, shard)));
   // Registered before anything is written: from here DynamoDB may hold this run's items.
   await Promise.all(buckets.map((b, i) => writeManifest(deps.objects, granularity, b, { ...manifests[i]!, pending: [...manifests[i]!.pending, run] }, shard)));
@@ -232,7 +284,7 @@ async function settleShard(granularity: 'h' | 'd', buckets: readonly number[], r
     }
   }
 
-  await Promise.all(buckets.map((b) => writeManifest(deps.objects, granularity, b, { run, pending: [], settledAt: options.nowMs }, shard)));
+  await Promise.all(buckets.map((b) => writeManifest(deps.objects, granularity, b, { run, pending: [], settledAt: options.nowMs, itemsPut }, shard)));
   // Superseded rows and the changes are garbage once the manifests have moved.
   for (const p of plans) for (const b of p.bases) await deps.objects.delete(await deps.objects.list(settleResultsPrefix(b, p.bucket)));
   await deps.objects.delete(await deps.objects.list(`${SETTLE_CHANGES_PREFIX}${run}/`));

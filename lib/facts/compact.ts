@@ -11,6 +11,7 @@ import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
 import { lastSettledAt, settleBuckets, settledShards, type SettleDeps } from '../counters/settle-run.js';
 import { forEachMapped } from '../util/concurrency.js';
+import { ShardsPendingError } from '../counters/settle-shards.js';
 import { readJsonLines } from '../util/json-lines.js';
 
 export interface CompactionResult {
@@ -335,17 +336,27 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     try {
       await settleGroup(group);
     } catch (groupError) {
+      // Shards still settling elsewhere: not a failure, the next run picks the hours up again.
+      if (groupError instanceof ShardsPendingError) {
+        deferredHours.push(...group.map((h) => h.id));
+        continue;
+      }
       // Hour by hour, so one bad hour (an undecodable object, a fault) holds back only itself.
       for (const mark of group) {
         try {
           try {
             await settleGroup([mark]);
           } catch (error) {
+            if (error instanceof ShardsPendingError) throw error;
             // One undecodable object must not hold its hour (and the watermark) forever: move it aside, go again.
             if ((await quarantineUnreadable(mark.id, deps, onCorrupt)) === 0) throw error;
             await settleGroup([mark], true);
           }
         } catch (error) {
+          if (error instanceof ShardsPendingError) {
+            deferredHours.push(mark.id);
+            continue;
+          }
           // Leave the mark: the next run retries this hour, and the watermark stays before it.
           failedHours.push(mark.id);
           deps.metrics?.count(METRIC.storageFaults, { Store: 'objects' });
@@ -379,7 +390,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
       await clearDirty(deps.counters, DIRTY_DAYS, dayStart, value);
     } catch (error) {
       dayPending = true;
-      log('error', 'rolling a day failed; it stays dirty', { dayStart, error: String(error) });
+      if (!(error instanceof ShardsPendingError)) log('error', 'rolling a day failed; it stays dirty', { dayStart, error: String(error) });
     }
   }
   // Only a consistent total is published: every completed day before settled_through is in a month.

@@ -17,6 +17,7 @@ const ids = {
   jobsDlq: logicalId(stack, stack.jobs.deadLetterQueue),
   liveQueue: logicalId(stack, stack.live.queue),
   liveDlq: logicalId(stack, stack.live.deadLetterQueue),
+  settleDlq: logicalId(stack, stack.compactor.settleDeadLetterQueue),
   httpApi: logicalId(stack, stack.api.httpApi),
   secret: logicalId(stack, stack.api.appApiKeys),
   topic: logicalId(stack, stack.ops.alarmTopic),
@@ -280,8 +281,8 @@ describe('alarms', () => {
     );
   });
 
-  it('dead letters: ingest, live and jobs DLQs, at dlqDepthAlarm messages', () => {
-    for (const dlq of [ids.dlq, ids.liveDlq, ids.jobsDlq]) {
+  it('dead letters: ingest, live, settle and jobs DLQs, at dlqDepthAlarm messages', () => {
+    for (const dlq of [ids.dlq, ids.liveDlq, ids.settleDlq, ids.jobsDlq]) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -294,7 +295,7 @@ describe('alarms', () => {
     const dlqAlarms = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).filter(
       (a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible',
     );
-    expect(dlqAlarms.map((a) => a.Properties.Threshold)).toEqual([10, 10, 10]);
+    expect(dlqAlarms.map((a) => a.Properties.Threshold)).toEqual([10, 10, 10, 10]);
   });
 
   it('ingest lag: IngestLagMs p90 above ingestLagAlarmSeconds for 3 periods; and the queue age', () => {

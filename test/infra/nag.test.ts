@@ -106,6 +106,14 @@ describe('cdk-nag AwsSolutions', () => {
         `AwsSolutions-IAM5[Resource::<${facts}.Arn>/quarantine/*]`,
         `AwsSolutions-IAM5[Resource::<${facts}.Arn>/staging/compaction/*]`,
       ],
+      'Funnel/Compactor/SettleFunction': ['AwsSolutions-L1'],
+      'Funnel/Compactor/SettleFunctionRole': [
+        `AwsSolutions-IAM5[Resource::<${results}.Arn>/athena/compactor/*]`,
+        `AwsSolutions-IAM5[Resource::<${facts}.Arn>/counters/changes/*]`,
+        `AwsSolutions-IAM5[Resource::<${facts}.Arn>/counters/manifests/*]`,
+        `AwsSolutions-IAM5[Resource::<${facts}.Arn>/counters/results/*]`,
+        `AwsSolutions-IAM5[Resource::<${facts}.Arn>/facts/*]`,
+      ],
       'Funnel/Listener/TaskDefinition': ['AwsSolutions-ECS2'],
       'Funnel/Listener/TaskDefinition/ExecutionRole': ['AwsSolutions-IAM5[Resource::*]'],
     });

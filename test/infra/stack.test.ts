@@ -7,6 +7,7 @@ import { markDirty } from '../../lib/counters/state.js';
 import { compactAndSettle, QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { ingestBatch } from '../../lib/ingest/ingest.js';
+import { settleShardTask } from '../../lib/counters/settle-run.js';
 import { applyLiveDeltas, LIVE_BATCH_MESSAGES, LIVE_BATCH_WINDOW_SECONDS, queuedLiveCounters } from '../../lib/counters/live-queue.js';
 import { readJob, runJobStep, submitJob } from '../../lib/jobs/jobs.js';
 import { CounterStoreCheckpoints } from '../../lib/listener/checkpoints.js';
@@ -178,7 +179,7 @@ describe('functions', () => {
     process.chdir(tmpdir());
     try {
       const { template: t } = synth();
-      t.resourceCountIs('AWS::Lambda::EventSourceMapping', 3); // ingest, live and jobs
+      t.resourceCountIs('AWS::Lambda::EventSourceMapping', 4); // ingest, live, settle and jobs
     } finally {
       process.chdir(cwd);
     }
@@ -381,6 +382,7 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     jobs: roleOf(logicalId(stack, stack.jobs.fn)),
     feeds: roleOf(ids.feeds),
     live: roleOf(logicalId(stack, stack.live.fn)),
+    settle: roleOf(logicalId(stack, stack.compactor.settleFn)),
   };
   type Access = { action: string; resource: string; keys: string[] };
   let accesses: Access[] = [];
@@ -523,6 +525,25 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     for (const key of ['u:ab#h', 'g#d', 's:watermark', 's:ev:x', 's:checkpoint', 's:job:x', 'quota:c#h']) {
       for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']) expect(can(roles.live, action, key), `${action} ${key}`).toBe(false);
     }
+  });
+
+  it('settle worker: settles a shard (reads facts, keeps its manifest and exports, Puts settled items); merges, deletes and marks nothing', async () => {
+    await ingest();
+    const hour = Math.floor(thread[0]!.created_at / 3600) * 3600;
+    const task = { granularity: 'h' as const, buckets: [hour], options: { nowMs, copiedMinutes: true }, shard: { index: 0, count: 2 }, run: 'h-iam-s0of2' };
+    const done = await record(() => settleShardTask(task, { objects, counters: stores.counters, sql: recordingSql(stores.sql), tables: stores.tables, retention }, 1));
+    expect(done.some((a) => a.action === 'dynamodb:BatchWriteItem')).toBe(true);
+    expect(denied(roles.settle, done)).toEqual([]);
+    for (const key of ['s:dirty-hour', 's:watermark', 's:ev:x', 'g#all', 's:job:x']) {
+      for (const action of ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']) expect(can(roles.settle, action, key), `${action} ${key}`).toBe(false);
+    }
+    const s3 = statementsOf(template, roles.settle);
+    expect(allows(s3, 's3:DeleteObject', `${bucketArn}/facts/dt=2025-01-01/hour=00/x.parquet`)).toBe(false);
+    expect(allows(s3, 's3:PutObject', `${bucketArn}/facts/dt=2025-01-01/hour=00/x.parquet`)).toBe(false);
+    // The compactor dispatches the shards; the workers take one at a time, as many at once as an hour has shards.
+    expect(actionsOf(template, roles.compactor)).toContain('sqs:SendMessage');
+    const mapping = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).find((m) => m.Properties.FunctionName.Ref === logicalId(stack, stack.compactor.settleFn))!;
+    expect(mapping.Properties).toMatchObject({ BatchSize: 1, ScalingConfig: { MaximumConcurrency: 8 } });
   });
 
   it('compactor: merges facts/, settles every scope, writes manifests and quarantines; no jobs, quotas or checkpoints', async () => {

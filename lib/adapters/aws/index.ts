@@ -28,6 +28,7 @@ export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
     queue: () => new SqsQueueSender(new SQSClient({}), required(env, 'QUEUE_URL')),
     checkpoints: () => new CounterStoreCheckpoints(counters()),
     liveQueue: () => new SqsQueueSender(new SQSClient({}), required(env, 'LIVE_QUEUE_URL')),
+    settleQueue: () => new SqsQueueSender(new SQSClient({}), required(env, 'SETTLE_QUEUE_URL')),
     jobsQueue: () => new SqsQueueSender(new SQSClient({}), required(env, 'JOBS_QUEUE_URL')),
     athena: () =>
       new AthenaSqlEngine(new AthenaClient({}), {
