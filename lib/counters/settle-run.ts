@@ -195,6 +195,9 @@ export async function settleBuckets(granularity: 'h' | 'd', buckets: readonly nu
   if (buckets.length > MAX_BUCKETS_PER_RUN) throw new Error(`a settle run takes at most ${MAX_BUCKETS_PER_RUN} buckets, got ${buckets.length}`);
   const count = Math.max(1, options.shards ?? 1);
   if (count === 1) return settleShard(granularity, buckets, relation, deps, options, { index: 0, count: 1 });
+  // The count is recorded before any shard runs, so a crash mid-way cannot let a later run pick another.
+  const owned = await Promise.all(buckets.map((b) => readManifest(deps.objects, granularity, b)));
+  await Promise.all(buckets.map((b, i) => (owned[i]!.shards === count ? undefined : writeManifest(deps.objects, granularity, b, { run: null, pending: [], shards: count, settledAt: owned[i]!.settledAt }))));
   const runs: SettleOutcome[] = [];
   const base = `${granularity}-${buckets[0]}-${randomUUID()}`;
   const { shards: _, ...shardOptions } = options;
