@@ -222,7 +222,7 @@ async function planStatements(granularity: 'h' | 'd', buckets: { bucket: number;
   const perShard = Math.max(1, deps.tables.shardBytes);
   const byCount = new Map<number, Statement['buckets']>();
   for (const b of buckets) {
-    const shards = (await settledShards(deps.objects, granularity, b.bucket)) ?? Math.max(1, Math.ceil(b.bytes / perShard));
+    const shards = (await settledShards(deps.objects, granularity, b.bucket)) ?? Math.min(Math.max(1, deps.tables.maxShards), Math.max(1, Math.ceil(b.bytes / perShard)));
     (byCount.get(shards) ?? byCount.set(shards, []).get(shards)!).push(b);
   }
   const statements: Statement[] = [];
@@ -230,7 +230,7 @@ async function planStatements(granularity: 'h' | 'd', buckets: { bucket: number;
     let current: Statement | null = null;
     let bytes = 0;
     for (const b of members) {
-      if (!current || bytes + b.bytes > shards * perShard) {
+      if (!current || (current.buckets.length > 0 && bytes + b.bytes > shards * perShard)) {
         statements.push((current = { buckets: [], shards }));
         bytes = 0;
       }

@@ -23,6 +23,11 @@ export interface SettleTables {
   shardBytes: number;
   /** shard statements run at once (DuckDB shares one memory limit: one; Athena runs many) */
   shardsInParallel: number;
+  /**
+   * Shards one bucket is split into at most. Every shard statement scans the whole bucket, so in
+   * Athena, where memory is not the bound, this caps what a day (≈ 50 GB at the design load) costs.
+   */
+  maxShards: number;
 }
 
 /** Where one bucket's rows of a settle run live (the export is partitioned by bucket). */
@@ -48,3 +53,4 @@ export const SETTLE_RESULTS_TABLE = 'settle_results';
  */
 export const ATHENA_SETTLE_SHARD_BYTES = 512 * 2 ** 20;
 export const ATHENA_SHARDS_IN_PARALLEL = 8;
+export const ATHENA_MAX_SHARDS = 16;

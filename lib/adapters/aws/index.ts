@@ -11,7 +11,7 @@ import { S3ObjectStore } from './s3-object-store.js';
 import { SqsQueueSender } from './sqs-queue-sender.js';
 import { CounterStoreCheckpoints } from '../../listener/checkpoints.js';
 import { partitionOf } from '../../facts/partition.js';
-import { ATHENA_SETTLE_SHARD_BYTES, ATHENA_SHARDS_IN_PARALLEL, SETTLE_RESULTS_TABLE, type SettleTables } from '../../facts/tables.js';
+import { ATHENA_MAX_SHARDS, ATHENA_SETTLE_SHARD_BYTES, ATHENA_SHARDS_IN_PARALLEL, SETTLE_RESULTS_TABLE, type SettleTables } from '../../facts/tables.js';
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
@@ -65,5 +65,6 @@ export function athenaSettleTables(database: string, bucket: string): SettleTabl
     results: (run, part) => `(SELECT * FROM "${database}"."${SETTLE_RESULTS_TABLE}" WHERE run = ${quote(run)} AND part = ${quote(String(part))})`,
     shardBytes: ATHENA_SETTLE_SHARD_BYTES,
     shardsInParallel: ATHENA_SHARDS_IN_PARALLEL,
+    maxShards: ATHENA_MAX_SHARDS,
   };
 }

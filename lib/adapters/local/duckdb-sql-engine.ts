@@ -151,5 +151,7 @@ export function duckDbSettleTables(dataDir: string): SettleTables {
     results: (run, part) => `read_json('${root}/${settleResultsPrefix(run, part)}*.json.gz', format = 'newline_delimited', columns = ${columns})`,
     shardBytes: DUCKDB_SETTLE_SHARD_BYTES,
     shardsInParallel: 1,
+    // An hour of 16 GB of Parquet; a local data dir holds far less.
+    maxShards: 64,
   };
 }
