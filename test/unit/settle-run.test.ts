@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compactAndSettle } from '../../lib/facts/compact.js';
 import { DIRTY_HOURS, DRIFT_HOURS, markDirty } from '../../lib/counters/state.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
-import { encodeFacts } from '../../lib/facts/parquet.js';
+import { decodeFacts, encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { newFact, type Fact } from '../../lib/facts/schema.js';
 import { MANIFESTS_PREFIX } from '../../lib/counters/settle.js';
@@ -128,17 +128,25 @@ describe('settle runs', () => {
 
   it('a bucket too big for one statement is settled in shards of its scopes: the same items, each shard its own manifest, a re-settle still Puts only what changed', async () => {
     const facts = Array.from({ length: 300 }, (_, i) => ({ ...note(i), author: `${((i % 40) * 6151).toString(16).padStart(6, '0')}${'b'.repeat(58)}` }));
-    await write('batch-1', facts);
+    // Two objects, one event in both: the merge deduplicates across them.
+    await write('batch-1', facts.slice(0, 150));
+    await write('batch-2', [...facts.slice(150), facts[3]!]);
     // The reference: the same hour settled in one statement, in a store of its own.
     const reference = await localStores();
     try {
       await reference.objects.put(`${partitionPrefix(partitionOf(HOUR))}batch-1.parquet`, encodeFacts(facts));
       await settleBuckets('h', [HOUR], reference.tables.hours([HOUR]), { ...reference, retention }, { nowMs: 0 });
-      const bytes = (await stores.objects.listSizes!(partitionPrefix(partitionOf(HOUR))))[0]!.bytes;
+      const bytes = (await stores.objects.listSizes!(partitionPrefix(partitionOf(HOUR)))).reduce((n, o) => n + o.bytes, 0);
       const sharded = countingPuts(stores.counters);
       // Shards of a third of the hour's bytes: three statements.
       await run(sharded.store, (HOUR + 2 * 3600) * 1000, { tables: { ...stores.tables, shardBytes: Math.ceil(bytes / 3) } });
       expect(await settledShards(stores.objects, 'h', HOUR)).toBe(3);
+      // Merged in three slices of the hour: every fact once, in created_at order across the parts.
+      const compacted = (await stores.objects.list(partitionPrefix(partitionOf(HOUR)))).sort();
+      expect(compacted.length).toBe(3);
+      const merged = (await Promise.all(compacted.map(async (k) => decodeFacts((await stores.objects.get(k))!)))).flat();
+      expect(merged.map((f) => f.event_id).sort()).toEqual(facts.map((f) => f.event_id).sort());
+      expect(merged.map((f) => f.created_at)).toEqual([...merged.map((f) => f.created_at)].sort((a, b) => a - b));
       const manifests = (await stores.objects.list(`${MANIFESTS_PREFIX}h/`)).filter((k) => k.includes(String(HOUR)));
       expect(manifests.sort()).toEqual([`${MANIFESTS_PREFIX}h/${HOUR}.json`, ...[0, 1, 2].map((i) => `${MANIFESTS_PREFIX}h/${HOUR}.shard-${i}-of-3.json`)].sort());
       const hourItems = sharded.puts.filter((p) => p.granularity === 'h');
