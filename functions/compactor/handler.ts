@@ -26,8 +26,9 @@ export function createCompactorHandler(
     // No hour or day starts within the margin of the invocation's end: one in flight has time to finish.
     const remaining = context?.getRemainingTimeInMillis?.();
     const budgetMs = deps.budgetMs ?? (remaining === undefined ? undefined : Math.max(0, remaining - COMPACTOR_FINISH_MARGIN_MS));
-    const deadlineAt = budgetMs === undefined ? Number.POSITIVE_INFINITY : started + budgetMs;
-    const runShard = deps.shardQueue ? queuedShardRunner(deps.shardQueue, deps.objects, { deadlineAt: () => deadlineAt }) : deps.runShard;
+    // The shards' deadline is the run's budget, on the clock the run measures it with.
+    const deadlineAt = budgetMs === undefined ? Number.POSITIVE_INFINITY : deps.clock.now() + budgetMs;
+    const runShard = deps.shardQueue ? queuedShardRunner(deps.shardQueue, deps.objects, { deadlineAt, now: () => deps.clock.now() }) : deps.runShard;
     const run = await compactAndSettle({ ...deps, budgetMs, runShard });
     const durationMs = Date.now() - started;
     deps.metrics?.observe?.(METRIC.compactionDurationMs, durationMs);

@@ -47,13 +47,14 @@ export const handler = (event: SQSEvent, context: Context) => {
   awsHandler ??= (() => {
     const ports = awsPorts();
     const metrics = new EmfMetrics();
+    const retention = retentionFromEnv();
     return createIngestHandler({
       objects: ports.objects(),
       counters: ports.counters(),
       clock: systemClock,
       metrics,
-      minuteTtlSeconds: retentionFromEnv().minuteSeconds,
-      noteIndexTtlSeconds: retentionFromEnv().noteIndexSeconds,
+      minuteTtlSeconds: retention.minuteSeconds,
+      noteIndexTtlSeconds: retention.noteIndexSeconds,
       liveCounters: queuedLiveCounters(ports.liveQueue()),
       afterBatch: (correlationId) => metrics.flush({ correlationId }),
     });

@@ -3,6 +3,8 @@ import { CfnNamedQuery, CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
 import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { S3_OBJECT_ACTIONS, type FunnelFunction } from './function.js';
 import { FACT_COLUMN_KINDS, FACT_COLUMNS, type FactColumnKind } from '../../lib/facts/schema.js';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 import { SAVED_QUERIES } from '../../lib/jobs/saved-queries.js';
@@ -233,6 +235,29 @@ export class Analytics extends Construct {
       named.addResourceDependency(this.table);
       this.namedQueries.push(named);
     }
+  }
+
+  /**
+   * Lets a function run Athena queries in one of the two workgroups: start and follow queries there,
+   * read in Glue what they plan with, and let Athena write the results (and UNLOAD's manifests) to the
+   * workgroup's output location with the function's identity. What the queries read and write in the
+   * facts bucket is the caller's to grant.
+   */
+  grantQueries(fn: FunnelFunction, workGroup: 'analysts' | 'compactor', purpose: string): void {
+    const compactor = workGroup === 'compactor';
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'],
+        resources: [compactor ? this.compactorWorkGroupArn : this.workGroupArn],
+      }),
+    );
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'], resources: compactor ? this.compactorGlueArns : this.glueArns }));
+    fn.grantObjects(this.resultsBucket, {
+      actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      ...(compactor ? { prefix: COMPACTOR_RESULTS_PREFIX } : {}),
+      bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
+      purpose,
+    });
   }
 
   /** ARN of the workgroup. */

@@ -134,27 +134,6 @@ export const SETTLE_WORKER_TABLE_ACCESS: readonly KeyGrant[] = [{ actions: [TABL
 export const SETTLE_WORKER_TIMEOUT = Duration.minutes(10);
 
 /**
- * Athena in the compactor's own workgroup (its cutoff fits a day of facts; docs/scaling.md), the Glue
- * tables it reads, and the workgroup's output location, where Athena writes each query's metadata
- * (and UNLOAD's manifest).
- */
-function grantCompactorAthena(fn: FunnelFunction, analytics: Analytics, who: string): void {
-  fn.addToRolePolicy(
-    new PolicyStatement({
-      actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'],
-      resources: [analytics.compactorWorkGroupArn],
-    }),
-  );
-  fn.addToRolePolicy(new PolicyStatement({ actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'], resources: analytics.compactorGlueArns }));
-  fn.grantObjects(analytics.resultsBucket, {
-    actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-    prefix: COMPACTOR_RESULTS_PREFIX,
-    bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
-    purpose: `Athena writes the query metadata of ${who} under athena/compactor/, named by query id`,
-  });
-}
-
-/**
  * The compactor, run on a schedule: merges each dirty hour's small Parquet files, recomputes its
  * settled counters from the facts and advances the watermark. Idempotent, so a missed or repeated
  * run is harmless; at most one runs at a time (COMPACTOR_CONCURRENCY).
@@ -199,7 +178,8 @@ export class Compactor extends Construct {
     });
     this.settleQueue.grantSendMessages(this.fn);
     for (const grant of COMPACTOR_OBJECT_ACCESS) this.fn.grantObjects(props.factsBucket, grant);
-    grantCompactorAthena(this.fn, props.analytics, 'the compactor');
+    // Athena in the compactor's own workgroup (its cutoff fits a day of facts; docs/scaling.md).
+    props.analytics.grantQueries(this.fn, 'compactor', "Athena writes the compactor's query metadata under athena/compactor/, named by query id");
     grantCounterKeys(props.countersTable, this.fn, COMPACTOR_TABLE_ACCESS);
 
     // The settle workers: Athena in the compactor's workgroup, one shard per invocation, as many at once as the shards of an hour.
@@ -217,9 +197,9 @@ export class Compactor extends Construct {
       },
     });
     for (const grant of SETTLE_WORKER_OBJECT_ACCESS) this.settleFn.grantObjects(props.factsBucket, grant);
-    grantCompactorAthena(this.settleFn, props.analytics, 'the settle workers');
+    props.analytics.grantQueries(this.settleFn, 'compactor', "Athena writes the settle workers' query metadata under athena/compactor/, named by query id");
     grantCounterKeys(props.countersTable, this.settleFn, SETTLE_WORKER_TABLE_ACCESS);
-    this.settleFn.addEventSource(new SqsEventSource(this.settleQueue, { batchSize: 1, maxConcurrency: Math.max(2, ATHENA_SHARDS_IN_PARALLEL), reportBatchItemFailures: true }));
+    this.settleFn.addEventSource(new SqsEventSource(this.settleQueue, { batchSize: 1, maxConcurrency: ATHENA_SHARDS_IN_PARALLEL, reportBatchItemFailures: true }));
 
     this.schedule = new Rule(this, 'Schedule', {
       description: 'Runs the Funnel compactor',

@@ -93,32 +93,14 @@ export class Jobs extends Construct {
       }),
     );
 
-    // Athena: run queries in this workgroup only.
-    this.fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'],
-        resources: [analytics.workGroupArn],
-      }),
-    );
-    // Glue: what Athena reads, under the caller's identity, to plan a query over the facts table.
-    this.fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'],
-        resources: analytics.glueArns,
-      }),
-    );
+    // Athena: queries in the analysts' workgroup only.
+    analytics.grantQueries(this.fn, 'analysts', 'Athena writes each query result as a new object, named by the query id, in the results bucket');
     // S3: Athena reads the facts with the caller's identity (and lists the partitions' prefixes)...
     this.fn.grantObjects(props.factsBucket, {
       actions: S3_OBJECT_ACTIONS.read,
       prefix: FACTS_PREFIX,
       bucketActions: ['s3:ListBucket', 's3:GetBucketLocation'],
       purpose: 'Athena reads the Parquet facts of the partitions a query touches, with the identity of the jobs function',
-    });
-    // ...and writes the query results to the results bucket, in parts, with the caller's identity
-    this.fn.grantObjects(analytics.resultsBucket, {
-      actions: [...S3_OBJECT_ACTIONS.read, ...S3_OBJECT_ACTIONS.write, 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-      bucketActions: ['s3:ListBucket', 's3:GetBucketLocation', 's3:ListBucketMultipartUploads'],
-      purpose: 'Athena writes each query result as a new object, named by the query id, in the results bucket',
     });
     // each chunk's partial (written by its step, read back by the merge) and the result JSON; no
     // delete, the bucket's lifecycle rule expires jobs/

@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { median, positiveInt } from './stats.js';
+import { fixed, int, median, positiveInt } from './stats.js';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -259,7 +259,6 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
   const latencyRuns = positiveInt(options.latencyRuns ?? 5, 'latencyRuns');
   const cachedLatencyRuns = options.cachedLatencyRuns ?? 1;
   const retention = retentionFromEnv();
-  const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
   // The workload: `days` whole days of settled history and a 20-minute live tail after the watermark.
   const startTs = START_SECONDS;
@@ -484,7 +483,6 @@ interface PrepareParams {
 /** Generates the workload, writes its Parquet facts, settles it and replays it through the live rollup. */
 async function prepare(params: PrepareParams) {
   const { factCount, users, zipf, seed, days, batchEvents, retention, startTs, watermark, endTs, nowMs, window, dir, log } = params;
-  const int = (n: number) => Math.round(n).toLocaleString('en-US');
   // --- 1. generate
   log(`counters setup: generating ${int(factCount)} facts over ${days} days + 20 min, ${int(users)} users (Zipf s=${zipf})…`);
   let t0 = performance.now();
@@ -911,8 +909,6 @@ const isoDay = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString
 
 /** The report as a readable table. */
 export function formatCountersBench(r: CountersBenchReport): string {
-  const int = (n: number) => Math.round(n).toLocaleString('en-US');
-  const fixed = (n: number, digits = 1) => n.toFixed(digits);
   const kb = (bytes: number) => `${fixed(bytes / 1024, 2)} KB`;
   const iso = (s: number) => new Date(s * 1000).toISOString().replace(':00.000Z', 'Z');
   const w = r.workload;

@@ -1,5 +1,5 @@
 import { loadWasmSigner } from '../nostr/sign.js';
-import { median, positiveInt } from './stats.js';
+import { fixed, int, median, positiveInt } from './stats.js';
 import { cpus } from 'node:os';
 import type { VerifiedEvent } from 'nostr-tools/pure';
 import type { QueueRecord } from '../ports.js';
@@ -440,8 +440,6 @@ function throughput(runsMicrosPerEvent: number[]): Throughput {
 
 /** The report as a readable table. */
 export function formatIngestBench(r: IngestBenchReport): string {
-  const int = (n: number) => Math.round(n).toLocaleString('en-US');
-  const fixed = (n: number, digits = 1) => n.toFixed(digits);
   const w = r.workload;
   const lines = [
     `Funnel ingest bench: ${int(w.events)} signed events, one thread ("per core"), median of ${r.runs} timed runs after a warm-up`,

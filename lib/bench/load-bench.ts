@@ -11,7 +11,7 @@ import { runCompactionSizes, type CompactionReport } from './load-compaction.js'
 import { runPipeline, type PipelineReport } from './load-pipeline.js';
 import { BATCH_WINDOW_SECONDS, COMPACTOR_EVERY_SECONDS, scopesAt, type WriteLoadOptions, type WriteLoadReport } from './load-writes.js';
 import { DESIGN_MIX } from './workload.js';
-import { median, positiveInt } from './stats.js';
+import { fixed, int, median, positiveInt } from './stats.js';
 
 /**
  * `funnel bench --only load`: the design load (DESIGN §7: 5,000 events/s) through the real code, every
@@ -441,7 +441,5 @@ export function formatLoadBench(r: LoadBenchReport): string {
 }
 
 const iso = (s: number) => new Date(s * 1000).toISOString().replace(':00.000Z', 'Z');
-const int = (n: number) => Math.round(n).toLocaleString('en-US');
-const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 const millions = (n: number) => (n >= 1e6 ? `${n / 1e6} M` : n.toLocaleString('en-US'));
 const shortKey = (key: string) => key.replace(/[0-9a-f]{64}/g, (hex) => `${hex.slice(0, 8)}…`);

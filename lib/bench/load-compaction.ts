@@ -12,6 +12,7 @@ import { runChild } from './child.js';
 import { benchCompactorDeps, COMPACTOR_GRACE_SECONDS, LOAD_DAY_END, scratchDir } from './load-writes.js';
 import { PricingCounterStore } from './pricing-store.js';
 import { DesignLoad } from './workload.js';
+import { int } from './stats.js';
 
 /**
  * Compaction and settlement of one hour of the design-load mix at several sizes, each in a child
@@ -84,7 +85,6 @@ export async function compactOneHour(input: CompactHourInput): Promise<CompactHo
   const t0 = performance.now();
   const run = await compactAndSettle(deps).finally(() => deps.close());
   const ms = performance.now() - t0;
-  nowMs += ms;
   if (run.failedHours.length || run.hours.length !== 1) throw new Error(`compaction did not settle the hour: ${run.hours.length} settled, ${run.failedHours.length} failed; ${issues[0]?.slice(0, 1500) ?? ''}`);
   const hour = run.hours[0]!;
   const totals = counters.totals();
@@ -114,7 +114,6 @@ export interface CompactionReport {
 
 export async function runCompactionSizes(options: { sizes: number[]; heapMb: number; timeLimitMs: number; authors: number; retention: Retention; log: (line: string) => void }): Promise<CompactionReport> {
   const sizes: CompactionSizeFigure[] = [];
-  const int = (n: number) => Math.round(n).toLocaleString('en-US');
   for (const facts of [...options.sizes].sort((a, b) => a - b)) {
     // Memory and time only grow with the hour: once a size fails, a larger one is not generated for nothing.
     const failed = sizes.find((s) => s.outcome !== 'ok');

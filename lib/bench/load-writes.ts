@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock, CounterStore, ObjectStore, QueueSender } from '../ports.js';
@@ -7,7 +7,8 @@ import type { Fact } from '../facts/schema.js';
 import type { NostrEvent } from '../nostr/event.js';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { DuckDbSqlEngine, duckDbSettleTables } from '../adapters/local/duckdb-sql-engine.js';
-import { compactAndSettle, type CompactorDeps } from '../facts/compact.js';
+import { compactAndSettle, DEFAULT_GRACE_SECONDS, parquetObjects, type CompactorDeps } from '../facts/compact.js';
+import { FACTS_PREFIX } from '../facts/partition.js';
 import { contributionsOf } from '../counters/contributions.js';
 import type { Retention } from '../counters/retention.js';
 import { WATERMARK } from '../counters/state.js';
@@ -15,6 +16,7 @@ import { storeNormalisedFacts } from '../ingest/ingest.js';
 import { applyLiveDeltas, LIVE_BATCH_MAX_BYTES, LIVE_BATCH_WINDOW_SECONDS, LIVE_MAX_CONCURRENCY, queuedLiveCounters } from '../counters/live-queue.js';
 import { PricingCounterStore, WRITE_KINDS, type HotItem, type KindTally, type WriteKind } from './pricing-store.js';
 import { deletionEvent, DesignLoad, type DesignLoadOptions } from './workload.js';
+import { int } from './stats.js';
 
 /**
  * The write part of the load bench: the design-load mix fed, batch by batch, through ingest's real
@@ -50,7 +52,7 @@ export const AWS_RESETTLE = { hourAfterSeconds: 3600, dayAfterSeconds: 6 * 3600 
 
 /** The compactor's schedule in AWS (infra/lib/compactor.ts) and its default grace (lib/facts/compact.ts). */
 export const COMPACTOR_EVERY_SECONDS = 600;
-export const COMPACTOR_GRACE_SECONDS = 120;
+export const COMPACTOR_GRACE_SECONDS = DEFAULT_GRACE_SECONDS;
 /** SQS → Lambda batching window (ingestBatchWindowSeconds' default): a slow stream fills smaller batches */
 export const BATCH_WINDOW_SECONDS = 5;
 
@@ -187,7 +189,6 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
   const issues: string[] = [];
   const deps = benchCompactorDeps({ objects, counters, clock, retention: options.retention, dataDir, issues, duckDbMemoryLimit: options.duckDbMemoryLimit });
   const load = new DesignLoad({ eventsPerSecond: rate, startTs, authors: options.authors, seed: options.seed, ...options.load });
-  const int = (n: number) => Math.round(n).toLocaleString('en-US');
   log(`load writes: ${int(total)} deliveries at ${int(rate)}/s over ${minutes} simulated minutes, ${int(load.authors)} authors, batches of ${int(batchEvents)}…`);
   try {
     // The system has been running: everything before this hour is settled.
@@ -308,7 +309,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
       hotAbove: (({ items, over, largest }) => ({ minWrites: HOT_WRITES, items, over4KB: over, largest }))(counters.hotAbove(HOT_WRITES, 4096)),
       inventory,
       scopeGrowth: scopeGrowth(firstSeen, startTs, minutes),
-      parquetBytes: await directoryBytes(join(dataDir, 'facts')),
+      parquetBytes: (await parquetObjects(objects, FACTS_PREFIX)).bytes,
       storedFacts: total - copies,
       ingestMs,
       compactMs,
@@ -318,14 +319,6 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
     await deps.close();
     await rm(dataDir, { recursive: true, force: true });
   }
-}
-
-async function directoryBytes(dir: string): Promise<number> {
-  let bytes = 0;
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile() && entry.name.endsWith('.parquet')) bytes += (await stat(join(entry.parentPath, entry.name))).size;
-  }
-  return bytes;
 }
 
 const rssMb = () => Math.round(process.memoryUsage().rss / 1e6);

@@ -10,8 +10,7 @@ import { counterItemBytes, ItemSize, stateRecordBytes, wcu } from './dynamo-size
  * It keeps what a load of millions of events needs to price writes (each item's current size, and for
  * minute items the numbers and set members an ADD's size depends on), and keeps whole only what the
  * settle code reads back: global day items (month totals), the month and all-time items, the control
- * records (dirty and drift marks, watermark, heartbeat), and hour items when asked (a compactor that
- * rolls days from them). A read of anything else fails loudly, so a compactor that starts reading
+ * records (dirty and drift marks, watermark, heartbeat). A read of anything else fails loudly, so a compactor that starts reading
  * other items back cannot be priced silently wrong.
  */
 
@@ -100,8 +99,6 @@ export interface PricingOptions {
    * no item is written twice), and the store holds nothing per item.
    */
   trackItems?: boolean;
-  /** keep hour items whole, for a compactor that rolls days from them (off by default: the SQL settle rolls days from the facts) */
-  retainHourItems?: boolean;
 }
 
 export interface HotItem {
@@ -122,11 +119,9 @@ export class PricingCounterStore implements CounterStore {
   private readonly states = new Map<string, { bytes: number; writes: number; expires?: boolean }>();
   private readonly kept = new KeptItems();
   private readonly trackItems: boolean;
-  private readonly retainHourItems: boolean;
 
   constructor(options: PricingOptions = {}) {
     this.trackItems = options.trackItems ?? true;
-    this.retainHourItems = options.retainHourItems ?? false;
   }
 
   private count(kind: WriteKind, key: string, before: number, after: number): void {
@@ -176,7 +171,7 @@ export class PricingCounterStore implements CounterStore {
   }
 
   private keeps(scope: string, granularity: Granularity): boolean {
-    return (granularity === 'h' && this.retainHourItems) || (granularity === 'd' && scope === GLOBAL_SCOPE) || granularity === 'all';
+    return (granularity === 'd' && scope === GLOBAL_SCOPE) || granularity === 'all';
   }
 
   async range(scope: string, granularity: Granularity, fromBucket: number, toBucket: number): Promise<CounterItem[]> {

@@ -9,3 +9,8 @@ export function positiveInt(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
   return value;
 }
+
+/** A count as the reports print it: rounded, with thousands separators. */
+export const int = (n: number) => Math.round(n).toLocaleString('en-US');
+/** A figure to `digits` places, '-' where there is none (a ratio over zero). */
+export const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Clock, CounterDelta, CounterStore, Granularity, QueueSender } from '../ports.js';
 import { reduceCodes } from './hll.js';
-import { DIRTY_HOURS, DRIFT_HOURS, markDirty } from './state.js';
+import { packJsonArray } from '../ingest/message.js';
+import { markDrifted } from './state.js';
 
 /**
  * Live counters through a second queue (AWS). Ingest pre-aggregates one batch into one delta per
@@ -29,8 +30,6 @@ export const LIVE_BATCH_MESSAGES = 10_000;
 export const LIVE_MAX_CONCURRENCY = 2;
 export const LIVE_BATCH_MAX_BYTES = 6 * 1024 * 1024;
 
-/** Under SQS's 256 KiB message limit with room for its attributes. */
-export const LIVE_MESSAGE_MAX_BYTES = 240 * 1024;
 /** Deltas per message at most, so one message's decode and merge are bounded whatever their size. */
 export const LIVE_MESSAGE_MAX_DELTAS = 4_000;
 const MAX_SCOPE_CHARS = 512;
@@ -53,26 +52,9 @@ const toWire = (d: CounterDelta) => {
   return d.expiresAt !== undefined ? [d.scope, d.granularity, d.bucket, d.add, union, d.expiresAt] : union ? [d.scope, d.granularity, d.bucket, d.add, union] : [d.scope, d.granularity, d.bucket, d.add];
 };
 
-/** A batch's deltas as message bodies, each under LIVE_MESSAGE_MAX_BYTES and LIVE_MESSAGE_MAX_DELTAS. */
+/** A batch's deltas as message bodies, each under the SQS message size and LIVE_MESSAGE_MAX_DELTAS. */
 export function encodeLiveDeltas(deltas: CounterDelta[]): string[] {
-  const bodies: string[] = [];
-  let parts: string[] = [];
-  let bytes = 0;
-  const flush = () => {
-    if (parts.length) bodies.push(`{"v":1,"deltas":[${parts.join(',')}]}`);
-    parts = [];
-    bytes = 0;
-  };
-  for (const delta of deltas) {
-    const part = JSON.stringify(toWire(delta));
-    const size = Buffer.byteLength(part) + 1;
-    if (size + 32 > LIVE_MESSAGE_MAX_BYTES) throw new Error(`a live delta of ${size} bytes cannot fit a message (${delta.scope})`);
-    if (parts.length && (bytes + size + 32 > LIVE_MESSAGE_MAX_BYTES || parts.length >= LIVE_MESSAGE_MAX_DELTAS)) flush();
-    parts.push(part);
-    bytes += size;
-  }
-  flush();
-  return bodies;
+  return packJsonArray('{"v":1,"deltas":[', ']}', deltas.map((d) => JSON.stringify(toWire(d))), LIVE_MESSAGE_MAX_DELTAS);
 }
 
 /** A message body back into deltas, or an error naming what is wrong with it (it fails alone). */
@@ -163,8 +145,7 @@ export async function applyLiveDeltas(records: LiveRecord[], deps: { counters: C
   try {
     const driftHours = new Set<number>();
     for (const m of valid) if (m.redelivered) for (const d of m.deltas) if (d.granularity === 'm') driftHours.add(Math.floor(d.bucket / 3600) * 3600);
-    // Dirty as well as drifted: the compactor only looks at drift marks of hours it settles.
-    if (driftHours.size) await Promise.all([DIRTY_HOURS, DRIFT_HOURS].map((namespace) => markDirty(deps.counters, [...driftHours], deps.clock.now(), namespace)));
+    if (driftHours.size) await markDrifted(deps.counters, [...driftHours], deps.clock.now());
     const merged = mergeDeltas(valid.flatMap((m) => m.deltas));
     await deps.counters.add(merged);
     return { failedMessageIds, applied: valid.length, items: merged.length, malformed };

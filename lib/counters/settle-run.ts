@@ -43,12 +43,12 @@ export interface ShardTask {
   run: string;
 }
 
-/** The relation a shard task reads, as the worker's engine names it (the hours with facts, or the day). */
-export function shardRelation(task: ShardTask, tables: SettleTables): string {
-  const empty = new Set(task.options.empty ?? []);
-  const withFacts = task.buckets.filter((b) => !empty.has(b));
+/** The facts a settle of these buckets reads, as the engine names them: the hours that have facts, or the day ('' when none has). */
+export function settleRelation(granularity: 'h' | 'd', buckets: readonly number[], empty: readonly number[] | undefined, tables: SettleTables): string {
+  const none = new Set(empty ?? []);
+  const withFacts = buckets.filter((b) => !none.has(b));
   if (!withFacts.length) return '';
-  return task.granularity === 'h' ? tables.hours(withFacts) : tables.day(withFacts[0]!);
+  return granularity === 'h' ? tables.hours(withFacts) : tables.day(withFacts[0]!);
 }
 
 /** Whether a shard's manifest has committed a run of this id prefix (the task is done, whichever attempt did it). */
@@ -61,7 +61,7 @@ export async function shardCommitted(objects: ObjectStore, task: ShardTask): Pro
 export async function settleShardTask(task: ShardTask, deps: SettleDeps, attempt: number): Promise<SettleOutcome> {
   const committed = await shardCommitted(deps.objects, task);
   if (committed.done) return { run: task.run, itemsPut: 0 };
-  return settleShard(task.granularity, task.buckets, shardRelation(task, deps.tables), deps, task.options, task.shard, `${task.run}-a${attempt}`);
+  return settleShard(task.granularity, task.buckets, settleRelation(task.granularity, task.buckets, task.options.empty, deps.tables), deps, task.options, task.shard, `${task.run}-a${attempt}`);
 }
 
 /** Items Put per chunk of a changes object (the BatchWriteItem requests are 25 each under it). */

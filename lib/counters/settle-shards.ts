@@ -39,7 +39,7 @@ export const SHARD_POLL_MS = 2_000;
 export function queuedShardRunner(
   queue: QueueSender,
   objects: ObjectStore,
-  options: { deadlineAt: () => number; now?: () => number; pollMs?: number; sleep?: (ms: number) => Promise<void> },
+  options: { deadlineAt: number; now?: () => number; pollMs?: number; sleep?: (ms: number) => Promise<void> },
 ): (task: ShardTask) => Promise<SettleOutcome> {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -49,7 +49,7 @@ export function queuedShardRunner(
     for (;;) {
       const committed = await shardCommitted(objects, task);
       if (committed.done) return { run: task.run, itemsPut: committed.itemsPut };
-      if (now() >= options.deadlineAt()) throw new ShardsPendingError(task);
+      if (now() >= options.deadlineAt) throw new ShardsPendingError(task);
       await sleep(options.pollMs ?? SHARD_POLL_MS);
     }
   };

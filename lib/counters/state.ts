@@ -10,14 +10,17 @@ export const INGEST_HEARTBEAT = 'ingest';
  * clears a mark only while it still holds the token it read, so a batch that re-marks the hour in the
  * meantime (even in the same millisecond) keeps it dirty.
  */
-export async function markDirty(counters: CounterStore, hourStarts: number[], nowMs: number, namespace = DIRTY_HOURS): Promise<Record<string, unknown>[]> {
-  return Promise.all(
-    hourStarts.map(async (hour) => {
-      const value = { markedAt: nowMs, mark: randomUUID() };
-      await counters.putState(namespace, hour, value);
-      return value;
-    }),
-  );
+export async function markDirty(counters: CounterStore, hourStarts: number[], nowMs: number, namespace = DIRTY_HOURS): Promise<void> {
+  await Promise.all(hourStarts.map((hour) => counters.putState(namespace, hour, { markedAt: nowMs, mark: randomUUID() })));
+}
+
+/**
+ * Marks hours whose live minutes may count an event twice (a redelivered message): dirty, so the
+ * compactor settles them, and drifted, so it rewrites their minute items from the facts (it reads
+ * drift marks only for the hours it settles).
+ */
+export async function markDrifted(counters: CounterStore, hourStarts: number[], nowMs: number): Promise<void> {
+  await Promise.all([markDirty(counters, hourStarts, nowMs), markDirty(counters, hourStarts, nowMs, DRIFT_HOURS)]);
 }
 
 /** Clears a dirty mark read earlier, unless it was re-marked since (see markDirty). */

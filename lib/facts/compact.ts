@@ -9,7 +9,7 @@ import { clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, readWaterm
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
-import { lastSettledAt, settleBuckets, settledShards, type SettleDeps } from '../counters/settle-run.js';
+import { lastSettledAt, settleBuckets, settledShards, settleRelation, type SettleDeps } from '../counters/settle-run.js';
 import { forEachMapped } from '../util/concurrency.js';
 import { ShardsPendingError } from '../counters/settle-shards.js';
 import { readJsonLines } from '../util/json-lines.js';
@@ -46,7 +46,7 @@ export interface HourCompactionDeps {
  */
 export async function compactHour(hourStart: number, deps: HourCompactionDeps): Promise<CompactionResult> {
   const prefix = partitionPrefix(partitionOf(hourStart));
-  const keys = (await deps.objects.list(prefix)).filter((k) => k.endsWith('.parquet'));
+  const { keys, bytes } = await parquetObjects(deps.objects, prefix);
   const base = { hourStart, inputObjects: keys.length };
   if (keys.length === 0) return { ...base, inputRows: 0, outputRows: 0, outputKeys: [], duplicates: 0 };
   if (!hourNeedsCompaction(prefix, keys)) return { ...base, inputRows: -1, outputRows: -1, outputKeys: keys, duplicates: 0 };
@@ -71,7 +71,6 @@ export async function compactHour(hourStart: number, deps: HourCompactionDeps): 
   const columns = FACT_COLUMNS.join(', ');
   // In slices of the hour by created_at, each at most the engine's shard of bytes: a sort holds one
   // slice, and an event's copies share their created_at, so deduplicating a slice deduplicates the hour.
-  const { bytes } = await parquetBytes(deps.objects, prefix);
   const slices = Math.min(60, Math.max(1, Math.ceil(bytes / Math.max(1, deps.tables.shardBytes))));
   const staged: string[] = [];
   for (let slice = 0; slice < slices; slice++) {
@@ -201,11 +200,11 @@ export interface CompactionRun {
   watermark: number;
 }
 
-/** The Parquet objects under a prefix: how many and their bytes (0 where the store cannot list sizes). */
-async function parquetBytes(objects: ObjectStore, prefix: string): Promise<{ objects: number; bytes: number }> {
+/** The Parquet objects under a prefix and their bytes (0 where the store cannot list sizes), in one listing. */
+export async function parquetObjects(objects: ObjectStore, prefix: string): Promise<{ keys: string[]; bytes: number }> {
   const listed = objects.listSizes ? await objects.listSizes(prefix) : (await objects.list(prefix)).map((key) => ({ key, bytes: 0 }));
   const parquet = listed.filter((o) => o.key.endsWith('.parquet'));
-  return { objects: parquet.length, bytes: parquet.reduce((n, o) => n + o.bytes, 0) };
+  return { keys: parquet.map((o) => o.key), bytes: parquet.reduce((n, o) => n + o.bytes, 0) };
 }
 
 interface Statement {
@@ -247,6 +246,8 @@ async function planStatements(granularity: 'h' | 'd', buckets: { bucket: number;
  * this is a safety net for the hours the watermark is about to pass, not the source of truth.
  */
 export const RECONCILE_HOURS = 48;
+/** Seconds after an hour ends before its first settle, by default: stragglers make it. */
+export const DEFAULT_GRACE_SECONDS = 120;
 /** Hours settled at once by default (Athena runs 20+ queries at once per account; DuckDB shares its cores). */
 export const DEFAULT_HOURS_IN_PARALLEL = 4;
 
@@ -262,7 +263,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   const startedMs = deps.clock.now();
   const withinBudget = () => deps.budgetMs === undefined || deps.clock.now() - startedMs < deps.budgetMs;
   const nowSeconds = Math.floor(startedMs / 1000);
-  const settleBefore = Math.floor((nowSeconds - (deps.graceSeconds ?? 120)) / 3600) * 3600;
+  const settleBefore = Math.floor((nowSeconds - (deps.graceSeconds ?? DEFAULT_GRACE_SECONDS)) / 3600) * 3600;
   const previous = await readWatermark(deps.counters);
   const due = async (granularity: 'h' | 'd', bucket: number) => {
     const after = granularity === 'h' ? deps.resettle?.hourAfterSeconds : deps.resettle?.dayAfterSeconds;
@@ -293,18 +294,19 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   const minutesFor = (hourStart: number, quarantinedNow: boolean) => deps.settleMinutes === 'always' || quarantinedNow || drifted.has(hourStart);
   const settleGroup = async (group: { id: number; value: Record<string, unknown> }[], quarantinedNow = false) => {
     // Settled first, over the objects as ingest left them (so copies are visible), then merged.
-    const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetBytes(deps.objects, partitionPrefix(partitionOf(h.id))));
+    const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))));
     const planned = await planStatements(
       'h',
-      group.map((h, i) => ({ bucket: h.id, bytes: sizes[i]!.bytes, objects: sizes[i]!.objects })),
+      group.map((h, i) => ({ bucket: h.id, bytes: sizes[i]!.bytes, objects: sizes[i]!.keys.length })),
       deps,
     );
     for (const statement of planned) {
-      const withFacts = statement.buckets.filter((b) => b.objects > 0).map((b) => b.bucket);
-      const settled = await settleBuckets('h', statement.buckets.map((b) => b.bucket), withFacts.length ? deps.tables.hours(withFacts) : '', deps, {
-        minuteHours: statement.buckets.filter((b) => minutesFor(b.bucket, quarantinedNow)).map((b) => b.bucket),
+      const buckets = statement.buckets.map((b) => b.bucket);
+      const empty = statement.buckets.filter((b) => b.objects === 0).map((b) => b.bucket);
+      const settled = await settleBuckets('h', buckets, settleRelation('h', buckets, empty, deps.tables), deps, {
+        minuteHours: buckets.filter((b) => minutesFor(b, quarantinedNow)),
         copiedMinutes: true,
-        empty: statement.buckets.filter((b) => b.objects === 0).map((b) => b.bucket),
+        empty,
         nowMs: deps.clock.now(),
         rewrite: deps.rewriteSettled,
         shards: statement.shards,
@@ -347,9 +349,8 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
           try {
             await settleGroup([mark]);
           } catch (error) {
-            if (error instanceof ShardsPendingError) throw error;
             // One undecodable object must not hold its hour (and the watermark) forever: move it aside, go again.
-            if ((await quarantineUnreadable(mark.id, deps, onCorrupt)) === 0) throw error;
+            if (error instanceof ShardsPendingError || (await quarantineUnreadable(mark.id, deps, onCorrupt)) === 0) throw error;
             await settleGroup([mark], true);
           }
         } catch (error) {
@@ -380,10 +381,10 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
       break;
     }
     try {
-      const size = await parquetBytes(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/`);
-      const empty = size.objects === 0;
-      const [{ shards }] = (await planStatements('d', [{ bucket: dayStart, ...size }], deps)) as [Statement];
-      itemsPut += (await settleBuckets('d', [dayStart], empty ? '' : deps.tables.day(dayStart), deps, { empty: empty ? [dayStart] : [], nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards })).itemsPut;
+      const size = await parquetObjects(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/`);
+      const empty = size.keys.length === 0 ? [dayStart] : [];
+      const [{ shards }] = (await planStatements('d', [{ bucket: dayStart, bytes: size.bytes, objects: size.keys.length }], deps)) as [Statement];
+      itemsPut += (await settleBuckets('d', [dayStart], settleRelation('d', [dayStart], empty, deps.tables), deps, { empty, nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards })).itemsPut;
       // The month before the mark: a crash in between rolls the day (and so the month) again.
       await rollMonthTotals(dayStart, deps.counters);
       daysRolled.push(dayStart);

@@ -11,7 +11,7 @@ import { encodeFacts } from '../facts/parquet.js';
 import { createdAtInRange, partitionOf, partitionPrefix } from '../facts/partition.js';
 import { DeltaRollup } from '../counters/rollup.js';
 import { ingestMessageSchema, MAX_EVENT_BYTES } from './message.js';
-import { DRIFT_HOURS, markDirty, recordIngestHeartbeat } from '../counters/state.js';
+import { markDirty, markDrifted, recordIngestHeartbeat } from '../counters/state.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
 
@@ -271,7 +271,7 @@ async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Ar
   // Marks first (DESIGN §8). A redelivered message may have been counted live before its crash or
   // failure: its hours are marked for a minute rewrite too (every other hour's live minutes count once).
   const redelivered = messages.some((m) => m.redelivered && m.facts.length);
-  await inStore('counters', Promise.all([markDirty(deps.counters, hours, nowMs), redelivered ? markDirty(deps.counters, hours, nowMs, DRIFT_HOURS) : undefined]));
+  await inStore('counters', redelivered ? markDrifted(deps.counters, hours, nowMs) : markDirty(deps.counters, hours, nowMs));
   const keys = await inStore(
     'objects',
     Promise.all(

@@ -25,26 +25,32 @@ export const MAX_EVENT_BYTES = 64 * 1024;
  * are returned as `oversized` so the caller counts them.
  */
 export function packEvents(source: string, serializedEvents: string[], maxEventsPerMessage = 500): { bodies: string[]; oversized: number } {
+  const fitting = serializedEvents.filter((event) => Buffer.byteLength(event) <= MAX_EVENT_BYTES);
+  const bodies = packJsonArray(`{"v":1,"source":${JSON.stringify(source)},"events":[`, ']}', fitting, maxEventsPerMessage);
+  return { bodies, oversized: serializedEvents.length - fitting.length };
+}
+
+/**
+ * Serialized JSON values as message bodies `head` + values joined by commas + `tail`, each body under
+ * MAX_MESSAGE_BYTES and `maxPerMessage` values. A value that cannot fit a body alone is an error.
+ */
+export function packJsonArray(head: string, tail: string, values: Iterable<string>, maxPerMessage: number): string[] {
   const bodies: string[] = [];
-  const head = `{"v":1,"source":${JSON.stringify(source)},"events":[`;
+  const empty = Buffer.byteLength(head) + Buffer.byteLength(tail);
   let current: string[] = [];
-  let size = head.length + 2;
-  let oversized = 0;
+  let size = empty;
   const flush = () => {
-    if (current.length) bodies.push(head + current.join(',') + ']}');
+    if (current.length) bodies.push(head + current.join(',') + tail);
     current = [];
-    size = head.length + 2;
+    size = empty;
   };
-  for (const event of serializedEvents) {
-    const bytes = Buffer.byteLength(event);
-    if (bytes > MAX_EVENT_BYTES) {
-      oversized++;
-      continue;
-    }
-    if (size + bytes + 1 > MAX_MESSAGE_BYTES || current.length >= maxEventsPerMessage) flush();
-    current.push(event);
-    size += bytes + 1;
+  for (const value of values) {
+    const bytes = Buffer.byteLength(value) + 1;
+    if (empty + bytes > MAX_MESSAGE_BYTES) throw new Error(`a value of ${bytes} bytes cannot fit a message`);
+    if (size + bytes > MAX_MESSAGE_BYTES || current.length >= maxPerMessage) flush();
+    current.push(value);
+    size += bytes;
   }
   flush();
-  return { bodies, oversized };
+  return bodies;
 }

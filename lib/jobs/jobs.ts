@@ -114,6 +114,9 @@ export function jobSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): JobSet
 }
 
 /** The jobs function's limits: the workgroup's cutoff (set by infra/lib/jobs.ts) and the job budget, in bytes. */
+/** The limits with nothing configured: the workgroup's default cutoff and a 1 TB job budget. */
+export const DEFAULT_JOB_LIMITS: JobLimits = { cutoffBytes: DEFAULT_QUERY_CUTOFF_BYTES, maxJobBytes: DEFAULT_JOB_MAX_SCAN_BYTES };
+
 export function jobLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): JobLimits {
   return {
     cutoffBytes: positiveFromEnv(env, 'ATHENA_BYTES_SCANNED_CUTOFF', DEFAULT_QUERY_CUTOFF_BYTES),
@@ -200,7 +203,7 @@ export interface RunJobDeps {
   metrics?: MetricsSink;
   /** the jobs queue: each step sends the message of the next */
   jobsQueue: QueueSender;
-  /** the per-query cutoff and the job budget (default: jobLimitsFromEnv()) */
+  /** the per-query cutoff and the job budget (the handler reads them from its environment; default DEFAULT_JOB_LIMITS) */
   limits?: JobLimits;
 }
 
@@ -274,7 +277,7 @@ export async function runJobStep(message: JobMessage, deps: RunJobDeps, delivery
   }
   if (record.plan && step > next) return 'ignored';
   try {
-    const limits = deps.limits ?? jobLimitsFromEnv();
+    const limits = deps.limits ?? DEFAULT_JOB_LIMITS;
     if (!record.plan) await planStep(record, deps, limits);
     const plan = record.plan!;
     if (step < plan.chunks.length) return (await scanStep(record, plan, step, deps)) ? 'ran' : 'duplicate';

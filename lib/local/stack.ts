@@ -53,16 +53,17 @@ export interface PipelineOptions {
 /** On a graceful stop, how long the queue is drained; what is left stays in the journal for the next start. */
 export const STOP_DRAIN_MS = 30_000;
 
-/**
- * The storage and processing half of the local stack: dynalite, the facts directory, the queue with
- * its DLQ, and the ingest and compactor handlers. `funnel local`, `backfill` and `compact` share it.
- * The queues are journaled under `<dataDir>/queue/`: a message acknowledged to its sender survives a
- * crash and is delivered after the next open. Every store is watched for storage faults
- * (`faults.first` lets a command stop with a clear line; `healthChecks` report them on /health).
- */
 /** The local live queue's batches: up to this many messages, gathered for this long (ms). */
 export const LOCAL_LIVE_BATCH_MESSAGES = 1_000;
 export const LOCAL_LIVE_BATCH_WINDOW_MS = 500;
+
+/**
+ * The storage and processing half of the local stack: dynalite, the facts directory, the ingest and
+ * live queues with their DLQ, and the ingest, live and compactor handlers. `funnel local`, `backfill`
+ * and `compact` share it. The queues are journaled under `<dataDir>/queue/`: a message acknowledged to
+ * its sender survives a crash and is delivered after the next open. Every store is watched for storage
+ * faults (`faults.first` lets a command stop with a clear line; `healthChecks` report them on /health).
+ */
 
 export async function openPipeline(options: PipelineOptions) {
   const dataDir = resolve(options.dataDir);
@@ -105,19 +106,21 @@ export async function openPipeline(options: PipelineOptions) {
       options.log?.(`${name} queue: ${q.replay.tornLines} torn journal lines skipped (a write cut short by a crash or a full disk)`);
     }
   }
+  const retention = retentionFromEnv();
+  // Per-batch lines would flood a terminal; the same counts are on GET /metrics.
+  const warningsOnly = (line: string) => {
+    if (!line.includes('"level":"info"')) options.log?.(line);
+  };
   const ingest = createIngestHandler({
     objects,
     counters,
     clock: options.clock ?? systemClock,
     metrics,
-    minuteTtlSeconds: retentionFromEnv().minuteSeconds,
-    noteIndexTtlSeconds: retentionFromEnv().noteIndexSeconds,
+    minuteTtlSeconds: retention.minuteSeconds,
+    noteIndexTtlSeconds: retention.noteIndexSeconds,
     // As in AWS: live deltas go through their own queue, whose consumer merges batches before writing.
     liveCounters: queuedLiveCounters(liveQueue),
-    // Per-batch lines would flood a terminal; the same counts are on GET /metrics.
-    write: (line) => {
-      if (!line.includes('"level":"info"')) options.log?.(line);
-    },
+    write: warningsOnly,
   });
   // Jobs: the same handler as the AWS jobs function, with DuckDB over the facts directory for Athena.
   const sql = new DuckDbSqlEngine({ dataDir });
@@ -128,7 +131,7 @@ export async function openPipeline(options: PipelineOptions) {
   );
   // The compactor's own engine: a long settle never queues the jobs behind it.
   const settleSql = new DuckDbSqlEngine({ dataDir });
-  const settleDeps = { objects, counters, sql: settleSql, tables: duckDbSettleTables(dataDir), retention: retentionFromEnv() };
+  const settleDeps = { objects, counters, sql: settleSql, tables: duckDbSettleTables(dataDir), retention };
   // No invocation ceiling here (one run at a time, in process): every due hour is settled in the run.
   const compactor = createCompactorHandler({ ...settleDeps, clock: options.clock ?? systemClock, graceSeconds: options.graceSeconds, budgetMs: Number.POSITIVE_INFINITY, metrics, log: () => {} });
   const ingestConsumer = new QueueConsumer(queue, ingest, {
@@ -136,14 +139,7 @@ export async function openPipeline(options: PipelineOptions) {
     batchWindowMs: options.batchWindowMs ?? 200,
     onError: (error) => options.log?.(`ingest batch failed, will be redelivered: ${String(error)}`),
   });
-  const live = createLiveHandler({
-    counters,
-    clock: options.clock ?? systemClock,
-    metrics,
-    write: (line) => {
-      if (!line.includes('"level":"info"')) options.log?.(line);
-    },
-  });
+  const live = createLiveHandler({ counters, clock: options.clock ?? systemClock, metrics, write: warningsOnly });
   // A short window here (an event is visible within seconds); AWS merges far more (infra/lib/live-counters.ts).
   const liveConsumer = new QueueConsumer(liveQueue, live, {
     batchSize: LOCAL_LIVE_BATCH_MESSAGES,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CounterDelta, CounterStore, QueueSender } from '../../lib/ports.js';
-import { applyLiveDeltas, decodeLiveDeltas, encodeLiveDeltas, LIVE_MESSAGE_MAX_BYTES, LIVE_MESSAGE_MAX_DELTAS, mergeDeltas, queuedLiveCounters } from '../../lib/counters/live-queue.js';
+import { applyLiveDeltas, decodeLiveDeltas, encodeLiveDeltas, LIVE_MESSAGE_MAX_DELTAS, mergeDeltas, queuedLiveCounters } from '../../lib/counters/live-queue.js';
+import { MAX_MESSAGE_BYTES } from '../../lib/ingest/message.js';
 import { DeltaRollup } from '../../lib/counters/rollup.js';
 import { DIRTY_HOURS, DRIFT_HOURS } from '../../lib/counters/state.js';
 import { generateFacts } from '../../lib/bench/workload.js';
@@ -59,7 +60,7 @@ describe('live counters through the live queue', () => {
     const bodies = encodeLiveDeltas(many);
     expect(bodies.length).toBeGreaterThan(2);
     for (const body of bodies) {
-      expect(Buffer.byteLength(body)).toBeLessThanOrEqual(LIVE_MESSAGE_MAX_BYTES);
+      expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
       expect(decodeLiveDeltas(body).length).toBeLessThanOrEqual(LIVE_MESSAGE_MAX_DELTAS);
     }
     expect(bodies.flatMap(decodeLiveDeltas)).toEqual(many);

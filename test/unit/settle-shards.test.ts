@@ -56,7 +56,7 @@ describe('shards settled by workers of their own (the settle queue)', () => {
     clock: fixedClock((HOUR + 2 * 3600) * 1000),
     retention,
     logIssue: () => {},
-    runShard: queuedShardRunner(queue, stores.objects, { deadlineAt, pollMs: 10 }),
+    runShard: queuedShardRunner(queue, stores.objects, { deadlineAt: deadlineAt(), pollMs: 10 }),
   });
 
   it('settles each shard in a worker, the same items as one statement would, and the compactor completes the hour', async () => {

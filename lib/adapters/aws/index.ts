@@ -22,14 +22,15 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 /** The AWS side of every port, configured from the function's environment. */
 export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
   const counters = () => new DynamoCounterStore(new DynamoDBClient({}), required(env, 'COUNTERS_TABLE'));
+  const sqs = (urlVariable: string) => () => new SqsQueueSender(new SQSClient({}), required(env, urlVariable));
   return {
     counters,
     objects: () => new S3ObjectStore(new S3Client({}), required(env, 'FACTS_BUCKET')),
-    queue: () => new SqsQueueSender(new SQSClient({}), required(env, 'QUEUE_URL')),
+    queue: sqs('QUEUE_URL'),
     checkpoints: () => new CounterStoreCheckpoints(counters()),
-    liveQueue: () => new SqsQueueSender(new SQSClient({}), required(env, 'LIVE_QUEUE_URL')),
-    settleQueue: () => new SqsQueueSender(new SQSClient({}), required(env, 'SETTLE_QUEUE_URL')),
-    jobsQueue: () => new SqsQueueSender(new SQSClient({}), required(env, 'JOBS_QUEUE_URL')),
+    liveQueue: sqs('LIVE_QUEUE_URL'),
+    settleQueue: sqs('SETTLE_QUEUE_URL'),
+    jobsQueue: sqs('JOBS_QUEUE_URL'),
     athena: () =>
       new AthenaSqlEngine(new AthenaClient({}), {
         workGroup: required(env, 'ATHENA_WORKGROUP'),
