@@ -11,7 +11,7 @@ export const BENCH_USAGE =
  * `funnel bench [--only ingest|counters|load] [--events N] [--facts N] [--json]`: the ingest bench
  * (signed events, ingest path vs signature verification) and the counters bench (a million generated
  * facts: counters vs DuckDB, write units, item sizes, publish-to-visible latency), one after the other
- * in one run; `--only load` runs the design-load bench instead (about 40 minutes with its defaults).
+ * in one run; `--only load` runs the design-load bench instead (about an hour with its defaults).
  * Tables, or one JSON object `{ ingest, counters }` (`{ load }`) with `--json`.
  */
 export async function benchCommand(args: string[]): Promise<void> {

@@ -19,7 +19,7 @@ const USAGE = `funnel — Nostr analytics, local stack
   funnel verify [--window 7d] [--users N]               compare the counters with the facts (DuckDB); exit 1 on drift
   funnel bench [--only ingest|counters|load] [--events N] [--facts N] [--json]
                                                         ingest cost vs signature verification; counters vs DuckDB;
-                                                        load: the design load (about 40 minutes; only with --only load)
+                                                        load: the design load (about an hour; only with --only load)
 
 Environment: FUNNEL_DATA_DIR (.funnel), PORT (8787), RELAY_PORT (7777), RELAY_URLS (comma-separated;
 replaces the embedded relay and the simulator), MINUTE_TTL_DAYS (35).`;
