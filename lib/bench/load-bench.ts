@@ -37,7 +37,7 @@ export interface LoadBenchOptions {
   sizes?: number[];
   /** heap of a compaction worker, MB (default 2,048: the compactor function's memory) */
   workerMb?: number;
-  /** time limit of one compaction size (default 10 min) */
+  /** time limit of one compaction size (default SIZE_TIME_LIMIT_MS, 30 min) */
   sizeTimeLimitMs?: number;
   /** heap of the write run's process, MB (default 16,384) */
   writesHeapMb?: number;
