@@ -284,7 +284,7 @@ function shardArithmetic(c: CompactionReport): string[] {
   const waves = Math.ceil(shards / ATHENA_SHARDS_IN_PARALLEL);
   const shardSeconds = (DESIGN_RATE * 3600) / scannedPerSecond;
   lines.push(
-    `    an hour of the design load in AWS: ${millions(DESIGN_RATE * 3600)} facts ≈ ${fixed(hourBytes / 2 ** 30, 1)} GiB of Parquet → ${shards} shards of ${ATHENA_SETTLE_SHARD_BYTES / 2 ** 20} MiB (lib/adapters/aws/index.ts), ${ATHENA_SHARDS_IN_PARALLEL} at once;` +
+    `    an hour of the design load in AWS: ${millions(DESIGN_RATE * 3600)} facts ≈ ${fixed(hourBytes / 2 ** 30, 1)} GiB of Parquet → ${shards} shards of ${ATHENA_SETTLE_SHARD_BYTES / 2 ** 20} MiB (ATHENA_SETTLE_SHARD_BYTES, lib/facts/tables.ts), ${ATHENA_SHARDS_IN_PARALLEL} at once;` +
       ` a shard statement here scanned ${int(scannedPerSecond)} facts/s (${millions(largest.facts)} facts in ${fixed(perShardSeconds, 0)} s, one DuckDB worker, 2 cores), so one over the hour takes ≈ ${fixed(shardSeconds, 0)} s` +
       ` and the hour ≈ ${waves} × ${fixed(shardSeconds, 0)} s = ${fixed((waves * shardSeconds) / 60, 1)} min at this machine's speed (Athena scans in parallel across its workers; the goal is 10 min)`,
   );
