@@ -19,7 +19,6 @@ export interface ConsumerOptions {
 export class QueueConsumer {
   private running = false;
   private loop: Promise<void> | undefined;
-  private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly queue: LocalQueue,
@@ -84,7 +83,7 @@ export class QueueConsumer {
         }),
       ),
     };
-    const run = (async () => {
+    await (async () => {
       try {
         const response = await this.handler(event, lambdaContext(this.options.name ?? 'funnel-ingest'));
         const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
@@ -94,8 +93,6 @@ export class QueueConsumer {
         this.options.onError?.(error);
       }
     })();
-    this.inFlight = run;
-    await run;
   }
 }
 

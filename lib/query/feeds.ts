@@ -68,7 +68,6 @@ export interface StoredFeed {
   truncated: number;
 }
 
-const DAY = 86400;
 /** Deletion checks are issued in runs of this many, so a list that fills early stops the checks early. */
 const CHECK_RUN = FEED_READ_CONCURRENCY * 4;
 type ListKey = FeedKind | 'all';

@@ -2,7 +2,7 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateIte
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { parquetMetadata, type SchemaElement } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
-import { flat, logicalId, resource, statementsOf, synth, type Resource, type Statement } from './synth.js';
+import { flat, logicalId, resource, statementsOf, synth, type Resource } from './synth.js';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoCounterStore } from '../../lib/adapters/aws/dynamodb-counter-store.js';
 import { FACT_GLUE_TYPES } from '../../infra/lib/analytics.js';

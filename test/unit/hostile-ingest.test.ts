@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { ingestBatch, type IngestDeps } from '../../lib/ingest/ingest.js';
-import { packEvents } from '../../lib/ingest/message.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
 import { decodeFacts, encodeFacts } from '../../lib/facts/parquet.js';
 import { compactAndSettle, QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
