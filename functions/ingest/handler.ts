@@ -55,6 +55,7 @@ export const handler = (event: SQSEvent, context: Context) => {
       metrics,
       minuteTtlSeconds: retention.minuteSeconds,
       noteIndexTtlSeconds: retention.noteIndexSeconds,
+      hourTtlSeconds: retention.hourSeconds,
       liveCounters: queuedLiveCounters(ports.liveQueue()),
       afterBatch: (correlationId) => metrics.flush({ correlationId }),
     });

@@ -3,14 +3,13 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { COMPACTOR_RESULTS_PREFIX, type Analytics } from './analytics.js';
-import { counterKey, counterKeys, FACT_SCOPES, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import type { Analytics } from './analytics.js';
+import { counterKey, grantCounterKeys, SETTLED_COUNTER_KEYS, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
 import { FunnelFunction, S3_OBJECT_ACTIONS, type ObjectGrant } from './function.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../../lib/counters/all-time.js';
 import { GLOBAL_SCOPE } from '../../lib/counters/contributions.js';
-import { DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, WATERMARK } from '../../lib/counters/state.js';
+import { COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, WATERMARK } from '../../lib/counters/state.js';
 import { QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 import { ATHENA_SHARDS_IN_PARALLEL, COMPACTION_STAGING_PREFIX, SETTLE_CHANGES_PREFIX, SETTLE_RESULTS_PREFIX } from '../../lib/facts/tables.js';
@@ -94,12 +93,12 @@ export const COMPACTOR_TABLE_ACCESS: readonly KeyGrant[] = [
     actions: [TABLE_ACTIONS.query],
     keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS), counterKey(GLOBAL_SCOPE, 'd'), counterKey(MONTH_TOTALS_SCOPE, 'all')],
   },
-  { actions: [TABLE_ACTIONS.get], keys: [stateKey(WATERMARK)] },
-  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS), stateKey(WATERMARK)] },
+  { actions: [TABLE_ACTIONS.get], keys: [stateKey(WATERMARK), stateKey(COUNTING_LAYOUT)] },
+  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS), stateKey(WATERMARK), stateKey(COUNTING_LAYOUT)] },
   { actions: [TABLE_ACTIONS.delete], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS)] },
   {
     actions: [TABLE_ACTIONS.batchWrite],
-    keys: [...counterKeys(FACT_SCOPES, ['m', 'h', 'd']), counterKey(MONTH_TOTALS_SCOPE, 'all'), counterKey(ALL_TIME_SCOPE, 'all')],
+    keys: [...SETTLED_COUNTER_KEYS, counterKey(MONTH_TOTALS_SCOPE, 'all'), counterKey(ALL_TIME_SCOPE, 'all')],
   },
 ];
 
@@ -128,7 +127,7 @@ export const SETTLE_WORKER_OBJECT_ACCESS: readonly ObjectGrant[] = [
 ];
 
 /** A settle worker Puts its shard's settled minute, hour and day items, and nothing else in the table. */
-export const SETTLE_WORKER_TABLE_ACCESS: readonly KeyGrant[] = [{ actions: [TABLE_ACTIONS.batchWrite], keys: counterKeys(FACT_SCOPES, ['m', 'h', 'd']) }];
+export const SETTLE_WORKER_TABLE_ACCESS: readonly KeyGrant[] = [{ actions: [TABLE_ACTIONS.batchWrite], keys: SETTLED_COUNTER_KEYS }];
 
 /** A settle worker's timeout: one shard is one hour's (or day's) query, its diff and a share of its Puts. */
 export const SETTLE_WORKER_TIMEOUT = Duration.minutes(10);

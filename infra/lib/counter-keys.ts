@@ -18,13 +18,18 @@ export const stateKey = (namespace: string) => statePartitionKey(namespace);
 
 /**
  * Every scope an accepted fact counts into (lib/counters/contributions.ts), as patterns; ingest also
- * counts rejections under REJECTIONS_SCOPE.
+ * counts rejections under REJECTIONS_SCOPE. The per-event and per-address scopes (`isTargetScope`) are
+ * counted live per hour and have no minute items.
  */
-export const FACT_SCOPES = [GLOBAL_SCOPE, userScope(ANY), eventScope(ANY), addressScope(ANY), projectScope(ANY)];
+export const TARGET_SCOPES = [eventScope(ANY), addressScope(ANY)];
+export const MINUTE_COUNTED_SCOPES = [GLOBAL_SCOPE, userScope(ANY), projectScope(ANY)];
 
 /** Counter keys of every scope in `scopes` at each granularity in `granularities`. */
 export const counterKeys = (scopes: readonly string[], granularities: readonly Granularity[]) =>
   scopes.flatMap((scope) => granularities.map((granularity) => counterKey(scope, granularity)));
+
+/** The keys of every item settling writes: minute, hour and day items; per-event and per-address hours and days. */
+export const SETTLED_COUNTER_KEYS = [...counterKeys(MINUTE_COUNTED_SCOPES, ['m', 'h', 'd']), ...counterKeys(TARGET_SCOPES, ['h', 'd'])];
 
 /**
  * The table actions the adapter's calls need, by what they do: getState is GetItem; range and

@@ -3,9 +3,8 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import { ANY, counterKeys, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { ANY, counterKeys, grantCounterKeys, stateKey, TABLE_ACTIONS, TARGET_SCOPES, type KeyGrant } from './counter-keys.js';
 import { FunnelFunction } from './function.js';
-import { addressScope, eventScope } from '../../lib/counters/contributions.js';
 import { addressDeletedNamespace, deletedNamespace, eventNamespace, revisionsNamespace, videosByDayNamespace } from '../../lib/counters/event-index.js';
 import { INGEST_HEARTBEAT, WATERMARK } from '../../lib/counters/state.js';
 import { FEED_NAMESPACE_PREFIX } from '../../lib/query/feeds.js';
@@ -37,7 +36,7 @@ export const FEEDS_TABLE_ACCESS: readonly KeyGrant[] = [
       stateKey(videosByDayNamespace(0).replace(/\d+$/, ANY)),
       stateKey(revisionsNamespace(ANY)),
       stateKey(addressDeletedNamespace(ANY)),
-      ...counterKeys([eventScope(ANY), addressScope(ANY)], ['m', 'h', 'd']),
+      ...counterKeys(TARGET_SCOPES, ['h', 'd']),
     ],
   },
   { actions: [TABLE_ACTIONS.put], keys: [stateKey(`${FEED_NAMESPACE_PREFIX}${ANY}`)] },

@@ -5,7 +5,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { consumerQueues } from './queues.js';
 import { FunnelFunction } from './function.js';
-import { counterKey, counterKeys, FACT_SCOPES, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { counterKey, counterKeys, grantCounterKeys, MINUTE_COUNTED_SCOPES, TARGET_SCOPES, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
 import { GLOBAL_SCOPE, REJECTIONS_SCOPE } from '../../lib/counters/contributions.js';
 import { DIRTY_HOURS, DRIFT_HOURS } from '../../lib/counters/state.js';
 import { LIVE_BATCH_MESSAGES, LIVE_BATCH_WINDOW_SECONDS, LIVE_MAX_CONCURRENCY } from '../../lib/counters/live-queue.js';
@@ -15,11 +15,15 @@ export const LIVE_TIMEOUT = Duration.seconds(120);
 const MAX_RECEIVE_COUNT = 5;
 
 /**
- * Live minute counters of every scope and the global rejection totals (`g#all`), added from merged
- * deltas, and the dirty/drift marks of a redelivered batch's hours. Nothing else.
+ * Live minute counters (hour counters of per-event and per-address scopes) and the global rejection
+ * totals (`g#all`), added from merged deltas, and the dirty/drift marks of a redelivered batch's hours.
+ * Nothing else.
  */
 export const LIVE_TABLE_ACCESS: readonly KeyGrant[] = [
-  { actions: [TABLE_ACTIONS.update], keys: [...counterKeys([...FACT_SCOPES, REJECTIONS_SCOPE], ['m']), counterKey(GLOBAL_SCOPE, 'all')] },
+  {
+    actions: [TABLE_ACTIONS.update],
+    keys: [...counterKeys([...MINUTE_COUNTED_SCOPES, REJECTIONS_SCOPE], ['m']), ...counterKeys(TARGET_SCOPES, ['h']), counterKey(GLOBAL_SCOPE, 'all')],
+  },
   { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DRIFT_HOURS)] },
 ];
 

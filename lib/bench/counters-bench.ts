@@ -16,7 +16,7 @@ import { startDynalite, type LocalDynamo } from '../adapters/local/dynalite.js';
 import { DuckDbSqlEngine, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
 import { mergeItems } from '../counters/aggregate.js';
 import { ttlForWindow } from '../api/cache.js';
-import { contributionsOf, GLOBAL_SCOPE, userScope } from '../counters/contributions.js';
+import { contributionsOf, GLOBAL_SCOPE, isTargetScope, userScope } from '../counters/contributions.js';
 import { indexRecords } from '../counters/event-index.js';
 import { retentionFromEnv, type Retention } from '../counters/retention.js';
 import { DeltaRollup } from '../counters/rollup.js';
@@ -588,7 +588,7 @@ async function prepare(params: PrepareParams) {
   for (let i = 0; i < facts.length; i += batchEvents) {
     const batch = facts.slice(i, i + batchEvents);
     batches++;
-    const rollup = new DeltaRollup({ minuteTtlSeconds: retention.minuteSeconds });
+    const rollup = new DeltaRollup({ minuteTtlSeconds: retention.minuteSeconds, hourTtlSeconds: retention.hourSeconds });
     let firstMinute = Infinity;
     const hours = new Set<number>();
     const deletions = new Map<string, NostrEvent>();
@@ -639,7 +639,7 @@ async function prepare(params: PrepareParams) {
   // How the write figures move with traffic: the same event sequence re-timed at 10× and 100× the rate.
   t0 = performance.now();
   const densityFacts = facts.slice(0, Math.min(facts.length, DENSITY_SUBSET));
-  const density = [1, 10, 100].map((factor) => densityPass(densityFacts, factor, batchEvents, retention.minuteSeconds, startTs, (endTs - startTs) / facts.length));
+  const density = [1, 10, 100].map((factor) => densityPass(densityFacts, factor, batchEvents, retention, startTs, (endTs - startTs) / facts.length));
   log(`counters setup: write-rate sensitivity over ${int(densityFacts.length)} events at 1×, 10×, 100× the rate in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   // The figures the counters and DuckDB are checked against, straight from the facts in memory.
@@ -694,14 +694,14 @@ export interface DensityFigure {
  * live UpdateItems from DeltaRollup per batch, and the distinct (scope, minute|hour|day) items settling
  * would Put. Counts only (items stay small, so WCU ≈ writes; see the size figures for the full run).
  */
-function densityPass(facts: Fact[], factor: number, batchEvents: number, minuteTtlSeconds: number, startTs: number, secondsPerEvent: number): DensityFigure {
+function densityPass(facts: Fact[], factor: number, batchEvents: number, retention: Retention, startTs: number, secondsPerEvent: number): DensityFigure {
   let updates = 0;
   let naive = 0;
   const minutes = new Set<string>();
   const hours = new Set<string>();
   const days = new Set<string>();
   for (let i = 0; i < facts.length; i += batchEvents) {
-    const rollup = new DeltaRollup({ minuteTtlSeconds });
+    const rollup = new DeltaRollup({ minuteTtlSeconds: retention.minuteSeconds, hourTtlSeconds: retention.hourSeconds });
     for (let j = i; j < Math.min(facts.length, i + batchEvents); j++) {
       const original = facts[j]!;
       const fact = factor === 1 ? original : { ...original, created_at: startTs + Math.floor((original.created_at - startTs) / factor) };
@@ -715,8 +715,11 @@ function densityPass(facts: Fact[], factor: number, batchEvents: number, minuteT
       for (const { scope } of counts) {
         if (scope === last) continue;
         last = scope;
-        minutes.add(`${scope}|${minute}`);
-        hours.add(`${scope}|${hour}`);
+        // Per-event and per-address scopes are counted live per hour: they settle days only.
+        if (!isTargetScope(scope)) {
+          minutes.add(`${scope}|${minute}`);
+          hours.add(`${scope}|${hour}`);
+        }
         days.add(`${scope}|${day}`);
       }
     }

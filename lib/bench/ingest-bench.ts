@@ -388,7 +388,7 @@ function timeRollup(p: Prepared): number {
   let sink = 0;
   const t0 = performance.now();
   for (const facts of p.facts) {
-    const rollup = new DeltaRollup({ minuteTtlSeconds: 35 * 86400 });
+    const rollup = new DeltaRollup({ minuteTtlSeconds: 35 * 86400, hourTtlSeconds: 62 * 86400 });
     for (const fact of facts) rollup.addFact(fact);
     sink += rollup.deltas().length;
   }

@@ -11,7 +11,7 @@ import { compactAndSettle, DEFAULT_GRACE_SECONDS, parquetObjects, type Compactor
 import { FACTS_PREFIX } from '../facts/partition.js';
 import { contributionsOf } from '../counters/contributions.js';
 import type { Retention } from '../counters/retention.js';
-import { WATERMARK } from '../counters/state.js';
+import { COUNTING_LAYOUT, WATERMARK } from '../counters/state.js';
 import { storeNormalisedFacts } from '../ingest/ingest.js';
 import { applyLiveDeltas, LIVE_BATCH_MAX_BYTES, LIVE_BATCH_WINDOW_SECONDS, LIVE_MAX_CONCURRENCY, queuedLiveCounters } from '../counters/live-queue.js';
 import { PricingCounterStore, WRITE_KINDS, type HotItem, type KindTally, type WriteKind } from './pricing-store.js';
@@ -193,6 +193,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
   try {
     // The system has been running: everything before this hour is settled.
     counters.seedState(WATERMARK, 0, { settledThrough: Math.floor(startTs / 3600) * 3600 });
+    counters.seedState(COUNTING_LAYOUT, 0, { targetScopes: 'hourly' });
     const byType: Record<string, number> = {};
     let copies = 0;
     let backdated = 0;
@@ -247,7 +248,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
       }
       nowMs = lastArrival;
       const t0 = performance.now();
-      const stored = await storeNormalisedFacts(facts, deletions, `load-${batches}`, { objects, counters, minuteTtlSeconds: options.retention.minuteSeconds, noteIndexTtlSeconds: options.retention.noteIndexSeconds, liveCounters }, nowMs);
+      const stored = await storeNormalisedFacts(facts, deletions, `load-${batches}`, { objects, counters, minuteTtlSeconds: options.retention.minuteSeconds, noteIndexTtlSeconds: options.retention.noteIndexSeconds, hourTtlSeconds: options.retention.hourSeconds, liveCounters }, nowMs);
       ingestMs += performance.now() - t0;
       live.events += facts.length;
       if (live.bodies.length && (nowMs - live.firstMs >= liveMergeSeconds * 1000 || live.bytes >= LIVE_BATCH_MAX_BYTES)) await flushLive();

@@ -1,8 +1,8 @@
 import type { CounterDelta, CounterItem, CounterStore, Granularity, StateRecord } from '../ports.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../counters/all-time.js';
 import { GLOBAL_SCOPE } from '../counters/contributions.js';
-import { DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
-import { counterItemBytes, ItemSize, stateRecordBytes, wcu } from './dynamo-size.js';
+import { COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
+import { ItemSize, stateRecordBytes, wcu } from './dynamo-size.js';
 
 /*
  * A CounterStore that prices every write as DynamoDB would bill it, for the load bench.
@@ -16,6 +16,7 @@ import { counterItemBytes, ItemSize, stateRecordBytes, wcu } from './dynamo-size
 
 export type WriteKind =
   | 'live_m'
+  | 'live_h'
   | 'live_all'
   | 'settled_m'
   | 'settled_h'
@@ -34,10 +35,12 @@ export type WriteKind =
   | 'dirty_clear'
   | 'heartbeat'
   | 'watermark'
+  | 'layout'
   | 'unclassified';
 
 export const WRITE_KINDS: { kind: WriteKind; label: string; request: string }[] = [
   { kind: 'live_m', label: 'live minute counters (ADD)', request: 'UpdateItem' },
+  { kind: 'live_h', label: 'live hour counters of events and addresses (ADD)', request: 'UpdateItem' },
   { kind: 'live_all', label: 'live all-time rejection counts (ADD)', request: 'UpdateItem' },
   { kind: 'settled_m', label: 'settled minute items', request: 'BatchWrite Put' },
   { kind: 'settled_h', label: 'settled hour items', request: 'BatchWrite Put' },
@@ -56,6 +59,7 @@ export const WRITE_KINDS: { kind: WriteKind; label: string; request: string }[] 
   { kind: 'dirty_clear', label: 'state: dirty/drift mark clears', request: 'DeleteItem (conditional)' },
   { kind: 'heartbeat', label: 'state: ingest heartbeat', request: 'PutItem' },
   { kind: 'watermark', label: 'state: watermark', request: 'PutItem' },
+  { kind: 'layout', label: 'state: counting layout (once per table)', request: 'PutItem' },
   { kind: 'unclassified', label: 'unclassified', request: '-' },
 ];
 
@@ -68,7 +72,7 @@ const INDEX_PREFIXES: [string, WriteKind][] = [
   ['vuser:', 'vuser'],
   ['vtag:', 'vtag'],
 ];
-const CONTROL: Record<string, WriteKind> = { [DIRTY_HOURS]: 'dirty_hour', [DIRTY_DAYS]: 'dirty_day', [DRIFT_HOURS]: 'drift_hour', [INGEST_HEARTBEAT]: 'heartbeat', [WATERMARK]: 'watermark' };
+const CONTROL: Record<string, WriteKind> = { [DIRTY_HOURS]: 'dirty_hour', [DIRTY_DAYS]: 'dirty_day', [DRIFT_HOURS]: 'drift_hour', [INGEST_HEARTBEAT]: 'heartbeat', [WATERMARK]: 'watermark', [COUNTING_LAYOUT]: 'layout' };
 
 export function stateKindOf(namespace: string): WriteKind {
   const control = CONTROL[namespace];
@@ -139,7 +143,7 @@ export class PricingCounterStore implements CounterStore {
     for (const delta of deltas) {
       // As DynamoCounterStore: a delta with nothing to add is not sent.
       if (!Object.keys(delta.add).length && !Object.values(delta.union ?? {}).some((m) => m.length)) continue;
-      const kind: WriteKind = delta.granularity === 'm' ? 'live_m' : delta.granularity === 'all' ? 'live_all' : 'unclassified';
+      const kind: WriteKind = delta.granularity === 'm' ? 'live_m' : delta.granularity === 'h' ? 'live_h' : delta.granularity === 'all' ? 'live_all' : 'unclassified';
       const key = `${delta.scope}#${delta.granularity}#${delta.bucket}`;
       let tracked = this.trackItems ? this.items.get(key) : undefined;
       if (!tracked) {

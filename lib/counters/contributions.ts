@@ -23,6 +23,15 @@ export const userScope = (pubkey: string) => `u:${pubkey}`;
 export const eventScope = (id: string) => `e:${id}`;
 export const addressScope = (address: string) => `a:${address}`;
 
+/**
+ * Per-event and per-address scopes (`e:`, `a:`): counts only, read all-time only (event and video
+ * stats). So they are counted live per **hour**, not per minute (the settled part of an all-time read
+ * ends on the hour-aligned watermark: no read needs their minutes), hours settle only where live
+ * counting may have drifted, and their day items, the sum of their history, never expire. At the
+ * sparse mix this is one write per engagement instead of three (docs/scaling.md).
+ */
+export const isTargetScope = (scope: string) => scope.startsWith('e:') || scope.startsWith('a:');
+
 /** The user-summary metrics, as stored in `u:<pubkey>` counter items. */
 export const USER_METRICS = [
   'posts',

@@ -3,6 +3,8 @@ import type { Clock, CounterDelta, CounterStore, Granularity, QueueSender } from
 import { reduceCodes } from './hll.js';
 import { packJsonArray } from '../ingest/message.js';
 import { markDrifted } from './state.js';
+import { isTargetScope } from './contributions.js';
+import { bucketStart } from './buckets.js';
 
 /**
  * Live counters through a second queue (AWS). Ingest pre-aggregates one batch into one delta per
@@ -67,14 +69,19 @@ export function decodeLiveDeltas(body: string): CounterDelta[] {
   }
   const parsed = liveMessageSchema.safeParse(json);
   if (!parsed.success) throw new Error(`live delta message is malformed: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
-  return parsed.data.deltas.map(([scope, granularity, bucket, add, union, expiresAt]) => ({
-    scope,
-    granularity: granularity as Granularity,
-    bucket,
-    add,
-    ...(union ? { union } : {}),
-    ...(expiresAt ? { expiresAt } : {}),
-  }));
+  return parsed.data.deltas.map(([scope, granularity, bucket, add, union, expiresAt]) => {
+    // A message from ingest code before per-event and per-address scopes were counted per hour: its
+    // minute delta belongs to the hour item (nothing reads, or may write, their minute items now).
+    const legacyMinute = granularity === 'm' && isTargetScope(scope);
+    return {
+      scope,
+      granularity: legacyMinute ? 'h' : (granularity as Granularity),
+      bucket: legacyMinute ? bucketStart(bucket, 'h') : bucket,
+      add,
+      ...(union ? { union } : {}),
+      ...(expiresAt ? { expiresAt } : {}),
+    };
+  });
 }
 
 /** Deltas of many batches as one per item: adds summed, sketches merged (one code per register), the latest expiry. */

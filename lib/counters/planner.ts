@@ -29,16 +29,22 @@ const ceilTo = (t: number, size: number) => Math.ceil(t / size) * size;
  * Decomposes [start, end) into the fewest items: maximal day buckets, hour buckets at the edges, and
  * minute buckets for sub-hour edges and for the live tail after the watermark (DESIGN §4).
  * `useDays: false` keeps hourly resolution (hourly timelines). Times are unix seconds, minute-aligned.
+ * `liveGranularity: 'h'` is for scopes counted live per hour (per-event and per-address scopes): they
+ * have no minute items, so their windows start on an hour and their live tail is read from hour items
+ * up to the end of the hour `end` falls in (it holds the events dated up to then, a few minutes ahead
+ * at most: createdAtInRange).
  */
 export function planWindow(
   start: number,
   end: number,
-  options: { watermark: number; nowSeconds: number; retention: Retention; useDays?: boolean },
+  options: { watermark: number; nowSeconds: number; retention: Retention; useDays?: boolean; liveGranularity?: 'm' | 'h' },
 ): WindowPlan {
   const segments: PlanSegment[] = [];
   const problems: string[] = [];
   const { watermark, nowSeconds, retention } = options;
   const useDays = options.useDays ?? true;
+  const liveHourly = options.liveGranularity === 'h';
+  if (liveHourly && (start % HOUR !== 0 || (end < watermark && end % HOUR !== 0))) throw new Error('a scope counted per hour has no minute items: its window must start on an hour and end on one or after the watermark');
   const push = (granularity: PlanSegment['granularity'], from: number, to: number, live: boolean) => {
     if (to > from) segments.push({ granularity, from, to, live });
   };
@@ -76,7 +82,10 @@ export function planWindow(
     }
   }
   const liveStart = Math.max(start, watermark);
-  if (liveStart < end) {
+  if (liveStart < end && liveHourly) {
+    push('h', liveStart, ceilTo(end, HOUR), true);
+    need('h', liveStart);
+  } else if (liveStart < end) {
     push('m', liveStart, end, true);
     need('m', liveStart);
   }

@@ -44,7 +44,7 @@ export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (sett
   for (const hour of all.filter((h) => h >= run.watermark && !settledNow.has(h))) {
     const result = await compactHour(hour, deps);
     const empty = result.outputKeys.length === 0;
-    await settleBuckets('h', [hour], empty ? '' : deps.tables.hours([hour]), deps, { minuteHours: [hour], empty: empty ? [hour] : [], nowMs: deps.clock.now(), rewrite: true });
+    await settleBuckets('h', [hour], empty ? '' : deps.tables.hours([hour]), deps, { liveHours: [hour], empty: empty ? [hour] : [], nowMs: deps.clock.now(), rewrite: true });
     if (result.outputKeys.length) await restoreIndex(openHourFacts(hour, deps));
   }
   return {

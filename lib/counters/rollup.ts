@@ -1,7 +1,7 @@
 import type { CounterDelta, Granularity } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { bucketStart } from './buckets.js';
-import { contributionsOf, GLOBAL_SCOPE, REJECTIONS_SCOPE, type DistinctSketch } from './contributions.js';
+import { contributionsOf, GLOBAL_SCOPE, isTargetScope, REJECTIONS_SCOPE, type DistinctSketch } from './contributions.js';
 import { reduceCodes } from './hll.js';
 
 /** The only sketch live items carry (see DeltaRollup). */
@@ -10,11 +10,14 @@ const LIVE_SKETCH: DistinctSketch = 'users';
 export interface RollupOptions {
   /** seconds a live minute item is kept (TTL) */
   minuteTtlSeconds: number;
+  /** seconds a live hour item (per-event and per-address scopes) is kept (TTL) */
+  hourTtlSeconds: number;
 }
 
 /**
  * Pre-aggregates a batch into one delta per counter item: the write cost is one UpdateItem per
- * (scope, minute) the batch touches, not one per event or per metric. Live items carry **counts**:
+ * (scope, minute) the batch touches — (scope, hour) for per-event and per-address scopes
+ * (`isTargetScope`) — not one per event or per metric. Live items carry **counts**:
  * distinct-count sketches and top-N lists are computed when the hour settles, from the facts, into
  * settled hour and day items (minute items have this counts-only shape, settled or not).
  * A sketch or a list in a live item grows with every batch that touches it: the busiest users' minute
@@ -29,10 +32,14 @@ export class DeltaRollup {
 
   addFact(fact: Fact): void {
     const minute = bucketStart(fact.created_at, 'm');
+    const hour = bucketStart(fact.created_at, 'h');
     const c = contributionsOf(fact);
     // All-time totals are not added here: they are settled from the facts (all-time.ts), so a
     // redelivered batch or a copy from a second relay never inflates them.
-    for (const { scope, metric, amount } of c.counts) this.bump(scope, 'm', minute, metric, amount);
+    for (const { scope, metric, amount } of c.counts) {
+      if (isTargetScope(scope)) this.bump(scope, 'h', hour, metric, amount);
+      else this.bump(scope, 'm', minute, metric, amount);
+    }
     for (const { scope, sketch, code } of c.distinct) if (sketch === LIVE_SKETCH) (this.item(scope, 'm', minute).union[sketch] ??= []).push(code);
   }
 
@@ -50,7 +57,7 @@ export class DeltaRollup {
     const key = `${scope}|${granularity}|${bucket}`;
     let item = this.items.get(key);
     if (!item) {
-      const expiresAt = granularity === 'm' ? bucket + this.options.minuteTtlSeconds : undefined;
+      const expiresAt = granularity === 'm' ? bucket + this.options.minuteTtlSeconds : granularity === 'h' ? bucket + this.options.hourTtlSeconds : undefined;
       item = { scope, granularity, bucket, add: {}, union: {}, expiresAt };
       this.items.set(key, item);
     }

@@ -3,10 +3,10 @@ import type { CounterItem, CounterStore, ObjectStore, SqlEngine } from '../ports
 import { SETTLE_CHANGES_PREFIX, SETTLE_RESULTS_PREFIX, settleResultsPrefix, type SettleTables } from '../facts/tables.js';
 import { forEachLimited } from '../util/concurrency.js';
 import { readJsonLines } from '../util/json-lines.js';
-import { GLOBAL_SCOPE } from './contributions.js';
+import { GLOBAL_SCOPE, isTargetScope } from './contributions.js';
 import type { Retention } from './retention.js';
-import { SETTLE_PART_COLUMN, settleSql, settledItemOfRow } from './settle-sql.js';
-import { MANIFESTS_PREFIX, keepsDaysForever } from './settle.js';
+import { isTargetScopeSql, SETTLE_PART_COLUMN, settleSql, settledItemOfRow } from './settle-sql.js';
+import { MANIFESTS_PREFIX } from './settle.js';
 
 /**
  * Settling one hour or one day (docs/scaling.md): the engine recomputes every item of the bucket from
@@ -126,7 +126,7 @@ export function settledExpiry(item: CounterItem, retention: Retention): number |
     case 'h':
       return item.bucket + retention.hourSeconds;
     case 'd':
-      return keepsDaysForever(item.scope) || item.scope === GLOBAL_SCOPE ? undefined : item.bucket + retention.daySeconds;
+      return isTargetScope(item.scope) || item.scope === GLOBAL_SCOPE ? undefined : item.bucket + retention.daySeconds;
     default:
       return undefined;
   }
@@ -145,8 +145,10 @@ interface BucketPlan {
 /**
  * The changes of a run: rows that are new or differ from the bucket's committed run (the SQL writes
  * canonical JSON, so equal text is equal content), every row of a forced bucket, and an empty item
- * for every scope a base had and the result has not. Minute rows are never cleared: a run without
- * minutes leaves the live ones alone.
+ * for every scope a base had and the result has not. Rows of live-counted items (minutes, and the
+ * hours of per-event and per-address scopes) are produced only where live counting may have drifted,
+ * so they are always written (the table may hold a second drift the results cannot show) and never
+ * cleared (a run without them leaves the live ones alone).
  */
 function changesSql(tables: SettleTables, run: string, plans: readonly BucketPlan[], granularity: 'h' | 'd'): string {
   const columns = 'scope, granularity, bucket, vals, sketches, tops';
@@ -155,14 +157,15 @@ function changesSql(tables: SettleTables, run: string, plans: readonly BucketPla
   const based = plans.flatMap((p) => p.bases.map((b) => select(tables.results(b, p.bucket), p.bucket, p.force)));
   if (!based.length) return `SELECT ${columns} FROM (${fresh})`;
   const same = 'o.scope = n.scope AND o.granularity = n.granularity AND o.bucket = n.bucket';
+  const settledOnly = (t: string) => `${t}.granularity = '${granularity}' AND NOT (${granularity === 'h' ? isTargetScopeSql(`${t}.scope`) : 'FALSE'})`;
   // A forced bucket may have several bases (one key twice): it skips the comparison, not the clearing.
   return `WITH n AS (${fresh}),
 o AS (${based.join('\n  UNION ALL ')})
 SELECT n.scope, n.granularity, n.bucket, n.vals, n.sketches, n.tops FROM n LEFT JOIN (SELECT * FROM o WHERE forced = 0) o ON ${same}
-WHERE n.forced = 1 OR o.scope IS NULL OR o.vals <> n.vals OR o.sketches IS DISTINCT FROM n.sketches OR o.tops IS DISTINCT FROM n.tops
+WHERE n.forced = 1 OR NOT (${settledOnly('n')}) OR o.scope IS NULL OR o.vals <> n.vals OR o.sketches IS DISTINCT FROM n.sketches OR o.tops IS DISTINCT FROM n.tops
 UNION ALL
 SELECT DISTINCT o.scope, o.granularity, o.bucket, '{}' AS vals, CAST(NULL AS VARCHAR) AS sketches, CAST(NULL AS VARCHAR) AS tops
-FROM o LEFT JOIN n ON ${same} WHERE n.scope IS NULL AND o.granularity = '${granularity}'`;
+FROM o LEFT JOIN n ON ${same} WHERE n.scope IS NULL AND ${settledOnly('o')}`;
 }
 
 export interface SettleOutcome {
@@ -175,8 +178,10 @@ export interface SettleOutcome {
 export const MAX_BUCKETS_PER_RUN = 24;
 
 export interface SettleOptions {
-  minuteHours?: readonly number[];
-  copiedMinutes?: boolean;
+  /** hours whose live-counted items are rewritten from the facts (settleSql's `liveHours`) */
+  liveHours?: readonly number[];
+  /** and the live-counted items that events found in two objects touch (settleSql's `copiedLive`) */
+  copiedLive?: boolean;
   empty?: readonly number[];
   nowMs: number;
   rewrite?: boolean;
@@ -185,7 +190,7 @@ export interface SettleOptions {
 }
 
 /**
- * Settles hours (`h`; with their minute items where `minuteHours` says) or days (`d`) in one run:
+ * Settles hours (`h`; with their live-counted items where `liveHours` says) or days (`d`) in one run:
  * one statement per shard of their scopes over the facts `relation` holds (it must cover every
  * bucket), partitioned by bucket. Buckets listed in `empty` have no facts left: every scope they had
  * is cleared. Each shard commits on its own manifest; the buckets' own manifests record the shard
@@ -231,7 +236,7 @@ async function settleShard(
   const empty = new Set(options.empty ?? []);
   const withFacts = buckets.filter((b) => !empty.has(b));
   if (withFacts.length) {
-    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, minuteHours: options.minuteHours, copiedMinutes: options.copiedMinutes, shard });
+    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, liveHours: options.liveHours, copiedLive: options.copiedLive, shard });
     await deps.sql.export(sql, `${SETTLE_RESULTS_PREFIX}${run}/`, 'jsonl', { partitionBy: SETTLE_PART_COLUMN });
   }
   const hasRows = async (b: string, bucket: number) => (await deps.objects.list(settleResultsPrefix(b, bucket))).length > 0;

@@ -14,13 +14,18 @@ import { shardCommitted, type SettleOutcome, type ShardTask } from './settle-run
 export const shardTaskSchema = z.object({
   granularity: z.enum(['h', 'd']),
   buckets: z.array(z.number().int().nonnegative()).min(1).max(24),
-  options: z.object({
-    minuteHours: z.array(z.number().int()).max(24).optional(),
-    copiedMinutes: z.boolean().optional(),
-    empty: z.array(z.number().int()).max(24).optional(),
-    nowMs: z.number().int().nonnegative(),
-    rewrite: z.boolean().optional(),
-  }),
+  options: z
+    .object({
+      liveHours: z.array(z.number().int()).max(24).optional(),
+      copiedLive: z.boolean().optional(),
+      // a task queued by a compactor from before per-event scopes were counted live per hour
+      minuteHours: z.array(z.number().int()).max(24).optional(),
+      copiedMinutes: z.boolean().optional(),
+      empty: z.array(z.number().int()).max(24).optional(),
+      nowMs: z.number().int().nonnegative(),
+      rewrite: z.boolean().optional(),
+    })
+    .transform(({ minuteHours, copiedMinutes, ...options }) => ({ ...options, liveHours: options.liveHours ?? minuteHours, copiedLive: options.copiedLive ?? copiedMinutes })),
   shard: z.object({ index: z.number().int().nonnegative(), count: z.number().int().min(2).max(1024) }).refine((s) => s.index < s.count, 'shard index out of range'),
   run: z.string().regex(/^[\w.-]{1,200}$/),
 });

@@ -16,18 +16,24 @@ import { TOP_N } from './topn.js';
  */
 export interface SettleSqlOptions {
   dialect: SqlDialect;
-  /** `h`: hour items (and minute items of `minuteHours`); `d`: day items, with `eng_hHH` */
+  /**
+   * `h`: hour items, except the per-event and per-address scopes' (`isTargetScope`: counted live per
+   * hour), plus the live-counted items of `liveHours` and copies; `d`: day items, with `eng_hHH`
+   */
   granularity: 'h' | 'd';
   /** the hours (or days) to settle, bucket starts: one statement settles many, so a backlog is a few queries */
   buckets: readonly number[];
-  /** hours whose minute items are settled too (rewritten only where live counting may have drifted) */
-  minuteHours?: readonly number[];
   /**
-   * Also the minute items of every (scope, minute) an event found in more than one object contributes
-   * to: where live counting may have counted it twice. The relation must still hold the copies (the
-   * hour's objects before they are merged).
+   * Hours whose live-counted items (minute items; the hour items of per-event and per-address scopes)
+   * are settled too: rewritten only where live counting may have drifted.
    */
-  copiedMinutes?: boolean;
+  liveHours?: readonly number[];
+  /**
+   * Also the live-counted items of every (scope, minute) — (scope, hour) for per-event and per-address
+   * scopes — an event found in more than one object contributes to: where live counting may have
+   * counted it twice. The relation must still hold the copies (the hour's objects before they are merged).
+   */
+  copiedLive?: boolean;
   /**
    * Only the scopes of one shard (`scopeShardSql`): the aggregation state, the part that grows with an
    * hour's scopes, is then 1/count of the hour's, so a settle's memory is bounded by the shard size.
@@ -46,6 +52,9 @@ export function scopeShardSql(dialect: SqlDialect, scope: string, count: number)
   return `(CASE WHEN substr(${scope}, 1, 2) IN ('u:', 'e:') THEN ${hex(`substr(${scope}, 3, 6)`)}
       WHEN substr(${scope}, 1, 2) = 'a:' THEN ${hex(`substr(split_part(${scope}, ':', 3), 1, 6)`)} ELSE 0 END) % ${count}`;
 }
+
+/** `isTargetScope` (contributions.ts) in SQL: a per-event or per-address scope. */
+export const isTargetScopeSql = (scope: string) => `substr(${scope}, 1, 2) IN ('e:', 'a:')`;
 
 /** The same shard in TypeScript (tests and the compactor's bookkeeping hold the SQL to it). */
 export function scopeShard(scope: string, count: number): number {
@@ -79,7 +88,9 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   const isDay = granularity === 'd';
   const bucketOf = (t: string, seconds: number) => `CAST(floor(${t} / ${seconds}) AS BIGINT) * ${seconds}`;
   const list = (values: readonly number[]) => values.map(String).join(', ');
-  const minuteHours = isDay ? [] : (options.minuteHours ?? []);
+  const liveHours = isDay ? [] : (options.liveHours ?? []);
+  // Per-event and per-address scopes: counted live per hour, so their hour items are live-counted ones.
+  const isTarget = isTargetScopeSql('scope');
   // The same HyperLogLog code as hll.ts: the key's first 10 bits pick the register, the rank is
   // 1 + the leading zeros of the next 54 bits (pubkeys and ids are uniform hashes already).
   const code = (member: string) => {
@@ -126,31 +137,34 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     `SELECT 'u:' || target_pubkey, 'top_posts', coalesce(target_address, target_event_id), 1, created_at, 0 FROM r WHERE coalesce(target_address, target_event_id) IS NOT NULL`,
   ];
 
-  // One aggregation per granularity of output: the hour or day item, and the minute items.
-  const levels: { name: Granularity; bucket: string; filter: string; part: string }[] = [{ name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket' }];
-  // Per-event and per-address scopes have no minute items (their reads end on the hour-aligned watermark).
-  const copied = !isDay && options.copiedMinutes === true;
-  const minuteKey = `scope || '|' || CAST(${bucketOf('created_at', 60)} AS VARCHAR)`;
-  const minuteRows = [
-    ...(minuteHours.length ? [`${bucketOf('created_at', 3600)} IN (${list(minuteHours)})`] : []),
-    ...(copied ? [`${minuteKey} IN (SELECT k FROM copied_keys)`] : []),
+  // The rows of live-counted items: a (scope, minute) — (scope, hour) for target scopes — of a drifted
+  // hour or touched by a copy.
+  const copied = !isDay && options.copiedLive === true;
+  const liveKey = `scope || '|' || CAST(CASE WHEN ${isTarget} THEN ${bucketOf('created_at', 3600)} ELSE ${bucketOf('created_at', 60)} END AS VARCHAR)`;
+  const liveRows = [
+    ...(liveHours.length ? [`${bucketOf('created_at', 3600)} IN (${list(liveHours)})`] : []),
+    ...(copied ? [`${liveKey} IN (SELECT k FROM copied_keys)`] : []),
   ];
-  const minuteWhere = `scope NOT LIKE 'e:%' AND scope NOT LIKE 'a:%' AND (${minuteRows.join(' OR ')})`;
-  if (minuteRows.length) {
-    levels.push({ name: 'm', bucket: bucketOf('created_at', 60), filter: `settled_only = 0 AND ${minuteWhere}`, part: bucketOf('v.bucket', 3600) });
+  const liveWhere = liveRows.length ? `(${liveRows.join(' OR ')})` : 'FALSE';
+  const minuteWhere = `NOT (${isTarget}) AND ${liveWhere}`;
+  // One aggregation per granularity of output: the hour or day item, and the minute items.
+  const levels: { name: Granularity; bucket: string; filter: string; part: string; scopes: string }[] = [
+    { name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket', scopes: isDay ? '' : `WHERE NOT (${isTarget}) OR ${liveWhere}` },
+  ];
+  if (liveRows.length) {
+    levels.push({ name: 'm', bucket: bucketOf('created_at', 60), filter: `settled_only = 0 AND ${minuteWhere}`, part: bucketOf('v.bucket', 3600), scopes: `WHERE ${minuteWhere}` });
   }
   const aggregate = (level: (typeof levels)[number]) => {
     const b = level.bucket;
     const g = `, ${b}`;
     const minute = level.name === 'm';
-    const minuteScopes = minute ? `WHERE ${minuteWhere}` : '';
     // Minute items hold what live items hold, settled or not: counts and a project's users sketch, no
     // lists (so an answer never depends on which hours happened to be rewritten).
     const sketchFilter = minute ? `${level.filter} AND sketch = 'users'` : level.filter;
     const tops = minute ? 'CAST(NULL AS VARCHAR)' : 't.tops';
     return `SELECT v.scope, '${level.name}' AS granularity, v.bucket, v.vals, s.sketches, ${tops} AS tops, CAST(${level.part} AS VARCHAR) AS ${SETTLE_PART_COLUMN} FROM (
       SELECT scope, bucket, '{' || ${d.join(`${d.json('metric')} || ':' || CAST(total AS VARCHAR)`, 'metric')} || '}' AS vals
-      FROM (SELECT scope, ${b} AS bucket, metric, sum(amount) AS total FROM c ${minuteScopes} GROUP BY scope${g}, metric)
+      FROM (SELECT scope, ${b} AS bucket, metric, sum(amount) AS total FROM c ${level.scopes} GROUP BY scope${g}, metric)
       GROUP BY scope, bucket
     ) v
     LEFT JOIN (
@@ -192,7 +206,7 @@ c AS (${inShard(counts.join('\n  UNION ALL '))}),${
     copied
       ? `
 copies AS (SELECT event_id FROM ${relation} WHERE created_at >= ${window.startTs} AND created_at < ${window.endTs} GROUP BY event_id HAVING count(*) > 1),
-copied_keys AS (SELECT DISTINCT ${minuteKey} AS k FROM c WHERE event_id IN (SELECT event_id FROM copies)),`
+copied_keys AS (SELECT DISTINCT ${liveKey} AS k FROM c WHERE event_id IN (SELECT event_id FROM copies)),`
       : ''
   }
 sk AS (SELECT scope, sketch, ${code('member')} AS code, created_at, settled_only FROM (${inShard(sketches.join('\n  UNION ALL '))})),

@@ -1,7 +1,7 @@
 import type { CounterItem } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { aggregateFacts, mergeItems, toItem, type BucketState } from './aggregate.js';
-import { GLOBAL_SCOPE } from './contributions.js';
+import { GLOBAL_SCOPE, isTargetScope } from './contributions.js';
 import { engagementReceived } from './read.js';
 import type { Retention } from './retention.js';
 
@@ -31,9 +31,8 @@ export function settledHourItems(hourStart: number, facts: readonly Fact[], rete
   }
   for (const [minute, minuteFacts] of byMinute) {
     for (const [scope, state] of aggregateFacts(minuteFacts)) {
-      // Per-event and per-address reads run from 0 to now: their settled part ends on the (hour-aligned)
-      // watermark, so they never read settled minutes; rewriting them would only cost writes.
-      if (keepsDaysForever(scope)) continue;
+      // Per-event and per-address scopes have no minute items: they are counted live per hour.
+      if (isTargetScope(scope)) continue;
       // Minute items hold what live ones hold, settled or not: counts and a project's users sketch.
       for (const name of Object.keys(state.sets)) if (name !== 'users') delete state.sets[name];
       state.tops = {};
@@ -56,8 +55,5 @@ export function settledDayItem(scope: string, dayStart: number, hourItems: reado
     }
   }
   // Global day items stay too: the exact all-time totals are recomputed from them (all-time.ts).
-  return toItem(scope, 'd', dayStart, state, keepsDaysForever(scope) || scope === GLOBAL_SCOPE ? undefined : dayStart + retention.daySeconds);
+  return toItem(scope, 'd', dayStart, state, isTargetScope(scope) || scope === GLOBAL_SCOPE ? undefined : dayStart + retention.daySeconds);
 }
-
-/** Per-event and per-address day items never expire: an event's all-time stats are the sum of its days. */
-export const keepsDaysForever = (scope: string) => scope.startsWith('e:') || scope.startsWith('a:');

@@ -49,6 +49,27 @@ export const DIRTY_DAYS = 'dirty-day';
  */
 export const DRIFT_HOURS = 'drift-hour';
 
+/**
+ * How this table's live counts are laid out. Absent: written before per-event and per-address scopes
+ * were counted live per hour (their live counts went to minute items, which nothing reads now).
+ */
+export const COUNTING_LAYOUT = 'counting-layout';
+
+/**
+ * Once per table, before the first settle under hourly per-event counting: in a table settled before
+ * (it has a watermark), every hour not settled since (a dirty mark) may hold live per-event counts in
+ * minute items only, so it is marked drifted too, and its settle writes those scopes' hour items from
+ * the facts. A new table just records the layout. Returns the hours it marked.
+ */
+export async function adoptHourlyTargetCounting(counters: CounterStore, nowMs: number): Promise<number[]> {
+  if (await counters.getState(COUNTING_LAYOUT, 0)) return [];
+  const settledBefore = (await counters.getState(WATERMARK, 0)) !== null;
+  const hours = settledBefore ? (await counters.listState(DIRTY_HOURS)).map((mark) => mark.id) : [];
+  if (hours.length) await markDirty(counters, hours, nowMs, DRIFT_HOURS);
+  await counters.putState(COUNTING_LAYOUT, 0, { targetScopes: 'hourly', adoptedAt: nowMs });
+  return hours;
+}
+
 /** Counters are settled (hour and day items exact) for every hour before this time (unix seconds). */
 export async function readWatermark(counters: CounterStore): Promise<number> {
   const state = await counters.getState(WATERMARK, 0);

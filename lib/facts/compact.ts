@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { parquetMetadata } from 'hyparquet';
-import type { Clock, CounterStore, MetricsSink, ObjectStore, SqlEngine } from '../ports.js';
+import type { Clock, MetricsSink, ObjectStore, SqlEngine } from '../ports.js';
 import { FACTS_PREFIX, partitionOf, partitionPrefix } from './partition.js';
 import { FACT_COLUMNS, type Fact } from './schema.js';
 import { COMPACTION_STAGING_PREFIX, type SettleTables } from './tables.js';
 import { dedupedFacts } from '../jobs/metrics-sql.js';
-import { clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, readWatermark, WATERMARK } from '../counters/state.js';
+import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, readWatermark, WATERMARK } from '../counters/state.js';
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
@@ -155,9 +155,10 @@ export interface CompactorDeps extends SettleDeps {
   graceSeconds?: number;
   metrics?: MetricsSink;
   /**
-   * Minute items: rewritten from the facts only for hours where live counting may have drifted (a
-   * redelivered message, a copy of an event in a second object), `always` for a rebuild (a rebuilt
-   * store has no live minutes). Elsewhere the live minutes already count each event once.
+   * Live-counted items (minute items; the hour items of per-event and per-address scopes): rewritten
+   * from the facts only for hours where live counting may have drifted (a redelivered message, a copy
+   * of an event in a second object), `always` for a rebuild (a rebuilt store has no live items).
+   * Elsewhere live counting already counted each event once.
    */
   settleMinutes?: 'drift' | 'always';
   /**
@@ -277,6 +278,8 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     if (await due('h', mark.id)) dirty.push(mark);
     else paced.push(mark.id);
   }
+  const adopted = await adoptHourlyTargetCounting(deps.counters, startedMs);
+  if (adopted.length) log('warn', 'per-event counts are now live per hour: the hours not settled since are rewritten from the facts', { hours: adopted.length });
   const drifted = new Map((await deps.counters.listState(DRIFT_HOURS)).map((m) => [m.id, m.value]));
   const hours: CompactionResult[] = [];
   const failedHours: number[] = [];
@@ -288,10 +291,11 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     deps.metrics?.count(METRIC.objectsQuarantined);
     log('error', 'corrupt fact object moved to quarantine', { key, quarantinedAs: `${QUARANTINE_PREFIX}${key}`, error: String(error) });
   };
-  // Whole hours' minutes are rewritten where live counting may be off anywhere in them: a redelivered
-  // message, facts counted live and then quarantined, a rebuild. Copies of an event in two objects are
-  // handled by the settle itself, which rewrites just the minutes those events touch.
-  const minutesFor = (hourStart: number, quarantinedNow: boolean) => deps.settleMinutes === 'always' || quarantinedNow || drifted.has(hourStart);
+  // Whole hours' live-counted items (minutes; per-event and per-address hours) are rewritten where live
+  // counting may be off anywhere in them: a redelivered message, facts counted live and then
+  // quarantined, a rebuild. Copies of an event in two objects are handled by the settle itself, which
+  // rewrites just the items those events touch.
+  const liveItemsFor = (hourStart: number, quarantinedNow: boolean) => deps.settleMinutes === 'always' || quarantinedNow || drifted.has(hourStart);
   const settleGroup = async (group: { id: number; value: Record<string, unknown> }[], quarantinedNow = false) => {
     // Settled first, over the objects as ingest left them (so copies are visible), then merged.
     const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))));
@@ -304,8 +308,8 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
       const buckets = statement.buckets.map((b) => b.bucket);
       const empty = statement.buckets.filter((b) => b.objects === 0).map((b) => b.bucket);
       const settled = await settleBuckets('h', buckets, settleRelation('h', buckets, empty, deps.tables), deps, {
-        minuteHours: buckets.filter((b) => minutesFor(b, quarantinedNow)),
-        copiedMinutes: true,
+        liveHours: buckets.filter((b) => liveItemsFor(b, quarantinedNow)),
+        copiedLive: true,
         empty,
         nowMs: deps.clock.now(),
         rewrite: deps.rewriteSettled,

@@ -29,6 +29,8 @@ export interface IngestDeps {
   liveCounters?: Pick<CounterStore, 'add'>;
   /** how long a note's event-index record is kept (retention.ts' noteIndexSeconds; its default when absent) */
   noteIndexTtlSeconds?: number;
+  /** how long a live hour item of a per-event or per-address scope is kept (retention.ts' hourSeconds; its default when absent) */
+  hourTtlSeconds?: number;
   /** structured error lines (storage faults); the handler passes its correlated logger, stderr otherwise */
   logError?: (msg: string, fields: Record<string, unknown>) => void;
 }
@@ -258,7 +260,7 @@ function encodeByHour(messages: MessageFacts[], onUnencodable: (message: Message
  */
 async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Array>, name: string, deps: StoreDeps, nowMs: number): Promise<string[]> {
   const nowSeconds = Math.floor(nowMs / 1000);
-  const rollup = new DeltaRollup({ minuteTtlSeconds: deps.minuteTtlSeconds });
+  const rollup = new DeltaRollup({ minuteTtlSeconds: deps.minuteTtlSeconds, hourTtlSeconds: deps.hourTtlSeconds ?? DEFAULT_RETENTION_DAYS.hour * 86400 });
   const deletions = new Map<string, NostrEvent>();
   let facts = 0;
   for (const message of messages) {
@@ -289,7 +291,7 @@ async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Ar
 }
 
 /** What storing a batch's facts needs: no verifier, clock or metrics (they belong to ingestBatch). */
-export type StoreDeps = Pick<IngestDeps, 'objects' | 'counters' | 'minuteTtlSeconds' | 'liveCounters' | 'noteIndexTtlSeconds'>;
+export type StoreDeps = Pick<IngestDeps, 'objects' | 'counters' | 'minuteTtlSeconds' | 'hourTtlSeconds' | 'liveCounters' | 'noteIndexTtlSeconds'>;
 
 /**
  * The write path below verification, as ingestBatch runs it for a batch that stored in one go: the

@@ -118,6 +118,7 @@ export async function openPipeline(options: PipelineOptions) {
     metrics,
     minuteTtlSeconds: retention.minuteSeconds,
     noteIndexTtlSeconds: retention.noteIndexSeconds,
+    hourTtlSeconds: retention.hourSeconds,
     // As in AWS: live deltas go through their own queue, whose consumer merges batches before writing.
     liveCounters: queuedLiveCounters(liveQueue),
     write: warningsOnly,

@@ -28,7 +28,7 @@ export function toEngagement(state: BucketState): EngagementStats {
 
 export class DeletedError extends Error {}
 
-/** All-time window for a scope: day items (kept forever for events) + hours + live minutes. */
+/** All-time window for a per-event or per-address scope: day items (kept forever) + hour items since the last settled day, the live ones included. */
 async function allTime(scope: string, deps: QueryDeps): Promise<{ items: CounterItem[]; meta: Meta }> {
   const now = Math.floor(deps.clock.now() / 1000);
   const end = Math.ceil((now + 1) / 60) * 60;

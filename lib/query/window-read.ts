@@ -3,6 +3,7 @@ import { planWindow, type WindowPlan } from '../counters/planner.js';
 import { readPlan } from '../counters/read.js';
 import { lastIngestAt, readWatermark } from '../counters/state.js';
 import type { Retention } from '../counters/retention.js';
+import { isTargetScope } from '../counters/contributions.js';
 import { timelineStep, type QueryWindow } from './window.js';
 
 export interface QueryDeps {
@@ -47,7 +48,13 @@ export async function readWindow(scope: string, window: QueryWindow, deps: Query
   const [watermark, ingestAt] = await Promise.all([readWatermark(deps.counters), lastIngestAt(deps.counters)]);
   const nowMs = deps.clock.now();
   const hourly = options.hourly ?? timelineStep(window) === 3600;
-  const plan = planWindow(window.startTs, window.endTs, { watermark, nowSeconds: Math.floor(nowMs / 1000), retention: deps.retention, useDays: !hourly });
+  const plan = planWindow(window.startTs, window.endTs, {
+    watermark,
+    nowSeconds: Math.floor(nowMs / 1000),
+    retention: deps.retention,
+    useDays: !hourly,
+    liveGranularity: isTargetScope(scope) ? 'h' : 'm',
+  });
   const items = await readPlan(deps.counters, scope, plan);
   const live = plan.segments.some((s) => s.live);
   const newest = live ? ingestAt : watermark ? watermark * 1000 : null;

@@ -530,7 +530,7 @@ describe('least privilege: the roles allow exactly what the code does', () => {
   it('settle worker: settles a shard (reads facts, keeps its manifest and exports, Puts settled items); merges, deletes and marks nothing', async () => {
     await ingest();
     const hour = Math.floor(thread[0]!.created_at / 3600) * 3600;
-    const task = { granularity: 'h' as const, buckets: [hour], options: { nowMs, copiedMinutes: true }, shard: { index: 0, count: 2 }, run: 'h-iam-s0of2' };
+    const task = { granularity: 'h' as const, buckets: [hour], options: { nowMs, copiedLive: true }, shard: { index: 0, count: 2 }, run: 'h-iam-s0of2' };
     const done = await record(() => settleShardTask(task, { objects, counters: stores.counters, sql: recordingSql(stores.sql), tables: stores.tables, retention }, 1));
     expect(done.some((a) => a.action === 'dynamodb:BatchWriteItem')).toBe(true);
     expect(denied(roles.settle, done)).toEqual([]);

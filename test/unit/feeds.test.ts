@@ -64,9 +64,9 @@ async function publish(counters: CounterStore, video: Partial<IndexedEvent> & { 
   return v;
 }
 
-/** Live minute engagement aimed at a scope (`e:<id>` or `a:<address>`), as ingest adds it. */
+/** Live engagement aimed at a scope (`e:<id>` or `a:<address>`), as ingest adds it: per hour. */
 const engage = (counters: CounterStore, scope: string, add: Record<string, number>) =>
-  counters.add([{ scope, granularity: 'm', bucket: Math.floor((NOW - HOUR) / 60) * 60, add }]);
+  counters.add([{ scope, granularity: 'h', bucket: Math.floor((NOW - HOUR) / HOUR) * HOUR, add }]);
 
 const deps = (counters: CounterStore, nowMs = NOW_MS) => ({ counters, clock: fixedClock(nowMs), retention });
 const feedOf = (feeds: StoredFeed[], sort: 'recent' | 'trending', kind: number | null = null) => feeds.find((f) => f.sort === sort && f.kind === kind)!;

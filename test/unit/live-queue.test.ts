@@ -16,7 +16,7 @@ function batches(): CounterDelta[][] {
   const facts = generateFacts({ facts: 6_000, users: 300, zipf: 1.1, seed: 5, startTs: START, endTs: START + 120 });
   const out: CounterDelta[][] = [];
   for (let i = 0; i < facts.length; i += 600) {
-    const rollup = new DeltaRollup({ minuteTtlSeconds: 86400 });
+    const rollup = new DeltaRollup({ minuteTtlSeconds: 86400, hourTtlSeconds: 86400 });
     for (const fact of facts.slice(i, i + 600)) rollup.addFact(fact);
     rollup.addRejection('bad_signature', START + i / 60);
     out.push(rollup.deltas());
@@ -52,6 +52,17 @@ describe('live counters through the live queue', () => {
     expect(await snapshot(queued, all)).toEqual(await snapshot(direct, all));
     expect(queued.updateItems).toBe(result.items);
     expect(result.items).toBeLessThan(direct.updateItems * 0.7);
+  });
+
+  it('counts per-event and per-address scopes per hour, and reads a minute delta of theirs from older ingest code as its hour', () => {
+    const deltas = batches().flat();
+    expect(deltas.some((d) => d.scope.startsWith('e:'))).toBe(true);
+    for (const d of deltas) expect(d.granularity, d.scope).toBe(d.scope.startsWith('e:') || d.scope.startsWith('a:') ? 'h' : d.scope === 'g' && d.bucket === 0 ? 'all' : 'm');
+    const legacy = JSON.stringify({ v: 1, deltas: [[`e:${'ab'.repeat(32)}`, 'm', START + 1_260, { likes: 2 }], ['u:' + 'cd'.repeat(32), 'm', START + 1_260, { likes_rcv: 2 }]] });
+    expect(decodeLiveDeltas(legacy)).toEqual([
+      { scope: `e:${'ab'.repeat(32)}`, granularity: 'h', bucket: START, add: { likes: 2 } },
+      { scope: 'u:' + 'cd'.repeat(32), granularity: 'm', bucket: START + 1_260, add: { likes_rcv: 2 } },
+    ]);
   });
 
   it('keeps every message under the SQS size and a bounded number of deltas, and decodes to the same deltas', () => {

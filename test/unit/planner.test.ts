@@ -38,6 +38,14 @@ describe('planWindow', () => {
     expect(shape(plan)).toEqual(['m 11-20T10:05→11-20T10:45']);
   });
 
+  it('reads the live tail of a scope counted per hour (per-event, per-address) from hour items, to the end of the hour', () => {
+    const plan = planWindow(0, now, { watermark, nowSeconds: now, retention: { ...retention, daySeconds: Infinity }, liveGranularity: 'h' });
+    expect(shape(plan)).toEqual(['d 01-01T00:00→11-20T00:00', 'h 11-20T00:00→11-20T15:00', 'h* 11-20T15:00→11-20T16:00']);
+    expect(plan.unanswerable).toBeNull();
+    // Such a scope has no minute items: a window that would need them is a programming error.
+    expect(() => planWindow(T('2026-11-20T10:30:00Z'), now, { watermark, nowSeconds: now, retention, liveGranularity: 'h' })).toThrow('no minute items');
+  });
+
   it('says when a window needs items past their retention', () => {
     const plan = planWindow(T('2026-06-01T00:30:00Z'), now, { watermark, nowSeconds: now, retention });
     expect(plan.unanswerable).toContain('minute counters are kept 35 days');

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compactAndSettle } from '../../lib/facts/compact.js';
-import { DIRTY_HOURS, DRIFT_HOURS, markDirty } from '../../lib/counters/state.js';
+import { adoptHourlyTargetCounting, COUNTING_LAYOUT, DIRTY_HOURS, DRIFT_HOURS, markDirty, WATERMARK } from '../../lib/counters/state.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { decodeFacts, encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
@@ -115,6 +115,49 @@ describe('settle runs', () => {
     expect(rewrite.puts.length).toBe(6);
     // Superseded results are gone: one result per bucket is kept.
     expect((await stores.objects.list('counters/results/')).length).toBe(1);
+  });
+
+  it("per-event hour items are live counts: a settle leaves them alone, a drifted hour rewrites them (and its minutes) from the facts, every time it drifts", async () => {
+    const like = (i: number): Fact =>
+      newFact({ event_id: hex(500 + i), source: 'nostr', kind: 7, type: 'reaction', reaction: '+', created_at: HOUR + 60 + i, author: author(i % 4 + 1), target_event_id: hex(1), target_pubkey: author(0), ingested_at: 2_000 + i });
+    const facts = [note(0), ...Array.from({ length: 6 }, (_, i) => like(i))];
+    await write('batch-1', facts);
+    const post = `e:${hex(1)}`;
+    const postHour = async () => (await stores.counters.range(post, 'h', HOUR, HOUR))[0]?.values ?? {};
+    const received = async () => (await stores.counters.range(`u:${author(0)}`, 'm', HOUR + 60, HOUR + 60))[0]?.values ?? {};
+    // Live counting as ingest does it, once per event.
+    await stores.counters.add([{ scope: post, granularity: 'h', bucket: HOUR, add: { likes: 6 } }, { scope: `u:${author(0)}`, granularity: 'm', bucket: HOUR + 60, add: { likes_rcv: 6 } }]);
+    const plain = countingPuts(stores.counters);
+    await run(plain.store, (HOUR + 2 * 3600) * 1000);
+    expect(plain.puts.filter((p) => p.scope === post && p.granularity === 'h')).toEqual([]);
+    expect(await postHour()).toEqual({ likes: 6 });
+    for (let drift = 1; drift <= 2; drift++) {
+      // A redelivered message counted its events again: the hour is marked drifted, as live-queue does.
+      await stores.counters.add([{ scope: post, granularity: 'h', bucket: HOUR, add: { likes: 6 } }, { scope: `u:${author(0)}`, granularity: 'm', bucket: HOUR + 60, add: { likes_rcv: 6 } }]);
+      await markDirty(stores.counters, [HOUR], 0);
+      await markDirty(stores.counters, [HOUR], 0, DRIFT_HOURS);
+      await run(stores.counters, (HOUR + 2 + drift) * 3600 * 1000);
+      expect(await postHour(), `drift ${drift}`).toEqual({ likes: 6 });
+      expect(await received(), `drift ${drift}`).toEqual({ likes_rcv: 6 });
+    }
+  });
+
+  it('a table settled before per-event hours were live counts has its unsettled hours rewritten once', async () => {
+    await stores.counters.putState(WATERMARK, 0, { settledThrough: HOUR });
+    await markDirty(stores.counters, [HOUR, HOUR + 3600], 0);
+    expect(await adoptHourlyTargetCounting(stores.counters, 5)).toEqual([HOUR, HOUR + 3600]);
+    expect((await stores.counters.listState(DRIFT_HOURS)).map((m) => m.id)).toEqual([HOUR, HOUR + 3600]);
+    expect(await adoptHourlyTargetCounting(stores.counters, 6)).toEqual([]);
+    // A new table only records the layout.
+    const fresh = await localStores();
+    try {
+      await markDirty(fresh.counters, [HOUR], 0);
+      expect(await adoptHourlyTargetCounting(fresh.counters, 5)).toEqual([]);
+      expect(await fresh.counters.listState(DRIFT_HOURS)).toEqual([]);
+      expect(await fresh.counters.getState(COUNTING_LAYOUT, 0)).toMatchObject({ targetScopes: 'hourly' });
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('a manifest written before runs (a scope list) has its scopes cleared, then the result Put', async () => {

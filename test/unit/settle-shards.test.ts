@@ -115,7 +115,7 @@ describe('shards settled by workers of their own (the settle queue)', () => {
 
   it('a message that is not a shard task fails alone; a task already committed is not settled again', async () => {
     const handler = createSettleHandler({ ...stores, retention, write: () => {} });
-    const task: ShardTask = { granularity: 'h', buckets: [HOUR], options: { nowMs: 0, copiedMinutes: true }, shard: { index: 1, count: 3 }, run: 'h-test-s1of3' };
+    const task: ShardTask = { granularity: 'h', buckets: [HOUR], options: { nowMs: 0, copiedLive: true }, shard: { index: 1, count: 3 }, run: 'h-test-s1of3' };
     const event = (bodies: string[]) => ({ Records: bodies.map((body, i) => ({ messageId: `m${i}`, body, attributes: { ApproximateReceiveCount: '1' } })) }) as never;
     const first = await handler(event(['{"granularity":"x"}', JSON.stringify(task)]), {} as never);
     expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'm0' }]);

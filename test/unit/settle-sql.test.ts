@@ -8,7 +8,7 @@ import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { settledHourItems } from '../../lib/counters/settle.js';
 import { settleSql, settledItemOfRow } from '../../lib/counters/settle-sql.js';
 import { engagementReceived } from '../../lib/counters/read.js';
-import { contributionsOf } from '../../lib/counters/contributions.js';
+import { contributionsOf, isTargetScope } from '../../lib/counters/contributions.js';
 import { encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { newFact, type Fact } from '../../lib/facts/schema.js';
@@ -95,7 +95,7 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
   const factsOf = (hour: number) => unique.filter((f) => f.created_at >= hour && f.created_at < hour + 3600);
 
   it('hour and minute items of several hours in one statement, item for item, each row tagged with its hour', async () => {
-    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', buckets: hours, minuteHours: hours }));
+    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', buckets: hours, liveHours: hours }));
     for (const hour of hours) {
       const own = rows.filter((r) => r.part === String(hour));
       expect(own.length).toBeGreaterThan(50);
@@ -104,24 +104,30 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
     expect(rows.every((r) => hours.map(String).includes(String(r.part)))).toBe(true);
   });
 
-  it('minute items only for the hours asked', async () => {
-    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', buckets: hours.slice(0, 2), minuteHours: [hours[1]!] }));
+  it('live-counted items (minutes; per-event and per-address hours) only for the hours asked', async () => {
+    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', buckets: hours.slice(0, 2), liveHours: [hours[1]!] }));
     const minuteParts = new Set(rows.filter((r) => r.granularity === 'm').map((r) => r.part));
     expect(minuteParts).toEqual(new Set([String(hours[1])]));
-    expect(rows.filter((r) => r.granularity === 'h' && r.part === String(hours[0])).length).toBe(aggregateFacts(factsOf(hours[0]!)).size);
+    const hourRows = (hour: number) => rows.filter((r) => r.granularity === 'h' && r.part === String(hour)).map(settledItemOfRow);
+    const scopes = (hour: number) => [...aggregateFacts(factsOf(hour)).keys()];
+    expect(scopes(hours[0]!).some(isTargetScope)).toBe(true);
+    expect(hourRows(hours[0]!).map((i) => i.scope).sort()).toEqual(scopes(hours[0]!).filter((s) => !isTargetScope(s)).sort());
+    expect(hourRows(hours[1]!).map((i) => i.scope).sort()).toEqual(scopes(hours[1]!).sort());
   });
 
-  it('with copiedMinutes, exactly the minute items an event found in two objects touches', async () => {
+  it('with copiedLive, exactly the live-counted items (minutes; per-event and per-address hours) an event found in two objects touches', async () => {
     const copiedIds = new Set(facts.filter((f) => f.relay === 'wss://copy').map((f) => f.event_id));
-    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', buckets: hours, copiedMinutes: true }));
-    const minutes = rows.filter((r) => r.granularity === 'm').map(settledItemOfRow);
-    expect(minutes.length).toBeGreaterThan(0);
+    const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', buckets: hours, copiedLive: true }));
+    const liveCounted = (i: CounterItem) => i.granularity === 'm' || isTargetScope(i.scope);
+    const minutes = rows.map(settledItemOfRow).filter(liveCounted);
+    expect(minutes.some((i) => i.granularity === 'm')).toBe(true);
+    expect(minutes.some((i) => i.granularity === 'h')).toBe(true);
     for (const hour of hours) {
-      const reference = settledHourItems(hour, factsOf(hour), retention).items.filter((i) => i.granularity === 'm');
+      const reference = settledHourItems(hour, factsOf(hour), retention).items.filter(liveCounted);
       // The keys the copied events' counts land on, as the live rollup would have counted them.
       const touched = new Set<string>();
       for (const f of factsOf(hour).filter((x) => copiedIds.has(x.event_id))) {
-        for (const { scope } of contributionsOf(f).counts) if (!scope.startsWith('e:') && !scope.startsWith('a:')) touched.add(`${scope}|${Math.floor(f.created_at / 60) * 60}`);
+        for (const { scope } of contributionsOf(f).counts) touched.add(`${scope}|${isTargetScope(scope) ? Math.floor(f.created_at / 3600) * 3600 : Math.floor(f.created_at / 60) * 60}`);
       }
       const own = minutes.filter((m) => m.bucket >= hour && m.bucket < hour + 3600);
       expect(new Set(own.map((m) => `${m.scope}|${m.bucket}`))).toEqual(touched);
@@ -147,7 +153,7 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
   });
 
   it('the Athena text uses Trino functions only where the dialects differ', () => {
-    const athena = settleSql('facts', { dialect: 'athena', granularity: 'h', buckets: [DAY], minuteHours: [DAY] });
+    const athena = settleSql('facts', { dialect: 'athena', granularity: 'h', buckets: [DAY], liveHours: [DAY] });
     expect(athena).toContain("from_base(substr(member, 1, 8), 16)");
     expect(athena).toContain('array_join(array_agg(');
     expect(athena).not.toMatch(/string_agg|to_json|'0x'/);
