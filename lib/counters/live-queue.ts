@@ -34,16 +34,17 @@ export const LIVE_BATCH_MAX_BYTES = 6 * 1024 * 1024;
 
 /** Deltas per message at most, so one message's decode and merge are bounded whatever their size. */
 export const LIVE_MESSAGE_MAX_DELTAS = 4_000;
-const MAX_SCOPE_CHARS = 512;
+/** a scope or metric name carries at most an address (normalise.ts bounds its d tag) */
+const MAX_NAME_CHARS = 1_200;
 const MAX_METRICS = 64;
 const MAX_CODES = 4_096;
 
 /** One delta on the wire: [scope, granularity, bucket, adds, unions?, expiresAt?]. */
 const wireDelta = z.tuple([
-  z.string().min(1).max(MAX_SCOPE_CHARS),
+  z.string().min(1).max(MAX_NAME_CHARS),
   z.enum(['m', 'h', 'd', 'all']),
   z.number().int().nonnegative(),
-  z.record(z.string().max(128), z.number().finite()).refine((add) => Object.keys(add).length <= MAX_METRICS, 'too many metrics'),
+  z.record(z.string().max(MAX_NAME_CHARS), z.number().finite()).refine((add) => Object.keys(add).length <= MAX_METRICS, 'too many metrics'),
   z.record(z.string().max(64), z.array(z.number().int()).max(MAX_CODES)).nullable().optional(),
   z.number().int().positive().nullable().optional(),
 ]);

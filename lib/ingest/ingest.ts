@@ -5,7 +5,7 @@ import { indexRecords } from '../counters/event-index.js';
 import { DEFAULT_RETENTION_DAYS } from '../counters/retention.js';
 import { appEventSchema, appFact } from '../app/events.js';
 import type { EventVerifier } from '../nostr/verify.js';
-import { normalise } from '../nostr/normalise.js';
+import { DTagTooLongError, normalise } from '../nostr/normalise.js';
 import type { Fact } from '../facts/schema.js';
 import { encodeFacts } from '../facts/parquet.js';
 import { createdAtInRange, partitionOf, partitionPrefix } from '../facts/partition.js';
@@ -165,9 +165,9 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
         const before = own.facts.length;
         keep(normalise(event, { relay, ingestedAt: nowMs }));
         if (event.kind === 5 && own.facts.length > before) own.deletions.set(event.id, event);
-      } catch {
+      } catch (error) {
         // A normaliser edge case on one hostile event must not cost its neighbours.
-        countReject(own, 'unprocessable');
+        countReject(own, error instanceof DTagTooLongError ? 'oversized' : 'unprocessable');
       }
     }
   }

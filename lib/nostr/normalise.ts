@@ -26,6 +26,12 @@ const MAX_REACTION_CHARS = 64;
 const MAX_TITLE_CHARS = 256;
 /** A longer URL is almost certainly not a media link; keep the fact small rather than store it. */
 const MAX_URL_CHARS = 2048;
+/**
+ * An address names a counter scope and a top-list key, which have bounded sizes: an event whose own
+ * `d` tag is longer is refused (`DTagTooLongError`), a reference to a longer one is malformed.
+ */
+export const MAX_D_TAG_CHARS = 1024;
+export class DTagTooLongError extends Error {}
 
 const VIDEO_KINDS: ReadonlySet<number> = new Set([21, 22, 34235, 34236]);
 
@@ -55,6 +61,7 @@ export function reactionClass(content: string): 'like' | 'dislike' | 'emoji' {
 export function normalise(event: NostrEvent, ctx: NormaliseContext): Fact {
   const { kind, tags } = event;
   const dTag = isAddressable(kind) ? (firstTagValue(tags, 'd') ?? '') : null;
+  if (dTag !== null && dTag.length > MAX_D_TAG_CHARS) throw new DTagTooLongError(`d tag of ${dTag.length} characters`);
   const fact: Fact = newFact({
     event_id: event.id,
     source: 'nostr',
@@ -364,7 +371,7 @@ function parseAddress(value: string | undefined): string | null {
   const kind = Number(kindText);
   if (kind > 65535) return null;
   const pubkey = hex64(value.slice(first + 1, first + 65));
-  if (pubkey === null) return null;
+  if (pubkey === null || value.length - (first + 66) > MAX_D_TAG_CHARS) return null;
   return `${kind}:${pubkey}:${value.slice(first + 66)}`;
 }
 

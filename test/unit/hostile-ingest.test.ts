@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { ingestBatch, type IngestDeps } from '../../lib/ingest/ingest.js';
+import { MAX_D_TAG_CHARS } from '../../lib/nostr/normalise.js';
+import { applyLiveDeltas, queuedLiveCounters } from '../../lib/counters/live-queue.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
 import { decodeFacts, encodeFacts } from '../../lib/facts/parquet.js';
 import { compactAndSettle, QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
@@ -66,6 +68,20 @@ describe('hostile input costs only itself', () => {
       deps,
     );
     expect(app).toMatchObject({ failedMessageIds: [], accepted: 1, rejected: { created_at_out_of_range: 1 } });
+  });
+
+  it('an addressable video with a d tag past MAX_D_TAG_CHARS is refused as oversized, and a reaction to such an address counts for the event it names; the neighbours and the live counts are whole', async () => {
+    const key = generateSecretKey();
+    const long = 'x'.repeat(MAX_D_TAG_CHARS + 1);
+    const video = finalizeEvent({ kind: 34235, created_at: NOW_S - 60, tags: [['d', long], ['title', 't'], ['url', 'https://v.example/a.mp4']], content: '' }, key);
+    const target = signed(NOW_S - 120, 'the post');
+    const like = finalizeEvent({ kind: 7, created_at: NOW_S - 30, tags: [['e', target.id], ['p', target.pubkey], ['a', `34235:${video.pubkey}:${long}`]], content: '+' }, generateSecretKey());
+    const liveBodies: string[] = [];
+    const result = await ingestBatch([message('m1', [target, video, like])], { ...deps, liveCounters: queuedLiveCounters({ sendBatch: async (bodies) => (liveBodies.push(...bodies), { failed: [] }) }) });
+    expect(result).toMatchObject({ failedMessageIds: [], accepted: 2, rejected: { oversized: 1 } });
+    const applied = await applyLiveDeltas(liveBodies.map((body, i) => ({ messageId: `l${i}`, body, receiveCount: 1 })), { counters: stores.counters, clock });
+    expect(applied.failedMessageIds).toEqual([]);
+    expect((await stores.counters.range(`e:${target.id}`, 'h', 0, Number.MAX_SAFE_INTEGER))[0]?.values).toEqual({ likes: 1 });
   });
 
   it('a forged copy seen first (real id and signature, other content) never hides the genuine event', async () => {
