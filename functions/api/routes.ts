@@ -22,6 +22,7 @@ import { globalSummary } from '../../lib/query/global.js';
 import { DeletedError, eventStats, videoStats } from '../../lib/query/event-stats.js';
 import { parsePubkey } from '../../lib/nostr/pubkey.js';
 import type { Retention } from '../../lib/counters/retention.js';
+import { userScope } from '../../lib/counters/contributions.js';
 
 export interface ApiDeps {
   counters: CounterStore;
@@ -127,7 +128,7 @@ const MAX_JOB_WINDOW_SECONDS = 3660 * 86400;
 async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps: ApiDeps): Promise<HttpResponse | null> {
   const { window } = request;
   const tooLong = window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS;
-  const plan = tooLong ? null : await planFor(window, deps, timelineStep(window) === 3600);
+  const plan = tooLong ? null : await planFor(userScope(request.pubkey), window, deps, timelineStep(window) === 3600);
   if (!tooLong && !plan?.unanswerable) return null;
   if (!deps.jobs) {
     throw new HttpError('bad_window', plan?.unanswerable ?? `windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days need the jobs runner, which is not configured`);

@@ -552,8 +552,15 @@ async function prepare(params: PrepareParams) {
   const settledHours = (watermark - startTs) / 3600;
   for (let h = 0; h < settledHours; h++) {
     const hour = startTs + h * 3600;
-    // Exactly the items the compactor Puts for this hour.
-    for (const item of settledHourItems(hour, byHour[h]!, retention).items) {
+    // Exactly the items the compactor Puts for this hour; a sparse user hour's item is not Put, but its
+    // day is settled from the same facts.
+    const settled = settledHourItems(hour, byHour[h]!, retention);
+    for (const item of settled.sparse) {
+      let list = dayHourItems.get(item.scope);
+      if (!list) dayHourItems.set(item.scope, (list = []));
+      list.push(item);
+    }
+    for (const item of settled.items) {
       const bytes = counterItemBytes(item);
       if (item.granularity === 'h') {
         settledStats.h.record(bytes, item.scope, hour);

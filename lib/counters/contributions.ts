@@ -32,6 +32,16 @@ export const addressScope = (address: string) => `a:${address}`;
  */
 export const isTargetScope = (scope: string) => scope.startsWith('e:') || scope.startsWith('a:');
 
+export const isUserScope = (scope: string) => scope.startsWith('u:');
+
+/**
+ * A user's hour with at most this many events has no settled hour item: its minute items hold all an
+ * hour item would (counts, the engagers sketch, top-list entries: `minuteDetails`), and reads take its
+ * few minute items instead (lib/counters/read.ts). At the sparse mix most user hours hold one event,
+ * so this saves a write per event there (docs/scaling.md).
+ */
+export const SPARSE_HOUR_EVENTS = 2;
+
 /** The user-summary metrics, as stored in `u:<pubkey>` counter items. */
 export const USER_METRICS = [
   'posts',

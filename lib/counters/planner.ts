@@ -1,5 +1,6 @@
 import type { Granularity } from '../ports.js';
 import type { Retention } from './retention.js';
+import { SPARSE_HOUR_EVENTS } from './contributions.js';
 
 /** A contiguous run of buckets of one granularity: one Query. */
 export interface PlanSegment {
@@ -32,12 +33,14 @@ const ceilTo = (t: number, size: number) => Math.ceil(t / size) * size;
  * `liveGranularity: 'h'` is for scopes counted live per hour (per-event and per-address scopes): they
  * have no minute items, so their windows start on an hour and their live tail is read from hour items
  * up to the end of the hour `end` falls in (it holds the events dated up to then, a few minutes ahead
- * at most: createdAtInRange).
+ * at most: createdAtInRange). `sparseHours` is for user scopes: a sparse hour of theirs is read from its
+ * minute items (read.ts), so their settled hours count SPARSE_HOUR_EVENTS items each at most, and need
+ * minute items still kept.
  */
 export function planWindow(
   start: number,
   end: number,
-  options: { watermark: number; nowSeconds: number; retention: Retention; useDays?: boolean; liveGranularity?: 'm' | 'h' },
+  options: { watermark: number; nowSeconds: number; retention: Retention; useDays?: boolean; liveGranularity?: 'm' | 'h'; sparseHours?: boolean },
 ): WindowPlan {
   const segments: PlanSegment[] = [];
   const problems: string[] = [];
@@ -90,6 +93,8 @@ export function planWindow(
     need('m', liveStart);
   }
   const sizes = { m: 60, h: HOUR, d: DAY };
-  const maxItems = segments.reduce((n, s) => n + (s.to - s.from) / sizes[s.granularity], 0);
+  const perHour = options.sparseHours ? SPARSE_HOUR_EVENTS : 1;
+  for (const s of segments) if (options.sparseHours && s.granularity === 'h' && !s.live) need('m', s.from);
+  const maxItems = segments.reduce((n, s) => n + ((s.to - s.from) / sizes[s.granularity]) * (s.granularity === 'h' && !s.live ? perHour : 1), 0);
   return { segments, unanswerable: problems.length ? [...new Set(problems)].join('; ') : null, maxItems };
 }

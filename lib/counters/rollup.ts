@@ -1,8 +1,9 @@
 import type { CounterDelta, Granularity } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { bucketStart } from './buckets.js';
-import { contributionsOf, GLOBAL_SCOPE, isTargetScope, REJECTIONS_SCOPE, type DistinctSketch } from './contributions.js';
+import { contributionsOf, GLOBAL_SCOPE, isTargetScope, isUserScope, REJECTIONS_SCOPE, SPARSE_HOUR_EVENTS, type DistinctSketch } from './contributions.js';
 import { reduceCodes } from './hll.js';
+import { topEntryMetric } from './topn.js';
 
 /** The only sketch live items carry (see DeltaRollup). */
 const LIVE_SKETCH: DistinctSketch = 'users';
@@ -21,12 +22,14 @@ export interface RollupOptions {
  * distinct-count sketches and top-N lists are computed when the hour settles, from the facts, into
  * settled hour and day items (minute items have this counts-only shape, settled or not).
  * A sketch or a list in a live item grows with every batch that touches it: the busiest users' minute
- * items reached 60 KB at the design load, each update billed by that size. The one exception is a
+ * items reached 60 KB at the design load, each update billed by that size. The exceptions: a
  * project's users sketch (daily active users is the first-party metric people watch live): one item
- * per project per minute, each batch adding at most one code per register.
+ * per project per minute, each batch adding at most one code per register; and a user's delta of at
+ * most SPARSE_HOUR_EVENTS events carries its details (engager codes, top-list entries), so the minutes
+ * of a sparse hour hold what its hour item would (the settle writes none): a few entries per batch.
  */
 export class DeltaRollup {
-  private readonly items = new Map<string, CounterDelta & { union: Record<string, number[]> }>();
+  private readonly items = new Map<string, CounterDelta & { union: Record<string, number[]>; events: number; details?: Details }>();
 
   constructor(private readonly options: RollupOptions) {}
 
@@ -41,6 +44,21 @@ export class DeltaRollup {
       else this.bump(scope, 'm', minute, metric, amount);
     }
     for (const { scope, sketch, code } of c.distinct) if (sketch === LIVE_SKETCH) (this.item(scope, 'm', minute).union[sketch] ??= []).push(code);
+    // A user's details, kept while its delta is small enough to carry them (deltas()).
+    const users = new Set<string>();
+    for (const { scope } of c.counts) if (isUserScope(scope)) users.add(scope);
+    for (const scope of users) this.item(scope, 'm', minute).events++;
+    for (const { scope, sketch, code } of c.distinct) if (isUserScope(scope)) (this.details(scope, minute).codes[sketch] ??= []).push(code);
+    for (const { scope, list, key, amount } of c.tops) {
+      if (!isUserScope(scope)) continue;
+      const add = this.details(scope, minute).add;
+      const metric = topEntryMetric(list, key);
+      add[metric] = (add[metric] ?? 0) + amount;
+    }
+  }
+
+  private details(scope: string, minute: number): Details {
+    return (this.item(scope, 'm', minute).details ??= { codes: {}, add: {} });
   }
 
   /**
@@ -58,7 +76,7 @@ export class DeltaRollup {
     let item = this.items.get(key);
     if (!item) {
       const expiresAt = granularity === 'm' ? bucket + this.options.minuteTtlSeconds : granularity === 'h' ? bucket + this.options.hourTtlSeconds : undefined;
-      item = { scope, granularity, bucket, add: {}, union: {}, expiresAt };
+      item = { scope, granularity, bucket, add: {}, union: {}, events: 0, expiresAt };
       this.items.set(key, item);
     }
     return item;
@@ -70,8 +88,22 @@ export class DeltaRollup {
   }
 
   deltas(): CounterDelta[] {
-    // One code per register per batch: the union of two batches' sketches is the same sketch.
-    for (const item of this.items.values()) for (const [name, codes] of Object.entries(item.union)) item.union[name] = reduceCodes(codes);
-    return [...this.items.values()];
+    const out: CounterDelta[] = [];
+    for (const { details, events, ...item } of this.items.values()) {
+      if (details && events <= SPARSE_HOUR_EVENTS) {
+        for (const [name, codes] of Object.entries(details.codes)) (item.union[name] ??= []).push(...codes);
+        for (const [metric, amount] of Object.entries(details.add)) item.add[metric] = (item.add[metric] ?? 0) + amount;
+      }
+      // One code per register per batch: the union of two batches' sketches is the same sketch.
+      for (const [name, codes] of Object.entries(item.union)) item.union[name] = reduceCodes(codes);
+      out.push(item);
+    }
+    return out;
   }
+}
+
+/** A user's minute delta's details: sketch codes and top-list entries (topEntryMetric). */
+interface Details {
+  codes: Record<string, number[]>;
+  add: Record<string, number>;
 }

@@ -1,7 +1,8 @@
 import type { CounterItem, Granularity } from '../ports.js';
 import { dedupedFacts, type SqlDialect } from '../jobs/metrics-sql.js';
 import { HLL_PRECISION } from './hll.js';
-import { TOP_N } from './topn.js';
+import { TOP_N, TOP_PREFIX_BY_LIST } from './topn.js';
+import { SPARSE_HOUR_EVENTS } from './contributions.js';
 
 /**
  * Settled counters as one SQL statement over the facts, so the heavy part of settling (deduplicating
@@ -147,9 +148,13 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   ];
   const liveWhere = liveRows.length ? `(${liveRows.join(' OR ')})` : 'FALSE';
   const minuteWhere = `NOT (${isTarget}) AND ${liveWhere}`;
+  // A sparse user hour (SPARSE_HOUR_EVENTS) has no hour item: its minute items carry its details.
+  const hourKey = `scope || '|' || CAST(${bucketOf('created_at', 3600)} AS VARCHAR)`;
+  const inSparseHour = `${hourKey} IN (SELECT k FROM sparse_keys)`;
+  const topPrefix = `CASE list ${Object.entries(TOP_PREFIX_BY_LIST).map(([list, prefix]) => `WHEN '${list}' THEN '${prefix}'`).join(' ')} END`;
   // One aggregation per granularity of output: the hour or day item, and the minute items.
   const levels: { name: Granularity; bucket: string; filter: string; part: string; scopes: string }[] = [
-    { name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket', scopes: isDay ? '' : `WHERE NOT (${isTarget}) OR ${liveWhere}` },
+    { name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket', scopes: isDay ? '' : `WHERE (NOT (${isTarget}) OR ${liveWhere}) AND NOT (${inSparseHour})` },
   ];
   if (liveRows.length) {
     levels.push({ name: 'm', bucket: bucketOf('created_at', 60), filter: `settled_only = 0 AND ${minuteWhere}`, part: bucketOf('v.bucket', 3600), scopes: `WHERE ${minuteWhere}` });
@@ -158,13 +163,16 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     const b = level.bucket;
     const g = `, ${b}`;
     const minute = level.name === 'm';
-    // Minute items hold what live items hold, settled or not: counts and a project's users sketch, no
-    // lists (so an answer never depends on which hours happened to be rewritten).
-    const sketchFilter = minute ? `${level.filter} AND sketch = 'users'` : level.filter;
+    // Minute items hold what live items hold, settled or not: counts and a project's users sketch, and
+    // in a sparse user hour its engagers and top-list entries (as `tp:<key>` counts), never lists.
+    const sketchFilter = minute ? `${level.filter} AND (sketch = 'users' OR ${inSparseHour})` : level.filter;
     const tops = minute ? 'CAST(NULL AS VARCHAR)' : 't.tops';
+    const source = minute
+      ? `(SELECT scope, metric, amount, created_at FROM c UNION ALL SELECT scope, ${topPrefix} || k, amount, created_at FROM t WHERE settled_only = 0 AND ${inSparseHour})`
+      : 'c';
     return `SELECT v.scope, '${level.name}' AS granularity, v.bucket, v.vals, s.sketches, ${tops} AS tops, CAST(${level.part} AS VARCHAR) AS ${SETTLE_PART_COLUMN} FROM (
       SELECT scope, bucket, '{' || ${d.join(`${d.json('metric')} || ':' || CAST(total AS VARCHAR)`, 'metric')} || '}' AS vals
-      FROM (SELECT scope, ${b} AS bucket, metric, sum(amount) AS total FROM c ${level.scopes} GROUP BY scope${g}, metric)
+      FROM (SELECT scope, ${b} AS bucket, metric, sum(amount) AS total FROM ${source} ${level.scopes} GROUP BY scope${g}, metric)
       GROUP BY scope, bucket
     ) v
     LEFT JOIN (
@@ -208,6 +216,14 @@ c AS (${inShard(counts.join('\n  UNION ALL '))}),${
 copies AS (SELECT event_id FROM ${relation} WHERE created_at >= ${window.startTs} AND created_at < ${window.endTs} GROUP BY event_id HAVING count(*) > 1),
 copied_keys AS (SELECT DISTINCT ${liveKey} AS k FROM c WHERE event_id IN (SELECT event_id FROM copies)),`
       : ''
+  }
+${
+    isDay
+      ? ''
+      : `sparse_keys AS (
+  SELECT scope || '|' || CAST(hour AS VARCHAR) AS k FROM (SELECT scope, ${bucketOf('created_at', 3600)} AS hour, event_id FROM c WHERE substr(scope, 1, 2) = 'u:')
+  GROUP BY scope, hour HAVING count(DISTINCT event_id) <= ${SPARSE_HOUR_EVENTS}
+),`
   }
 sk AS (SELECT scope, sketch, ${code('member')} AS code, created_at, settled_only FROM (${inShard(sketches.join('\n  UNION ALL '))})),
 t AS (${inShard(tops.join('\n  UNION ALL '))})

@@ -1,7 +1,8 @@
 import type { CounterItem } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { aggregateFacts, mergeItems, toItem, type BucketState } from './aggregate.js';
-import { GLOBAL_SCOPE, isTargetScope } from './contributions.js';
+import { contributionsOf, GLOBAL_SCOPE, isTargetScope, isUserScope, SPARSE_HOUR_EVENTS } from './contributions.js';
+import { topEntryMetric } from './topn.js';
 import { engagementReceived } from './read.js';
 import type { Retention } from './retention.js';
 
@@ -13,15 +14,23 @@ import type { Retention } from './retention.js';
 /** Where each settled hour's and day's manifest lives in the bucket (the compactor's IAM grant names it too). */
 export const MANIFESTS_PREFIX = 'counters/manifests/';
 /**
- * The items an hour settles into, from its deduplicated facts: one hour item per scope, and the hour's
- * minute items, rewritten exactly too: they serve the sub-hour edges of custom windows, and a
- * redelivered batch may have over-counted them while they were live. Pure: the compactor Puts these,
- * the benchmark measures them.
+ * The items an hour settles into, from its deduplicated facts: one hour item per scope but a sparse
+ * user hour (SPARSE_HOUR_EVENTS), and the hour's minute items, rewritten exactly too: they serve the
+ * sub-hour edges of custom windows and stand in for sparse hours, and a redelivered batch may have
+ * over-counted them while they were live. `sparse` are the hour items not written (a model's day
+ * roll-up needs them). Pure: the compactor's SQL is held to these, the benchmark measures them.
  */
-export function settledHourItems(hourStart: number, facts: readonly Fact[], retention: Retention): { scopes: string[]; items: (CounterItem & { expiresAt?: number })[] } {
+export function settledHourItems(
+  hourStart: number,
+  facts: readonly Fact[],
+  retention: Retention,
+): { scopes: string[]; items: (CounterItem & { expiresAt?: number })[]; sparse: CounterItem[] } {
   const states = aggregateFacts(facts);
   const expiresAt = hourStart + retention.hourSeconds;
-  const items: (CounterItem & { expiresAt?: number })[] = [...states].map(([scope, state]) => toItem(scope, 'h', hourStart, state, expiresAt));
+  const sparse = sparseUserScopes(facts);
+  const items: (CounterItem & { expiresAt?: number })[] = [];
+  const notWritten: CounterItem[] = [];
+  for (const [scope, state] of states) (sparse.has(scope) ? notWritten : items).push(toItem(scope, 'h', hourStart, state, expiresAt));
   const byMinute = new Map<number, Fact[]>();
   for (const fact of facts) {
     const minute = Math.floor(fact.created_at / 60) * 60;
@@ -33,13 +42,28 @@ export function settledHourItems(hourStart: number, facts: readonly Fact[], rete
     for (const [scope, state] of aggregateFacts(minuteFacts)) {
       // Per-event and per-address scopes have no minute items: they are counted live per hour.
       if (isTargetScope(scope)) continue;
-      // Minute items hold what live ones hold, settled or not: counts and a project's users sketch.
-      for (const name of Object.keys(state.sets)) if (name !== 'users') delete state.sets[name];
+      // Minute items hold what live ones hold, settled or not: counts and a project's users sketch,
+      // and a sparse user hour's details (its hour item is not written).
+      if (sparse.has(scope)) {
+        for (const [list, entries] of Object.entries(state.tops)) for (const [key, amount] of entries) state.values[topEntryMetric(list, key)] = amount;
+      } else {
+        for (const name of Object.keys(state.sets)) if (name !== 'users') delete state.sets[name];
+      }
       state.tops = {};
       items.push(toItem(scope, 'm', minute, state, minute + retention.minuteSeconds));
     }
   }
-  return { scopes: [...states.keys()], items };
+  return { scopes: [...states.keys()], items, sparse: notWritten };
+}
+
+/** The user scopes with at most SPARSE_HOUR_EVENTS events among an hour's facts. */
+function sparseUserScopes(facts: readonly Fact[]): Set<string> {
+  const events = new Map<string, number>();
+  for (const fact of facts) {
+    const users = new Set(contributionsOf(fact).counts.map((c) => c.scope).filter(isUserScope));
+    for (const scope of users) events.set(scope, (events.get(scope) ?? 0) + 1);
+  }
+  return new Set([...events].filter(([, n]) => n <= SPARSE_HOUR_EVENTS).map(([scope]) => scope));
 }
 
 /**

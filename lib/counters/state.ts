@@ -50,8 +50,10 @@ export const DIRTY_DAYS = 'dirty-day';
 export const DRIFT_HOURS = 'drift-hour';
 
 /**
- * How this table's live counts are laid out. Absent: written before per-event and per-address scopes
- * were counted live per hour (their live counts went to minute items, which nothing reads now).
+ * How this table's counts are laid out. Absent: written before per-event and per-address scopes were
+ * counted live per hour (their live counts went to minute items, which nothing reads now) and before
+ * sparse user hours were kept in their minute items (settled hours have hour items; live minutes have
+ * no details).
  */
 export const COUNTING_LAYOUT = 'counting-layout';
 
@@ -66,7 +68,7 @@ export async function adoptHourlyTargetCounting(counters: CounterStore, nowMs: n
   const settledBefore = (await counters.getState(WATERMARK, 0)) !== null;
   const hours = settledBefore ? (await counters.listState(DIRTY_HOURS)).map((mark) => mark.id) : [];
   if (hours.length) await markDirty(counters, hours, nowMs, DRIFT_HOURS);
-  await counters.putState(COUNTING_LAYOUT, 0, { targetScopes: 'hourly', adoptedAt: nowMs });
+  await counters.putState(COUNTING_LAYOUT, 0, { targetScopes: 'hourly', sparseUserHours: 'minutes', adoptedAt: nowMs });
   return hours;
 }
 

@@ -21,7 +21,13 @@ export function parseTop(text: string | undefined): TopList {
 }
 
 /**
- * Prefixes of top-N entries stored as numeric attributes in live minute items by versions before live
- * items became counts only; reads still merge them, so those items count until they expire.
+ * Top-list entries stored as numeric attributes of a user's minute item (`tp:<post>`, `tt:<tag>`,
+ * `tz:<zapper>`): the minutes of a sparse hour carry them in place of the hour item's lists
+ * (contributions.ts, SPARSE_HOUR_EVENTS); reads merge them into the lists.
  */
 export const TOP_LIST_BY_PREFIX: Record<string, 'top_posts' | 'top_tags' | 'top_zappers'> = { 'tp:': 'top_posts', 'tt:': 'top_tags', 'tz:': 'top_zappers' };
+export const TOP_PREFIX_BY_LIST: Record<string, string> = Object.fromEntries(Object.entries(TOP_LIST_BY_PREFIX).map(([prefix, list]) => [list, prefix]));
+/** the top-list entry's attribute name */
+export const topEntryMetric = (list: string, key: string) => `${TOP_PREFIX_BY_LIST[list]}${key}`;
+/** True for a minute item's detail attributes (top-list entries), which only sparse hours' reads use. */
+export const isTopEntryMetric = (metric: string) => metric.slice(0, 3) in TOP_LIST_BY_PREFIX;

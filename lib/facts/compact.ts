@@ -5,7 +5,7 @@ import { FACTS_PREFIX, partitionOf, partitionPrefix } from './partition.js';
 import { FACT_COLUMNS, type Fact } from './schema.js';
 import { COMPACTION_STAGING_PREFIX, type SettleTables } from './tables.js';
 import { dedupedFacts } from '../jobs/metrics-sql.js';
-import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, readWatermark, WATERMARK } from '../counters/state.js';
+import { adoptHourlyTargetCounting, clearDirty, COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, readWatermark, WATERMARK } from '../counters/state.js';
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
@@ -281,6 +281,14 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   const adopted = await adoptHourlyTargetCounting(deps.counters, startedMs);
   if (adopted.length) log('warn', 'per-event counts are now live per hour: the hours not settled since are rewritten from the facts', { hours: adopted.length });
   const drifted = new Map((await deps.counters.listState(DRIFT_HOURS)).map((m) => [m.id, m.value]));
+  // An hour last settled under the earlier layout has hour items where sparse hours now have none and
+  // minute items without their details: its first settle under this layout rewrites its live-counted items.
+  const layoutSince = Number((await deps.counters.getState(COUNTING_LAYOUT, 0))?.adoptedAt ?? 0);
+  const settledBeforeLayout = new Set<number>();
+  for (const mark of dirty) {
+    const settledAt = await lastSettledAt(deps.objects, 'h', mark.id);
+    if (settledAt !== null && settledAt < layoutSince) settledBeforeLayout.add(mark.id);
+  }
   const hours: CompactionResult[] = [];
   const failedHours: number[] = [];
   const deferredHours: number[] = [];
@@ -295,7 +303,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   // counting may be off anywhere in them: a redelivered message, facts counted live and then
   // quarantined, a rebuild. Copies of an event in two objects are handled by the settle itself, which
   // rewrites just the items those events touch.
-  const liveItemsFor = (hourStart: number, quarantinedNow: boolean) => deps.settleMinutes === 'always' || quarantinedNow || drifted.has(hourStart);
+  const liveItemsFor = (hourStart: number, quarantinedNow: boolean) => deps.settleMinutes === 'always' || quarantinedNow || drifted.has(hourStart) || settledBeforeLayout.has(hourStart);
   const settleGroup = async (group: { id: number; value: Record<string, unknown> }[], quarantinedNow = false) => {
     // Settled first, over the objects as ingest left them (so copies are visible), then merged.
     const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))));
@@ -439,7 +447,8 @@ async function dirtyHours(deps: CompactorDeps, watermark: number, settleBefore: 
     if (hourNeedsCompaction(prefix, await deps.objects.list(prefix))) found.push(hour);
   }
   if (found.length) {
-    await markDirty(deps.counters, found, deps.clock.now());
+    // Facts nobody marked were not counted live either (an older version, a copy by hand): drifted.
+    await markDrifted(deps.counters, found, deps.clock.now());
     return (await deps.counters.listState(DIRTY_HOURS)).sort((a, b) => a.id - b.id);
   }
   return marked.sort((a, b) => a.id - b.id);

@@ -3,7 +3,7 @@ import { planWindow, type WindowPlan } from '../counters/planner.js';
 import { readPlan } from '../counters/read.js';
 import { lastIngestAt, readWatermark } from '../counters/state.js';
 import type { Retention } from '../counters/retention.js';
-import { isTargetScope } from '../counters/contributions.js';
+import { isTargetScope, isUserScope } from '../counters/contributions.js';
 import { timelineStep, type QueryWindow } from './window.js';
 
 export interface QueryDeps {
@@ -37,10 +37,20 @@ export interface WindowRead {
   meta: Meta;
 }
 
-/** The plan the counters would use for the window: whether they can answer it at all. */
-export async function planFor(window: QueryWindow, deps: QueryDeps, hourly = timelineStep(window) === 3600): Promise<WindowPlan> {
-  const watermark = await readWatermark(deps.counters);
-  return planWindow(window.startTs, window.endTs, { watermark, nowSeconds: Math.floor(deps.clock.now() / 1000), retention: deps.retention, useDays: !hourly });
+/** The plan the counters would use for one scope's window: whether they can answer it at all. */
+export async function planFor(scope: string, window: QueryWindow, deps: QueryDeps, hourly = timelineStep(window) === 3600): Promise<WindowPlan> {
+  return planScopeWindow(scope, window, await readWatermark(deps.counters), deps.clock.now(), deps.retention, hourly);
+}
+
+function planScopeWindow(scope: string, window: QueryWindow, watermark: number, nowMs: number, retention: Retention, hourly: boolean): WindowPlan {
+  return planWindow(window.startTs, window.endTs, {
+    watermark,
+    nowSeconds: Math.floor(nowMs / 1000),
+    retention,
+    useDays: !hourly,
+    liveGranularity: isTargetScope(scope) ? 'h' : 'm',
+    sparseHours: isUserScope(scope),
+  });
 }
 
 /** Plans the window against the watermark and reads one scope's items, with the freshness metadata. */
@@ -48,13 +58,7 @@ export async function readWindow(scope: string, window: QueryWindow, deps: Query
   const [watermark, ingestAt] = await Promise.all([readWatermark(deps.counters), lastIngestAt(deps.counters)]);
   const nowMs = deps.clock.now();
   const hourly = options.hourly ?? timelineStep(window) === 3600;
-  const plan = planWindow(window.startTs, window.endTs, {
-    watermark,
-    nowSeconds: Math.floor(nowMs / 1000),
-    retention: deps.retention,
-    useDays: !hourly,
-    liveGranularity: isTargetScope(scope) ? 'h' : 'm',
-  });
+  const plan = planScopeWindow(scope, window, watermark, nowMs, deps.retention, hourly);
   const items = await readPlan(deps.counters, scope, plan);
   const live = plan.segments.some((s) => s.live);
   const newest = live ? ingestAt : watermark ? watermark * 1000 : null;

@@ -6,6 +6,7 @@ import { lambdaContext } from '../../lib/local/queue-consumer.js';
 import { fixedClock, localStores } from '../support/local.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { ResponseCache } from '../../lib/api/cache.js';
+import { WATERMARK } from '../../lib/counters/state.js';
 
 const NOW = Date.parse('2026-11-22T12:00:30Z');
 const PUBKEY = 'a'.repeat(64);
@@ -16,12 +17,22 @@ let api: ReturnType<typeof createApiHandler>;
 beforeAll(async () => {
   stores = await localStores();
   api = createApiHandler({ counters: stores.counters, clock: fixedClock(NOW), retention: retentionFromEnv({}), cache: new ResponseCache({ maxEntries: 100 }) });
-  const minute = (iso: string) => Date.parse(iso) / 1000;
-  await stores.counters.add([
-    { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-22T11:59:00Z'), add: { posts: 2, likes_rcv: 3, zap_msats_rcv: 21_500, 'tp:post-a': 3, 'tt:nostr': 2, [`tz:${'b'.repeat(64)}`]: 21_500 }, union: { engagers: [65, 130, 200] } },
-    { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-21T13:00:00Z'), add: { posts: 1, emoji_rcv: 1, zaps_rcv: 1, zap_msats_rcv: 1_000, 'tp:post-b': 2, 'tt:nostr': 1, 'tt:zaps': 1 } },
+  const at = (iso: string) => Date.parse(iso) / 1000;
+  const scope = `u:${PUBKEY}`;
+  const lists = (entries: Record<string, [string, number][]>) => Object.fromEntries(Object.entries(entries).map(([name, list]) => [name, JSON.stringify(list)]));
+  // Settled through 12:00: two hours inside a 24h window, their days, and a minute outside it.
+  await stores.counters.putState(WATERMARK, 0, { settledThrough: at('2026-11-22T12:00:00Z') });
+  const lastHour = { posts: 2, likes_rcv: 3, zap_msats_rcv: 21_500 };
+  const lastHourLists = lists({ top_posts: [['post-a', 3]], top_tags: [['nostr', 2]], top_zappers: [['b'.repeat(64), 21_500]] });
+  const earlierHour = { posts: 1, emoji_rcv: 1, zaps_rcv: 1, zap_msats_rcv: 1_000 };
+  const earlierHourLists = lists({ top_posts: [['post-b', 2]], top_tags: [['nostr', 1], ['zaps', 1]] });
+  await stores.counters.put([
+    { scope, granularity: 'h', bucket: at('2026-11-22T11:00:00Z'), values: lastHour, sets: { engagers: [65, 130, 200] }, texts: lastHourLists },
+    { scope, granularity: 'h', bucket: at('2026-11-21T13:00:00Z'), values: earlierHour, texts: earlierHourLists },
+    { scope, granularity: 'd', bucket: at('2026-11-21T00:00:00Z'), values: { ...earlierHour, eng_h13: 2 }, texts: earlierHourLists },
     // Outside a 24h window, inside 7d.
-    { scope: `u:${PUBKEY}`, granularity: 'm', bucket: minute('2026-11-20T08:00:00Z'), add: { posts: 5 } },
+    { scope, granularity: 'd', bucket: at('2026-11-20T00:00:00Z'), values: { posts: 5 } },
+    { scope, granularity: 'm', bucket: at('2026-11-20T08:00:00Z'), values: { posts: 5 } },
   ]);
 });
 afterAll(() => stores.close());
@@ -148,12 +159,15 @@ describe('GET /api/v2/analytics/user/:pubkey/drilldown/:metric', () => {
 
 describe('GET /api/analytics/summary (seed contract)', () => {
   it('answers {data:{totalEvents, uniqueUsers, eventsByType}, cached}, cached the second time', async () => {
-    const minute = Date.parse('2026-11-22T11:00:00Z') / 1000;
-    await stores.counters.add([{ scope: 'g', granularity: 'm', bucket: minute, add: { events: 4, 'type:note': 3, 'type:reaction': 1, 'kind:1': 3, 'kind:7': 1 } }]);
+    const hour = Date.parse('2026-11-22T11:00:00Z') / 1000;
+    await stores.counters.put([{ scope: 'g', granularity: 'h', bucket: hour, values: { events: 4, 'type:note': 3, 'type:reaction': 1, 'kind:1': 3, 'kind:7': 1 }, sets: { authors: [65, 130] } }]);
     const first = await get('/api/analytics/summary?from=2026-11-22T00:00:00Z&to=2026-11-22T12:00:00Z');
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ data: { totalEvents: 4, uniqueUsers: 0, eventsByType: { note: 3, reaction: 1 } }, cached: false });
-    expect(first.body.meta.partialReason).toContain('uniqueUsers counts settled hours only');
+    expect(first.body).toMatchObject({ data: { totalEvents: 4, uniqueUsers: 2, eventsByType: { note: 3, reaction: 1 } }, cached: false });
+    expect(first.body.meta.partialReason).toBeNull();
+    // Past the watermark the live minutes count, but not towards uniqueUsers.
+    const live = await get('/api/analytics/summary?from=2026-11-22T11:00:00Z&to=2026-11-22T12:01:00Z');
+    expect(live.body.meta.partialReason).toContain('uniqueUsers counts settled hours only');
     const second = await get('/api/analytics/summary?from=2026-11-22T00:00:00Z&to=2026-11-22T12:00:00Z');
     expect(second.body.cached).toBe(true);
     const bad = await get('/api/analytics/summary?from=yesterday');

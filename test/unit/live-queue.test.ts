@@ -3,6 +3,7 @@ import type { CounterDelta, CounterStore, QueueSender } from '../../lib/ports.js
 import { applyLiveDeltas, decodeLiveDeltas, encodeLiveDeltas, LIVE_MESSAGE_MAX_DELTAS, mergeDeltas, queuedLiveCounters } from '../../lib/counters/live-queue.js';
 import { MAX_MESSAGE_BYTES } from '../../lib/ingest/message.js';
 import { DeltaRollup } from '../../lib/counters/rollup.js';
+import { reduceCodes } from '../../lib/counters/hll.js';
 import { DIRTY_HOURS, DRIFT_HOURS } from '../../lib/counters/state.js';
 import { generateFacts } from '../../lib/bench/workload.js';
 import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
@@ -31,7 +32,9 @@ async function snapshot(counters: MemoryCounterStore, deltas: CounterDelta[]) {
   const out: unknown[] = [];
   for (const key of keys) {
     const [scope, granularity] = key.split('|') as [string, 'm'];
-    out.push(await counters.range(scope, granularity, 0, Number.MAX_SAFE_INTEGER));
+    // A sketch's codes as the estimate sees them: one per register (merging reduces them; adding one batch at a time does not).
+    const items = await counters.range(scope, granularity, 0, Number.MAX_SAFE_INTEGER);
+    out.push(items.map((item) => (item.sets ? { ...item, sets: Object.fromEntries(Object.entries(item.sets).map(([name, codes]) => [name, reduceCodes(codes)])) } : item)));
   }
   return out;
 }

@@ -1,11 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compactAndSettle } from '../../lib/facts/compact.js';
-import { adoptHourlyTargetCounting, COUNTING_LAYOUT, DIRTY_HOURS, DRIFT_HOURS, markDirty, WATERMARK } from '../../lib/counters/state.js';
+import { adoptHourlyTargetCounting, COUNTING_LAYOUT, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, WATERMARK } from '../../lib/counters/state.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { decodeFacts, encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { newFact, type Fact } from '../../lib/facts/schema.js';
 import { MANIFESTS_PREFIX } from '../../lib/counters/settle.js';
+import { isTopEntryMetric } from '../../lib/counters/topn.js';
+import { DeltaRollup } from '../../lib/counters/rollup.js';
+import { aggregateFacts, mergeItems } from '../../lib/counters/aggregate.js';
+import { planWindow } from '../../lib/counters/planner.js';
+import { readPlan } from '../../lib/counters/read.js';
 import { settleBuckets, settledShards } from '../../lib/counters/settle-run.js';
 import { scopeShard, scopeShardSql } from '../../lib/counters/settle-sql.js';
 import type { CounterItem, CounterStore } from '../../lib/ports.js';
@@ -42,13 +47,27 @@ describe('settle runs', () => {
   });
   afterEach(() => stores.close());
 
-  async function write(name: string, facts: Fact[]) {
+  /**
+   * Facts stored and marked as ingest does; `uncounted`: and not counted live (so marked drifted, and
+   * a sparse user hour gets its minute items from the settle).
+   */
+  async function write(name: string, facts: Fact[], options: { uncounted?: boolean } = {}) {
     await stores.objects.put(`${partitionPrefix(partitionOf(facts[0]!.created_at))}${name}.parquet`, encodeFacts(facts));
-    await markDirty(stores.counters, [...new Set(facts.map((f) => partitionOf(f.created_at).start))], 0);
+    const hours = [...new Set(facts.map((f) => partitionOf(f.created_at).start))];
+    await (options.uncounted ? markDrifted(stores.counters, hours, 0) : markDirty(stores.counters, hours, 0));
   }
   const run = (counters: CounterStore, nowMs: number, extra: Partial<Parameters<typeof compactAndSettle>[0]> = {}) =>
     compactAndSettle({ objects: stores.objects, counters, sql: stores.sql, tables: stores.tables, clock: fixedClock(nowMs), retention, logIssue: () => {}, ...extra });
-  const userHour = async (n: number) => (await stores.counters.range(`u:${author(n)}`, 'h', HOUR, HOUR))[0]?.values ?? {};
+  /** A user's settled hour: its hour item, or a sparse hour's minute items summed (their top-list entries aside). */
+  const userHour = async (n: number) => {
+    const [hour] = await stores.counters.range(`u:${author(n)}`, 'h', HOUR, HOUR);
+    if (hour && Object.keys(hour.values).length) return hour.values; // an emptied item is no hour item
+    const values: Record<string, number> = {};
+    for (const minute of await stores.counters.range(`u:${author(n)}`, 'm', HOUR, HOUR + 3540)) {
+      for (const [metric, amount] of Object.entries(minute.values)) if (!isTopEntryMetric(metric)) values[metric] = (values[metric] ?? 0) + amount;
+    }
+    return values;
+  };
 
   it('a re-settle Puts only the items a late event changed', async () => {
     await write('batch-1', Array.from({ length: 50 }, (_, i) => note(i)));
@@ -85,7 +104,7 @@ describe('settle runs', () => {
     await write('batch-1', [note(1)]);
     const t0 = (HOUR + 2 * 3600) * 1000;
     await run(stores.counters, t0, { resettle: { hourAfterSeconds: 3600, dayAfterSeconds: 0 } });
-    await write('late', [note(2, HOUR + 100)]);
+    await write('late', [note(2, HOUR + 100)], { uncounted: true });
     const soon = await run(stores.counters, t0 + 10 * 60_000, { resettle: { hourAfterSeconds: 3600, dayAfterSeconds: 0 } });
     expect(soon.pacedHours).toEqual([HOUR]);
     expect(soon.watermark).toBeGreaterThan(HOUR); // the paced hour, settled before, does not hold it back
@@ -142,6 +161,33 @@ describe('settle runs', () => {
     }
   });
 
+  it('a sparse user hour has no hour item; read from its live minute items it answers what an hour item would (counts, engagers, top lists)', async () => {
+    const post = hex(900);
+    const facts: Fact[] = [
+      // author 0: two events received in the hour (sparse); author 1: five notes (an hour item)
+      newFact({ event_id: hex(901), source: 'nostr', kind: 7, type: 'reaction', reaction: '+', created_at: HOUR + 100, author: author(2), target_event_id: post, target_pubkey: author(0), ingested_at: 1 }),
+      newFact({ event_id: hex(902), source: 'nostr', kind: 9735, type: 'zap', created_at: HOUR + 1900, author: hex(0xbeef), zap_sender: author(3), zap_msats: 21_000, target_event_id: post, target_pubkey: author(0), ingested_at: 2 }),
+      ...Array.from({ length: 5 }, (_, i) => newFact({ event_id: hex(910 + i), source: 'nostr', kind: 1, type: 'note', created_at: HOUR + 60 * i, author: author(1), hashtags: ['nostr'], ingested_at: 3 })),
+    ];
+    const rollup = new DeltaRollup({ minuteTtlSeconds: retention.minuteSeconds, hourTtlSeconds: retention.hourSeconds });
+    for (const fact of facts) rollup.addFact(fact);
+    await stores.counters.add(rollup.deltas());
+    await write('batch-1', facts);
+    await run(stores.counters, (HOUR + 2 * 3600) * 1000);
+    expect(await stores.counters.range(`u:${author(0)}`, 'h', HOUR, HOUR)).toEqual([]);
+    expect(await stores.counters.range(`u:${author(1)}`, 'h', HOUR, HOUR)).toHaveLength(1);
+    const expected = aggregateFacts(facts);
+    for (const n of [0, 1]) {
+      const scope = `u:${author(n)}`;
+      const plan = planWindow(HOUR, HOUR + 3600, { watermark: HOUR + 3600, nowSeconds: HOUR + 7200, retention, sparseHours: true });
+      const read = mergeItems(await readPlan(stores.counters, scope, plan));
+      const want = expected.get(scope)!;
+      expect(read.values, scope).toEqual(want.values);
+      expect(read.sets, scope).toEqual(want.sets);
+      expect(read.tops, scope).toEqual(want.tops);
+    }
+  });
+
   it('a table settled before per-event hours were live counts has its unsettled hours rewritten once', async () => {
     await stores.counters.putState(WATERMARK, 0, { settledThrough: HOUR });
     await markDirty(stores.counters, [HOUR, HOUR + 3600], 0);
@@ -161,10 +207,10 @@ describe('settle runs', () => {
   });
 
   it('a manifest written before runs (a scope list) has its scopes cleared, then the result Put', async () => {
-    await write('batch-1', [note(1)]);
+    await write('batch-1', [note(1)], { uncounted: true });
     await stores.counters.put([{ scope: 'u:gone', granularity: 'h', bucket: HOUR, values: { posts: 3 } }]);
     await stores.objects.put(`${MANIFESTS_PREFIX}h/${HOUR}.json`, JSON.stringify({ scopes: ['u:gone', `u:${author(1)}`, 'g'] }));
-    await settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, retention }, { nowMs: 0 });
+    await settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, retention }, { nowMs: 0, liveHours: [HOUR] });
     expect((await stores.counters.range('u:gone', 'h', HOUR, HOUR))[0]?.values ?? {}).toEqual({});
     expect(await userHour(1)).toEqual({ posts: 1 });
   });
