@@ -652,7 +652,7 @@ async function prepare(params: PrepareParams) {
   // The figures the counters and DuckDB are checked against, straight from the facts in memory.
   const brute = bruteForceUser(facts, pubkey, window);
   const bruteGlobal = bruteForceGlobal(facts, window);
-  // Only items DynamoDB still holds at `now` are loaded: TTL has removed minute items older than 35 days.
+  // Only items DynamoDB still holds at `now` are loaded: TTL has removed minute items older than minuteTtlDays.
   const nowSeconds = Math.floor(nowMs / 1000);
   const load = toLoad.filter((item) => item.expiresAt === undefined || item.expiresAt > nowSeconds);
   return {

@@ -11,7 +11,8 @@ export interface Retention {
   noteIndexSeconds: number;
 }
 
-export const DEFAULT_RETENTION_DAYS = { minute: 35, hour: 62, day: 732, noteIndex: 62 } as const;
+/** Minutes are kept as long as hours: a user's sparse hour is its minute items (contributions.ts). */
+export const DEFAULT_RETENTION_DAYS = { minute: 62, hour: 62, day: 732, noteIndex: 62 } as const;
 
 function days(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -20,7 +21,7 @@ function days(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return Math.round(value * 86400);
 }
 
-/** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS, NOTE_INDEX_TTL_DAYS; defaults 35, 62, 732 and 62 days. */
+/** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS, NOTE_INDEX_TTL_DAYS; defaults 62, 62, 732 and 62 days. */
 export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): Retention {
   return {
     minuteSeconds: days(env, 'MINUTE_TTL_DAYS', DEFAULT_RETENTION_DAYS.minute),

@@ -22,7 +22,7 @@ const USAGE = `funnel — Nostr analytics, local stack
                                                         load: the design load (about an hour; only with --only load)
 
 Environment: FUNNEL_DATA_DIR (.funnel), PORT (8787), RELAY_PORT (7777), RELAY_URLS (comma-separated;
-replaces the embedded relay and the simulator), MINUTE_TTL_DAYS (35).`;
+replaces the embedded relay and the simulator), MINUTE_TTL_DAYS (62).`;
 
 const env = process.env;
 const dataDir = env.FUNNEL_DATA_DIR || '.funnel';

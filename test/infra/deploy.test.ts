@@ -57,7 +57,7 @@ describe('context', () => {
     const bare = new FunnelStack(app, 'Bare');
     expect(bare.config).toMatchObject({
       relayUrls: CONTEXT_DEFAULTS.relayUrls.split(','),
-      minuteTtlDays: 35,
+      minuteTtlDays: 62,
       hourTtlDays: 62,
       dayTtlDays: 732,
       ingestBatchSize: 100,
@@ -101,7 +101,7 @@ describe('functions', () => {
 
   it.each(Object.keys(functions))('%s: is told the counters retention (MINUTE/HOUR/DAY_TTL_DAYS)', (name) => {
     expect(resource(template, fnIds[name]!).Properties.Environment.Variables).toMatchObject({
-      MINUTE_TTL_DAYS: '35',
+      MINUTE_TTL_DAYS: '62',
       HOUR_TTL_DAYS: '62',
       DAY_TTL_DAYS: '732',
     });

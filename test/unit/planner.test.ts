@@ -48,7 +48,7 @@ describe('planWindow', () => {
 
   it('says when a window needs items past their retention', () => {
     const plan = planWindow(T('2026-06-01T00:30:00Z'), now, { watermark, nowSeconds: now, retention });
-    expect(plan.unanswerable).toContain('minute counters are kept 35 days');
+    expect(plan.unanswerable).toContain('minute counters are kept 62 days');
     expect(plan.unanswerable).toContain('hour counters are kept 62 days');
     const old = planWindow(T('2023-06-01T00:00:00Z'), T('2023-07-01T00:00:00Z'), { watermark, nowSeconds: now, retention });
     expect(old.unanswerable).toContain('day counters are kept 732 days');
