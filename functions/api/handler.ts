@@ -8,14 +8,15 @@ import { route, routeLabel, type ApiDeps, type RouteDeps } from './routes.js';
 import { METRIC } from '../../lib/metrics/names.js';
 import { EmfMetrics } from '../../lib/metrics/emf.js';
 import { createLogger } from '../../lib/log.js';
-import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { retentionOf } from '../../lib/counters/retention.js';
+import { parseEnv } from '../env.js';
+import { apiEnvSchema } from './env.js';
 import { ResponseCache } from '../../lib/api/cache.js';
-import { jobSettingsFromEnv } from '../../lib/jobs/jobs.js';
 import { checkRequestBounds } from '../../lib/api/request.js';
 import { MAX_API_KEY_CHARS } from '../../lib/app/api-keys.js';
 import { callerIdentity, resolveAppKey } from '../../lib/api/identity.js';
 import { counterStoreCheck, healthMonitor } from '../../lib/api/health.js';
-import { RequestRateLimiter, rateLimitSettingsFromEnv } from '../../lib/api/rate-limit.js';
+import { RequestRateLimiter } from '../../lib/api/rate-limit.js';
 import { isStoreUnavailable } from '../../lib/store-faults.js';
 
 /**
@@ -66,6 +67,7 @@ let awsHandler: ReturnType<typeof createApiHandler> | undefined;
 
 export const handler = (event: APIGatewayProxyEventV2, context: Parameters<ReturnType<typeof createApiHandler>>[1]) => {
   awsHandler ??= (() => {
+    const env = parseEnv(apiEnvSchema);
     const ports = awsPorts();
     const metrics = new EmfMetrics();
     // One EMF line per request would cost more in CloudWatch Logs than the metrics are worth at tens of
@@ -80,12 +82,12 @@ export const handler = (event: APIGatewayProxyEventV2, context: Parameters<Retur
       },
       counters: ports.counters(),
       clock: systemClock,
-      retention: retentionFromEnv(),
+      retention: retentionOf(env),
       cache: new ResponseCache({ maxEntries: 5000 }),
       // per container: see lib/api/rate-limit.ts for what that means across a fleet
-      rateLimiter: new RequestRateLimiter(rateLimitSettingsFromEnv()),
-      jobs: process.env.JOBS_QUEUE_URL ? { queue: ports.jobsQueue(), objects: ports.objects(), settings: jobSettingsFromEnv() } : undefined,
-      app: process.env.APP_API_KEYS_SECRET_ARN && process.env.QUEUE_URL ? { ingestQueue: ports.queue(), apiKeys: ports.appApiKeys() } : undefined,
+      rateLimiter: new RequestRateLimiter({ perSecond: env.API_RATE_LIMIT_PER_SECOND, burst: env.API_RATE_LIMIT_BURST, trackedCallers: env.API_RATE_LIMIT_TRACKED_CALLERS }),
+      jobs: { queue: ports.jobsQueue(), objects: ports.objects(), settings: { resultTtlSeconds: env.JOB_RESULT_TTL_SECONDS, perClientPerHour: env.JOB_QUOTA_PER_HOUR } },
+      app: { ingestQueue: ports.queue(), apiKeys: ports.appApiKeys() },
     });
   })();
   return awsHandler(event, context);

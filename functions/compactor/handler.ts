@@ -1,8 +1,9 @@
 import middy from '@middy/core';
-import { z } from 'zod';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { compactAndSettle, type CompactorDeps } from '../../lib/facts/compact.js';
-import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { retentionOf } from '../../lib/counters/retention.js';
+import { parseEnv } from '../env.js';
+import { compactorEnvSchema } from './env.js';
 import { systemClock, type MetricsSink, type QueueSender } from '../../lib/ports.js';
 import { queuedShardRunner } from '../../lib/counters/settle-shards.js';
 import { METRIC } from '../../lib/metrics/names.js';
@@ -52,19 +53,13 @@ export function createCompactorHandler(
   });
 }
 
-/** The compactor's own settings (infra/lib/compactor.ts sets them; docs/scaling.md says why). */
-const compactorEnvSchema = z.object({
-  RESETTLE_HOUR_AFTER_SECONDS: z.coerce.number().int().min(0).max(86_400),
-  RESETTLE_DAY_AFTER_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400),
-});
-
 let awsHandler: ReturnType<typeof createCompactorHandler> | undefined;
 
 export const handler = (event: unknown, context: Parameters<ReturnType<typeof createCompactorHandler>>[1]) => {
   awsHandler ??= (() => {
+    const env = parseEnv(compactorEnvSchema);
     const ports = awsPorts();
     const metrics = new EmfMetrics();
-    const env = compactorEnvSchema.parse(process.env);
     return createCompactorHandler({
       resettle: { hourAfterSeconds: env.RESETTLE_HOUR_AFTER_SECONDS, dayAfterSeconds: env.RESETTLE_DAY_AFTER_SECONDS },
       objects: ports.objects(),
@@ -72,7 +67,7 @@ export const handler = (event: unknown, context: Parameters<ReturnType<typeof cr
       sql: ports.athena(),
       tables: ports.settleTables(),
       clock: systemClock,
-      retention: retentionFromEnv(),
+      retention: retentionOf(env),
       metrics,
       shardQueue: ports.settleQueue(),
       afterRun: () => metrics.flush(),

@@ -1,6 +1,8 @@
 import middy from '@middy/core';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
-import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { retentionOf } from '../../lib/counters/retention.js';
+import { parseEnv } from '../env.js';
+import { feedsEnvSchema } from './env.js';
 import { systemClock } from '../../lib/ports.js';
 import { precomputeFeeds } from '../../lib/query/feeds.js';
 import type { QueryDeps } from '../../lib/query/window-read.js';
@@ -26,6 +28,6 @@ export function createFeedsHandler(deps: QueryDeps & { log?: (record: Record<str
 let awsHandler: ReturnType<typeof createFeedsHandler> | undefined;
 
 export const handler = (event: unknown, context: Parameters<ReturnType<typeof createFeedsHandler>>[1]) => {
-  awsHandler ??= createFeedsHandler({ counters: awsPorts().counters(), clock: systemClock, retention: retentionFromEnv() });
+  awsHandler ??= createFeedsHandler({ counters: awsPorts().counters(), clock: systemClock, retention: retentionOf(parseEnv(feedsEnvSchema)) });
   return awsHandler(event, context);
 };

@@ -5,7 +5,9 @@ import { ingestBatch, type IngestDeps } from '../../lib/ingest/ingest.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { queuedLiveCounters } from '../../lib/counters/live-queue.js';
-import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { retentionOf } from '../../lib/counters/retention.js';
+import { parseEnv } from '../env.js';
+import { ingestEnvSchema } from './env.js';
 import { systemClock } from '../../lib/ports.js';
 import { EmfMetrics } from '../../lib/metrics/emf.js';
 import { createLogger } from '../../lib/log.js';
@@ -45,9 +47,9 @@ let awsHandler: ReturnType<typeof createIngestHandler> | undefined;
 
 export const handler = (event: SQSEvent, context: Context) => {
   awsHandler ??= (() => {
+    const retention = retentionOf(parseEnv(ingestEnvSchema));
     const ports = awsPorts();
     const metrics = new EmfMetrics();
-    const retention = retentionFromEnv();
     return createIngestHandler({
       objects: ports.objects(),
       counters: ports.counters(),

@@ -2,7 +2,9 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { sqsRecords } from '../sqs-records.js';
-import { JOB_STEP_MAX_ATTEMPTS, jobLimitsFromEnv, runJobStep, type RunJobDeps } from '../../lib/jobs/jobs.js';
+import { DEFAULT_JOB_LIMITS, JOB_STEP_MAX_ATTEMPTS, runJobStep, type RunJobDeps } from '../../lib/jobs/jobs.js';
+import { parseEnv } from '../env.js';
+import { jobsEnvSchema } from './env.js';
 import { MAX_JOB_CHUNKS } from '../../lib/jobs/plan.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { systemClock } from '../../lib/ports.js';
@@ -25,7 +27,7 @@ const jobMessageSchema = z.object({
  * unwritable) hand the message back.
  */
 export function createJobsHandler(deps: RunJobDeps & { afterBatch?: () => void }) {
-  const limits = deps.limits ?? jobLimitsFromEnv();
+  const limits = deps.limits ?? DEFAULT_JOB_LIMITS;
   return middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const failures: { itemIdentifier: string }[] = [];
     for (const record of sqsRecords(event)) {
@@ -53,9 +55,11 @@ let awsHandler: ReturnType<typeof createJobsHandler> | undefined;
 
 export const handler = (event: SQSEvent, context: Parameters<ReturnType<typeof createJobsHandler>>[1]) => {
   awsHandler ??= (() => {
+    const env = parseEnv(jobsEnvSchema);
     const ports = awsPorts();
     const metrics = new EmfMetrics();
     return createJobsHandler({
+      limits: { cutoffBytes: env.ATHENA_BYTES_SCANNED_CUTOFF, maxJobBytes: env.JOB_MAX_SCAN_BYTES },
       metrics,
       afterBatch: () => metrics.flush(),
       counters: ports.counters(),

@@ -3,19 +3,18 @@ import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { Listener } from '../../lib/listener/listener.js';
 import { EmfMetrics } from '../../lib/metrics/emf.js';
 import { createLogger } from '../../lib/log.js';
+import { listenerEnvSchema } from './env.js';
 
 /** The listener container's entry: relays from RELAY_URLS → SQS, checkpoints in DynamoDB. */
 const log = createLogger({ component: 'listener' });
-const relays = (process.env.RELAY_URLS ?? '')
-  .split(',')
-  .map((url) => url.trim())
-  .filter(Boolean);
-if (!relays.length) {
-  log('error', 'RELAY_URLS is empty: give one or more relay URLs, comma-separated');
+const parsed = listenerEnvSchema.safeParse(process.env);
+if (!parsed.success) {
+  log('error', 'invalid environment', { issues: parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`) });
   process.exit(2);
 }
-
-const HEARTBEAT_FILE = process.env.HEARTBEAT_FILE ?? '/tmp/listener-heartbeat';
+const env = parsed.data;
+const relays = env.RELAY_URLS;
+const HEARTBEAT_FILE = env.HEARTBEAT_FILE;
 const ports = awsPorts();
 const metrics = new EmfMetrics();
 const listener = new Listener({
@@ -23,7 +22,7 @@ const listener = new Listener({
   queue: ports.queue(),
   checkpoints: ports.checkpoints(),
   metrics,
-  catchUpSeconds: Number(process.env.CATCH_UP_SECONDS ?? 600),
+  catchUpSeconds: env.CATCH_UP_SECONDS,
   log: (record) => log(record.level === 'warn' ? 'warn' : 'info', String(record.msg ?? ''), record),
 });
 await listener.start();

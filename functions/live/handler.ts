@@ -3,6 +3,8 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { sqsRecords } from '../sqs-records.js';
 import { applyLiveDeltas } from '../../lib/counters/live-queue.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
+import { parseEnv } from '../env.js';
+import { liveEnvSchema } from './env.js';
 import { systemClock, type Clock, type CounterStore, type MetricsSink } from '../../lib/ports.js';
 import { EmfMetrics } from '../../lib/metrics/emf.js';
 import { METRIC } from '../../lib/metrics/names.js';
@@ -42,6 +44,7 @@ let awsHandler: ReturnType<typeof createLiveHandler> | undefined;
 export const handler = (event: SQSEvent, context: Context) => {
   awsHandler ??= (() => {
     const metrics = new EmfMetrics();
+    parseEnv(liveEnvSchema);
     return createLiveHandler({ counters: awsPorts().counters(), clock: systemClock, metrics, afterBatch: (correlationId) => metrics.flush({ correlationId }) });
   })();
   return awsHandler(event, context);

@@ -4,7 +4,9 @@ import { sqsRecords } from '../sqs-records.js';
 import { settleShardTask, type SettleDeps } from '../../lib/counters/settle-run.js';
 import { shardTaskSchema } from '../../lib/counters/settle-shards.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
-import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { retentionOf } from '../../lib/counters/retention.js';
+import { parseEnv } from '../env.js';
+import { settleEnvSchema } from './env.js';
 import { createLogger } from '../../lib/log.js';
 
 /**
@@ -41,8 +43,9 @@ let awsHandler: ReturnType<typeof createSettleHandler> | undefined;
 
 export const handler = (event: SQSEvent, context: Parameters<ReturnType<typeof createSettleHandler>>[1]) => {
   awsHandler ??= (() => {
+    const env = parseEnv(settleEnvSchema);
     const ports = awsPorts();
-    return createSettleHandler({ objects: ports.objects(), counters: ports.counters(), sql: ports.athena(), tables: ports.settleTables(), retention: retentionFromEnv() });
+    return createSettleHandler({ objects: ports.objects(), counters: ports.counters(), sql: ports.athena(), tables: ports.settleTables(), retention: retentionOf(env) });
   })();
   return awsHandler(event, context);
 };

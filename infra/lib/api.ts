@@ -32,8 +32,8 @@ export interface ApiProps {
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   /** The per-caller limit each api container enforces (lib/api/rate-limit.ts); defaults DEFAULT_RATE_LIMIT. */
   readonly rateLimit?: Partial<RateLimitSettings>;
-  /** The ingest queue: with it, POST /v1/events is served (QUEUE_URL and send permission); without, it is a 404. */
-  readonly ingestQueue?: Queue;
+  /** The ingest queue POST /v1/events sends app events to (QUEUE_URL and send permission). */
+  readonly ingestQueue: Queue;
 }
 
 /**
@@ -113,7 +113,7 @@ export class Api extends Construct {
         JOB_RESULT_TTL_SECONDS: String(props.jobResultTtlSeconds),
         JOB_QUOTA_PER_HOUR: String(props.jobQuotaPerHour),
         APP_API_KEYS_SECRET_ARN: this.appApiKeys.secretArn,
-        ...(props.ingestQueue ? { QUEUE_URL: props.ingestQueue.queueUrl } : {}),
+        QUEUE_URL: props.ingestQueue.queueUrl,
         ...rateLimitEnv,
         ...props.retentionEnvironment,
       },
@@ -129,7 +129,7 @@ export class Api extends Construct {
     this.fn.addToRolePolicy(new PolicyStatement({ actions: [...API_TABLE_READS], resources: [props.countersTable.tableArn] }));
     grantCounterKeys(props.countersTable, this.fn, API_TABLE_WRITES);
     props.jobsQueue.grantSendMessages(this.fn);
-    props.ingestQueue?.grantSendMessages(this.fn);
+    props.ingestQueue.grantSendMessages(this.fn);
     this.appApiKeys.grantRead(this.fn);
 
     this.httpApi = new HttpApi(this, 'HttpApi', {

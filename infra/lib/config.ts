@@ -19,7 +19,7 @@ export interface FunnelConfig {
   readonly athenaBytesScannedCutoff: number;
   /** Days before Athena query results expire from the results bucket. Context `athenaResultsExpiryDays`. */
   readonly athenaResultsExpiryDays: number;
-  /** Seconds a completed job's result is reused for an identical request (api and jobs function). Context `jobResultTtlSeconds`. */
+  /** Seconds a completed job's result is reused for an identical request (the api function). Context `jobResultTtlSeconds`. */
   readonly jobResultTtlSeconds: number;
   /** Jobs one client may start per hour (api env JOB_QUOTA_PER_HOUR). Context `jobQuotaPerHour`. */
   readonly jobQuotaPerHour: number;

@@ -70,8 +70,6 @@ export class FunnelStack extends Stack {
       factsBucket,
       countersTable,
       analytics: this.analytics,
-      resultTtlSeconds: config.jobResultTtlSeconds,
-      retentionEnvironment: retention,
     });
 
     this.api = new Api(this, 'Api', {

@@ -33,10 +33,6 @@ export interface JobsProps {
   readonly factsBucket: Bucket;
   readonly countersTable: Table;
   readonly analytics: Analytics;
-  /** Seconds a completed job's result is reused for an identical request. */
-  readonly resultTtlSeconds: number;
-  /** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS. */
-  readonly retentionEnvironment: Record<string, string>;
 }
 
 /**
@@ -74,13 +70,10 @@ export class Jobs extends Construct {
         COUNTERS_TABLE: props.countersTable.tableName,
         ATHENA_WORKGROUP: analytics.workGroupName,
         ATHENA_DATABASE: analytics.databaseName,
-        ATHENA_OUTPUT: analytics.outputLocation,
         // the workgroup's own cutoff, so the chunk planner and Athena never disagree
         ...(cutoff === undefined ? {} : { ATHENA_BYTES_SCANNED_CUTOFF: String(cutoff) }),
         // each step sends the next one
         JOBS_QUEUE_URL: this.queue.queueUrl,
-        JOB_RESULT_TTL_SECONDS: String(props.resultTtlSeconds),
-        ...props.retentionEnvironment,
       },
     });
 

@@ -29,11 +29,13 @@ const positiveInt = (fallback: number, max: number) =>
     .transform((v) => (v === undefined || v === '' ? String(fallback) : v))
     .pipe(z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(1).max(max)));
 
-const rateLimitEnv = z.object({
+/** API_RATE_LIMIT_PER_SECOND, API_RATE_LIMIT_BURST, API_RATE_LIMIT_TRACKED_CALLERS (defaults DEFAULT_RATE_LIMIT). */
+export const rateLimitEnvShape = {
   API_RATE_LIMIT_PER_SECOND: positiveInt(DEFAULT_RATE_LIMIT.perSecond, 100_000),
   API_RATE_LIMIT_BURST: positiveInt(DEFAULT_RATE_LIMIT.burst, 1_000_000),
   API_RATE_LIMIT_TRACKED_CALLERS: positiveInt(DEFAULT_RATE_LIMIT.trackedCallers, 1_000_000),
-});
+};
+const rateLimitEnv = z.object(rateLimitEnvShape);
 
 /** API_RATE_LIMIT_PER_SECOND, API_RATE_LIMIT_BURST, API_RATE_LIMIT_TRACKED_CALLERS; a bad value stops the start. */
 export function rateLimitSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitSettings {

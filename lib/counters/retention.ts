@@ -1,3 +1,5 @@
+import { parseVariables, positiveVariable } from '../util/env.js';
+
 /** How long each granularity is kept (DynamoDB TTL), and so which windows the counters can answer. */
 export interface Retention {
   minuteSeconds: number;
@@ -14,19 +16,23 @@ export interface Retention {
 /** Minutes are kept as long as hours: a user's sparse hour is its minute items (contributions.ts). */
 export const DEFAULT_RETENTION_DAYS = { minute: 62, hour: 62, day: 732, noteIndex: 62 } as const;
 
-function days(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of days, got ${raw}`);
-  return Math.round(value * 86400);
+/** A number of days as an environment variable, in seconds. */
+const days = (fallback: number) => positiveVariable(fallback, 'a positive number of days').transform((value) => Math.round(value * 86400));
+
+/** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS, NOTE_INDEX_TTL_DAYS (days; defaults DEFAULT_RETENTION_DAYS), as seconds. */
+export const retentionEnvShape = {
+  MINUTE_TTL_DAYS: days(DEFAULT_RETENTION_DAYS.minute),
+  HOUR_TTL_DAYS: days(DEFAULT_RETENTION_DAYS.hour),
+  DAY_TTL_DAYS: days(DEFAULT_RETENTION_DAYS.day),
+  NOTE_INDEX_TTL_DAYS: days(DEFAULT_RETENTION_DAYS.noteIndex),
+};
+
+/** The retention an environment configures (retentionEnvShape); a bad value throws, naming it. */
+export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): Retention {
+  return retentionOf(parseVariables(retentionEnvShape, env));
 }
 
-/** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS, NOTE_INDEX_TTL_DAYS; defaults 62, 62, 732 and 62 days. */
-export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): Retention {
-  return {
-    minuteSeconds: days(env, 'MINUTE_TTL_DAYS', DEFAULT_RETENTION_DAYS.minute),
-    hourSeconds: days(env, 'HOUR_TTL_DAYS', DEFAULT_RETENTION_DAYS.hour),
-    daySeconds: days(env, 'DAY_TTL_DAYS', DEFAULT_RETENTION_DAYS.day),
-    noteIndexSeconds: days(env, 'NOTE_INDEX_TTL_DAYS', DEFAULT_RETENTION_DAYS.noteIndex),
-  };
+/** A parsed retention environment as a Retention. */
+export function retentionOf(env: { [K in keyof typeof retentionEnvShape]: number }): Retention {
+  return { minuteSeconds: env.MINUTE_TTL_DAYS, hourSeconds: env.HOUR_TTL_DAYS, daySeconds: env.DAY_TTL_DAYS, noteIndexSeconds: env.NOTE_INDEX_TTL_DAYS };
 }

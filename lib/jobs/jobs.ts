@@ -1,3 +1,4 @@
+import { parseVariables, positiveVariable } from '../util/env.js';
 import { createHash } from 'node:crypto';
 import { QueryStoppedError, type Clock, type CounterStore, type MetricsSink, type ObjectStore, type QueueSender, type SqlEngine } from '../ports.js';
 import { METRIC } from '../metrics/names.js';
@@ -103,26 +104,20 @@ export interface JobSettings {
   perClientPerHour: number;
 }
 
-function positiveFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${env[name]}`);
-  return value;
-}
+const positive = (fallback: number) => positiveVariable(fallback);
+
+/** JOB_RESULT_TTL_SECONDS (3600) and JOB_QUOTA_PER_HOUR (20). */
+export const jobSettingsEnvShape = { JOB_RESULT_TTL_SECONDS: positive(3600), JOB_QUOTA_PER_HOUR: positive(20) };
+/** The jobs function's limits, in bytes: ATHENA_BYTES_SCANNED_CUTOFF (the workgroup's cutoff, set by infra/lib/jobs.ts) and JOB_MAX_SCAN_BYTES (see DEFAULT_JOB_LIMITS). */
+export const jobLimitsEnvShape = { ATHENA_BYTES_SCANNED_CUTOFF: positive(DEFAULT_QUERY_CUTOFF_BYTES), JOB_MAX_SCAN_BYTES: positive(DEFAULT_JOB_MAX_SCAN_BYTES) };
 
 export function jobSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): JobSettings {
-  return { resultTtlSeconds: positiveFromEnv(env, 'JOB_RESULT_TTL_SECONDS', 3600), perClientPerHour: positiveFromEnv(env, 'JOB_QUOTA_PER_HOUR', 20) };
+  const { JOB_RESULT_TTL_SECONDS, JOB_QUOTA_PER_HOUR } = parseVariables(jobSettingsEnvShape, env);
+  return { resultTtlSeconds: JOB_RESULT_TTL_SECONDS, perClientPerHour: JOB_QUOTA_PER_HOUR };
 }
 
-/** The jobs function's limits: the workgroup's cutoff (set by infra/lib/jobs.ts) and the job budget, in bytes. */
 /** The limits with nothing configured: the workgroup's default cutoff and a 1 TB job budget. */
 export const DEFAULT_JOB_LIMITS: JobLimits = { cutoffBytes: DEFAULT_QUERY_CUTOFF_BYTES, maxJobBytes: DEFAULT_JOB_MAX_SCAN_BYTES };
-
-export function jobLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): JobLimits {
-  return {
-    cutoffBytes: positiveFromEnv(env, 'ATHENA_BYTES_SCANNED_CUTOFF', DEFAULT_QUERY_CUTOFF_BYTES),
-    maxJobBytes: positiveFromEnv(env, 'JOB_MAX_SCAN_BYTES', DEFAULT_JOB_MAX_SCAN_BYTES),
-  };
-}
 
 export async function readJob(counters: CounterStore, jobId: string): Promise<JobRecord | null> {
   return (await counters.getState(jobNamespace(jobId), 0)) as unknown as JobRecord | null;

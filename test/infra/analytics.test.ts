@@ -312,12 +312,9 @@ describe('jobs', () => {
       ATHENA_DATABASE: 'funnel',
       ATHENA_BYTES_SCANNED_CUTOFF: String(10 * 1024 ** 3),
       JOBS_QUEUE_URL: { Ref: ids.jobsQueue },
-      JOB_RESULT_TTL_SECONDS: '3600',
     });
-    expect(flat(env.ATHENA_OUTPUT)).toBe(`s3://\${${ids.results}}/athena/`);
-    const { stack: s, template: t } = synth({ jobResultTtlSeconds: 600, athenaWorkGroup: 'wg2', glueDatabase: 'db2', athenaBytesScannedCutoff: 1024 ** 3 });
+    const { stack: s, template: t } = synth({ athenaWorkGroup: 'wg2', glueDatabase: 'db2', athenaBytesScannedCutoff: 1024 ** 3 });
     expect(resource(t, logicalId(s, s.jobs.fn)).Properties.Environment.Variables).toMatchObject({
-      JOB_RESULT_TTL_SECONDS: '600',
       ATHENA_WORKGROUP: 'wg2',
       ATHENA_DATABASE: 'db2',
       ATHENA_BYTES_SCANNED_CUTOFF: String(1024 ** 3),

@@ -1,0 +1,5 @@
+import { z } from 'zod';
+import { COUNTERS_ENV, RETENTION_ENV } from '../env.js';
+
+/** The feeds function: reads the video lists and stats, writes the stored feeds, all in the counters table. */
+export const feedsEnvSchema = z.object({ ...COUNTERS_ENV, ...RETENTION_ENV });
