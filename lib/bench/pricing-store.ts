@@ -40,7 +40,7 @@ export type WriteKind =
 
 export const WRITE_KINDS: { kind: WriteKind; label: string; request: string }[] = [
   { kind: 'live_m', label: 'live minute counters (ADD)', request: 'UpdateItem' },
-  { kind: 'live_h', label: 'live hour counters of events and addresses (ADD)', request: 'UpdateItem' },
+  { kind: 'live_h', label: 'live hour counters, e: and a: (ADD)', request: 'UpdateItem' },
   { kind: 'live_all', label: 'live all-time rejection counts (ADD)', request: 'UpdateItem' },
   { kind: 'settled_m', label: 'settled minute items', request: 'BatchWrite Put' },
   { kind: 'settled_h', label: 'settled hour items', request: 'BatchWrite Put' },
