@@ -75,6 +75,8 @@ export interface WriteFigures {
   run: WriteLoadReport;
   /** hour and day items of a full hour and day from the scope growth, ÷ as measured */
   fullHourFactor: number;
+  /** live per-event and per-address hour items of a full hour ÷ the run's */
+  liveHourFactor: number;
   fullDayFactor: number;
   /** WCU per event: as measured; with full hours and days; naive */
   wcuPerEvent: number;
@@ -215,10 +217,16 @@ function verifyFigure(runs: number[]): VerifyFigure {
 
 function writeFigures(run: WriteLoadReport): WriteFigures {
   const seconds = run.minutes * 60;
-  const measured = Object.values(run.scopeGrowth.byKind).reduce((sum, counts) => sum + counts.at(-1)!, 0);
-  const at = (minutes: number) => Object.values(scopesAt(run.scopeGrowth, minutes, run.authors)).reduce((a, b) => a + b, 0);
+  // Distinct scopes of the run, and of a longer span (scopesAt), over the scope kinds named.
+  const kinds = (only?: readonly string[]) => Object.keys(run.scopeGrowth.byKind).filter((k) => !only || only.includes(k));
+  const measuredOf = (only?: readonly string[]) => kinds(only).reduce((sum, k) => sum + run.scopeGrowth.byKind[k]!.at(-1)!, 0);
+  const atOf = (minutes: number, only?: readonly string[]) => {
+    const scopes = scopesAt(run.scopeGrowth, minutes, run.authors);
+    return kinds(only).reduce((sum, k) => sum + (scopes[k] ?? 0), 0);
+  };
   // Items per second of a full hour (day) ÷ items per second of the run's part of it; 1 once the run covers it.
-  const factor = (spanMinutes: number) => (run.minutes >= spanMinutes || !measured ? 1 : at(spanMinutes) / (spanMinutes * 60) / (measured / seconds));
+  const factor = (spanMinutes: number, only?: readonly string[]) =>
+    run.minutes >= spanMinutes || !measuredOf(only) ? 1 : atOf(spanMinutes, only) / (spanMinutes * 60) / (measuredOf(only) / seconds);
   const fullDayFactor = factor(1440);
   const events = run.deliveries;
   const kind = (name: string) => run.kinds.find((k) => k.kind === name);
@@ -228,10 +236,13 @@ function writeFigures(run: WriteLoadReport): WriteFigures {
   // full hour holds, at the run's mean size: an upper bound. The sparse mix runs a whole hour instead.
   const hourItems = kind('settled_h');
   const meanHourUnits = hourItems?.writes ? hourItems.writeUnits / hourItems.writes : 1;
-  const hourUnitsFull = run.minutes >= 60 || !measured ? units('settled_h') : at(60) * (seconds / 3600) * meanHourUnits;
+  const settledHourKinds = kinds().filter((k) => k !== 'e' && k !== 'a');
+  const hourUnitsFull = run.minutes >= 60 || !measuredOf(settledHourKinds) ? units('settled_h') : atOf(60, settledHourKinds) * (seconds / 3600) * meanHourUnits;
   const fullHourFactor = units('settled_h') ? hourUnitsFull / units('settled_h') : 1;
+  // The live per-event hour items a full hour holds (for storage): their scopes' growth over the hour.
+  const liveHourFactor = factor(60, ['e', 'a']);
   const full = run.totals.writeUnits - units('settled_h') + hourUnitsFull + units('settled_d') * (fullDayFactor - 1);
-  return { run, fullHourFactor, fullDayFactor, wcuPerEvent: run.totals.writeUnits / events, wcuPerEventFull: full / events, naiveWcuPerEvent: run.naive.writes / events };
+  return { run, fullHourFactor, liveHourFactor, fullDayFactor, wcuPerEvent: run.totals.writeUnits / events, wcuPerEventFull: full / events, naiveWcuPerEvent: run.naive.writes / events };
 }
 
 /**
@@ -252,7 +263,8 @@ function storage(w: WriteFigures, retention: Retention): NonNullable<LoadBenchRe
   const inv = run.inventory;
   const get = (group: string) => inv[group] ?? { items: 0, bytes: 0 };
   add('minute items', get('m').items, get('m').bytes, retention.minuteSeconds, 1, 'TTL');
-  add('hour items', get('h').items, get('h').bytes, retention.hourSeconds, w.fullHourFactor, 'TTL; a full hour from the scope growth');
+  add('hour items (users, network, projects)', get('h').items, get('h').bytes, retention.hourSeconds, w.fullHourFactor, 'TTL; a full hour: every scope of it, an upper bound');
+  add('hour items (events, addresses; live)', get('h~live').items, get('h~live').bytes, retention.hourSeconds, w.liveHourFactor, 'TTL; a full hour from the scope growth');
   add('day items', get('d').items, get('d').bytes, longest, w.fullDayFactor, 'u: TTL; e:, a:, g never expire (counted over the longest retention); a full day from the scope growth');
   add('event index: notes, replies, comments', get('ev~ttl').items, get('ev~ttl').bytes, retention.noteIndexSeconds, 1, 'TTL from created_at (noteIndexTtlDays)');
   const index = ['ev', 'rev', 'del', 'dela', 'vday', 'vuser', 'vtag'];
@@ -354,7 +366,7 @@ export function formatLoadBench(r: LoadBenchReport): string {
           : '') +
         ` = ${fixed(w.wcuPerEventFull / w.naiveWcuPerEvent, 3)} × the baseline; goal <= ${goal}: ${w.wcuPerEventFull <= goal ? 'met' : 'NOT MET'}`,
       `    (WCU: ceil(size / 1 KB), at least 1, per item; an UpdateItem and a replacing Put bill the larger of the item before and after; a conditional delete its item)`,
-      `    scope growth (distinct scopes with a live minute item): ` +
+      `    scope growth (distinct scopes that counted an event of the run): ` +
         run.scopeGrowth.atMinutes.map((m, i) => `${fixed(m, m < 2 ? 2 : 0)} min ${int(Object.values(run.scopeGrowth.byKind).reduce((s, c) => s + c[i]!, 0))}`).join(', ') +
         ` (${Object.entries(run.scopeGrowth.byKind).map(([k, c]) => `${k}: ${int(c.at(-1)!)}`).join(', ')})`,
       `    ingest write path ${fixed((run.ingestMs * 1000) / run.deliveries)} µs/event (Parquet encoding, rollup, index, the pricing store) = ${fixed((run.ingestMs * 1000) / run.deliveries / v.microsPerEvent, 2)} × verification;` +

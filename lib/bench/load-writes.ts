@@ -9,7 +9,7 @@ import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { DuckDbSqlEngine, duckDbSettleTables } from '../adapters/local/duckdb-sql-engine.js';
 import { compactAndSettle, DEFAULT_GRACE_SECONDS, parquetObjects, type CompactorDeps } from '../facts/compact.js';
 import { FACTS_PREFIX } from '../facts/partition.js';
-import { contributionsOf } from '../counters/contributions.js';
+import { contributionsOf, isTargetScope } from '../counters/contributions.js';
 import type { Retention } from '../counters/retention.js';
 import { COUNTING_LAYOUT, WATERMARK } from '../counters/state.js';
 import { storeNormalisedFacts } from '../ingest/ingest.js';
@@ -97,7 +97,7 @@ export interface KindFigure extends KindTally {
 export interface ScopeGrowth {
   /** minutes since the start */
   atMinutes: number[];
-  /** distinct scopes with a live minute item by then, by scope kind (u, e, a, g, p) */
+  /** distinct scopes that had counted an event of the run by then, by scope kind (u, e, a, g, p) */
   byKind: Record<string, number[]>;
 }
 
@@ -195,6 +195,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
     counters.seedState(WATERMARK, 0, { settledThrough: Math.floor(startTs / 3600) * 3600 });
     counters.seedState(COUNTING_LAYOUT, 0, { targetScopes: 'hourly' });
     const byType: Record<string, number> = {};
+    const firstSeen = new Map<string, number>();
     let copies = 0;
     let backdated = 0;
     let duplicatesInBatch = 0;
@@ -228,7 +229,10 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
         const { fact, arrivalMs, copy } = load.next();
         lastArrival = arrivalMs;
         byType[fact.type] = (byType[fact.type] ?? 0) + 1;
-        naive += contributionsOf(fact).counts.length;
+        const counts = contributionsOf(fact).counts;
+        naive += counts.length;
+        // Scope growth: when each scope first counted an event of the run (back-dated events aside).
+        if (fact.created_at >= startTs) for (const { scope } of counts) if (!firstSeen.has(scope)) firstSeen.set(scope, fact.created_at);
         if (copy) copies++;
         else if (fact.created_at < Math.floor(arrivalMs / 1000)) backdated++;
         // As ingestBatch: an id already in the batch is a duplicate, stored once.
@@ -273,18 +277,11 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
     const totals = counters.totals();
     const largest = kinds.reduce((a, b) => (b.maxBytes > a.maxBytes ? b : a));
     const inventory: WriteLoadReport['inventory'] = {};
-    const firstSeen = new Map<string, number>();
     for (const { key, group, bytes } of counters.inventory()) {
-      const slot = (inventory[group] ??= { items: 0, bytes: 0 });
+      // Per-event and per-address hours are live items, apart from the settled hours.
+      const slot = (inventory[group === 'h' && isTargetScope(key) ? 'h~live' : group] ??= { items: 0, bytes: 0 });
       slot.items++;
       slot.bytes += bytes;
-      if (group !== 'm') continue;
-      // Scope growth: when each scope first had a minute item in the run (back-dated minutes aside).
-      const bucket = Number(key.slice(key.lastIndexOf('#') + 1));
-      if (bucket < startTs) continue;
-      const scope = key.slice(0, key.lastIndexOf('#', key.lastIndexOf('#') - 1));
-      const seen = firstSeen.get(scope);
-      if (seen === undefined || bucket < seen) firstSeen.set(scope, bucket);
     }
     return {
       eventsPerSecond: rate,
