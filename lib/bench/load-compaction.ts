@@ -7,7 +7,7 @@ import { settledShards } from '../counters/settle-run.js';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { compactAndSettle } from '../facts/compact.js';
 import type { Retention } from '../counters/retention.js';
-import { WATERMARK } from '../counters/state.js';
+import { COUNTING_LAYOUT, DIRTY_HOURS, WATERMARK } from '../counters/state.js';
 import { runChild } from './child.js';
 import { benchCompactorDeps, COMPACTOR_GRACE_SECONDS, LOAD_DAY_END, scratchDir } from './load-writes.js';
 import { PricingCounterStore } from './pricing-store.js';
@@ -77,6 +77,10 @@ export async function compactOneHour(input: CompactHourInput): Promise<CompactHo
   // Nothing is written twice in one settle, so no item needs remembering.
   const counters = new PricingCounterStore({ trackItems: false });
   counters.seedState(WATERMARK, 0, { settledThrough: HOUR_START });
+  // As ingest leaves it: the hour marked dirty, its events counted live (so the settle rewrites no live
+  // items; an unmarked hour would be settled as one nobody counted, a whole-hour rewrite).
+  counters.seedState(COUNTING_LAYOUT, 0, { targetScopes: 'hourly', sparseUserHours: 'minutes' });
+  counters.seedState(DIRTY_HOURS, HOUR_START, { markedAt: 0, mark: 'bench' });
   let nowMs = (HOUR_START + 3600 + COMPACTOR_GRACE_SECONDS + 60) * 1000;
   const clock: Clock = { now: () => nowMs };
   const issues: string[] = [];
