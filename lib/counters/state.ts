@@ -61,15 +61,17 @@ export const COUNTING_LAYOUT = 'counting-layout';
  * Once per table, before the first settle under hourly per-event counting: in a table settled before
  * (it has a watermark), every hour not settled since (a dirty mark) may hold live per-event counts in
  * minute items only, so it is marked drifted too, and its settle writes those scopes' hour items from
- * the facts. A new table just records the layout. Returns the hours it marked.
+ * the facts. A new table just records the layout. Returns the hours it marked now, and since when the
+ * table has this layout (hours settled before then are settled again under it: compact.ts).
  */
-export async function adoptHourlyTargetCounting(counters: CounterStore, nowMs: number): Promise<number[]> {
-  if (await counters.getState(COUNTING_LAYOUT, 0)) return [];
+export async function adoptHourlyTargetCounting(counters: CounterStore, nowMs: number): Promise<{ hours: number[]; adoptedAt: number }> {
+  const layout = await counters.getState(COUNTING_LAYOUT, 0);
+  if (layout) return { hours: [], adoptedAt: Number(layout.adoptedAt ?? 0) };
   const settledBefore = (await counters.getState(WATERMARK, 0)) !== null;
   const hours = settledBefore ? (await counters.listState(DIRTY_HOURS)).map((mark) => mark.id) : [];
   if (hours.length) await markDirty(counters, hours, nowMs, DRIFT_HOURS);
   await counters.putState(COUNTING_LAYOUT, 0, { targetScopes: 'hourly', sparseUserHours: 'minutes', adoptedAt: nowMs });
-  return hours;
+  return { hours, adoptedAt: nowMs };
 }
 
 /** Counters are settled (hour and day items exact) for every hour before this time (unix seconds). */

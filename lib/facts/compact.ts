@@ -5,7 +5,7 @@ import { FACTS_PREFIX, partitionOf, partitionPrefix } from './partition.js';
 import { FACT_COLUMNS, type Fact } from './schema.js';
 import { COMPACTION_STAGING_PREFIX, type SettleTables } from './tables.js';
 import { dedupedFacts } from '../jobs/metrics-sql.js';
-import { adoptHourlyTargetCounting, clearDirty, COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, readWatermark, WATERMARK } from '../counters/state.js';
+import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, readWatermark, WATERMARK } from '../counters/state.js';
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
@@ -266,29 +266,31 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   const nowSeconds = Math.floor(startedMs / 1000);
   const settleBefore = Math.floor((nowSeconds - (deps.graceSeconds ?? DEFAULT_GRACE_SECONDS)) / 3600) * 3600;
   const previous = await readWatermark(deps.counters);
-  const due = async (granularity: 'h' | 'd', bucket: number) => {
-    const after = granularity === 'h' ? deps.resettle?.hourAfterSeconds : deps.resettle?.dayAfterSeconds;
+  const dayDue = async (dayStart: number) => {
+    const after = deps.resettle?.dayAfterSeconds;
     if (!after) return true;
-    const settledAt = await lastSettledAt(deps.objects, granularity, bucket);
+    const settledAt = await lastSettledAt(deps.objects, 'd', dayStart);
     return settledAt === null || startedMs - settledAt >= after * 1000;
   };
+  const layout = await adoptHourlyTargetCounting(deps.counters, startedMs);
+  if (layout.hours.length) log('warn', 'per-event counts are now live per hour: the hours not settled since are rewritten from the facts', { hours: layout.hours.length });
   const paced: number[] = [];
   const dirty: { id: number; value: Record<string, unknown> }[] = [];
-  for (const mark of (await dirtyHours(deps, previous, settleBefore)).filter((d) => d.id < settleBefore)) {
-    if (await due('h', mark.id)) dirty.push(mark);
-    else paced.push(mark.id);
-  }
-  const adopted = await adoptHourlyTargetCounting(deps.counters, startedMs);
-  if (adopted.length) log('warn', 'per-event counts are now live per hour: the hours not settled since are rewritten from the facts', { hours: adopted.length });
-  const drifted = new Map((await deps.counters.listState(DRIFT_HOURS)).map((m) => [m.id, m.value]));
   // An hour last settled under the earlier layout has hour items where sparse hours now have none and
   // minute items without their details: its first settle under this layout rewrites its live-counted items.
-  const layoutSince = Number((await deps.counters.getState(COUNTING_LAYOUT, 0))?.adoptedAt ?? 0);
   const settledBeforeLayout = new Set<number>();
-  for (const mark of dirty) {
+  for (const mark of (await dirtyHours(deps, previous, settleBefore)).filter((d) => d.id < settleBefore)) {
+    // One manifest read per hour answers both the pacing and the layout.
     const settledAt = await lastSettledAt(deps.objects, 'h', mark.id);
-    if (settledAt !== null && settledAt < layoutSince) settledBeforeLayout.add(mark.id);
+    const after = deps.resettle?.hourAfterSeconds;
+    if (after && settledAt !== null && startedMs - settledAt < after * 1000) {
+      paced.push(mark.id);
+      continue;
+    }
+    dirty.push(mark);
+    if (settledAt !== null && settledAt < layout.adoptedAt) settledBeforeLayout.add(mark.id);
   }
+  const drifted = new Map((await deps.counters.listState(DRIFT_HOURS)).map((m) => [m.id, m.value]));
   const hours: CompactionResult[] = [];
   const failedHours: number[] = [];
   const deferredHours: number[] = [];
@@ -387,7 +389,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   let dayPending = false;
   for (const { id: dayStart, value } of (await deps.counters.listState(DIRTY_DAYS)).sort((a, b) => a.id - b.id)) {
     if (dayStart + 86400 > watermark) continue; // the day is not complete yet: its hours serve
-    if (!(await due('d', dayStart))) continue; // rolled before, and again too recently: the next runs will
+    if (!(await dayDue(dayStart))) continue; // rolled before, and again too recently: the next runs will
     if (!withinBudget()) {
       dayPending = true;
       break;

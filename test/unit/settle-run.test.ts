@@ -191,14 +191,14 @@ describe('settle runs', () => {
   it('a table settled before per-event hours were live counts has its unsettled hours rewritten once', async () => {
     await stores.counters.putState(WATERMARK, 0, { settledThrough: HOUR });
     await markDirty(stores.counters, [HOUR, HOUR + 3600], 0);
-    expect(await adoptHourlyTargetCounting(stores.counters, 5)).toEqual([HOUR, HOUR + 3600]);
+    expect((await adoptHourlyTargetCounting(stores.counters, 5)).hours).toEqual([HOUR, HOUR + 3600]);
     expect((await stores.counters.listState(DRIFT_HOURS)).map((m) => m.id)).toEqual([HOUR, HOUR + 3600]);
-    expect(await adoptHourlyTargetCounting(stores.counters, 6)).toEqual([]);
+    expect((await adoptHourlyTargetCounting(stores.counters, 6)).hours).toEqual([]);
     // A new table only records the layout.
     const fresh = await localStores();
     try {
       await markDirty(fresh.counters, [HOUR], 0);
-      expect(await adoptHourlyTargetCounting(fresh.counters, 5)).toEqual([]);
+      expect((await adoptHourlyTargetCounting(fresh.counters, 5)).hours).toEqual([]);
       expect(await fresh.counters.listState(DRIFT_HOURS)).toEqual([]);
       expect(await fresh.counters.getState(COUNTING_LAYOUT, 0)).toMatchObject({ targetScopes: 'hourly' });
     } finally {
