@@ -1,4 +1,5 @@
 import type { CounterStore, StateRecord } from '../ports.js';
+import { forEachLimited } from '../util/concurrency.js';
 import type { Fact } from '../facts/schema.js';
 import type { NostrEvent } from '../nostr/event.js';
 import { deletionTargets } from '../nostr/deletion.js';
@@ -115,4 +116,44 @@ export async function addressDeletedUpTo(counters: CounterStore, address: string
   const author = address.split(':')[1];
   const upTo = requests.filter((r) => r.value.by === author).map((r) => Number(r.value.upTo));
   return upTo.length ? Math.max(...upTo) : null;
+}
+
+/** Index lookups in flight at once when resolving reply targets (each a GetItem of ≈ 100 B). */
+export const PARENT_LOOKUPS_IN_PARALLEL = 16;
+
+/** A reply or comment whose tags do not say whom it answers, but which names its parent event. */
+export const isUnresolvedReply = (fact: Fact) => (fact.type === 'reply' || fact.type === 'comment') && fact.target_pubkey === null && fact.parent_event_id !== null;
+
+/**
+ * The replied-to author from the parent itself, for replies and comments whose tags leave it open
+ * (docs/metrics.md, "Replied-to author"): the parent among `facts`, else its event-index record (notes,
+ * replies, comments and videos are indexed). Sets `target_pubkey` in place and returns how many it
+ * resolved. A parent Funnel has not seen leaves null; settling the reply's hour asks again. An index
+ * that cannot be read leaves null too: resolving is an improvement, never a reason to fail a batch.
+ */
+export async function resolveReplyTargets(facts: readonly Fact[], counters: Pick<CounterStore, 'getState'>, onError?: (error: unknown) => void): Promise<number> {
+  const unresolved = facts.filter(isUnresolvedReply);
+  if (!unresolved.length) return 0;
+  const authors = new Map<string, string>();
+  for (const fact of facts) if (INDEXED_TYPES.has(fact.type)) authors.set(fact.event_id, fact.author);
+  const missing = [...new Set(unresolved.map((f) => f.parent_event_id!).filter((id) => !authors.has(id)))];
+  let failed = false;
+  await forEachLimited(missing, PARENT_LOOKUPS_IN_PARALLEL, async (id) => {
+    if (failed) return;
+    try {
+      const record = await counters.getState(eventNamespace(id), 0);
+      if (typeof record?.author === 'string') authors.set(id, record.author);
+    } catch (error) {
+      failed = true;
+      onError?.(error);
+    }
+  });
+  let resolved = 0;
+  for (const fact of unresolved) {
+    const author = authors.get(fact.parent_event_id!);
+    if (author === undefined) continue;
+    fact.target_pubkey = author;
+    resolved++;
+  }
+  return resolved;
 }

@@ -187,6 +187,8 @@ export interface SettleOptions {
   rewrite?: boolean;
   /** the buckets' scopes are settled in this many shards (every bucket of the run has this count; see settledShards) */
   shards?: number;
+  /** hours whose facts hold the deletion requests that may retract engagement in the buckets (settleSql's `deletions`) */
+  deletionHours?: readonly number[];
 }
 
 /**
@@ -236,7 +238,8 @@ async function settleShard(
   const empty = new Set(options.empty ?? []);
   const withFacts = buckets.filter((b) => !empty.has(b));
   if (withFacts.length) {
-    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, liveHours: options.liveHours, copiedLive: options.copiedLive, shard });
+    const deletions = options.deletionHours?.length ? deps.tables.hours(options.deletionHours) : undefined;
+    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, liveHours: options.liveHours, copiedLive: options.copiedLive, shard, deletions });
     await deps.sql.export(sql, `${SETTLE_RESULTS_PREFIX}${run}/`, 'jsonl', { partitionBy: SETTLE_PART_COLUMN });
   }
   const hasRows = async (b: string, bucket: number) => (await deps.objects.list(settleResultsPrefix(b, bucket))).length > 0;

@@ -24,6 +24,8 @@ export const shardTaskSchema = z.object({
       empty: z.array(z.number().int()).max(24).optional(),
       nowMs: z.number().int().nonnegative(),
       rewrite: z.boolean().optional(),
+      // a day and the retraction horizon after it, at most
+      deletionHours: z.array(z.number().int()).max(96).optional(),
     })
     .transform(({ minuteHours, copiedMinutes, ...options }) => ({ ...options, liveHours: options.liveHours ?? minuteHours, copiedLive: options.copiedLive ?? copiedMinutes })),
   shard: z.object({ index: z.number().int().nonnegative(), count: z.number().int().min(2).max(1024) }).refine((s) => s.index < s.count, 'shard index out of range'),

@@ -1,5 +1,5 @@
 import type { CounterItem, Granularity } from '../ports.js';
-import { dedupedFacts, type SqlDialect } from '../jobs/metrics-sql.js';
+import { dedupedFacts, flagRetracted, type SqlDialect } from '../jobs/metrics-sql.js';
 import { HLL_PRECISION } from './hll.js';
 import { TOP_N, TOP_PREFIX_BY_LIST } from './topn.js';
 import { SPARSE_HOUR_EVENTS } from './contributions.js';
@@ -40,6 +40,13 @@ export interface SettleSqlOptions {
    * hour's scopes, is then 1/count of the hour's, so a settle's memory is bounded by the shard size.
    */
   shard?: { index: number; count: number };
+  /**
+   * The facts holding the deletion requests that may retract engagement in these buckets (NIP-09:
+   * `flagRetracted`): the buckets' own hours and RETRACTION_HORIZON_SECONDS after. A retracted event
+   * counts nowhere, and in an hour the live-counted items it touched are rewritten (a zero where it
+   * was alone), so a retraction that arrives after its hour was counted live is taken back out.
+   */
+  deletions?: string;
 }
 
 /**
@@ -110,22 +117,22 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
       WHEN target_address IS NOT NULL THEN 'a:' || target_address END`;
   const project = `'p:' || coalesce(project, '')`;
   // `settled_only`: the global author sketch and top authors live in hour and day items only.
-  const counts = [
-    `SELECT 'g' AS scope, 'events' AS metric, CAST(1 AS BIGINT) AS amount, created_at, event_id FROM f`,
-    `SELECT 'g', 'kind:' || CAST(kind AS VARCHAR), 1, created_at, event_id FROM f WHERE source = 'nostr'`,
-    `SELECT 'g', 'type:' || type, 1, created_at, event_id FROM f`,
-    `SELECT 'u:' || author, CASE type WHEN 'note' THEN 'posts' WHEN 'reply' THEN 'replies' WHEN 'comment' THEN 'comments' ELSE 'videos' END, 1, created_at, event_id FROM f WHERE source = 'nostr' AND type IN ${AUTHORED}`,
-    `SELECT target_scope, eng, 1, created_at, event_id FROM e WHERE target_scope IS NOT NULL`,
-    `SELECT target_scope, 'zap_msats', zap_msats, created_at, event_id FROM e WHERE target_scope IS NOT NULL AND type = 'zap' AND zap_msats <> 0`,
-    `SELECT 'u:' || target_pubkey, eng || '_rcv', 1, created_at, event_id FROM r`,
-    `SELECT 'u:' || target_pubkey, 'zap_msats_rcv', zap_msats, created_at, event_id FROM r WHERE type = 'zap' AND zap_msats <> 0`,
-    `SELECT ${project}, 'events', 1, created_at, event_id FROM f WHERE source = 'app'`,
-    `SELECT ${project}, type, 1, created_at, event_id FROM f WHERE source = 'app'`,
-    `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at, event_id FROM f
+  const countsOf = (f: string, e: string, r: string) => [
+    `SELECT 'g' AS scope, 'events' AS metric, CAST(1 AS BIGINT) AS amount, created_at, event_id FROM ${f}`,
+    `SELECT 'g', 'kind:' || CAST(kind AS VARCHAR), 1, created_at, event_id FROM ${f} WHERE source = 'nostr'`,
+    `SELECT 'g', 'type:' || type, 1, created_at, event_id FROM ${f}`,
+    `SELECT 'u:' || author, CASE type WHEN 'note' THEN 'posts' WHEN 'reply' THEN 'replies' WHEN 'comment' THEN 'comments' ELSE 'videos' END, 1, created_at, event_id FROM ${f} WHERE source = 'nostr' AND type IN ${AUTHORED}`,
+    `SELECT target_scope, eng, 1, created_at, event_id FROM ${e} WHERE target_scope IS NOT NULL`,
+    `SELECT target_scope, 'zap_msats', zap_msats, created_at, event_id FROM ${e} WHERE target_scope IS NOT NULL AND type = 'zap' AND zap_msats <> 0`,
+    `SELECT 'u:' || target_pubkey, eng || '_rcv', 1, created_at, event_id FROM ${r}`,
+    `SELECT 'u:' || target_pubkey, 'zap_msats_rcv', zap_msats, created_at, event_id FROM ${r} WHERE type = 'zap' AND zap_msats <> 0`,
+    `SELECT ${project}, 'events', 1, created_at, event_id FROM ${f} WHERE source = 'app'`,
+    `SELECT ${project}, type, 1, created_at, event_id FROM ${f} WHERE source = 'app'`,
+    `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at, event_id FROM ${f}
       WHERE source = 'app' AND substr(type, 5) IN ('view', 'play', 'video_view') AND (target_address IS NOT NULL OR target_event_id IS NOT NULL)`,
+    // Engagement received by UTC hour of day, for best-hours and best-days on day items.
+    ...(isDay ? [`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at, event_id FROM ${r}`] : []),
   ];
-  // Engagement received by UTC hour of day, for best-hours and best-days on day items.
-  if (isDay) counts.push(`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at, event_id FROM r`);
   const sketches = [
     `SELECT 'g' AS scope, 'authors' AS sketch, author AS member, created_at, 1 AS settled_only FROM f WHERE source = 'nostr'`,
     `SELECT 'u:' || target_pubkey, 'engagers', engager, created_at, 0 FROM r WHERE engager IS NOT NULL AND engager <> ''`,
@@ -138,13 +145,17 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     `SELECT 'u:' || target_pubkey, 'top_posts', coalesce(target_address, target_event_id), 1, created_at, 0 FROM r WHERE coalesce(target_address, target_event_id) IS NOT NULL`,
   ];
 
+  // Retracted events, in an hour: their live-counted items are rewritten (zero rows keep the keys).
+  const retractions = options.deletions !== undefined;
+  const zeroed = retractions && !isDay;
   // The rows of live-counted items: a (scope, minute) — (scope, hour) for target scopes — of a drifted
-  // hour or touched by a copy.
+  // hour, touched by a copy, or by a retracted event.
   const copied = !isDay && options.copiedLive === true;
   const liveKey = `scope || '|' || CAST(CASE WHEN ${isTarget} THEN ${bucketOf('created_at', 3600)} ELSE ${bucketOf('created_at', 60)} END AS VARCHAR)`;
   const liveRows = [
     ...(liveHours.length ? [`${bucketOf('created_at', 3600)} IN (${list(liveHours)})`] : []),
     ...(copied ? [`${liveKey} IN (SELECT k FROM copied_keys)`] : []),
+    ...(zeroed ? [`${liveKey} IN (SELECT k FROM retracted_keys)`] : []),
   ];
   const liveWhere = liveRows.length ? `(${liveRows.join(' OR ')})` : 'FALSE';
   const minuteWhere = `NOT (${isTarget}) AND ${liveWhere}`;
@@ -204,13 +215,32 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   const shard = options.shard && options.shard.count > 1 ? options.shard : null;
   if (shard && !(Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) throw new Error(`invalid shard ${shard.index} of ${shard.count}`);
   const inShard = (rows: string) => (shard ? `SELECT * FROM (${rows}) WHERE ${scopeShardSql(dialect, 'scope', shard.count)} = ${shard.index}` : rows);
-  return `WITH f AS (SELECT * FROM (${dedupedFacts(relation, window, dialect)}) WHERE ${bucketOf('created_at', size)} IN (${list(buckets)})),
+  const inBuckets = `${bucketOf('created_at', size)} IN (${list(buckets)})`;
+  const deduped = dedupedFacts(relation, window, dialect);
+  const facts = retractions
+    ? `fa AS (SELECT * FROM (${flagRetracted(deduped, options.deletions!, window, dialect)}) WHERE ${inBuckets}),
+f AS (SELECT * FROM fa WHERE NOT retracted),${
+        zeroed
+          ? `
+fz AS (SELECT * FROM fa WHERE retracted),
+ez AS (SELECT *, ${engagement} AS eng, ${targetScope} AS target_scope, CASE WHEN type = 'zap' THEN zap_sender ELSE author END AS engager FROM fz WHERE source = 'nostr' AND type IN ${ENGAGEMENT}),
+rz AS (SELECT * FROM ez WHERE target_pubkey IS NOT NULL AND target_pubkey IS DISTINCT FROM engager),`
+          : ''
+      }`
+    : `f AS (SELECT * FROM (${deduped}) WHERE ${inBuckets}),`;
+  const union = (lines: string[]) => lines.join('\n  UNION ALL ');
+  const counts = zeroed
+    ? `${inShard(union(countsOf('f', 'e', 'r')))}
+  UNION ALL SELECT scope, metric, CAST(0 AS BIGINT), created_at, event_id FROM (${inShard(union(countsOf('fz', 'ez', 'rz')))})`
+    : inShard(union(countsOf('f', 'e', 'r')));
+  return `WITH ${facts}
 e AS (
   SELECT *, ${engagement} AS eng, ${targetScope} AS target_scope, CASE WHEN type = 'zap' THEN zap_sender ELSE author END AS engager
   FROM f WHERE source = 'nostr' AND type IN ${ENGAGEMENT}
 ),
 r AS (SELECT * FROM e WHERE target_pubkey IS NOT NULL AND target_pubkey IS DISTINCT FROM engager),
-c AS (${inShard(counts.join('\n  UNION ALL '))}),${
+c AS (${counts}),${zeroed ? `
+retracted_keys AS (SELECT DISTINCT ${liveKey} AS k FROM c WHERE event_id IN (SELECT event_id FROM fz)),` : ''}${
     copied
       ? `
 copies AS (SELECT event_id FROM ${relation} WHERE created_at >= ${window.startTs} AND created_at < ${window.endTs} GROUP BY event_id HAVING count(*) > 1),

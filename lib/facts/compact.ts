@@ -3,6 +3,9 @@ import { parquetMetadata } from 'hyparquet';
 import type { Clock, MetricsSink, ObjectStore, SqlEngine } from '../ports.js';
 import { FACTS_PREFIX, partitionOf, partitionPrefix } from './partition.js';
 import { FACT_COLUMNS, type Fact } from './schema.js';
+import { factOfRow, resolveHourReplies } from './reply-resolution.js';
+import { deletionHoursFor, hoursWithFacts, hoursWithRetractedEvents } from './retractions.js';
+import { RETRACTION_HORIZON_SECONDS } from '../jobs/metrics-sql.js';
 import { COMPACTION_STAGING_PREFIX, type SettleTables } from './tables.js';
 import { dedupedFacts } from '../jobs/metrics-sql.js';
 import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, readWatermark, WATERMARK } from '../counters/state.js';
@@ -10,7 +13,7 @@ import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
 import { lastSettledAt, settleBuckets, settledShards, settleRelation, type SettleDeps } from '../counters/settle-run.js';
-import { forEachMapped } from '../util/concurrency.js';
+import { forEachLimited, forEachMapped } from '../util/concurrency.js';
 import { ShardsPendingError } from '../counters/settle-shards.js';
 import { readJsonLines } from '../util/json-lines.js';
 
@@ -38,7 +41,9 @@ export interface HourCompactionDeps {
 
 /**
  * Merges one hour partition's objects into one compacted set, one row per event id (the first
- * arrival wins), sorted by (created_at, event_id) so time-range scans read contiguous row groups.
+ * arrival wins), sorted by (type, created_at, event_id): a type's rows are contiguous, so the scans for
+ * one type (the deletion requests every settle reads, docs/scaling.md) skip the other row groups by
+ * their statistics, and within a type time ranges are contiguous.
  * The merge runs in the SQL engine (DuckDB spilling under its memory limit, Athena's workers), never
  * in this process. The merged files are copied in before any input is deleted, and their names derive
  * from the inputs, so a crash at any step leaves every fact in place (at worst twice, until the next
@@ -77,7 +82,7 @@ export async function compactHour(hourStart: number, deps: HourCompactionDeps): 
     const from = hourStart + Math.floor((slice * 3600) / slices);
     const to = hourStart + Math.floor(((slice + 1) * 3600) / slices);
     const slicePrefix = `${staging}${String(slice).padStart(3, '0')}/`;
-    await deps.sql.export(`SELECT ${columns} FROM (${dedupedFacts(deps.tables.hours([hourStart]), { startTs: from, endTs: to }, deps.tables.dialect)}) ORDER BY created_at, event_id`, slicePrefix, 'parquet');
+    await deps.sql.export(`SELECT ${columns} FROM (${dedupedFacts(deps.tables.hours([hourStart]), { startTs: from, endTs: to }, deps.tables.dialect)}) ORDER BY type, created_at, event_id`, slicePrefix, 'parquet');
     staged.push(...(await deps.objects.list(slicePrefix)).sort());
   }
   const outputKeys = staged.map((_, i) => compactedKey(i));
@@ -249,6 +254,11 @@ async function planStatements(granularity: 'h' | 'd', buckets: { bucket: number;
 export const RECONCILE_HOURS = 48;
 /** Seconds after an hour ends before its first settle, by default: stragglers make it. */
 export const DEFAULT_GRACE_SECONDS = 120;
+/**
+ * A deletion ingested this long before its hour's last settle is looked up again: a settle reads its
+ * hour's deletions a little before the time it records, and looking one up twice costs only the query.
+ */
+export const LOCATE_OVERLAP_MS = 10 * 60_000;
 /** Hours settled at once by default (Athena runs 20+ queries at once per account; DuckDB shares its cores). */
 export const DEFAULT_HOURS_IN_PARALLEL = 4;
 
@@ -279,9 +289,12 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   // An hour last settled under the earlier layout has hour items where sparse hours now have none and
   // minute items without their details: its first settle under this layout rewrites its live-counted items.
   const settledBeforeLayout = new Set<number>();
-  for (const mark of (await dirtyHours(deps, previous, settleBefore)).filter((d) => d.id < settleBefore)) {
-    // One manifest read per hour answers both the pacing and the layout.
+  const settledAtOf = new Map<number, number | null>();
+  const marks = await dirtyHours(deps, previous, settleBefore);
+  for (const mark of marks.filter((d) => d.id < settleBefore)) {
+    // One manifest read per hour answers the pacing, the layout and which deletions are new.
     const settledAt = await lastSettledAt(deps.objects, 'h', mark.id);
+    settledAtOf.set(mark.id, settledAt);
     const after = deps.resettle?.hourAfterSeconds;
     if (after && settledAt !== null && startedMs - settledAt < after * 1000) {
       paced.push(mark.id);
@@ -306,7 +319,34 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   // quarantined, a rebuild. Copies of an event in two objects are handled by the settle itself, which
   // rewrites just the items those events touch.
   const liveItemsFor = (hourStart: number, quarantinedNow: boolean) => deps.settleMinutes === 'always' || quarantinedNow || drifted.has(hourStart) || settledBeforeLayout.has(hourStart);
+  // Hours that will settle (again) without help: a retraction found in them needs no extra mark.
+  const waiting = new Set(marks.map((m) => m.id));
+  /**
+   * Deletion requests in these hours that arrived since the hour last settled may retract engagement
+   * in an hour settled before them (up to the retraction horizon back): such hours are marked to
+   * settle again, which applies the retraction (settleSql's `deletions`).
+   */
+  const markRetractedHours = async (hours: number[], nowSeconds: number) => {
+    if (!hours.length) return;
+    const from = Math.min(...hours) - RETRACTION_HORIZON_SECONDS;
+    const candidates = (await hoursWithFacts(deps.objects, from, Math.max(...hours) + 3600, nowSeconds)).filter((h) => h < previous && !waiting.has(h));
+    // Only hours with deletions that are new since their last settle (with an overlap for ingest's clock).
+    const retracted = await hoursWithRetractedEvents(hours, candidates, deps, (h) => {
+      const settledAt = settledAtOf.get(h) ?? null;
+      return settledAt === null ? null : settledAt - LOCATE_OVERLAP_MS;
+    });
+    if (!retracted.length) return;
+    await markDirty(deps.counters, retracted, deps.clock.now());
+    for (const h of retracted) waiting.add(h);
+    log('warn', 'retracted engagement found in settled hours: they settle again', { hours: retracted.length });
+  };
   const settleGroup = async (group: { id: number; value: Record<string, unknown> }[], quarantinedNow = false) => {
+    const nowSeconds = Math.floor(deps.clock.now() / 1000);
+    const listed = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))));
+    const withFacts = group.filter((_, i) => listed[i]!.keys.length > 0).map((h) => h.id);
+    // Replies whose parent arrived after them: resolved into the hour before it settles.
+    await forEachLimited(withFacts, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, async (h) => void (await resolveHourReplies(h, deps)));
+    await markRetractedHours(withFacts, nowSeconds);
     // Settled first, over the objects as ingest left them (so copies are visible), then merged.
     const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))));
     const planned = await planStatements(
@@ -318,6 +358,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
       const buckets = statement.buckets.map((b) => b.bucket);
       const empty = statement.buckets.filter((b) => b.objects === 0).map((b) => b.bucket);
       const settled = await settleBuckets('h', buckets, settleRelation('h', buckets, empty, deps.tables), deps, {
+        deletionHours: await deletionHoursFor(deps.objects, Math.min(...buckets), Math.max(...buckets) + 3600, nowSeconds),
         liveHours: buckets.filter((b) => liveItemsFor(b, quarantinedNow)),
         copiedLive: true,
         empty,
@@ -337,6 +378,18 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
       if (driftMark) await clearDirty(deps.counters, DRIFT_HOURS, hourStart, driftMark);
       await clearDirty(deps.counters, DIRTY_HOURS, hourStart, value);
     }
+  };
+  // A settle reads its hour and the hours around it (deletions, retracted events): an undecodable
+  // object in any of them is looked for, its own hour first.
+  const quarantineAround = async (hourStart: number) => {
+    const own = await quarantineUnreadable(hourStart, deps, onCorrupt);
+    if (own) return own;
+    let moved = 0;
+    const nowSeconds = Math.floor(deps.clock.now() / 1000);
+    for (const h of await hoursWithFacts(deps.objects, hourStart - RETRACTION_HORIZON_SECONDS, hourStart + 3600 + RETRACTION_HORIZON_SECONDS, nowSeconds)) {
+      if (h !== hourStart) moved += await quarantineUnreadable(h, deps, onCorrupt);
+    }
+    return moved;
   };
   // One run per UTC day's dirty hours: a backlog of a day is a few queries, not one per hour.
   const groups = new Map<number, typeof dirty>();
@@ -364,7 +417,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
             await settleGroup([mark]);
           } catch (error) {
             // One undecodable object must not hold its hour (and the watermark) forever: move it aside, go again.
-            if (error instanceof ShardsPendingError || (await quarantineUnreadable(mark.id, deps, onCorrupt)) === 0) throw error;
+            if (error instanceof ShardsPendingError || (await quarantineAround(mark.id)) === 0) throw error;
             await settleGroup([mark], true);
           }
         } catch (error) {
@@ -398,7 +451,8 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
       const size = await parquetObjects(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/`);
       const empty = size.keys.length === 0 ? [dayStart] : [];
       const [{ shards }] = (await planStatements('d', [{ bucket: dayStart, bytes: size.bytes, objects: size.keys.length }], deps)) as [Statement];
-      itemsPut += (await settleBuckets('d', [dayStart], settleRelation('d', [dayStart], empty, deps.tables), deps, { empty, nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards })).itemsPut;
+      const deletionHours = await deletionHoursFor(deps.objects, dayStart, dayStart + 86400, Math.floor(deps.clock.now() / 1000));
+      itemsPut += (await settleBuckets('d', [dayStart], settleRelation('d', [dayStart], empty, deps.tables), deps, { empty, nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards, deletionHours })).itemsPut;
       // The month before the mark: a crash in between rolls the day (and so the month) again.
       await rollMonthTotals(dayStart, deps.counters);
       daysRolled.push(dayStart);
@@ -429,11 +483,6 @@ export async function* hourFacts(hourStart: number, deps: HourCompactionDeps): A
   }
 }
 
-function factOfRow(row: Record<string, unknown>): Fact {
-  const fact = {} as Record<string, unknown>;
-  for (const name of FACT_COLUMNS) fact[name] = row[name] ?? (name === 'hashtags' ? [] : null);
-  return fact as unknown as Fact;
-}
 
 /**
  * The hours to settle this run, in order: the dirty marks, plus hours the watermark is about to pass

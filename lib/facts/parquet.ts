@@ -54,7 +54,7 @@ export async function decodeFacts(bytes: Uint8Array): Promise<Fact[]> {
     const fact = {} as Record<string, unknown>;
     for (const name of FACT_COLUMNS) {
       const value = row[name];
-      fact[name] = typeof value === 'bigint' ? Number(value) : (value ?? (name === 'hashtags' ? [] : null));
+      fact[name] = typeof value === 'bigint' ? Number(value) : (value ?? (COLUMN_KINDS[name] === 'list' ? [] : null));
     }
     return fact as unknown as Fact;
   });

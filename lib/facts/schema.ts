@@ -39,6 +39,10 @@ export interface Fact {
   /** zap amount in millisatoshis; null for non-zaps */
   zap_msats: number | null;
   zap_sender: string | null;
+  /** id of the zap request (kind 9734) a zap receipt answers: what its author's deletion names; null elsewhere */
+  zap_request_id: string | null;
+  /** a deletion request's `e` targets (NIP-09), unique, at most MAX_DELETION_TARGETS; empty elsewhere */
+  deleted_event_ids: string[];
   /** lower-case, unique, in first-seen order */
   hashtags: string[];
   title: string | null;
@@ -58,7 +62,7 @@ export interface Fact {
   ingested_at: number;
 }
 
-/** The fields every fact has; the rest default to null (or no hashtags) in `newFact`. */
+/** The fields every fact has; the rest default to null (or empty lists) in `newFact`. */
 type FactCore = Pick<Fact, 'event_id' | 'source' | 'kind' | 'type' | 'created_at' | 'author' | 'ingested_at'>;
 
 /** A fact with every optional field empty, then `fields` on top. */
@@ -72,6 +76,8 @@ export function newFact(fields: FactCore & Partial<Fact>): Fact {
     reaction: null,
     zap_msats: null,
     zap_sender: null,
+    zap_request_id: null,
+    deleted_event_ids: [],
     hashtags: [],
     title: null,
     d_tag: null,
@@ -113,6 +119,9 @@ export const FACT_COLUMNS = [
   'project',
   'properties',
   'ingested_at',
+  // Added after the first release: last, so older Parquet files and the Glue table line up by name.
+  'zap_request_id',
+  'deleted_event_ids',
 ] as const satisfies readonly (keyof Fact)[];
 
 export type FactColumnKind = 'string' | 'int32' | 'int64' | 'double' | 'list';
@@ -144,4 +153,6 @@ export const FACT_COLUMN_KINDS: Record<(typeof FACT_COLUMNS)[number], FactColumn
   project: 'string',
   properties: 'string',
   ingested_at: 'int64',
+  zap_request_id: 'string',
+  deleted_event_ids: 'list',
 };

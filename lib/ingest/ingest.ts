@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueRecord } from '../ports.js';
 import { nostrEventSchema, type NostrEvent } from '../nostr/event.js';
-import { indexRecords } from '../counters/event-index.js';
+import { indexRecords, resolveReplyTargets } from '../counters/event-index.js';
 import { DEFAULT_RETENTION_DAYS } from '../counters/retention.js';
 import { appEventSchema, appFact } from '../app/events.js';
 import type { EventVerifier } from '../nostr/verify.js';
-import { DTagTooLongError, normalise } from '../nostr/normalise.js';
+import { EventRejectedError, normalise, type NormaliseRejectReason } from '../nostr/normalise.js';
 import type { Fact } from '../facts/schema.js';
 import { encodeFacts } from '../facts/parquet.js';
 import { createdAtInRange, partitionOf, partitionPrefix } from '../facts/partition.js';
@@ -47,7 +47,8 @@ export type RejectReason =
   | 'bad_sig'
   | 'created_at_out_of_range'
   | 'unprocessable'
-  | 'unencodable';
+  | 'unencodable'
+  | Exclude<NormaliseRejectReason, 'oversized'>;
 
 export interface IngestResult {
   /** messages to hand back to the queue (redelivered, then dead-lettered) */
@@ -167,11 +168,17 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
         if (event.kind === 5 && own.facts.length > before) own.deletions.set(event.id, event);
       } catch (error) {
         // A normaliser edge case on one hostile event must not cost its neighbours.
-        countReject(own, error instanceof DTagTooLongError ? 'oversized' : 'unprocessable');
+        countReject(own, error instanceof EventRejectedError ? error.reason : 'unprocessable');
       }
     }
   }
 
+  // Before anything is stored, so the facts, the live counters and the index agree on whom a reply answers.
+  await resolveReplyTargets(
+    messages.flatMap((m) => m.facts),
+    deps.counters,
+    (error) => logError(deps, 'event index unreadable: replies of this batch stay unresolved until their hour settles', error),
+  );
   const encoded = encodeByHour(messages, (message, n) => countReject(message, 'unencodable', n));
   const objectKeys: string[] = [];
   const okIds = messages.map((m) => m.messageId);

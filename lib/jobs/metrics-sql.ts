@@ -14,27 +14,69 @@ const day = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString().
 const hourOf = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString().slice(11, 13);
 
 /**
- * Deduplicated facts inside [startTs, endTs), with partition pruning on dt; with `pruneHours`, a window
- * inside one UTC day is pruned to its hours too (a job's hour-sized chunk then reads only those hours).
+ * How long after its target a deletion request still retracts it (docs/metrics.md, "Retractions"):
+ * the facts a settle or a job reads for deletions end this far after its window, so the scan is bounded.
  */
-export function dedupedFacts(relation: string, window: FactsWindow, dialect: SqlDialect, pruneHours = false): string {
+export const RETRACTION_HORIZON_SECONDS = 48 * 3600;
+/** Deletions are read from this long before a window too: a deletion's created_at is its author's clock. */
+export const RETRACTION_SKEW_SECONDS = 3600;
+
+export interface DedupeOptions {
+  /** a window inside one UTC day is pruned to its hours too (a job's hour-sized chunk then reads only those hours) */
+  pruneHours?: boolean;
+  /**
+   * Leave out the reactions, reposts and zaps their own author retracted (NIP-09), with the deletion
+   * requests read from this relation (the same table, or the settle's hours around the window).
+   */
+  deletions?: string;
+}
+
+const dtRange = (window: FactsWindow, dialect: SqlDialect) => {
+  const from = day(window.startTs);
+  const to = day(Math.max(window.startTs, window.endTs - 1));
+  return dialect === 'athena' ? `dt BETWEEN '${from}' AND '${to}'` : `dt BETWEEN DATE '${from}' AND DATE '${to}'`;
+};
+
+/**
+ * Deduplicated facts inside [startTs, endTs) (first arrival wins; a copy whose reply target was resolved
+ * wins over one that was not: resolving only adds what the parent says), with partition pruning on dt.
+ */
+export function dedupedFacts(relation: string, window: FactsWindow, dialect: SqlDialect, options: DedupeOptions = {}): string {
   const last = Math.max(window.startTs, window.endTs - 1);
   const dtFrom = day(window.startTs);
   const dtTo = day(last);
-  const dtFilter = dialect === 'athena' ? `dt BETWEEN '${dtFrom}' AND '${dtTo}'` : `dt BETWEEN DATE '${dtFrom}' AND DATE '${dtTo}'`;
   // `hour` is a two-digit string in both engines, so the comparison is lexicographic and exact.
-  const hourFilter = pruneHours && dtFrom === dtTo ? ` AND hour BETWEEN '${hourOf(window.startTs)}' AND '${hourOf(last)}'` : '';
-  return `SELECT * FROM (
-    SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY ingested_at, relay) AS arrival
+  const hourFilter = options.pruneHours && dtFrom === dtTo ? ` AND hour BETWEEN '${hourOf(window.startTs)}' AND '${hourOf(last)}'` : '';
+  const deduped = `SELECT * FROM (
+    SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY CASE WHEN target_pubkey IS NULL THEN 1 ELSE 0 END, ingested_at, relay) AS arrival
     FROM ${relation}
-    WHERE ${dtFilter}${hourFilter} AND created_at >= ${window.startTs} AND created_at < ${window.endTs}
+    WHERE ${dtRange(window, dialect)}${hourFilter} AND created_at >= ${window.startTs} AND created_at < ${window.endTs}
   ) WHERE arrival = 1`;
+  if (options.deletions === undefined) return deduped;
+  return `SELECT * FROM (${flagRetracted(deduped, options.deletions, window, dialect)}) WHERE NOT retracted`;
+}
+
+/**
+ * `facts` with a boolean `retracted`: a reaction or repost whose id, or a zap whose zap request's id, is
+ * named by a deletion request of the same author (zaps: the sender) created from RETRACTION_SKEW_SECONDS
+ * before the window to RETRACTION_HORIZON_SECONDS after it. The deletions are read once per statement
+ * and the join costs nothing for events nobody retracted.
+ */
+export function flagRetracted(facts: string, deletions: string, window: FactsWindow, dialect: SqlDialect): string {
+  const around = { startTs: window.startTs - RETRACTION_SKEW_SECONDS, endTs: window.endTs + RETRACTION_HORIZON_SECONDS };
+  const retractions = `SELECT DISTINCT x.id AS retracted_id, d.author AS retracted_by
+    FROM ${deletions} d CROSS JOIN UNNEST(d.deleted_event_ids) AS x(id)
+    WHERE ${dtRange(around, dialect)} AND d.type = 'deletion' AND d.created_at >= ${around.startTs} AND d.created_at < ${around.endTs}`;
+  return `SELECT fr.*, (rt.retracted_id IS NOT NULL) AS retracted FROM (${facts}) fr
+    LEFT JOIN (${retractions}) rt ON fr.type IN ('reaction', 'repost', 'zap')
+      AND rt.retracted_id = (CASE WHEN fr.type = 'zap' THEN fr.zap_request_id ELSE fr.event_id END)
+      AND rt.retracted_by = (CASE WHEN fr.type = 'zap' THEN fr.zap_sender ELSE fr.author END)`;
 }
 
 /** Per-user summary metrics, one row per pubkey, named as the counters name them. */
 export function userMetricsSql(relation: string, window: FactsWindow, dialect: SqlDialect, pubkeys?: string[]): string {
   const only = pubkeys?.length ? `WHERE pubkey IN (${pubkeys.map((p) => `'${p.replace(/[^0-9a-f]/g, '')}'`).join(', ')})` : '';
-  return `WITH f AS (${dedupedFacts(relation, window, dialect)}),
+  return `WITH f AS (${dedupedFacts(relation, window, dialect, { deletions: relation })}),
   authored AS (
     SELECT author AS pubkey,
       count_if(type = 'note') AS posts, count_if(type = 'reply') AS replies,
@@ -68,7 +110,7 @@ export function userMetricsSql(relation: string, window: FactsWindow, dialect: S
 
 /** Network totals: events by type and by Nostr kind (app events have no kind), and exact distinct authors. */
 export function globalMetricsSql(relation: string, window: FactsWindow, dialect: SqlDialect): string {
-  return `WITH f AS (${dedupedFacts(relation, window, dialect)})
+  return `WITH f AS (${dedupedFacts(relation, window, dialect, { deletions: relation })})
   SELECT 'type' AS dimension, type AS value, count(*) AS events FROM f GROUP BY type
   UNION ALL SELECT 'kind', CAST(kind AS VARCHAR), count(*) FROM f WHERE source = 'nostr' GROUP BY kind
   UNION ALL SELECT 'total', 'events', count(*) FROM f

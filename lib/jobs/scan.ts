@@ -55,6 +55,8 @@ const COLUMN_BYTES_PER_EVENT: Record<FactColumn, number> = {
   project: 0.5,
   properties: 0.5,
   ingested_at: 5,
+  zap_request_id: 2,
+  deleted_event_ids: 0.5,
 };
 const ALL_COLUMNS_BYTES = FACT_COLUMNS.reduce((sum, column) => sum + COLUMN_BYTES_PER_EVENT[column], 0);
 

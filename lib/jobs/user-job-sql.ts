@@ -8,8 +8,8 @@ import { dedupedFacts, type FactsWindow, type SqlDialect } from './metrics-sql.j
  * UNNEST), except the two spelled per dialect in the engager sketch.
  */
 const quote = (pubkey: string) => `'${pubkey.replace(/[^0-9a-f]/g, '')}'`;
-/** A chunk inside one day reads only its hours. */
-const facts = (relation: string, window: FactsWindow, dialect: SqlDialect) => dedupedFacts(relation, window, dialect, true);
+/** A chunk inside one day reads only its hours; retracted engagement is left out, as the counters leave it. */
+const facts = (relation: string, window: FactsWindow, dialect: SqlDialect) => dedupedFacts(relation, window, dialect, { pruneHours: true, deletions: relation });
 
 /** The engager of an engagement fact: the zap sender for zaps, the author otherwise. */
 const ENGAGER = `(CASE WHEN type = 'zap' THEN zap_sender ELSE author END)`;

@@ -22,6 +22,8 @@ export function simulatedUsers(count: number, zipfExponent = 1.1): SimUser[] {
 }
 
 const ZAPPER_KEY = new Uint8Array(createHash('sha256').update('funnel-simulated-lnurl-zapper').digest());
+/** bech32's alphabet (BOLT-11's data part), which has no `1`, `b`, `i` or `o`. */
+const BECH32_CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
 const HASHTAGS = ['nostr', 'bitcoin', 'video', 'music', 'art', 'dev', 'zap', 'photography', 'news', 'memes'];
 const EMOJI = ['🤙', '🔥', '❤️', '😂', ':catjam:'];
 const SATS = [21, 100, 500, 1000, 5000, 21000];
@@ -136,7 +138,9 @@ export class WorkloadGenerator {
       content: '',
     });
     // bolt11 human-readable part: `n` is 10^-9 BTC, i.e. 0.1 sat, so sats × 10 with the `n` multiplier.
-    const bolt11 = `lnbc${sats * 10}n1psimulated${request.id.slice(0, 40)}`;
+    // The data part is bech32 (no `1`: the last `1` separates it), here the request id spelled in it.
+    const data = [...request.id.slice(0, 40)].map((hex) => BECH32_CHARSET[parseInt(hex, 16)]).join('');
+    const bolt11 = `lnbc${sats * 10}n1p${data}`;
     return this.sign(ZAPPER_KEY, {
       kind: 9735,
       created_at: createdAt,

@@ -7,8 +7,8 @@ import type { NostrEvent } from './event.js';
  * from, is written down in docs/metrics.md; keep the two in step.
  *
  * This runs on every ingested event, so it is a handful of linear passes over the tags: no regular
- * expressions, and JSON.parse only for a zap receipt's embedded zap request, and only when the receipt's
- * own tags do not already answer the question. It never throws on odd tags or unknown kinds.
+ * expressions, and JSON.parse only for a zap receipt's embedded zap request. It never throws on odd
+ * tags or unknown kinds; it refuses an event only with an EventRejectedError naming the reason.
  */
 
 type Tag = readonly string[];
@@ -28,10 +28,26 @@ const MAX_TITLE_CHARS = 256;
 const MAX_URL_CHARS = 2048;
 /**
  * An address names a counter scope and a top-list key, which have bounded sizes: an event whose own
- * `d` tag is longer is refused (`DTagTooLongError`), a reference to a longer one is malformed.
+ * `d` tag is longer is refused (`oversized`), a reference to a longer one is malformed.
  */
 export const MAX_D_TAG_CHARS = 1024;
-export class DTagTooLongError extends Error {}
+/** Event ids a deletion request's fact keeps (`deleted_event_ids`); NIP-09 sets no limit, a counter scope does. */
+export const MAX_DELETION_TARGETS = 100;
+
+/**
+ * Why a verified event cannot become a fact: each is a rejection reason of its own (docs/metrics.md).
+ * A NIP-57 receipt that cannot be credited (Appendix E/F) is refused rather than counted with a guess.
+ */
+export type NormaliseRejectReason = 'oversized' | 'zap_missing_bolt11' | 'zap_without_amount' | 'zap_amount_mismatch';
+export class EventRejectedError extends Error {
+  constructor(
+    readonly reason: NormaliseRejectReason,
+    detail: string,
+  ) {
+    super(`${reason}: ${detail}`);
+    this.name = 'EventRejectedError';
+  }
+}
 
 const VIDEO_KINDS: ReadonlySet<number> = new Set([21, 22, 34235, 34236]);
 
@@ -61,7 +77,7 @@ export function reactionClass(content: string): 'like' | 'dislike' | 'emoji' {
 export function normalise(event: NostrEvent, ctx: NormaliseContext): Fact {
   const { kind, tags } = event;
   const dTag = isAddressable(kind) ? (firstTagValue(tags, 'd') ?? '') : null;
-  if (dTag !== null && dTag.length > MAX_D_TAG_CHARS) throw new DTagTooLongError(`d tag of ${dTag.length} characters`);
+  if (dTag !== null && dTag.length > MAX_D_TAG_CHARS) throw new EventRejectedError('oversized', `d tag of ${dTag.length} characters`);
   const fact: Fact = newFact({
     event_id: event.id,
     source: 'nostr',
@@ -95,6 +111,12 @@ export function normalise(event: NostrEvent, ctx: NormaliseContext): Fact {
       break;
     case 7:
       applyEngagement(fact, tags, 'reaction');
+      fact.reaction = truncate(event.content, MAX_REACTION_CHARS);
+      break;
+    case 17:
+      // NIP-25 "External Content Reactions": aimed at NIP-73 content (`k` + `i`; `r` before 2025-08),
+      // which has no Nostr event or author to credit: a reaction for the network's counts only.
+      fact.type = 'reaction';
       fact.reaction = truncate(event.content, MAX_REACTION_CHARS);
       break;
     case 1111:
@@ -152,16 +174,18 @@ function applyTextNote(fact: Fact, tags: readonly Tag[]): void {
   fact.root_event_id = hex64(root[1]);
   fact.parent_event_id = hex64(parent[1]);
   fact.target_event_id = fact.parent_event_id;
-  fact.target_pubkey = pubkeyHint(parent) ?? replyTargetFromPTags(tags);
+  // Null here is resolved later from the parent itself, when Funnel has seen it (resolveReplyTargets).
+  fact.target_pubkey = pubkeyHint(parent) ?? onlyPTag(tags);
 }
 
 /**
- * The replied-to author when the parent `e` tag carries no pubkey hint. NIP-10 only says a reply's `p`
- * tags hold the parent's `p` tags plus the parent's author, "in no particular order": so one distinct `p`
- * is exactly the parent's author, and several are ambiguous (clients differ: older ones put the parent
- * author first, newer ones last), so the answer is null rather than a guess.
+ * The replied-to author when the parent tag carries no pubkey hint. NIP-10 only says a reply's `p`
+ * tags hold the parent's `p` tags plus the parent's author, "in no particular order" (NIP-22 comments
+ * repeat the thread's people in lowercase `p` as clients write them): so one distinct `p` is exactly
+ * the parent's author, and several are ambiguous (clients differ: older ones put the parent author
+ * first, newer ones last), so the answer is null rather than a guess.
  */
-function replyTargetFromPTags(tags: readonly Tag[]): string | null {
+function onlyPTag(tags: readonly Tag[]): string | null {
   let only: string | null = null;
   for (const tag of tags) {
     if (tag[0] !== 'p') continue;
@@ -189,10 +213,12 @@ function applyEngagement(fact: Fact, tags: readonly Tag[], type: 'reaction' | 'r
 }
 
 /**
- * NIP-22 comments: uppercase `E`/`A`/`I` give the root scope, lowercase `e`/`a`/`i` the parent, `P`/`p`
- * their authors. The fact's target is the parent. `target_address` is the parent's `a`, else the root's
- * `A`: it is the only address column, so a nested comment under an addressable root (a video, an article)
- * stays attached to that root.
+ * NIP-22 comments: uppercase `E`/`A`/`I` give the root scope, lowercase `e`/`a`/`i` the parent. The
+ * fact's target is the parent. `target_address` is the parent's `a`, else the root's `A`: it is the only
+ * address column, so a nested comment under an addressable root (a video, an article) stays attached to
+ * that root. The parent's author is the pubkey on the parent's `e` tag ("`<parent event's pubkey, if an
+ * e tag>`"), else the parent address's author, else the one lowercase `p` — never `P` (the root's author)
+ * and never the first of several `p` (a comment on a comment often names the root's author first).
  */
 function applyComment(fact: Fact, tags: readonly Tag[]): void {
   const rootE = firstTag(tags, 'E');
@@ -205,17 +231,26 @@ function applyComment(fact: Fact, tags: readonly Tag[]): void {
   fact.target_event_id = fact.parent_event_id;
   const parentAddress = parentA === undefined ? null : parseAddress(parentA[1]);
   fact.target_address = parentAddress ?? (rootA === undefined ? null : parseAddress(rootA[1]));
-  fact.target_pubkey = targetPubkey(firstTag(tags, 'p'), parentE, parentAddress);
+  fact.target_pubkey = (parentE === undefined ? null : hex64(parentE[3])) ?? (parentAddress === null ? null : addressPubkey(parentAddress)) ?? onlyPTag(tags);
 }
 
 /**
  * NIP-57 zap receipts. `author` stays the receipt's signer (the recipient's LNURL server). Recipient =
- * `p`, target = `e` / `a`; amount from the `bolt11` invoice, else the zap request's `amount` tag; sender
- * from `P`, else the zap request's pubkey. The zap request (the `description` tag) is parsed only when
- * needed, and a malformed one only loses the fallbacks.
+ * `p`, target = `e` / `a`; sender from `P`, else the zap request's pubkey; `zap_request_id` is the
+ * embedded request's id (what its author's NIP-09 deletion names). The amount is the `bolt11`
+ * invoice's, and nothing else: Appendix E says the receipt "MUST have a `bolt11` tag", Appendix F that
+ * its amount "MUST equal the `amount` tag of the `zap request` (if present)". A receipt that breaks
+ * either cannot be credited and is refused under its own reason.
  */
 function applyZapReceipt(fact: Fact, tags: readonly Tag[]): void {
   const bolt11 = firstTagValue(tags, 'bolt11');
+  if (bolt11 === undefined) throw new EventRejectedError('zap_missing_bolt11', 'zap receipt without a bolt11 tag');
+  const msats = bolt11AmountMsats(bolt11);
+  const request = parseZapRequest(firstTagValue(tags, 'description'));
+  if (request.amountMsats !== null && request.amountMsats !== msats) {
+    throw new EventRejectedError('zap_amount_mismatch', `invoice ${msats ?? 'without an amount'}, zap request ${request.amountMsats} msat`);
+  }
+  if (msats === null) throw new EventRejectedError('zap_without_amount', 'bolt11 invoice without a readable amount');
   const e = firstTag(tags, 'e');
   const a = firstTag(tags, 'a');
   const p = firstTag(tags, 'p');
@@ -224,47 +259,61 @@ function applyZapReceipt(fact: Fact, tags: readonly Tag[]): void {
   fact.target_pubkey = p === undefined ? null : hex64(p[1]);
   fact.target_event_id = e === undefined ? null : hex64(e[1]);
   fact.target_address = a === undefined ? null : parseAddress(a[1]);
-  fact.zap_msats = bolt11 === undefined ? null : bolt11AmountMsats(bolt11);
-  fact.zap_sender = sender === undefined ? null : hex64(sender[1]);
-
-  if (fact.zap_msats === null || fact.zap_sender === null) {
-    const request = parseZapRequest(firstTagValue(tags, 'description'));
-    fact.zap_msats ??= request.amountMsats;
-    fact.zap_sender ??= request.pubkey;
-  }
+  fact.zap_msats = msats;
+  fact.zap_sender = (sender === undefined ? null : hex64(sender[1])) ?? request.pubkey;
+  fact.zap_request_id = request.id;
 }
 
-/** NIP-09: the fact keeps the first `e` and first `a`; applying deletions is the compactor's job. */
+/**
+ * NIP-09: the fact keeps the first `e` and first `a`, and every `e` it names (unique, at most
+ * MAX_DELETION_TARGETS) in `deleted_event_ids`: settling applies them to the author's own reactions,
+ * reposts and zap requests (docs/metrics.md, "Retractions").
+ */
 function applyDeletion(fact: Fact, tags: readonly Tag[]): void {
   const e = firstTag(tags, 'e');
   const a = firstTag(tags, 'a');
   fact.type = 'deletion';
   fact.target_event_id = e === undefined ? null : hex64(e[1]);
   fact.target_address = a === undefined ? null : parseAddress(a[1]);
+  const ids: string[] = [];
+  for (const tag of tags) {
+    if (tag[0] !== 'e') continue;
+    const id = hex64(tag[1]);
+    if (id === null || ids.includes(id)) continue;
+    ids.push(id);
+    if (ids.length === MAX_DELETION_TARGETS) break;
+  }
+  fact.deleted_event_ids = ids;
 }
 
 /**
- * NIP-71 videos (21, 22 and addressable 34235, 34236). Media comes from the first `imeta` tag that has a
- * `url` (its first url, image and duration), with top-level `url`, `image`/`thumb` and `duration` tags as
- * fallbacks. An addressable video keeps its own address in `target_address` (set by the caller), so
- * engagement aimed at the address and the video line up.
+ * NIP-71 videos (21, 22 and addressable 34235, 34236). "Each `imeta` tag can be used to specify a
+ * variant of the video by the `dim` & `m` properties, as well as multiple audio tracks": the media is
+ * the first `imeta` with a `url` whose `m` is a video (`video/*` or an HLS playlist) or absent — never
+ * an `audio/*` track or an image — with its `image` and `duration`, else another variant's (NIP-71: the
+ * previews are the same picture). Top-level `url`, `image`/`thumb` and `duration` tags (the format
+ * before imeta) are fallbacks. An addressable video keeps its own address in `target_address`.
  */
 function applyVideo(fact: Fact, tags: readonly Tag[]): void {
   let url: string | undefined;
   let image: string | undefined;
   let duration: string | undefined;
+  let anyImage: string | undefined;
+  let anyDuration: string | undefined;
   for (const tag of tags) {
     if (tag[0] !== 'imeta') continue;
     const entryUrl = imetaValue(tag, 'url');
-    if (entryUrl === undefined) continue;
+    if (entryUrl === undefined || !isVideoVariant(imetaValue(tag, 'm'))) continue;
+    anyImage ??= imetaValue(tag, 'image');
+    anyDuration ??= imetaValue(tag, 'duration');
+    if (url !== undefined) continue;
     url = entryUrl;
     image = imetaValue(tag, 'image');
     duration = imetaValue(tag, 'duration');
-    break;
   }
   url ??= firstTagValue(tags, 'url');
-  image ??= firstTagValue(tags, 'image') ?? firstTagValue(tags, 'thumb');
-  duration ??= firstTagValue(tags, 'duration');
+  image ??= anyImage ?? firstTagValue(tags, 'image') ?? firstTagValue(tags, 'thumb');
+  duration ??= anyDuration ?? firstTagValue(tags, 'duration');
 
   fact.type = 'video';
   fact.title = textOrNull(firstTagValue(tags, 'title'), MAX_TITLE_CHARS);
@@ -274,16 +323,28 @@ function applyVideo(fact: Fact, tags: readonly Tag[]): void {
   fact.published_at = parseUnixSeconds(firstTagValue(tags, 'published_at'));
 }
 
+/** HLS playlists as clients label them (NIP-71's example and Amethyst's builder differ). */
+const HLS_TYPES: ReadonlySet<string> = new Set(['application/x-mpegurl', 'application/vnd.apple.mpegurl']);
+
+/** An imeta entry is a video variant when its MIME type says so, or says nothing (older publishers). */
+function isVideoVariant(mime: string | undefined): boolean {
+  if (mime === undefined) return true;
+  const type = mime.trim().toLowerCase();
+  return type.startsWith('video/') || HLS_TYPES.has(type);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Zap request (NIP-57 kind 9734, embedded as JSON in the receipt's `description` tag)
 
-interface ZapRequestFallbacks {
+interface ZapRequestFields {
+  id: string | null;
   pubkey: string | null;
   amountMsats: number | null;
 }
 
-function parseZapRequest(description: string | undefined): ZapRequestFallbacks {
-  const none: ZapRequestFallbacks = { pubkey: null, amountMsats: null };
+/** What a receipt needs from its zap request; a missing or malformed one only leaves these null. */
+function parseZapRequest(description: string | undefined): ZapRequestFields {
+  const none: ZapRequestFields = { id: null, pubkey: null, amountMsats: null };
   if (description === undefined) return none;
   let request: unknown;
   try {
@@ -292,7 +353,7 @@ function parseZapRequest(description: string | undefined): ZapRequestFallbacks {
     return none;
   }
   if (typeof request !== 'object' || request === null) return none;
-  const { pubkey, tags } = request as { pubkey?: unknown; tags?: unknown };
+  const { id, pubkey, tags } = request as { id?: unknown; pubkey?: unknown; tags?: unknown };
   let amountMsats: number | null = null;
   if (Array.isArray(tags)) {
     for (const tag of tags) {
@@ -302,7 +363,7 @@ function parseZapRequest(description: string | undefined): ZapRequestFallbacks {
       }
     }
   }
-  return { pubkey: typeof pubkey === 'string' ? hex64(pubkey) : null, amountMsats };
+  return { id: typeof id === 'string' ? hex64(id) : null, pubkey: typeof pubkey === 'string' ? hex64(pubkey) : null, amountMsats };
 }
 
 /** A positive integer amount in msats, written as decimal digits. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FACT_COLUMNS, type Fact } from '../../lib/facts/schema.js';
 import type { NostrEvent } from '../../lib/nostr/event.js';
-import { addressOf, isAddressable, isReplaceable, normalise, reactionClass } from '../../lib/nostr/normalise.js';
+import { addressOf, EventRejectedError, isAddressable, isReplaceable, MAX_DELETION_TARGETS, normalise, reactionClass } from '../../lib/nostr/normalise.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Fixtures: real signed events, read-only (../shared relative to the repo root).
@@ -627,52 +627,73 @@ describe('NIP-57 zap receipts (zaps-and-videos.jsonl)', () => {
     expect(fact.reaction).toBeNull();
   });
 
-  it('falls back to the zap request amount and pubkey when the receipt lacks bolt11 amount and P', () => {
+  it('takes the sender from the zap request when the receipt has no P, and keeps the request id', () => {
     const real = fixtureEvent('881b07bc7ca11abb0fbd52099cef79fdff77ce779a5af0c752982ebe93ef4567');
-    const tampered = {
-      ...real,
-      tags: real.tags.filter((tag) => tag[0] !== 'P').map((tag) => (tag[0] === 'bolt11' ? ['bolt11', 'lnbc1pvjluez'] : tag)),
-    };
+    const request = JSON.parse(real.tags.find((tag) => tag[0] === 'description')![1]!) as { id: string };
+    const tampered = { ...real, tags: real.tags.filter((tag) => tag[0] !== 'P') };
     expect(norm(tampered)).toMatchObject({
-      zap_msats: 123_000, // the request's amount tag
+      zap_msats: 123_000,
       zap_sender: '50a63cca15b16b60d329b92f628c432c8c12689b40fe9d0495eb836b5f2df637', // the request's pubkey
+      zap_request_id: request.id,
     });
   });
 
-  it('a request without an amount tag leaves a bolt11-less zap without an amount', () => {
-    const real = fixtureEvent('707193656edaab92fbd3ebbcfa381ab011bcc8dbce17260a1198b81294879d53');
+  // NIP-57 Appendix E: "The `zap receipt` MUST have a `bolt11` tag". Amethyst rejects such a receipt
+  // (MISSING_OR_BAD_BOLT11), NDK's zapInvoiceFromEvent returns null, nostrdb does not count it.
+  it('refuses a receipt without bolt11, even when its zap request names an amount', () => {
+    const real = fixtureEvent('881b07bc7ca11abb0fbd52099cef79fdff77ce779a5af0c752982ebe93ef4567');
     const tampered = { ...real, tags: real.tags.filter((tag) => tag[0] !== 'bolt11') };
-    expect(norm(tampered)).toMatchObject({ zap_msats: null, target_pubkey: real.tags[0]![1] });
+    expect(rejection(tampered)).toBe('zap_missing_bolt11');
+  });
+
+  // Appendix F: the invoice amount "MUST equal the `amount` tag of the `zap request` (if present)".
+  // An amountless invoice with a request amount is a mismatch (Amethyst: MISMATCHED_AMOUNT).
+  it('refuses an amountless invoice whose request names an amount', () => {
+    const real = fixtureEvent('881b07bc7ca11abb0fbd52099cef79fdff77ce779a5af0c752982ebe93ef4567');
+    const tampered = { ...real, tags: real.tags.map((tag) => (tag[0] === 'bolt11' ? ['bolt11', 'lnbc1pvjluez'] : tag)) };
+    expect(rejection(tampered)).toBe('zap_amount_mismatch');
   });
 });
 
-describe('NIP-57 zap receipts (hand-built)', () => {
-  const request = (tags: string[][], pubkey = BOB) => JSON.stringify({ kind: 9734, pubkey, tags, content: '' });
+/** The reason normalise refuses an event for, or null when it makes a fact. */
+function rejection(event: NostrEvent): string | null {
+  try {
+    norm(event);
+    return null;
+  } catch (error) {
+    if (error instanceof EventRejectedError) return error.reason;
+    throw error;
+  }
+}
 
-  it('uses the request amount when the invoice has no amount', () => {
-    const fact = norm(
-      ev(9735, [['p', ALICE], ['bolt11', 'lnbc1pvjluezpp5'], ['description', request([['amount', '21000'], ['p', ALICE]])]]),
-    );
-    expect(fact).toMatchObject({ type: 'zap', zap_msats: 21_000, zap_sender: BOB, target_pubkey: ALICE });
+describe('NIP-57 zap receipts (hand-built)', () => {
+  const request = (tags: string[][], pubkey = BOB, id = ID4) => JSON.stringify({ id, kind: 9734, pubkey, tags, content: '' });
+
+  it('credits the invoice amount when it equals the request amount, with the request id', () => {
+    const fact = norm(ev(9735, [['p', ALICE], ['bolt11', 'lnbc210n1pvjluez'], ['description', request([['amount', '21000'], ['p', ALICE]])]]));
+    expect(fact).toMatchObject({ type: 'zap', zap_msats: 21_000, zap_sender: BOB, target_pubkey: ALICE, zap_request_id: ID4 });
   });
 
-  it('prefers the bolt11 amount over a disagreeing request amount', () => {
-    const fact = norm(ev(9735, [['p', ALICE], ['bolt11', 'lnbc5u1pvjluez'], ['description', request([['amount', '1']])]]));
-    expect(fact.zap_msats).toBe(500_000);
+  it('refuses a receipt whose invoice disagrees with the request amount (Appendix F)', () => {
+    expect(rejection(ev(9735, [['p', ALICE], ['bolt11', 'lnbc5u1pvjluez'], ['description', request([['amount', '1']])]]))).toBe('zap_amount_mismatch');
+  });
+
+  it('refuses an amountless invoice without a request amount: nothing to credit (nostrdb and nostr-tools would read 0)', () => {
+    expect(rejection(ev(9735, [['p', ALICE], ['bolt11', 'lnbc1pvjluez'], ['description', request([['p', ALICE]])]]))).toBe('zap_without_amount');
+    expect(rejection(ev(9735, [['p', ALICE], ['bolt11', 'not an invoice']]))).toBe('zap_without_amount');
+    expect(rejection(ev(9735, [['p', ALICE]]))).toBe('zap_missing_bolt11');
   });
 
   it('survives a malformed description and keeps what the receipt says', () => {
-    for (const description of ['{not json', 'null', '42', '"text"', '[]', '{"tags":"x","pubkey":7}', '']) {
-      const fact = norm(ev(9735, [['p', ALICE], ['P', CAROL], ['bolt11', 'lnbc1pvjluez'], ['description', description]]));
-      expect(fact).toMatchObject({ type: 'zap', zap_msats: null, zap_sender: CAROL, target_pubkey: ALICE });
+    for (const description of ['{not json', 'null', '42', '"text"', '[]', '{"tags":"x","pubkey":7,"id":3}', '']) {
+      const fact = norm(ev(9735, [['p', ALICE], ['P', CAROL], ['bolt11', 'lnbc10u1pvjluez'], ['description', description]]));
+      expect(fact).toMatchObject({ type: 'zap', zap_msats: 1_000_000, zap_sender: CAROL, target_pubkey: ALICE, zap_request_id: null });
     }
-    const noSender = norm(ev(9735, [['p', ALICE], ['description', '{oops']]));
-    expect(noSender).toMatchObject({ zap_msats: null, zap_sender: null });
   });
 
   it('ignores a malformed request amount or pubkey', () => {
-    const fact = norm(ev(9735, [['p', ALICE], ['description', request([['amount', '12abc']], 'nobody')]]));
-    expect(fact).toMatchObject({ zap_msats: null, zap_sender: null });
+    const fact = norm(ev(9735, [['p', ALICE], ['bolt11', 'lnbc10u1pvjluez'], ['description', request([['amount', '12abc']], 'nobody')]]));
+    expect(fact).toMatchObject({ zap_msats: 1_000_000, zap_sender: null });
   });
 
   it('takes an a-tag target for a zap on an addressable event', () => {
@@ -827,11 +848,12 @@ describe('other kinds', () => {
     expect(norm(ev(0, [], '{"name":"me"}'))).toMatchObject({ type: 'profile', target_pubkey: null });
   });
 
-  it('never throws on odd tags', () => {
+  it('never throws on odd tags (a receipt that cannot be credited is refused by reason, not by accident)', () => {
     const odd = [[], ['e'], ['p'], ['a', ':::'], ['a', `x:${ALICE}:d`], ['t'], ['d'], ['imeta'], ['bolt11'], ['description']];
-    for (const kind of [0, 1, 3, 5, 6, 7, 16, 21, 1111, 9735, 30023, 34236, 65535]) {
+    for (const kind of [0, 1, 3, 5, 6, 7, 16, 17, 21, 1111, 30023, 34236, 65535]) {
       expect(() => norm(ev(kind, odd))).not.toThrow();
     }
+    expect(rejection(ev(9735, odd))).toBe('zap_missing_bolt11');
   });
 });
 
@@ -872,5 +894,74 @@ describe('kind classes (NIP-01)', () => {
     expect(addressOf(ev(30023, [['d', 'a:b:c']]))).toBe(`30023:${ME}:a:b:c`);
     expect(addressOf(ev(1, [['d', 'x']]))).toBeNull();
     expect(addressOf(ev(10002, []))).toBeNull();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// The edge cases where Funnel once disagreed with the NIP text, as peers' tests shape the events
+// (vectors written from nostr-tools nip22.test.ts, Amethyst CommentEvent/VideoEvent, NDK video.ts).
+
+describe('NIP edge cases, decided by the NIP text', () => {
+  // NIP-22: "`p` for the author of the parent item"; the e tag's 4th element is "<parent event's
+  // pubkey, if an e tag>". A comment on a comment often repeats the root's author as the first `p`.
+  it('a comment on a comment credits the parent author on the e tag, not the first p', () => {
+    const fact = norm(
+      ev(1111, [
+        ['E', ID1, 'wss://r', ALICE],
+        ['K', '1063'],
+        ['P', ALICE],
+        ['e', ID2, 'wss://r', BOB],
+        ['k', '1111'],
+        ['p', ALICE],
+        ['p', BOB],
+      ]),
+    );
+    expect(fact).toMatchObject({ type: 'comment', root_event_id: ID1, parent_event_id: ID2, target_pubkey: BOB });
+  });
+
+  it('without a hint, one lowercase p is the parent author; several are left to the parent lookup', () => {
+    expect(norm(ev(1111, [['E', ID1], ['K', '1'], ['P', ALICE], ['e', ID2], ['k', '1111'], ['p', BOB]])).target_pubkey).toBe(BOB);
+    expect(norm(ev(1111, [['E', ID1], ['K', '1'], ['P', ALICE], ['e', ID2], ['k', '1111'], ['p', ALICE], ['p', BOB]])).target_pubkey).toBeNull();
+    // The root's author (P) is never the parent's.
+    expect(norm(ev(1111, [['E', ID1], ['K', '1'], ['P', ALICE], ['e', ID2], ['k', '1111']])).target_pubkey).toBeNull();
+  });
+
+  // NIP-71: "Each `imeta` tag can be used to specify a variant of the video by the `dim` & `m`
+  // properties, as well as multiple audio tracks". NDK's video.ts takes the first imeta whatever its m.
+  it('a video whose audio track comes first takes the video variant and its thumbnail', () => {
+    const fact = norm(
+      ev(21, [
+        ['title', 'T'],
+        ['imeta', 'url https://a.example/en.mp3', 'm audio/mp3', 'l en ISO-639-1 ov'],
+        ['imeta', 'url https://v.example/1080.mp4', 'm video/mp4', 'dim 1920x1080', 'image https://v.example/1080.jpg', 'duration 29.5'],
+        ['imeta', 'url https://v.example/720.m3u8', 'm application/x-mpegURL', 'dim 1280x720', 'image https://v.example/720.jpg'],
+      ]),
+    );
+    expect(fact).toMatchObject({ type: 'video', media_url: 'https://v.example/1080.mp4', image_url: 'https://v.example/1080.jpg', duration_s: 29.5 });
+  });
+
+  it('an HLS variant counts as video (both spellings), an imeta without m too; a preview comes from any variant', () => {
+    const hls = norm(ev(22, [['imeta', 'url https://a.example/x.mp3', 'm audio/mpeg'], ['imeta', 'url https://v.example/x.m3u8', 'm application/vnd.apple.mpegurl'], ['imeta', 'url https://v.example/y.mp4', 'image https://v.example/y.jpg']]));
+    expect(hls).toMatchObject({ media_url: 'https://v.example/x.m3u8', image_url: 'https://v.example/y.jpg' });
+    const audioOnly = norm(ev(21, [['imeta', 'url https://a.example/x.mp3', 'm audio/mpeg'], ['url', 'https://v.example/legacy.mp4'], ['thumb', 'https://v.example/t.jpg']]));
+    expect(audioOnly).toMatchObject({ media_url: 'https://v.example/legacy.mp4', image_url: 'https://v.example/t.jpg' });
+  });
+
+  // NIP-25 "External Content Reactions": "the reaction MUST be a `kind 17` event and MUST include NIP-73
+  // external content `k` + `i` tags"; before 2025-08 kind 17 reacted to a website named by `r`.
+  it('kind 17 is a reaction, to external content: nothing Nostr to credit', () => {
+    for (const tags of [[['k', 'web'], ['i', 'https://example.com']], [['r', 'https://example.com/']]]) {
+      expect(norm(ev(17, tags, '⭐'))).toMatchObject({ type: 'reaction', reaction: '⭐', target_event_id: null, target_address: null, target_pubkey: null });
+    }
+    expect(norm(ev(17, [['k', 'web'], ['i', 'https://example.com']], '+')).reaction).toBe('+');
+  });
+
+  // NIP-09: "a list of one or more `e` or `a` tags, each referencing an event the author is requesting to be deleted".
+  it('a deletion keeps every event it names, unique and bounded', () => {
+    const fact = norm(ev(5, [['e', ID1], ['k', '7'], ['e', ID2], ['e', ID1], ['e', 'not-hex'], ['a', `30023:${ME}:x`]]));
+    expect(fact).toMatchObject({ type: 'deletion', target_event_id: ID1, deleted_event_ids: [ID1, ID2] });
+    const many = norm(ev(5, Array.from({ length: 500 }, (_, i) => ['e', i.toString(16).padStart(64, '0')])));
+    expect(many.deleted_event_ids).toHaveLength(MAX_DELETION_TARGETS);
+    expect(norm(ev(1, [])).deleted_event_ids).toEqual([]);
   });
 });
