@@ -5,6 +5,7 @@ import { compactAndSettle, compactHour, hourFacts as openHourFacts, type Compact
 import { settleBuckets } from './settle-run.js';
 import { indexRecords } from './event-index.js';
 import { markDirty } from './state.js';
+import { deletionHoursFor } from '../facts/retractions.js';
 
 /**
  * Disaster recovery (`funnel rebuild`): recomputes every counter from the Parquet facts, the canonical
@@ -12,8 +13,8 @@ import { markDirty } from './state.js';
  * deduplicate, quarantine what is corrupt, settle hour and minute items, roll days, months and the
  * all-time totals, move the watermark), so a rebuilt store is what compaction would have produced.
  * The event index (authors, video revisions, deletions) is rewritten from the same facts as each hour
- * settles; a deletion naming several events is restored for the first `e` and `a` it names, the only
- * targets a fact keeps (docs/deploy.md). The facts are streamed back in chunks, so memory is bounded
+ * settles, deletions with every event they name (`deleted_event_ids`; facts written before that column
+ * keep only the first `e`) and their first `a`. The facts are streamed back in chunks, so memory is bounded
  * whatever an hour holds.
  */
 export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (settledHours: number, totalHours: number) => void }): Promise<Record<string, number>> {
@@ -44,7 +45,8 @@ export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (sett
   for (const hour of all.filter((h) => h >= run.watermark && !settledNow.has(h))) {
     const result = await compactHour(hour, deps);
     const empty = result.outputKeys.length === 0;
-    await settleBuckets('h', [hour], empty ? '' : deps.tables.hours([hour]), deps, { liveHours: [hour], empty: empty ? [hour] : [], nowMs: deps.clock.now(), rewrite: true });
+    const deletionHours = await deletionHoursFor(deps.objects, hour, hour + 3600, Math.floor(deps.clock.now() / 1000));
+    await settleBuckets('h', [hour], empty ? '' : deps.tables.hours([hour]), deps, { liveHours: [hour], empty: empty ? [hour] : [], nowMs: deps.clock.now(), rewrite: true, deletionHours });
     if (result.outputKeys.length) await restoreIndex(openHourFacts(hour, deps));
   }
   return {
@@ -59,13 +61,14 @@ export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (sett
   };
 }
 
-/** The deletion requests as far as facts keep them: author, and the first `e` and `a` target. */
+/** The deletion requests as far as facts keep them: author, the events named (at most MAX_DELETION_TARGETS), the first `a`. */
 function deletionEvents(facts: readonly Fact[]): Map<string, NostrEvent> {
   const events = new Map<string, NostrEvent>();
   for (const fact of facts) {
     if (fact.type !== 'deletion') continue;
     const tags: string[][] = [];
-    if (fact.target_event_id) tags.push(['e', fact.target_event_id]);
+    const ids = fact.deleted_event_ids?.length ? fact.deleted_event_ids : fact.target_event_id ? [fact.target_event_id] : [];
+    for (const id of ids) tags.push(['e', id]);
     if (fact.target_address) tags.push(['a', fact.target_address]);
     events.set(fact.event_id, { id: fact.event_id, pubkey: fact.author, created_at: fact.created_at, kind: 5, tags, content: '', sig: '' });
   }

@@ -123,8 +123,9 @@ describe('retractions (NIP-09) take engagement back out once its hour settles', 
   const zap = sign('zapper', 9735, base + 181, [['p', pk('alice')], ['P', pk('dave')], ['e', note.id], ['bolt11', 'lnbc210n1pqqqq'], ['description', JSON.stringify(request)]]);
   const laterLike = sign('eve', 7, base + 240, [['e', note.id], ['p', pk('alice')]], '+');
 
-  const stats = async (get: (path: string) => Promise<{ status: number; body: { data: { stats: Record<string, unknown> } } }>) => (await get(`/api/events/${note.id}/stats`)).body.data.stats;
-  const totals = async (get: (path: string) => Promise<{ body: { data: { totals: Record<string, unknown> } } }>) =>
+  type Get = (path: string) => Promise<{ body: { data: Record<string, Record<string, unknown>> } }>;
+  const stats = async (get: Get) => (await get(`/api/events/${note.id}/stats`)).body.data.stats;
+  const totals = async (get: Get) =>
     (await get(`/api/v2/analytics/user/${pk('alice')}/summary?startTs=${base - 3600}&endTs=${base + 2 * 86400}`)).body.data.totals;
 
   it('a like, a zap request and (before its target arrived) another like, each deleted by its author, stop counting; a stranger cannot delete', async () => {
