@@ -155,6 +155,44 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
     expect(byKey(rows.map(settledItemOfRow))).toEqual(byKey(expected));
   });
 
+  it('with deletions, retracted engagement counts nowhere, and the live-counted items it touched come back, zero where it was alone', async () => {
+    const hour = hours[1]!;
+    const engagement = factsOf(hour).filter((f) => (f.type === 'reaction' || f.type === 'repost') && f.source === 'nostr');
+    const retracted = engagement.filter((_, i) => i % 7 === 0);
+    expect(retracted.length).toBeGreaterThan(5);
+    const deletion = (id: number, author: string, ids: string[]) => newFact({ event_id: hex(0xdead00 + id), source: 'nostr', kind: 5, type: 'deletion', created_at: hour + 2 * 3600 + id, author, ingested_at: 9e12, deleted_event_ids: ids });
+    const byAuthor = new Map<string, string[]>();
+    for (const f of retracted) byAuthor.set(f.author, [...(byAuthor.get(f.author) ?? []), f.event_id]);
+    const deletions = [...byAuthor].map(([author, ids], i) => deletion(i, author, ids));
+    // A stranger's deletion of someone else's reaction changes nothing.
+    const spared = engagement.find((f) => !retracted.includes(f) && !byAuthor.has(f.author))!;
+    deletions.push(deletion(999, hex(0xbad), [spared.event_id]));
+    const deletionsDir = mkdtempSync(join(tmpdir(), 'funnel-settle-sql-deletions-'));
+    try {
+      const prefix = join(deletionsDir, partitionPrefix(partitionOf(hour + 2 * 3600)));
+      mkdirSync(prefix, { recursive: true });
+      writeFileSync(join(prefix, 'deletions.parquet'), encodeFacts(deletions));
+      const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'h', buckets: [hour], deletions: factsRelation(deletionsDir) }));
+      const items = rows.map(settledItemOfRow);
+      const kept = factsOf(hour).filter((f) => !retracted.includes(f));
+      // The network's hour: exactly the facts that are left.
+      const network = items.find((i) => i.scope === 'g' && i.granularity === 'h')!;
+      const reference = settledHourItems(hour, kept, retention).items.find((i) => i.scope === 'g' && i.granularity === 'h')!;
+      expect(network.values).toEqual(reference.values);
+      // Live-counted rows: exactly the keys the retracted events' counts land on, recomputed without them.
+      const touched = new Set<string>();
+      for (const f of retracted) for (const { scope } of contributionsOf(f).counts) touched.add(`${scope}|${isTargetScope(scope) ? hour : Math.floor(f.created_at / 60) * 60}`);
+      const live = items.filter((i) => i.granularity === 'm' || isTargetScope(i.scope));
+      expect(new Set(live.map((i) => `${i.scope}|${i.bucket}`))).toEqual(touched);
+      const recount = (scope: string, bucket: number, metric: string) =>
+        kept.filter((f) => (isTargetScope(scope) ? true : Math.floor(f.created_at / 60) * 60 === bucket)).flatMap((f) => contributionsOf(f).counts).filter((c) => c.scope === scope && c.metric === metric).reduce((n, c) => n + c.amount, 0);
+      for (const item of live) for (const [metric, value] of Object.entries(item.values)) expect({ key: `${item.scope}|${item.bucket}|${metric}`, value }).toEqual({ key: `${item.scope}|${item.bucket}|${metric}`, value: recount(item.scope, item.bucket, metric) });
+      expect(live.some((i) => Object.values(i.values).every((v) => v === 0))).toBe(true);
+    } finally {
+      rmSync(deletionsDir, { recursive: true, force: true });
+    }
+  });
+
   it('the Athena text uses Trino functions only where the dialects differ', () => {
     const athena = settleSql('facts', { dialect: 'athena', granularity: 'h', buckets: [DAY], liveHours: [DAY] });
     expect(athena).toContain("from_base(substr(member, 1, 8), 16)");
