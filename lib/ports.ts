@@ -143,9 +143,13 @@ export interface Clock {
 export const systemClock: Clock = { now: () => Date.now() };
 
 /** Where the listener remembers how far it has read each relay. */
+/**
+ * Per-relay listener checkpoints: a wall-clock second (unix) before which everything the relay
+ * delivered has been accepted by the ingest queue (lib/listener/listener.ts).
+ */
 export interface CheckpointStore {
   load(relay: string): Promise<number | null>;
-  save(relay: string, createdAt: number): Promise<void>;
+  save(relay: string, coveredThrough: number): Promise<void>;
 }
 
 /** Counts of what happened, by name and label (rejections by reason, events by kind). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { COUNTERS_ENV, queueEnv } from '../env.js';
+import { LISTENER_CATCH_UP_SECONDS } from '../../lib/listener/listener.js';
 
 /** The listener container: the relays it reads (RELAY_URLS, comma-separated), the ingest queue, its checkpoints in the counters table. */
 export const listenerEnvSchema = z.object({
@@ -10,6 +11,10 @@ export const listenerEnvSchema = z.object({
     .transform((list) => list.split(',').map((url) => url.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^wss?:\/\/\S+$/, 'must be a ws:// or wss:// URL')).min(1, 'give one or more relay URLs, comma-separated')),
   HEARTBEAT_FILE: z.string().min(1).default('/tmp/listener-heartbeat'),
-  /** how far back a reconnect asks a relay for events, before its checkpoint */
-  CATCH_UP_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400).default(600),
+  /**
+   * The catch-up margin: after a restart or reconnect, events with created_at down to this many seconds
+   * before the checkpoint are re-read (the live subscription has no `since`, so while connected nothing
+   * back-dated is missed). Two days by default, for back-dated events published while the listener was away.
+   */
+  CATCH_UP_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400).default(LISTENER_CATCH_UP_SECONDS),
 });

@@ -5,7 +5,11 @@ import type { CheckpointStore, CounterStore } from '../ports.js';
 export const CHECKPOINT_NAMESPACE = 'checkpoint';
 const NAMESPACE = CHECKPOINT_NAMESPACE;
 
-/** Listener checkpoints as state records in the counters table (DynamoDB in AWS, dynalite locally). */
+/**
+ * Listener checkpoints as state records in the counters table (DynamoDB in AWS, dynalite locally). The
+ * value (kept in the record's `createdAt` field, its name from when it was the newest created_at sent)
+ * is a wall-clock second: everything the relay delivered before it was accepted by the queue.
+ */
 export class CounterStoreCheckpoints implements CheckpointStore {
   constructor(private readonly counters: CounterStore) {}
 
