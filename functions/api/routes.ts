@@ -23,6 +23,8 @@ import { DeletedError, eventStats, videoStats } from '../../lib/query/event-stat
 import { parsePubkey } from '../../lib/nostr/pubkey.js';
 import type { Retention } from '../../lib/counters/retention.js';
 import { userScope } from '../../lib/counters/contributions.js';
+import { docsPage, openApiDocument, pathParameterNames, pathPattern, routeName, type RouteSpec } from '../../lib/api/openapi.js';
+import * as contract from './contract.js';
 
 export interface ApiDeps {
   counters: CounterStore;
@@ -165,7 +167,7 @@ function timeArg(name: string, raw: string): number {
 }
 
 function pubkeyFrom(raw: string): string {
-  const pubkey = parsePubkey(decodePathSegment(raw));
+  const pubkey = parsePubkey(raw);
   if (!pubkey) throw new HttpError('bad_pubkey', 'pubkey must be 64 hex characters or an npub');
   return pubkey;
 }
@@ -174,6 +176,11 @@ function pubkeyFrom(raw: string): string {
 const FEED_CACHE_SECONDS: Record<FeedSort, number> = { recent: 5, trending: 60 };
 
 const feedQuery = z.object({ limit: z.string().regex(/^\d{1,3}$/, 'limit must be a number from 1 to 100').transform(Number).pipe(z.number().int().min(1, 'limit must be at least 1').max(100, 'limit must be at most 100')).default(20) });
+const videoFeedQuery = feedQuery.extend({ sort: z.enum(['recent', 'trending']).default('recent'), kind: z.enum(['21', '22', '34235', '34236']).transform((k) => Number(k) as FeedKind).optional() });
+const searchQuery = feedQuery
+  .extend({ tag: z.string().trim().toLowerCase().min(1).max(64).optional(), q: z.string().trim().min(2, 'q must be at least 2 characters').max(100).optional() })
+  .refine((x) => x.tag !== undefined || x.q !== undefined, 'give tag, q or both');
+const appMetricQuery = z.object({ startTime: z.string().min(1, 'startTime is required').describe('unix seconds or an ISO date'), endTime: z.string().optional().describe('unix seconds or an ISO date; now when absent') });
 
 async function cachedValue<T>(deps: ApiDeps, key: string, ttlMs: number, compute: () => Promise<T>): Promise<T> {
   if (!deps.cache) return compute();
@@ -189,39 +196,47 @@ async function cachedJson(deps: ApiDeps, key: string, windowSeconds: number, com
   return json(200, value, cacheControlFor(windowSeconds));
 }
 
-type Handler = (match: RegExpExecArray, request: ApiRequest, deps: RouteDeps) => Promise<HttpResponse>;
+type Handler = (params: Record<string, string>, request: ApiRequest, deps: RouteDeps) => Promise<HttpResponse>;
 const nowSeconds = (deps: ApiDeps) => Math.floor(deps.clock.now() / 1000);
 
-/** The route a path belongs to, as a low-cardinality label (`/api/events/:id/stats`). */
-export function routeLabel(path: string): string {
-  for (const { pattern, name } of routes) if (pattern.test(path)) return name;
-  return 'unmatched';
-}
+const pubkeyParam = z.string().describe('64 hex characters, or an npub');
+const windowDoc = 'interval (24h, 7d, 30d, 90d, …) or startTs and endTs (unix seconds); windows past 90 days, or past the counters\' retention, become jobs (202)';
+const summaryAnswers = {
+  200: { description: 'the answer', schema: contract.summarySchema },
+  202: { description: windowDoc, schema: contract.jobAcceptedSchema },
+} as const;
 
-const routes: { method: string; pattern: RegExp; name: string; handle: Handler }[] = [
+const routes: { spec: RouteSpec; handle: Handler }[] = [
   {
-    method: 'GET',
-    pattern: /^\/health$/,
-    name: '/health',
-    handle: async (_m, _r, deps) => {
+    spec: { method: 'GET', path: '/health', operationId: 'health', summary: 'Liveness: degraded (503) when a store or ingest fails', tag: 'operations', responses: { 200: { description: 'every check passes', schema: contract.healthSchema }, 503: { description: 'degraded: a check failed', schema: contract.healthSchema } } },
+    handle: async (_p, _r, deps) => {
       const { status, checks } = await deps.health();
       return json(status === 'ok' ? 200 : 503, { status, time: new Date(deps.clock.now()).toISOString(), checks });
     },
   },
   {
-    method: 'GET',
-    pattern: /^\/metrics$/, name: '/metrics',
-    handle: async (_m, _r, deps) => {
+    spec: { method: 'GET', path: '/metrics', operationId: 'prometheusMetrics', summary: 'Prometheus text (the local stack; in AWS see CloudWatch)', tag: 'operations', responses: { 200: { description: 'Prometheus exposition format', schema: z.string(), contentType: 'text/plain' } } },
+    handle: async (_p, _r, deps) => {
       if (!deps.metricsText) throw new HttpError('not_found', 'GET /metrics is served by the local stack; in AWS see CloudWatch');
       return { statusCode: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await deps.metricsText() };
     },
   },
-  { method: 'GET', pattern: /^\/api\/stats$/, name: '/api/stats', handle: async (_m, _r, deps) => json(200, await globalStatsResponse(deps), 'public, max-age=10') },
   {
-    method: 'GET',
-    pattern: /^\/api\/v2\/analytics\/user\/([^/]+)\/summary$/, name: '/api/v2/analytics/user/:pubkey/summary',
-    handle: async (match, request, deps) => {
-      const pubkey = pubkeyFrom(match[1]!);
+    spec: { method: 'GET', path: '/openapi.json', operationId: 'openApi', summary: 'This contract, as OpenAPI 3.1', tag: 'operations', responses: { 200: { description: 'the OpenAPI document', schema: z.looseObject({ openapi: z.literal('3.1.0') }) } } },
+    handle: async () => json(200, apiDocument(), 'public, max-age=300'),
+  },
+  {
+    spec: { method: 'GET', path: '/docs', operationId: 'apiDocs', summary: 'This contract, as a page to read', tag: 'operations', responses: { 200: { description: 'HTML', schema: z.string(), contentType: 'text/html' } } },
+    handle: async () => ({ statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'public, max-age=300' }, body: (docsHtml ??= docsPage(apiDocument())) }),
+  },
+  {
+    spec: { method: 'GET', path: '/api/stats', operationId: 'globalStats', summary: 'All-time network totals by kind, and rejections by reason', tag: 'network', responses: { 200: { description: 'the totals', schema: contract.globalStatsSchema } } },
+    handle: async (_p, _r, deps) => json(200, await globalStatsResponse(deps), 'public, max-age=10'),
+  },
+  {
+    spec: { method: 'GET', path: '/api/v2/analytics/user/{pubkey}/summary', operationId: 'userSummary', summary: `A user's totals, timeline and top lists over a window: ${windowDoc}`, tag: 'users', params: z.object({ pubkey: pubkeyParam }), query: windowQuery, responses: summaryAnswers },
+    handle: async (params, request, deps) => {
+      const pubkey = pubkeyFrom(params.pubkey!);
       const query = parse(windowQuery, request.query);
       const window = windowFrom(query, nowSeconds(deps));
       const job = await viaJobIfNeeded({ kind: 'summary', pubkey, window }, request, deps);
@@ -230,11 +245,19 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     },
   },
   {
-    method: 'GET',
-    pattern: /^\/api\/v2\/analytics\/user\/([^/]+)\/drilldown\/([^/]+)$/, name: '/api/v2/analytics/user/:pubkey/drilldown/:metric',
-    handle: async (match, request, deps) => {
-      const pubkey = pubkeyFrom(match[1]!);
-      const metric = match[2]! as Drilldown;
+    spec: {
+      method: 'GET',
+      path: '/api/v2/analytics/user/{pubkey}/drilldown/{metric}',
+      operationId: 'userDrilldown',
+      summary: `One drill-down of a user's window (${DRILLDOWNS.join(', ')}): ${windowDoc}`,
+      tag: 'users',
+      params: z.object({ pubkey: pubkeyParam, metric: z.enum(DRILLDOWNS) }),
+      query: windowQuery,
+      responses: { 200: { description: 'the drill-down', schema: contract.drilldownSchema }, 202: summaryAnswers[202] },
+    },
+    handle: async (params, request, deps) => {
+      const pubkey = pubkeyFrom(params.pubkey!);
+      const metric = params.metric! as Drilldown;
       if (!DRILLDOWNS.includes(metric)) throw new HttpError('unknown_drilldown', `drilldown must be one of ${DRILLDOWNS.join(', ')}`);
       const query = parse(windowQuery, request.query);
       const window = windowFrom(query, nowSeconds(deps));
@@ -248,10 +271,17 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     },
   },
   {
-    method: 'POST',
-    pattern: /^\/v1\/events$/,
-    name: '/v1/events',
-    handle: async (_m, request, deps) => {
+    spec: {
+      method: 'POST',
+      path: '/v1/events',
+      operationId: 'postAppEvents',
+      summary: 'First-party app events (views, plays, …), for the API key\'s project: on the ingest queue when 202',
+      tag: 'app events',
+      headers: { 'x-api-key': { description: 'the project\'s API key', required: true } },
+      body: appEventsRequestSchema,
+      responses: { 202: { description: 'accepted (durably queued); rejected events are listed by index', schema: contract.appEventsAcceptedSchema } },
+    },
+    handle: async (_p, request, deps) => {
       const { project, app } = await appAuth(request, deps);
       let body: unknown;
       try {
@@ -276,14 +306,22 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     },
   },
   {
-    method: 'GET',
-    pattern: /^\/v1\/metrics\/([^/]+)$/,
-    name: '/v1/metrics/:metric',
-    handle: async (match, request, deps) => {
+    spec: {
+      method: 'GET',
+      path: '/v1/metrics/{metric}',
+      operationId: 'appMetric',
+      summary: `An app metric of the API key's project (${APP_METRICS.join(', ')}), by UTC day, over at most 90 days`,
+      tag: 'app events',
+      headers: { 'x-api-key': { description: 'the project\'s API key', required: true } },
+      params: z.object({ metric: z.enum(APP_METRICS) }),
+      query: appMetricQuery,
+      responses: { 200: { description: 'the metric', schema: contract.appMetricSchema } },
+    },
+    handle: async (params, request, deps) => {
       const { project } = await appAuth(request, deps);
-      const metric = match[1] as AppMetric;
+      const metric = params.metric as AppMetric;
       if (!APP_METRICS.includes(metric)) throw new HttpError('unknown_metric', `metric must be one of ${APP_METRICS.join(', ')}`);
-      const query = parse(z.object({ startTime: z.string().min(1, 'startTime is required'), endTime: z.string().optional() }), request.query);
+      const query = parse(appMetricQuery, request.query);
       const now = nowSeconds(deps);
       const window = windowFrom({ startTs: timeArg('startTime', query.startTime), endTs: query.endTime ? timeArg('endTime', query.endTime) : now }, now);
       if (window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS) throw new HttpError('bad_window', `app metrics cover at most ${MAX_SYNC_WINDOW_SECONDS / 86400} days`);
@@ -291,10 +329,9 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     },
   },
   {
-    method: 'GET',
-    pattern: /^\/api\/v2\/analytics\/jobs\/([^/]+)$/, name: '/api/v2/analytics/jobs/:jobId',
-    handle: async (match, _r, deps) => {
-      const jobId = parse(z.string().regex(/^[0-9a-f]{32}$/, 'jobId must be 32 hex characters'), match[1]);
+    spec: { method: 'GET', path: '/api/v2/analytics/jobs/{jobId}', operationId: 'job', summary: 'A job\'s status, progress and, once complete, its answer', tag: 'users', params: z.object({ jobId: z.string().describe('32 hex characters') }), responses: { 200: { description: 'the job', schema: contract.jobStatusSchema } } },
+    handle: async (params, _r, deps) => {
+      const jobId = parse(z.string().regex(/^[0-9a-f]{32}$/, 'jobId must be 32 hex characters'), params.jobId);
       const job = await readJob(deps.counters, jobId);
       if (!job) throw new HttpError('not_found', `no job ${jobId}`);
       const body: Record<string, unknown> = {
@@ -318,9 +355,8 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     },
   },
   {
-    method: 'GET',
-    pattern: /^\/api\/analytics\/summary$/, name: '/api/analytics/summary',
-    handle: async (_m, request, deps) => {
+    spec: { method: 'GET', path: '/api/analytics/summary', operationId: 'networkSummary', summary: 'Network totals over a window (the seed contract: from, to as unix seconds or ISO dates)', tag: 'network', query: seedSummaryQuery, responses: { 200: { description: 'the totals', schema: contract.seedSummarySchema } } },
+    handle: async (_p, request, deps) => {
       const query = parse(seedSummaryQuery, request.query);
       const now = nowSeconds(deps);
       const window = windowFrom({ startTs: timeArg('from', query.from), endTs: query.to ? timeArg('to', query.to) : now }, now);
@@ -334,19 +370,16 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     },
   },
   {
-    method: 'GET',
-    pattern: /^\/api\/events\/([^/]+)\/stats$/, name: '/api/events/:id/stats',
-    handle: async (match, _r, deps) => {
-      const id = parse(hex64, match[1]);
+    spec: { method: 'GET', path: '/api/events/{id}/stats', operationId: 'eventStats', summary: 'All-time engagement of one event: reactions, replies, reposts, zaps, sats, views', tag: 'events', params: z.object({ id: z.string().describe('the event id, 64 hex') }), responses: { 200: { description: 'the stats', schema: contract.eventStatsSchema } } },
+    handle: async (params, _r, deps) => {
+      const id = parse(hex64, params.id);
       return cachedJson(deps, `event:${id}`, 60, () => eventStats(id, deps));
     },
   },
   {
-    method: 'GET',
-    pattern: /^\/api\/videos$/,
-    name: '/api/videos',
-    handle: async (_m, request, deps) => {
-      const query = parse(feedQuery.extend({ sort: z.enum(['recent', 'trending']).default('recent'), kind: z.enum(['21', '22', '34235', '34236']).transform((k) => Number(k) as FeedKind).optional() }), request.query);
+    spec: { method: 'GET', path: '/api/videos', operationId: 'videoFeed', summary: 'The video feed, recent or trending, each card with its stats (precomputed)', tag: 'videos', query: videoFeedQuery, responses: { 200: { description: 'the feed', schema: contract.feedSchema } } },
+    handle: async (_p, request, deps) => {
+      const query = parse(videoFeedQuery, request.query);
       const variant = { sort: query.sort, kind: query.kind ?? null };
       // One stored record per feed (lib/query/feeds.ts), cached whole: every limit is served from the same read.
       const read = await cachedValue(deps, `videos:${variant.sort}:${variant.kind ?? 'all'}`, FEED_CACHE_SECONDS[variant.sort] * 1000, () => readFeed(deps, variant));
@@ -354,36 +387,26 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
     },
   },
   {
-    method: 'GET',
-    pattern: /^\/api\/users\/([^/]+)\/videos$/,
-    name: '/api/users/:pubkey/videos',
-    handle: async (match, request, deps) => {
-      const pubkey = pubkeyFrom(match[1]!);
+    spec: { method: 'GET', path: '/api/users/{pubkey}/videos', operationId: 'userVideos', summary: 'A user\'s videos, newest first', tag: 'videos', params: z.object({ pubkey: pubkeyParam }), query: feedQuery, responses: { 200: { description: 'the videos', schema: contract.videoListSchema } } },
+    handle: async (params, request, deps) => {
+      const pubkey = pubkeyFrom(params.pubkey!);
       const { limit } = parse(feedQuery, request.query);
       const data = await cachedValue(deps, `user-videos:${pubkey}:${limit}`, 5_000, () => videosByAuthor(deps, pubkey, limit));
       return json(200, { data }, 'public, max-age=5');
     },
   },
   {
-    method: 'GET',
-    pattern: /^\/api\/search$/,
-    name: '/api/search',
-    handle: async (_m, request, deps) => {
-      const query = parse(
-        feedQuery
-          .extend({ tag: z.string().trim().toLowerCase().min(1).max(64).optional(), q: z.string().trim().min(2, 'q must be at least 2 characters').max(100).optional() })
-          .refine((x) => x.tag !== undefined || x.q !== undefined, 'give tag, q or both'),
-        request.query,
-      );
+    spec: { method: 'GET', path: '/api/search', operationId: 'searchVideos', summary: 'Videos by hashtag and/or title words', tag: 'videos', query: searchQuery, responses: { 200: { description: 'the videos found', schema: contract.videoListSchema } } },
+    handle: async (_p, request, deps) => {
+      const query = parse(searchQuery, request.query);
       const data = await cachedValue(deps, `search:${query.tag ?? ''}:${query.q ?? ''}:${query.limit}`, 10_000, () => searchVideos(deps, query));
       return json(200, { data }, 'public, max-age=10');
     },
   },
   {
-    method: 'GET',
-    pattern: /^\/api\/videos\/([^/]+)\/stats$/, name: '/api/videos/:id/stats',
-    handle: async (match, _r, deps) => {
-      const raw = decodePathSegment(match[1]!);
+    spec: { method: 'GET', path: '/api/videos/{id}/stats', operationId: 'videoStats', summary: 'All-time engagement of a video, over every revision of an addressable one', tag: 'videos', params: z.object({ id: z.string().describe('the video event id (64 hex) or its address kind:pubkey:d') }), responses: { 200: { description: 'the stats', schema: contract.videoStatsSchema } } },
+    handle: async (params, _r, deps) => {
+      const raw = params.id!;
       if (!/^[0-9a-f]{64}$/.test(raw) && !/^\d+:[0-9a-f]{64}:.*$/.test(raw)) {
         throw new HttpError('bad_request', 'id must be a video event id (64 hex) or its address kind:pubkey:d');
       }
@@ -394,15 +417,38 @@ const routes: { method: string; pattern: RegExp; name: string; handle: Handler }
   },
 ];
 
+const compiled = routes.map((r) => ({ ...r, pattern: pathPattern(r.spec.path), names: pathParameterNames(r.spec.path), name: routeName(r.spec.path) }));
+
+/** Every route's declaration, in the order they match (the OpenAPI document and the contract tests read these). */
+export const ROUTE_SPECS: readonly RouteSpec[] = routes.map((r) => r.spec);
+
+let documentMemo: Record<string, unknown> | undefined;
+let docsHtml: string | undefined;
+/** The OpenAPI 3.1 document of this API (built once per process; `npm run openapi` writes it to docs/openapi.json). */
+export function apiDocument(): Record<string, unknown> {
+  return (documentMemo ??= openApiDocument(ROUTE_SPECS, {
+    title: 'Funnel',
+    version: '1',
+    description: 'Analytics for Nostr: per-user summaries and drill-downs over any window, per-event and per-video stats, feeds, network totals, and first-party app events. Every success is JSON with its freshness in meta; every error is {"error":{"code","message"}}.',
+  }));
+}
+
+/** The route a path belongs to, as a low-cardinality label (`/api/events/:id/stats`). */
+export function routeLabel(path: string): string {
+  for (const { pattern, name } of compiled) if (pattern.test(path)) return name;
+  return 'unmatched';
+}
+
 export async function route(request: ApiRequest, deps: RouteDeps): Promise<HttpResponse> {
   let pathMatched = false;
-  for (const { method, pattern, handle } of routes) {
+  for (const { spec, pattern, names, handle } of compiled) {
     const match = pattern.exec(request.path);
     if (!match) continue;
     pathMatched = true;
-    if (method !== request.method) continue;
+    if (spec.method !== request.method) continue;
+    const params = Object.fromEntries(names.map((name, i) => [name, decodePathSegment(match[i + 1]!)]));
     try {
-      return await handle(match, request, deps);
+      return await handle(params, request, deps);
     } catch (error) {
       if (error instanceof DeletedError) throw new HttpError('deleted', error.message);
       throw error;

@@ -20,6 +20,7 @@ const USAGE = `funnel — Nostr analytics, local stack
   funnel bench [--only ingest|counters|load] [--events N] [--facts N] [--json]
                                                         ingest cost vs signature verification; counters vs DuckDB;
                                                         load: the design load (about an hour; only with --only load)
+  funnel openapi [FILE]                                 write the HTTP contract as OpenAPI 3.1 (docs/openapi.json)
 
 Environment: FUNNEL_DATA_DIR (.funnel), PORT (8787), RELAY_PORT (7777), RELAY_URLS (comma-separated;
 replaces the embedded relay and the simulator), MINUTE_TTL_DAYS (62).`;
@@ -203,8 +204,17 @@ async function verify(args: string[]): Promise<void> {
   }
 }
 
+/** The contract is generated from the route table (functions/api/routes.ts); test/unit/openapi.test.ts checks the file is current. */
+async function openapi(args: string[]): Promise<void> {
+  const { writeFile } = await import('node:fs/promises');
+  const { apiDocument } = await import('../../functions/api/routes.js');
+  const file = args[0] ?? 'docs/openapi.json';
+  await writeFile(file, `${JSON.stringify(apiDocument(), null, 2)}\n`);
+  console.log(`wrote ${file}`);
+}
+
 const [command = 'help', ...rest] = process.argv.slice(2);
-const commands: Record<string, (args: string[]) => Promise<void>> = { local, backfill: runBackfill, compact, rebuild, verify, bench };
+const commands: Record<string, (args: string[]) => Promise<void>> = { local, backfill: runBackfill, compact, rebuild, verify, bench, openapi };
 const run = commands[command];
 if (!run) {
   console.log(USAGE);

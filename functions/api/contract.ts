@@ -1,0 +1,165 @@
+import { z } from 'zod';
+
+/**
+ * The answers the API declares, as zod schemas: the OpenAPI document is generated from them
+ * (lib/api/openapi.ts) and the contract tests hold every route's answers to them
+ * (test/e2e/contract.test.ts). Strict objects: a key the contract does not declare fails the tests.
+ */
+
+const count = z.int().min(0);
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+const isoTime = z.iso.datetime();
+
+const reactions = z.strictObject({ total: count, likes: count, dislikes: count, emoji: count }).meta({ id: 'Reactions', description: 'total = likes + dislikes + emoji (NIP-25: `+` or empty, `-`, anything else)' });
+
+export const freshnessSchema = z
+  .strictObject({
+    snapshotAsOf: isoTime.nullable().describe('settled up to here (the watermark)'),
+    deltaAsOf: isoTime.nullable().describe('the newest ingest the live part includes'),
+    stalenessMs: z.int().min(0).nullable(),
+    isPartial: z.boolean(),
+  })
+  .meta({ id: 'Freshness' });
+
+export const windowSchema = z.strictObject({ type: z.enum(['rolling', 'custom']), interval: z.string().optional(), startTs: z.int(), endTs: z.int() }).meta({ id: 'Window', description: 'the window answered, aligned to the minute; [startTs, endTs) in unix seconds' });
+
+export const metaSchema = z
+  .strictObject({
+    window: windowSchema,
+    freshness: freshnessSchema,
+    source: z.enum(['canonical', 'canonical+delta', 'fallback']),
+    partialReason: z.string().nullable(),
+    plan: z.strictObject({
+      maxItems: count,
+      itemsRead: count,
+      segments: z.array(z.strictObject({ granularity: z.string(), from: z.int(), to: z.int(), live: z.boolean() })),
+    }),
+  })
+  .meta({ id: 'Meta', description: 'what the answer covers and how fresh it is (docs/metrics.md)' });
+
+const totalsFields = {
+  posts: count,
+  replies: count,
+  comments: count,
+  videos: count,
+  reactionsReceived: reactions,
+  repostsReceived: count,
+  repliesReceived: count,
+  zapsReceived: count,
+  zapSatsReceived: count,
+};
+export const userTotalsSchema = z.strictObject({ ...totalsFields, uniqueEngagers: count }).meta({ id: 'UserTotals' });
+const topPost = z.strictObject({ id: z.string(), engagement: count });
+const topHashtag = z.strictObject({ tag: z.string(), count });
+const topZapper = z.strictObject({ pubkey: hex64, sats: count });
+
+export const summarySchema = z
+  .strictObject({
+    data: z.strictObject({ pubkey: hex64, totals: userTotalsSchema, timeline: z.array(z.strictObject({ ts: z.int(), ...totalsFields })) }),
+    drilldowns: z.strictObject({ topPosts: z.array(topPost), topHashtags: z.array(topHashtag), topZappers: z.array(topZapper) }),
+    meta: metaSchema,
+  })
+  .meta({ id: 'UserSummary' });
+
+const drilldownMeta = metaSchema.extend({ tzOffsetMinutes: z.int().optional() });
+export const drilldownSchema = z
+  .strictObject({
+    data: z.union([
+      z.array(topPost),
+      z.array(topHashtag),
+      z.array(topZapper),
+      z.strictObject({ hours: z.array(z.strictObject({ hour: z.int().min(0).max(23), engagement: count })).length(24), best: z.array(z.int()) }),
+      z.strictObject({ days: z.array(z.strictObject({ day: z.string(), index: z.int().min(0).max(6), engagement: count })).length(7), best: z.array(z.string()) }),
+      z.array(z.strictObject({ ts: z.int(), ...totalsFields, uniqueEngagers: count })),
+    ]),
+    meta: drilldownMeta,
+  })
+  .meta({ id: 'UserDrilldown', description: 'top-posts, top-hashtags, zappers (lists), best-hours, best-days, timeline' });
+
+export const jobAcceptedSchema = z
+  .strictObject({ jobId: z.string().regex(/^[0-9a-f]{32}$/), status: z.enum(['queued', 'running', 'complete', 'failed']), progressPercent: z.number().min(0).max(100), poll: z.string(), reason: z.string() })
+  .meta({ id: 'JobAccepted', description: 'the window is answered by a job: poll until it completes' });
+
+export const jobStatusSchema = z
+  .strictObject({
+    jobId: z.string(),
+    status: z.enum(['queued', 'running', 'complete', 'failed']),
+    progressPercent: z.number().min(0).max(100),
+    phase: z.string().nullable().optional(),
+    resultRef: z.string().nullable().optional(),
+    progress: z.array(z.looseObject({ percent: z.number(), phase: z.string() })).optional(),
+    scan: z.looseObject({}).nullable(),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+    error: z.strictObject({ code: z.string(), message: z.string() }).optional(),
+    result: z.unknown().optional().describe('the job\'s answer, in the shape of the synchronous route it stands for'),
+  })
+  .meta({ id: 'JobStatus' });
+
+export const engagementSchema = z.strictObject({ reactions, replies: count, reposts: count, zaps: count, zapSats: count, views: count }).meta({ id: 'EngagementStats' });
+
+const indexedEvent = z.looseObject({ id: hex64, author: hex64, kind: z.int(), type: z.string(), created_at: z.int() });
+export const eventStatsSchema = z
+  .strictObject({ data: z.strictObject({ id: hex64, event: indexedEvent.nullable(), stats: engagementSchema }), meta: metaSchema })
+  .meta({ id: 'EventStats', description: 'all-time engagement of one event (its author\'s record when Funnel has seen it)' });
+
+const videoCardFields = {
+  id: hex64,
+  address: z.string().nullable(),
+  kind: z.int(),
+  author: hex64,
+  title: z.string().nullable(),
+  media_url: z.string().nullable(),
+  image_url: z.string().nullable(),
+  duration_s: z.number().nullable(),
+  hashtags: z.array(z.string()),
+  created_at: z.int(),
+  published_at: z.int().nullable(),
+};
+export const videoCardSchema = z.strictObject(videoCardFields).meta({ id: 'VideoCard' });
+
+export const videoStatsSchema = z
+  .strictObject({
+    data: z.strictObject({ id: hex64, address: z.string().nullable(), video: z.strictObject({ ...videoCardFields, type: z.literal('video') }), revisions: count, stats: engagementSchema }),
+    meta: metaSchema,
+  })
+  .meta({ id: 'VideoStats', description: 'all-time engagement of a video, over every revision of an addressable one' });
+
+export const feedSchema = z
+  .strictObject({
+    data: z.array(z.strictObject({ ...videoCardFields, stats: engagementSchema, score: z.number().optional() })),
+    meta: z.strictObject({
+      sort: z.enum(['recent', 'trending']),
+      kind: z.int().nullable(),
+      source: z.enum(['precomputed', 'live']),
+      freshness: freshnessSchema.extend({ generatedAt: isoTime }),
+      partialReason: z.string().nullable(),
+    }),
+  })
+  .meta({ id: 'VideoFeed' });
+
+export const videoListSchema = z.strictObject({ data: z.array(videoCardSchema) }).meta({ id: 'VideoList' });
+
+export const globalStatsSchema = z
+  .strictObject({ data: z.strictObject({ totalEvents: count, eventsByKind: z.record(z.string(), count), rejectedByReason: z.record(z.string(), count) }), meta: metaSchema })
+  .meta({ id: 'GlobalStats' });
+
+export const seedSummarySchema = z
+  .strictObject({
+    data: z.strictObject({ totalEvents: count, uniqueUsers: count, eventsByType: z.record(z.string(), count), eventsByKind: z.record(z.string(), count) }),
+    cached: z.boolean(),
+    meta: metaSchema,
+  })
+  .meta({ id: 'NetworkSummary', description: 'the seed contract: {data: {totalEvents, uniqueUsers, eventsByType}, cached}' });
+
+export const appMetricSchema = z
+  .strictObject({ data: z.strictObject({ metric: z.string(), project: z.string(), total: count, series: z.array(z.strictObject({ day: z.string(), value: count })) }), meta: metaSchema })
+  .meta({ id: 'AppMetric' });
+
+export const appEventsAcceptedSchema = z
+  .strictObject({ accepted: count, rejected: z.array(z.strictObject({ index: z.int().min(0), message: z.string() })) })
+  .meta({ id: 'AppEventsAccepted', description: 'accepted events are on the ingest queue; each rejected one says why' });
+
+export const healthSchema = z
+  .strictObject({ status: z.enum(['ok', 'degraded']), time: isoTime, checks: z.record(z.string(), z.looseObject({ ok: z.boolean() })) })
+  .meta({ id: 'Health' });

@@ -1,0 +1,117 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
+import { ROUTE_SPECS } from '../../functions/api/routes.js';
+import { errorBodySchema, pathPattern, type RouteSpec } from '../../lib/api/openapi.js';
+import { DEFAULT_LOCAL_APP_KEYS } from '../../lib/app/api-keys.js';
+
+/**
+ * Every route of the contract, called over HTTP on the local stack (the simulator's signed workload
+ * behind it), and every answer held to the schema its route declares for that status: a route, a
+ * status or a key the contract does not declare fails here.
+ */
+const API_KEY = DEFAULT_LOCAL_APP_KEYS.split(':')[0]!;
+let dataDir: string;
+let stack: LocalStack;
+const called = new Set<RouteSpec>();
+
+function specOf(method: string, path: string): RouteSpec {
+  const spec = ROUTE_SPECS.find((s) => s.method === method && pathPattern(s.path).test(path));
+  if (!spec) throw new Error(`no declared route for ${method} ${path}`);
+  return spec;
+}
+
+/** Calls the route and checks the answer against its declaration; returns the parsed body. */
+async function call(method: 'GET' | 'POST', pathAndQuery: string, options: { body?: unknown; key?: boolean; status?: number } = {}) {
+  const url = new URL(pathAndQuery, stack.apiUrl);
+  const response = await fetch(url, {
+    method,
+    headers: { ...(options.key ? { 'x-api-key': API_KEY } : {}), ...(options.body ? { 'content-type': 'application/json' } : {}) },
+    body: options.body ? JSON.stringify(options.body) : undefined,
+  });
+  const spec = specOf(method, url.pathname);
+  called.add(spec);
+  const text = await response.text();
+  if (options.status !== undefined) expect({ route: `${method} ${pathAndQuery}`, status: response.status }).toEqual({ route: `${method} ${pathAndQuery}`, status: options.status });
+  const declared = spec.responses[response.status as keyof RouteSpec['responses']];
+  const schema: z.ZodType = response.status >= 400 ? errorBodySchema : declared?.schema ?? (() => { throw new Error(`${method} ${spec.path} answered ${response.status}, which it does not declare`); })();
+  const contentType = response.status >= 400 ? 'application/json' : (declared?.contentType ?? 'application/json');
+  expect(response.headers.get('content-type') ?? '').toContain(contentType);
+  const body = contentType === 'application/json' ? JSON.parse(text) : text;
+  const result = schema.safeParse(body);
+  if (!result.success) throw new Error(`${method} ${pathAndQuery} (${response.status}) breaks its declared schema: ${JSON.stringify(result.error.issues.slice(0, 5))}`);
+  return body;
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'funnel-contract-'));
+  stack = await startLocalStack({ dataDir, port: 0, relayPort: 0, simulate: true, simulatorUsers: 20, simulatorRate: 50, batchWindowMs: 20, compactEveryMs: 3_600_000 });
+  // The simulator back-dates its first events, videos among them; wait until the feed has some.
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const feed = (await (await fetch(`${stack.apiUrl}/api/videos?sort=recent`)).json()) as { data?: unknown[] };
+    if ((feed.data?.length ?? 0) >= 2) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('every route answers what the contract declares', () => {
+  it('on the local stack, for good requests and bad ones', async () => {
+    await call('GET', '/health', { status: 200 });
+    expect(await call('GET', '/metrics', { status: 200 })).toContain('funnel_');
+    await call('GET', '/openapi.json', { status: 200 });
+    expect(await call('GET', '/docs', { status: 200 })).toContain('<html');
+    const stats = await call('GET', '/api/stats', { status: 200 });
+    expect(stats.data.totalEvents).toBeGreaterThan(0);
+
+    const feed = await call('GET', '/api/videos?sort=recent&limit=5', { status: 200 });
+    await call('GET', '/api/videos?sort=trending', { status: 200 });
+    expect(feed.data.length).toBeGreaterThan(0);
+    const video = feed.data[0];
+    await call('GET', `/api/videos/${video.id}/stats`, { status: 200 });
+    if (video.address) await call('GET', `/api/videos/${encodeURIComponent(video.address)}/stats`, { status: 200 });
+    await call('GET', `/api/users/${video.author}/videos?limit=3`, { status: 200 });
+    await call('GET', `/api/search?tag=video`, { status: 200 });
+    await call('GET', `/api/events/${video.id}/stats`, { status: 200 });
+
+    const pubkey = video.author;
+    await call('GET', `/api/v2/analytics/user/${pubkey}/summary?interval=7d`, { status: 200 });
+    for (const metric of ['top-posts', 'top-hashtags', 'zappers', 'best-hours', 'best-days', 'timeline']) {
+      await call('GET', `/api/v2/analytics/user/${pubkey}/drilldown/${metric}?interval=30d&tz=-05:00`, { status: 200 });
+    }
+    // Past the synchronous budget: a job, polled until it completes.
+    const accepted = await call('GET', `/api/v2/analytics/user/${pubkey}/summary?interval=200d`, { status: 202 });
+    let job = await call('GET', accepted.poll, { status: 200 });
+    for (let i = 0; i < 200 && job.status !== 'complete' && job.status !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      job = await call('GET', accepted.poll, { status: 200 });
+    }
+    expect(job.status).toBe('complete');
+
+    const now = Math.floor(Date.now() / 1000);
+    await call('GET', `/api/analytics/summary?from=${now - 86400}`, { status: 200 });
+    await call('POST', '/v1/events', { key: true, status: 202, body: { events: [{ name: 'view', userId: 'u1', target: video.id }, { name: 'BAD NAME', userId: 'u2' }] } });
+    await call('GET', `/v1/metrics/daily_active_users?startTime=${now - 86400}`, { key: true, status: 200 });
+    await call('GET', `/v1/metrics/events?startTime=${now - 86400}&endTime=${now}`, { key: true, status: 200 });
+
+    // Bad requests: each answers the error body, with a code from the one list.
+    await call('GET', '/api/events/not-hex/stats', { status: 400 });
+    await call('GET', `/api/v2/analytics/user/nobody/summary`, { status: 400 });
+    await call('GET', `/api/v2/analytics/user/${pubkey}/drilldown/nope`, { status: 404 });
+    await call('GET', `/api/v2/analytics/user/${pubkey}/summary?startTs=10&endTs=5`, { status: 400 });
+    await call('GET', '/api/v2/analytics/jobs/0123', { status: 400 });
+    await call('GET', '/api/videos?limit=0', { status: 400 });
+    await call('GET', '/v1/metrics/events?startTime=1', { status: 401 });
+    await call('POST', '/v1/events', { key: true, status: 400, body: { nope: true } });
+
+    expect([...ROUTE_SPECS].filter((s) => !called.has(s)).map((s) => `${s.method} ${s.path}`)).toEqual([]);
+  }, 90_000);
+});
