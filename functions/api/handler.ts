@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { errorResponse, HttpError } from '../../lib/api/http.js';
+import { corsHeaders, errorResponse, HttpError, withValidator } from '../../lib/api/http.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { systemClock } from '../../lib/ports.js';
 import { route, routeLabel, type ApiDeps, type RouteDeps } from './routes.js';
@@ -24,7 +24,8 @@ import { isStoreUnavailable } from '../../lib/store-faults.js';
  * 400), the caller's identity (a valid x-api-key, else the source IP) and its rate limit (429). Every
  * failure becomes the JSON error envelope; an unexpected error's text goes to the log, never the body.
  */
-export function createApiHandler(deps: ApiDeps & { afterRequest?: (correlationId: string) => void }) {
+export function createApiHandler(deps: ApiDeps & { afterRequest?: (correlationId: string) => void; corsOrigin?: string }) {
+  const cors = corsHeaders(deps.corsOrigin ?? '*');
   const routeDeps: RouteDeps = { ...deps, health: healthMonitor([counterStoreCheck(deps.counters), ...(deps.healthChecks ?? [])]) };
   return middy(async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const started = Date.now();
@@ -33,7 +34,7 @@ export function createApiHandler(deps: ApiDeps & { afterRequest?: (correlationId
     const withCorrelation = (response: APIGatewayProxyStructuredResultV2) => {
       deps.metrics?.observe?.(METRIC.queryLatencyMs, Date.now() - started, { Route: routeLabel(path) });
       deps.afterRequest?.(correlationId);
-      return { ...response, headers: { ...response.headers, 'x-correlation-id': correlationId } };
+      return { ...response, headers: { ...response.headers, ...cors, 'x-correlation-id': correlationId } };
     };
     try {
       const headers = event.headers ?? {};
@@ -51,7 +52,9 @@ export function createApiHandler(deps: ApiDeps & { afterRequest?: (correlationId
         throw new HttpError('rate_limited', `too many requests from this caller; retry in ${verdict.retryAfterSeconds} s`, { 'retry-after': String(verdict.retryAfterSeconds) });
       }
       const method = event.requestContext?.http?.method ?? 'GET';
-      return withCorrelation(await route({ method, path, query, client, appKey, headers, body }, routeDeps));
+      // A CORS preflight (in AWS, API Gateway answers it before the function): nothing to run.
+      if (method === 'OPTIONS') return withCorrelation({ statusCode: 204, headers: {}, body: '' });
+      return withCorrelation(withValidator(await route({ method, path, query, client, appKey, headers, body }, routeDeps), method, headers['if-none-match']));
     } catch (error) {
       if (error instanceof HttpError) return withCorrelation(errorResponse(error));
       createLogger({ component: 'api', correlationId })('error', 'api request failed', { path: path.slice(0, 200), error: String(error) });

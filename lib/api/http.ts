@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** The HTTP envelope shared by every route: JSON bodies and `{"error":{"code","message"}}` errors. */
 export interface HttpResponse {
   statusCode: number;
@@ -67,4 +69,36 @@ export function cacheControlFor(windowSeconds: number): string {
   if (windowSeconds <= 86400) return 'public, max-age=2';
   if (windowSeconds <= 7 * 86400) return 'public, max-age=30';
   return 'public, max-age=300';
+}
+
+/** A strong validator of a body: the same answer always has the same tag, whichever container made it. */
+export const etagOf = (body: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+
+/** Whether an If-None-Match header (a list, `*`, weak or strong tags) names this tag (RFC 9110 §13.1.2: weak comparison). */
+export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  const bare = (tag: string) => tag.trim().replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || bare(tag) === bare(etag));
+}
+
+/**
+ * Public reads as browsers and CDNs expect: every cacheable 200 carries an ETag, and a request whose
+ * If-None-Match names it gets 304 with no body (the caller's copy is current; nothing is re-sent).
+ */
+export function withValidator(response: HttpResponse, method: string, ifNoneMatch: string | undefined): HttpResponse {
+  if (method !== 'GET' || response.statusCode !== 200 || !response.headers['cache-control']?.startsWith('public')) return response;
+  const etag = etagOf(response.body);
+  if (matchesEtag(ifNoneMatch, etag)) return { statusCode: 304, headers: { 'cache-control': response.headers['cache-control'], etag }, body: '' };
+  return { ...response, headers: { ...response.headers, etag } };
+}
+
+/** CORS for browsers on other origins: reads for any origin by default, the headers the API reads allowed. */
+export function corsHeaders(origin: string): Record<string, string> {
+  return {
+    'access-control-allow-origin': origin,
+    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    'access-control-allow-headers': 'content-type, x-api-key, if-none-match',
+    'access-control-expose-headers': 'etag, retry-after, x-correlation-id',
+    'access-control-max-age': '3600',
+  };
 }

@@ -83,11 +83,17 @@ export function openApiDocument(specs: readonly RouteSpec[], info: { title: stri
         ...(answer!.schema ? { content: { [answer!.contentType ?? 'application/json']: { schema: componentised(answer!.schema, 'output', components) } } } : {}),
       };
     }
+    if (spec.method === 'GET') {
+      for (const answer of Object.values(responses) as { headers?: unknown }[]) answer.headers = { ETag: { description: 'the answer\'s validator (public reads)', schema: { type: 'string' } } };
+      responses['304'] ??= { description: 'not modified: If-None-Match named the current ETag (no body)' };
+    }
     for (const status of errorStatuses) {
       const codes = ERROR_CODES.filter((c) => ERROR_STATUS[c] === status);
-      responses[String(status)] ??= { description: `error: ${codes.join(', ')}`, content: { 'application/json': { schema: errorRef } } };
+      const retry = status === 429 || status === 503 ? { headers: { 'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer' } } } } : {};
+      responses[String(status)] ??= { description: `error: ${codes.join(', ')}`, ...retry, content: { 'application/json': { schema: errorRef } } };
     }
-    const headers = Object.entries(spec.headers ?? {}).map(([name, h]) => ({ name, in: 'header', required: h.required ?? false, description: h.description, schema: { type: 'string' } }));
+    const declared = { ...(spec.method === 'GET' ? { 'If-None-Match': { description: 'an ETag from an earlier answer: 304 while it is current' } } : {}), ...spec.headers };
+    const headers = Object.entries(declared).map(([name, h]) => ({ name, in: 'header', required: (h as { required?: boolean }).required ?? false, description: h.description, schema: { type: 'string' } }));
     paths[spec.path] ??= {};
     paths[spec.path]![spec.method.toLowerCase()] = {
       operationId: spec.operationId,

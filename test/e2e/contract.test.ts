@@ -82,6 +82,19 @@ describe('every route answers what the contract declares', () => {
     await call('GET', `/api/search?tag=video`, { status: 200 });
     await call('GET', `/api/events/${video.id}/stats`, { status: 200 });
 
+    // HTTP as browsers and CDNs expect: an ETag on every public read, 304 while it is current, CORS.
+    const live = await fetch(`${stack.apiUrl}/api/stats`);
+    expect(live.headers.get('etag')).toMatch(/^"[\w-]{27}"$/);
+    expect(live.headers.get('access-control-allow-origin')).toBe('*');
+    // (the simulator keeps changing the stats; the contract document does not change)
+    const first = await fetch(`${stack.apiUrl}/openapi.json`);
+    const etag = first.headers.get('etag');
+    const again = await fetch(`${stack.apiUrl}/openapi.json`, { headers: { 'if-none-match': `W/${etag}` } });
+    expect([again.status, await again.text(), again.headers.get('etag')]).toEqual([304, '', etag]);
+    const preflight = await fetch(`${stack.apiUrl}/v1/events`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('x-api-key');
+
     const pubkey = video.author;
     await call('GET', `/api/v2/analytics/user/${pubkey}/summary?interval=7d`, { status: 200 });
     for (const metric of ['top-posts', 'top-hashtags', 'zappers', 'best-hours', 'best-days', 'timeline']) {

@@ -207,3 +207,22 @@ describe('the local server refuses what it cannot parse in the envelope', () => 
     expect(answer.body).not.toMatch(/TypeError|Invalid URL|URIError/);
   });
 });
+
+describe('validators and CORS', () => {
+  it('tags cacheable 200s, answers 304 to a matching If-None-Match (weak, listed or *), and leaves the rest alone', async () => {
+    const { withValidator, matchesEtag, etagOf, json } = await import('../../lib/api/http.js');
+    const answer = json(200, { a: 1 }, 'public, max-age=2');
+    const tagged = withValidator(answer, 'GET', undefined);
+    const etag = tagged.headers.etag!;
+    expect(etag).toBe(etagOf(answer.body));
+    for (const header of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+      expect(withValidator(answer, 'GET', header)).toEqual({ statusCode: 304, headers: { 'cache-control': 'public, max-age=2', etag }, body: '' });
+    }
+    expect(withValidator(answer, 'GET', '"other"').statusCode).toBe(200);
+    expect(matchesEtag(undefined, etag)).toBe(false);
+    // Not public, not a 200, not a GET: no validator.
+    expect(withValidator(json(200, {}, 'no-store'), 'GET', etag).headers.etag).toBeUndefined();
+    expect(withValidator(json(202, {}, 'public, max-age=2'), 'GET', undefined).headers.etag).toBeUndefined();
+    expect(withValidator(answer, 'POST', etag).statusCode).toBe(200);
+  });
+});
