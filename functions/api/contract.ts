@@ -29,6 +29,7 @@ export const metaSchema = z
     freshness: freshnessSchema,
     source: z.enum(['canonical', 'canonical+delta', 'fallback']),
     partialReason: z.string().nullable(),
+    approximate: z.array(z.string()).optional().describe('a job\'s answer: the figures that are estimates (HyperLogLog) rather than exact'),
     plan: z.strictObject({
       maxItems: count,
       itemsRead: count,
@@ -53,10 +54,11 @@ const topPost = z.strictObject({ id: z.string(), engagement: count });
 const topHashtag = z.strictObject({ tag: z.string(), count });
 const topZapper = z.strictObject({ pubkey: hex64, sats: count });
 
+const summaryDrilldowns = z.strictObject({ topPosts: z.array(topPost), topHashtags: z.array(topHashtag), topZappers: z.array(topZapper) }).meta({ id: 'SummaryDrilldowns' });
 export const summarySchema = z
   .strictObject({
-    data: z.strictObject({ pubkey: hex64, totals: userTotalsSchema, timeline: z.array(z.strictObject({ ts: z.int(), ...totalsFields })) }),
-    drilldowns: z.strictObject({ topPosts: z.array(topPost), topHashtags: z.array(topHashtag), topZappers: z.array(topZapper) }),
+    data: z.strictObject({ pubkey: hex64, totals: userTotalsSchema, timeline: z.array(z.strictObject({ ts: z.int(), ...totalsFields })), drilldowns: summaryDrilldowns }),
+    drilldowns: summaryDrilldowns.describe('alias of data.drilldowns, where the seed\'s v2 envelope had them'),
     meta: metaSchema,
   })
   .meta({ id: 'UserSummary' });
@@ -77,10 +79,13 @@ export const drilldownSchema = z
   .meta({ id: 'UserDrilldown', description: 'top-posts, top-hashtags, zappers (lists), best-hours, best-days, timeline' });
 
 export const jobAcceptedSchema = z
-  .strictObject({ jobId: z.string().regex(/^[0-9a-f]{32}$/), status: z.enum(['queued', 'running', 'complete', 'failed']), progressPercent: z.number().min(0).max(100), poll: z.string(), reason: z.string() })
+  .strictObject({
+    data: z.strictObject({ jobId: z.string().regex(/^[0-9a-f]{32}$/), status: z.enum(['queued', 'running', 'complete', 'failed']), progressPercent: z.number().min(0).max(100), poll: z.string() }),
+    meta: z.strictObject({ window: windowSchema, reason: z.string().describe('why the counters cannot answer this window at once') }),
+  })
   .meta({ id: 'JobAccepted', description: 'the window is answered by a job: poll until it completes' });
 
-export const jobStatusSchema = z
+const jobFields = z
   .strictObject({
     jobId: z.string(),
     status: z.enum(['queued', 'running', 'complete', 'failed']),
@@ -93,14 +98,14 @@ export const jobStatusSchema = z
     updatedAt: isoTime,
     error: z.strictObject({ code: z.string(), message: z.string() }).optional(),
     result: z.unknown().optional().describe('the job\'s answer, in the shape of the synchronous route it stands for'),
-  })
-  .meta({ id: 'JobStatus' });
+  });
+export const jobStatusSchema = z.strictObject({ data: jobFields, meta: z.strictObject({ poll: z.string(), done: z.boolean().describe('complete or failed: polling again changes nothing') }) }).meta({ id: 'JobStatus' });
 
 export const engagementSchema = z.strictObject({ reactions, replies: count, reposts: count, zaps: count, zapSats: count, views: count }).meta({ id: 'EngagementStats' });
 
-const indexedEvent = z.looseObject({ id: hex64, author: hex64, kind: z.int(), type: z.string(), created_at: z.int() });
+const eventRecord = z.strictObject({ id: hex64, author: hex64, kind: z.int(), type: z.string(), createdAt: z.int() }).meta({ id: 'EventRecord' });
 export const eventStatsSchema = z
-  .strictObject({ data: z.strictObject({ id: hex64, event: indexedEvent.nullable(), stats: engagementSchema }), meta: metaSchema })
+  .strictObject({ data: z.strictObject({ id: hex64, event: eventRecord.nullable(), stats: engagementSchema }), meta: metaSchema })
   .meta({ id: 'EventStats', description: 'all-time engagement of one event (its author\'s record when Funnel has seen it)' });
 
 const videoCardFields = {
@@ -109,21 +114,25 @@ const videoCardFields = {
   kind: z.int(),
   author: hex64,
   title: z.string().nullable(),
-  media_url: z.string().nullable(),
-  image_url: z.string().nullable(),
-  duration_s: z.number().nullable(),
+  mediaUrl: z.string().nullable(),
+  imageUrl: z.string().nullable(),
+  durationSeconds: z.number().nullable(),
   hashtags: z.array(z.string()),
-  created_at: z.int(),
-  published_at: z.int().nullable(),
+  createdAt: z.int(),
+  publishedAt: z.int().nullable(),
 };
 export const videoCardSchema = z.strictObject(videoCardFields).meta({ id: 'VideoCard' });
 
 export const videoStatsSchema = z
   .strictObject({
-    data: z.strictObject({ id: hex64, address: z.string().nullable(), video: z.strictObject({ ...videoCardFields, type: z.literal('video') }), revisions: count, stats: engagementSchema }),
+    data: z.strictObject({ id: hex64, address: z.string().nullable(), video: videoCardSchema.nullable(), revisions: count, stats: engagementSchema }),
     meta: metaSchema,
   })
   .meta({ id: 'VideoStats', description: 'all-time engagement of a video, over every revision of an addressable one' });
+
+export const paginationSchema = z
+  .strictObject({ cursor: z.string().nullable().describe('the cursor this page was asked with (null: the first page)'), nextCursor: z.string().nullable().describe('pass it as ?cursor= for the next page; null on the last'), limit: z.int().min(1).max(100) })
+  .meta({ id: 'Pagination', description: 'keyset paging: a walk by nextCursor returns every item once' });
 
 export const feedSchema = z
   .strictObject({
@@ -134,11 +143,12 @@ export const feedSchema = z
       source: z.enum(['precomputed', 'live']),
       freshness: freshnessSchema.extend({ generatedAt: isoTime }),
       partialReason: z.string().nullable(),
+      pagination: paginationSchema,
     }),
   })
   .meta({ id: 'VideoFeed' });
 
-export const videoListSchema = z.strictObject({ data: z.array(videoCardSchema) }).meta({ id: 'VideoList' });
+export const videoListSchema = z.strictObject({ data: z.array(videoCardSchema), meta: z.strictObject({ source: z.literal('live'), generatedAt: isoTime, pagination: paginationSchema }) }).meta({ id: 'VideoList' });
 
 export const globalStatsSchema = z
   .strictObject({ data: z.strictObject({ totalEvents: count, eventsByKind: z.record(z.string(), count), rejectedByReason: z.record(z.string(), count) }), meta: metaSchema })
@@ -157,7 +167,7 @@ export const appMetricSchema = z
   .meta({ id: 'AppMetric' });
 
 export const appEventsAcceptedSchema = z
-  .strictObject({ accepted: count, rejected: z.array(z.strictObject({ index: z.int().min(0), message: z.string() })) })
+  .strictObject({ data: z.strictObject({ accepted: count, rejected: z.array(z.strictObject({ index: z.int().min(0), message: z.string() })) }), meta: z.strictObject({ project: z.string() }) })
   .meta({ id: 'AppEventsAccepted', description: 'accepted events are on the ingest queue; each rejected one says why' });
 
 export const healthSchema = z

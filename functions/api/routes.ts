@@ -10,8 +10,9 @@ import type { HealthCheck, HealthReport } from '../../lib/api/health.js';
 import type { RequestRateLimiter } from '../../lib/api/rate-limit.js';
 import { decodePathSegment } from '../../lib/api/request.js';
 import { APP_METRICS, appMetric, type AppMetric } from '../../lib/query/app-metrics.js';
-import { searchVideos, videosByAuthor } from '../../lib/query/video-feeds.js';
-import { feedResponse, readFeed, type FeedKind, type FeedSort } from '../../lib/query/feeds.js';
+import { searchVideos, videosByAuthor, type VideoPage } from '../../lib/query/video-feeds.js';
+import { feedPage, feedResponse, readFeed, StaleCursorError, type FeedKind, type FeedSort } from '../../lib/query/feeds.js';
+import { decodeCursor, encodeCursor, type Cursor, type RecentCursor } from '../../lib/query/cursor.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
 import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
 import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, timelineStep, WindowError, type QueryWindow } from '../../lib/query/window.js';
@@ -62,6 +63,8 @@ export interface ApiRequest {
 }
 
 const unixSeconds = (name: string) => z.string().regex(/^\d{1,12}$/, `${name} must be unix seconds`).transform(Number);
+/** `limit` on every list: 1–100, a 400 outside (never clamped). */
+const limitParam = z.string().regex(/^\d{1,3}$/, 'limit must be a number from 1 to 100').transform(Number).pipe(z.number().int().min(1, 'limit must be at least 1').max(100, 'limit must be at most 100'));
 
 const windowQuery = z
   .object({
@@ -72,15 +75,35 @@ const windowQuery = z
       .string()
       .regex(/^([+-]\d{2}:?\d{2}|[+-]?\d{1,4})$/, 'tz must be an offset like +05:30, -0800 or minutes like -480')
       .optional(),
-    limit: z.string().regex(/^\d{1,3}$/, 'limit must be a number from 1 to 100').transform(Number).optional(),
+    limit: limitParam.optional(),
   })
   .refine((q) => !(q.interval && (q.startTs !== undefined || q.endTs !== undefined)), 'give either interval or startTs/endTs, not both')
   .refine((q) => (q.startTs === undefined) === (q.endTs === undefined), 'startTs and endTs go together');
 
-const seedSummaryQuery = z.object({
-  from: z.string().min(1, 'from is required (unix seconds or an ISO date)'),
-  to: z.string().optional(),
-});
+/**
+ * A seed route's window: the one vocabulary (interval, or startTs/endTs), or its two old spellings
+ * (unix seconds or ISO dates; the end defaults to now), kept as documented aliases on that route only.
+ */
+function windowWithAliases(start: string, end: string, required: boolean) {
+  const shape: Record<string, z.ZodType> = {
+    interval: z.string().optional(),
+    startTs: unixSeconds('startTs').optional(),
+    endTs: unixSeconds('endTs').optional(),
+    [start]: z.string().min(1).optional().describe('alias (the seed contract): the window start, unix seconds or an ISO date'),
+    [end]: z.string().optional().describe('alias (the seed contract): the window end; now when absent'),
+  };
+  type Query = { interval?: string; startTs?: number; endTs?: number } & Record<string, string | number | undefined>;
+  return z
+    .object(shape)
+    .refine((raw) => {
+      const q = raw as Query;
+      const forms = [q.interval !== undefined, q.startTs !== undefined || q.endTs !== undefined, q[start] !== undefined || q[end] !== undefined].filter(Boolean).length;
+      return required ? forms === 1 : forms <= 1;
+    }, `give one of interval, startTs/endTs or ${start}/${end}`)
+    .refine((q) => (q.startTs === undefined) === (q.endTs === undefined), 'startTs and endTs go together') as unknown as z.ZodType<Query>;
+}
+/** The network summary (seed: `from`/`to`); 24 hours when no window is given. */
+const networkSummaryQuery = windowWithAliases('from', 'to', false);
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'id must be a 64-character lower-case hex event id');
 
@@ -146,7 +169,10 @@ async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps:
     const bytes = await deps.jobs.objects.get(job.resultRef);
     if (bytes) return { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': cacheControlFor(window.endTs - window.startTs) }, body: new TextDecoder().decode(bytes) };
   }
-  return json(202, { jobId: job.jobId, status: job.status, progressPercent: job.progressPercent, poll: `/api/v2/analytics/jobs/${job.jobId}`, reason: plan?.unanswerable ?? `the window is longer than the ${MAX_SYNC_WINDOW_SECONDS / 86400}-day synchronous budget` });
+  return json(202, {
+    data: { jobId: job.jobId, status: job.status, progressPercent: job.progressPercent, poll: `/api/v2/analytics/jobs/${job.jobId}` },
+    meta: { window, reason: plan?.unanswerable ?? `the window is longer than the ${MAX_SYNC_WINDOW_SECONDS / 86400}-day synchronous budget` },
+  });
 }
 
 /** App routes take an `x-api-key` header; the key names the project. */
@@ -175,12 +201,34 @@ function pubkeyFrom(raw: string): string {
 /** How long a feed answer is reused (in memory and by a CDN); the stored feed itself moves once a minute in AWS. */
 const FEED_CACHE_SECONDS: Record<FeedSort, number> = { recent: 5, trending: 60 };
 
-const feedQuery = z.object({ limit: z.string().regex(/^\d{1,3}$/, 'limit must be a number from 1 to 100').transform(Number).pipe(z.number().int().min(1, 'limit must be at least 1').max(100, 'limit must be at most 100')).default(20) });
+const feedQuery = z.object({ limit: limitParam.default(20), cursor: z.string().max(512).optional().describe('meta.pagination.nextCursor of the previous page') });
+
+/** The decoded cursor of a list request (null on a first page); one that is not ours is a 400. */
+function cursorFrom(text: string | undefined): Cursor | null {
+  if (text === undefined) return null;
+  const cursor = decodeCursor(text);
+  if (!cursor) throw new HttpError('bad_cursor', 'cursor is not one this API gave out: pass meta.pagination.nextCursor as it came');
+  return cursor;
+}
+function recentCursorFrom(text: string | undefined): RecentCursor | undefined {
+  const cursor = cursorFrom(text);
+  if (cursor && cursor.o !== 'recent') throw new HttpError('bad_cursor', 'this cursor belongs to another list');
+  return cursor ?? undefined;
+}
 const videoFeedQuery = feedQuery.extend({ sort: z.enum(['recent', 'trending']).default('recent'), kind: z.enum(['21', '22', '34235', '34236']).transform((k) => Number(k) as FeedKind).optional() });
 const searchQuery = feedQuery
   .extend({ tag: z.string().trim().toLowerCase().min(1).max(64).optional(), q: z.string().trim().min(2, 'q must be at least 2 characters').max(100).optional() })
   .refine((x) => x.tag !== undefined || x.q !== undefined, 'give tag, q or both');
-const appMetricQuery = z.object({ startTime: z.string().min(1, 'startTime is required').describe('unix seconds or an ISO date'), endTime: z.string().optional().describe('unix seconds or an ISO date; now when absent') });
+/** App metrics (seed: `startTime`/`endTime`); a window is required. */
+const appMetricQuery = windowWithAliases('startTime', 'endTime', true);
+
+/** A window from the vocabulary, or from a seed route's two aliases (unix seconds or ISO dates; the end defaults to now). */
+function windowOrAliases(query: { interval?: string; startTs?: number; endTs?: number }, aliases: [name: string, value: string | undefined][], now: number): QueryWindow {
+  const [[startName, start], [endName, end]] = aliases as [[string, string | undefined], [string, string | undefined]];
+  if (start === undefined && end === undefined) return windowFrom(query, now);
+  if (start === undefined) throw new HttpError('bad_request', `${endName} needs ${startName}`);
+  return windowFrom({ startTs: timeArg(startName, start), endTs: end ? timeArg(endName, end) : now }, now);
+}
 
 async function cachedValue<T>(deps: ApiDeps, key: string, ttlMs: number, compute: () => Promise<T>): Promise<T> {
   if (!deps.cache) return compute();
@@ -195,6 +243,13 @@ async function cachedJson(deps: ApiDeps, key: string, windowSeconds: number, com
   deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
   return json(200, value, cacheControlFor(windowSeconds));
 }
+
+/** The meta of a page of a list read from the video index as it is now (not precomputed, not windowed). */
+const listMeta = (deps: ApiDeps, page: VideoPage, limit: number, cursor: string | undefined) => ({
+  source: 'live' as const,
+  generatedAt: new Date(deps.clock.now()).toISOString(),
+  pagination: { cursor: cursor ?? null, nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null, limit },
+});
 
 type Handler = (params: Record<string, string>, request: ApiRequest, deps: RouteDeps) => Promise<HttpResponse>;
 const nowSeconds = (deps: ApiDeps) => Math.floor(deps.clock.now() / 1000);
@@ -262,7 +317,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       const query = parse(windowQuery, request.query);
       const window = windowFrom(query, nowSeconds(deps));
       const tz = tzOffsetMinutes(query.tz);
-      const limit = Math.min(100, Math.max(1, query.limit ?? 10));
+      const limit = query.limit ?? 10;
       const job = await viaJobIfNeeded({ kind: 'drilldown', pubkey, drilldown: metric, window, tzOffsetMinutes: tz, limit }, request, deps);
       if (job) return job;
       return cachedJson(deps, `drilldown:${metric}:${pubkey}:${window.startTs}:${window.endTs}:${tz}:${limit}`, window.endTs - window.startTs, () =>
@@ -302,7 +357,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
         const { failed } = await app.ingestQueue.sendBatch([JSON.stringify({ v: 1, source: 'app', project, events: accepted })]);
         if (failed.length) throw new HttpError('unavailable', 'the ingest queue did not take the events; retry with the same ids');
       }
-      return json(202, { accepted: accepted.length, rejected });
+      return json(202, { data: { accepted: accepted.length, rejected }, meta: { project } });
     },
   },
   {
@@ -323,7 +378,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       if (!APP_METRICS.includes(metric)) throw new HttpError('unknown_metric', `metric must be one of ${APP_METRICS.join(', ')}`);
       const query = parse(appMetricQuery, request.query);
       const now = nowSeconds(deps);
-      const window = windowFrom({ startTs: timeArg('startTime', query.startTime), endTs: query.endTime ? timeArg('endTime', query.endTime) : now }, now);
+      const window = windowOrAliases(query, [['startTime', query.startTime as string | undefined], ['endTime', query.endTime as string | undefined]], now);
       if (window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS) throw new HttpError('bad_window', `app metrics cover at most ${MAX_SYNC_WINDOW_SECONDS / 86400} days`);
       return cachedJson(deps, `app:${project}:${metric}:${window.startTs}:${window.endTs}`, window.endTs - window.startTs, () => appMetric(project, metric, window, deps));
     },
@@ -351,15 +406,16 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
         const bytes = await deps.jobs.objects.get(job.resultRef ?? jobResultKey(jobId));
         if (bytes) body.result = JSON.parse(new TextDecoder().decode(bytes));
       }
-      return json(200, body, job.status === 'complete' ? 'public, max-age=300' : 'no-store');
+      const done = job.status === 'complete' || job.status === 'failed';
+      return json(200, { data: body, meta: { poll: `/api/v2/analytics/jobs/${jobId}`, done } }, job.status === 'complete' ? 'public, max-age=300' : 'no-store');
     },
   },
   {
-    spec: { method: 'GET', path: '/api/analytics/summary', operationId: 'networkSummary', summary: 'Network totals over a window (the seed contract: from, to as unix seconds or ISO dates)', tag: 'network', query: seedSummaryQuery, responses: { 200: { description: 'the totals', schema: contract.seedSummarySchema } } },
+    spec: { method: 'GET', path: '/api/analytics/summary', operationId: 'networkSummary', summary: 'Network totals over a window: interval or startTs/endTs (or the seed contract\'s from/to, unix seconds or ISO dates)', tag: 'network', query: networkSummaryQuery, responses: { 200: { description: 'the totals', schema: contract.seedSummarySchema } } },
     handle: async (_p, request, deps) => {
-      const query = parse(seedSummaryQuery, request.query);
+      const query = parse(networkSummaryQuery, request.query);
       const now = nowSeconds(deps);
-      const window = windowFrom({ startTs: timeArg('from', query.from), endTs: query.to ? timeArg('to', query.to) : now }, now);
+      const window = windowOrAliases(query, [['from', query.from as string | undefined], ['to', query.to as string | undefined]], now);
       const key = `global:${window.startTs}:${window.endTs}`;
       const { value, cached } = deps.cache
         ? await deps.cache.get(key, ttlForWindow(window.endTs - window.startTs), () => globalSummary(window, deps))
@@ -383,24 +439,34 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       const variant = { sort: query.sort, kind: query.kind ?? null };
       // One stored record per feed (lib/query/feeds.ts), cached whole: every limit is served from the same read.
       const read = await cachedValue(deps, `videos:${variant.sort}:${variant.kind ?? 'all'}`, FEED_CACHE_SECONDS[variant.sort] * 1000, () => readFeed(deps, variant));
-      return json(200, feedResponse(read, query.limit, deps.clock.now()), `public, max-age=${FEED_CACHE_SECONDS[variant.sort]}`);
+      const cursor = cursorFrom(query.cursor);
+      let page;
+      try {
+        page = await feedPage(deps, read, query.limit, cursor);
+      } catch (error) {
+        if (error instanceof StaleCursorError) throw new HttpError('bad_cursor', error.message);
+        throw error;
+      }
+      return json(200, feedResponse(read, page, query.limit, query.cursor ?? null, deps.clock.now()), `public, max-age=${FEED_CACHE_SECONDS[variant.sort]}`);
     },
   },
   {
     spec: { method: 'GET', path: '/api/users/{pubkey}/videos', operationId: 'userVideos', summary: 'A user\'s videos, newest first', tag: 'videos', params: z.object({ pubkey: pubkeyParam }), query: feedQuery, responses: { 200: { description: 'the videos', schema: contract.videoListSchema } } },
     handle: async (params, request, deps) => {
       const pubkey = pubkeyFrom(params.pubkey!);
-      const { limit } = parse(feedQuery, request.query);
-      const data = await cachedValue(deps, `user-videos:${pubkey}:${limit}`, 5_000, () => videosByAuthor(deps, pubkey, limit));
-      return json(200, { data }, 'public, max-age=5');
+      const { limit, cursor } = parse(feedQuery, request.query);
+      const after = recentCursorFrom(cursor);
+      const page = await cachedValue(deps, `user-videos:${pubkey}:${limit}:${cursor ?? ''}`, 5_000, () => videosByAuthor(deps, pubkey, limit, after));
+      return json(200, { data: page.cards, meta: listMeta(deps, page, limit, cursor) }, 'public, max-age=5');
     },
   },
   {
     spec: { method: 'GET', path: '/api/search', operationId: 'searchVideos', summary: 'Videos by hashtag and/or title words', tag: 'videos', query: searchQuery, responses: { 200: { description: 'the videos found', schema: contract.videoListSchema } } },
     handle: async (_p, request, deps) => {
       const query = parse(searchQuery, request.query);
-      const data = await cachedValue(deps, `search:${query.tag ?? ''}:${query.q ?? ''}:${query.limit}`, 10_000, () => searchVideos(deps, query));
-      return json(200, { data }, 'public, max-age=10');
+      const after = recentCursorFrom(query.cursor);
+      const page = await cachedValue(deps, `search:${query.tag ?? ''}:${query.q ?? ''}:${query.limit}:${query.cursor ?? ''}`, 10_000, () => searchVideos(deps, { ...query, after }));
+      return json(200, { data: page.cards, meta: listMeta(deps, page, query.limit, query.cursor) }, 'public, max-age=10');
     },
   },
   {

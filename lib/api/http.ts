@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   bad_request: 400,
   bad_pubkey: 400,
   bad_window: 400,
+  bad_cursor: 400,
   unauthorized: 401,
   not_found: 404,
   unknown_drilldown: 404,

@@ -166,6 +166,6 @@ export class JobMerge {
     if (!this.ids) approximate.push('uniqueEngagers');
     const uniqueEngagers = this.ids ? this.ids.size : hllEstimate(reduceCodes(this.codes));
     const drilldowns = { topPosts: posts(), topHashtags: tags(), topZappers: zappers() };
-    return withMeta({ data: { pubkey: request.pubkey, totals: { ...toTotals(stateOf(totalsValues)), uniqueEngagers }, timeline }, drilldowns });
+    return withMeta({ data: { pubkey: request.pubkey, totals: { ...toTotals(stateOf(totalsValues)), uniqueEngagers }, timeline, drilldowns }, drilldowns });
   }
 }

@@ -1,3 +1,4 @@
+import { toCard } from './video-feeds.js';
 import { addressScope, eventScope, TARGET_METRICS } from '../counters/contributions.js';
 import { mergeItems, type BucketState } from '../counters/aggregate.js';
 import { addressDeletedUpTo, lookupEvent, revisionsNamespace, type IndexedEvent } from '../counters/event-index.js';
@@ -28,6 +29,16 @@ export function toEngagement(state: BucketState): EngagementStats {
 
 export class DeletedError extends Error {}
 
+/** Who published an event Funnel has seen, as the API shows it (a video's card has the rest). */
+export interface EventRecord {
+  id: string;
+  author: string;
+  kind: number;
+  type: string;
+  createdAt: number;
+}
+const recordOf = (e: IndexedEvent): EventRecord => ({ id: e.id, author: e.author, kind: e.kind, type: e.type, createdAt: e.created_at });
+
 /** All-time window for a per-event or per-address scope: day items (kept forever) + hour items since the last settled day, the live ones included. */
 async function allTime(scope: string, deps: QueryDeps): Promise<{ items: CounterItem[]; meta: Meta }> {
   const now = Math.floor(deps.clock.now() / 1000);
@@ -42,10 +53,10 @@ async function allTime(scope: string, deps: QueryDeps): Promise<{ items: Counter
  * NIP-57 zaps). 404-worthy only when the author deleted it (NIP-09); an event Funnel never saw can
  * still have engagement that references it.
  */
-export async function eventStats(id: string, deps: QueryDeps): Promise<{ data: { id: string; event: IndexedEvent | null; stats: EngagementStats }; meta: Meta }> {
+export async function eventStats(id: string, deps: QueryDeps): Promise<{ data: { id: string; event: EventRecord | null; stats: EngagementStats }; meta: Meta }> {
   const [{ event, deleted }, read] = await Promise.all([lookupEvent(deps.counters, id), allTime(eventScope(id), deps)]);
   if (deleted) throw new DeletedError(`event ${id} was deleted by its author`);
-  return { data: { id, event, stats: toEngagement(mergeItems(read.items)) }, meta: read.meta };
+  return { data: { id, event: event && recordOf(event), stats: toEngagement(mergeItems(read.items)) }, meta: read.meta };
 }
 
 /**
@@ -65,7 +76,7 @@ export async function videoStats(idOrAddress: string, deps: QueryDeps) {
   }
   if (!address) {
     const read = await allTime(eventScope(idOrAddress), deps);
-    return { data: { id: idOrAddress, address: null, video: single, revisions: single ? 1 : 0, stats: toEngagement(mergeItems(read.items)) }, meta: read.meta };
+    return { data: { id: idOrAddress, address: null, video: single && toCard(single), revisions: single ? 1 : 0, stats: toEngagement(mergeItems(read.items)) }, meta: read.meta };
   }
   const [revisions, deletedUpTo] = await Promise.all([deps.counters.listState(revisionsNamespace(address)), addressDeletedUpTo(deps.counters, address)]);
   const live = revisions.map((r) => r.value as unknown as IndexedEvent).filter((r) => deletedUpTo === null || r.created_at > deletedUpTo);
@@ -73,5 +84,5 @@ export async function videoStats(idOrAddress: string, deps: QueryDeps) {
   const newest = [...live].sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1))[0] ?? null;
   const reads = await Promise.all([allTime(addressScope(address), deps), ...revisions.map((r) => allTime(eventScope(String(r.value.id)), deps))]);
   const state = mergeItems(reads.flatMap((r) => r.items));
-  return { data: { id: newest?.id ?? idOrAddress, address, video: newest, revisions: revisions.length, stats: toEngagement(state) }, meta: reads[0]!.meta };
+  return { data: { id: newest?.id ?? idOrAddress, address, video: newest && toCard(newest), revisions: revisions.length, stats: toEngagement(state) }, meta: reads[0]!.meta };
 }

@@ -4,6 +4,7 @@ import { videosByDayNamespace, type IndexedEvent } from '../counters/event-index
 import { forEachLimited } from '../util/concurrency.js';
 import { DeletedError, videoStats, type EngagementStats } from './event-stats.js';
 import { FEED_DAYS, isDeleted, listVideos, newestRevisions, recentDays, toCard, type VideoCard } from './video-feeds.js';
+import { afterRanked, afterRecent, encodeCursor, type Cursor, type RankedCursor, type RecentCursor } from './cursor.js';
 import type { Freshness, QueryDeps } from './window-read.js';
 
 /**
@@ -45,8 +46,8 @@ export const FEED_MAX_BYTES = 256 * 1024;
 export const FEED_READ_CONCURRENCY = 8;
 /** How often the local stack recomputes the feeds (AWS: every minute, infra/lib/feeds.ts). */
 export const FEEDS_LOCAL_EVERY_MS = 5_000;
-/** Shape version of the stored record: a reader treats any other as no record (so an upgrade never misreads). */
-export const FEED_VERSION = 1;
+/** Shape version of the stored record: a reader treats any other as no record (so an upgrade never misreads; 2: camelCase cards). */
+export const FEED_VERSION = 2;
 
 /** Where the stored feeds live among the state records (infra grants the feeds function writes here only). */
 export const FEED_NAMESPACE_PREFIX = 'feed:';
@@ -188,7 +189,7 @@ export async function computeFeeds(live: QueryDeps, variants: readonly FeedVaria
       if (!s) continue;
       cards.push(variant.sort === 'trending' ? { ...toCard(v), stats: s, score: trendingScore(s, v.created_at, now) } : { ...toCard(v), stats: s });
     }
-    if (variant.sort === 'trending') cards.sort((a, b) => b.score! - a.score! || b.created_at - a.created_at || (a.id < b.id ? -1 : 1));
+    if (variant.sort === 'trending') cards.sort((a, b) => b.score! - a.score! || b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
     return bounded({ ...head, sort: variant.sort, kind: variant.kind }, cards);
   });
   return { feeds, statsRead: videos.size };
@@ -231,10 +232,72 @@ export async function readFeed(deps: QueryDeps, variant: FeedVariant): Promise<{
   return { feed: feeds[0]!, source: 'live' };
 }
 
-/** The response of GET /api/videos: the first `limit` cards and how fresh they are. */
-export function feedResponse(read: { feed: StoredFeed; source: 'precomputed' | 'live' }, limit: number, nowMs: number) {
+/** A ranked cursor from another computation of the ranking than the stored one: the walk must start again. */
+export class StaleCursorError extends Error {}
+
+/**
+ * One page of a feed after the cursor (keyset, docs: lib/query/cursor.ts). `recent` walks the stored
+ * cards, then, past the stored FEED_SIZE, the video index itself (newest first, the same deletion checks
+ * and stats as the precompute, at most `limit` stats reads and FEED_MAX_CANDIDATES checks a page), so a
+ * walk reaches every video of the last FEED_DAYS days once. `trending` is a ranking of the stored cards:
+ * its cursor names the computation it came from, and a cursor from an earlier one is refused.
+ */
+export async function feedPage(deps: QueryDeps, read: { feed: StoredFeed; source: 'precomputed' | 'live' }, limit: number, cursor: Cursor | null): Promise<{ cards: FeedCard[]; nextCursor: Cursor | null }> {
+  const { feed } = read;
+  if (feed.sort === 'trending') {
+    if (cursor && (cursor.o !== 'ranked' || cursor.g !== feed.generatedAt)) throw new StaleCursorError('the trending ranking was computed again since this cursor: start from the first page');
+    const after = cursor ? feed.cards.filter((c) => afterRanked(c, cursor as RankedCursor)) : feed.cards;
+    const cards = after.slice(0, limit);
+    const last = cards.at(-1);
+    return { cards, nextCursor: after.length > limit && last ? { o: 'ranked', s: last.score ?? 0, t: last.createdAt, id: last.id, g: feed.generatedAt } : null };
+  }
+  if (cursor && cursor.o !== 'recent') throw new StaleCursorError('this cursor belongs to another list');
+  const stored = cursor ? feed.cards.filter((c) => afterRecent(c, cursor)) : feed.cards;
+  const next = (cards: FeedCard[]): Cursor => ({ o: 'recent', t: cards.at(-1)!.createdAt, id: cards.at(-1)!.id });
+  if (stored.length > limit) return { cards: stored.slice(0, limit), nextCursor: next(stored.slice(0, limit)) };
+  // The stored feed ends here; if it was cut at FEED_SIZE (or its byte bound), older videos follow in the index.
+  const complete = feed.cards.length < FEED_SIZE && feed.truncated === 0;
+  if (complete) return { cards: stored, nextCursor: null };
+  const from = stored.at(-1) ?? (cursor ? { createdAt: cursor.t, id: cursor.id } : feed.cards.at(-1));
+  if (!from) return { cards: stored, nextCursor: null };
+  const older = await recentAfter(deps, feed.kind, { o: 'recent', t: from.createdAt, id: from.id }, limit - stored.length);
+  const cards = [...stored, ...older.cards];
+  return { cards, nextCursor: older.more && cards.length ? next(cards) : null };
+}
+
+/** Videos of the recent feed strictly after `after` (newest first), read from the day lists: at most `limit`, and whether more follow. */
+async function recentAfter(deps: QueryDeps, kind: FeedKind | null, after: RecentCursor, limit: number): Promise<{ cards: FeedCard[]; more: boolean }> {
+  const now = Math.floor(deps.clock.now() / 1000);
+  const cards: FeedCard[] = [];
+  const seen = new Set<string>();
+  let considered = 0;
+  for (const day of recentDays(now, FEED_DAYS)) {
+    // Newer days are read too: an address's newest revision may be there, and it alone stands for the video.
+    const fresh = newestRevisions(await listVideos(deps.counters, videosByDayNamespace(day))).filter((v) => !seen.has(v.address ?? v.id));
+    for (const v of fresh) seen.add(v.address ?? v.id);
+    for (const v of fresh) {
+      const card = toCard(v);
+      if ((kind !== null && v.kind !== kind) || !afterRecent(card, after)) continue;
+      if (++considered > FEED_MAX_CANDIDATES) return { cards, more: true };
+      let stats: EngagementStats | null;
+      try {
+        stats = (await videoStats(v.address ?? v.id, deps))?.data.stats ?? null;
+      } catch (error) {
+        if (!(error instanceof DeletedError)) throw error;
+        stats = null;
+      }
+      if (!stats) continue;
+      if (cards.length === limit) return { cards, more: true };
+      cards.push({ ...card, stats });
+    }
+  }
+  return { cards, more: false };
+}
+
+/** The response of GET /api/videos: one page of cards, how fresh they are, and where the next page starts. */
+export function feedResponse(read: { feed: StoredFeed; source: 'precomputed' | 'live' }, page: { cards: FeedCard[]; nextCursor: Cursor | null }, limit: number, cursor: string | null, nowMs: number) {
   const { feed, source } = read;
-  const cut = feed.truncated > 0 && limit > feed.cards.length;
+  const cut = feed.truncated > 0 && feed.sort === 'trending' && page.nextCursor === null && page.cards.length < limit;
   const freshness: Freshness & { generatedAt: string } = {
     generatedAt: new Date(feed.generatedAt).toISOString(),
     snapshotAsOf: feed.snapshotAsOf,
@@ -244,13 +307,14 @@ export function feedResponse(read: { feed: StoredFeed; source: 'precomputed' | '
     isPartial: cut,
   };
   return {
-    data: feed.cards.slice(0, limit),
+    data: page.cards,
     meta: {
       sort: feed.sort,
       kind: feed.kind,
       source,
       freshness,
       partialReason: cut ? `${feed.truncated} lower-ranked cards were left out to keep the stored feed under ${FEED_MAX_BYTES} bytes` : null,
+      pagination: { cursor, nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null, limit },
     },
   };
 }

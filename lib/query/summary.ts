@@ -18,13 +18,16 @@ export interface UserTotals {
   uniqueEngagers: number;
 }
 
+export interface SummaryDrilldowns {
+  topPosts: { id: string; engagement: number }[];
+  topHashtags: { tag: string; count: number }[];
+  topZappers: { pubkey: string; sats: number }[];
+}
+
 export interface SummaryResponse {
-  data: { pubkey: string; totals: UserTotals; timeline: ({ ts: number } & Omit<UserTotals, 'uniqueEngagers'>)[] };
-  drilldowns: {
-    topPosts: { id: string; engagement: number }[];
-    topHashtags: { tag: string; count: number }[];
-    topZappers: { pubkey: string; sats: number }[];
-  };
+  data: { pubkey: string; totals: UserTotals; timeline: ({ ts: number } & Omit<UserTotals, 'uniqueEngagers'>)[]; drilldowns: SummaryDrilldowns };
+  /** the seed's v2 envelope had the drill-downs beside `data`: kept there too (DESIGN §6), the same lists */
+  drilldowns: SummaryDrilldowns;
   meta: Meta;
 }
 
@@ -57,7 +60,7 @@ export function timelineOf(items: CounterItem[], window: QueryWindow, step: numb
   return [...points].map(([ts, bucketItems]) => ({ ts, state: mergeItems(options.countsOnly ? bucketItems.map(strip) : bucketItems) }));
 }
 
-export function drilldownsOf(state: BucketState, n: number): SummaryResponse['drilldowns'] {
+export function drilldownsOf(state: BucketState, n: number): SummaryDrilldowns {
   return {
     topPosts: topOf(state, 'top_posts', n).map(([id, engagement]) => ({ id, engagement })),
     topHashtags: topOf(state, 'top_tags', n).map(([tag, count]) => ({ tag, count })),
@@ -73,6 +76,7 @@ export async function userSummary(pubkey: string, window: QueryWindow, deps: Que
   const read = await readWindow(userScope(pubkey), window, deps);
   const state = mergeItems(read.items);
   const step = timelineStep(window);
+  const drilldowns = drilldownsOf(state, 5);
   return {
     data: {
       pubkey,
@@ -82,8 +86,9 @@ export async function userSummary(pubkey: string, window: QueryWindow, deps: Que
         const { uniqueEngagers: _zero, ...totals } = toTotals(s);
         return { ts, ...totals };
       }),
+      drilldowns,
     },
-    drilldowns: drilldownsOf(state, 5),
+    drilldowns,
     meta: read.meta,
   };
 }

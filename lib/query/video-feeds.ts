@@ -1,4 +1,5 @@
 import type { CounterStore } from '../ports.js';
+import { afterRecent, type RecentCursor } from './cursor.js';
 import {
   addressDeletedUpTo,
   lookupEvent,
@@ -9,18 +10,19 @@ import {
 } from '../counters/event-index.js';
 import type { QueryDeps } from './window-read.js';
 
+/** A video as the API shows it (camelCase; the index records keep the facts' column names). */
 export interface VideoCard {
   id: string;
   address: string | null;
   kind: number;
   author: string;
   title: string | null;
-  media_url: string | null;
-  image_url: string | null;
-  duration_s: number | null;
+  mediaUrl: string | null;
+  imageUrl: string | null;
+  durationSeconds: number | null;
   hashtags: string[];
-  created_at: number;
-  published_at: number | null;
+  createdAt: number;
+  publishedAt: number | null;
 }
 
 const DAY = 86400;
@@ -33,12 +35,12 @@ export const toCard = (v: IndexedEvent): VideoCard => ({
   kind: v.kind,
   author: v.author,
   title: v.title,
-  media_url: v.media_url,
-  image_url: v.image_url,
-  duration_s: v.duration_s,
+  mediaUrl: v.media_url,
+  imageUrl: v.image_url,
+  durationSeconds: v.duration_s,
   hashtags: v.hashtags,
-  created_at: v.created_at,
-  published_at: v.published_at,
+  createdAt: v.created_at,
+  publishedAt: v.published_at,
 });
 
 /**
@@ -64,15 +66,25 @@ export async function isDeleted(counters: CounterStore, v: IndexedEvent): Promis
   return (await lookupEvent(counters, v.id)).deleted;
 }
 
-/** One card per video, newest first, without the videos their author deleted. */
-async function current(counters: CounterStore, candidates: IndexedEvent[], limit: number): Promise<VideoCard[]> {
+/** One card per video, newest first, without the videos their author deleted; after the cursor, at most `limit`, and whether more follow. */
+async function current(counters: CounterStore, candidates: IndexedEvent[], limit: number, after?: RecentCursor): Promise<{ cards: VideoCard[]; more: boolean }> {
   const cards: VideoCard[] = [];
   for (const v of newestRevisions(candidates)) {
-    if (cards.length >= limit) break;
-    if (!(await isDeleted(counters, v))) cards.push(toCard(v));
+    const card = toCard(v);
+    if (after && !afterRecent(card, after)) continue;
+    if (await isDeleted(counters, v)) continue;
+    if (cards.length === limit) return { cards, more: true };
+    cards.push(card);
   }
-  return cards;
+  return { cards, more: false };
 }
+
+/** A page of a "recent" list and the cursor of the next one (null on the last page). */
+export interface VideoPage {
+  cards: VideoCard[];
+  nextCursor: RecentCursor | null;
+}
+const pageOf = ({ cards, more }: { cards: VideoCard[]; more: boolean }): VideoPage => ({ cards, nextCursor: more ? { o: 'recent', t: cards.at(-1)!.createdAt, id: cards.at(-1)!.id } : null });
 
 export async function listVideos(counters: CounterStore, namespace: string): Promise<IndexedEvent[]> {
   return (await counters.listState(namespace)).map((r) => r.value as unknown as IndexedEvent);
@@ -85,16 +97,16 @@ export function recentDays(nowSeconds: number, days: number): number[] {
 }
 
 /** GET /api/users/:pubkey/videos */
-export async function videosByAuthor(deps: QueryDeps, pubkey: string, limit: number): Promise<VideoCard[]> {
-  return current(deps.counters, await listVideos(deps.counters, videosByAuthorNamespace(pubkey)), limit);
+export async function videosByAuthor(deps: QueryDeps, pubkey: string, limit: number, after?: RecentCursor): Promise<VideoPage> {
+  return pageOf(await current(deps.counters, await listVideos(deps.counters, videosByAuthorNamespace(pubkey)), limit, after));
 }
 
 /** GET /api/search?tag=&q=: videos with a hashtag, and/or whose title contains q (recent videos). */
-export async function searchVideos(deps: QueryDeps, options: { tag?: string; q?: string; limit: number }): Promise<VideoCard[]> {
+export async function searchVideos(deps: QueryDeps, options: { tag?: string; q?: string; limit: number; after?: RecentCursor }): Promise<VideoPage> {
   const now = Math.floor(deps.clock.now() / 1000);
   const candidates: IndexedEvent[] = [];
   if (options.tag) candidates.push(...(await listVideos(deps.counters, videosByTagNamespace(options.tag))));
   else for (const day of recentDays(now, FEED_DAYS)) candidates.push(...(await listVideos(deps.counters, videosByDayNamespace(day))));
   const q = options.q?.toLowerCase();
-  return current(deps.counters, q ? candidates.filter((v) => v.title?.toLowerCase().includes(q)) : candidates, options.limit);
+  return pageOf(await current(deps.counters, q ? candidates.filter((v) => v.title?.toLowerCase().includes(q)) : candidates, options.limit, options.after));
 }

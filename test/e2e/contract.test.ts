@@ -7,6 +7,7 @@ import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import { ROUTE_SPECS } from '../../functions/api/routes.js';
 import { errorBodySchema, pathPattern, type RouteSpec } from '../../lib/api/openapi.js';
 import { DEFAULT_LOCAL_APP_KEYS } from '../../lib/app/api-keys.js';
+import { summarySchema as contractSummary } from '../../functions/api/contract.js';
 
 /**
  * Every route of the contract, called over HTTP on the local stack (the simulator's signed workload
@@ -102,18 +103,23 @@ describe('every route answers what the contract declares', () => {
     }
     // Past the synchronous budget: a job, polled until it completes.
     const accepted = await call('GET', `/api/v2/analytics/user/${pubkey}/summary?interval=200d`, { status: 202 });
-    let job = await call('GET', accepted.poll, { status: 200 });
-    for (let i = 0; i < 200 && job.status !== 'complete' && job.status !== 'failed'; i++) {
+    let job = await call('GET', accepted.data.poll, { status: 200 });
+    for (let i = 0; i < 200 && !job.meta.done; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      job = await call('GET', accepted.poll, { status: 200 });
+      job = await call('GET', accepted.data.poll, { status: 200 });
     }
-    expect(job.status).toBe('complete');
+    expect(job.data.status).toBe('complete');
+    // The job's answer is the synchronous route's shape.
+    expect(contractSummary.safeParse(job.data.result).error?.issues ?? []).toEqual([]);
 
     const now = Math.floor(Date.now() / 1000);
     await call('GET', `/api/analytics/summary?from=${now - 86400}`, { status: 200 });
+    await call('GET', '/api/analytics/summary?interval=7d', { status: 200 });
+    await call('GET', `/api/analytics/summary?startTs=${now - 3600}&endTs=${now}`, { status: 200 });
     await call('POST', '/v1/events', { key: true, status: 202, body: { events: [{ name: 'view', userId: 'u1', target: video.id }, { name: 'BAD NAME', userId: 'u2' }] } });
     await call('GET', `/v1/metrics/daily_active_users?startTime=${now - 86400}`, { key: true, status: 200 });
     await call('GET', `/v1/metrics/events?startTime=${now - 86400}&endTime=${now}`, { key: true, status: 200 });
+    await call('GET', '/v1/metrics/events?interval=7d', { key: true, status: 200 });
 
     // Bad requests: each answers the error body, with a code from the one list.
     await call('GET', '/api/events/not-hex/stats', { status: 400 });
@@ -122,6 +128,8 @@ describe('every route answers what the contract declares', () => {
     await call('GET', `/api/v2/analytics/user/${pubkey}/summary?startTs=10&endTs=5`, { status: 400 });
     await call('GET', '/api/v2/analytics/jobs/0123', { status: 400 });
     await call('GET', '/api/videos?limit=0', { status: 400 });
+    await call('GET', `/api/v2/analytics/user/${pubkey}/drilldown/top-posts?limit=101`, { status: 400 });
+    await call('GET', '/api/analytics/summary?interval=7d&from=1', { status: 400 });
     await call('GET', '/v1/metrics/events?startTime=1', { status: 401 });
     await call('POST', '/v1/events', { key: true, status: 400, body: { nope: true } });
 

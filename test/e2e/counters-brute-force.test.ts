@@ -195,12 +195,14 @@ describe('long windows as jobs (DuckDB locally)', () => {
 
     const accepted = await get(path);
     expect(accepted.status).toBe(202);
-    expect(accepted.body).toMatchObject({ status: 'queued', poll: `/api/v2/analytics/jobs/${accepted.body.jobId}` });
+    expect(accepted.body.data).toMatchObject({ status: 'queued', poll: `/api/v2/analytics/jobs/${accepted.body.data.jobId}` });
     // The same request while it runs shares the job.
-    expect((await get(path)).body.jobId).toBe(accepted.body.jobId);
+    expect((await get(path)).body.data.jobId).toBe(accepted.body.data.jobId);
 
     await consumer.drain(60_000);
-    const done = await get(accepted.body.poll);
+    const done = await get(accepted.body.data.poll);
+    expect(done.body.meta.done).toBe(true);
+    done.body = done.body.data;
     expect(done.body.status).toBe('complete');
     expect(done.body.progressPercent).toBe(100);
     // DuckDB reports no bytes: the job says what Athena would have scanned and billed, as an estimate

@@ -166,7 +166,7 @@ describe('GET /api/events/:id/stats on the fixtures', () => {
     expect(byId.status).toBe(200);
     expect(byId.body.data.address).toBe(address);
     expect(byAddress.body.data).toEqual(byId.body.data);
-    expect(byId.body.data.video).toMatchObject({ author: video.pubkey, media_url: expect.stringMatching(/^https:/) });
+    expect(byId.body.data.video).toMatchObject({ author: video.pubkey, mediaUrl: expect.stringMatching(/^https:/) });
   });
 
   it('rejects a malformed id with a 400', async () => {

@@ -133,7 +133,7 @@ describe('the local stack, end to end', () => {
       'dev-key-local',
     );
     expect(response.status).toBe(202);
-    const accepted = (await response.json()) as { accepted: number; rejected: { index: number; message: string }[] };
+    const accepted = ((await response.json()) as { data: { accepted: number; rejected: { index: number; message: string }[] } }).data;
     expect(accepted.accepted).toBe(4);
     expect(accepted.rejected).toEqual([{ index: 3, message: expect.stringContaining('name must be lower-case') }]);
 

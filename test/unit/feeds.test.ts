@@ -22,6 +22,7 @@ import {
   feedNamespace,
   precomputeFeeds,
   readFeed,
+  FEED_VERSION,
   type FeedCard,
   type StoredFeed,
 } from '../../lib/query/feeds.js';
@@ -94,7 +95,7 @@ describe('the feed precompute', () => {
     expect(ids(recent.cards)).toEqual([fresh.id, quiet.id, popular.id, old.id]);
     expect(recent.cards[3]!.stats.reactions.likes).toBe(500);
     expect(recent.cards[0]).not.toHaveProperty('score');
-    expect(recent).toMatchObject({ v: 1, generatedAt: NOW_MS, truncated: 0, deltaAsOf: null });
+    expect(recent).toMatchObject({ v: FEED_VERSION, generatedAt: NOW_MS, truncated: 0, deltaAsOf: null });
   });
 
   it('leaves out what authors deleted (NIP-09), honouring only their own deletions', async () => {
@@ -286,9 +287,66 @@ describe('GET /api/videos', () => {
     for (let i = 0; i < FEED_SIZE; i++) await publish(counters, { id: hex(100 + i), created_at: NOW - 60 * (i + 1), title: 'ü'.repeat(256), media_url: url, image_url: url });
     await precomputeFeeds(deps(counters));
     const api = createApiHandler(deps(counters));
-    const all = await get(api, '/api/videos?limit=100');
+    // trending is the stored ranking: what the bound left out is missing, and said so
+    const all = await get(api, '/api/videos?sort=trending&limit=100');
     expect(all.body.meta.freshness.isPartial).toBe(true);
     expect(all.body.meta.partialReason).toMatch(/left out/);
-    expect((await get(api, '/api/videos?limit=5')).body.meta).toMatchObject({ freshness: { isPartial: false }, partialReason: null });
+    expect((await get(api, '/api/videos?sort=trending&limit=5')).body.meta).toMatchObject({ freshness: { isPartial: false }, partialReason: null });
+    // recent continues from the index where the stored cards end: nothing is missing
+    const recent = await get(api, '/api/videos?sort=recent&limit=100');
+    expect(recent.body.data).toHaveLength(FEED_SIZE);
+    expect(recent.body.meta).toMatchObject({ freshness: { isPartial: false }, partialReason: null, pagination: { nextCursor: null } });
+  });
+});
+
+describe('paging the lists by cursor', () => {
+  it('a walk through a recent feed of 1,000 videos sees each once, past the stored 100, and a trending walk sees its ranking once', async () => {
+    const memory = new MemoryCounterStore();
+    const published: string[] = [];
+    // 1,000 videos over the last 20 days, some engaged
+    for (let i = 0; i < 1000; i++) {
+      const v = await publish(memory, { id: hex(20_000 + i), created_at: NOW - 1700 * (i + 1) });
+      if (i % 7 === 0) await engage(memory, eventScope(v.id), { likes: i % 50 });
+      published.push(v.id);
+    }
+    await precomputeFeeds(deps(memory));
+    const api = createApiHandler({ ...deps(memory), cache: new ResponseCache({ maxEntries: 100 }) });
+    const walk = async (first: string) => {
+      const seen: string[] = [];
+      let path: string | null = first;
+      for (let pages = 0; path && pages < 50; pages++) {
+        const page = await get(api, path);
+        expect(page.status).toBe(200);
+        seen.push(...page.body.data.map((c: { id: string }) => c.id));
+        const next = page.body.meta.pagination.nextCursor as string | null;
+        path = next ? `${first}&cursor=${encodeURIComponent(next)}` : null;
+      }
+      return seen;
+    };
+    const recent = await walk('/api/videos?sort=recent&limit=100');
+    expect(recent).toHaveLength(1000);
+    expect(new Set(recent).size).toBe(1000);
+    expect(recent).toEqual(published); // newest first
+    const trending = await walk('/api/videos?sort=trending&limit=30');
+    expect(new Set(trending).size).toBe(trending.length);
+    expect(trending.length).toBe(feedOf((await computeFeeds(deps(memory))).feeds, 'trending').cards.length);
+    // A user's videos page the same way.
+    const mine = await walk(`/api/users/${hex(1, 'a')}/videos?limit=100`);
+    expect(new Set(mine).size).toBe(1000);
+  }, 30_000);
+
+  it('refuses a cursor it did not give out, or one from an earlier trending ranking', async () => {
+    const memory = new MemoryCounterStore();
+    for (let i = 0; i < 10; i++) await publish(memory, { id: hex(30_000 + i), created_at: NOW - 600 * (i + 1) });
+    await precomputeFeeds(deps(memory));
+    const api = createApiHandler(deps(memory));
+    expect((await get(api, '/api/videos?cursor=nonsense')).body.error.code).toBe('bad_cursor');
+    const first = await get(api, '/api/videos?sort=trending&limit=3');
+    const next = first.body.meta.pagination.nextCursor as string;
+    expect((await get(api, `/api/videos?sort=recent&cursor=${next}`)).body.error.code).toBe('bad_cursor');
+    await precomputeFeeds(deps(memory, NOW_MS + 60_000));
+    const later = createApiHandler(deps(memory, NOW_MS + 60_000));
+    const stale = await get(later, `/api/videos?sort=trending&limit=3&cursor=${next}`);
+    expect([stale.status, stale.body.error.code]).toEqual([400, 'bad_cursor']);
   });
 });

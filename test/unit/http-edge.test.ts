@@ -124,7 +124,7 @@ describe('caller identity for the job quota', () => {
     const api = apiWith();
     const response = await call(api, { path: `/api/v2/analytics/user/${pubkey(300)}/summary`, query: { interval: '400d' }, headers: { 'x-api-key': APP_KEY }, sourceIp: '203.0.113.50' });
     expect(response.status).toBe(202);
-    const job = await readJob(stores.counters, response.body.jobId);
+    const job = await readJob(stores.counters, response.body.data.jobId);
     expect(job?.client).toBe(`key:${hashApiKey(APP_KEY).slice(0, 32)}`);
     expect(JSON.stringify(job)).not.toContain(APP_KEY);
     const hour = Math.floor(NOW / 3_600_000) * 3600;
