@@ -57,7 +57,21 @@ const topZapper = z.strictObject({ pubkey: hex64, sats: count });
 const summaryDrilldowns = z.strictObject({ topPosts: z.array(topPost), topHashtags: z.array(topHashtag), topZappers: z.array(topZapper) }).meta({ id: 'SummaryDrilldowns' });
 export const summarySchema = z
   .strictObject({
-    data: z.strictObject({ pubkey: hex64, totals: userTotalsSchema, timeline: z.array(z.strictObject({ ts: z.int(), ...totalsFields })), drilldowns: summaryDrilldowns }),
+    data: z.strictObject({
+      pubkey: hex64,
+      totals: userTotalsSchema,
+      timeline: z.array(z.strictObject({ ts: z.int(), ...totalsFields })),
+      drilldowns: summaryDrilldowns,
+      previous: z
+        .strictObject({
+          window: z.strictObject({ startTs: z.int(), endTs: z.int() }),
+          totals: userTotalsSchema,
+          change: z.record(z.string(), z.strictObject({ previous: z.number(), delta: z.number(), percent: z.number().nullable() })),
+          partialReason: z.string().nullable(),
+        })
+        .optional()
+        .describe('with compare=previous: the window of the same length before, its totals, and each total\'s change (percent null when the previous total is 0)'),
+    }),
     drilldowns: summaryDrilldowns.describe('alias of data.drilldowns, where the seed\'s v2 envelope had them'),
     meta: metaSchema,
   })
@@ -173,3 +187,11 @@ export const appEventsAcceptedSchema = z
 export const healthSchema = z
   .strictObject({ status: z.enum(['ok', 'degraded']), time: isoTime, checks: z.record(z.string(), z.looseObject({ ok: z.boolean() })) })
   .meta({ id: 'Health' });
+
+const bulkError = z.strictObject({ id: z.string(), error: z.strictObject({ code: z.string(), message: z.string() }) });
+export const eventStatsBulkSchema = z
+  .strictObject({ data: z.array(z.union([eventStatsSchema.shape.data, bulkError])), meta: metaSchema.nullable().describe('the freshness of the stalest item') })
+  .meta({ id: 'EventStatsBulk' });
+export const videoStatsBulkSchema = z
+  .strictObject({ data: z.array(z.union([videoStatsSchema.shape.data, bulkError])), meta: metaSchema.nullable().describe('the freshness of the stalest item') })
+  .meta({ id: 'VideoStatsBulk' });

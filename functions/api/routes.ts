@@ -16,11 +16,12 @@ import { decodeCursor, encodeCursor, type Cursor, type RecentCursor } from '../.
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
 import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
 import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, timelineStep, WindowError, type QueryWindow } from '../../lib/query/window.js';
-import { userSummary } from '../../lib/query/summary.js';
+import { previousWindowComparison, userSummary } from '../../lib/query/summary.js';
 import { DRILLDOWNS, userDrilldown, type Drilldown } from '../../lib/query/drilldown.js';
 import { globalStatsResponse } from '../../lib/query/stats.js';
 import { globalSummary } from '../../lib/query/global.js';
-import { DeletedError, eventStats, videoStats } from '../../lib/query/event-stats.js';
+import { BULK_STATS_CONCURRENCY, BULK_STATS_MAX_IDS, DeletedError, eventStats, videoStats } from '../../lib/query/event-stats.js';
+import { forEachMapped } from '../../lib/util/concurrency.js';
 import { parsePubkey } from '../../lib/nostr/pubkey.js';
 import type { Retention } from '../../lib/counters/retention.js';
 import { userScope } from '../../lib/counters/contributions.js';
@@ -76,6 +77,7 @@ const windowQuery = z
       .regex(/^([+-]\d{2}:?\d{2}|[+-]?\d{1,4})$/, 'tz must be an offset like +05:30, -0800 or minutes like -480')
       .optional(),
     limit: limitParam.optional(),
+    compare: z.enum(['previous']).optional().describe('previous: add the window of the same length before this one, its totals and each total\'s change (the summary only)'),
   })
   .refine((q) => !(q.interval && (q.startTs !== undefined || q.endTs !== undefined)), 'give either interval or startTs/endTs, not both')
   .refine((q) => (q.startTs === undefined) === (q.endTs === undefined), 'startTs and endTs go together');
@@ -261,6 +263,49 @@ const summaryAnswers = {
   202: { description: windowDoc, schema: contract.jobAcceptedSchema },
 } as const;
 
+const videoId = z.string().regex(/^([0-9a-f]{64}|\d+:[0-9a-f]{64}:.*)$/, 'id must be a video event id (64 hex) or its address kind:pubkey:d');
+const bulkBody = (id: z.ZodString) => z.strictObject({ ids: z.array(id).min(1, 'ids: give at least one').max(BULK_STATS_MAX_IDS, `ids: at most ${BULK_STATS_MAX_IDS}`) });
+const eventsBulkBody = bulkBody(hex64);
+const videosBulkBody = bulkBody(videoId);
+
+/** One stats answer as the single route gives it (cached under the same key), or the error it would answer. */
+async function statsOrError(compute: () => Promise<HttpResponse>): Promise<{ data?: unknown; meta?: unknown; error?: { code: string; message: string } }> {
+  try {
+    return JSON.parse((await compute()).body) as { data: unknown; meta: unknown };
+  } catch (error) {
+    if (error instanceof DeletedError) return { error: { code: 'deleted', message: error.message } };
+    if (error instanceof HttpError) return { error: { code: error.code, message: error.message } };
+    throw error;
+  }
+}
+
+/** A bulk answer: each id's single answer, in order, and the freshness of the whole (the oldest part). */
+async function bulkStats(ids: string[], one: (id: string) => Promise<HttpResponse>): Promise<HttpResponse> {
+  const answers = await forEachMapped(ids, BULK_STATS_CONCURRENCY, (id) => statsOrError(() => one(id)));
+  const metas = answers.map((a) => a.meta).filter((m): m is { freshness: { stalenessMs: number | null } } => !!m);
+  const stalest = metas.reduce<(typeof metas)[number] | undefined>((worst, m) => (!worst || (m.freshness.stalenessMs ?? 0) > (worst.freshness.stalenessMs ?? 0) ? m : worst), undefined);
+  const data = ids.map((id, i) => (answers[i]!.error ? { id, error: answers[i]!.error } : answers[i]!.data));
+  return json(200, { data, meta: stalest ?? null }, cacheControlFor(60));
+}
+
+const eventStatsResponse = (id: string, deps: RouteDeps) => cachedJson(deps, `event:${id}`, 60, () => eventStats(id, deps));
+async function videoStatsResponse(raw: string, deps: RouteDeps): Promise<HttpResponse> {
+  const id = parse(videoId, raw);
+  const result = await videoStats(id, deps);
+  if (!result) throw new HttpError('not_a_video', `event ${id} is not a video`);
+  return json(200, result, cacheControlFor(60));
+}
+
+function bodyOf<T>(schema: z.ZodType<T>, request: ApiRequest): T {
+  let body: unknown;
+  try {
+    body = JSON.parse(request.body ?? '');
+  } catch {
+    throw new HttpError('bad_request', 'the body must be JSON');
+  }
+  return parse(schema, body);
+}
+
 const routes: { spec: RouteSpec; handle: Handler }[] = [
   {
     spec: { method: 'GET', path: '/health', operationId: 'health', summary: 'Liveness: degraded (503) when a store or ingest fails', tag: 'operations', responses: { 200: { description: 'every check passes', schema: contract.healthSchema }, 503: { description: 'degraded: a check failed', schema: contract.healthSchema } } },
@@ -296,7 +341,12 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       const window = windowFrom(query, nowSeconds(deps));
       const job = await viaJobIfNeeded({ kind: 'summary', pubkey, window }, request, deps);
       if (job) return job;
-      return cachedJson(deps, `summary:${pubkey}:${window.startTs}:${window.endTs}`, window.endTs - window.startTs, () => userSummary(pubkey, window, deps));
+      const compare = query.compare === 'previous';
+      return cachedJson(deps, `summary:${pubkey}:${window.startTs}:${window.endTs}:${compare ? 'previous' : ''}`, window.endTs - window.startTs, async () => {
+        const summary = await userSummary(pubkey, window, deps);
+        if (!compare) return summary;
+        return { ...summary, data: { ...summary.data, previous: await previousWindowComparison(pubkey, window, summary.data.totals, deps) } };
+      });
     },
   },
   {
@@ -427,10 +477,19 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
   },
   {
     spec: { method: 'GET', path: '/api/events/{id}/stats', operationId: 'eventStats', summary: 'All-time engagement of one event: reactions, replies, reposts, zaps, sats, views', tag: 'events', params: z.object({ id: z.string().describe('the event id, 64 hex') }), responses: { 200: { description: 'the stats', schema: contract.eventStatsSchema } } },
-    handle: async (params, _r, deps) => {
-      const id = parse(hex64, params.id);
-      return cachedJson(deps, `event:${id}`, 60, () => eventStats(id, deps));
+    handle: async (params, _r, deps) => eventStatsResponse(parse(hex64, params.id), deps),
+  },
+  {
+    spec: {
+      method: 'POST',
+      path: '/api/events/stats/bulk',
+      operationId: 'eventStatsBulk',
+      summary: `The stats of up to ${BULK_STATS_MAX_IDS} events in one request: each item is what GET /api/events/{id}/stats answers in data, or {id, error}`,
+      tag: 'events',
+      body: eventsBulkBody,
+      responses: { 200: { description: 'one item per id, in order', schema: contract.eventStatsBulkSchema } },
     },
+    handle: async (_p, request, deps) => bulkStats(bodyOf(eventsBulkBody, request).ids, (id) => eventStatsResponse(id, deps)),
   },
   {
     spec: { method: 'GET', path: '/api/videos', operationId: 'videoFeed', summary: 'The video feed, recent or trending, each card with its stats (precomputed)', tag: 'videos', query: videoFeedQuery, responses: { 200: { description: 'the feed', schema: contract.feedSchema } } },
@@ -471,15 +530,19 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
   },
   {
     spec: { method: 'GET', path: '/api/videos/{id}/stats', operationId: 'videoStats', summary: 'All-time engagement of a video, over every revision of an addressable one', tag: 'videos', params: z.object({ id: z.string().describe('the video event id (64 hex) or its address kind:pubkey:d') }), responses: { 200: { description: 'the stats', schema: contract.videoStatsSchema } } },
-    handle: async (params, _r, deps) => {
-      const raw = params.id!;
-      if (!/^[0-9a-f]{64}$/.test(raw) && !/^\d+:[0-9a-f]{64}:.*$/.test(raw)) {
-        throw new HttpError('bad_request', 'id must be a video event id (64 hex) or its address kind:pubkey:d');
-      }
-      const result = await videoStats(raw, deps);
-      if (!result) throw new HttpError('not_a_video', `event ${raw} is not a video`);
-      return json(200, result, cacheControlFor(60));
+    handle: async (params, _r, deps) => videoStatsResponse(params.id!, deps),
+  },
+  {
+    spec: {
+      method: 'POST',
+      path: '/api/videos/stats/bulk',
+      operationId: 'videoStatsBulk',
+      summary: `The stats of up to ${BULK_STATS_MAX_IDS} videos (ids or addresses) in one request: each item is what GET /api/videos/{id}/stats answers in data, or {id, error}`,
+      tag: 'videos',
+      body: videosBulkBody,
+      responses: { 200: { description: 'one item per id, in order', schema: contract.videoStatsBulkSchema } },
     },
+    handle: async (_p, request, deps) => bulkStats(bodyOf(videosBulkBody, request).ids, (id) => videoStatsResponse(id, deps)),
   },
 ];
 

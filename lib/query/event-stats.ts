@@ -86,3 +86,8 @@ export async function videoStats(idOrAddress: string, deps: QueryDeps) {
   const state = mergeItems(reads.flatMap((r) => r.items));
   return { data: { id: newest?.id ?? idOrAddress, address, video: newest && toCard(newest), revisions: revisions.length, stats: toEngagement(state) }, meta: reads[0]!.meta };
 }
+
+/** Ids one bulk request may name (DESIGN §6): each is one all-time read, like its single route. */
+export const BULK_STATS_MAX_IDS = 100;
+/** All-time reads one bulk request keeps in flight. */
+export const BULK_STATS_CONCURRENCY = 8;

@@ -93,3 +93,34 @@ export async function userSummary(pubkey: string, window: QueryWindow, deps: Que
   };
 }
 
+
+/** The change of one total against the previous window: the difference, and as a percentage (null from 0). */
+export interface Change {
+  previous: number;
+  delta: number;
+  percent: number | null;
+}
+
+/** The totals as flat numbers (reactionsReceived as its total and its parts), the keys a comparison uses. */
+function flatTotals(totals: UserTotals): Record<string, number> {
+  const { reactionsReceived, ...rest } = totals;
+  return { ...rest, reactionsReceived: reactionsReceived.total, likesReceived: reactionsReceived.likes, dislikesReceived: reactionsReceived.dislikes, emojiReceived: reactionsReceived.emoji };
+}
+
+/**
+ * `compare=previous`: the window of the same length just before this one, its totals, and each
+ * total's change. The previous window is read like any other (its own plan and freshness).
+ */
+export async function previousWindowComparison(pubkey: string, window: QueryWindow, current: UserTotals, deps: QueryDeps) {
+  const length = window.endTs - window.startTs;
+  const previous: QueryWindow = { type: 'custom', startTs: window.startTs - length, endTs: window.startTs };
+  const read = await readWindow(userScope(pubkey), previous, deps);
+  const totals = toTotals(mergeItems(read.items));
+  const before = flatTotals(totals);
+  const change: Record<string, Change> = {};
+  for (const [name, now] of Object.entries(flatTotals(current))) {
+    const was = before[name] ?? 0;
+    change[name] = { previous: was, delta: now - was, percent: was === 0 ? null : Math.round(((now - was) / was) * 1000) / 10 };
+  }
+  return { window: { startTs: previous.startTs, endTs: previous.endTs }, totals, change, partialReason: read.meta.partialReason };
+}

@@ -82,6 +82,9 @@ describe('every route answers what the contract declares', () => {
     await call('GET', `/api/users/${video.author}/videos?limit=3`, { status: 200 });
     await call('GET', `/api/search?tag=video`, { status: 200 });
     await call('GET', `/api/events/${video.id}/stats`, { status: 200 });
+    await call('POST', '/api/events/stats/bulk', { status: 200, body: { ids: [video.id, '0'.repeat(64)] } });
+    await call('POST', '/api/videos/stats/bulk', { status: 200, body: { ids: [video.id, ...(video.address ? [video.address] : [])] } });
+    await call('POST', '/api/videos/stats/bulk', { status: 400, body: { ids: ['bad'] } });
 
     // HTTP as browsers and CDNs expect: an ETag on every public read, 304 while it is current, CORS.
     const live = await fetch(`${stack.apiUrl}/api/stats`);
@@ -98,6 +101,8 @@ describe('every route answers what the contract declares', () => {
 
     const pubkey = video.author;
     await call('GET', `/api/v2/analytics/user/${pubkey}/summary?interval=7d`, { status: 200 });
+    const compared = await call('GET', `/api/v2/analytics/user/${pubkey}/summary?interval=24h&compare=previous`, { status: 200 });
+    expect(compared.data.previous.change.posts.delta).toBe(compared.data.totals.posts - compared.data.previous.totals.posts);
     for (const metric of ['top-posts', 'top-hashtags', 'zappers', 'best-hours', 'best-days', 'timeline']) {
       await call('GET', `/api/v2/analytics/user/${pubkey}/drilldown/${metric}?interval=30d&tz=-05:00`, { status: 200 });
     }

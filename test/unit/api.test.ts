@@ -63,6 +63,23 @@ describe('GET /api/v2/analytics/user/:pubkey/summary', () => {
     expect(headers['cache-control']).toBe('public, max-age=2');
   });
 
+  it('with compare=previous adds the window before, its totals and each total\'s change', async () => {
+    const { status, body } = await get(`/api/v2/analytics/user/${PUBKEY}/summary?interval=24h&compare=previous`);
+    expect(status).toBe(200);
+    const start = Date.parse('2026-11-21T12:01:00Z') / 1000;
+    expect(body.data.previous.window).toEqual({ startTs: start - 86400, endTs: start });
+    // The previous window holds none of the settled hours above (the day of the 20th is not whole in it).
+    expect(body.data.previous.totals.posts).toBe(0);
+    expect(body.data.previous.change.posts).toEqual({ previous: 0, delta: 3, percent: null });
+    expect(body.data.previous.change.likesReceived).toEqual({ previous: 0, delta: 3, percent: null });
+    // Over a week, against the week before it (nothing there either).
+    const week = await get(`/api/v2/analytics/user/${PUBKEY}/summary?interval=7d&compare=previous`);
+    expect(week.body.data.previous.change.posts.delta).toBe(week.body.data.totals.posts);
+    // Without compare, no previous block.
+    expect((await get(`/api/v2/analytics/user/${PUBKEY}/summary?interval=24h`)).body.data.previous).toBeUndefined();
+    expect((await get(`/api/v2/analytics/user/${PUBKEY}/summary?interval=24h&compare=next`)).status).toBe(400);
+  });
+
   it('widens with the interval and accepts an npub', async () => {
     const npub = nip19.npubEncode(PUBKEY);
     const { status, body, headers } = await get(`/api/v2/analytics/user/${npub}/summary?interval=7d`);
