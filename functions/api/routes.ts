@@ -318,7 +318,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
     spec: { method: 'GET', path: '/metrics', operationId: 'prometheusMetrics', summary: 'Prometheus text (the local stack; in AWS see CloudWatch)', tag: 'operations', responses: { 200: { description: 'Prometheus exposition format', schema: z.string(), contentType: 'text/plain' } } },
     handle: async (_p, _r, deps) => {
       if (!deps.metricsText) throw new HttpError('not_found', 'GET /metrics is served by the local stack; in AWS see CloudWatch');
-      return { statusCode: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: await deps.metricsText() };
+      return { statusCode: 200, headers: { 'content-type': 'text/plain; version=0.0.4', 'cache-control': 'no-store' }, body: await deps.metricsText() };
     },
   },
   {
