@@ -177,23 +177,22 @@ describe('GET /api/events/:id/stats on the fixtures', () => {
   it('the bulk routes answer, per id and in order, exactly what the single routes answer (deleted ones as errors)', async () => {
     const targets = [...new Set(facts.map((f) => f.target_event_id).filter((id): id is string => !!id))];
     expect(targets.length).toBeGreaterThan(100);
-    for (let i = 0; i < targets.length; i += 100) {
-      const ids = targets.slice(i, i + 100);
-      const bulk = await post('/api/events/stats/bulk', { ids });
-      expect(bulk.status).toBe(200);
-      for (const [j, id] of ids.entries()) {
-        const single = await get(`/api/events/${id}/stats`);
-        expect(bulk.body.data[j]).toEqual(single.status === 200 ? single.body.data : { id, error: single.body.error });
-      }
+    // A full request's worth (every 3rd target), each against its single route.
+    const ids = targets.filter((_, i) => i % 3 === 0).slice(0, 100);
+    const bulk = await post('/api/events/stats/bulk', { ids });
+    expect(bulk.status).toBe(200);
+    for (const [j, id] of ids.entries()) {
+      const single = await get(`/api/events/${id}/stats`);
+      expect(bulk.body.data[j]).toEqual(single.status === 200 ? single.body.data : { id, error: single.body.error });
     }
     const videos = events.filter((e) => e.kind === 34236);
     const videoIds = [...videos.map((v) => v.id), `34236:${videos[0]!.pubkey}:${videos[0]!.tags.find((t) => t[0] === 'd')![1]}`, events.find((e) => e.kind === 1)!.id];
-    const bulk = await post('/api/videos/stats/bulk', { ids: videoIds });
+    const videoBulk = await post('/api/videos/stats/bulk', { ids: videoIds });
     for (const [j, id] of videoIds.entries()) {
       const single = await get(`/api/videos/${encodeURIComponent(id)}/stats`);
-      expect(bulk.body.data[j]).toEqual(single.status === 200 ? single.body.data : { id, error: single.body.error });
+      expect(videoBulk.body.data[j]).toEqual(single.status === 200 ? single.body.data : { id, error: single.body.error });
     }
-    expect(bulk.body.data.at(-1).error.code).toBe('not_a_video');
+    expect(videoBulk.body.data.at(-1).error.code).toBe('not_a_video');
     // Bounded, and checked like a single id.
     expect((await post('/api/events/stats/bulk', { ids: targets.slice(0, 101) })).body.error.message).toContain('at most 100');
     expect((await post('/api/events/stats/bulk', { ids: ['nope'] })).status).toBe(400);
