@@ -1,67 +1,27 @@
 import { z } from 'zod';
-import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueSender } from '../../lib/ports.js';
 import { METRIC } from '../../lib/metrics/names.js';
-import { jobResultKey, QuotaExceededError, readJob, submitJob, type JobRequest, type JobSettings } from '../../lib/jobs/jobs.js';
-import { planFor } from '../../lib/query/window-read.js';
+import { jobResultKey, readJob } from '../../lib/jobs/jobs.js';
 import { appEventSchema, appEventsRequestSchema } from '../../lib/app/events.js';
-import type { ApiKeyResolver } from '../../lib/app/api-keys.js';
-import type { PresentedKey } from '../../lib/api/identity.js';
-import type { HealthCheck, HealthReport } from '../../lib/api/health.js';
-import type { RequestRateLimiter } from '../../lib/api/rate-limit.js';
 import { decodePathSegment } from '../../lib/api/request.js';
 import { APP_METRICS, appMetric, type AppMetric } from '../../lib/query/app-metrics.js';
 import { searchVideos, videosByAuthor, type VideoPage } from '../../lib/query/video-feeds.js';
 import { feedPage, feedResponse, readFeed, StaleCursorError, type FeedKind, type FeedSort } from '../../lib/query/feeds.js';
 import { decodeCursor, encodeCursor, type Cursor, type RecentCursor } from '../../lib/query/cursor.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
-import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
-import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, timelineStep, WindowError, type QueryWindow } from '../../lib/query/window.js';
+import { ttlForWindow } from '../../lib/api/cache.js';
+import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, WindowError, type QueryWindow } from '../../lib/query/window.js';
 import { previousWindowComparison, userSummary } from '../../lib/query/summary.js';
 import { DRILLDOWNS, userDrilldown, type Drilldown } from '../../lib/query/drilldown.js';
 import { globalStatsResponse } from '../../lib/query/stats.js';
 import { globalSummary } from '../../lib/query/global.js';
-import { BULK_STATS_CONCURRENCY, BULK_STATS_MAX_IDS, DeletedError, eventStats, videoStats } from '../../lib/query/event-stats.js';
-import { forEachMapped } from '../../lib/util/concurrency.js';
+import { BULK_STATS_MAX_IDS, DeletedError, eventStats, videoStats } from '../../lib/query/event-stats.js';
 import { parsePubkey } from '../../lib/nostr/pubkey.js';
-import type { Retention } from '../../lib/counters/retention.js';
-import { userScope } from '../../lib/counters/contributions.js';
 import { docsPage, openApiDocument, pathParameterNames, pathPattern, routeName, type RouteSpec } from '../../lib/api/openapi.js';
+import type { ApiDeps, ApiRequest, RouteDeps } from '../../lib/api/deps.js';
+import { bulkStats, cachedJson, cachedValue, MAX_JOB_WINDOW_SECONDS, viaJobIfNeeded } from '../../lib/api/read-policy.js';
 import * as contract from './contract.js';
 
-export interface ApiDeps {
-  counters: CounterStore;
-  clock: Clock;
-  retention: Retention;
-  cache?: ResponseCache<unknown>;
-  /** POST /v1/events: the ingest queue and the API keys (each key is one project) */
-  app?: { ingestQueue: QueueSender; apiKeys: ApiKeyResolver };
-  /** long windows become jobs; without this the api answers them with a 400 */
-  jobs?: { queue: QueueSender; objects: ObjectStore; settings: JobSettings };
-  metrics?: MetricsSink;
-  /** extra routes only the local stack serves (GET /metrics) */
-  metricsText?: () => Promise<string> | string;
-  /** checks GET /health runs besides the counter store's (lib/api/health.ts) */
-  healthChecks?: HealthCheck[];
-  /** the per-caller request limit (lib/api/rate-limit.ts); without it only the stage throttle applies */
-  rateLimiter?: RequestRateLimiter;
-}
-
-/** What the router needs beyond ApiDeps, built once by createApiHandler. */
-export interface RouteDeps extends ApiDeps {
-  health: () => Promise<HealthReport>;
-}
-
-export interface ApiRequest {
-  method: string;
-  path: string;
-  query: Record<string, string | undefined>;
-  /** who is asking, for job quotas: a CallerIdentity (lib/api/identity.ts), never a raw key or header */
-  client?: string;
-  /** the x-api-key header as the handler resolved it (once per request, for the caller identity too) */
-  appKey: PresentedKey;
-  headers?: Record<string, string | undefined>;
-  body?: string;
-}
+export type { ApiDeps, ApiRequest, RouteDeps } from '../../lib/api/deps.js';
 
 const unixSeconds = (name: string) => z.string().regex(/^\d{1,12}$/, `${name} must be unix seconds`).transform(Number);
 /** `limit` on every list: 1–100, a 400 outside (never clamped). */
@@ -145,38 +105,6 @@ function windowFrom(query: { interval?: string; startTs?: number; endTs?: number
   }
 }
 
-/** Windows beyond the synchronous budget run as jobs, up to ten years. */
-const MAX_JOB_WINDOW_SECONDS = 3660 * 86400;
-
-/**
- * The sync/async threshold: a window longer than the sync budget (90 days), or one that needs counter
- * items past their retention, is answered by a job (202); a fresh completed job answers at once (200).
- */
-async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps: ApiDeps): Promise<HttpResponse | null> {
-  const { window } = request;
-  const tooLong = window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS;
-  const plan = tooLong ? null : await planFor(userScope(request.pubkey), window, deps, timelineStep(window) === 3600);
-  if (!tooLong && !plan?.unanswerable) return null;
-  if (!deps.jobs) {
-    throw new HttpError('bad_window', plan?.unanswerable ?? `windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days need the jobs runner, which is not configured`);
-  }
-  let job;
-  try {
-    job = await submitJob(request, apiRequest.client ?? 'anonymous', { counters: deps.counters, jobsQueue: deps.jobs.queue, clock: deps.clock, settings: deps.jobs.settings });
-  } catch (error) {
-    if (error instanceof QuotaExceededError) throw new HttpError('quota_exceeded', error.message, { 'retry-after': String(error.retryAfterSeconds) });
-    throw error;
-  }
-  if (job.status === 'complete' && job.resultRef) {
-    const bytes = await deps.jobs.objects.get(job.resultRef);
-    if (bytes) return { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': cacheControlFor(window.endTs - window.startTs) }, body: new TextDecoder().decode(bytes) };
-  }
-  return json(202, {
-    data: { jobId: job.jobId, status: job.status, progressPercent: job.progressPercent, poll: `/api/v2/analytics/jobs/${job.jobId}` },
-    meta: { window, reason: plan?.unanswerable ?? `the window is longer than the ${MAX_SYNC_WINDOW_SECONDS / 86400}-day synchronous budget` },
-  });
-}
-
 /** App routes take an `x-api-key` header; the key names the project. */
 async function appAuth(request: ApiRequest, deps: ApiDeps): Promise<{ project: string; app: NonNullable<ApiDeps['app']> }> {
   if (!deps.app) throw new HttpError('not_found', 'app events are not enabled on this deployment');
@@ -232,20 +160,6 @@ function windowOrAliases(query: { interval?: string; startTs?: number; endTs?: n
   return windowFrom({ startTs: timeArg(startName, start), endTs: end ? timeArg(endName, end) : now }, now);
 }
 
-async function cachedValue<T>(deps: ApiDeps, key: string, ttlMs: number, compute: () => Promise<T>): Promise<T> {
-  if (!deps.cache) return compute();
-  const { value, cached } = await deps.cache.get(key, ttlMs, compute);
-  deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
-  return value as T;
-}
-
-/** Computes through the cache; the window's length picks the TTL and the Cache-Control header. */
-async function cachedJson(deps: ApiDeps, key: string, windowSeconds: number, compute: () => Promise<unknown>): Promise<HttpResponse> {
-  const { value, cached } = deps.cache ? await deps.cache.get(key, ttlForWindow(windowSeconds), compute) : { value: await compute(), cached: false };
-  deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
-  return json(200, value, cacheControlFor(windowSeconds));
-}
-
 /** The meta of a page of a list read from the video index as it is now (not precomputed, not windowed). */
 const listMeta = (deps: ApiDeps, page: VideoPage, limit: number, cursor: string | undefined) => ({
   source: 'live' as const,
@@ -267,26 +181,6 @@ const videoId = z.string().regex(/^([0-9a-f]{64}|\d+:[0-9a-f]{64}:.*)$/, 'id mus
 const bulkBody = (id: z.ZodString) => z.strictObject({ ids: z.array(id).min(1, 'ids: give at least one').max(BULK_STATS_MAX_IDS, `ids: at most ${BULK_STATS_MAX_IDS}`) });
 const eventsBulkBody = bulkBody(hex64);
 const videosBulkBody = bulkBody(videoId);
-
-/** One stats answer as the single route gives it (cached under the same key), or the error it would answer. */
-async function statsOrError(compute: () => Promise<HttpResponse>): Promise<{ data?: unknown; meta?: unknown; error?: { code: string; message: string } }> {
-  try {
-    return JSON.parse((await compute()).body) as { data: unknown; meta: unknown };
-  } catch (error) {
-    if (error instanceof DeletedError) return { error: { code: 'deleted', message: error.message } };
-    if (error instanceof HttpError) return { error: { code: error.code, message: error.message } };
-    throw error;
-  }
-}
-
-/** A bulk answer: each id's single answer, in order, and the freshness of the whole (the oldest part). */
-async function bulkStats(ids: string[], one: (id: string) => Promise<HttpResponse>): Promise<HttpResponse> {
-  const answers = await forEachMapped(ids, BULK_STATS_CONCURRENCY, (id) => statsOrError(() => one(id)));
-  const metas = answers.map((a) => a.meta).filter((m): m is { freshness: { stalenessMs: number | null } } => !!m);
-  const stalest = metas.reduce<(typeof metas)[number] | undefined>((worst, m) => (!worst || (m.freshness.stalenessMs ?? 0) > (worst.freshness.stalenessMs ?? 0) ? m : worst), undefined);
-  const data = ids.map((id, i) => (answers[i]!.error ? { id, error: answers[i]!.error } : answers[i]!.data));
-  return json(200, { data, meta: stalest ?? null }, cacheControlFor(60));
-}
 
 const eventStatsResponse = (id: string, deps: RouteDeps) => cachedJson(deps, `event:${id}`, 60, () => eventStats(id, deps));
 async function videoStatsResponse(raw: string, deps: RouteDeps): Promise<HttpResponse> {

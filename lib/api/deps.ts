@@ -1,0 +1,44 @@
+import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueSender } from '../ports.js';
+import type { ApiKeyResolver } from '../app/api-keys.js';
+import type { JobSettings } from '../jobs/jobs.js';
+import type { Retention } from '../counters/retention.js';
+import type { PresentedKey } from './identity.js';
+import type { HealthCheck, HealthReport } from './health.js';
+import type { RequestRateLimiter } from './rate-limit.js';
+import type { ResponseCache } from './cache.js';
+
+/** What the HTTP API runs on: the same ports in AWS and locally (functions/api wires them). */
+export interface ApiDeps {
+  counters: CounterStore;
+  clock: Clock;
+  retention: Retention;
+  cache?: ResponseCache<unknown>;
+  /** POST /v1/events: the ingest queue and the API keys (each key is one project) */
+  app?: { ingestQueue: QueueSender; apiKeys: ApiKeyResolver };
+  /** long windows become jobs; without this the api answers them with a 400 */
+  jobs?: { queue: QueueSender; objects: ObjectStore; settings: JobSettings };
+  metrics?: MetricsSink;
+  /** extra routes only the local stack serves (GET /metrics) */
+  metricsText?: () => Promise<string> | string;
+  /** checks GET /health runs besides the counter store's (lib/api/health.ts) */
+  healthChecks?: HealthCheck[];
+  /** the per-caller request limit (lib/api/rate-limit.ts); without it only the stage throttle applies */
+  rateLimiter?: RequestRateLimiter;
+}
+
+/** What the router needs beyond ApiDeps, built once by createApiHandler. */
+export interface RouteDeps extends ApiDeps {
+  health: () => Promise<HealthReport>;
+}
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  query: Record<string, string | undefined>;
+  /** who is asking, for job quotas: a CallerIdentity (lib/api/identity.ts), never a raw key or header */
+  client?: string;
+  /** the x-api-key header as the handler resolved it (once per request, for the caller identity too) */
+  appKey: PresentedKey;
+  headers?: Record<string, string | undefined>;
+  body?: string;
+}

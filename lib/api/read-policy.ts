@@ -1,0 +1,84 @@
+import { METRIC } from '../metrics/names.js';
+import { QuotaExceededError, submitJob, type JobRequest } from '../jobs/jobs.js';
+import { planFor } from '../query/window-read.js';
+import { MAX_SYNC_WINDOW_SECONDS, timelineStep } from '../query/window.js';
+import { BULK_STATS_CONCURRENCY, DeletedError } from '../query/event-stats.js';
+import { userScope } from '../counters/contributions.js';
+import { forEachMapped } from '../util/concurrency.js';
+import { ttlForWindow } from './cache.js';
+import { cacheControlFor, HttpError, json, type HttpResponse } from './http.js';
+import type { ApiDeps, ApiRequest } from './deps.js';
+
+/**
+ * How reads are answered, whatever the route: at once from the counters or as a job (the sync/async
+ * threshold), through the response cache, and in bulk. The route table (functions/api/routes.ts)
+ * declares routes and calls these; it holds no policy of its own.
+ */
+
+/** Windows beyond the synchronous budget run as jobs, up to ten years. */
+export const MAX_JOB_WINDOW_SECONDS = 3660 * 86400;
+
+/**
+ * The sync/async threshold: a window longer than the sync budget (90 days), or one that needs counter
+ * items past their retention, is answered by a job (202); a fresh completed job answers at once (200).
+ */
+export async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps: ApiDeps): Promise<HttpResponse | null> {
+  const { window } = request;
+  const tooLong = window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS;
+  const plan = tooLong ? null : await planFor(userScope(request.pubkey), window, deps, timelineStep(window) === 3600);
+  if (!tooLong && !plan?.unanswerable) return null;
+  if (!deps.jobs) {
+    throw new HttpError('bad_window', plan?.unanswerable ?? `windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days need the jobs runner, which is not configured`);
+  }
+  let job;
+  try {
+    job = await submitJob(request, apiRequest.client ?? 'anonymous', { counters: deps.counters, jobsQueue: deps.jobs.queue, clock: deps.clock, settings: deps.jobs.settings });
+  } catch (error) {
+    if (error instanceof QuotaExceededError) throw new HttpError('quota_exceeded', error.message, { 'retry-after': String(error.retryAfterSeconds) });
+    throw error;
+  }
+  if (job.status === 'complete' && job.resultRef) {
+    const bytes = await deps.jobs.objects.get(job.resultRef);
+    if (bytes) return { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': cacheControlFor(window.endTs - window.startTs) }, body: new TextDecoder().decode(bytes) };
+  }
+  return json(202, {
+    data: { jobId: job.jobId, status: job.status, progressPercent: job.progressPercent, poll: `/api/v2/analytics/jobs/${job.jobId}` },
+    meta: { window, reason: plan?.unanswerable ?? `the window is longer than the ${MAX_SYNC_WINDOW_SECONDS / 86400}-day synchronous budget` },
+  });
+}
+
+/** A value through the response cache (counted as a hit or a miss). */
+export async function cachedValue<T>(deps: ApiDeps, key: string, ttlMs: number, compute: () => Promise<T>): Promise<T> {
+  if (!deps.cache) return compute();
+  const { value, cached } = await deps.cache.get(key, ttlMs, compute);
+  deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
+  return value as T;
+}
+
+/** Computes through the cache; the window's length picks the TTL and the Cache-Control header. */
+export async function cachedJson(deps: ApiDeps, key: string, windowSeconds: number, compute: () => Promise<unknown>): Promise<HttpResponse> {
+  const { value, cached } = deps.cache ? await deps.cache.get(key, ttlForWindow(windowSeconds), compute) : { value: await compute(), cached: false };
+  deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
+  return json(200, value, cacheControlFor(windowSeconds));
+}
+
+/** One stats answer as the single route gives it (cached under the same key), or the error it would answer. */
+async function statsOrError(compute: () => Promise<HttpResponse>): Promise<{ data?: unknown; meta?: unknown; error?: { code: string; message: string } }> {
+  try {
+    return JSON.parse((await compute()).body) as { data: unknown; meta: unknown };
+  } catch (error) {
+    if (error instanceof DeletedError) return { error: { code: 'deleted', message: error.message } };
+    if (error instanceof HttpError) return { error: { code: error.code, message: error.message } };
+    throw error;
+  }
+}
+
+/** A bulk answer: each id's single answer, in order, and the freshness of the whole (the oldest part). */
+export async function bulkStats(ids: string[], one: (id: string) => Promise<HttpResponse>): Promise<HttpResponse> {
+  const answers = await forEachMapped(ids, BULK_STATS_CONCURRENCY, (id) => statsOrError(() => one(id)));
+  const metas = answers.map((a) => a.meta).filter((m): m is { freshness: { stalenessMs: number | null } } => !!m);
+  const stalest = metas.reduce<(typeof metas)[number] | undefined>((worst, m) => (!worst || (m.freshness.stalenessMs ?? 0) > (worst.freshness.stalenessMs ?? 0) ? m : worst), undefined);
+  const data = ids.map((id, i) => (answers[i]!.error ? { id, error: answers[i]!.error } : answers[i]!.data));
+  return json(200, { data, meta: stalest ?? null }, cacheControlFor(60));
+}
+
