@@ -195,3 +195,22 @@ export const eventStatsBulkSchema = z
 export const videoStatsBulkSchema = z
   .strictObject({ data: z.array(z.union([videoStatsSchema.shape.data, bulkError])), meta: metaSchema.nullable().describe('the freshness of the stalest item') })
   .meta({ id: 'VideoStatsBulk' });
+
+const rankingMeta = z.strictObject({
+  list: z.enum(['videos', 'creators', 'hashtags']),
+  period: z.enum(['day', 'week', 'month', 'all']),
+  source: z.enum(['precomputed', 'live']),
+  freshness: freshnessSchema.extend({ generatedAt: isoTime }),
+  partialReason: z.string().nullable(),
+  pagination: paginationSchema,
+});
+const rank = z.int().min(1);
+export const videoLeaderboardSchema = z
+  .strictObject({ data: z.array(z.strictObject({ rank, ...videoCardFields, stats: engagementSchema, engagement: count })), meta: rankingMeta })
+  .meta({ id: 'VideoLeaderboard' });
+export const creatorLeaderboardSchema = z
+  .strictObject({ data: z.array(z.strictObject({ rank, pubkey: hex64, engagement: count, videos: count, zapSats: count })), meta: rankingMeta })
+  .meta({ id: 'CreatorLeaderboard' });
+export const hashtagRankingSchema = z
+  .strictObject({ data: z.array(z.strictObject({ rank, tag: z.string(), engagement: count, videos: count })), meta: rankingMeta })
+  .meta({ id: 'HashtagRanking' });

@@ -20,6 +20,7 @@ import { docsPage, openApiDocument, pathParameterNames, pathPattern, routeName, 
 import type { ApiDeps, ApiRequest, RouteDeps } from '../../lib/api/deps.js';
 import { bulkStats, cachedJson, cachedValue, MAX_JOB_WINDOW_SECONDS, viaJobIfNeeded } from '../../lib/api/read-policy.js';
 import * as contract from './contract.js';
+import { RANKING_PERIODS, rankingPage, readRankingOrCompute, type RankingList, type RankingPeriod } from '../../lib/query/rankings.js';
 
 export type { ApiDeps, ApiRequest, RouteDeps } from '../../lib/api/deps.js';
 
@@ -198,6 +199,37 @@ function bodyOf<T>(schema: z.ZodType<T>, request: ApiRequest): T {
     throw new HttpError('bad_request', 'the body must be JSON');
   }
   return parse(schema, body);
+}
+
+const rankingQuery = z.object({
+  period: z.enum(RANKING_PERIODS).default('day').describe('day, week, month (videos published in the last 1, 7 or 30 UTC days) or all'),
+  limit: limitParam.default(20),
+  cursor: z.string().max(512).optional().describe('meta.pagination.nextCursor of the previous page'),
+});
+
+/** A ranking route: one stored answer (cached like the trending feed), a page of it by offset within its computation. */
+async function rankingResponse(list: RankingList, request: ApiRequest, deps: RouteDeps): Promise<HttpResponse> {
+  const query = parse(rankingQuery, request.query);
+  const period = query.period as RankingPeriod;
+  const read = await cachedValue(deps, `rank:${list}:${period}`, FEED_CACHE_SECONDS.trending * 1000, () => readRankingOrCompute(deps, list, period));
+  const cursor = cursorFrom(query.cursor);
+  if (cursor && (cursor.o !== 'offset' || cursor.g !== read.ranking.generatedAt)) throw new HttpError('bad_cursor', 'the ranking was computed again since this cursor (or it belongs to another list): start from the first page');
+  const page = rankingPage(read, query.limit, cursor?.n ?? 0, deps.clock.now());
+  return json(
+    200,
+    {
+      data: page.entries,
+      meta: {
+        list,
+        period,
+        source: page.source,
+        freshness: page.freshness,
+        partialReason: null,
+        pagination: { cursor: query.cursor ?? null, nextCursor: page.next === null ? null : encodeCursor({ o: 'offset', n: page.next, g: read.ranking.generatedAt }), limit: query.limit },
+      },
+    },
+    `public, max-age=${FEED_CACHE_SECONDS.trending}`,
+  );
 }
 
 const routes: { spec: RouteSpec; handle: Handler }[] = [
@@ -402,6 +434,18 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       }
       return json(200, feedResponse(read, page, query.limit, query.cursor ?? null, deps.clock.now()), `public, max-age=${FEED_CACHE_SECONDS[variant.sort]}`);
     },
+  },
+  {
+    spec: { method: 'GET', path: '/api/leaderboard/videos', operationId: 'videoLeaderboard', summary: 'Videos by engagement (reactions + replies + reposts + zaps, all time) among those published in the period (precomputed every minute)', tag: 'videos', query: rankingQuery, responses: { 200: { description: 'the ranking', schema: contract.videoLeaderboardSchema } } },
+    handle: async (_p, request, deps) => rankingResponse('videos', request, deps),
+  },
+  {
+    spec: { method: 'GET', path: '/api/leaderboard/creators', operationId: 'creatorLeaderboard', summary: 'Creators by the engagement of their videos published in the period (precomputed every minute)', tag: 'videos', query: rankingQuery, responses: { 200: { description: 'the ranking', schema: contract.creatorLeaderboardSchema } } },
+    handle: async (_p, request, deps) => rankingResponse('creators', request, deps),
+  },
+  {
+    spec: { method: 'GET', path: '/api/hashtags/trending', operationId: 'trendingHashtags', summary: 'Hashtags by the engagement of the videos that carry them, among those published in the period (precomputed every minute)', tag: 'videos', query: rankingQuery, responses: { 200: { description: 'the ranking', schema: contract.hashtagRankingSchema } } },
+    handle: async (_p, request, deps) => rankingResponse('hashtags', request, deps),
   },
   {
     spec: { method: 'GET', path: '/api/users/{pubkey}/videos', operationId: 'userVideos', summary: 'A user\'s videos, newest first', tag: 'videos', params: z.object({ pubkey: pubkeyParam }), query: feedQuery, responses: { 200: { description: 'the videos', schema: contract.videoListSchema } } },

@@ -5,14 +5,18 @@ import { parseEnv } from '../env.js';
 import { feedsEnvSchema } from './env.js';
 import { systemClock } from '../../lib/ports.js';
 import { precomputeFeeds } from '../../lib/query/feeds.js';
+import { precomputeRankings } from '../../lib/query/rankings.js';
 import type { QueryDeps } from '../../lib/query/window-read.js';
 
-/** Scheduled (EventBridge, every minute): recomputes the stored video feeds GET /api/videos serves. */
+/** Scheduled (EventBridge, every minute): recomputes the stored video feeds (GET /api/videos) and rankings (leaderboards, trending hashtags). */
 export function createFeedsHandler(deps: QueryDeps & { log?: (record: Record<string, unknown>) => void }) {
   return middy(async () => {
     const started = Date.now();
     const run = await precomputeFeeds(deps);
+    const ranked = await precomputeRankings(deps);
     const summary = {
+      rankings: ranked.rankings,
+      rankingStatsRead: ranked.statsRead,
       feeds: run.feeds.length,
       cards: run.feeds.reduce((n, f) => n + f.cards, 0),
       largestBytes: Math.max(0, ...run.feeds.map((f) => f.bytes)),

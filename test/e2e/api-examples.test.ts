@@ -99,6 +99,9 @@ describe('docs/api.md', () => {
     await call('GET', '/api/videos?sort=recent&limit=2');
     await call('GET', `/api/users/a0e998aaf688a5ee796384212681c670446c430fd60bf9e942606d68ab564324/videos?limit=1`);
     await call('GET', '/api/search?tag=video&limit=1');
+    await call('GET', '/api/leaderboard/videos?period=all&limit=2');
+    await call('GET', '/api/leaderboard/creators?period=all&limit=2');
+    await call('GET', '/api/hashtags/trending?period=all&limit=3');
     await call('GET', `/api/videos/${VIDEO}/stats`);
     await call('POST', '/api/videos/stats/bulk', { body: { ids: [VIDEO, ROOT] } });
     await call('POST', '/v1/events', { key: true, body: { events: [{ id: 'view-1', name: 'view', userId: 'user-1', target: VIDEO, timestamp: 1893455000 }, { name: 'Bad Name', userId: 'user-2' }] } });

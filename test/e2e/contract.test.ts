@@ -81,6 +81,12 @@ describe('every route answers what the contract declares', () => {
     if (video.address) await call('GET', `/api/videos/${encodeURIComponent(video.address)}/stats`, { status: 200 });
     await call('GET', `/api/users/${video.author}/videos?limit=3`, { status: 200 });
     await call('GET', `/api/search?tag=video`, { status: 200 });
+    for (const period of ['day', 'week', 'month', 'all']) {
+      await call('GET', `/api/leaderboard/videos?period=${period}&limit=3`, { status: 200 });
+      await call('GET', `/api/leaderboard/creators?period=${period}`, { status: 200 });
+    }
+    const tags = await call('GET', '/api/hashtags/trending?period=week', { status: 200 });
+    expect(tags.data.length).toBeGreaterThan(0);
     await call('GET', `/api/events/${video.id}/stats`, { status: 200 });
     await call('POST', '/api/events/stats/bulk', { status: 200, body: { ids: [video.id, '0'.repeat(64)] } });
     await call('POST', '/api/videos/stats/bulk', { status: 200, body: { ids: [video.id, ...(video.address ? [video.address] : [])] } });
