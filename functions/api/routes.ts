@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { METRIC } from '../../lib/metrics/names.js';
 import { jobResultKey, readJob } from '../../lib/jobs/jobs.js';
 import { appEventSchema, appEventsRequestSchema } from '../../lib/app/events.js';
 import { decodePathSegment } from '../../lib/api/request.js';
@@ -18,7 +17,7 @@ import { BULK_STATS_MAX_IDS, DeletedError, eventStats, videoStats } from '../../
 import { parsePubkey } from '../../lib/nostr/pubkey.js';
 import { docsPage, openApiDocument, pathParameterNames, pathPattern, routeName, type RouteSpec } from '../../lib/api/openapi.js';
 import type { ApiDeps, ApiRequest, RouteDeps } from '../../lib/api/deps.js';
-import { bulkStats, cachedJson, cachedValue, MAX_JOB_WINDOW_SECONDS, viaJobIfNeeded } from '../../lib/api/read-policy.js';
+import { bulkStats, cachedJson, cachedValue, MAX_JOB_WINDOW_SECONDS, throughCache, viaJobIfNeeded } from '../../lib/api/read-policy.js';
 import * as contract from './contract.js';
 import { RANKING_PERIODS, rankingPage, readRankingOrCompute, type RankingList, type RankingPeriod } from '../../lib/query/rankings.js';
 
@@ -393,11 +392,8 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       const now = nowSeconds(deps);
       const window = windowOrAliases(query, [['from', query.from as string | undefined], ['to', query.to as string | undefined]], now);
       const key = `global:${window.startTs}:${window.endTs}`;
-      const { value, cached } = deps.cache
-        ? await deps.cache.get(key, ttlForWindow(window.endTs - window.startTs), () => globalSummary(window, deps))
-        : { value: await globalSummary(window, deps), cached: false };
-      deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
-      const summary = value as Awaited<ReturnType<typeof globalSummary>>;
+      // The seed contract says whether the answer came from the cache.
+      const { value: summary, cached } = await throughCache(deps, key, ttlForWindow(window.endTs - window.startTs), () => globalSummary(window, deps));
       return json(200, { data: summary.data, cached, meta: summary.meta }, cacheControlFor(window.endTs - window.startTs));
     },
   },

@@ -47,19 +47,20 @@ export async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest
   });
 }
 
-/** A value through the response cache (counted as a hit or a miss). */
-export async function cachedValue<T>(deps: ApiDeps, key: string, ttlMs: number, compute: () => Promise<T>): Promise<T> {
-  if (!deps.cache) return compute();
+/** A value through the response cache, and whether it came from it (counted as a hit or a miss). */
+export async function throughCache<T>(deps: ApiDeps, key: string, ttlMs: number, compute: () => Promise<T>): Promise<{ value: T; cached: boolean }> {
+  if (!deps.cache) return { value: await compute(), cached: false };
   const { value, cached } = await deps.cache.get(key, ttlMs, compute);
   deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
-  return value as T;
+  return { value: value as T, cached };
 }
 
-/** Computes through the cache; the window's length picks the TTL and the Cache-Control header. */
+/** A value through the response cache. */
+export const cachedValue = async <T>(deps: ApiDeps, key: string, ttlMs: number, compute: () => Promise<T>): Promise<T> => (await throughCache(deps, key, ttlMs, compute)).value;
+
+/** An answer through the cache; the window's length picks the TTL and the Cache-Control header. */
 export async function cachedJson(deps: ApiDeps, key: string, windowSeconds: number, compute: () => Promise<unknown>): Promise<HttpResponse> {
-  const { value, cached } = deps.cache ? await deps.cache.get(key, ttlForWindow(windowSeconds), compute) : { value: await compute(), cached: false };
-  deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
-  return json(200, value, cacheControlFor(windowSeconds));
+  return json(200, await cachedValue(deps, key, ttlForWindow(windowSeconds), compute), cacheControlFor(windowSeconds));
 }
 
 /** One stats answer as the single route gives it (cached under the same key), or the error it would answer. */
