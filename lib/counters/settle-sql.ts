@@ -1,5 +1,5 @@
 import type { CounterItem, Granularity } from '../ports.js';
-import { dedupedFacts, flagRetracted, type SqlDialect } from '../jobs/metrics-sql.js';
+import { dedupedFacts, type SqlDialect } from '../jobs/metrics-sql.js';
 import { HLL_PRECISION } from './hll.js';
 import { TOP_N, TOP_PREFIX_BY_LIST } from './topn.js';
 import { SPARSE_HOUR_EVENTS } from './contributions.js';
@@ -42,7 +42,7 @@ export interface SettleSqlOptions {
   shard?: { index: number; count: number };
   /**
    * The facts holding the deletion requests that may retract engagement in these buckets (NIP-09:
-   * `flagRetracted`): the buckets' own hours and RETRACTION_HORIZON_SECONDS after. A retracted event
+   * `dedupedFacts`' retractedFlag): the buckets' own hours and RETRACTION_HORIZON_SECONDS after. A retracted event
    * counts nowhere, and in an hour the live-counted items it touched are rewritten (a zero where it
    * was alone), so a retraction that arrives after its hour was counted live is taken back out.
    */
@@ -216,9 +216,9 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   if (shard && !(Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) throw new Error(`invalid shard ${shard.index} of ${shard.count}`);
   const inShard = (rows: string) => (shard ? `SELECT * FROM (${rows}) WHERE ${scopeShardSql(dialect, 'scope', shard.count)} = ${shard.index}` : rows);
   const inBuckets = `${bucketOf('created_at', size)} IN (${list(buckets)})`;
-  const deduped = dedupedFacts(relation, window, dialect);
+  const deduped = dedupedFacts(relation, window, dialect, retractions ? { deletions: options.deletions, keepRetracted: true } : {});
   const facts = retractions
-    ? `fa AS (SELECT * FROM (${flagRetracted(deduped, options.deletions!, window, dialect)}) WHERE ${inBuckets}),
+    ? `fa AS (SELECT * FROM (${deduped}) WHERE ${inBuckets}),
 f AS (SELECT * FROM fa WHERE NOT retracted),${
         zeroed
           ? `

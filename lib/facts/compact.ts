@@ -328,7 +328,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
    */
   const markRetractedHours = async (hours: number[], nowSeconds: number) => {
     if (!hours.length) return;
-    const from = Math.min(...hours) - RETRACTION_HORIZON_SECONDS;
+    const from = Math.min(...hours) - 3600 - RETRACTION_HORIZON_SECONDS;
     const candidates = (await hoursWithFacts(deps.objects, from, Math.max(...hours) + 3600, nowSeconds)).filter((h) => h < previous && !waiting.has(h));
     // Only hours with deletions that are new since their last settle (with an overlap for ingest's clock).
     const retracted = await hoursWithRetractedEvents(hours, candidates, deps, (h) => {

@@ -17,10 +17,10 @@ export async function hoursWithFacts(objects: ObjectStore, fromTs: number, toTs:
 
 /**
  * The hours whose facts may hold a deletion request that retracts engagement of [startTs, endTs): from
- * RETRACTION_SKEW_SECONDS before to RETRACTION_HORIZON_SECONDS after (flagRetracted reads the same span).
+ * RETRACTION_SKEW_SECONDS before to RETRACTION_HORIZON_SECONDS after the last hour (the span dedupedFacts reads).
  */
 export function deletionHoursFor(objects: ObjectStore, startTs: number, endTs: number, nowSeconds: number): Promise<number[]> {
-  return hoursWithFacts(objects, startTs - RETRACTION_SKEW_SECONDS, endTs + RETRACTION_HORIZON_SECONDS, nowSeconds);
+  return hoursWithFacts(objects, startTs - RETRACTION_SKEW_SECONDS, endTs + 3600 + RETRACTION_HORIZON_SECONDS, nowSeconds);
 }
 
 /**
@@ -38,6 +38,8 @@ export async function hoursWithRetractedEvents(
   ingestedAfter: (hour: number) => number | null = () => null,
 ): Promise<number[]> {
   if (!deletionHours.length || !candidates.length) return [];
+  // The time bounds are the settle's rule (dedupedFacts' retractedFlag): a deletion counts from just
+  // before its target's hour to the horizon after it.
   const fresh = deletionHours
     .map((h) => {
       const after = ingestedAfter(h);
@@ -47,11 +49,13 @@ export async function hoursWithRetractedEvents(
   const rows = await deps.sql.query(`SELECT DISTINCT CAST(floor(t.created_at / 3600) AS BIGINT) * 3600 AS hour
     FROM ${deps.tables.hours(candidates)} t
     JOIN (
-      SELECT DISTINCT x.id AS retracted_id, d.author AS retracted_by
+      SELECT DISTINCT x.id AS retracted_id, d.author AS retracted_by, d.created_at AS retracted_at
       FROM ${deps.tables.hours(deletionHours)} d CROSS JOIN UNNEST(d.deleted_event_ids) AS x(id)
       WHERE d.type = 'deletion' AND (${fresh})
     ) r ON r.retracted_id = (CASE WHEN t.type = 'zap' THEN t.zap_request_id ELSE t.event_id END)
       AND r.retracted_by = (CASE WHEN t.type = 'zap' THEN t.zap_sender ELSE t.author END)
+      AND r.retracted_at >= CAST(floor(t.created_at / 3600) AS BIGINT) * 3600 - ${RETRACTION_SKEW_SECONDS}
+      AND r.retracted_at < CAST(floor(t.created_at / 3600) AS BIGINT) * 3600 + ${3600 + RETRACTION_HORIZON_SECONDS}
     WHERE t.type IN ('reaction', 'repost', 'zap')`);
   const wanted = new Set(candidates);
   return rows.map((row) => Number(row.hour)).filter((h) => wanted.has(h));

@@ -40,37 +40,45 @@ const dtRange = (window: FactsWindow, dialect: SqlDialect) => {
 /**
  * Deduplicated facts inside [startTs, endTs) (first arrival wins; a copy whose reply target was resolved
  * wins over one that was not: resolving only adds what the parent says), with partition pruning on dt.
+ * With `deletions`, each fact is flagged `retracted` first (retractedFlag), and the retracted ones are
+ * left out, or kept with the flag (`keepRetracted`: a settle rewrites what they were counted in).
  */
-export function dedupedFacts(relation: string, window: FactsWindow, dialect: SqlDialect, options: DedupeOptions = {}): string {
+export function dedupedFacts(relation: string, window: FactsWindow, dialect: SqlDialect, options: DedupeOptions & { keepRetracted?: boolean } = {}): string {
   const last = Math.max(window.startTs, window.endTs - 1);
   const dtFrom = day(window.startTs);
   const dtTo = day(last);
   // `hour` is a two-digit string in both engines, so the comparison is lexicographic and exact.
   const hourFilter = options.pruneHours && dtFrom === dtTo ? ` AND hour BETWEEN '${hourOf(window.startTs)}' AND '${hourOf(last)}'` : '';
+  const inWindow = `${dtRange(window, dialect)}${hourFilter} AND created_at >= ${window.startTs} AND created_at < ${window.endTs}`;
+  const source = options.deletions === undefined ? `SELECT * FROM ${relation} WHERE ${inWindow}` : retractedFlag(`SELECT * FROM ${relation} WHERE ${inWindow}`, options.deletions, window, dialect);
+  // A fact matched by two deletions is one row twice: `retracted DESC` keeps one, flagged.
   const deduped = `SELECT * FROM (
-    SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY CASE WHEN target_pubkey IS NULL THEN 1 ELSE 0 END, ingested_at, relay) AS arrival
-    FROM ${relation}
-    WHERE ${dtRange(window, dialect)}${hourFilter} AND created_at >= ${window.startTs} AND created_at < ${window.endTs}
+    SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY CASE WHEN target_pubkey IS NULL THEN 1 ELSE 0 END, ingested_at, relay${options.deletions === undefined ? '' : ', retracted DESC'}) AS arrival
+    FROM (${source})
   ) WHERE arrival = 1`;
-  if (options.deletions === undefined) return deduped;
-  return `SELECT * FROM (${flagRetracted(deduped, options.deletions, window, dialect)}) WHERE NOT retracted`;
+  if (options.deletions === undefined || options.keepRetracted) return deduped;
+  return `SELECT * FROM (${deduped}) WHERE NOT retracted`;
 }
 
 /**
  * `facts` with a boolean `retracted`: a reaction or repost whose id, or a zap whose zap request's id, is
  * named by a deletion request of the same author (zaps: the sender) created from RETRACTION_SKEW_SECONDS
- * before the window to RETRACTION_HORIZON_SECONDS after it. The deletions are read once per statement
- * and the join costs nothing for events nobody retracted.
+ * before the start of the target's hour to RETRACTION_HORIZON_SECONDS after its end: a rule of the
+ * target alone, so every statement (an hour, a day's hours, a day, a job's chunk) flags it alike. The
+ * deletions are read once per statement, from the span every fact of the window needs; the join costs
+ * nothing for events nobody retracted.
  */
-export function flagRetracted(facts: string, deletions: string, window: FactsWindow, dialect: SqlDialect): string {
-  const around = { startTs: window.startTs - RETRACTION_SKEW_SECONDS, endTs: window.endTs + RETRACTION_HORIZON_SECONDS };
-  const retractions = `SELECT DISTINCT x.id AS retracted_id, d.author AS retracted_by
+function retractedFlag(facts: string, deletions: string, window: FactsWindow, dialect: SqlDialect): string {
+  const around = { startTs: window.startTs - RETRACTION_SKEW_SECONDS, endTs: window.endTs + 3600 + RETRACTION_HORIZON_SECONDS };
+  const retractions = `SELECT DISTINCT x.id AS retracted_id, d.author AS retracted_by, d.created_at AS retracted_at
     FROM ${deletions} d CROSS JOIN UNNEST(d.deleted_event_ids) AS x(id)
     WHERE ${dtRange(around, dialect)} AND d.type = 'deletion' AND d.created_at >= ${around.startTs} AND d.created_at < ${around.endTs}`;
+  const hourStart = `CAST(floor(fr.created_at / 3600) AS BIGINT) * 3600`;
   return `SELECT fr.*, (rt.retracted_id IS NOT NULL) AS retracted FROM (${facts}) fr
     LEFT JOIN (${retractions}) rt ON fr.type IN ('reaction', 'repost', 'zap')
       AND rt.retracted_id = (CASE WHEN fr.type = 'zap' THEN fr.zap_request_id ELSE fr.event_id END)
-      AND rt.retracted_by = (CASE WHEN fr.type = 'zap' THEN fr.zap_sender ELSE fr.author END)`;
+      AND rt.retracted_by = (CASE WHEN fr.type = 'zap' THEN fr.zap_sender ELSE fr.author END)
+      AND rt.retracted_at >= ${hourStart} - ${RETRACTION_SKEW_SECONDS} AND rt.retracted_at < ${hourStart} + ${3600 + RETRACTION_HORIZON_SECONDS}`;
 }
 
 /** Per-user summary metrics, one row per pubkey, named as the counters name them. */

@@ -193,6 +193,31 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
     }
   });
 
+  it('a deletion retracts by a rule of its target alone: created up to 48 h after the target\'s hour, whatever the statement', async () => {
+    const hour = DAY + 5 * 3600;
+    const reaction = (n: number) => newFact({ event_id: hex(0xbeef00 + n), source: 'nostr', kind: 7, type: 'reaction', reaction: '+', created_at: hour + 60 * n, author: hex(0xc0 + n), target_event_id: hex(0xf00d), target_pubkey: hex(0xf00e), ingested_at: 1 });
+    const deletion = (n: number, at: number) => newFact({ event_id: hex(0xdeed00 + n), source: 'nostr', kind: 5, type: 'deletion', created_at: at, author: hex(0xc0 + n), deleted_event_ids: [hex(0xbeef00 + n)], ingested_at: 2 });
+    const inTime = deletion(1, hour + 3600 + 47 * 3600);
+    const tooLate = deletion(2, hour + 3600 + 49 * 3600);
+    const own = mkdtempSync(join(tmpdir(), 'funnel-settle-sql-horizon-'));
+    try {
+      for (const [at, list] of [[hour, [reaction(1), reaction(2)]], [inTime.created_at, [inTime]], [tooLate.created_at, [tooLate]]] as const) {
+        const prefix = join(own, partitionPrefix(partitionOf(at)));
+        mkdirSync(prefix, { recursive: true });
+        writeFileSync(join(prefix, `f-${at}.parquet`), encodeFacts([...list]));
+      }
+      const likes = async (buckets: number[]) => {
+        const rows = await sql.query(settleSql(factsRelation(own), { dialect: 'duckdb', granularity: 'h', buckets, deletions: factsRelation(own) }));
+        return rows.map(settledItemOfRow).find((i) => i.scope === `e:${hex(0xf00d)}` && i.granularity === 'h' && i.bucket === hour)?.values.likes;
+      };
+      // Settled alone, or with the hours around it in one statement: the same one like is left.
+      expect(await likes([hour])).toBe(1);
+      expect(await likes([hour - 3 * 3600, hour, hour + 3600])).toBe(1);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it('the Athena text uses Trino functions only where the dialects differ', () => {
     const athena = settleSql('facts', { dialect: 'athena', granularity: 'h', buckets: [DAY], liveHours: [DAY] });
     expect(athena).toContain("from_base(substr(member, 1, 8), 16)");
