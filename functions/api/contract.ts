@@ -77,7 +77,11 @@ export const summarySchema = z
   })
   .meta({ id: 'UserSummary' });
 
-const drilldownMeta = metaSchema.extend({ tzOffsetMinutes: z.int().optional() });
+export const paginationSchema = z
+  .strictObject({ cursor: z.string().nullable().describe('the cursor this page was asked with (null: the first page)'), nextCursor: z.string().nullable().describe('pass it as ?cursor= for the next page; null on the last'), limit: z.int().min(1).max(100) })
+  .meta({ id: 'Pagination', description: 'keyset paging: a walk by nextCursor returns every item once' });
+
+const drilldownMeta = metaSchema.extend({ tzOffsetMinutes: z.int().optional(), pagination: paginationSchema.optional().describe('on the top lists: one page, the top `limit`') });
 export const drilldownSchema = z
   .strictObject({
     data: z.union([
@@ -143,10 +147,6 @@ export const videoStatsSchema = z
     meta: metaSchema,
   })
   .meta({ id: 'VideoStats', description: 'all-time engagement of a video, over every revision of an addressable one' });
-
-export const paginationSchema = z
-  .strictObject({ cursor: z.string().nullable().describe('the cursor this page was asked with (null: the first page)'), nextCursor: z.string().nullable().describe('pass it as ?cursor= for the next page; null on the last'), limit: z.int().min(1).max(100) })
-  .meta({ id: 'Pagination', description: 'keyset paging: a walk by nextCursor returns every item once' });
 
 export const feedSchema = z
   .strictObject({

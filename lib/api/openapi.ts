@@ -54,7 +54,8 @@ function componentised(schema: z.ZodType, io: 'input' | 'output', components: Re
   const text = JSON.stringify(toComponents(rest));
   const named = schema.meta()?.id;
   if (typeof named === 'string') {
-    components[named] = JSON.parse(text);
+    // zod puts a named root in $defs when it is referenced from within; then `rest` is only a $ref to it.
+    if (!$defs?.[named]) components[named] = JSON.parse(text);
     return { $ref: `#/components/schemas/${named}` };
   }
   return JSON.parse(text) as Record<string, unknown>;

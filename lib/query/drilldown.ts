@@ -37,18 +37,20 @@ export async function userDrilldown(
   window: QueryWindow,
   deps: QueryDeps,
   options: { tzOffsetMinutes: number; limit: number },
-): Promise<{ data: unknown; meta: Meta & { tzOffsetMinutes?: number } }> {
+): Promise<{ data: unknown; meta: Meta & { tzOffsetMinutes?: number; pagination?: { cursor: null; nextCursor: null; limit: number } } }> {
   const read = await readWindow(userScope(pubkey), window, deps);
   const state = mergeItems(read.items);
   const tops = drilldownsOf(state, options.limit);
   const shift = options.tzOffsetMinutes * 60;
+  // A top list is one page: the window's top `limit` (its buckets keep their top entries only, so there is no next page to walk).
+  const onePage = { ...read.meta, pagination: { cursor: null, nextCursor: null, limit: options.limit } };
   switch (drilldown) {
     case 'top-posts':
-      return { data: tops.topPosts, meta: read.meta };
+      return { data: tops.topPosts, meta: onePage };
     case 'top-hashtags':
-      return { data: tops.topHashtags, meta: read.meta };
+      return { data: tops.topHashtags, meta: onePage };
     case 'zappers':
-      return { data: tops.topZappers, meta: read.meta };
+      return { data: tops.topZappers, meta: onePage };
     case 'best-hours': {
       const byHour = Array.from({ length: 24 }, (_, hour) => ({ hour, engagement: 0 }));
       for (const [ts, engaged] of engagementByHour(read.items)) byHour[new Date((ts + shift) * 1000).getUTCHours()]!.engagement += engaged;

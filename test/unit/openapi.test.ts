@@ -17,6 +17,9 @@ describe('the OpenAPI contract', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(document.openapi).toBe('3.1.0');
+    // Every named schema is defined, not a reference to itself (zod's $defs for a root referenced within).
+    const schemas = (document as unknown as { components: { schemas: Record<string, Record<string, unknown>> } }).components.schemas;
+    for (const [name, schema] of Object.entries(schemas)) expect({ name, ref: schema.$ref }).toEqual({ name, ref: undefined });
   });
 
   it('lists every route the router serves, each with its answers and the shared error body', () => {
