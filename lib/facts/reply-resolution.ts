@@ -30,9 +30,11 @@ export interface ReplyResolutionDeps {
 export async function resolveHourReplies(hourStart: number, deps: ReplyResolutionDeps): Promise<number> {
   const staging = `${COMPACTION_STAGING_PREFIX}replies-${hourStart}-${randomUUID()}/`;
   const window = { startTs: hourStart, endTs: hourStart + 3600 };
+  // Only the hour's replies and comments are deduplicated (the same first-arrival rule, a resolved copy
+  // first), not the whole hour: this runs before every settle, and replies are a tenth of the facts.
+  const replies = `(SELECT * FROM ${deps.tables.hours([hourStart])} WHERE type IN ('reply', 'comment') AND parent_event_id IS NOT NULL)`;
   await deps.sql.export(
-    `SELECT ${FACT_COLUMNS.join(', ')} FROM (${dedupedFacts(deps.tables.hours([hourStart]), window, deps.tables.dialect)})
-     WHERE type IN ('reply', 'comment') AND target_pubkey IS NULL AND parent_event_id IS NOT NULL`,
+    `SELECT ${FACT_COLUMNS.join(', ')} FROM (${dedupedFacts(replies, window, deps.tables.dialect)}) WHERE target_pubkey IS NULL`,
     staging,
     'jsonl',
   );
