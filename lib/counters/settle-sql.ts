@@ -117,32 +117,33 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
       WHEN target_address IS NOT NULL THEN 'a:' || target_address END`;
   const project = `'p:' || coalesce(project, '')`;
   // `settled_only`: the global author sketch and top authors live in hour and day items only.
+  // Every count row carries `retracted` (a retracted event's rows count 0, keeping its keys: `c`).
   const countsOf = (f: string, e: string, r: string) => [
-    `SELECT 'g' AS scope, 'events' AS metric, CAST(1 AS BIGINT) AS amount, created_at, event_id FROM ${f}`,
-    `SELECT 'g', 'kind:' || CAST(kind AS VARCHAR), 1, created_at, event_id FROM ${f} WHERE source = 'nostr'`,
-    `SELECT 'g', 'type:' || type, 1, created_at, event_id FROM ${f}`,
-    `SELECT 'u:' || author, CASE type WHEN 'note' THEN 'posts' WHEN 'reply' THEN 'replies' WHEN 'comment' THEN 'comments' ELSE 'videos' END, 1, created_at, event_id FROM ${f} WHERE source = 'nostr' AND type IN ${AUTHORED}`,
-    `SELECT target_scope, eng, 1, created_at, event_id FROM ${e} WHERE target_scope IS NOT NULL`,
-    `SELECT target_scope, 'zap_msats', zap_msats, created_at, event_id FROM ${e} WHERE target_scope IS NOT NULL AND type = 'zap' AND zap_msats <> 0`,
-    `SELECT 'u:' || target_pubkey, eng || '_rcv', 1, created_at, event_id FROM ${r}`,
-    `SELECT 'u:' || target_pubkey, 'zap_msats_rcv', zap_msats, created_at, event_id FROM ${r} WHERE type = 'zap' AND zap_msats <> 0`,
-    `SELECT ${project}, 'events', 1, created_at, event_id FROM ${f} WHERE source = 'app'`,
-    `SELECT ${project}, type, 1, created_at, event_id FROM ${f} WHERE source = 'app'`,
-    `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at, event_id FROM ${f}
+    `SELECT 'g' AS scope, 'events' AS metric, CAST(1 AS BIGINT) AS amount, created_at, event_id, retracted FROM ${f}`,
+    `SELECT 'g', 'kind:' || CAST(kind AS VARCHAR), 1, created_at, event_id, retracted FROM ${f} WHERE source = 'nostr'`,
+    `SELECT 'g', 'type:' || type, 1, created_at, event_id, retracted FROM ${f}`,
+    `SELECT 'u:' || author, CASE type WHEN 'note' THEN 'posts' WHEN 'reply' THEN 'replies' WHEN 'comment' THEN 'comments' ELSE 'videos' END, 1, created_at, event_id, retracted FROM ${f} WHERE source = 'nostr' AND type IN ${AUTHORED}`,
+    `SELECT target_scope, eng, 1, created_at, event_id, retracted FROM ${e} WHERE target_scope IS NOT NULL`,
+    `SELECT target_scope, 'zap_msats', zap_msats, created_at, event_id, retracted FROM ${e} WHERE target_scope IS NOT NULL AND type = 'zap' AND zap_msats <> 0`,
+    `SELECT 'u:' || target_pubkey, eng || '_rcv', 1, created_at, event_id, retracted FROM ${r}`,
+    `SELECT 'u:' || target_pubkey, 'zap_msats_rcv', zap_msats, created_at, event_id, retracted FROM ${r} WHERE type = 'zap' AND zap_msats <> 0`,
+    `SELECT ${project}, 'events', 1, created_at, event_id, retracted FROM ${f} WHERE source = 'app'`,
+    `SELECT ${project}, type, 1, created_at, event_id, retracted FROM ${f} WHERE source = 'app'`,
+    `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at, event_id, retracted FROM ${f}
       WHERE source = 'app' AND substr(type, 5) IN ('view', 'play', 'video_view') AND (target_address IS NOT NULL OR target_event_id IS NOT NULL)`,
     // Engagement received by UTC hour of day, for best-hours and best-days on day items.
-    ...(isDay ? [`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at, event_id FROM ${r}`] : []),
+    ...(isDay ? [`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at, event_id, retracted FROM ${r}`] : []),
   ];
   const sketches = [
-    `SELECT 'g' AS scope, 'authors' AS sketch, author AS member, created_at, 1 AS settled_only FROM f WHERE source = 'nostr'`,
-    `SELECT 'u:' || target_pubkey, 'engagers', engager, created_at, 0 FROM r WHERE engager IS NOT NULL AND engager <> ''`,
+    `SELECT 'g' AS scope, 'authors' AS sketch, author AS member, created_at, 1 AS settled_only FROM f WHERE source = 'nostr' AND NOT retracted`,
+    `SELECT 'u:' || target_pubkey, 'engagers', engager, created_at, 0 FROM r WHERE engager IS NOT NULL AND engager <> '' AND NOT retracted`,
     `SELECT ${project}, 'users', author, created_at, 0 FROM f WHERE source = 'app'`,
   ];
   const tops = [
-    `SELECT 'g' AS scope, 'top_authors' AS list, author AS k, CAST(1 AS BIGINT) AS amount, created_at, 1 AS settled_only FROM f WHERE source = 'nostr'`,
+    `SELECT 'g' AS scope, 'top_authors' AS list, author AS k, CAST(1 AS BIGINT) AS amount, created_at, 1 AS settled_only FROM f WHERE source = 'nostr' AND NOT retracted`,
     `SELECT 'u:' || f.author, 'top_tags', x.tag, 1, f.created_at, 0 FROM f CROSS JOIN UNNEST(f.hashtags) AS x(tag) WHERE f.source = 'nostr' AND f.type IN ${AUTHORED}`,
-    `SELECT 'u:' || target_pubkey, 'top_zappers', engager, zap_msats, created_at, 0 FROM r WHERE type = 'zap' AND zap_msats <> 0 AND engager IS NOT NULL AND engager <> ''`,
-    `SELECT 'u:' || target_pubkey, 'top_posts', coalesce(target_address, target_event_id), 1, created_at, 0 FROM r WHERE coalesce(target_address, target_event_id) IS NOT NULL`,
+    `SELECT 'u:' || target_pubkey, 'top_zappers', engager, zap_msats, created_at, 0 FROM r WHERE type = 'zap' AND zap_msats <> 0 AND engager IS NOT NULL AND engager <> '' AND NOT retracted`,
+    `SELECT 'u:' || target_pubkey, 'top_posts', coalesce(target_address, target_event_id), 1, created_at, 0 FROM r WHERE coalesce(target_address, target_event_id) IS NOT NULL AND NOT retracted`,
   ];
 
   // Retracted events, in an hour: their live-counted items are rewritten (zero rows keep the keys).
@@ -216,23 +217,13 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   if (shard && !(Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) throw new Error(`invalid shard ${shard.index} of ${shard.count}`);
   const inShard = (rows: string) => (shard ? `SELECT * FROM (${rows}) WHERE ${scopeShardSql(dialect, 'scope', shard.count)} = ${shard.index}` : rows);
   const inBuckets = `${bucketOf('created_at', size)} IN (${list(buckets)})`;
-  const deduped = dedupedFacts(relation, window, dialect, retractions ? { deletions: options.deletions, keepRetracted: true } : {});
-  const facts = retractions
-    ? `fa AS (SELECT * FROM (${deduped}) WHERE ${inBuckets}),
-f AS (SELECT * FROM fa WHERE NOT retracted),${
-        zeroed
-          ? `
-fz AS (SELECT * FROM fa WHERE retracted),
-ez AS (SELECT *, ${engagement} AS eng, ${targetScope} AS target_scope, CASE WHEN type = 'zap' THEN zap_sender ELSE author END AS engager FROM fz WHERE source = 'nostr' AND type IN ${ENGAGEMENT}),
-rz AS (SELECT * FROM ez WHERE target_pubkey IS NOT NULL AND target_pubkey IS DISTINCT FROM engager),`
-          : ''
-      }`
-    : `f AS (SELECT * FROM (${deduped}) WHERE ${inBuckets}),`;
   const union = (lines: string[]) => lines.join('\n  UNION ALL ');
-  const counts = zeroed
-    ? `${inShard(union(countsOf('f', 'e', 'r')))}
-  UNION ALL SELECT scope, metric, CAST(0 AS BIGINT), created_at, event_id FROM (${inShard(union(countsOf('fz', 'ez', 'rz')))})`
-    : inShard(union(countsOf('f', 'e', 'r')));
+  const deduped = retractions ? dedupedFacts(relation, window, dialect, { deletions: options.deletions, keepRetracted: true }) : `SELECT *, FALSE AS retracted FROM (${dedupedFacts(relation, window, dialect)})`;
+  // One facts CTE: a retracted event stays in it (flagged) where its live-counted items must be rewritten
+  // (an hour), and is left out where nothing of it is kept (a day); without deletions nothing is flagged.
+  const facts = `f AS (SELECT * FROM (${deduped}) WHERE ${inBuckets}${retractions && !zeroed ? ' AND NOT retracted' : ''}),`;
+  const countRows = inShard(union(countsOf('f', 'e', 'r')));
+  const counts = `SELECT scope, metric, CASE WHEN retracted THEN CAST(0 AS BIGINT) ELSE amount END AS amount, created_at, event_id, retracted FROM (${countRows})`;
   return `WITH ${facts}
 e AS (
   SELECT *, ${engagement} AS eng, ${targetScope} AS target_scope, CASE WHEN type = 'zap' THEN zap_sender ELSE author END AS engager
@@ -240,7 +231,7 @@ e AS (
 ),
 r AS (SELECT * FROM e WHERE target_pubkey IS NOT NULL AND target_pubkey IS DISTINCT FROM engager),
 c AS (${counts}),${zeroed ? `
-retracted_keys AS (SELECT DISTINCT ${liveKey} AS k FROM c WHERE event_id IN (SELECT event_id FROM fz)),` : ''}${
+retracted_keys AS (SELECT DISTINCT ${liveKey} AS k FROM c WHERE retracted),` : ''}${
     copied
       ? `
 copies AS (SELECT event_id FROM ${relation} WHERE created_at >= ${window.startTs} AND created_at < ${window.endTs} GROUP BY event_id HAVING count(*) > 1),
