@@ -4,7 +4,7 @@ import { retentionOf } from '../../lib/counters/retention.js';
 import { parseEnv } from '../env.js';
 import { feedsEnvSchema } from './env.js';
 import { systemClock } from '../../lib/ports.js';
-import { precomputeFeeds } from '../../lib/query/feeds.js';
+import { precomputeFeeds, readOnce } from '../../lib/query/feeds.js';
 import { precomputeRankings } from '../../lib/query/rankings.js';
 import type { QueryDeps } from '../../lib/query/window-read.js';
 
@@ -12,8 +12,10 @@ import type { QueryDeps } from '../../lib/query/window-read.js';
 export function createFeedsHandler(deps: QueryDeps & { log?: (record: Record<string, unknown>) => void }) {
   return middy(async () => {
     const started = Date.now();
-    const run = await precomputeFeeds(deps);
-    const ranked = await precomputeRankings(deps);
+    // One view of the store for the run: the feeds and the rankings read the same lists and index records.
+    const once = { ...deps, counters: readOnce(deps.counters) };
+    const run = await precomputeFeeds(once);
+    const ranked = await precomputeRankings(once);
     const summary = {
       rankings: ranked.rankings,
       rankingStatsRead: ranked.statsRead,

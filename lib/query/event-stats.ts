@@ -91,3 +91,13 @@ export async function videoStats(idOrAddress: string, deps: QueryDeps) {
 export const BULK_STATS_MAX_IDS = 100;
 /** All-time reads one bulk request keeps in flight. */
 export const BULK_STATS_CONCURRENCY = 8;
+
+/** A video's stats, or null when its author deleted it or it is not a video: what feeds and rankings show. */
+export async function currentVideoStats(idOrAddress: string, deps: QueryDeps): Promise<EngagementStats | null> {
+  try {
+    return (await videoStats(idOrAddress, deps))?.data.stats ?? null;
+  } catch (error) {
+    if (error instanceof DeletedError) return null;
+    throw error;
+  }
+}

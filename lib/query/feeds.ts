@@ -1,9 +1,9 @@
 import type { CounterStore } from '../ports.js';
 import { lastIngestAt, readWatermark } from '../counters/state.js';
-import { videosByDayNamespace, type IndexedEvent } from '../counters/event-index.js';
+import type { IndexedEvent } from '../counters/event-index.js';
 import { forEachLimited } from '../util/concurrency.js';
-import { DeletedError, videoStats, type EngagementStats } from './event-stats.js';
-import { FEED_DAYS, isDeleted, listVideos, newestRevisions, recentDays, toCard, type VideoCard } from './video-feeds.js';
+import { currentVideoStats, type EngagementStats } from './event-stats.js';
+import { FEED_DAYS, isDeleted, recentDays, toCard, videosByRecentDay, type VideoCard } from './video-feeds.js';
 import { afterRanked, afterRecent, encodeCursor, type Cursor, type RankedCursor, type RecentCursor } from './cursor.js';
 import type { Freshness, QueryDeps } from './window-read.js';
 
@@ -81,12 +81,9 @@ async function liveVideos(deps: QueryDeps, keys: Set<ListKey>, nowSeconds: numbe
   const lists = new Map<ListKey, IndexedEvent[]>([...keys].map((key) => [key, []]));
   const wanting = (v: IndexedEvent) => [lists.get('all'), lists.get(v.kind as FeedKind)].filter((l): l is IndexedEvent[] => !!l && l.length < FEED_SIZE);
   const full = () => [...lists.values()].every((l) => l.length >= FEED_SIZE);
-  const seen = new Set<string>();
   let considered = 0;
-  for (const day of recentDays(nowSeconds, days)) {
+  for await (const fresh of videosByRecentDay(deps.counters, nowSeconds, days)) {
     if (full() || considered >= FEED_MAX_CANDIDATES) break;
-    const fresh = newestRevisions(await listVideos(deps.counters, videosByDayNamespace(day))).filter((v) => !seen.has(v.address ?? v.id));
-    for (const v of fresh) seen.add(v.address ?? v.id);
     for (let i = 0; i < fresh.length && !full() && considered < FEED_MAX_CANDIDATES; i += CHECK_RUN) {
       const run = fresh.slice(i, i + CHECK_RUN).filter((v) => wanting(v).length).slice(0, FEED_MAX_CANDIDATES - considered);
       considered += run.length;
@@ -105,7 +102,7 @@ async function liveVideos(deps: QueryDeps, keys: Set<ListKey>, nowSeconds: numbe
  * for the watermark and ingest heartbeat, and a video's deletion check and its stats read the same index
  * records; this also gives the whole run one watermark. Holds only what the (bounded) run reads.
  */
-function readOnce(counters: CounterStore): CounterStore {
+export function readOnce(counters: CounterStore): CounterStore {
   const gets = new Map<string, Promise<Record<string, unknown> | null>>();
   const lists = new Map<string, Promise<{ id: number; value: Record<string, unknown> }[]>>();
   const once = <T>(memo: Map<string, Promise<T>>, key: string, read: () => Promise<T>): Promise<T> => {
@@ -122,6 +119,17 @@ function readOnce(counters: CounterStore): CounterStore {
     putStates: (records) => counters.putStates(records),
     listState: (namespace) => once(lists, namespace, () => counters.listState(namespace)),
     deleteStateIf: (namespace, id, field, expected) => counters.deleteStateIf(namespace, id, field, expected),
+  };
+}
+
+/** The freshness of an answer computed ahead (a feed, a ranking): its age is the time since it was computed, from everything ingested by then. */
+export function storedFreshness(stored: { generatedAt: number; snapshotAsOf: string | null; deltaAsOf: string | null }, nowMs: number, isPartial: boolean): Freshness & { generatedAt: string } {
+  return {
+    generatedAt: new Date(stored.generatedAt).toISOString(),
+    snapshotAsOf: stored.snapshotAsOf,
+    deltaAsOf: stored.deltaAsOf,
+    stalenessMs: Math.max(0, nowMs - stored.generatedAt),
+    isPartial,
   };
 }
 
@@ -167,14 +175,7 @@ export async function computeFeeds(live: QueryDeps, variants: readonly FeedVaria
   for (const variant of variants) for (const v of shown(variant)) videos.set(v.address ?? v.id, v);
   // null: deleted after all (every revision of an address, or the newest one's own event)
   const stats = new Map<string, EngagementStats | null>();
-  await forEachLimited([...videos.keys()], FEED_READ_CONCURRENCY, async (key) => {
-    try {
-      stats.set(key, (await videoStats(key, deps))?.data.stats ?? null);
-    } catch (error) {
-      if (!(error instanceof DeletedError)) throw error;
-      stats.set(key, null);
-    }
-  });
+  await forEachLimited([...videos.keys()], FEED_READ_CONCURRENCY, async (key) => void stats.set(key, await currentVideoStats(key, deps)));
 
   const head: Omit<StoredFeed, 'sort' | 'kind' | 'cards' | 'truncated'> = {
     v: FEED_VERSION,
@@ -269,23 +270,14 @@ export async function feedPage(deps: QueryDeps, read: { feed: StoredFeed; source
 async function recentAfter(deps: QueryDeps, kind: FeedKind | null, after: RecentCursor, limit: number): Promise<{ cards: FeedCard[]; more: boolean }> {
   const now = Math.floor(deps.clock.now() / 1000);
   const cards: FeedCard[] = [];
-  const seen = new Set<string>();
   let considered = 0;
-  for (const day of recentDays(now, FEED_DAYS)) {
-    // Newer days are read too: an address's newest revision may be there, and it alone stands for the video.
-    const fresh = newestRevisions(await listVideos(deps.counters, videosByDayNamespace(day))).filter((v) => !seen.has(v.address ?? v.id));
-    for (const v of fresh) seen.add(v.address ?? v.id);
+  // Newer days are read too: an address's newest revision may be there, and it alone stands for the video.
+  for await (const fresh of videosByRecentDay(deps.counters, now, FEED_DAYS)) {
     for (const v of fresh) {
       const card = toCard(v);
       if ((kind !== null && v.kind !== kind) || !afterRecent(card, after)) continue;
       if (++considered > FEED_MAX_CANDIDATES) return { cards, more: true };
-      let stats: EngagementStats | null;
-      try {
-        stats = (await videoStats(v.address ?? v.id, deps))?.data.stats ?? null;
-      } catch (error) {
-        if (!(error instanceof DeletedError)) throw error;
-        stats = null;
-      }
+      const stats = await currentVideoStats(v.address ?? v.id, deps);
       if (!stats) continue;
       if (cards.length === limit) return { cards, more: true };
       cards.push({ ...card, stats });
@@ -298,14 +290,7 @@ async function recentAfter(deps: QueryDeps, kind: FeedKind | null, after: Recent
 export function feedResponse(read: { feed: StoredFeed; source: 'precomputed' | 'live' }, page: { cards: FeedCard[]; nextCursor: Cursor | null }, limit: number, cursor: string | null, nowMs: number) {
   const { feed, source } = read;
   const cut = feed.truncated > 0 && feed.sort === 'trending' && page.nextCursor === null && page.cards.length < limit;
-  const freshness: Freshness & { generatedAt: string } = {
-    generatedAt: new Date(feed.generatedAt).toISOString(),
-    snapshotAsOf: feed.snapshotAsOf,
-    deltaAsOf: feed.deltaAsOf,
-    // the age of the answer: it was computed at generatedAt from everything ingested by then
-    stalenessMs: Math.max(0, nowMs - feed.generatedAt),
-    isPartial: cut,
-  };
+  const freshness = storedFreshness(feed, nowMs, cut);
   return {
     data: page.cards,
     meta: {

@@ -1,10 +1,10 @@
 import { lastIngestAt, readWatermark } from '../counters/state.js';
-import { videosByDayNamespace, type IndexedEvent } from '../counters/event-index.js';
-import { forEachLimited } from '../util/concurrency.js';
-import { DeletedError, videoStats, type EngagementStats } from './event-stats.js';
-import { FEED_DAYS, isDeleted, listVideos, newestRevisions, recentDays, toCard, type VideoCard } from './video-feeds.js';
-import { FEED_MAX_CANDIDATES, FEED_NAMESPACE_PREFIX, FEED_READ_CONCURRENCY } from './feeds.js';
-import type { Freshness, QueryDeps } from './window-read.js';
+import type { IndexedEvent } from '../counters/event-index.js';
+import { forEachMapped } from '../util/concurrency.js';
+import { currentVideoStats, type EngagementStats } from './event-stats.js';
+import { FEED_DAYS, recentDays, toCard, videosByRecentDay, type VideoCard } from './video-feeds.js';
+import { FEED_MAX_CANDIDATES, FEED_NAMESPACE_PREFIX, FEED_READ_CONCURRENCY, readOnce, storedFreshness } from './feeds.js';
+import type { QueryDeps } from './window-read.js';
 
 /**
  * The leaderboards and trending hashtags (GET /api/leaderboard/{videos,creators}, /api/hashtags/trending),
@@ -62,35 +62,18 @@ const byEngagement = <T extends { engagement: number }>(key: (x: T) => string) =
 
 /** This month's videos (newest revision each, not deleted), newest first, with their all-time stats. */
 async function monthVideos(deps: QueryDeps, nowSeconds: number): Promise<RankedVideo[]> {
-  const seen = new Set<string>();
   const candidates: IndexedEvent[] = [];
-  for (const day of recentDays(nowSeconds, FEED_DAYS)) {
+  for await (const fresh of videosByRecentDay(deps.counters, nowSeconds, FEED_DAYS)) {
+    candidates.push(...fresh.slice(0, FEED_MAX_CANDIDATES - candidates.length));
     if (candidates.length >= FEED_MAX_CANDIDATES) break;
-    for (const v of newestRevisions(await listVideos(deps.counters, videosByDayNamespace(day)))) {
-      if (seen.has(v.address ?? v.id) || candidates.length >= FEED_MAX_CANDIDATES) continue;
-      seen.add(v.address ?? v.id);
-      candidates.push(v);
-    }
   }
   return statsOf(deps, candidates);
 }
 
+/** The videos with their current stats, in order, without those their author deleted. */
 async function statsOf(deps: QueryDeps, videos: IndexedEvent[]): Promise<RankedVideo[]> {
-  const out: (RankedVideo | null)[] = new Array(videos.length).fill(null);
-  await forEachLimited(
-    videos.map((v, i) => ({ v, i })),
-    FEED_READ_CONCURRENCY,
-    async ({ v, i }) => {
-      if (await isDeleted(deps.counters, v)) return;
-      try {
-        const stats = (await videoStats(v.address ?? v.id, deps))?.data.stats;
-        if (stats) out[i] = { ...toCard(v), stats, engagement: engagementOf(stats) };
-      } catch (error) {
-        if (!(error instanceof DeletedError)) throw error;
-      }
-    },
-  );
-  return out.filter((v): v is RankedVideo => v !== null);
+  const stats = await forEachMapped(videos, FEED_READ_CONCURRENCY, (v) => currentVideoStats(v.address ?? v.id, deps));
+  return videos.flatMap((v, i) => (stats[i] ? [{ ...toCard(v), stats: stats[i]!, engagement: engagementOf(stats[i]!) }] : []));
 }
 
 function creatorsOf(videos: RankedVideo[]): RankedCreator[] {
@@ -119,7 +102,9 @@ function hashtagsOf(videos: RankedVideo[]): RankedHashtag[] {
 const rankVideos = (videos: RankedVideo[]) => [...videos].sort(byEngagement((v) => v.id)).slice(0, RANKING_SIZE);
 
 /** Every ranking, computed from the video index and the last stored all-time list. */
-export async function computeRankings(deps: QueryDeps): Promise<{ rankings: StoredRanking[]; statsRead: number }> {
+export async function computeRankings(live: QueryDeps): Promise<{ rankings: StoredRanking[]; statsRead: number }> {
+  // Every stats read asks for the watermark and heartbeat, a video's deletion check and stats read its index records: once each.
+  const deps = { ...live, counters: readOnce(live.counters) };
   const generatedAt = deps.clock.now();
   const now = Math.floor(generatedAt / 1000);
   const [watermark, ingestAt, month] = await Promise.all([readWatermark(deps.counters), lastIngestAt(deps.counters), monthVideos(deps, now)]);
@@ -187,12 +172,6 @@ export async function readRankingOrCompute(deps: QueryDeps, list: RankingList, p
 export function rankingPage(read: { ranking: StoredRanking; source: 'precomputed' | 'live' }, limit: number, offset: number, nowMs: number) {
   const { ranking, source } = read;
   const entries = ranking.entries.slice(offset, offset + limit).map((entry, i) => ({ rank: offset + i + 1, ...entry }));
-  const freshness: Freshness & { generatedAt: string } = {
-    generatedAt: new Date(ranking.generatedAt).toISOString(),
-    snapshotAsOf: ranking.snapshotAsOf,
-    deltaAsOf: ranking.deltaAsOf,
-    stalenessMs: Math.max(0, nowMs - ranking.generatedAt),
-    isPartial: false,
-  };
+  const freshness = storedFreshness(ranking, nowMs, false);
   return { entries, next: offset + limit < ranking.entries.length ? offset + limit : null, freshness, source };
 }

@@ -96,6 +96,19 @@ export function recentDays(nowSeconds: number, days: number): number[] {
   return Array.from({ length: days }, (_, n) => today - n * DAY);
 }
 
+/**
+ * The videos listed by day, today's first: each day's newest revisions (newest first) that an earlier,
+ * newer day has not already stood for (an address's newest revision alone stands for the video).
+ */
+export async function* videosByRecentDay(counters: CounterStore, nowSeconds: number, days: number): AsyncGenerator<IndexedEvent[]> {
+  const seen = new Set<string>();
+  for (const day of recentDays(nowSeconds, days)) {
+    const fresh = newestRevisions(await listVideos(counters, videosByDayNamespace(day))).filter((v) => !seen.has(v.address ?? v.id));
+    for (const v of fresh) seen.add(v.address ?? v.id);
+    yield fresh;
+  }
+}
+
 /** GET /api/users/:pubkey/videos */
 export async function videosByAuthor(deps: QueryDeps, pubkey: string, limit: number, after?: RecentCursor): Promise<VideoPage> {
   return pageOf(await current(deps.counters, await listVideos(deps.counters, videosByAuthorNamespace(pubkey)), limit, after));

@@ -1,17 +1,14 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { openPipeline, type Pipeline } from '../../lib/local/stack.js';
-import { backfill } from '../../lib/local/backfill.js';
+import type { Pipeline } from '../../lib/local/stack.js';
 import { createApiHandler } from '../../functions/api/handler.js';
 import { ROUTE_SPECS } from '../../functions/api/routes.js';
 import { lambdaContext } from '../../lib/local/queue-consumer.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { DEFAULT_LOCAL_APP_KEYS, staticApiKeys } from '../../lib/app/api-keys.js';
 import { pathPattern, type RouteSpec } from '../../lib/api/openapi.js';
-import { FIXTURE_FILES, fixturePath } from '../support/fixtures.js';
+import { fixturePipeline } from '../support/fixture-pipeline.js';
 
 /**
  * docs/api.md: an example request and answer for every route, made by calling the routes on the
@@ -27,20 +24,14 @@ const ROOT = 'd44ad96cb8924092a76bc2afddeb12eb85233c0d03a7d9adc42c2a85a79a4305';
 const ROOT_AUTHOR_REPLIED = 'ee6ea13ab9fe5c4a68eaf9b1a34fe014a66b40117c50ee2a614f4cda959b6e74';
 const VIDEO = '26eff0b456d3f9b0030f6897aa0f23c5fc7f52301e468d836c6c3347f3f805f0';
 const THREAD = { startTs: 1689811200, endTs: 1690416000 };
-let dir: string;
 let pipeline: Pipeline;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'funnel-api-examples-'));
-  pipeline = await openPipeline({ dataDir: dir, clock, batchWindowMs: 0, ephemeralCounters: true });
-  for (const file of FIXTURE_FILES) await backfill(fixturePath(file), pipeline);
-  await pipeline.compact();
+  ({ pipeline, close } = await fixturePipeline('api-examples', clock));
 }, 60_000);
 
-afterAll(async () => {
-  await pipeline?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(async () => close?.());
 
 /** Arrays past 3 items are cut in the doc (the answer's shape is in docs/openapi.json). */
 function shortened(value: unknown): unknown {

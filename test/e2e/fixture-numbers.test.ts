@@ -1,16 +1,14 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { openPipeline, type Pipeline } from '../../lib/local/stack.js';
-import { backfill } from '../../lib/local/backfill.js';
+import type { Pipeline } from '../../lib/local/stack.js';
 import { createApiHandler } from '../../functions/api/handler.js';
 import { lambdaContext } from '../../lib/local/queue-consumer.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { normalise } from '../../lib/nostr/normalise.js';
 import { userScope } from '../../lib/counters/contributions.js';
-import { FIXTURE_FILES, fixturePath, loadFixture } from '../support/fixtures.js';
+import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';
+import { fixturePipeline } from '../support/fixture-pipeline.js';
 
 /**
  * The fixtures' headline numbers as Funnel computes them (ingest → compactor → the API and the settled
@@ -24,20 +22,14 @@ const END = '<!-- fixture-numbers:end -->';
 const clock = { now: () => Date.parse('2030-01-01T00:00:00Z') };
 const events = FIXTURE_FILES.flatMap(loadFixture);
 const byId = new Map(events.map((e) => [e.id, e]));
-let dir: string;
 let pipeline: Pipeline;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'funnel-fixture-numbers-'));
-  pipeline = await openPipeline({ dataDir: dir, clock, batchWindowMs: 0, ephemeralCounters: true });
-  for (const file of FIXTURE_FILES) await backfill(fixturePath(file), pipeline);
-  await pipeline.compact();
+  ({ pipeline, close } = await fixturePipeline('fixture-numbers', clock));
 }, 60_000);
 
-afterAll(async () => {
-  await pipeline?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(async () => close?.());
 
 const short = (hex: string) => `\`${hex.slice(0, 8)}\``;
 

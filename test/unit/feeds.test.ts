@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
-import {
-  addressDeletedNamespace,
-  deletedNamespace,
-  eventNamespace,
-  revisionId,
-  revisionsNamespace,
-  videosByAuthorNamespace,
-  videosByDayNamespace,
-  type IndexedEvent,
-} from '../../lib/counters/event-index.js';
+import { addressDeletedNamespace, deletedNamespace } from '../../lib/counters/event-index.js';
 import { addressScope, eventScope } from '../../lib/counters/contributions.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import type { CounterStore } from '../../lib/ports.js';
@@ -31,39 +22,15 @@ import { createFeedsHandler } from '../../functions/feeds/handler.js';
 import { ResponseCache } from '../../lib/api/cache.js';
 import { lambdaContext } from '../../lib/local/queue-consumer.js';
 import { fixedClock } from '../support/local.js';
+import { hex, publishVideo } from '../support/videos.js';
 
 const NOW_MS = Date.parse('2026-03-10T12:00:00Z');
 const NOW = NOW_MS / 1000;
 const HOUR = 3600;
 const DAY = 86400;
 const retention = retentionFromEnv({});
-const hex = (n: number, prefix = 'e') => (prefix + n.toString(16)).padStart(64, '0');
 
-/** A video as ingest indexes it (lib/counters/event-index.ts indexRecords): by event, revision, day and author. */
-async function publish(counters: CounterStore, video: Partial<IndexedEvent> & { id: string; created_at: number }): Promise<IndexedEvent> {
-  const v: IndexedEvent = {
-    author: hex(1, 'a'),
-    kind: 21,
-    type: 'video',
-    address: null,
-    title: `video ${video.id.slice(-4)}`,
-    media_url: 'https://v.example/x.mp4',
-    image_url: null,
-    duration_s: 30,
-    published_at: null,
-    hashtags: [],
-    ...video,
-  };
-  const value = v as unknown as Record<string, unknown>;
-  const id = revisionId(v.created_at, v.id);
-  await counters.putStates([
-    { namespace: eventNamespace(v.id), id: 0, value },
-    { namespace: videosByDayNamespace(Math.floor(v.created_at / DAY) * DAY), id, value },
-    { namespace: videosByAuthorNamespace(v.author), id, value },
-    ...(v.address ? [{ namespace: revisionsNamespace(v.address), id, value }] : []),
-  ]);
-  return v;
-}
+const publish = publishVideo;
 
 /** Live engagement aimed at a scope (`e:<id>` or `a:<address>`), as ingest adds it: per hour. */
 const engage = (counters: CounterStore, scope: string, add: Record<string, number>) =>

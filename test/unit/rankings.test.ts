@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
-import { eventNamespace, revisionId, videosByAuthorNamespace, videosByDayNamespace, type IndexedEvent } from '../../lib/counters/event-index.js';
+import type { IndexedEvent } from '../../lib/counters/event-index.js';
+import { hex, publishVideo } from '../support/videos.js';
 import { eventScope } from '../../lib/counters/contributions.js';
 import { computeRankings, precomputeRankings, RANKING_SIZE, type RankedCreator, type RankedHashtag, type RankedVideo } from '../../lib/query/rankings.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
@@ -14,18 +15,11 @@ const NOW_MS = Date.parse('2026-03-10T12:00:00Z');
 const NOW = NOW_MS / 1000;
 const DAY = 86400;
 const retention = retentionFromEnv({});
-const hex = (n: number, prefix = 'e') => (prefix + n.toString(16)).padStart(64, '0');
 const deps = (counters: CounterStore, nowMs = NOW_MS) => ({ counters, clock: fixedClock(nowMs), retention });
 
+/** A video as ingest indexes it, with `likes` counted live on it. */
 async function publish(counters: CounterStore, video: Partial<IndexedEvent> & { id: string; created_at: number }, likes = 0): Promise<IndexedEvent> {
-  const v: IndexedEvent = { author: hex(1, 'a'), kind: 21, type: 'video', address: null, title: null, media_url: null, image_url: null, duration_s: null, published_at: null, hashtags: [], ...video };
-  const value = v as unknown as Record<string, unknown>;
-  const id = revisionId(v.created_at, v.id);
-  await counters.putStates([
-    { namespace: eventNamespace(v.id), id: 0, value },
-    { namespace: videosByDayNamespace(Math.floor(v.created_at / DAY) * DAY), id, value },
-    { namespace: videosByAuthorNamespace(v.author), id, value },
-  ]);
+  const v = await publishVideo(counters, { title: null, media_url: null, duration_s: null, ...video });
   if (likes) await counters.add([{ scope: eventScope(v.id), granularity: 'h', bucket: Math.floor(v.created_at / 3600) * 3600, add: { likes } }]);
   return v;
 }
