@@ -13,7 +13,7 @@ import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
 import { lastSettledAt, settleBuckets, settledShards, settleRelation, type SettleDeps } from '../counters/settle-run.js';
-import { forEachLimited, forEachMapped } from '../util/concurrency.js';
+import { forEachMapped } from '../util/concurrency.js';
 import { ShardsPendingError } from '../counters/settle-shards.js';
 import { readJsonLines } from '../util/json-lines.js';
 
@@ -345,10 +345,12 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     const listed = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))));
     const withFacts = group.filter((_, i) => listed[i]!.keys.length > 0).map((h) => h.id);
     // Replies whose parent arrived after them: resolved into the hour before it settles.
-    await forEachLimited(withFacts, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, async (h) => void (await resolveHourReplies(h, deps)));
+    const resolved = await forEachMapped(withFacts, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => resolveHourReplies(h, deps));
     await markRetractedHours(withFacts, nowSeconds);
-    // Settled first, over the objects as ingest left them (so copies are visible), then merged.
-    const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))));
+    // Settled first, over the objects as ingest left them (so copies are visible), then merged; an hour
+    // that gained resolved copies is listed again for its size.
+    const changed = new Set(withFacts.filter((_, i) => resolved[i]! > 0));
+    const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, async (h) => (changed.has(h.id) ? parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))) : listed[group.indexOf(h)]!));
     const planned = await planStatements(
       'h',
       group.map((h, i) => ({ bucket: h.id, bytes: sizes[i]!.bytes, objects: sizes[i]!.keys.length })),
