@@ -182,12 +182,13 @@ const bulkBody = (id: z.ZodString) => z.strictObject({ ids: z.array(id).min(1, '
 const eventsBulkBody = bulkBody(hex64);
 const videosBulkBody = bulkBody(videoId);
 
-const eventStatsResponse = (id: string, deps: RouteDeps) => cachedJson(deps, `event:${id}`, 60, () => eventStats(id, deps));
-async function videoStatsResponse(raw: string, deps: RouteDeps): Promise<HttpResponse> {
+/** An event's stats answer, cached under one key for the single and the bulk route. */
+const eventStatsAnswer = (id: string, deps: RouteDeps) => cachedValue(deps, `event:${id}`, ttlForWindow(60), () => eventStats(id, deps));
+async function videoStatsAnswer(raw: string, deps: RouteDeps) {
   const id = parse(videoId, raw);
   const result = await videoStats(id, deps);
   if (!result) throw new HttpError('not_a_video', `event ${id} is not a video`);
-  return json(200, result, cacheControlFor(60));
+  return result;
 }
 
 function bodyOf<T>(schema: z.ZodType<T>, request: ApiRequest): T {
@@ -313,13 +314,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
     },
     handle: async (_p, request, deps) => {
       const { project, app } = await appAuth(request, deps);
-      let body: unknown;
-      try {
-        body = JSON.parse(request.body ?? '');
-      } catch {
-        throw new HttpError('bad_request', 'the body must be JSON: {"events": [...]}');
-      }
-      const { events } = parse(appEventsRequestSchema, body);
+      const { events } = bodyOf(appEventsRequestSchema, request);
       // Each event is checked here so the caller learns what is wrong; ingest checks again.
       const rejected: { index: number; message: string }[] = [];
       const accepted: unknown[] = [];
@@ -399,7 +394,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
   },
   {
     spec: { method: 'GET', path: '/api/events/{id}/stats', operationId: 'eventStats', summary: 'All-time engagement of one event: reactions, replies, reposts, zaps, sats, views', tag: 'events', params: z.object({ id: z.string().describe('the event id, 64 hex') }), responses: { 200: { description: 'the stats', schema: contract.eventStatsSchema } } },
-    handle: async (params, _r, deps) => eventStatsResponse(parse(hex64, params.id), deps),
+    handle: async (params, _r, deps) => json(200, await eventStatsAnswer(parse(hex64, params.id), deps), cacheControlFor(60)),
   },
   {
     spec: {
@@ -411,7 +406,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       body: eventsBulkBody,
       responses: { 200: { description: 'one item per id, in order', schema: contract.eventStatsBulkSchema } },
     },
-    handle: async (_p, request, deps) => bulkStats(bodyOf(eventsBulkBody, request).ids, (id) => eventStatsResponse(id, deps)),
+    handle: async (_p, request, deps) => bulkStats(bodyOf(eventsBulkBody, request).ids, (id) => eventStatsAnswer(id, deps)),
   },
   {
     spec: { method: 'GET', path: '/api/videos', operationId: 'videoFeed', summary: 'The video feed, recent or trending, each card with its stats (precomputed)', tag: 'videos', query: videoFeedQuery, responses: { 200: { description: 'the feed', schema: contract.feedSchema } } },
@@ -464,7 +459,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
   },
   {
     spec: { method: 'GET', path: '/api/videos/{id}/stats', operationId: 'videoStats', summary: 'All-time engagement of a video, over every revision of an addressable one', tag: 'videos', params: z.object({ id: z.string().describe('the video event id (64 hex) or its address kind:pubkey:d') }), responses: { 200: { description: 'the stats', schema: contract.videoStatsSchema } } },
-    handle: async (params, _r, deps) => videoStatsResponse(params.id!, deps),
+    handle: async (params, _r, deps) => json(200, await videoStatsAnswer(params.id!, deps), cacheControlFor(60)),
   },
   {
     spec: {
@@ -476,7 +471,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       body: videosBulkBody,
       responses: { 200: { description: 'one item per id, in order', schema: contract.videoStatsBulkSchema } },
     },
-    handle: async (_p, request, deps) => bulkStats(bodyOf(videosBulkBody, request).ids, (id) => videoStatsResponse(id, deps)),
+    handle: async (_p, request, deps) => bulkStats(bodyOf(videosBulkBody, request).ids, (id) => videoStatsAnswer(id, deps)),
   },
 ];
 

@@ -63,10 +63,16 @@ export async function cachedJson(deps: ApiDeps, key: string, windowSeconds: numb
   return json(200, await cachedValue(deps, key, ttlForWindow(windowSeconds), compute), cacheControlFor(windowSeconds));
 }
 
-/** One stats answer as the single route gives it (cached under the same key), or the error it would answer. */
-async function statsOrError(compute: () => Promise<HttpResponse>): Promise<{ data?: unknown; meta?: unknown; error?: { code: string; message: string } }> {
+/** A stats answer: what the single route answers in its body. */
+export interface StatsAnswer {
+  data: unknown;
+  meta: { freshness: { stalenessMs: number | null } };
+}
+
+/** One id's answer, or the error its single route would answer. */
+async function answerOrError(compute: () => Promise<StatsAnswer>): Promise<Partial<StatsAnswer> & { error?: { code: string; message: string } }> {
   try {
-    return JSON.parse((await compute()).body) as { data: unknown; meta: unknown };
+    return await compute();
   } catch (error) {
     if (error instanceof DeletedError) return { error: { code: 'deleted', message: error.message } };
     if (error instanceof HttpError) return { error: { code: error.code, message: error.message } };
@@ -74,12 +80,11 @@ async function statsOrError(compute: () => Promise<HttpResponse>): Promise<{ dat
   }
 }
 
-/** A bulk answer: each id's single answer, in order, and the freshness of the whole (the oldest part). */
-export async function bulkStats(ids: string[], one: (id: string) => Promise<HttpResponse>): Promise<HttpResponse> {
-  const answers = await forEachMapped(ids, BULK_STATS_CONCURRENCY, (id) => statsOrError(() => one(id)));
-  const metas = answers.map((a) => a.meta).filter((m): m is { freshness: { stalenessMs: number | null } } => !!m);
-  const stalest = metas.reduce<(typeof metas)[number] | undefined>((worst, m) => (!worst || (m.freshness.stalenessMs ?? 0) > (worst.freshness.stalenessMs ?? 0) ? m : worst), undefined);
+/** A bulk answer: each id's single answer (the same object, not its text parsed back), in order, and the freshness of the stalest. */
+export async function bulkStats(ids: string[], one: (id: string) => Promise<StatsAnswer>): Promise<HttpResponse> {
+  const answers = await forEachMapped(ids, BULK_STATS_CONCURRENCY, (id) => answerOrError(() => one(id)));
+  const metas = answers.map((a) => a.meta).filter((m): m is StatsAnswer['meta'] => !!m);
+  const stalest = metas.reduce<StatsAnswer['meta'] | undefined>((worst, m) => (!worst || (m.freshness.stalenessMs ?? 0) > (worst.freshness.stalenessMs ?? 0) ? m : worst), undefined);
   const data = ids.map((id, i) => (answers[i]!.error ? { id, error: answers[i]!.error } : answers[i]!.data));
   return json(200, { data, meta: stalest ?? null }, cacheControlFor(60));
 }
-
