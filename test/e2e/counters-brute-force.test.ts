@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WorkloadGenerator, seededRandom, simulatedUsers } from '../../lib/local/simulator.js';
 import { ingestBatch } from '../../lib/ingest/ingest.js';
 import { packEvents } from '../../lib/ingest/message.js';
@@ -15,6 +15,9 @@ import { verifyDrift } from '../../lib/jobs/verify.js';
 import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
 import type { Fact } from '../../lib/facts/schema.js';
 import { localStores } from '../support/local.js';
+
+// Each test settles and scans a 60-day workload (25–35 s alone here); on a shared machine that can double.
+vi.setConfig({ testTimeout: 180_000 });
 
 /**
  * The counters' promise: for every user and window, rolling or custom, before and after compaction,
