@@ -40,6 +40,8 @@ export interface ObjectStore {
 export interface ObjectSize {
   key: string;
   bytes: number;
+  /** ms since the epoch the object was written (S3's LastModified): lifecycle rules count its age from it */
+  modifiedAt?: number;
 }
 
 /** One counter item: a (scope, granularity, bucket) with numeric attributes. */
@@ -93,6 +95,8 @@ export interface CounterStore {
    */
   getState(namespace: string, id: number): Promise<Record<string, unknown> | null>;
   putState(namespace: string, id: number, value: Record<string, unknown>): Promise<void>;
+  /** Writes the record only if none exists under (namespace, id): true when this call wrote it (a conditional put, so of two writers one wins). */
+  putStateIfAbsent(namespace: string, id: number, value: Record<string, unknown>): Promise<boolean>;
   /** Many state records at once (batched writes), e.g. a batch's event-index entries. */
   putStates(records: StateRecord[]): Promise<void>;
   listState(namespace: string): Promise<{ id: number; value: Record<string, unknown> }[]>;
@@ -101,7 +105,40 @@ export interface CounterStore {
    * `field` is one of STATE_GUARD_FIELDS.
    */
   deleteStateIf(namespace: string, id: number, field: StateGuardField, expected: string | number): Promise<boolean>;
+  /**
+   * Adds rows to per-target engager lists (a video's likers, an event's zappers): one row per (list,
+   * pubkey), written so that a redelivered batch changes nothing (the row's `ref` is set, its tokens
+   * are a set union). A row keeps at most ENGAGER_ROW_MAX_TOKENS tokens: a write that would go past
+   * it is dropped, and the count of dropped writes is returned.
+   */
+  addEngagers(rows: EngagerWrite[]): Promise<{ dropped: number }>;
+  /** Up to `limit` rows of a list, in pubkey order, after the row of `after` (a pubkey) when given. */
+  engagerPage(list: string, options: { after?: string; limit: number }): Promise<EngagerRow[]>;
 }
+
+/** A row of a per-target engager list as ingest writes it. */
+export interface EngagerWrite {
+  /** the list, e.g. `lk:<address or id>` */
+  list: string;
+  /** 64 hex: the row's key */
+  pubkey: string;
+  /** what the row last saw (a liker's reaction id), set (not added) */
+  ref?: string;
+  /** numbers unioned into the row's token set (a zap's receipt and amount, engager-lists.ts) */
+  tokens?: number[];
+}
+
+export interface EngagerRow {
+  pubkey: string;
+  ref: string | null;
+  tokens: number[];
+}
+
+/**
+ * Tokens one engager row keeps at most (its item stays under ≈ 10 KB, so a write to it costs at most
+ * ≈ 10 units however many events target it): a zapper's first 1,000 zaps of one event.
+ */
+export const ENGAGER_ROW_MAX_TOKENS = 1_000;
 
 /**
  * The state-record fields a conditional delete may test (a dirty mark's token and time). DynamoDB

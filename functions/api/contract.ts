@@ -49,7 +49,15 @@ const totalsFields = {
   zapsReceived: count,
   zapSatsReceived: count,
 };
-export const userTotalsSchema = z.strictObject({ ...totalsFields, uniqueEngagers: count }).meta({ id: 'UserTotals' });
+const zapAmountsSchema = z
+  .array(z.strictObject({ minSats: count, maxSats: count.nullable().describe('exclusive; null for the last bin'), zaps: count }))
+  .describe('zaps received by amount, in decades of sats (the bins sum to zapsReceived)');
+const distinctFields = {
+  zapAmounts: zapAmountsSchema,
+  uniqueEngagers: count.describe('distinct pubkeys that engaged (a HyperLogLog estimate on the counters, exact in jobs)'),
+  uniqueZappers: count.describe('distinct zap senders (estimated like uniqueEngagers)'),
+};
+export const userTotalsSchema = z.strictObject({ ...totalsFields, ...distinctFields }).meta({ id: 'UserTotals' });
 const topPost = z.strictObject({ id: z.string(), engagement: count });
 const topHashtag = z.strictObject({ tag: z.string(), count });
 const topZapper = z.strictObject({ pubkey: hex64, sats: count });
@@ -90,11 +98,12 @@ export const drilldownSchema = z
       z.array(topZapper),
       z.strictObject({ hours: z.array(z.strictObject({ hour: z.int().min(0).max(23), engagement: count })).length(24), best: z.array(z.int()) }),
       z.strictObject({ days: z.array(z.strictObject({ day: z.string(), index: z.int().min(0).max(6), engagement: count })).length(7), best: z.array(z.string()) }),
-      z.array(z.strictObject({ ts: z.int(), ...totalsFields, uniqueEngagers: count })),
+      z.strictObject({ days: z.array(z.strictObject({ day: z.string(), index: z.int().min(0).max(6), hours: z.array(count).length(24), engagement: count })).length(7), best: z.array(z.strictObject({ day: z.string(), index: z.int().min(0).max(6), hour: z.int().min(0).max(23), engagement: count })).max(3) }).describe('heatmap: engagement per weekday (0 = Sunday) × hour, in the tz asked for'),
+      z.array(z.strictObject({ ts: z.int(), ...totalsFields, ...distinctFields })),
     ]),
     meta: drilldownMeta,
   })
-  .meta({ id: 'UserDrilldown', description: 'top-posts, top-hashtags, zappers (lists), best-hours, best-days, timeline' });
+  .meta({ id: 'UserDrilldown', description: 'top-posts, top-hashtags, zappers (lists), best-hours, best-days, heatmap, timeline' });
 
 export const jobAcceptedSchema = z
   .strictObject({
@@ -164,6 +173,14 @@ export const feedSchema = z
 
 export const videoListSchema = z.strictObject({ data: z.array(videoCardSchema), meta: z.strictObject({ source: z.literal('live'), generatedAt: isoTime, pagination: paginationSchema }) }).meta({ id: 'VideoList' });
 
+const engagerListMeta = z.strictObject({ source: z.literal('live'), generatedAt: isoTime, pagination: paginationSchema });
+export const likersSchema = z
+  .strictObject({ data: z.array(z.strictObject({ pubkey: hex64 })), meta: engagerListMeta })
+  .meta({ id: 'VideoLikers', description: 'one row per pubkey that liked the video (NIP-25 + or empty; dislikes and emoji left out; retracted likes left out), in pubkey order' });
+export const zappersSchema = z
+  .strictObject({ data: z.array(z.strictObject({ pubkey: hex64, zaps: count, sats: count })), meta: engagerListMeta })
+  .meta({ id: 'EventZappers', description: 'one row per zap sender, with their zaps of the event and total sats, in pubkey order' });
+
 export const globalStatsSchema = z
   .strictObject({ data: z.strictObject({ totalEvents: count, eventsByKind: z.record(z.string(), count), rejectedByReason: z.record(z.string(), count) }), meta: metaSchema })
   .meta({ id: 'GlobalStats' });
@@ -181,8 +198,37 @@ export const appMetricSchema = z
   .meta({ id: 'AppMetric' });
 
 export const appEventsAcceptedSchema = z
-  .strictObject({ data: z.strictObject({ accepted: count, rejected: z.array(z.strictObject({ index: z.int().min(0), message: z.string() })) }), meta: z.strictObject({ project: z.string() }) })
+  .strictObject({
+    data: z.strictObject({
+      accepted: count,
+      rejected: z.array(
+        z.strictObject({
+          index: z.int().min(0),
+          reason: z.enum(['invalid_shape', 'schema_invalid', 'unregistered_type', 'unknown_schema_version']).describe('counted under this name (docs/metrics.md)'),
+          message: z.string().describe('what is wrong, with the path of the failing value'),
+        }),
+      ),
+    }),
+    meta: z.strictObject({ project: z.string() }),
+  })
   .meta({ id: 'AppEventsAccepted', description: 'accepted events are on the ingest queue; each rejected one says why' });
+
+const schemaVersionSchema = z
+  .strictObject({
+    eventType: z.string(),
+    version: z.int().min(1),
+    schema: z.record(z.string(), z.unknown()).describe('JSON Schema (draft 2020-12) for the events\' properties'),
+    dimensions: z.array(z.string()),
+    registeredAt: isoTime,
+  })
+  .meta({ id: 'SchemaVersion', description: 'one immutable version of an event type\'s schema' });
+const projectMeta = z.strictObject({ project: z.string() });
+export const schemaVersionAnswerSchema = z.strictObject({ data: schemaVersionSchema, meta: projectMeta }).meta({ id: 'SchemaVersionAnswer' });
+export const schemaListSchema = z.strictObject({ data: z.array(schemaVersionSchema).describe('each event type\'s newest version'), meta: projectMeta }).meta({ id: 'SchemaList' });
+export const projectSettingsSchema = z
+  .strictObject({ unregisteredEvents: z.enum(['accept', 'reject']).describe('events of a type with no schema: stored (accept, the default) or refused (reject)') })
+  .meta({ id: 'ProjectSettings' });
+export const projectSettingsAnswerSchema = z.strictObject({ data: projectSettingsSchema, meta: projectMeta }).meta({ id: 'ProjectSettingsAnswer' });
 
 export const healthSchema = z
   .strictObject({ status: z.enum(['ok', 'degraded']), time: isoTime, checks: z.record(z.string(), z.looseObject({ ok: z.boolean() })) })
@@ -214,3 +260,8 @@ export const creatorLeaderboardSchema = z
 export const hashtagRankingSchema = z
   .strictObject({ data: z.array(z.strictObject({ rank, tag: z.string(), engagement: count, videos: count })), meta: rankingMeta })
   .meta({ id: 'HashtagRanking' });
+
+/** GET /api/analytics/top-authors: the most active authors (events published) over the settled part of a window. */
+export const topAuthorsSchema = z
+  .strictObject({ data: z.array(z.strictObject({ rank, pubkey: hex64, events: count })), meta: metaSchema })
+  .meta({ id: 'TopAuthors', description: 'ranked from the settled hours\' bounded top lists (docs/metrics.md); meta.partialReason says when a live tail is not ranked' });

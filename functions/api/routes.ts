@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { jobResultKey, readJob } from '../../lib/jobs/jobs.js';
-import { appEventSchema, appEventsRequestSchema } from '../../lib/app/events.js';
+import { appEventsRequestSchema } from '../../lib/app/events.js';
+import { listSchemas, projectSettings, putProjectSettings, registerSchema, schemaVersions, screenAppEvents, schemaValidatorsFor, SchemaRegistrationError } from '../../lib/app/schemas.js';
 import { decodePathSegment } from '../../lib/api/request.js';
 import { APP_METRICS, appMetric, type AppMetric } from '../../lib/query/app-metrics.js';
 import { searchVideos, videosByAuthor, type VideoPage } from '../../lib/query/video-feeds.js';
 import { feedPage, feedResponse, readFeed, StaleCursorError, type FeedKind, type FeedSort } from '../../lib/query/feeds.js';
-import { decodeCursor, encodeCursor, type Cursor, type RecentCursor } from '../../lib/query/cursor.js';
+import { decodeCursor, encodeCursor, type Cursor, type PubkeyCursor, type RecentCursor } from '../../lib/query/cursor.js';
+import { eventZappers, videoLikers } from '../../lib/query/engagers.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
 import { ttlForWindow } from '../../lib/api/cache.js';
 import { customWindow, MAX_SYNC_WINDOW_SECONDS, rollingWindow, WindowError, type QueryWindow } from '../../lib/query/window.js';
@@ -20,6 +22,7 @@ import type { ApiDeps, ApiRequest, RouteDeps } from '../../lib/api/deps.js';
 import { bulkStats, cachedJson, cachedValue, MAX_JOB_WINDOW_SECONDS, throughCache, viaJobIfNeeded } from '../../lib/api/read-policy.js';
 import * as contract from './contract.js';
 import { RANKING_PERIODS, rankingPage, readRankingOrCompute, type RankingList, type RankingPeriod } from '../../lib/query/rankings.js';
+import { DASHBOARD_ROUTES } from './dashboard-routes.js';
 
 export type { ApiDeps, ApiRequest, RouteDeps } from '../../lib/api/deps.js';
 
@@ -145,10 +148,29 @@ function recentCursorFrom(text: string | undefined): RecentCursor | undefined {
   if (cursor && cursor.o !== 'recent') throw new HttpError('bad_cursor', 'this cursor belongs to another list');
   return cursor ?? undefined;
 }
+function pubkeyCursorFrom(text: string | undefined): PubkeyCursor | undefined {
+  const cursor = cursorFrom(text);
+  if (cursor && cursor.o !== 'pubkey') throw new HttpError('bad_cursor', 'this cursor belongs to another list');
+  return cursor ?? undefined;
+}
+/** The meta of a page of an engager list (read as it is now, in pubkey order). */
+const engagerListMeta = (deps: ApiDeps, next: string | null, limit: number, cursor: string | undefined) => ({
+  source: 'live' as const,
+  generatedAt: new Date(deps.clock.now()).toISOString(),
+  pagination: { cursor: cursor ?? null, nextCursor: next ? encodeCursor({ o: 'pubkey', p: next }) : null, limit },
+});
+/** How long an engager-list page is reused: a new like or zap shows within this, as in the video stats. */
+const ENGAGER_LIST_CACHE_SECONDS = 10;
 const videoFeedQuery = feedQuery.extend({ sort: z.enum(['recent', 'trending']).default('recent'), kind: z.enum(['21', '22', '34235', '34236']).transform((k) => Number(k) as FeedKind).optional() });
 const searchQuery = feedQuery
   .extend({ tag: z.string().trim().toLowerCase().min(1).max(64).optional(), q: z.string().trim().min(2, 'q must be at least 2 characters').max(100).optional() })
   .refine((x) => x.tag !== undefined || x.q !== undefined, 'give tag, q or both');
+/** An app event type, named as app events name it. */
+const eventTypeParam = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'eventType must be lower-case letters, digits, _ . - (1-64 characters, starting with a letter)');
+const schemaBody = z.strictObject({
+  schema: z.record(z.string(), z.unknown()).describe('a JSON Schema (draft 2020-12) for the events\' properties: no pattern, patternProperties, format or remote $ref'),
+  dimensions: z.array(z.string().min(1).max(64)).max(3).optional().describe('properties metrics may group by (string, integer or boolean, at most 3)'),
+});
 /** App metrics (seed: `startTime`/`endTime`); a window is required. */
 const appMetricQuery = windowWithAliases('startTime', 'endTime', true);
 
@@ -177,7 +199,9 @@ const summaryAnswers = {
   202: { description: windowDoc, schema: contract.jobAcceptedSchema },
 } as const;
 
-const videoId = z.string().regex(/^([0-9a-f]{64}|\d+:[0-9a-f]{64}:.*)$/, 'id must be a video event id (64 hex) or its address kind:pubkey:d');
+const ID_OR_ADDRESS = /^([0-9a-f]{64}|\d+:[0-9a-f]{64}:.*)$/;
+const videoId = z.string().regex(ID_OR_ADDRESS, 'id must be a video event id (64 hex) or its address kind:pubkey:d');
+const eventOrAddressId = z.string().regex(ID_OR_ADDRESS, 'id must be an event id (64 hex) or an address kind:pubkey:d');
 const bulkBody = (id: z.ZodString) => z.strictObject({ ids: z.array(id).min(1, 'ids: give at least one').max(BULK_STATS_MAX_IDS, `ids: at most ${BULK_STATS_MAX_IDS}`) });
 const eventsBulkBody = bulkBody(hex64);
 const videosBulkBody = bulkBody(videoId);
@@ -315,19 +339,106 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
     handle: async (_p, request, deps) => {
       const { project, app } = await appAuth(request, deps);
       const { events } = bodyOf(appEventsRequestSchema, request);
-      // Each event is checked here so the caller learns what is wrong; ingest checks again.
-      const rejected: { index: number; message: string }[] = [];
-      const accepted: unknown[] = [];
-      events.forEach((event, index) => {
-        const result = appEventSchema.safeParse(event);
-        if (result.success) accepted.push(result.data);
-        else rejected.push({ index, message: result.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`).join('; ') });
-      });
+      const { accepted, rejected } = await screenAppEvents(events, project, schemaValidatorsFor(deps.counters, deps.clock));
       if (accepted.length) {
         const { failed } = await app.ingestQueue.sendBatch([JSON.stringify({ v: 1, source: 'app', project, events: accepted })]);
         if (failed.length) throw new HttpError('unavailable', 'the ingest queue did not take the events; retry with the same ids');
       }
       return json(202, { data: { accepted: accepted.length, rejected }, meta: { project } });
+    },
+  },
+  {
+    spec: {
+      method: 'PUT',
+      path: '/v1/schemas/{eventType}',
+      operationId: 'registerSchema',
+      summary: 'Registers a JSON Schema (draft 2020-12) for an app event type\'s properties, as its next immutable version (201; 200 when the newest version says the same already; 409 when another registration took the number)',
+      tag: 'app events',
+      headers: { 'x-api-key': { description: 'the project\'s API key', required: true } },
+      params: z.object({ eventType: eventTypeParam }),
+      body: schemaBody,
+      responses: { 200: { description: 'the newest version already says this', schema: contract.schemaVersionAnswerSchema }, 201: { description: 'registered as a new version', schema: contract.schemaVersionAnswerSchema } },
+    },
+    handle: async (params, request, deps) => {
+      const { project } = await appAuth(request, deps);
+      const eventType = parse(eventTypeParam, params.eventType!);
+      const body = bodyOf(schemaBody, request);
+      try {
+        const { version, created } = await registerSchema(deps.counters, deps.clock, project, eventType, { schema: body.schema, dimensions: body.dimensions ?? [] });
+        return json(created ? 201 : 200, { data: version, meta: { project } }, 'no-store');
+      } catch (error) {
+        if (error instanceof SchemaRegistrationError) throw new HttpError(error.code === 'conflict' ? 'conflict' : 'bad_request', error.message);
+        throw error;
+      }
+    },
+  },
+  {
+    spec: {
+      method: 'GET',
+      path: '/v1/schemas',
+      operationId: 'listSchemas',
+      summary: 'The project\'s app event types with a schema, each with its newest version',
+      tag: 'app events',
+      headers: { 'x-api-key': { description: 'the project\'s API key', required: true } },
+      responses: { 200: { description: 'the schemas', schema: contract.schemaListSchema } },
+    },
+    handle: async (_p, request, deps) => {
+      const { project } = await appAuth(request, deps);
+      return json(200, { data: await listSchemas(deps.counters, project), meta: { project } }, 'no-store');
+    },
+  },
+  {
+    spec: {
+      method: 'GET',
+      path: '/v1/schemas/{eventType}/versions/{n}',
+      operationId: 'schemaVersion',
+      summary: 'One version of an app event type\'s schema',
+      tag: 'app events',
+      headers: { 'x-api-key': { description: 'the project\'s API key', required: true } },
+      params: z.object({ eventType: eventTypeParam, n: z.string().describe('the version, 1 and up') }),
+      responses: { 200: { description: 'the version', schema: contract.schemaVersionAnswerSchema } },
+    },
+    handle: async (params, request, deps) => {
+      const { project } = await appAuth(request, deps);
+      const eventType = parse(eventTypeParam, params.eventType!);
+      const n = parse(z.coerce.number().int().min(1).max(1_000), params.n!);
+      const version = (await schemaVersions(deps.counters, project, eventType)).find((v) => v.version === n);
+      if (!version) throw new HttpError('not_found', `${eventType} has no schema version ${n}`);
+      // versions are immutable
+      return json(200, { data: version, meta: { project } }, 'private, max-age=3600');
+    },
+  },
+  {
+    spec: {
+      method: 'GET',
+      path: '/v1/settings',
+      operationId: 'projectSettings',
+      summary: 'The project\'s settings: whether events of a type with no schema are stored or refused',
+      tag: 'app events',
+      headers: { 'x-api-key': { description: 'the project\'s API key', required: true } },
+      responses: { 200: { description: 'the settings', schema: contract.projectSettingsAnswerSchema } },
+    },
+    handle: async (_p, request, deps) => {
+      const { project } = await appAuth(request, deps);
+      return json(200, { data: await projectSettings(deps.counters, project), meta: { project } }, 'no-store');
+    },
+  },
+  {
+    spec: {
+      method: 'PUT',
+      path: '/v1/settings',
+      operationId: 'putProjectSettings',
+      summary: 'Sets the project\'s settings (enforced by every api and ingest container within 30 s)',
+      tag: 'app events',
+      headers: { 'x-api-key': { description: 'the project\'s API key', required: true } },
+      body: contract.projectSettingsSchema,
+      responses: { 200: { description: 'the settings now', schema: contract.projectSettingsAnswerSchema } },
+    },
+    handle: async (_p, request, deps) => {
+      const { project } = await appAuth(request, deps);
+      const settings = bodyOf(contract.projectSettingsSchema, request);
+      await putProjectSettings(deps.counters, project, settings);
+      return json(200, { data: settings, meta: { project } }, 'no-store');
     },
   },
   {
@@ -458,6 +569,45 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
     },
   },
   {
+    spec: {
+      method: 'GET',
+      path: '/api/videos/{id}/likers',
+      operationId: 'videoLikers',
+      summary: 'Who liked a video, one row per pubkey, paged (an addressable video: its address and its newest revisions)',
+      tag: 'videos',
+      params: z.object({ id: z.string().describe('the video event id (64 hex) or its address kind:pubkey:d') }),
+      query: feedQuery,
+      responses: { 200: { description: 'one page of likers', schema: contract.likersSchema } },
+    },
+    handle: async (params, request, deps) => {
+      const id = parse(videoId, params.id!);
+      const { limit, cursor } = parse(feedQuery, request.query);
+      const after = pubkeyCursorFrom(cursor)?.p;
+      const page = await cachedValue(deps, `likers:${id}:${limit}:${cursor ?? ''}`, ENGAGER_LIST_CACHE_SECONDS * 1000, () => videoLikers(id, deps, { limit, after }));
+      if (!page) throw new HttpError('not_a_video', `event ${id} is not a video`);
+      return json(200, { data: page.rows, meta: engagerListMeta(deps, page.next, limit, cursor) }, `public, max-age=${ENGAGER_LIST_CACHE_SECONDS}`);
+    },
+  },
+  {
+    spec: {
+      method: 'GET',
+      path: '/api/events/{id}/zappers',
+      operationId: 'eventZappers',
+      summary: 'Who zapped an event (or an address), one row per sender with their zaps and total sats, paged',
+      tag: 'events',
+      params: z.object({ id: z.string().describe('the event id (64 hex), or an address kind:pubkey:d for zaps that name it') }),
+      query: feedQuery,
+      responses: { 200: { description: 'one page of zappers', schema: contract.zappersSchema } },
+    },
+    handle: async (params, request, deps) => {
+      const id = parse(eventOrAddressId, params.id!);
+      const { limit, cursor } = parse(feedQuery, request.query);
+      const after = pubkeyCursorFrom(cursor)?.p;
+      const page = await cachedValue(deps, `zappers:${id}:${limit}:${cursor ?? ''}`, ENGAGER_LIST_CACHE_SECONDS * 1000, () => eventZappers(id, deps, { limit, after }));
+      return json(200, { data: page.rows, meta: engagerListMeta(deps, page.next, limit, cursor) }, `public, max-age=${ENGAGER_LIST_CACHE_SECONDS}`);
+    },
+  },
+  {
     spec: { method: 'GET', path: '/api/videos/{id}/stats', operationId: 'videoStats', summary: 'All-time engagement of a video, over every revision of an addressable one', tag: 'videos', params: z.object({ id: z.string().describe('the video event id (64 hex) or its address kind:pubkey:d') }), responses: { 200: { description: 'the stats', schema: contract.videoStatsSchema } } },
     handle: async (params, _r, deps) => json(200, await videoStatsAnswer(params.id!, deps), cacheControlFor(60)),
   },
@@ -473,6 +623,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
     },
     handle: async (_p, request, deps) => bulkStats(bodyOf(videosBulkBody, request).ids, (id) => videoStatsAnswer(id, deps)),
   },
+  ...DASHBOARD_ROUTES,
 ];
 
 const compiled = routes.map((r) => ({ ...r, pattern: pathPattern(r.spec.path), names: pathParameterNames(r.spec.path), name: routeName(r.spec.path) }));

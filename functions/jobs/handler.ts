@@ -60,6 +60,7 @@ export const handler = (event: SQSEvent, context: Parameters<ReturnType<typeof c
     const metrics = new EmfMetrics();
     return createJobsHandler({
       limits: { cutoffBytes: env.ATHENA_BYTES_SCANNED_CUTOFF, maxJobBytes: env.JOB_MAX_SCAN_BYTES },
+      archive: env.FACTS_ARCHIVE_AFTER_DAYS,
       metrics,
       afterBatch: () => metrics.flush(),
       counters: ports.counters(),

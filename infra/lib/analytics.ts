@@ -118,6 +118,9 @@ export class Analytics extends Construct {
           'projection.hour.digits': '2',
           // literal ${dt} and ${hour}: Athena substitutes the projected values
           'storage.location.template': `s3://${bucket}/${FACTS_PREFIX}dt=\${dt}/hour=\${hour}/`,
+          // facts an analyst restored from the archive tier are read (Athena skips archived objects
+          // otherwise, restored or not); docs/athena.md, "Archived facts"
+          read_restored_glacier_objects: 'true',
         },
         storageDescriptor: {
           location: `s3://${bucket}/${FACTS_PREFIX}`,

@@ -11,7 +11,8 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
 import { acknowledge } from './nag.js';
-import { grantCounterKeys, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { ANY, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { projectSettingsNamespace, schemaTypesNamespace, schemaVersionsNamespace } from '../../lib/app/schemas.js';
 import { JOBS_PREFIX } from './jobs.js';
 import { DEFAULT_RATE_LIMIT, rateLimitEnvironment, rateLimitSettingsFromEnv, type RateLimitSettings } from '../../lib/api/rate-limit.js';
 
@@ -39,10 +40,11 @@ export interface ApiProps {
 /**
  * DynamoDB partition keys the api may write, and no others: submitting a job (lib/jobs/jobs.ts)
  * puts the job item (state record `s:job:<jobId>`) and adds to the client's hourly quota counter
- * (`quota:<client>#h`). test/infra/analytics.test.ts runs `submitJob` against the DynamoDB adapter
+ * (`quota:<client>#h`); the schema registry (lib/app/schemas.ts) puts schema versions, the project's
+ * event types and its settings. test/infra/analytics.test.ts runs `submitJob` against the DynamoDB adapter
  * and checks every key it writes matches these patterns.
  */
-export const API_WRITABLE_KEYS = ['s:job:*', 'quota:*'];
+export const API_WRITABLE_KEYS = ['s:job:*', 'quota:*', ...[schemaVersionsNamespace(ANY, ANY), schemaTypesNamespace(ANY), projectSettingsNamespace(ANY)].map(stateKey)];
 
 /**
  * The api's use of the counters table: it reads (GetItem, Query) any item, since the public routes read
@@ -103,7 +105,9 @@ export class Api extends Construct {
     rateLimitSettingsFromEnv(rateLimitEnv);
     this.fn = new FunnelFunction(this, 'Function', {
       entry: 'functions/api/handler.ts',
-      description: 'Funnel api: analytics queries over the counters',
+      description: 'Funnel api: analytics queries over the counters, and the dashboard page',
+      // the dashboard's page, scripts and stylesheet, read by functions/api/dashboard-routes.ts relative to the bundle
+      bundleFolders: ['functions/api/dashboard'],
       timeout: Duration.seconds(15),
       memorySize: 1024,
       environment: {
@@ -139,7 +143,7 @@ export class Api extends Construct {
       createDefaultStage: false,
       corsPreflight: {
         allowOrigins: props.corsOrigins,
-        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.OPTIONS],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.PUT, CorsHttpMethod.OPTIONS],
         allowHeaders: ['content-type', 'authorization', 'x-api-key'],
         maxAge: Duration.hours(1),
       },

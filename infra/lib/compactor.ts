@@ -5,7 +5,8 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { Analytics } from './analytics.js';
-import { counterKey, grantCounterKeys, SETTLED_COUNTER_KEYS, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { ANY, counterKey, grantCounterKeys, SETTLED_COUNTER_KEYS, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { eventNamespace } from '../../lib/counters/event-index.js';
 import { FunnelFunction, S3_OBJECT_ACTIONS, type ObjectGrant } from './function.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../../lib/counters/all-time.js';
 import { GLOBAL_SCOPE } from '../../lib/counters/contributions.js';
@@ -25,6 +26,8 @@ export interface CompactorProps {
   readonly analytics: Analytics;
   /** MINUTE_TTL_DAYS, HOUR_TTL_DAYS, DAY_TTL_DAYS. */
   readonly retentionEnvironment: Record<string, string>;
+  /** FACTS_ARCHIVE_AFTER_DAYS: hours and days holding objects that old are left as settled */
+  readonly archiveEnvironment: Record<string, string>;
 }
 
 export const COMPACTOR_INTERVAL = Duration.minutes(10);
@@ -86,14 +89,15 @@ export const COMPACTOR_OBJECT_ACCESS: readonly ObjectGrant[] = [
  * reads and advances the watermark, Puts the settled minute, hour and day items of every fact scope
  * (computed by Athena from the facts, so it reads no hour items back), and recomputes the month and
  * all-time totals from the global day and month items. A settled hour can hold any user, event, address or project, so those scopes are granted by
- * prefix; live minute adds, rejections, the event index, checkpoints, jobs and quotas are not granted.
+ * prefix; live minute adds, rejections, writes to the event index, checkpoints, jobs and quotas are not granted.
  */
 export const COMPACTOR_TABLE_ACCESS: readonly KeyGrant[] = [
   {
     actions: [TABLE_ACTIONS.query],
     keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS), counterKey(GLOBAL_SCOPE, 'd'), counterKey(MONTH_TOTALS_SCOPE, 'all')],
   },
-  { actions: [TABLE_ACTIONS.get], keys: [stateKey(WATERMARK), stateKey(COUNTING_LAYOUT)] },
+  // the event index, read (never written) for the parents of replies that arrived before them (reply-resolution.ts)
+  { actions: [TABLE_ACTIONS.get], keys: [stateKey(WATERMARK), stateKey(COUNTING_LAYOUT), stateKey(eventNamespace(ANY))] },
   { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS), stateKey(WATERMARK), stateKey(COUNTING_LAYOUT)] },
   { actions: [TABLE_ACTIONS.delete], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS)] },
   {
@@ -173,6 +177,7 @@ export class Compactor extends Construct {
         ATHENA_DATABASE: props.analytics.databaseName,
         SETTLE_QUEUE_URL: this.settleQueue.queueUrl,
         ...props.retentionEnvironment,
+        ...props.archiveEnvironment,
       },
     });
     this.settleQueue.grantSendMessages(this.fn);

@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { DEFAULT_RETENTION_DAYS } from '../../lib/counters/retention.js';
+import { ARCHIVE_ENV_VARIABLE, DEFAULT_ARCHIVE_AFTER_DAYS, MIN_ARCHIVE_AFTER_DAYS } from '../../lib/facts/storage-tiers.js';
 
 /** Deployment settings read from CDK context (`cdk.json` or `-c key=value`). */
 export interface FunnelConfig {
@@ -33,6 +34,12 @@ export interface FunnelConfig {
   readonly dayTtlDays: number;
   /** Days the event index keeps a note, reply or comment (NOTE_INDEX_TTL_DAYS); videos are kept. Context `noteIndexTtlDays`. */
   readonly noteIndexTtlDays: number;
+  /**
+   * Days after it is written that a fact object moves to the archive tier (the facts lifecycle rule, and
+   * FACTS_ARCHIVE_AFTER_DAYS of the compactor and jobs functions). Context `factsArchiveAfterDays`;
+   * at least 60 (30 in Standard, then 30 in Standard-IA, as S3 requires).
+   */
+  readonly factsArchiveAfterDays: number;
   /** Messages per ingest invocation at most (SQS event source BatchSize). Context `ingestBatchSize`. */
   readonly ingestBatchSize: number;
   /** Seconds the event source waits to fill a batch (MaximumBatchingWindowInSeconds). Context `ingestBatchWindowSeconds`. */
@@ -67,6 +74,8 @@ export const DEFAULT_MINUTE_TTL_DAYS = DEFAULT_RETENTION_DAYS.minute;
 export const DEFAULT_HOUR_TTL_DAYS = DEFAULT_RETENTION_DAYS.hour;
 export const DEFAULT_DAY_TTL_DAYS = DEFAULT_RETENTION_DAYS.day;
 export const DEFAULT_NOTE_INDEX_TTL_DAYS = DEFAULT_RETENTION_DAYS.noteIndex;
+/** lib/facts/storage-tiers.ts' default: the core judges objects by the same age the rule moves them at. */
+export const DEFAULT_FACTS_ARCHIVE_AFTER_DAYS = DEFAULT_ARCHIVE_AFTER_DAYS;
 export const DEFAULT_INGEST_BATCH_SIZE = 100;
 export const DEFAULT_INGEST_BATCH_WINDOW_SECONDS = 5;
 export const DEFAULT_API_THROTTLE_RATE_LIMIT = 1000;
@@ -91,6 +100,7 @@ export const CONTEXT_DEFAULTS = {
   hourTtlDays: DEFAULT_HOUR_TTL_DAYS,
   dayTtlDays: DEFAULT_DAY_TTL_DAYS,
   noteIndexTtlDays: DEFAULT_NOTE_INDEX_TTL_DAYS,
+  factsArchiveAfterDays: DEFAULT_FACTS_ARCHIVE_AFTER_DAYS,
   ingestBatchSize: DEFAULT_INGEST_BATCH_SIZE,
   ingestBatchWindowSeconds: DEFAULT_INGEST_BATCH_WINDOW_SECONDS,
   apiThrottleRateLimit: DEFAULT_API_THROTTLE_RATE_LIMIT,
@@ -196,6 +206,7 @@ export function readConfig(node: Node): FunnelConfig {
     hourTtlDays,
     dayTtlDays,
     noteIndexTtlDays: atLeast(node.tryGetContext('noteIndexTtlDays'), DEFAULT_NOTE_INDEX_TTL_DAYS, 'noteIndexTtlDays', 1),
+    factsArchiveAfterDays: atLeast(node.tryGetContext('factsArchiveAfterDays'), DEFAULT_FACTS_ARCHIVE_AFTER_DAYS, 'factsArchiveAfterDays', MIN_ARCHIVE_AFTER_DAYS),
     ingestBatchSize,
     ingestBatchWindowSeconds,
     apiThrottleRateLimit,
@@ -220,4 +231,9 @@ export function retentionEnvironment(config: Pick<FunnelConfig, 'minuteTtlDays' 
     DAY_TTL_DAYS: String(config.dayTtlDays),
     NOTE_INDEX_TTL_DAYS: String(config.noteIndexTtlDays),
   };
+}
+
+/** The facts' archive age as the compactor and jobs functions read it (lib/facts/storage-tiers.ts). */
+export function archiveEnvironment(config: Pick<FunnelConfig, 'factsArchiveAfterDays'>): Record<string, string> {
+  return { [ARCHIVE_ENV_VARIABLE]: String(config.factsArchiveAfterDays) };
 }

@@ -2,7 +2,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { addressScope, eventScope, GLOBAL_SCOPE, projectScope, userScope } from '../../lib/counters/contributions.js';
 import type { Granularity } from '../../lib/ports.js';
-import { counterPartitionKey, statePartitionKey } from '../../lib/adapters/aws/dynamodb-counter-store.js';
+import { counterPartitionKey, engagerPartitionKey, statePartitionKey } from '../../lib/adapters/aws/dynamodb-counter-store.js';
 
 /** Matches any characters in an IAM `StringLike` pattern. */
 export const ANY = '*';
@@ -15,6 +15,8 @@ export const ANY = '*';
  */
 export const counterKey = (scope: string, granularity: Granularity | typeof ANY) => counterPartitionKey(scope, granularity);
 export const stateKey = (namespace: string) => statePartitionKey(namespace);
+/** An engager list's rows (`l:<list>`, lib/counters/engager-lists.ts). */
+export const engagerKey = (list: string) => engagerPartitionKey(list);
 
 /**
  * Every scope an accepted fact counts into (lib/counters/contributions.ts), as patterns; ingest also
@@ -34,7 +36,7 @@ export const SETTLED_COUNTER_KEYS = [...counterKeys(MINUTE_COUNTED_SCOPES, ['m',
 /**
  * The table actions the adapter's calls need, by what they do: getState is GetItem; range and
  * listState are Query; putState is PutItem; put and putStates are BatchWriteItem; add is UpdateItem;
- * deleteStateIf is DeleteItem. Scan is never granted: it names no partition key, and a
+ * deleteStateIf is DeleteItem; addEngagers is UpdateItem and engagerPage Query. Scan is never granted: it names no partition key, and a
  * `ForAllValues` condition holds for a request with no keys at all.
  */
 export const TABLE_ACTIONS = {

@@ -28,6 +28,26 @@ export interface FunnelFunctionProps {
   readonly maxEventAge?: Duration;
   /** Concurrent executions reserved for (and the most allowed to) this function. */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Folders (relative to the repository root) copied into the bundle beside the handler, under their
+   * own name: files the code reads at run time relative to its module (the api's dashboard page).
+   */
+  readonly bundleFolders?: readonly string[];
+}
+
+/**
+ * The bundling hook that copies `folders` next to the bundle (`functions/api/dashboard` →
+ * `<bundle>/dashboard`). Bundling runs on this machine (local esbuild, no Docker), so the copy is a
+ * shell `cp` there; the source tree is `inputDir`.
+ */
+export function copyFoldersHook(folders: readonly string[]) {
+  const quote = (path: string) => `'${path.replace(/'/g, "'\\''")}'`;
+  return {
+    beforeBundling: (): string[] => [],
+    beforeInstall: (): string[] => [],
+    afterBundling: (inputDir: string, outputDir: string): string[] =>
+      folders.map((folder) => `cp -R ${quote(`${inputDir}/${folder}`)} ${quote(`${outputDir}/${folder.split('/').pop()}`)}`),
+  };
 }
 
 /** S3 object actions, by what a function does with the objects (no `s3:*Object*` wildcards). */
@@ -92,6 +112,7 @@ export class FunnelFunction extends NodejsFunction {
         banner: ESM_REQUIRE_BANNER,
         minify: true,
         sourceMap: true,
+        ...(props.bundleFolders?.length ? { commandHooks: copyFoldersHook(props.bundleFolders) } : {}),
       },
     });
     this.logs = logs;

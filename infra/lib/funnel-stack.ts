@@ -5,7 +5,7 @@ import { Api } from './api.js';
 import { Compactor } from './compactor.js';
 import { Cdn } from './cdn.js';
 import { Feeds } from './feeds.js';
-import { readConfig, retentionEnvironment, type FunnelConfig } from './config.js';
+import { archiveEnvironment, readConfig, retentionEnvironment, type FunnelConfig } from './config.js';
 import { Ingest } from './ingest.js';
 import { LiveCounters } from './live-counters.js';
 import { Jobs } from './jobs.js';
@@ -42,8 +42,10 @@ export class FunnelStack extends Stack {
     this.config = { ...readConfig(this.node), ...props.config };
     const config = this.config;
     const retention = retentionEnvironment(config);
+    // one number for the lifecycle rule and for the functions that must not read what it archives
+    const archive = archiveEnvironment(config);
 
-    this.storage = new Storage(this, 'Storage');
+    this.storage = new Storage(this, 'Storage', { factsArchiveAfterDays: config.factsArchiveAfterDays });
     const { factsBucket, countersTable } = this.storage;
 
     this.live = new LiveCounters(this, 'Live', { countersTable });
@@ -70,6 +72,7 @@ export class FunnelStack extends Stack {
       factsBucket,
       countersTable,
       analytics: this.analytics,
+      archiveEnvironment: archive,
     });
 
     this.api = new Api(this, 'Api', {
@@ -86,7 +89,7 @@ export class FunnelStack extends Stack {
     });
     if (config.cloudFront) this.cdn = new Cdn(this, 'Cdn', { httpApi: this.api.httpApi });
 
-    this.compactor = new Compactor(this, 'Compactor', { factsBucket, countersTable, analytics: this.analytics, retentionEnvironment: retention });
+    this.compactor = new Compactor(this, 'Compactor', { factsBucket, countersTable, analytics: this.analytics, retentionEnvironment: retention, archiveEnvironment: archive });
     this.feeds = new Feeds(this, 'Feeds', { countersTable, retentionEnvironment: retention });
 
     this.listener = new Listener(this, 'Listener', {

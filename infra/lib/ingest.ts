@@ -6,7 +6,9 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { consumerQueues } from './queues.js';
 import { Construct } from 'constructs';
 import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
-import { ANY, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { ANY, engagerKey, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
+import { likersList, zappersList } from '../../lib/counters/engager-lists.js';
+import { projectSettingsNamespace, schemaVersionsNamespace } from '../../lib/app/schemas.js';
 import {
   addressDeletedNamespace,
   deletedNamespace,
@@ -38,8 +40,9 @@ export const INGEST_TIMEOUT = Duration.seconds(60);
 export const MAX_RECEIVE_COUNT = 5;
 
 /**
- * What ingest writes in the counters table, and nothing it reads (it reads none): the event index
- * (lib/counters/event-index.ts), dirty-hour marks and its heartbeat (lib/counters/state.ts). Its live
+ * What ingest writes in the counters table, and what it reads (reply parents, app event schemas): the event index
+ * (lib/counters/event-index.ts), the engager lists (lib/counters/engager-lists.ts), dirty-hour marks
+ * and its heartbeat (lib/counters/state.ts). Its live
  * minute deltas go to the live queue (infra/lib/live-counters.ts), whose function adds them. Counter
  * items, the watermark, checkpoints, jobs and quotas are out of its reach.
  */
@@ -51,6 +54,11 @@ export const INGEST_TABLE_ACCESS: readonly KeyGrant[] = [
     ),
   },
   { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DRIFT_HOURS), stateKey(INGEST_HEARTBEAT)] },
+  { actions: [TABLE_ACTIONS.update], keys: [engagerKey(likersList(ANY)), engagerKey(zappersList(ANY))] },
+  // a reply's parent in the event index, when its tags do not say whom it answers (resolveReplyTargets);
+  // a project's settings and its app event types' schemas (lib/app/schemas.ts)
+  { actions: [TABLE_ACTIONS.get], keys: [stateKey(eventNamespace(ANY)), stateKey(projectSettingsNamespace(ANY))] },
+  { actions: [TABLE_ACTIONS.query], keys: [stateKey(schemaVersionsNamespace(ANY, ANY))] },
 ];
 
 /**

@@ -33,6 +33,8 @@ export interface JobsProps {
   readonly factsBucket: Bucket;
   readonly countersTable: Table;
   readonly analytics: Analytics;
+  /** FACTS_ARCHIVE_AFTER_DAYS: no query reads an hour holding objects that old */
+  readonly archiveEnvironment: Record<string, string>;
 }
 
 /**
@@ -74,6 +76,7 @@ export class Jobs extends Construct {
         ...(cutoff === undefined ? {} : { ATHENA_BYTES_SCANNED_CUTOFF: String(cutoff) }),
         // each step sends the next one
         JOBS_QUEUE_URL: this.queue.queueUrl,
+        ...props.archiveEnvironment,
       },
     });
 

@@ -42,10 +42,12 @@ export const METRIC_DIMENSIONS: Record<string, readonly string[]> = {
   [METRIC.queryLatencyMs]: ['Route'],
   [METRIC.cacheHits]: [],
   [METRIC.cacheMisses]: [],
+  [METRIC.staleAnswers]: [],
   [METRIC.jobDurationMs]: ['Status'],
   [METRIC.jobBytesScanned]: [],
   [METRIC.storageFaults]: ['Store'],
   [METRIC.objectsQuarantined]: [],
+  [METRIC.engagerRowsFull]: [],
   [METRIC.requestsRateLimited]: ['Route'],
   [METRIC.liveItemsWritten]: [],
   [METRIC.liveMessagesApplied]: [],
@@ -344,7 +346,7 @@ export class Ops extends Construct {
           leftAnnotations: [{ value: props.watermarkStalenessAlarmMinutes * 60_000, label: 'alarm' }],
         }),
         graph(
-          'API cache hit ratio (%)',
+          'API cache hit ratio (%), stale answers (per 5 minutes)',
           [
             new MathExpression({
               expression: '100 * hits / (hits + misses)',
@@ -356,7 +358,8 @@ export class Ops extends Construct {
               period: fiveMinutes,
             }),
           ],
-          { leftYAxis: { min: 0, max: 100 } },
+          // Reads answered from the last good copy while the counters fail (docs/deploy.md, "Storage faults").
+          { leftYAxis: { min: 0, max: 100 }, right: [funnelMetric(METRIC.staleAnswers, 'Sum', fiveMinutes, 'stale answers')] },
         ),
       ],
       [
@@ -387,7 +390,10 @@ export class Ops extends Construct {
       ],
       [
         graph('Storage faults by store (per 5 minutes)', [searchByDimension(METRIC.storageFaults, 'Sum', fiveMinutes)]),
-        graph('Fact objects quarantined (per hour)', [funnelMetric(METRIC.objectsQuarantined, 'Sum', Duration.hours(1), 'quarantined')]),
+        graph('Fact objects quarantined, engager-row writes dropped as full (per hour)', [
+          funnelMetric(METRIC.objectsQuarantined, 'Sum', Duration.hours(1), 'quarantined'),
+          funnelMetric(METRIC.engagerRowsFull, 'Sum', Duration.hours(1), 'engager rows full'),
+        ]),
         graph('Requests rate-limited by route (per 5 minutes)', [searchByDimension(METRIC.requestsRateLimited, 'Sum', fiveMinutes)]),
       ],
       [

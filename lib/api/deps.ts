@@ -6,6 +6,7 @@ import type { PresentedKey } from './identity.js';
 import type { HealthCheck, HealthReport } from './health.js';
 import type { RequestRateLimiter } from './rate-limit.js';
 import type { ResponseCache } from './cache.js';
+import type { LiveNoticeSource } from './live-notices.js';
 
 /** What the HTTP API runs on: the same ports in AWS and locally (functions/api wires them). */
 export interface ApiDeps {
@@ -24,6 +25,8 @@ export interface ApiDeps {
   healthChecks?: HealthCheck[];
   /** the per-caller request limit (lib/api/rate-limit.ts); without it only the stage throttle applies */
   rateLimiter?: RequestRateLimiter;
+  /** GET /api/analytics/stream: notices of new data, where a server can hold a stream open (the local stack) */
+  liveNotices?: LiveNoticeSource;
 }
 
 /** What the router needs beyond ApiDeps, built once by createApiHandler. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isStaleAnswer, STALE_CACHE_CONTROL } from './stale-answers.js';
 
 /** The HTTP envelope shared by every route: JSON bodies and `{"error":{"code","message"}}` errors. */
 export interface HttpResponse {
@@ -24,6 +25,7 @@ export const ERROR_STATUS = {
   not_a_video: 404,
   deleted: 404,
   method_not_allowed: 405,
+  conflict: 409,
   payload_too_large: 413,
   quota_exceeded: 429,
   rate_limited: 429,
@@ -47,10 +49,14 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A JSON response. A public answer marked stale (lib/api/stale-answers.ts) is reused for a second at
+ * most, whatever its route's class: a CDN must not keep a stale copy once the stores answer again.
+ */
 export function json(statusCode: number, body: unknown, cacheControl = 'no-store'): HttpResponse {
   return {
     statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': cacheControl },
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': cacheControl.startsWith('public') && isStaleAnswer(body) ? STALE_CACHE_CONTROL : cacheControl },
     body: JSON.stringify(body),
   };
 }
@@ -97,7 +103,7 @@ export function withValidator(response: HttpResponse, method: string, ifNoneMatc
 export function corsHeaders(origin: string): Record<string, string> {
   return {
     'access-control-allow-origin': origin,
-    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    'access-control-allow-methods': 'GET, POST, PUT, OPTIONS',
     'access-control-allow-headers': 'content-type, x-api-key, if-none-match',
     'access-control-expose-headers': 'etag, retry-after, x-correlation-id',
     'access-control-max-age': '3600',

@@ -7,7 +7,7 @@ import { ERROR_CODES, ERROR_STATUS } from './http.js';
  * (`GET /openapi.json`, docs/openapi.json) and the contract tests all read that one declaration.
  */
 export interface RouteSpec {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   /** OpenAPI path template: `/api/events/{id}/stats` */
   path: string;
   operationId: string;
@@ -18,7 +18,7 @@ export interface RouteSpec {
   query?: z.ZodType;
   body?: z.ZodType;
   /** answers by status; errors need no entry (every route may answer the shared error body) */
-  responses: Partial<Record<200 | 202 | 304 | 503, { description: string; schema?: z.ZodType; contentType?: string }>>;
+  responses: Partial<Record<200 | 201 | 202 | 304 | 503, { description: string; schema?: z.ZodType; contentType?: string }>>;
   /** headers the route reads (documented as parameters) */
   headers?: Record<string, { description: string; required?: boolean }>;
 }

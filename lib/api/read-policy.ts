@@ -5,8 +5,10 @@ import { MAX_SYNC_WINDOW_SECONDS, timelineStep } from '../query/window.js';
 import { BULK_STATS_CONCURRENCY, DeletedError } from '../query/event-stats.js';
 import { userScope } from '../counters/contributions.js';
 import { forEachMapped } from '../util/concurrency.js';
+import { isStoreUnavailable } from '../store-faults.js';
 import { ttlForWindow } from './cache.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from './http.js';
+import { hasFreshness, isStaleAnswer, markedStale } from './stale-answers.js';
 import type { ApiDeps, ApiRequest } from './deps.js';
 
 /**
@@ -25,7 +27,15 @@ export const MAX_JOB_WINDOW_SECONDS = 3660 * 86400;
 export async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps: ApiDeps): Promise<HttpResponse | null> {
   const { window } = request;
   const tooLong = window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS;
-  const plan = tooLong ? null : await planFor(userScope(request.pubkey), window, deps, timelineStep(window) === 3600);
+  let plan;
+  try {
+    plan = tooLong ? null : await planFor(userScope(request.pubkey), window, deps, timelineStep(window) === 3600);
+  } catch (error) {
+    // The counters did not answer (the watermark): the read goes on to the cache, whose last good copy
+    // of this window may answer, marked stale; without one, its computation fails the same way (503).
+    if (isStoreUnavailable(error)) return null;
+    throw error;
+  }
   if (!tooLong && !plan?.unanswerable) return null;
   if (!deps.jobs) {
     throw new HttpError('bad_window', plan?.unanswerable ?? `windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days need the jobs runner, which is not configured`);
@@ -47,12 +57,22 @@ export async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest
   });
 }
 
-/** A value through the response cache, and whether it came from it (counted as a hit or a miss). */
+/**
+ * A value through the response cache, and whether it came from it (counted as a hit, a miss or a stale
+ * answer). Stale-if-error: when computing it fails because a store did not answer (throttled, down,
+ * timed out: lib/store-faults.ts) and the key has a last good copy that can say it is stale (an answer
+ * with `meta.freshness`), that copy answers, marked (lib/api/stale-answers.ts). Otherwise the error
+ * stands: a 503 when a store did not answer.
+ */
 export async function throughCache<T>(deps: ApiDeps, key: string, ttlMs: number, compute: () => Promise<T>): Promise<{ value: T; cached: boolean }> {
   if (!deps.cache) return { value: await compute(), cached: false };
-  const { value, cached } = await deps.cache.get(key, ttlMs, compute);
-  deps.metrics?.count(cached ? METRIC.cacheHits : METRIC.cacheMisses);
-  return { value: value as T, cached };
+  const read = await deps.cache.get(key, ttlMs, compute, (error, lastGood) => isStoreUnavailable(error) && hasFreshness(lastGood));
+  if (read.staleMs !== undefined && hasFreshness(read.value)) {
+    deps.metrics?.count(METRIC.staleAnswers);
+    return { value: markedStale(read.value, read.staleMs) as T, cached: true };
+  }
+  deps.metrics?.count(read.cached ? METRIC.cacheHits : METRIC.cacheMisses);
+  return { value: read.value as T, cached: read.cached };
 }
 
 /** A value through the response cache. */
@@ -69,22 +89,34 @@ export interface StatsAnswer {
   meta: { freshness: { stalenessMs: number | null } };
 }
 
-/** One id's answer, or the error its single route would answer. */
-async function answerOrError(compute: () => Promise<StatsAnswer>): Promise<Partial<StatsAnswer> & { error?: { code: string; message: string } }> {
+/** One id's answer, or the error its single route would answer (a store that did not answer: `unavailable`). */
+async function answerOrError(compute: () => Promise<StatsAnswer>): Promise<Partial<StatsAnswer> & { error?: { code: string; message: string }; unavailable?: unknown }> {
   try {
     return await compute();
   } catch (error) {
     if (error instanceof DeletedError) return { error: { code: 'deleted', message: error.message } };
     if (error instanceof HttpError) return { error: { code: error.code, message: error.message } };
+    // While the counters fail, the ids with a last good copy still answer (stale); the others say so alone.
+    if (isStoreUnavailable(error)) return { error: { code: 'unavailable', message: 'the counters did not answer for this id; retry' }, unavailable: error };
     throw error;
   }
 }
 
-/** A bulk answer: each id's single answer (the same object, not its text parsed back), in order, and the freshness of the stalest. */
+/** Which of two metas a bulk answer reports: a stale one first (the answer must say so), then the larger stalenessMs. */
+const staler = (a: StatsAnswer['meta'], b: StatsAnswer['meta']) =>
+  isStaleAnswer({ meta: a }) !== isStaleAnswer({ meta: b }) ? isStaleAnswer({ meta: a }) : (a.freshness.stalenessMs ?? 0) > (b.freshness.stalenessMs ?? 0);
+
+/**
+ * A bulk answer: each id's single answer (the same object, not its text parsed back), in order, and
+ * the freshness of the stalest. When no id could be answered because a store did not, the whole
+ * request is the 503 its single routes would be.
+ */
 export async function bulkStats(ids: string[], one: (id: string) => Promise<StatsAnswer>): Promise<HttpResponse> {
   const answers = await forEachMapped(ids, BULK_STATS_CONCURRENCY, (id) => answerOrError(() => one(id)));
   const metas = answers.map((a) => a.meta).filter((m): m is StatsAnswer['meta'] => !!m);
-  const stalest = metas.reduce<StatsAnswer['meta'] | undefined>((worst, m) => (!worst || (m.freshness.stalenessMs ?? 0) > (worst.freshness.stalenessMs ?? 0) ? m : worst), undefined);
+  const unavailable = answers.find((a) => a.unavailable !== undefined);
+  if (!metas.length && unavailable) throw unavailable.unavailable;
+  const stalest = metas.reduce<StatsAnswer['meta'] | undefined>((worst, m) => (!worst || staler(m, worst) ? m : worst), undefined);
   const data = ids.map((id, i) => (answers[i]!.error ? { id, error: answers[i]!.error } : answers[i]!.data));
   return json(200, { data, meta: stalest ?? null }, cacheControlFor(60));
 }

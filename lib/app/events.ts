@@ -24,6 +24,8 @@ export const appEventSchema = z.object({
     .string()
     .regex(/^([0-9a-f]{64}|\d+:[0-9a-f]{64}:.{0,512})$/, 'target must be a 64-hex event id or an address kind:pubkey:d')
     .optional(),
+  /** the version of the event type's registered schema to validate against; the newest when absent */
+  schemaVersion: z.number().int().min(1).max(1_000).optional(),
   properties: z
     .record(z.string(), z.unknown())
     .refine((p) => JSON.stringify(p).length <= MAX_PROPERTIES_BYTES, `properties must serialise to at most ${MAX_PROPERTIES_BYTES} bytes`)

@@ -1,5 +1,6 @@
 import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem } from '../ports.js';
 import { DENSE_SKETCH_FROM } from '../adapters/aws/dynamodb-counter-store.js';
+import { engagerRowId } from '../counters/engager-lists.js';
 
 /*
  * DynamoDB item sizes and write units, as DynamoCounterStore lays its items out
@@ -59,6 +60,11 @@ export function counterItemBytes(item: CounterItem & { expiresAt?: number }): nu
   }
   if (item.texts) for (const name in item.texts) bytes += nameBytes(name) + Buffer.byteLength(item.texts[name]!);
   return bytes;
+}
+
+/** An engager row without tokens: pk `l:<list>`, sk, the pubkey in `p`, the ref in `r`. */
+export function engagerRowBytes(list: string, pubkey: string, ref?: string): number {
+  return KEY_NAMES + Buffer.byteLength(`l:${list}`) + numberBytes(engagerRowId(pubkey)) + 1 + pubkey.length + (ref === undefined ? 0 : 1 + ref.length) + 1;
 }
 
 export const wcu = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));

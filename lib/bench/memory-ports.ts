@@ -1,4 +1,5 @@
-import type { CounterDelta, CounterItem, CounterStore, Granularity, ObjectStore, StateRecord } from '../ports.js';
+import { ENGAGER_ROW_MAX_TOKENS, type CounterDelta, type CounterItem, type CounterStore, type EngagerRow, type EngagerWrite, type Granularity, type ObjectStore, type StateRecord } from '../ports.js';
+import { engagerRowId, mergeEngagerWrites } from '../counters/engager-lists.js';
 
 /*
  * In-process ObjectStore and CounterStore for `funnel bench`.
@@ -122,6 +123,41 @@ export class MemoryCounterStore implements CounterStore {
     return out.sort((a, b) => a.bucket - b.bucket);
   }
 
+  /** engager rows by list, then row id, as the DynamoDB store keys them */
+  private readonly engagers = new Map<string, Map<number, { pubkey: string; ref: string | null; tokens: Set<number> }>>();
+  /** engager-row writes (UpdateItem each), dropped ones included */
+  engagerWrites = 0;
+
+  async addEngagers(rows: EngagerWrite[]): Promise<{ dropped: number }> {
+    let dropped = 0;
+    for (const row of mergeEngagerWrites(rows)) {
+      this.engagerWrites++;
+      let list = this.engagers.get(row.list);
+      if (!list) this.engagers.set(row.list, (list = new Map()));
+      const id = engagerRowId(row.pubkey);
+      const stored = list.get(id);
+      if (row.tokens?.length && stored && stored.tokens.size >= ENGAGER_ROW_MAX_TOKENS) {
+        dropped++;
+        continue;
+      }
+      const next = stored ?? { pubkey: row.pubkey, ref: null, tokens: new Set<number>() };
+      next.pubkey = row.pubkey;
+      if (row.ref !== undefined) next.ref = row.ref;
+      for (const token of row.tokens ?? []) next.tokens.add(token);
+      list.set(id, next);
+    }
+    return { dropped };
+  }
+
+  async engagerPage(list: string, options: { after?: string; limit: number }): Promise<EngagerRow[]> {
+    const after = options.after === undefined ? -1 : engagerRowId(options.after);
+    return [...(this.engagers.get(list) ?? new Map<number, never>())]
+      .filter(([id]) => id > after)
+      .sort((a, b) => a[0] - b[0])
+      .slice(0, options.limit)
+      .map(([, row]) => ({ pubkey: row.pubkey, ref: row.ref, tokens: [...row.tokens] }));
+  }
+
   async getState(namespace: string, id: number): Promise<Record<string, unknown> | null> {
     const value = this.state.get(namespace)?.get(id);
     return value === undefined ? null : (JSON.parse(value) as Record<string, unknown>);
@@ -132,6 +168,12 @@ export class MemoryCounterStore implements CounterStore {
     let records = this.state.get(namespace);
     if (!records) this.state.set(namespace, (records = new Map()));
     records.set(id, JSON.stringify(value));
+  }
+
+  async putStateIfAbsent(namespace: string, id: number, value: Record<string, unknown>): Promise<boolean> {
+    if (this.state.get(namespace)?.has(id)) return false;
+    await this.putState(namespace, id, value);
+    return true;
   }
 
   async putStates(records: StateRecord[]): Promise<void> {

@@ -1,8 +1,9 @@
-import type { CounterDelta, CounterItem, CounterStore, Granularity, StateRecord } from '../ports.js';
+import type { CounterDelta, CounterItem, CounterStore, EngagerRow, EngagerWrite, Granularity, StateRecord } from '../ports.js';
+import { engagerRowId, mergeEngagerWrites } from '../counters/engager-lists.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../counters/all-time.js';
 import { GLOBAL_SCOPE } from '../counters/contributions.js';
 import { COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
-import { ItemSize, stateRecordBytes, wcu } from './dynamo-size.js';
+import { engagerRowBytes, ItemSize, numberBytes, stateRecordBytes, wcu } from './dynamo-size.js';
 
 /*
  * A CounterStore that prices every write as DynamoDB would bill it, for the load bench.
@@ -29,6 +30,8 @@ export type WriteKind =
   | 'vday'
   | 'vuser'
   | 'vtag'
+  | 'likers'
+  | 'zappers'
   | 'dirty_hour'
   | 'dirty_day'
   | 'drift_hour'
@@ -53,6 +56,8 @@ export const WRITE_KINDS: { kind: WriteKind; label: string; request: string }[] 
   { kind: 'vday', label: 'video list vday:', request: 'BatchWrite Put' },
   { kind: 'vuser', label: 'video list vuser:', request: 'BatchWrite Put' },
   { kind: 'vtag', label: 'video list vtag:', request: 'BatchWrite Put' },
+  { kind: 'likers', label: 'engager rows: video likers lk:', request: 'UpdateItem' },
+  { kind: 'zappers', label: 'engager rows: zappers zp:', request: 'UpdateItem' },
   { kind: 'dirty_hour', label: 'state: dirty-hour marks', request: 'PutItem' },
   { kind: 'dirty_day', label: 'state: dirty-day marks', request: 'PutItem' },
   { kind: 'drift_hour', label: 'state: drift-hour marks', request: 'PutItem' },
@@ -178,6 +183,23 @@ export class PricingCounterStore implements CounterStore {
     return (granularity === 'd' && scope === GLOBAL_SCOPE) || granularity === 'all';
   }
 
+  /** Engager rows, priced as DynamoCounterStore writes them: one UpdateItem per (list, pubkey) of the batch, the row growing by its tokens. */
+  async addEngagers(rows: EngagerWrite[]): Promise<{ dropped: number }> {
+    for (const row of mergeEngagerWrites(rows)) {
+      const key = `l:${row.list}#${engagerRowId(row.pubkey)}`;
+      const old = this.trackItems ? this.states.get(key) : undefined;
+      const tokens = (row.tokens ?? []).reduce((n, t) => n + numberBytes(t), 0);
+      const bytes = (old?.bytes ?? engagerRowBytes(row.list, row.pubkey, row.ref)) + tokens;
+      if (this.trackItems) this.states.set(key, { bytes, writes: (old?.writes ?? 0) + 1 });
+      this.count(row.list.startsWith('zp:') ? 'zappers' : 'likers', key, old?.bytes ?? 0, bytes);
+    }
+    return { dropped: 0 };
+  }
+
+  async engagerPage(): Promise<EngagerRow[]> {
+    throw new Error('PricingCounterStore keeps no engager rows: the code under test read one back');
+  }
+
   async range(scope: string, granularity: Granularity, fromBucket: number, toBucket: number): Promise<CounterItem[]> {
     if (!this.keeps(scope, granularity)) throw new Error(`PricingCounterStore keeps no ${granularity} items of ${scope}: the settle code read back an item the bench does not hold`);
     return this.kept.range(scope, granularity, fromBucket, toBucket);
@@ -210,6 +232,13 @@ export class PricingCounterStore implements CounterStore {
 
   async putState(namespace: string, id: number, value: Record<string, unknown>): Promise<void> {
     this.writeState(namespace, id, value);
+  }
+
+  /** Priced as a PutItem (a refused conditional put costs the same); refused when the store tracks the record already. */
+  async putStateIfAbsent(namespace: string, id: number, value: Record<string, unknown>): Promise<boolean> {
+    if (this.states.has(`${namespace}\u0000${id}`)) return false;
+    this.writeState(namespace, id, value);
+    return true;
   }
 
   async putStates(records: StateRecord[]): Promise<void> {

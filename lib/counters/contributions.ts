@@ -2,6 +2,7 @@ import type { Fact } from '../facts/schema.js';
 import { reactionClass } from '../nostr/normalise.js';
 import { hllCode } from './hll.js';
 import { VIEW_NAMES } from '../app/events.js';
+import { ZAP_AMOUNT_METRICS, zapAmountMetric } from './zap-amounts.js';
 
 /**
  * What one fact adds to the counters (docs/metrics.md, "Counters"): counts, members of distinct-count
@@ -13,7 +14,7 @@ export interface Contributions {
   tops: { scope: string; list: TopListName; key: string; amount: number }[];
 }
 
-export type DistinctSketch = 'engagers' | 'authors' | 'users';
+export type DistinctSketch = 'engagers' | 'zappers' | 'authors' | 'users';
 export type TopListName = 'top_posts' | 'top_tags' | 'top_zappers' | 'top_authors';
 
 export const GLOBAL_SCOPE = 'g';
@@ -55,6 +56,8 @@ export const USER_METRICS = [
   'replies_rcv',
   'zaps_rcv',
   'zap_msats_rcv',
+  // zaps received by amount (zap-amounts.ts): each zap in one bin
+  ...ZAP_AMOUNT_METRICS,
 ] as const;
 export type UserMetric = (typeof USER_METRICS)[number];
 
@@ -95,17 +98,7 @@ export function contributionsOf(fact: Fact): Contributions {
   if (!engagement) return out;
 
   // Per-event stats count every engagement, the author's own included: it is the event's public tally.
-  // Reactions, reposts and zaps on an addressable event count for the address (all its revisions);
-  // replies and comments count for the event they answer.
-  const byAddress = fact.type === 'reaction' || fact.type === 'repost' || fact.type === 'zap';
-  const targetScope =
-    byAddress && fact.target_address
-      ? addressScope(fact.target_address)
-      : fact.target_event_id
-        ? eventScope(fact.target_event_id)
-        : fact.target_address
-          ? addressScope(fact.target_address)
-          : null;
+  const targetScope = engagementTargetScope(fact);
   if (targetScope) {
     out.counts.push({ scope: targetScope, metric: engagement, amount: 1 });
     if (fact.type === 'zap' && fact.zap_msats) out.counts.push({ scope: targetScope, metric: 'zap_msats', amount: fact.zap_msats });
@@ -119,6 +112,10 @@ export function contributionsOf(fact: Fact): Contributions {
   const received = userScope(target);
   const metric: UserMetric = engagement === 'zaps' ? 'zaps_rcv' : (`${engagement}_rcv` as UserMetric);
   out.counts.push({ scope: received, metric, amount: 1 });
+  if (fact.type === 'zap') {
+    out.counts.push({ scope: received, metric: zapAmountMetric(fact.zap_msats), amount: 1 });
+    if (engager) out.distinct.push({ scope: received, sketch: 'zappers', code: hllCode(engager) });
+  }
   if (fact.type === 'zap' && fact.zap_msats) {
     out.counts.push({ scope: received, metric: 'zap_msats_rcv', amount: fact.zap_msats });
     if (engager) out.tops.push({ scope: received, list: 'top_zappers', key: engager, amount: fact.zap_msats });
@@ -127,6 +124,18 @@ export function contributionsOf(fact: Fact): Contributions {
   const post = fact.target_address ?? fact.target_event_id;
   if (post) out.tops.push({ scope: received, list: 'top_posts', key: post, amount: 1 });
   return out;
+}
+
+/**
+ * The per-event or per-address scope an engagement counts for: reactions, reposts and zaps on an
+ * addressable event count for the address (all its revisions); replies and comments for the event they
+ * answer (the address when they name no event).
+ */
+export function engagementTargetScope(fact: Fact): string | null {
+  const byAddress = fact.type === 'reaction' || fact.type === 'repost' || fact.type === 'zap';
+  if (byAddress && fact.target_address) return addressScope(fact.target_address);
+  if (fact.target_event_id) return eventScope(fact.target_event_id);
+  return fact.target_address ? addressScope(fact.target_address) : null;
 }
 
 /**

@@ -41,9 +41,9 @@ async function sparseHours(counters: CounterStore, scope: string, segment: PlanS
 }
 
 function countsOnly(item: CounterItem): CounterItem {
-  const details = Object.keys(item.values).some(isTopEntryMetric) || item.sets?.engagers !== undefined;
+  const details = Object.keys(item.values).some(isTopEntryMetric) || item.sets?.engagers !== undefined || item.sets?.zappers !== undefined;
   if (!details) return item;
-  const { engagers: _engagers, ...sets } = item.sets ?? {};
+  const { engagers: _engagers, zappers: _zappers, ...sets } = item.sets ?? {};
   const out: CounterItem = { ...item, values: Object.fromEntries(Object.entries(item.values).filter(([metric]) => !isTopEntryMetric(metric))) };
   if (Object.keys(sets).length) out.sets = sets;
   else delete out.sets;

@@ -4,6 +4,7 @@ import { FACTS_PREFIX, partitionFromKey } from '../facts/partition.js';
 import { compactAndSettle, compactHour, hourFacts as openHourFacts, type CompactorDeps } from '../facts/compact.js';
 import { settleBuckets } from './settle-run.js';
 import { indexRecords } from './event-index.js';
+import { engagerWritesFromFacts } from './engager-lists.js';
 import { markDirty } from './state.js';
 import { deletionHoursFor } from '../facts/retractions.js';
 
@@ -14,7 +15,7 @@ import { deletionHoursFor } from '../facts/retractions.js';
  * all-time totals, move the watermark), so a rebuilt store is what compaction would have produced.
  * The event index (authors, video revisions, deletions) is rewritten from the same facts as each hour
  * settles, deletions with every event they name (`deleted_event_ids`; facts written before that column
- * keep only the first `e`) and their first `a`. The facts are streamed back in chunks, so memory is bounded
+ * keep only the first `e`) and their first `a`; so are the engager lists (likers, zappers). The facts are streamed back in chunks, so memory is bounded
  * whatever an hour holds.
  */
 export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (settledHours: number, totalHours: number) => void }): Promise<Record<string, number>> {
@@ -28,11 +29,15 @@ export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (sett
   let settled = 0;
   let facts = 0;
   let indexRecordsWritten = 0;
+  let engagerRowsWritten = 0;
   const restoreIndex = async (chunks: AsyncIterable<Fact[]>) => {
     for await (const chunk of chunks) {
       const records = indexRecords(chunk, deletionEvents(chunk), deps.retention.noteIndexSeconds);
       await deps.counters.putStates(records);
       indexRecordsWritten += records.length;
+      const engagers = await engagerWritesFromFacts(chunk, deps.counters);
+      if (engagers.length) await deps.counters.addEngagers(engagers);
+      engagerRowsWritten += engagers.length;
       facts += chunk.length;
     }
     deps.onProgress?.(++settled, all.length);
@@ -55,6 +60,7 @@ export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (sett
     hoursFailed: run.failedHours.length,
     facts,
     indexRecords: indexRecordsWritten,
+    engagerRows: engagerRowsWritten,
     daysRolled: run.daysRolled.length,
     quarantinedObjects: run.quarantined.length,
     watermark: run.watermark,

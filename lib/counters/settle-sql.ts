@@ -3,6 +3,7 @@ import { dedupedFacts, type SqlDialect } from '../jobs/metrics-sql.js';
 import { HLL_PRECISION } from './hll.js';
 import { TOP_N, TOP_PREFIX_BY_LIST } from './topn.js';
 import { SPARSE_HOUR_EVENTS } from './contributions.js';
+import { zapAmountMetricSql } from './zap-amounts.js';
 
 /**
  * Settled counters as one SQL statement over the facts, so the heavy part of settling (deduplicating
@@ -127,6 +128,7 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     `SELECT target_scope, 'zap_msats', zap_msats, created_at, event_id, retracted FROM ${e} WHERE target_scope IS NOT NULL AND type = 'zap' AND zap_msats <> 0`,
     `SELECT 'u:' || target_pubkey, eng || '_rcv', 1, created_at, event_id, retracted FROM ${r}`,
     `SELECT 'u:' || target_pubkey, 'zap_msats_rcv', zap_msats, created_at, event_id, retracted FROM ${r} WHERE type = 'zap' AND zap_msats <> 0`,
+    `SELECT 'u:' || target_pubkey, ${zapAmountMetricSql('zap_msats')}, 1, created_at, event_id, retracted FROM ${r} WHERE type = 'zap'`,
     `SELECT ${project}, 'events', 1, created_at, event_id, retracted FROM ${f} WHERE source = 'app'`,
     `SELECT ${project}, type, 1, created_at, event_id, retracted FROM ${f} WHERE source = 'app'`,
     `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at, event_id, retracted FROM ${f}
@@ -137,6 +139,7 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   const sketches = [
     `SELECT 'g' AS scope, 'authors' AS sketch, author AS member, created_at, 1 AS settled_only FROM f WHERE source = 'nostr' AND NOT retracted`,
     `SELECT 'u:' || target_pubkey, 'engagers', engager, created_at, 0 FROM r WHERE engager IS NOT NULL AND engager <> '' AND NOT retracted`,
+    `SELECT 'u:' || target_pubkey, 'zappers', engager, created_at, 0 FROM r WHERE type = 'zap' AND engager IS NOT NULL AND engager <> '' AND NOT retracted`,
     `SELECT ${project}, 'users', author, created_at, 0 FROM f WHERE source = 'app'`,
   ];
   const tops = [

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { parquetMetadata } from 'hyparquet';
-import type { Clock, MetricsSink, ObjectStore, SqlEngine } from '../ports.js';
+import type { Clock, MetricsSink, ObjectSize, ObjectStore, SqlEngine } from '../ports.js';
 import { FACTS_PREFIX, partitionOf, partitionPrefix } from './partition.js';
 import { FACT_COLUMNS, type Fact } from './schema.js';
 import { factOfRow, resolveHourReplies } from './reply-resolution.js';
@@ -16,6 +16,7 @@ import { lastSettledAt, settleBuckets, settledShards, settleRelation, type Settl
 import { forEachMapped } from '../util/concurrency.js';
 import { ShardsPendingError } from '../counters/settle-shards.js';
 import { readJsonLines } from '../util/json-lines.js';
+import { DEFAULT_ARCHIVE_POLICY, hourMayHoldArchived, mayBeArchived, type ArchivePolicy } from './storage-tiers.js';
 
 export interface CompactionResult {
   hourStart: number;
@@ -188,6 +189,8 @@ export interface CompactorDeps extends SettleDeps {
   onHourSettled?: (hourStart: number, facts: AsyncIterable<Fact[]>) => Promise<void>;
   /** structured warnings and errors (a failed hour, a quarantined object); stderr JSON by default */
   logIssue?: (level: 'warn' | 'error', msg: string, fields: Record<string, unknown>) => void;
+  /** which fact objects may be archived (FACTS_ARCHIVE_AFTER_DAYS; default DEFAULT_ARCHIVE_POLICY): their hours and days are closed */
+  archive?: ArchivePolicy;
 }
 
 export interface CompactionRun {
@@ -198,6 +201,13 @@ export interface CompactionRun {
   deferredHours: number[];
   /** settled hours with late events, left for a later run by `resettle` */
   pacedHours: number[];
+  /**
+   * Dirty hours and days holding objects old enough to be archived, left as they were settled and their
+   * marks cleared: a settle would read them (Athena skips archived objects: it would under-count) and a
+   * merge would rewrite them. Their late events stay stored, readable until they age too, but uncounted.
+   */
+  closedHours: number[];
+  closedDays: number[];
   /** objects moved to quarantine/ because they could not be decoded */
   quarantined: string[];
   daysRolled: number[];
@@ -207,10 +217,10 @@ export interface CompactionRun {
 }
 
 /** The Parquet objects under a prefix and their bytes (0 where the store cannot list sizes), in one listing. */
-export async function parquetObjects(objects: ObjectStore, prefix: string): Promise<{ keys: string[]; bytes: number }> {
+export async function parquetObjects(objects: ObjectStore, prefix: string): Promise<{ keys: string[]; bytes: number; objects: ObjectSize[] }> {
   const listed = objects.listSizes ? await objects.listSizes(prefix) : (await objects.list(prefix)).map((key) => ({ key, bytes: 0 }));
   const parquet = listed.filter((o) => o.key.endsWith('.parquet'));
-  return { keys: parquet.map((o) => o.key), bytes: parquet.reduce((n, o) => n + o.bytes, 0) };
+  return { keys: parquet.map((o) => o.key), bytes: parquet.reduce((n, o) => n + o.bytes, 0), objects: parquet };
 }
 
 interface Statement {
@@ -267,7 +277,8 @@ export const DEFAULT_HOURS_IN_PARALLEL = 4;
  * is merged and deduplicated, its counters settled from the facts, and its mark cleared only if no
  * batch re-marked it meanwhile, so late events are never left unsettled. Then the watermark advances to
  * the first hour not yet settled (never backwards), completed days are settled from their facts,
- * their months recomputed, and the all-time totals with them.
+ * their months recomputed, and the all-time totals with them. A dirty hour or day holding an object
+ * old enough to be archived (lib/facts/storage-tiers.ts) is closed instead: left as it was settled.
  */
 export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionRun> {
   const log = deps.logIssue ?? createLogger({ component: 'compactor' }, (line) => console.error(line));
@@ -284,6 +295,12 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   };
   const layout = await adoptHourlyTargetCounting(deps.counters, startedMs);
   if (layout.hours.length) log('warn', 'per-event counts are now live per hour: the hours not settled since are rewritten from the facts', { hours: layout.hours.length });
+  const archive = deps.archive ?? DEFAULT_ARCHIVE_POLICY;
+  // Only a bucket old enough to hold an archived object is listed for it: recent hours cost nothing.
+  const holdsArchived = (bucketStart: number, objects: () => Promise<ObjectSize[]>) =>
+    hourMayHoldArchived(bucketStart, startedMs, archive) ? objects().then((listed) => listed.some((o) => mayBeArchived(o, startedMs, archive))) : Promise.resolve(false);
+  const closed: { id: number; value: Record<string, unknown> }[] = [];
+  const closedDays: number[] = [];
   const paced: number[] = [];
   const dirty: { id: number; value: Record<string, unknown> }[] = [];
   // An hour last settled under the earlier layout has hour items where sparse hours now have none and
@@ -292,6 +309,10 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   const settledAtOf = new Map<number, number | null>();
   const marks = await dirtyHours(deps, previous, settleBefore);
   for (const mark of marks.filter((d) => d.id < settleBefore)) {
+    if (await holdsArchived(mark.id, async () => (await parquetObjects(deps.objects, partitionPrefix(partitionOf(mark.id)))).objects)) {
+      closed.push(mark);
+      continue;
+    }
     // One manifest read per hour answers the pacing, the layout and which deletions are new.
     const settledAt = await lastSettledAt(deps.objects, 'h', mark.id);
     settledAtOf.set(mark.id, settledAt);
@@ -304,6 +325,11 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     if (settledAt !== null && settledAt < layout.adoptedAt) settledBeforeLayout.add(mark.id);
   }
   const drifted = new Map((await deps.counters.listState(DRIFT_HOURS)).map((m) => [m.id, m.value]));
+  for (const { id: hourStart, value } of closed) {
+    const driftMark = drifted.get(hourStart);
+    if (driftMark) await clearDirty(deps.counters, DRIFT_HOURS, hourStart, driftMark);
+    await clearDirty(deps.counters, DIRTY_HOURS, hourStart, value);
+  }
   const hours: CompactionResult[] = [];
   const failedHours: number[] = [];
   const deferredHours: number[] = [];
@@ -451,6 +477,11 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     }
     try {
       const size = await parquetObjects(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/`);
+      if (await holdsArchived(dayStart, async () => size.objects)) {
+        closedDays.push(dayStart);
+        await clearDirty(deps.counters, DIRTY_DAYS, dayStart, value);
+        continue;
+      }
       const empty = size.keys.length === 0 ? [dayStart] : [];
       const [{ shards }] = (await planStatements('d', [{ bucket: dayStart, bytes: size.bytes, objects: size.keys.length }], deps)) as [Statement];
       const deletionHours = await deletionHoursFor(deps.objects, dayStart, dayStart + 86400, Math.floor(deps.clock.now() / 1000));
@@ -466,7 +497,17 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   }
   // Only a consistent total is published: every completed day before settled_through is in a month.
   if (!dayPending) await settleAllTimeTotals(deps.counters, Math.floor(watermark / 86400) * 86400);
-  return { hours, failedHours, deferredHours, pacedHours: paced, quarantined, daysRolled, itemsPut, watermark };
+  const closedHours = closed.map((h) => h.id);
+  if (closedHours.length || closedDays.length) {
+    log('warn', 'late events in hours whose facts may be archived: stored, not counted; the hours and days keep their settled counters', {
+      reason: 'archived',
+      hours: closedHours.length,
+      days: closedDays.length,
+      from: Math.min(...closedHours, ...closedDays),
+      to: Math.max(...closedHours, ...closedDays),
+    });
+  }
+  return { hours, failedHours, deferredHours, pacedHours: paced, closedHours, closedDays, quarantined, daysRolled, itemsPut, watermark };
 }
 
 /** Facts read back per chunk for onHourSettled. */

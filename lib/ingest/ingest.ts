@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueRecord } from '../ports.js';
 import { nostrEventSchema, type NostrEvent } from '../nostr/event.js';
 import { indexRecords, resolveReplyTargets } from '../counters/event-index.js';
+import { engagerWrites } from '../counters/engager-lists.js';
 import { DEFAULT_RETENTION_DAYS } from '../counters/retention.js';
 import { appEventSchema, appFact } from '../app/events.js';
+import { schemaValidatorsFor, type SchemaRejectReason } from '../app/schemas.js';
 import type { EventVerifier } from '../nostr/verify.js';
 import { EventRejectedError, normalise, type NormaliseRejectReason } from '../nostr/normalise.js';
 import type { Fact } from '../facts/schema.js';
@@ -14,6 +16,9 @@ import { ingestMessageSchema, MAX_EVENT_BYTES } from './message.js';
 import { markDirty, markDrifted, recordIngestHeartbeat } from '../counters/state.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
+
+/** Kinds whose events' tags are needed after normalising: deletions (5: their targets), reactions (7: the `k` of a video's like). */
+const TAGS_NEEDED: ReadonlySet<number> = new Set([5, 7]);
 
 export interface IngestDeps {
   objects: ObjectStore;
@@ -48,6 +53,7 @@ export type RejectReason =
   | 'created_at_out_of_range'
   | 'unprocessable'
   | 'unencodable'
+  | SchemaRejectReason
   | Exclude<NormaliseRejectReason, 'oversized'>;
 
 export interface IngestResult {
@@ -64,7 +70,8 @@ export interface IngestResult {
 interface MessageFacts {
   messageId: string;
   facts: Fact[];
-  deletions: Map<string, NostrEvent>;
+  /** the events whose tags a later write needs, by id: deletions (their targets) and reactions (NIP-25 `k`: is it a video's like) */
+  tagged: Map<string, NostrEvent>;
   rejected: Partial<Record<RejectReason, number>>;
   /** received before: its facts may be counted live already (the compactor rewrites those minutes) */
   redelivered?: boolean;
@@ -98,9 +105,9 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
     deps.metrics.count(METRIC.eventsRejected, { Reason: reason }, n);
   };
 
-  const malformed: MessageFacts = { messageId: '', facts: [], deletions: new Map(), rejected: {} };
+  const malformed: MessageFacts = { messageId: '', facts: [], tagged: new Map(), rejected: {} };
   for (const record of records) {
-    const own: MessageFacts = { messageId: record.messageId, facts: [], deletions: new Map(), rejected: {}, redelivered: record.receiveCount > 1 };
+    const own: MessageFacts = { messageId: record.messageId, facts: [], tagged: new Map(), rejected: {}, redelivered: record.receiveCount > 1 };
     let message;
     try {
       message = ingestMessageSchema.safeParse(JSON.parse(record.body));
@@ -113,8 +120,21 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
       failedMessageIds.push(record.messageId);
       continue;
     }
-    messages.push(own);
     const { source, project, events } = message.data;
+    // App events are checked against their project's registered schemas: what the batch needs is read
+    // first (or kept from an earlier batch); a registry that cannot be read fails the message, which is
+    // redelivered, rather than storing events unchecked.
+    const appEvents = source === 'app' && project ? events.map((raw) => appEventSchema.safeParse(raw)) : [];
+    if (project && appEvents.length) {
+      try {
+        await schemaValidatorsFor(deps.counters, deps.clock).load(project, appEvents.flatMap((p) => (p.success ? [p.data.name] : [])));
+      } catch (error) {
+        logError(deps, 'the schema registry could not be read; the message will be redelivered', error, { messageId: record.messageId });
+        failedMessageIds.push(record.messageId);
+        continue;
+      }
+    }
+    messages.push(own);
     const relay = source.startsWith('ws') ? source : null;
     const keep = (fact: Fact) => {
       if (seen.has(fact.event_id)) {
@@ -124,13 +144,18 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
       seen.add(fact.event_id);
       own.facts.push(fact);
     };
-    for (const raw of events) {
+    for (const [index, raw] of events.entries()) {
       try {
         if (source === 'app') {
           // First-party events: validated and hashed by the same rules as at the API edge, never signed.
-          const parsed = appEventSchema.safeParse(raw);
-          if (!parsed.success || !project) {
+          const parsed = appEvents[index];
+          if (!parsed?.success || !project) {
             countReject(own, 'invalid_shape');
+            continue;
+          }
+          const refused = schemaValidatorsFor(deps.counters, deps.clock).check(project, parsed.data);
+          if (refused) {
+            countReject(own, refused.reason);
             continue;
           }
           const fact = appFact(parsed.data, project, nowMs);
@@ -165,7 +190,7 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
         }
         const before = own.facts.length;
         keep(normalise(event, { relay, ingestedAt: nowMs }));
-        if (event.kind === 5 && own.facts.length > before) own.deletions.set(event.id, event);
+        if (TAGS_NEEDED.has(event.kind) && own.facts.length > before) own.tagged.set(event.id, event);
       } catch (error) {
         // A normaliser edge case on one hostile event must not cost its neighbours.
         countReject(own, error instanceof EventRejectedError ? error.reason : 'unprocessable');
@@ -262,18 +287,18 @@ function encodeByHour(messages: MessageFacts[], onUnencodable: (message: Message
 /**
  * The durable writes of a set of messages, in the order that keeps a crash at any point harmless:
  * dirty marks first (so the compactor will look at every hour that may receive facts), then the fact
- * objects, then the live counters, the event index and the heartbeat. A redelivery repeats them all;
+ * objects, then the live counters, the event index, the engager lists and the heartbeat. A redelivery repeats them all;
  * objects are overwritten by name, live counters may over-count until the hour settles.
  */
 async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Array>, name: string, deps: StoreDeps, nowMs: number): Promise<string[]> {
   const nowSeconds = Math.floor(nowMs / 1000);
   const rollup = new DeltaRollup({ minuteTtlSeconds: deps.minuteTtlSeconds, hourTtlSeconds: deps.hourTtlSeconds ?? DEFAULT_RETENTION_DAYS.hour * 86400 });
-  const deletions = new Map<string, NostrEvent>();
+  const tagged = new Map<string, NostrEvent>();
   let facts = 0;
   for (const message of messages) {
     for (const [reason, n] of Object.entries(message.rejected)) rollup.addRejection(reason, nowSeconds, n);
     for (const fact of message.facts) rollup.addFact(fact);
-    for (const [id, event] of message.deletions) deletions.set(id, event);
+    for (const [id, event] of message.tagged) tagged.set(id, event);
     facts += message.facts.length;
   }
   const hours = [...encoded.keys()];
@@ -292,13 +317,20 @@ async function storeFacts(messages: MessageFacts[], encoded: Map<number, Uint8Ar
     ),
   );
   await inStore(deps.liveCounters ? 'queue' : 'counters', (deps.liveCounters ?? deps.counters).add(rollup.deltas()));
-  await inStore('counters', deps.counters.putStates(indexRecords(messages.flatMap((m) => m.facts), deletions, deps.noteIndexTtlSeconds ?? DEFAULT_RETENTION_DAYS.noteIndex * 86400)));
+  const allFacts = messages.flatMap((m) => m.facts);
+  await inStore('counters', deps.counters.putStates(indexRecords(allFacts, tagged, deps.noteIndexTtlSeconds ?? DEFAULT_RETENTION_DAYS.noteIndex * 86400)));
+  const engagerRows = engagerWrites(allFacts, tagged);
+  if (engagerRows.length) {
+    const { dropped } = await inStore('counters', deps.counters.addEngagers(engagerRows));
+    // A full row (ENGAGER_ROW_MAX_TOKENS) takes no more: counted; the event itself is stored and counted.
+    if (dropped) deps.metrics?.count(METRIC.engagerRowsFull, {}, dropped);
+  }
   await inStore('counters', recordIngestHeartbeat(deps.counters, nowMs, facts));
   return keys;
 }
 
-/** What storing a batch's facts needs: no verifier, clock or metrics (they belong to ingestBatch). */
-export type StoreDeps = Pick<IngestDeps, 'objects' | 'counters' | 'minuteTtlSeconds' | 'hourTtlSeconds' | 'liveCounters' | 'noteIndexTtlSeconds'>;
+/** What storing a batch's facts needs: no verifier or clock (they belong to ingestBatch); metrics for the engager rows dropped as full, when given. */
+export type StoreDeps = Pick<IngestDeps, 'objects' | 'counters' | 'minuteTtlSeconds' | 'hourTtlSeconds' | 'liveCounters' | 'noteIndexTtlSeconds'> & { metrics?: MetricsSink };
 
 /**
  * The write path below verification, as ingestBatch runs it for a batch that stored in one go: the
@@ -309,12 +341,12 @@ export type StoreDeps = Pick<IngestDeps, 'objects' | 'counters' | 'minuteTtlSeco
  */
 export async function storeNormalisedFacts(
   facts: Fact[],
-  deletions: Map<string, NostrEvent>,
+  tagged: Map<string, NostrEvent>,
   name: string,
   deps: StoreDeps,
   nowMs: number,
 ): Promise<{ objectKeys: string[]; unencodable: number }> {
-  const message: MessageFacts = { messageId: name, facts, deletions, rejected: {} };
+  const message: MessageFacts = { messageId: name, facts, tagged, rejected: {} };
   let unencodable = 0;
   const encoded = encodeByHour([message], (_, n) => (unencodable += n));
   return { objectKeys: await storeFacts([message], encoded, name, deps, nowMs), unencodable };

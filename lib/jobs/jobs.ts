@@ -7,8 +7,9 @@ import type { Drilldown } from '../query/drilldown.js';
 import type { Meta } from '../query/window-read.js';
 import type { QueryWindow } from '../query/window.js';
 import { JobMerge, partData, partLabel, partSql, type PartData } from './parts.js';
-import { DEFAULT_JOB_MAX_SCAN_BYTES, DEFAULT_QUERY_CUTOFF_BYTES, JobError, planJob, type JobLimits, type JobPlan } from './plan.js';
-import { athenaQueryCostUsd, factsBytesByHour, formatBytes, prunedBytes, scanFraction } from './scan.js';
+import { archivedPartialReason, DEFAULT_JOB_MAX_SCAN_BYTES, DEFAULT_QUERY_CUTOFF_BYTES, JobError, planJob, type ArchivedSpan, type JobLimits, type JobPlan } from './plan.js';
+import { athenaQueryCostUsd, formatBytes, listFactsByHour, prunedBytes, prunedHours, scanFraction } from './scan.js';
+import { DEFAULT_ARCHIVE_POLICY, mayBeArchived, type ArchivePolicy } from '../facts/storage-tiers.js';
 import { forEachLimited } from '../util/concurrency.js';
 
 /** What a job computes: a user summary or one drill-down, over a window the counters cannot answer. */
@@ -200,6 +201,8 @@ export interface RunJobDeps {
   jobsQueue: QueueSender;
   /** the per-query cutoff and the job budget (the handler reads them from its environment; default DEFAULT_JOB_LIMITS) */
   limits?: JobLimits;
+  /** which fact objects may be archived, so no query reads them (FACTS_ARCHIVE_AFTER_DAYS; default DEFAULT_ARCHIVE_POLICY) */
+  archive?: ArchivePolicy;
 }
 
 /**
@@ -227,6 +230,8 @@ interface JobPartial {
   /** per query, in the plan's part order */
   queries: { bytes: number; data: PartData }[];
   bytesSource: JobScan['bytesScannedSource'];
+  /** the chunk, when some of its hours aged into the archive after planning: not scanned (queries is empty) */
+  archived?: ArchivedSpan;
 }
 
 export type StepOutcome = 'ran' | 'merged' | 'retrying' | 'failed' | 'duplicate' | 'resent' | 'ignored';
@@ -284,7 +289,7 @@ export async function runJobStep(message: JobMessage, deps: RunJobDeps, delivery
 
 async function planStep(record: JobRecord, deps: RunJobDeps, limits: JobLimits): Promise<void> {
   const now = deps.clock.now();
-  const plan = await planJob(record.request, { objects: deps.objects, relation: deps.relation, dialect: deps.dialect, limits, now });
+  const plan = await planJob(record.request, { objects: deps.objects, relation: deps.relation, dialect: deps.dialect, limits, now, archive: deps.archive });
   Object.assign(record, {
     status: 'running',
     error: null,
@@ -293,18 +298,25 @@ async function planStep(record: JobRecord, deps: RunJobDeps, limits: JobLimits):
     scan: { expectedBytes: plan.expectedBytes, bytesScanned: 0, bytesScannedSource: 'none', queries: 0, costUsd: 0, cutoffBytes: plan.cutoffBytes } satisfies JobScan,
   });
   const expected = plan.expectedBytes === null ? 'unknown' : formatBytes(plan.expectedBytes);
-  addProgress(record, `planned ${plan.chunks.length} chunks × ${plan.parts.length} queries; expected scan ${expected}`, 5, now);
+  const archivedHours = (plan.archived ?? []).reduce((n, span) => n + span.hours, 0);
+  addProgress(record, `planned ${plan.chunks.length} chunks × ${plan.parts.length} queries; expected scan ${expected}${archivedHours ? `; ${archivedHours} archived hours left out` : ''}`, 5, now);
   await writeJob(deps.counters, record);
 }
 
 async function scanStep(record: JobRecord, plan: JobPlan, step: number, deps: RunJobDeps): Promise<boolean> {
   const chunk = plan.chunks[step]!;
-  // The cutoff again, on what the chunk holds now: facts arrive after planning.
-  const sizes = await factsBytesByHour(deps.objects, chunk.startTs, chunk.endTs);
+  // The cutoff again, on what the chunk holds now: facts arrive after planning. And the archive: an
+  // object that aged into it since planning would be skipped by Athena, so the chunk is not scanned.
+  const now = deps.clock.now();
+  const policy = deps.archive ?? DEFAULT_ARCHIVE_POLICY;
+  const listing = await listFactsByHour(deps.objects, chunk.startTs, chunk.endTs, (object) => mayBeArchived(object, now, policy));
+  const sizes = listing?.bytes ?? null;
   const held = sizes && prunedBytes(sizes, chunk.startTs, chunk.endTs);
+  const pruned = prunedHours(chunk.startTs, chunk.endTs);
+  const agedOut = [...(listing?.archived ?? [])].some((hour) => hour >= pruned.from && hour < pruned.to);
   const queries: JobPartial['queries'] = [];
   let measuredAll = true;
-  for (const part of plan.parts) {
+  for (const part of agedOut ? [] : plan.parts) {
     const sql = partSql(part, record.request, chunk, deps.relation, deps.dialect);
     const expected = held === null ? null : Math.ceil(held * scanFraction(sql));
     if (expected !== null && expected > plan.cutoffBytes) {
@@ -317,7 +329,15 @@ async function scanStep(record: JobRecord, plan: JobPlan, step: number, deps: Ru
     queries.push({ bytes: measured ?? expected ?? 0, data: partData(part, rows) });
   }
   const bytesSource = measuredAll ? 'engine' : held !== null ? 'estimate' : 'none';
-  const partial: JobPartial = { planId: plan.id, step, chunk: { startTs: chunk.startTs, endTs: chunk.endTs }, queries, bytesSource };
+  const chunkHours = (hours: Iterable<number>) => [...hours].filter((hour) => hour >= Math.floor(chunk.startTs / 3600) * 3600 && hour < chunk.endTs).length;
+  const partial: JobPartial = {
+    planId: plan.id,
+    step,
+    chunk: { startTs: chunk.startTs, endTs: chunk.endTs },
+    queries,
+    bytesSource,
+    ...(agedOut ? { archived: { startTs: chunk.startTs, endTs: chunk.endTs, hours: chunkHours(sizes?.keys() ?? []) + chunkHours(listing?.archived ?? []) } } : {}),
+  };
   await deps.objects.put(jobPartialKey(record.jobId, plan.id, step), JSON.stringify(partial), 'application/json');
   const bytes = queries.reduce((sum, q) => sum + q.bytes, 0);
   deps.metrics?.observe?.(METRIC.jobBytesScanned, bytes);
@@ -330,12 +350,14 @@ async function scanStep(record: JobRecord, plan: JobPlan, step: number, deps: Ru
   fresh.scan = {
     ...scan,
     bytesScanned: scan.bytesScanned + bytes,
-    bytesScannedSource: scan.queries === 0 || scan.bytesScannedSource === bytesSource ? bytesSource : 'estimate',
+    // a chunk left unscanned measured nothing: the source stays what the other chunks say
+    bytesScannedSource: queries.length === 0 ? scan.bytesScannedSource : scan.queries === 0 || scan.bytesScannedSource === bytesSource ? bytesSource : 'estimate',
     queries: scan.queries + queries.length,
     costUsd: Math.round((scan.costUsd + queries.reduce((sum, q) => sum + athenaQueryCostUsd(q.bytes), 0)) * 1e9) / 1e9,
   };
   fresh.nextStep = step + 1;
-  addProgress(fresh, `scanning ${rangeOf(chunk)} (chunk ${step + 1} of ${plan.chunks.length})`, 5 + Math.round((90 * (step + 1)) / (plan.chunks.length + 1)), deps.clock.now());
+  const did = agedOut ? `left out ${rangeOf(chunk)}: archived since planning` : `scanning ${rangeOf(chunk)}`;
+  addProgress(fresh, `${did} (chunk ${step + 1} of ${plan.chunks.length})`, 5 + Math.round((90 * (step + 1)) / (plan.chunks.length + 1)), deps.clock.now());
   await writeJob(deps.counters, fresh);
   await sendStep(deps.jobsQueue, { jobId: record.jobId, step: step + 1 });
   return true;
@@ -344,6 +366,8 @@ async function scanStep(record: JobRecord, plan: JobPlan, step: number, deps: Ru
 async function mergeStep(record: JobRecord, plan: JobPlan, deps: RunJobDeps): Promise<boolean> {
   const merge = new JobMerge(record.request);
   const chunks = plan.chunks.length;
+  // at most one per chunk, besides the plan's own (bounded by MAX_ARCHIVED_SPANS)
+  const archived: ArchivedSpan[] = [...(plan.archived ?? [])];
   // folded as each arrives (the order does not matter), so memory holds the merge and a few partials
   await forEachLimited(
     Array.from({ length: chunks }, (_, step) => step),
@@ -352,15 +376,19 @@ async function mergeStep(record: JobRecord, plan: JobPlan, deps: RunJobDeps): Pr
       const bytes = await deps.objects.get(jobPartialKey(record.jobId, plan.id, step));
       // every step before this one stored its partial before it moved on: only expiry removes one
       if (!bytes) throw new JobError(`the partial result of step ${step + 1} is gone (jobs/ objects expire); submit the job again`);
-      for (const query of (JSON.parse(new TextDecoder().decode(bytes)) as JobPartial).queries) merge.add(query.data);
+      const partial = JSON.parse(new TextDecoder().decode(bytes)) as JobPartial;
+      for (const query of partial.queries) merge.add(query.data);
+      if (partial.archived) archived.push(partial.archived);
     },
   );
   const { window } = record.request;
+  // What the job could not read is said, never silently under-counted (lib/facts/storage-tiers.ts).
+  const partialReason = archivedPartialReason(archived, deps.archive ?? DEFAULT_ARCHIVE_POLICY);
   const meta: Meta = {
     window: { type: window.type, startTs: window.startTs, endTs: window.endTs, ...(window.interval ? { interval: window.interval } : {}) },
-    freshness: { snapshotAsOf: null, deltaAsOf: null, stalenessMs: null, isPartial: false },
+    freshness: { snapshotAsOf: null, deltaAsOf: null, stalenessMs: null, isPartial: partialReason !== null },
     source: 'fallback',
-    partialReason: null,
+    partialReason,
     plan: { maxItems: 0, itemsRead: 0, segments: [] },
   };
   const resultRef = jobResultKey(record.jobId);

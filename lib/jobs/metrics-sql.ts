@@ -1,3 +1,4 @@
+import { ZAP_AMOUNT_METRICS, zapAmountColumnsSql } from '../counters/zap-amounts.js';
 /**
  * The counters' metric definitions (docs/metrics.md) as SQL over the facts table, for the engines that
  * scan facts: DuckDB locally (`funnel verify`, jobs) and Athena/Trino in AWS. One description, two
@@ -99,7 +100,8 @@ export function userMetricsSql(relation: string, window: FactsWindow, dialect: S
       count_if(type = 'repost') AS reposts_rcv,
       count_if(type IN ('reply', 'comment')) AS replies_rcv,
       count_if(type = 'zap') AS zaps_rcv,
-      coalesce(sum(CASE WHEN type = 'zap' THEN zap_msats END), 0) AS zap_msats_rcv
+      coalesce(sum(CASE WHEN type = 'zap' THEN zap_msats END), 0) AS zap_msats_rcv,
+      ${zapAmountColumnsSql(`type = 'zap'`)}
     FROM f
     WHERE target_pubkey IS NOT NULL AND type IN ('reaction', 'repost', 'reply', 'comment', 'zap')
       AND target_pubkey IS DISTINCT FROM (CASE WHEN type = 'zap' THEN zap_sender ELSE author END)
@@ -110,7 +112,8 @@ export function userMetricsSql(relation: string, window: FactsWindow, dialect: S
       coalesce(posts, 0) AS posts, coalesce(replies, 0) AS replies, coalesce(comments, 0) AS comments, coalesce(videos, 0) AS videos,
       coalesce(likes_rcv, 0) AS likes_rcv, coalesce(dislikes_rcv, 0) AS dislikes_rcv, coalesce(emoji_rcv, 0) AS emoji_rcv,
       coalesce(reposts_rcv, 0) AS reposts_rcv, coalesce(replies_rcv, 0) AS replies_rcv,
-      coalesce(zaps_rcv, 0) AS zaps_rcv, coalesce(zap_msats_rcv, 0) AS zap_msats_rcv
+      coalesce(zaps_rcv, 0) AS zaps_rcv, coalesce(zap_msats_rcv, 0) AS zap_msats_rcv,
+      ${ZAP_AMOUNT_METRICS.map((m) => `coalesce(${m}, 0) AS ${m}`).join(', ')}
     FROM authored a FULL OUTER JOIN received r ON a.pubkey = r.pubkey
   ) ${only}
   ORDER BY pubkey`;

@@ -2,9 +2,10 @@ import { USER_METRICS, type UserMetric } from '../counters/contributions.js';
 import type { BucketState } from '../counters/aggregate.js';
 import { hllEstimate, reduceCodes } from '../counters/hll.js';
 import type { Meta } from '../query/window-read.js';
-import { toTotals } from '../query/summary.js';
+import { heatmapOf } from '../query/drilldown.js';
+import { timelineTotals, toTotals } from '../query/summary.js';
 import type { FactsWindow, SqlDialect } from './metrics-sql.js';
-import { ENGAGER_IDS_PER_REGISTER, MAX_TOP_ROWS, userDailySql, userEngagementByHourSql, userEngagerSketchSql, userTopSql, type TopListQuery } from './user-job-sql.js';
+import { ENGAGER_IDS_PER_REGISTER, MAX_TOP_ROWS, userDailySql, userEngagementByHourSql, userEngagerSketchSql, userTopSql, DISTINCT_SKETCHES, type DistinctPubkeys, type TopListQuery } from './user-job-sql.js';
 import type { JobRequest } from './jobs.js';
 
 /**
@@ -22,7 +23,7 @@ export const ENGAGERS_EXACT_MAX = 100_000;
 const LABELS: Record<PartName, string> = {
   daily: 'daily totals',
   by_hour: 'engagement by hour',
-  engagers: 'distinct engagers',
+  engagers: 'distinct engagers and zappers',
   top_posts: 'top posts',
   top_tags: 'top hashtags',
   top_zappers: 'top zappers',
@@ -34,6 +35,7 @@ export function partsOf(request: JobRequest): PartName[] {
   switch (request.drilldown) {
     case 'best-hours':
     case 'best-days':
+    case 'heatmap':
       return ['by_hour'];
     case 'top-posts':
       return ['top_posts'];
@@ -63,7 +65,7 @@ export function partSql(part: PartName, request: JobRequest, window: FactsWindow
 export type PartData =
   | { part: 'daily'; days: { day: number; values: Record<UserMetric, number> }[] }
   | { part: 'by_hour'; cells: [hour: number, weekday: number, engagement: number][] }
-  | { part: 'engagers'; codes: number[]; ids: string[] | null }
+  | { part: 'engagers'; sketches: Record<DistinctPubkeys, { codes: number[]; ids: string[] | null }> }
   | { part: TopListQuery; items: [item: string, amount: number][]; complete: boolean };
 
 export function partData(part: PartName, rows: Record<string, unknown>[]): PartData {
@@ -73,10 +75,13 @@ export function partData(part: PartName, rows: Record<string, unknown>[]): PartD
     case 'by_hour':
       return { part, cells: rows.map((row) => [Number(row.hour_of_day), Number(row.weekday), Number(row.engagement)]) };
     case 'engagers': {
-      const codes = rows.map((row) => (Number(row.register) << 6) | Number(row.rank));
-      // every register's pubkeys are all there while none holds more than the sketch keeps
-      const complete = rows.every((row) => Number(row.engagers) <= ENGAGER_IDS_PER_REGISTER);
-      return { part, codes, ids: complete ? rows.flatMap((row) => String(row.ids ?? '').split(',').filter(Boolean)) : null };
+      const sketchOf = (sketch: DistinctPubkeys) => {
+        const own = rows.filter((row) => row.sketch === sketch);
+        // every register's pubkeys are all there while none holds more than the sketch keeps
+        const complete = own.every((row) => Number(row.engagers) <= ENGAGER_IDS_PER_REGISTER);
+        return { codes: own.map((row) => (Number(row.register) << 6) | Number(row.rank)), ids: complete ? own.flatMap((row) => String(row.ids ?? '').split(',').filter(Boolean)) : null };
+      };
+      return { part, sketches: Object.fromEntries(DISTINCT_SKETCHES.map((sketch) => [sketch, sketchOf(sketch)])) as Record<DistinctPubkeys, { codes: number[]; ids: string[] | null }> };
     }
     default:
       return { part, items: rows.map((row) => [String(row.item), Number(row.amount)]), complete: rows.length < TOP_CANDIDATES_PER_CHUNK };
@@ -91,8 +96,11 @@ export class JobMerge {
   private readonly days = new Map<number, Record<UserMetric, number>>();
   private readonly cells = Array.from({ length: 24 * 7 }, () => 0);
   private readonly tops = new Map<TopListQuery, { amounts: Map<string, number>; complete: boolean }>();
-  private readonly codes = new Set<number>();
-  private ids: Set<string> | null = new Set();
+  /** per distinct count: the merged sketch, and every pubkey while all are known (null past that) */
+  private readonly distinct: Record<DistinctPubkeys, { codes: Set<number>; ids: Set<string> | null }> = {
+    engagers: { codes: new Set(), ids: new Set() },
+    zappers: { codes: new Set(), ids: new Set() },
+  };
 
   constructor(private readonly request: JobRequest) {
     for (let ts = Math.floor(request.window.startTs / DAY) * DAY; ts < request.window.endTs; ts += DAY) this.days.set(ts, zeros());
@@ -110,10 +118,14 @@ export class JobMerge {
         for (const [hour, weekday, engagement] of data.cells) this.cells[((hour + 24) % 24) * 7 + ((weekday + 7) % 7)]! += engagement;
         return;
       case 'engagers':
-        for (const code of data.codes) this.codes.add(code);
-        if (this.ids && data.ids) for (const id of data.ids) this.ids.add(id);
-        // an incomplete chunk, or more engagers than it is worth holding: the sketch answers
-        if (!data.ids || (this.ids?.size ?? 0) > ENGAGERS_EXACT_MAX) this.ids = null;
+        for (const sketch of DISTINCT_SKETCHES) {
+          const distinct = this.distinct[sketch];
+          const chunk = data.sketches[sketch];
+          for (const code of chunk.codes) distinct.codes.add(code);
+          if (distinct.ids && chunk.ids) for (const id of chunk.ids) distinct.ids.add(id);
+          // an incomplete chunk, or more pubkeys than it is worth holding: the sketch answers
+          if (!chunk.ids || (distinct.ids?.size ?? 0) > ENGAGERS_EXACT_MAX) distinct.ids = null;
+        }
         return;
       default: {
         const top = this.tops.get(data.part) ?? { amounts: new Map<string, number>(), complete: true };
@@ -152,6 +164,9 @@ export class JobMerge {
       const best = [...byDay].sort((a, b) => b.engagement - a.engagement || a.index - b.index).filter((d) => d.engagement > 0).slice(0, 3).map((d) => d.day);
       return withMeta({ data: { days: byDay, best } }, tz);
     }
+    if (request.kind === 'drilldown' && request.drilldown === 'heatmap') {
+      return withMeta({ data: heatmapOf((weekday, hour) => this.cells[hour * 7 + weekday]!) }, { tzOffsetMinutes: request.tzOffsetMinutes ?? 0 });
+    }
     if (request.kind === 'drilldown' && request.drilldown === 'top-posts') return withMeta({ data: posts() });
     if (request.kind === 'drilldown' && request.drilldown === 'top-hashtags') return withMeta({ data: tags() });
     if (request.kind === 'drilldown' && request.drilldown === 'zappers') return withMeta({ data: zappers() });
@@ -159,13 +174,15 @@ export class JobMerge {
 
     const totalsValues = zeros();
     for (const point of this.days.values()) for (const metric of USER_METRICS) totalsValues[metric] += point[metric];
-    const timeline = [...this.days].map(([ts, values]) => {
-      const { uniqueEngagers: _omit, ...totals } = toTotals(stateOf(values));
-      return { ts, ...totals };
-    });
-    if (!this.ids) approximate.push('uniqueEngagers');
-    const uniqueEngagers = this.ids ? this.ids.size : hllEstimate(reduceCodes(this.codes));
+    const timeline = [...this.days].map(([ts, values]) => ({ ts, ...timelineTotals(toTotals(stateOf(values))) }));
+    const count = (name: DistinctPubkeys, field: string) => {
+      const { codes, ids } = this.distinct[name];
+      if (!ids) approximate.push(field);
+      return ids ? ids.size : hllEstimate(reduceCodes(codes));
+    };
+    const uniqueEngagers = count('engagers', 'uniqueEngagers');
+    const uniqueZappers = count('zappers', 'uniqueZappers');
     const drilldowns = { topPosts: posts(), topHashtags: tags(), topZappers: zappers() };
-    return withMeta({ data: { pubkey: request.pubkey, totals: { ...toTotals(stateOf(totalsValues)), uniqueEngagers }, timeline, drilldowns }, drilldowns });
+    return withMeta({ data: { pubkey: request.pubkey, totals: { ...toTotals(stateOf(totalsValues)), uniqueEngagers, uniqueZappers }, timeline, drilldowns }, drilldowns });
   }
 }

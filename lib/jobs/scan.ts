@@ -1,6 +1,6 @@
 import { FACT_COLUMNS } from '../facts/schema.js';
 import { FACTS_PREFIX, partitionFromKey } from '../facts/partition.js';
-import type { ObjectStore } from '../ports.js';
+import type { ObjectSize, ObjectStore } from '../ports.js';
 import { forEachLimited } from '../util/concurrency.js';
 
 /**
@@ -82,21 +82,37 @@ const dayOf = (ts: number) => new Date(ts * 1000).toISOString().slice(0, 10);
  * list sizes: the caller plans without an estimate.
  */
 export async function factsBytesByHour(objects: ObjectStore, startTs: number, endTs: number): Promise<Map<number, number> | null> {
+  return (await listFactsByHour(objects, startTs, endTs))?.bytes ?? null;
+}
+
+/** What a window's listing says per hour partition: the bytes a query may read, and the hours it may not. */
+export interface FactsListing {
+  /** bytes per hour, for the hours with no archived object */
+  bytes: Map<number, number>;
+  /** hours holding an object `archived` picks (lib/facts/storage-tiers.ts): no query may read them */
+  archived: Set<number>;
+}
+
+/** factsBytesByHour, with the hours that hold an object `archived` picks set apart (their bytes left out). */
+export async function listFactsByHour(objects: ObjectStore, startTs: number, endTs: number, archived: (object: ObjectSize) => boolean = () => false): Promise<FactsListing | null> {
   if (!objects.listSizes) return null;
   const firstDay = Math.floor(startTs / DAY) * DAY;
   const lastDay = Math.floor(Math.max(startTs, endTs - 1) / DAY) * DAY;
   const prefixes = new Set<string>();
   for (let d = firstDay; d <= lastDay; d += DAY) prefixes.add(firstDay === lastDay ? `${FACTS_PREFIX}dt=${dayOf(d)}/` : `${FACTS_PREFIX}dt=${dayOf(d).slice(0, 8)}`);
   const bytes = new Map<number, number>();
+  const archivedHours = new Set<number>();
   const listSizes = objects.listSizes.bind(objects);
   await forEachLimited([...prefixes], LIST_CONCURRENCY, async (prefix) => {
     for (const object of await listSizes(prefix)) {
       const partition = partitionFromKey(object.key);
       if (!partition || partition.start < firstDay || partition.start >= lastDay + DAY) continue;
+      if (archived(object)) archivedHours.add(partition.start);
       bytes.set(partition.start, (bytes.get(partition.start) ?? 0) + object.bytes);
     }
   });
-  return bytes;
+  for (const hour of archivedHours) bytes.delete(hour);
+  return { bytes, archived: archivedHours };
 }
 
 /**
@@ -104,13 +120,20 @@ export async function factsBytesByHour(objects: ObjectStore, startTs: number, en
  * whole days, or only the window's hours when it lies inside one day (dedupedFacts' pruning).
  */
 export function prunedBytes(bytesByHour: ReadonlyMap<number, number>, startTs: number, endTs: number): number {
-  const last = Math.max(startTs, endTs - 1);
-  const oneDay = Math.floor(startTs / DAY) === Math.floor(last / DAY);
-  const from = oneDay ? Math.floor(startTs / 3600) * 3600 : Math.floor(startTs / DAY) * DAY;
-  const to = oneDay ? Math.floor(last / 3600) * 3600 + 3600 : Math.floor(last / DAY) * DAY + DAY;
+  const { from, to } = prunedHours(startTs, endTs);
   let sum = 0;
   for (let hour = from; hour < to; hour += 3600) sum += bytesByHour.get(hour) ?? 0;
   return sum;
+}
+
+/** The hour partitions [from, to) a job statement over [startTs, endTs) prunes to (dedupedFacts with pruneHours). */
+export function prunedHours(startTs: number, endTs: number): { from: number; to: number } {
+  const last = Math.max(startTs, endTs - 1);
+  const oneDay = Math.floor(startTs / DAY) === Math.floor(last / DAY);
+  return {
+    from: oneDay ? Math.floor(startTs / 3600) * 3600 : Math.floor(startTs / DAY) * DAY,
+    to: oneDay ? Math.floor(last / 3600) * 3600 + 3600 : Math.floor(last / DAY) * DAY + DAY,
+  };
 }
 
 /** Bytes as people read them: "2.50 GB (2,500,000,000 bytes)". */

@@ -1,4 +1,5 @@
 import { dedupedFacts, type FactsWindow, type SqlDialect } from './metrics-sql.js';
+import { zapAmountColumnsSql } from '../counters/zap-amounts.js';
 
 /**
  * SQL for the long-window jobs: the same metrics as the counters (docs/metrics.md), for one user,
@@ -31,22 +32,28 @@ SELECT CAST(floor(created_at / 86400.0) AS BIGINT) * 86400 AS day,
   count_if(${rcv} AND type = 'repost') AS reposts_rcv,
   count_if(${rcv} AND type IN ('reply', 'comment')) AS replies_rcv,
   count_if(${rcv} AND type = 'zap') AS zaps_rcv,
-  coalesce(sum(CASE WHEN ${rcv} AND type = 'zap' THEN zap_msats END), 0) AS zap_msats_rcv
+  coalesce(sum(CASE WHEN ${rcv} AND type = 'zap' THEN zap_msats END), 0) AS zap_msats_rcv,
+  ${zapAmountColumnsSql(`${rcv} AND type = 'zap'`)}
 FROM f
 WHERE author = ${pk} OR target_pubkey = ${pk}
 GROUP BY CAST(floor(created_at / 86400.0) AS BIGINT)
 ORDER BY day`;
 }
 
-/** Engager pubkeys kept per HyperLogLog register in the sketch: what keeps a chunk's count exact. */
+/** The distinct counts of a summary: everyone who engaged, and the zap senders among them. */
+export const DISTINCT_SKETCHES = ['engagers', 'zappers'] as const;
+export type DistinctPubkeys = (typeof DISTINCT_SKETCHES)[number];
+
+/** Pubkeys kept per HyperLogLog register in a sketch: what keeps a chunk's count exact. */
 export const ENGAGER_IDS_PER_REGISTER = 16;
 
 /**
- * Distinct engagers as a mergeable sketch, one row per HyperLogLog register (at most 1,024 rows, so a
- * chunk's answer is bounded however popular the user): the register's rank exactly as `hllCode`
- * (lib/counters/hll.ts) computes it from the pubkey's hex, its number of engagers, and up to
- * ENGAGER_IDS_PER_REGISTER of their pubkeys (comma-separated). While no register overflows, the
- * pubkeys are every engager and chunks union exactly; beyond that the ranks merge as HLL.
+ * Distinct engagers and distinct zappers as mergeable sketches, in one scan: one row per (sketch,
+ * HyperLogLog register), at most 2 × 1,024 rows, so a chunk's answer is bounded however popular the
+ * user: the register's rank exactly as `hllCode` (lib/counters/hll.ts) computes it from the pubkey's
+ * hex, its number of pubkeys, and up to ENGAGER_IDS_PER_REGISTER of them (comma-separated). While no
+ * register overflows, the pubkeys are all of them and chunks union exactly; beyond that the ranks
+ * merge as HLL.
  */
 export function userEngagerSketchSql(relation: string, window: FactsWindow, dialect: SqlDialect, pubkey: string): string {
   const pk = quote(pubkey);
@@ -62,15 +69,16 @@ export function userEngagerSketchSql(relation: string, window: FactsWindow, dial
   const bits = (x: string) => `CAST(floor(log2(${x} + 0.5)) AS BIGINT)`;
   const rank = `CASE WHEN hi % 4194304 > 0 THEN 22 - ${bits('hi % 4194304')} WHEN nx > 0 THEN 54 - ${bits('nx')} ELSE 55 END`;
   return `WITH f AS (${facts(relation, window, dialect)}),
-  e AS (SELECT DISTINCT ${ENGAGER} AS engager FROM f WHERE ${RECEIVED(pk)} AND ${ENGAGER} IS NOT NULL),
-  h AS (SELECT engager, ${hex(1)} AS hi, ${hex(9)} AS nx FROM e)
-SELECT CAST(floor(hi / 4194304.0) AS BIGINT) AS register,
+  e AS (SELECT ${ENGAGER} AS engager, max(CASE WHEN type = 'zap' THEN 1 ELSE 0 END) AS zapped FROM f WHERE ${RECEIVED(pk)} AND ${ENGAGER} IS NOT NULL GROUP BY ${ENGAGER}),
+  s AS (SELECT 'engagers' AS sketch, engager FROM e UNION ALL SELECT 'zappers', engager FROM e WHERE zapped = 1),
+  h AS (SELECT sketch, engager, ${hex(1)} AS hi, ${hex(9)} AS nx FROM s)
+SELECT sketch, CAST(floor(hi / 4194304.0) AS BIGINT) AS register,
   max(${rank}) AS rank,
   count(*) AS engagers,
   ${ids} AS ids
 FROM h
-GROUP BY CAST(floor(hi / 4194304.0) AS BIGINT)
-ORDER BY register`;
+GROUP BY sketch, CAST(floor(hi / 4194304.0) AS BIGINT)
+ORDER BY sketch, register`;
 }
 
 export type TopListQuery = 'top_posts' | 'top_tags' | 'top_zappers';

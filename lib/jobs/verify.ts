@@ -52,7 +52,8 @@ export async function verifyDrift(deps: VerifyDeps, asked: QueryWindow, options:
   const drift: DriftRow[] = [];
   let metricsChecked = 0;
   const rows = await deps.sql.query(userMetricsSql(deps.relation, window, 'duckdb'));
-  const activity = (row: Record<string, unknown>) => USER_METRICS.reduce((n, m) => (m === 'zap_msats_rcv' ? n : n + Number(row[m])), 0);
+  // Activity is events: sats and the histogram's bins (each zap again) are not.
+  const activity = (row: Record<string, unknown>) => USER_METRICS.reduce((n, m) => (m === 'zap_msats_rcv' || m.startsWith('zap_bin_') ? n : n + Number(row[m])), 0);
   const users = rows.sort((a, b) => activity(b) - activity(a)).slice(0, options.maxUsers ?? Infinity);
   for (const row of users) {
     const pubkey = String(row.pubkey);

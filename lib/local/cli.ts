@@ -54,6 +54,8 @@ async function local(args: string[]): Promise<void> {
     simulate: !values['no-simulate'] && !relayUrls.length,
     simulatorRate: values.rate ? Number(values.rate) : undefined,
     simulatorUsers: values.users ? Number(values.users) : undefined,
+    // settle the simulator's back-dated history within seconds, so the dashboard opens on the most active author
+    firstCompactionAfterMs: 5_000,
     log: (line) => console.log(line),
   });
   const top = stack.simulator?.users[0]?.pubkey;
@@ -62,6 +64,7 @@ Funnel local stack is up (${Date.now() - started} ms)
   data dir   ${stack.pipeline.dataDir}
   relay      ${stack.relayUrl ?? relayUrls.join(', ')}${stack.simulator ? '  (simulator publishing signed events)' : ''}
   API        ${stack.apiUrl}
+  dashboard  ${stack.apiUrl}/
 
 Try:
   curl ${stack.apiUrl}/health

@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { lambdaContext } from './queue-consumer.js';
 import { errorResponse, HttpError, type HttpResponse } from '../api/http.js';
 import { bodyTooLarge, headersTooLarge, REQUEST_LIMITS, splitRequestTarget } from '../api/request.js';
+import { SSE_HEARTBEAT, sseNotice, STREAM_HEARTBEAT_MS, type LiveNoticeSource } from '../api/live-notices.js';
 
 export type ApiGatewayHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -16,8 +17,17 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * Serves a Lambda handler over HTTP, translating each request to an API Gateway v2 event. What API
  * Gateway would refuse before the function runs is refused here the same way, in the JSON envelope: an
  * unparsable request (400), headers over Node's 16 KB (431), a body over the limit (413).
+ *
+ * One thing Lambda cannot do is done here: an answer of type `text/event-stream` (GET
+ * /api/analytics/stream, after the handler has checked and counted the request like any other) is held
+ * open, and each of `liveNotices`' notices is written to it as an SSE message.
  */
-export async function startHttpApi(handler: ApiGatewayHandler, port: number, host = '127.0.0.1'): Promise<{ url: string; port: number; close(): Promise<void> }> {
+export async function startHttpApi(
+  handler: ApiGatewayHandler,
+  port: number,
+  host = '127.0.0.1',
+  options: { liveNotices?: LiveNoticeSource } = {},
+): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const server: Server = createServer({ maxHeaderSize: REQUEST_LIMITS.maxHeaderBytes }, async (req, res) => {
     let event: APIGatewayProxyEventV2;
     try {
@@ -30,7 +40,9 @@ export async function startHttpApi(handler: ApiGatewayHandler, port: number, hos
     }
     try {
       const result = await handler(event, lambdaContext('funnel-api'));
-      send(res, { statusCode: result.statusCode ?? 200, headers: (result.headers ?? {}) as Record<string, string>, body: result.body ?? '' });
+      const response = { statusCode: result.statusCode ?? 200, headers: (result.headers ?? {}) as Record<string, string>, body: result.body ?? '' };
+      if (options.liveNotices && response.statusCode === 200 && response.headers['content-type']?.startsWith('text/event-stream')) return holdEventStream(res, response, options.liveNotices);
+      send(res, response);
     } catch {
       // the handler answers every failure itself; reaching here is a bug, and its text stays in the process
       send(res, errorResponse(new HttpError('internal', 'internal error')));
@@ -56,6 +68,24 @@ export async function startHttpApi(handler: ApiGatewayHandler, port: number, hos
         server.close(() => resolve());
       }),
   };
+}
+
+/** Writes the stream's preamble, then every notice, until the client goes away or the server closes. */
+function holdEventStream(res: ServerResponse, response: HttpResponse, notices: LiveNoticeSource): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(200, response.headers);
+  res.socket?.setNoDelay(true);
+  res.write(response.body);
+  // a client gone between a notice and its 'close' is not an error worth more than dropping the write
+  const write = (text: string) => void (res.destroyed || res.writableEnded || res.write(text));
+  res.on('error', () => res.destroy());
+  const unsubscribe = notices.subscribe((notice) => write(sseNotice(notice)));
+  const heartbeat = setInterval(() => write(SSE_HEARTBEAT), STREAM_HEARTBEAT_MS);
+  heartbeat.unref();
+  res.on('close', () => {
+    unsubscribe();
+    clearInterval(heartbeat);
+  });
 }
 
 function send(res: ServerResponse, response: HttpResponse, closeConnection = false): void {

@@ -40,6 +40,29 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/**
+ * A NIP-57 zap as a wallet and an LNURL server make one: the sender's zap request (kind 9734) in the
+ * `description` of a receipt (kind 9735) signed by the server's key, with a bolt11 invoice for `sats`.
+ */
+export function signedZap(senderKey: Uint8Array, target: { id: string; pubkey: string; address?: string }, sats: number, createdAt: number, signer: EventSigner = (key, template) => finalizeEvent(template, key)): VerifiedEvent {
+  const request = signer(senderKey, {
+    kind: 9734,
+    created_at: createdAt,
+    tags: [['relays', 'ws://127.0.0.1'], ['amount', String(sats * 1000)], ['p', target.pubkey], ['e', target.id], ...(target.address ? [['a', target.address]] : [])],
+    content: '',
+  });
+  // bolt11 human-readable part: `n` is 10^-9 BTC, i.e. 0.1 sat, so sats × 10 with the `n` multiplier.
+  // The data part is bech32 (no `1`: the last `1` separates it), here the request id spelled in it.
+  const data = [...request.id.slice(0, 40)].map((hex) => BECH32_CHARSET[parseInt(hex, 16)]).join('');
+  const bolt11 = `lnbc${sats * 10}n1p${data}`;
+  return signer(ZAPPER_KEY, {
+    kind: 9735,
+    created_at: createdAt,
+    tags: [['p', target.pubkey], ['P', getPublicKey(senderKey)], ['e', target.id], ...(target.address ? [['a', target.address]] : []), ['bolt11', bolt11], ['description', JSON.stringify(request)]],
+    content: '',
+  });
+}
+
 interface Published {
   id: string;
   pubkey: string;
@@ -131,22 +154,7 @@ export class WorkloadGenerator {
 
   private zap(actor: SimUser, target: Published, createdAt: number): VerifiedEvent {
     const sats = SATS[Math.floor(this.random() * SATS.length)]!;
-    const request = this.sign(actor.secretKey, {
-      kind: 9734,
-      created_at: createdAt,
-      tags: [['relays', 'ws://127.0.0.1'], ['amount', String(sats * 1000)], ['p', target.pubkey], ['e', target.id]],
-      content: '',
-    });
-    // bolt11 human-readable part: `n` is 10^-9 BTC, i.e. 0.1 sat, so sats × 10 with the `n` multiplier.
-    // The data part is bech32 (no `1`: the last `1` separates it), here the request id spelled in it.
-    const data = [...request.id.slice(0, 40)].map((hex) => BECH32_CHARSET[parseInt(hex, 16)]).join('');
-    const bolt11 = `lnbc${sats * 10}n1p${data}`;
-    return this.sign(ZAPPER_KEY, {
-      kind: 9735,
-      created_at: createdAt,
-      tags: [['p', target.pubkey], ['P', actor.pubkey], ['e', target.id], ['bolt11', bolt11], ['description', JSON.stringify(request)]],
-      content: '',
-    });
+    return signedZap(actor.secretKey, target, sats, createdAt, this.signer);
   }
 
   private video(actor: SimUser, createdAt: number): VerifiedEvent {

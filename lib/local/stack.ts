@@ -7,6 +7,7 @@ import { StorageFaultMonitor, localHealthChecks } from './health.js';
 import { MetricsRegistry } from '../metrics/registry.js';
 import { systemClock, type Clock } from '../ports.js';
 import { retentionFromEnv } from '../counters/retention.js';
+import { archivePolicyFromEnv } from '../facts/storage-tiers.js';
 import { CounterStoreCheckpoints } from '../listener/checkpoints.js';
 import { Listener } from '../listener/listener.js';
 import { createIngestHandler } from '../../functions/ingest/handler.js';
@@ -14,7 +15,7 @@ import { createApiHandler } from '../../functions/api/handler.js';
 import { createCompactorHandler } from '../../functions/compactor/handler.js';
 import { createFeedsHandler } from '../../functions/feeds/handler.js';
 import { FEEDS_LOCAL_EVERY_MS } from '../query/feeds.js';
-import { ConsumerChain, QueueConsumer, lambdaContext } from './queue-consumer.js';
+import { ConsumerChain, QueueConsumer, lambdaContext, type SqsHandler } from './queue-consumer.js';
 import { createLiveHandler } from '../../functions/live/handler.js';
 import { queuedLiveCounters } from '../counters/live-queue.js';
 import { apiGatewayGet, startHttpApi } from './http-server.js';
@@ -30,6 +31,7 @@ import { DuckDbSqlEngine, duckDbSettleTables, factsRelation } from '../adapters/
 import { createJobsHandler } from '../../functions/jobs/handler.js';
 import { jobSettingsFromEnv } from '../jobs/jobs.js';
 import { DEFAULT_LOCAL_APP_KEYS, staticApiKeys } from '../app/api-keys.js';
+import { LiveNotices } from '../api/live-notices.js';
 
 export interface PipelineOptions {
   dataDir: string;
@@ -79,7 +81,9 @@ export async function openPipeline(options: PipelineOptions) {
   }
   const metrics = new MetricsRegistry();
   const faults = new StorageFaultMonitor(metrics);
-  const objects = faults.watch('objects', new FsObjectStore(dataDir));
+  const clock = options.clock ?? systemClock;
+  // Objects carry the stack's clock as their write time: the storage tiers' ages follow it.
+  const objects = faults.watch('objects', new FsObjectStore(dataDir, () => clock.now()));
   const counters = faults.watch('counters', dynamo.counters);
   const onFault = (error: unknown) => faults.record('queue', error);
   const caps = { maxMessages: options.queueMaxMessages, maxBytes: options.queueMaxBytes, onFault };
@@ -107,6 +111,8 @@ export async function openPipeline(options: PipelineOptions) {
     }
   }
   const retention = retentionFromEnv();
+  // FACTS_ARCHIVE_AFTER_DAYS as in AWS: nothing moves locally, but the same ages count as archived.
+  const archive = archivePolicyFromEnv();
   // Per-batch lines would flood a terminal; the same counts are on GET /metrics.
   const warningsOnly = (line: string) => {
     if (!line.includes('"level":"info"')) options.log?.(line);
@@ -127,12 +133,12 @@ export async function openPipeline(options: PipelineOptions) {
   const sql = new DuckDbSqlEngine({ dataDir });
   const jobsConsumer = new QueueConsumer(
     jobsQueue,
-    createJobsHandler({ counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock, metrics, jobsQueue }),
+    createJobsHandler({ counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock, metrics, jobsQueue, archive }),
     { batchSize: 1, batchWindowMs: 0, onError: (error) => options.log?.(`job failed, will be retried: ${String(error)}`) },
   );
   // The compactor's own engine: a long settle never queues the jobs behind it.
   const settleSql = new DuckDbSqlEngine({ dataDir });
-  const settleDeps = { objects, counters, sql: settleSql, tables: duckDbSettleTables(dataDir), retention };
+  const settleDeps = { objects, counters, sql: settleSql, tables: duckDbSettleTables(dataDir), retention, archive };
   // No invocation ceiling here (one run at a time, in process): every due hour is settled in the run.
   const compactor = createCompactorHandler({ ...settleDeps, clock: options.clock ?? systemClock, graceSeconds: options.graceSeconds, budgetMs: Number.POSITIVE_INFINITY, metrics, log: () => {} });
   const ingestConsumer = new QueueConsumer(queue, ingest, {
@@ -140,7 +146,14 @@ export async function openPipeline(options: PipelineOptions) {
     batchWindowMs: options.batchWindowMs ?? 200,
     onError: (error) => options.log?.(`ingest batch failed, will be redelivered: ${String(error)}`),
   });
-  const live = createLiveHandler({ counters, clock: options.clock ?? systemClock, metrics, write: warningsOnly });
+  // Open dashboards hear of every counted live batch (GET /api/analytics/stream), and re-read.
+  const notices = new LiveNotices();
+  const countLive = createLiveHandler({ counters, clock: options.clock ?? systemClock, metrics, write: warningsOnly });
+  const live: SqsHandler = async (event, context) => {
+    const result = await countLive(event, context);
+    if (event.Records.length) notices.publish('counted');
+    return result;
+  };
   // A short window here (an event is visible within seconds); AWS merges far more (infra/lib/live-counters.ts).
   const liveConsumer = new QueueConsumer(liveQueue, live, {
     batchSize: LOCAL_LIVE_BATCH_MESSAGES,
@@ -162,6 +175,8 @@ export async function openPipeline(options: PipelineOptions) {
     liveQueue,
     deadLetter,
     consumer,
+    /** notices of newly readable data, for live dashboards */
+    notices,
     jobsQueue,
     jobsConsumer,
     sql,
@@ -179,6 +194,7 @@ export async function openPipeline(options: PipelineOptions) {
       return file;
     },
     async close(): Promise<void> {
+      notices.close();
       await sql.close();
       await settleSql.close();
       for (const q of [queue, liveQueue, jobsQueue, deadLetter]) await q.close();
@@ -206,6 +222,8 @@ export interface LocalStackOptions extends PipelineOptions {
   rateLimit?: RateLimitSettings;
   /** on first start (no checkpoint), how far back to read the relay */
   initialLookbackSeconds?: number;
+  /** run the first compaction this soon after start rather than after compactEveryMs (`npm start`: so the history is settled within seconds) */
+  firstCompactionAfterMs?: number;
 }
 
 /** DESIGN §3: the whole pipeline in one process, with no AWS account and no Docker. */
@@ -242,6 +260,7 @@ export async function startLocalStack(options: LocalStackOptions) {
     cache,
     metrics: pipeline.metrics,
     healthChecks: pipeline.healthChecks,
+    liveNotices: pipeline.notices,
     jobs: { queue: pipeline.jobsQueue, objects: pipeline.objects, settings: jobSettingsFromEnv() },
     app: { ingestQueue: pipeline.queue, apiKeys: staticApiKeys(process.env.FUNNEL_APP_KEYS || DEFAULT_LOCAL_APP_KEYS) },
     metricsText: () =>
@@ -255,7 +274,7 @@ export async function startLocalStack(options: LocalStackOptions) {
   // Callers over HTTP are limited per caller (one process: exact); the stack's own warm-up reads are not.
   const api = createApiHandler({ ...apiDeps, rateLimiter: new RequestRateLimiter(options.rateLimit ?? rateLimitSettingsFromEnv()) });
   const internalApi = createApiHandler(apiDeps);
-  const http = await startHttpApi(api, options.port).catch(async (error) => {
+  const http = await startHttpApi(api, options.port, undefined, { liveNotices: pipeline.notices }).catch(async (error) => {
     await listener.stop();
     await pipeline.consumer.stop();
     await relay?.close();
@@ -288,12 +307,15 @@ export async function startLocalStack(options: LocalStackOptions) {
     }
   };
   let compacting: Promise<unknown> = Promise.resolve();
-  const compactTimer = setInterval(() => {
+  const compactOnce = () => {
     compacting = compacting
       .then(() => pipeline.compact())
+      .then(() => pipeline.notices.publish('settled'))
       .then(warmHotWindows)
       .catch((error) => log(`compaction failed: ${String(error)}`));
-  }, options.compactEveryMs ?? 60_000);
+  };
+  const compactTimer = setInterval(compactOnce, options.compactEveryMs ?? 60_000);
+  const firstCompaction = options.firstCompactionAfterMs === undefined ? undefined : setTimeout(compactOnce, options.firstCompactionAfterMs);
 
   // The stored video feeds, as the scheduled feeds function keeps them in AWS: now, then on a timer,
   // one run at a time (a slow run is not queued behind).
@@ -303,6 +325,7 @@ export async function startLocalStack(options: LocalStackOptions) {
   let feeding: Promise<unknown> | null = null;
   const refreshFeeds = () => {
     feeding ??= feeds({}, lambdaContext('funnel-feeds'))
+      .then(() => pipeline.notices.publish('feeds'))
       .catch((error) => log(`feeds failed: ${String(error)}`))
       .finally(() => (feeding = null));
   };
@@ -322,6 +345,7 @@ export async function startLocalStack(options: LocalStackOptions) {
       stopped = true;
       simulator?.stop();
       clearInterval(compactTimer);
+      clearTimeout(firstCompaction);
       clearInterval(feedsTimer);
       await listener.stop();
       await pipeline.consumer.stop();

@@ -30,6 +30,8 @@ export const METRIC = {
   /** API cache hits and misses (hit ratio = hits / (hits + misses)) */
   cacheHits: 'CacheHits',
   cacheMisses: 'CacheMisses',
+  /** reads answered from the last good copy, marked stale, because a store did not answer (counted instead of a hit or a miss) */
+  staleAnswers: 'StaleAnswers',
   /** ms a job took, and bytes it scanned */
   jobDurationMs: 'JobDurationMs',
   jobBytesScanned: 'JobBytesScanned',
@@ -37,6 +39,8 @@ export const METRIC = {
   storageFaults: 'StorageFaults',
   /** fact objects that could not be decoded and were moved under quarantine/ */
   objectsQuarantined: 'ObjectsQuarantined',
+  /** engager-row writes dropped because the row holds ENGAGER_ROW_MAX_TOKENS already (a zapper's 1,001st zap of one event) */
+  engagerRowsFull: 'EngagerRowsFull',
   /** API requests refused by the per-caller limit (429); dimension Route */
   requestsRateLimited: 'RequestsRateLimited',
 } as const;

@@ -49,7 +49,7 @@ export class EventRejectedError extends Error {
   }
 }
 
-const VIDEO_KINDS: ReadonlySet<number> = new Set([21, 22, 34235, 34236]);
+export const VIDEO_KINDS: ReadonlySet<number> = new Set([21, 22, 34235, 34236]);
 
 /** NIP-01: kinds 0, 3 and 10000–19999 are replaceable (one current version per kind:pubkey). */
 export function isReplaceable(kind: number): boolean {

@@ -8,7 +8,8 @@ import { z } from 'zod';
 const recentKey = z.strictObject({ o: z.literal('recent'), t: z.int(), id: z.string().regex(/^[0-9a-f]{64}$/) });
 const rankedKey = z.strictObject({ o: z.literal('ranked'), s: z.number(), t: z.int(), id: z.string().regex(/^[0-9a-f]{64}$/), g: z.int() });
 const offsetKey = z.strictObject({ o: z.literal('offset'), n: z.int().min(0).max(10_000), g: z.int() });
-export const cursorSchema = z.discriminatedUnion('o', [recentKey, rankedKey, offsetKey]);
+const pubkeyKey = z.strictObject({ o: z.literal('pubkey'), p: z.string().regex(/^[0-9a-f]{64}$/) });
+export const cursorSchema = z.discriminatedUnion('o', [recentKey, rankedKey, offsetKey, pubkeyKey]);
 export type Cursor = z.infer<typeof cursorSchema>;
 
 /** Newest first, ties to the lowest id: the order of every "recent" list. */
@@ -17,6 +18,8 @@ export type RecentCursor = z.infer<typeof recentKey>;
 export type RankedCursor = z.infer<typeof rankedKey>;
 /** A position in a stored ranking of one computation (`g`), whose entries do not move. */
 export type OffsetCursor = z.infer<typeof offsetKey>;
+/** In pubkey order (the engager lists), after this pubkey's row. */
+export type PubkeyCursor = z.infer<typeof pubkeyKey>;
 
 export const encodeCursor = (cursor: Cursor) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
 

@@ -6,10 +6,33 @@ import { drilldownsOf, timelineOf, toTotals } from './summary.js';
 import { timelineStep, type QueryWindow } from './window.js';
 import { readWindow, type Meta, type QueryDeps } from './window-read.js';
 
-export const DRILLDOWNS = ['top-posts', 'top-hashtags', 'zappers', 'best-hours', 'best-days', 'timeline'] as const;
+export const DRILLDOWNS = ['top-posts', 'top-hashtags', 'zappers', 'best-hours', 'best-days', 'heatmap', 'timeline'] as const;
 export type Drilldown = (typeof DRILLDOWNS)[number];
 
 const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/** The heatmap drill-down: engagement received per weekday × hour of day, and its three busiest cells. */
+export interface Heatmap {
+  days: { day: string; index: number; hours: number[]; engagement: number }[];
+  best: { day: string; index: number; hour: number; engagement: number }[];
+}
+
+/**
+ * The weekday × hour matrix from a cell reader (weekday 0 = Sunday, hour 0–23, both local to the tz
+ * offset), shared by the counters' answer and a job's so both rank ties the same way.
+ */
+export function heatmapOf(cell: (weekday: number, hour: number) => number): Heatmap {
+  const days = WEEKDAYS.map((day, index) => {
+    const hours = Array.from({ length: 24 }, (_, hour) => cell(index, hour));
+    return { day, index, hours, engagement: hours.reduce((a, b) => a + b, 0) };
+  });
+  const cells = days.flatMap(({ day, index, hours }) => hours.map((engagement, hour) => ({ day, index, hour, engagement })));
+  const best = cells
+    .filter((c) => c.engagement > 0)
+    .sort((a, b) => b.engagement - a.engagement || a.index - b.index || a.hour - b.hour)
+    .slice(0, 3);
+  return { days, best };
+}
 
 /**
  * Engagement received per UTC instant at hour resolution: hour and minute items by their bucket, day
@@ -62,6 +85,14 @@ export async function userDrilldown(
       for (const [ts, engaged] of engagementByHour(read.items)) byDay[new Date((ts + shift) * 1000).getUTCDay()]!.engagement += engaged;
       const ranked = [...byDay].sort((a, b) => b.engagement - a.engagement || a.index - b.index);
       return { data: { days: byDay, best: ranked.filter((d) => d.engagement > 0).slice(0, 3).map((d) => d.day) }, meta: { ...read.meta, tzOffsetMinutes: options.tzOffsetMinutes } };
+    }
+    case 'heatmap': {
+      const cells = Array.from({ length: 7 * 24 }, () => 0);
+      for (const [ts, engaged] of engagementByHour(read.items)) {
+        const local = new Date((ts + shift) * 1000);
+        cells[local.getUTCDay() * 24 + local.getUTCHours()]! += engaged;
+      }
+      return { data: heatmapOf((weekday, hour) => cells[weekday * 24 + hour]!), meta: { ...read.meta, tzOffsetMinutes: options.tzOffsetMinutes } };
     }
     case 'timeline':
       return {

@@ -116,9 +116,12 @@ export function readOnce(counters: CounterStore): CounterStore {
     range: (scope, granularity, from, to) => counters.range(scope, granularity, from, to),
     getState: (namespace, id) => once(gets, `${namespace}\u0000${id}`, () => counters.getState(namespace, id)),
     putState: (namespace, id, value) => counters.putState(namespace, id, value),
+    putStateIfAbsent: (namespace, id, value) => counters.putStateIfAbsent(namespace, id, value),
     putStates: (records) => counters.putStates(records),
     listState: (namespace) => once(lists, namespace, () => counters.listState(namespace)),
     deleteStateIf: (namespace, id, field, expected) => counters.deleteStateIf(namespace, id, field, expected),
+    addEngagers: (rows) => counters.addEngagers(rows),
+    engagerPage: (list, options) => counters.engagerPage(list, options),
   };
 }
 

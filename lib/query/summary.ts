@@ -4,6 +4,7 @@ import { mergeItems, topOf, type BucketState } from '../counters/aggregate.js';
 import { hllEstimate } from '../counters/hll.js';
 import { timelineStep, type QueryWindow } from './window.js';
 import { readWindow, type Meta, type QueryDeps } from './window-read.js';
+import { zapAmountHistogram } from '../counters/zap-amounts.js';
 
 export interface UserTotals {
   posts: number;
@@ -15,7 +16,20 @@ export interface UserTotals {
   repliesReceived: number;
   zapsReceived: number;
   zapSatsReceived: number;
+  /** zaps received by amount, in decades of sats (zap-amounts.ts); the bins sum to zapsReceived */
+  zapAmounts: { minSats: number; maxSats: number | null; zaps: number }[];
   uniqueEngagers: number;
+  /** distinct zap senders (a sketch, like uniqueEngagers) */
+  uniqueZappers: number;
+}
+
+/** What a timeline point carries: the totals without the distinct counts and the histogram (per point they would cost more than the summary). */
+export type TimelineTotals = Omit<UserTotals, 'uniqueEngagers' | 'uniqueZappers' | 'zapAmounts'>;
+
+/** A timeline point's totals from a bucket's full totals. */
+export function timelineTotals(totals: UserTotals): TimelineTotals {
+  const { uniqueEngagers: _engagers, uniqueZappers: _zappers, zapAmounts: _amounts, ...rest } = totals;
+  return rest;
 }
 
 export interface SummaryDrilldowns {
@@ -25,7 +39,7 @@ export interface SummaryDrilldowns {
 }
 
 export interface SummaryResponse {
-  data: { pubkey: string; totals: UserTotals; timeline: ({ ts: number } & Omit<UserTotals, 'uniqueEngagers'>)[]; drilldowns: SummaryDrilldowns };
+  data: { pubkey: string; totals: UserTotals; timeline: ({ ts: number } & TimelineTotals)[]; drilldowns: SummaryDrilldowns };
   /** the seed's v2 envelope had the drill-downs beside `data`: kept there too (DESIGN §6), the same lists */
   drilldowns: SummaryDrilldowns;
   meta: Meta;
@@ -46,7 +60,9 @@ export function toTotals(state: BucketState): UserTotals {
     zapsReceived: metric(state, 'zaps_rcv'),
     // Summed in msats, floored once: per-zap rounding would lose sub-sat amounts.
     zapSatsReceived: Math.floor(metric(state, 'zap_msats_rcv') / 1000),
+    zapAmounts: zapAmountHistogram(state.values),
     uniqueEngagers: hllEstimate(state.sets.engagers ?? []),
+    uniqueZappers: hllEstimate(state.sets.zappers ?? []),
   };
 }
 
@@ -82,10 +98,7 @@ export async function userSummary(pubkey: string, window: QueryWindow, deps: Que
       pubkey,
       totals: toTotals(state),
       // Points carry counts only: a sketch estimate per point would cost more than the whole summary.
-      timeline: timelineOf(read.items, window, step, { countsOnly: true }).map(({ ts, state: s }) => {
-        const { uniqueEngagers: _zero, ...totals } = toTotals(s);
-        return { ts, ...totals };
-      }),
+      timeline: timelineOf(read.items, window, step, { countsOnly: true }).map(({ ts, state: s }) => ({ ts, ...timelineTotals(toTotals(s)) })),
       drilldowns,
     },
     drilldowns,
@@ -101,9 +114,9 @@ export interface Change {
   percent: number | null;
 }
 
-/** The totals as flat numbers (reactionsReceived as its total and its parts), the keys a comparison uses. */
+/** The totals as flat numbers (reactionsReceived as its total and its parts; the histogram left out), the keys a comparison uses. */
 function flatTotals(totals: UserTotals): Record<string, number> {
-  const { reactionsReceived, ...rest } = totals;
+  const { reactionsReceived, zapAmounts: _histogram, ...rest } = totals;
   return { ...rest, reactionsReceived: reactionsReceived.total, likesReceived: reactionsReceived.likes, dislikesReceived: reactionsReceived.dislikes, emojiReceived: reactionsReceived.emoji };
 }
 

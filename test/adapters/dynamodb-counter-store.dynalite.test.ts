@@ -2,6 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { LOCAL_TABLE, startDynalite, type LocalDynamo } from '../../lib/adapters/local/dynalite.js';
 import type { DynamoCounterStore } from '../../lib/adapters/aws/dynamodb-counter-store.js';
+import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
+import { ENGAGER_ROW_MAX_TOKENS } from '../../lib/ports.js';
 
 /** The real DynamoDB adapter against an in-process dynalite over HTTP. Each test uses its own scopes. */
 let dynamo: LocalDynamo;
@@ -270,5 +272,51 @@ describe('sketches in settled items', () => {
     expect(minute!.sets!.engagers).toContain(65);
     const [smallItem] = await store.range('sk:small', 'h', 3600, 3600);
     expect(smallItem!.sets!.engagers!.sort((a, b) => a - b)).toEqual([...small].sort((a, b) => a - b));
+  });
+});
+
+describe('engager lists, on the DynamoDB adapter (dynalite) and the memory store alike', () => {
+  const pubkey = (n: number) => n.toString(16).padStart(4, '0').repeat(16);
+  const stores = () => [
+    ['dynamodb', store],
+    ['memory', new MemoryCounterStore()],
+  ] as const;
+
+  it('one row per pubkey, in pubkey order, paged after a pubkey; a redelivered write changes nothing', async () => {
+    for (const [name, s] of stores()) {
+      const list = `zp:e:${name}-order`;
+      const writes = [3, 1, 2].map((n) => ({ list, pubkey: pubkey(n), tokens: [n * 10] }));
+      await s.addEngagers(writes);
+      await s.addEngagers([...writes, { list, pubkey: pubkey(1), tokens: [10, 11] }]);
+      const all = await s.engagerPage(list, { limit: 10 });
+      expect(all.map((r) => r.pubkey), name).toEqual([pubkey(1), pubkey(2), pubkey(3)]);
+      expect(all.map((r) => r.tokens.sort((a, b) => a - b)), name).toEqual([[10, 11], [20], [30]]);
+      expect((await s.engagerPage(list, { limit: 1 })).map((r) => r.pubkey), name).toEqual([pubkey(1)]);
+      expect((await s.engagerPage(list, { after: pubkey(1), limit: 5 })).map((r) => r.pubkey), name).toEqual([pubkey(2), pubkey(3)]);
+      expect(await s.engagerPage(list, { after: pubkey(3), limit: 5 }), name).toEqual([]);
+      expect(await s.engagerPage(`zp:e:${name}-empty`, { limit: 5 }), name).toEqual([]);
+    }
+  });
+
+  it('sets the ref (the last one wins) and keeps rows without tokens', async () => {
+    for (const [name, s] of stores()) {
+      const list = `lk:a:${name}-refs`;
+      await s.addEngagers([{ list, pubkey: pubkey(7), ref: 'r1' }]);
+      await s.addEngagers([{ list, pubkey: pubkey(7), ref: 'r2' }]);
+      expect(await s.engagerPage(list, { limit: 5 }), name).toEqual([{ pubkey: pubkey(7), ref: 'r2', tokens: [] }]);
+    }
+  });
+
+  it(`a row takes at most ENGAGER_ROW_MAX_TOKENS (${ENGAGER_ROW_MAX_TOKENS}) tokens: a write past it is dropped and counted, the row stays`, async () => {
+    for (const [name, s] of stores()) {
+      const list = `zp:e:${name}-full`;
+      const many = Array.from({ length: ENGAGER_ROW_MAX_TOKENS + 5 }, (_, i) => i + 1);
+      // one batch is cut at the bound before it is sent
+      expect(await s.addEngagers([{ list, pubkey: pubkey(9), tokens: many }]), name).toEqual({ dropped: 0 });
+      expect((await s.engagerPage(list, { limit: 1 }))[0]!.tokens, name).toHaveLength(ENGAGER_ROW_MAX_TOKENS);
+      expect(await s.addEngagers([{ list, pubkey: pubkey(9), tokens: [999_999] }, { list, pubkey: pubkey(8), tokens: [1] }]), name).toEqual({ dropped: 1 });
+      const rows = await s.engagerPage(list, { limit: 5 });
+      expect(rows.map((r) => [r.pubkey, r.tokens.length]), name).toEqual([[pubkey(8), 1], [pubkey(9), ENGAGER_ROW_MAX_TOKENS]]);
+    }
   });
 });

@@ -50,8 +50,8 @@ describe('FsObjectStore.listSizes', () => {
     await store.put('facts/dt=2026-02-01/hour=00/c.parquet', 'z');
     await store.put('jobs/r.json', '{}');
     expect(await store.listSizes('facts/dt=2026-01-')).toEqual([
-      { key: 'facts/dt=2026-01-01/hour=00/a.parquet', bytes: 100 },
-      { key: 'facts/dt=2026-01-02/hour=05/b.parquet', bytes: 7 },
+      { key: 'facts/dt=2026-01-01/hour=00/a.parquet', bytes: 100, modifiedAt: expect.any(Number) },
+      { key: 'facts/dt=2026-01-02/hour=05/b.parquet', bytes: 7, modifiedAt: expect.any(Number) },
     ]);
     expect((await store.listSizes('')).map((o) => o.key)).toEqual(await store.list(''));
     expect(await store.listSizes('facts/dt=2030-')).toEqual([]);
@@ -64,7 +64,7 @@ describe('FsObjectStore.listSizes', () => {
     await writeFile(orphan, 'partial');
     const old = (Date.now() - ORPHAN_TEMP_MAX_AGE_MS - 60_000) / 1000;
     await utimes(orphan, old, old);
-    expect(await store.listSizes('facts/')).toEqual([{ key: 'facts/dt=2026-01-01/hour=00/a.parquet', bytes: 3 }]);
+    expect(await store.listSizes('facts/')).toEqual([{ key: 'facts/dt=2026-01-01/hour=00/a.parquet', bytes: 3, modifiedAt: expect.any(Number) }]);
     expect(await store.list('facts/dt=2026-01-01/hour=00/')).toEqual(['facts/dt=2026-01-01/hour=00/a.parquet']);
     await expect(import('node:fs/promises').then((fs) => fs.stat(orphan))).rejects.toThrow(/ENOENT/);
   });

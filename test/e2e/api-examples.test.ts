@@ -9,6 +9,7 @@ import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { DEFAULT_LOCAL_APP_KEYS, staticApiKeys } from '../../lib/app/api-keys.js';
 import { pathPattern, type RouteSpec } from '../../lib/api/openapi.js';
 import { fixturePipeline } from '../support/fixture-pipeline.js';
+import { LiveNotices } from '../../lib/api/live-notices.js';
 
 /**
  * docs/api.md: an example request and answer for every route, made by calling the routes on the
@@ -50,9 +51,11 @@ describe('docs/api.md', () => {
       app: { ingestQueue: pipeline.queue, apiKeys: staticApiKeys(DEFAULT_LOCAL_APP_KEYS) },
       // as the local stack serves it (its text depends on timings, so the doc shows its size only)
       metricsText: () => pipeline.metrics.render({}),
+      // as the local stack serves GET /api/analytics/stream (in AWS it answers 404)
+      liveNotices: new LiveNotices(),
     });
     const examples = new Map<RouteSpec, string[]>();
-    const call = async (method: 'GET' | 'POST', pathAndQuery: string, options: { body?: unknown; key?: boolean; show?: boolean } = {}) => {
+    const call = async (method: 'GET' | 'POST' | 'PUT', pathAndQuery: string, options: { body?: unknown; key?: boolean; show?: boolean } = {}) => {
       const url = new URL(pathAndQuery, 'http://x');
       const response = await api(
         {
@@ -81,6 +84,7 @@ describe('docs/api.md', () => {
     const window = `startTs=${THREAD.startTs}&endTs=${THREAD.endTs}`;
     await call('GET', `/api/v2/analytics/user/${ROOT_AUTHOR_REPLIED}/summary?${window}&compare=previous`);
     await call('GET', `/api/v2/analytics/user/${ROOT_AUTHOR_REPLIED}/drilldown/best-hours?${window}&tz=-05:00`);
+    await call('GET', `/api/v2/analytics/user/${ROOT_AUTHOR_REPLIED}/drilldown/heatmap?${window}&tz=-05:00`);
     const accepted = await call('GET', `/api/v2/analytics/user/${ROOT_AUTHOR_REPLIED}/summary?startTs=${THREAD.startTs}&endTs=${THREAD.startTs + 200 * 86400}`);
     await pipeline.jobsConsumer.drain(60_000);
     await call('GET', accepted.data.poll);
@@ -94,9 +98,31 @@ describe('docs/api.md', () => {
     await call('GET', '/api/leaderboard/creators?period=all&limit=2');
     await call('GET', '/api/hashtags/trending?period=all&limit=3');
     await call('GET', `/api/videos/${VIDEO}/stats`);
+    await call('GET', `/api/videos/${VIDEO}/likers?limit=2`);
+    await call('GET', '/api/events/be000cd2f9c727040bf8f776977ae13932206b183c7683f3577dbd34a0527265/zappers?limit=10');
     await call('POST', '/api/videos/stats/bulk', { body: { ids: [VIDEO, ROOT] } });
-    await call('POST', '/v1/events', { key: true, body: { events: [{ id: 'view-1', name: 'view', userId: 'user-1', target: VIDEO, timestamp: 1893455000 }, { name: 'Bad Name', userId: 'user-2' }] } });
+    const purchase = { type: 'object', properties: { amount: { type: 'number', minimum: 0 }, country: { type: 'string', maxLength: 2 } }, required: ['amount'] };
+    await call('PUT', '/v1/schemas/purchase', { key: true, body: { schema: purchase, dimensions: ['country'] } });
+    await call('GET', '/v1/schemas', { key: true });
+    await call('GET', '/v1/schemas/purchase/versions/1', { key: true });
+    await call('PUT', '/v1/settings', { key: true, body: { unregisteredEvents: 'accept' } });
+    await call('GET', '/v1/settings', { key: true });
+    await call('POST', '/v1/events', {
+      key: true,
+      body: {
+        events: [
+          { id: 'view-1', name: 'view', userId: 'user-1', target: VIDEO, timestamp: 1893455000 },
+          { name: 'Bad Name', userId: 'user-2' },
+          { id: 'buy-1', name: 'purchase', userId: 'user-3', timestamp: 1893455000, properties: { amount: 'ten', country: 'DE' } },
+        ],
+      },
+    });
     await call('GET', '/v1/metrics/events?interval=7d', { key: true });
+    await call('GET', `/api/analytics/top-authors?${window}&limit=3`);
+    await call('GET', `/?pubkey=${ROOT_AUTHOR_REPLIED}&interval=7d`);
+    await call('GET', '/dashboard/main.js');
+    await call('GET', '/dashboard/dashboard.css');
+    await call('GET', '/api/analytics/stream');
     await call('GET', `/api/v2/analytics/user/${ROOT_AUTHOR_REPLIED}/summary?interval=7d&startTs=1`);
 
     const missing = ROUTE_SPECS.filter((s) => !examples.has(s)).map((s) => `${s.method} ${s.path}`);

@@ -26,7 +26,7 @@ function specOf(method: string, path: string): RouteSpec {
 }
 
 /** Calls the route and checks the answer against its declaration; returns the parsed body. */
-async function call(method: 'GET' | 'POST', pathAndQuery: string, options: { body?: unknown; key?: boolean; status?: number } = {}) {
+async function call(method: 'GET' | 'POST' | 'PUT', pathAndQuery: string, options: { body?: unknown; key?: boolean; status?: number } = {}) {
   const url = new URL(pathAndQuery, stack.apiUrl);
   const response = await fetch(url, {
     method,
@@ -88,6 +88,11 @@ describe('every route answers what the contract declares', () => {
     const tags = await call('GET', '/api/hashtags/trending?period=week', { status: 200 });
     expect(tags.data.length).toBeGreaterThan(0);
     await call('GET', `/api/events/${video.id}/stats`, { status: 200 });
+    await call('GET', `/api/videos/${encodeURIComponent(video.address ?? video.id)}/likers?limit=5`, { status: 200 });
+    const zapped = await call('GET', `/api/v2/analytics/user/${video.author}/summary?interval=7d`, { status: 200 });
+    const anyPost = zapped.data.drilldowns.topPosts[0]?.id ?? video.id;
+    await call('GET', `/api/events/${encodeURIComponent(anyPost)}/zappers?limit=5`, { status: 200 });
+    await call('GET', `/api/events/${video.id}/zappers?cursor=nope`, { status: 400 });
     await call('POST', '/api/events/stats/bulk', { status: 200, body: { ids: [video.id, '0'.repeat(64)] } });
     await call('POST', '/api/videos/stats/bulk', { status: 200, body: { ids: [video.id, ...(video.address ? [video.address] : [])] } });
     await call('POST', '/api/videos/stats/bulk', { status: 400, body: { ids: ['bad'] } });
@@ -109,7 +114,7 @@ describe('every route answers what the contract declares', () => {
     await call('GET', `/api/v2/analytics/user/${pubkey}/summary?interval=7d`, { status: 200 });
     const compared = await call('GET', `/api/v2/analytics/user/${pubkey}/summary?interval=24h&compare=previous`, { status: 200 });
     expect(compared.data.previous.change.posts.delta).toBe(compared.data.totals.posts - compared.data.previous.totals.posts);
-    for (const metric of ['top-posts', 'top-hashtags', 'zappers', 'best-hours', 'best-days', 'timeline']) {
+    for (const metric of ['top-posts', 'top-hashtags', 'zappers', 'best-hours', 'best-days', 'heatmap', 'timeline']) {
       await call('GET', `/api/v2/analytics/user/${pubkey}/drilldown/${metric}?interval=30d&tz=-05:00`, { status: 200 });
     }
     // Past the synchronous budget: a job, polled until it completes.
@@ -127,7 +132,17 @@ describe('every route answers what the contract declares', () => {
     await call('GET', `/api/analytics/summary?from=${now - 86400}`, { status: 200 });
     await call('GET', '/api/analytics/summary?interval=7d', { status: 200 });
     await call('GET', `/api/analytics/summary?startTs=${now - 3600}&endTs=${now}`, { status: 200 });
-    await call('POST', '/v1/events', { key: true, status: 202, body: { events: [{ name: 'view', userId: 'u1', target: video.id }, { name: 'BAD NAME', userId: 'u2' }] } });
+    const purchase = { type: 'object', properties: { amount: { type: 'number' }, country: { type: 'string' } }, required: ['amount'] };
+    await call('PUT', '/v1/schemas/purchase', { key: true, status: 201, body: { schema: purchase, dimensions: ['country'] } });
+    await call('PUT', '/v1/schemas/purchase', { key: true, status: 200, body: { schema: purchase, dimensions: ['country'] } });
+    await call('PUT', '/v1/schemas/purchase', { key: true, status: 400, body: { schema: { type: 'object', properties: { id: { type: 'string', pattern: '.*' } } } } });
+    await call('GET', '/v1/schemas', { key: true, status: 200 });
+    await call('GET', '/v1/schemas/purchase/versions/1', { key: true, status: 200 });
+    await call('GET', '/v1/schemas/purchase/versions/2', { key: true, status: 404 });
+    await call('GET', '/v1/settings', { key: true, status: 200 });
+    await call('PUT', '/v1/settings', { key: true, status: 200, body: { unregisteredEvents: 'accept' } });
+    const sent = await call('POST', '/v1/events', { key: true, status: 202, body: { events: [{ name: 'view', userId: 'u1', target: video.id }, { name: 'BAD NAME', userId: 'u2' }, { name: 'purchase', userId: 'u3', properties: { amount: 'x' } }] } });
+    expect(sent.data.rejected.map((r: { reason: string }) => r.reason)).toEqual(['invalid_shape', 'schema_invalid']);
     await call('GET', `/v1/metrics/daily_active_users?startTime=${now - 86400}`, { key: true, status: 200 });
     await call('GET', `/v1/metrics/events?startTime=${now - 86400}&endTime=${now}`, { key: true, status: 200 });
     await call('GET', '/v1/metrics/events?interval=7d', { key: true, status: 200 });
@@ -143,6 +158,22 @@ describe('every route answers what the contract declares', () => {
     await call('GET', '/api/analytics/summary?interval=7d&from=1', { status: 400 });
     await call('GET', '/v1/metrics/events?startTime=1', { status: 401 });
     await call('POST', '/v1/events', { key: true, status: 400, body: { nope: true } });
+
+    // The dashboard: its page and files, the read it opens on, and the live stream (held open: read its first event, then hang up).
+    expect(await call('GET', '/', { status: 200 })).toContain('<script type="module" src="/dashboard/main.js">');
+    expect(await call('GET', '/dashboard/main.js', { status: 200 })).toContain('import');
+    await call('GET', '/dashboard/nope.js', { status: 404 });
+    await call('GET', '/dashboard/dashboard.css', { status: 200 });
+    // (nothing is settled here, compaction being off: the ranking is empty and says why)
+    expect((await call('GET', '/api/analytics/top-authors?interval=7d&limit=3', { status: 200 })).meta.partialReason).toContain('settled hours only');
+    await call('GET', '/api/analytics/top-authors?interval=120d', { status: 400 });
+    const hangUp = new AbortController();
+    const stream = await fetch(`${stack.apiUrl}/api/analytics/stream`, { signal: hangUp.signal });
+    const streamSpec = specOf('GET', '/api/analytics/stream');
+    expect([stream.status, stream.headers.get('content-type')]).toEqual([200, `${streamSpec.responses[200]!.contentType}; charset=utf-8`]);
+    expect(new TextDecoder().decode((await stream.body!.getReader().read()).value)).toContain('event: ready');
+    hangUp.abort();
+    called.add(streamSpec);
 
     expect([...ROUTE_SPECS].filter((s) => !called.has(s)).map((s) => `${s.method} ${s.path}`)).toEqual([]);
   }, 90_000);

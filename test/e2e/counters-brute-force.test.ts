@@ -49,9 +49,18 @@ function bruteForce(pubkey: string, window: QueryWindow) {
   // the window; minute edges and the live tail add to the totals only (docs/metrics.md).
   const settledFrom = Math.ceil(window.startTs / 3600) * 3600;
   const settledTo = Math.min(Math.floor(window.endTs / 3600) * 3600, watermarkNow);
-  const engagersSettled = engagersOf(received.filter((f) => f.created_at >= settledFrom && f.created_at < settledTo));
+  const settled = received.filter((f) => f.created_at >= settledFrom && f.created_at < settledTo);
+  const zappersOf = (list: Fact[]) => new Set(list.filter((f) => f.type === 'zap' && f.zap_sender).map((f) => f.zap_sender));
+  // The histogram written out: decades of sats, the last bin open-ended.
+  const bins = [0, 10, 100, 1000, 10_000, 100_000];
+  const zapAmounts = bins.map((minSats, i) => ({
+    minSats,
+    maxSats: bins[i + 1] ?? null,
+    zaps: zaps.filter((f) => Math.floor((f.zap_msats ?? 0) / 1000) >= minSats && (i + 1 === bins.length || Math.floor((f.zap_msats ?? 0) / 1000) < bins[i + 1]!)).length,
+  }));
   return {
-    engagersSettled: engagersSettled.size,
+    engagersSettled: engagersOf(settled).size,
+    zappersSettled: zappersOf(settled).size,
     posts: authored('note'),
     replies: authored('reply'),
     comments: authored('comment'),
@@ -61,7 +70,9 @@ function bruteForce(pubkey: string, window: QueryWindow) {
     repliesReceived: received.filter((f) => f.type === 'reply' || f.type === 'comment').length,
     zapsReceived: zaps.length,
     zapSatsReceived: Math.floor(zaps.reduce((n, f) => n + (f.zap_msats ?? 0), 0) / 1000),
+    zapAmounts,
     uniqueEngagers: engagers.size,
+    uniqueZappers: zappersOf(received).size,
   };
 }
 
@@ -82,14 +93,16 @@ async function expectExact(users: string[]) {
     for (const pubkey of users) {
       const { data, meta } = await userSummary(pubkey, window, { counters: stores.counters, clock, retention });
       const expected = bruteForce(pubkey, window);
-      const { uniqueEngagers, ...exact } = data.totals;
-      const { uniqueEngagers: expectedEngagers, engagersSettled, ...expectedExact } = expected;
+      const { uniqueEngagers, uniqueZappers, ...exact } = data.totals;
+      const { uniqueEngagers: _engagers, uniqueZappers: _zappers, engagersSettled, zappersSettled, ...expectedExact } = expected;
       expect({ pubkey, window: [window.startTs, window.endTs], ...exact }).toEqual({ pubkey, window: [window.startTs, window.endTs], ...expectedExact });
-      // The engagers of the settled whole hours (minute items hold no sketch), within HyperLogLog's
-      // error: linear counting is within a couple of units at these sizes.
+      // The engagers and zappers of the settled whole hours (minute items hold no sketch), within
+      // HyperLogLog's error: linear counting is within a couple of units at these sizes.
       const slack = (n: number) => Math.max(2, n * 0.05);
-      expect(uniqueEngagers, `${pubkey} ${window.startTs}`).toBeGreaterThanOrEqual(engagersSettled - slack(engagersSettled));
-      expect(uniqueEngagers, `${pubkey} ${window.startTs}`).toBeLessThanOrEqual(engagersSettled + slack(engagersSettled));
+      for (const [counted, settledCount] of [[uniqueEngagers, engagersSettled], [uniqueZappers, zappersSettled]] as const) {
+        expect(counted, `${pubkey} ${window.startTs}`).toBeGreaterThanOrEqual(settledCount - slack(settledCount));
+        expect(counted, `${pubkey} ${window.startTs}`).toBeLessThanOrEqual(settledCount + slack(settledCount));
+      }
       expect(meta.partialReason).toBeNull();
     }
   }
@@ -218,7 +231,9 @@ describe('long windows as jobs (DuckDB locally)', () => {
     expect(done.body.progress.some((p: { phase: string }) => p.phase.startsWith('scanning'))).toBe(true);
     expect(done.body.result.meta.source).toBe('fallback');
     const window = customWindow(start, now, now);
-    const { engagersSettled: _settled, ...expected } = bruteForce(pubkey, window);
+    const { engagersSettled: _settled, zappersSettled: _zappersSettled, ...expected } = bruteForce(pubkey, window);
+    expect(expected.uniqueZappers).toBeGreaterThan(0);
+    expect(expected.zapAmounts.filter((bin) => bin.zaps > 0).length).toBeGreaterThan(1);
     expect(done.body.result.data.totals).toEqual(expected);
     expect(done.body.result.data.timeline).toHaveLength(401);
 
@@ -251,10 +266,11 @@ describe('long windows as jobs (DuckDB locally)', () => {
       const job = await submitJob({ kind: 'summary', pubkey, window }, 'test', { counters: stores.counters, jobsQueue: queue, clock, settings: { resultTtlSeconds: 1, perClientPerHour: 100 } });
       await jobs.drain(60_000);
       const result = JSON.parse(new TextDecoder().decode((await stores.objects.get(`jobs/${job.jobId}.json`))!));
-      const { uniqueEngagers, ...exact } = counted.data.totals;
-      const { uniqueEngagers: exactEngagers, ...scanned } = result.data.totals;
+      const { uniqueEngagers, uniqueZappers, ...exact } = counted.data.totals;
+      const { uniqueEngagers: exactEngagers, uniqueZappers: exactZappers, ...scanned } = result.data.totals;
       expect(scanned).toEqual(exact);
       expect(Math.abs(uniqueEngagers - exactEngagers)).toBeLessThanOrEqual(2);
+      expect(Math.abs(uniqueZappers - exactZappers)).toBeLessThanOrEqual(2);
       // Daily timelines agree point by point.
       expect(result.data.timeline.map((p: { posts: number }) => p.posts)).toEqual(counted.data.timeline.map((p) => p.posts));
       // Drill-downs: small enough here that every bucket's top list is complete, so they agree exactly.
@@ -266,6 +282,10 @@ describe('long windows as jobs (DuckDB locally)', () => {
       const scannedHours = JSON.parse(new TextDecoder().decode((await stores.objects.get(`jobs/${bestHours.jobId}.json`))!));
       const countedHours = await userDrilldown(pubkey, 'best-hours', window, { counters: stores.counters, clock, retention }, { tzOffsetMinutes: -300, limit: 10 });
       expect(scannedHours.data).toEqual(countedHours.data);
+      const heatmap = await submitJob({ kind: 'drilldown', drilldown: 'heatmap', pubkey, window, tzOffsetMinutes: -300 }, 'test', { counters: stores.counters, jobsQueue: queue, clock, settings: { resultTtlSeconds: 1, perClientPerHour: 100 } });
+      await jobs.drain(60_000);
+      const scannedHeatmap = JSON.parse(new TextDecoder().decode((await stores.objects.get(`jobs/${heatmap.jobId}.json`))!));
+      expect(scannedHeatmap.data).toEqual((await userDrilldown(pubkey, 'heatmap', window, { counters: stores.counters, clock, retention }, { tzOffsetMinutes: -300, limit: 10 })).data);
     }
   });
 });

@@ -12,7 +12,8 @@ import { normalise, reactionClass } from '../../lib/nostr/normalise.js';
 import { decodeFacts } from '../../lib/facts/parquet.js';
 import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';
 import type { Fact } from '../../lib/facts/schema.js';
-import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
+import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
+import { signedZap } from '../../lib/local/simulator.js';
 
 /**
  * Every fixture file through the real ingest path (backfill → queue → ingest handler → dynalite and
@@ -31,8 +32,10 @@ async function post(path: string, body: unknown) {
   return { status: response.statusCode, body: JSON.parse(response.body ?? 'null') };
 }
 
-async function get(path: string) {
-  const response = await api({ rawPath: path, requestContext: { http: { method: 'GET' } } } as unknown as APIGatewayProxyEventV2, lambdaContext('test'));
+async function get(pathAndQuery: string) {
+  const url = new URL(pathAndQuery, 'http://local');
+  const event = { rawPath: url.pathname, rawQueryString: url.search.slice(1), queryStringParameters: Object.fromEntries(url.searchParams), requestContext: { http: { method: 'GET' } } };
+  const response = await api(event as unknown as APIGatewayProxyEventV2, lambdaContext('test'));
   return { status: response.statusCode, body: JSON.parse(response.body ?? 'null') };
 }
 
@@ -203,6 +206,107 @@ describe('GET /api/events/:id/stats on the fixtures', () => {
     const { status, body } = await get('/api/events/xyz/stats');
     expect(status).toBe(400);
     expect(body.error.message).toContain('64-character');
+  });
+});
+
+describe('likers and zappers (one row per pubkey, paged)', () => {
+  /** Every row of a list, walked page by page with its cursor. */
+  async function walk(path: string, limit: number) {
+    const rows: Record<string, unknown>[] = [];
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 100; pages++) {
+      const page: { status: number | undefined; body: any } = await get(`${path}?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.status).toBe(200);
+      rows.push(...page.body.data);
+      cursor = page.body.meta.pagination.nextCursor;
+      if (!cursor) return rows;
+    }
+    throw new Error('the walk did not end');
+  }
+
+  it('a video lists its likers once each, over its address and revisions; dislikes, emoji, unmarked and retracted likes are left out', async () => {
+    const author = generateSecretKey();
+    const t = Math.floor(clock.now() / 1000) - 86400 * 200;
+    const video = (createdAt: number) => finalizeEvent({ kind: 34235, created_at: createdAt, tags: [['d', 'liked'], ['title', 'liked'], ['imeta', 'url https://v.example/l.mp4']], content: '' }, author);
+    const v1 = video(t);
+    const v2 = video(t + 10);
+    const address = `34235:${v1.pubkey}:liked`;
+    const keys = Array.from({ length: 9 }, () => generateSecretKey());
+    const react = (key: Uint8Array, tags: string[][], content: string, dt: number) => finalizeEvent({ kind: 7, created_at: t + 100 + dt, tags: [...tags, ['p', v1.pubkey]], content }, key);
+    const byAddress = (key: Uint8Array, content = '+', dt = 0) => react(key, [['e', v2.id], ['a', address]], content, dt);
+    const retracted = byAddress(keys[5]!, '+', 5);
+    const events = [
+      v1,
+      v2,
+      byAddress(keys[0]!),
+      react(keys[1]!, [['e', v1.id], ['k', '34235']], '', 1), // an old revision by id, kind in `k`
+      byAddress(keys[2]!, '-', 2), // a dislike
+      byAddress(keys[3]!, '🔥', 3), // an emoji
+      byAddress(keys[4]!, '+', 4),
+      byAddress(keys[4]!, '+', 6), // the same pubkey again: one row
+      retracted,
+      finalizeEvent({ kind: 5, created_at: t + 200, tags: [['e', retracted.id], ['k', '7']], content: '' }, keys[5]!), // the un-like
+      react(keys[6]!, [['e', v1.id]], '+', 7), // no `a`, no `k`: not known to be a video's like
+      ...keys.slice(7).map((key, i) => byAddress(key, '+', 10 + i)),
+    ];
+    await pipeline.queue.sendBatch([JSON.stringify({ v: 1, source: 'wss://test', events })]);
+    await pipeline.consumer.drain();
+    const expected = [0, 1, 4, 7, 8].map((i) => getPublicKey(keys[i]!)).sort();
+    for (const id of [address, v1.id, v2.id]) {
+      const rows = await walk(`/api/videos/${encodeURIComponent(id)}/likers`, 2);
+      expect(rows, id).toEqual(expected.map((pubkey) => ({ pubkey })));
+    }
+    // a whole page at once says so: no next cursor
+    const one = await get(`/api/videos/${encodeURIComponent(address)}/likers?limit=100`);
+    expect(one.body.meta.pagination).toEqual({ cursor: null, nextCursor: null, limit: 100 });
+    // a note is not a video; a cursor of another list is refused
+    const note = events.find((e) => e.kind === 1) ?? loadFixture('thread-and-reactions.jsonl').find((e) => e.kind === 1)!;
+    expect((await get(`/api/videos/${note.id}/likers`)).body.error.code).toBe('not_a_video');
+    expect((await get(`/api/videos/${v1.id}/likers?cursor=bm9wZQ`)).body.error.code).toBe('bad_cursor');
+  });
+
+  it("an event lists its zappers once each with their zaps and sats, which sum to its stats' zaps; a redelivered batch changes nothing", async () => {
+    const author = generateSecretKey();
+    const t = Math.floor(clock.now() / 1000) - 86400 * 190;
+    const note = finalizeEvent({ kind: 1, created_at: t, tags: [], content: 'zap me' }, author);
+    const senders = Array.from({ length: 5 }, () => generateSecretKey());
+    const target = { id: note.id, pubkey: note.pubkey };
+    const zaps = [
+      signedZap(senders[0]!, target, 21, t + 1),
+      signedZap(senders[0]!, target, 21, t + 2), // the same amount again: two zaps
+      signedZap(senders[0]!, target, 1000, t + 3),
+      ...senders.slice(1).map((key, i) => signedZap(key, target, 100 * (i + 1), t + 10 + i)),
+    ];
+    const batch = JSON.stringify({ v: 1, source: 'wss://test', events: [note, ...zaps] });
+    await pipeline.queue.sendBatch([batch]);
+    await pipeline.consumer.drain();
+    const expected = [
+      { pubkey: getPublicKey(senders[0]!), zaps: 3, sats: 1042 },
+      ...senders.slice(1).map((key, i) => ({ pubkey: getPublicKey(key), zaps: 1, sats: 100 * (i + 1) })),
+    ].sort((a, b) => (a.pubkey < b.pubkey ? -1 : 1));
+    expect(await walk(`/api/events/${note.id}/zappers`, 2)).toEqual(expected);
+    // the same events again, in a second message (a relay resending them): every zap stays counted once
+    await pipeline.queue.sendBatch([batch]);
+    await pipeline.consumer.drain();
+    expect(await walk(`/api/events/${note.id}/zappers`, 3)).toEqual(expected);
+    // older than the watermark: in the event's stats once its hours settle again
+    await pipeline.compact();
+    const stats = await get(`/api/events/${note.id}/stats`);
+    expect(stats.body.data.stats.zaps).toBe(expected.reduce((n, r) => n + r.zaps, 0));
+    expect(stats.body.data.stats.zapSats).toBe(expected.reduce((n, r) => n + r.sats, 0));
+    expect((await get('/api/events/nope/zappers')).status).toBe(400);
+  });
+
+  it('the fixtures: every zapped event lists exactly its zap senders, and their sats add up to its stats', async () => {
+    // a zap of a profile (no e or a tag) has no event to list it under
+    const zapped = [...new Set(facts.filter((f) => f.type === 'zap' && f.zap_sender && (f.target_address ?? f.target_event_id)).map((f) => (f.target_address ?? f.target_event_id)!))];
+    expect(zapped.length).toBeGreaterThan(0);
+    for (const id of zapped) {
+      const rows = (await walk(`/api/events/${encodeURIComponent(id)}/zappers`, 10)) as { pubkey: string; sats: number }[];
+      const senders = new Set(facts.filter((f) => f.type === 'zap' && (f.target_address ?? f.target_event_id) === id).map((f) => f.zap_sender));
+      expect(new Set(rows.map((r) => r.pubkey))).toEqual(senders);
+      if (!id.includes(':')) expect(rows.reduce((n, r) => n + r.sats, 0)).toBe((await get(`/api/events/${id}/stats`)).body.data.stats.zapSats);
+    }
   });
 });
 

@@ -91,9 +91,19 @@ describe('the local stack, end to end', () => {
       repliesReceived: 1,
       zapsReceived: 1,
       zapSatsReceived: 21,
+      // the 21-sat zap: counted live, in its decade of sats
+      zapAmounts: [
+        { minSats: 0, maxSats: 10, zaps: 0 },
+        { minSats: 10, maxSats: 100, zaps: 1 },
+        { minSats: 100, maxSats: 1000, zaps: 0 },
+        { minSats: 1000, maxSats: 10000, zaps: 0 },
+        { minSats: 10000, maxSats: 100000, zaps: 0 },
+        { minSats: 100000, maxSats: null, zaps: 0 },
+      ],
       // bob (reply, like, zap) and carol (emoji, repost) engaged, but sketches are settled, not live:
-      // the engagement is in the live minutes' counts now and in uniqueEngagers once its hour settles
+      // the engagement is in the live minutes' counts now and in uniqueEngagers (and bob in uniqueZappers) once its hour settles
       uniqueEngagers: 0,
+      uniqueZappers: 0,
     });
     expect(summary.meta.source).toBe('canonical+delta');
     expect(summary.meta.freshness.stalenessMs).toBeGreaterThanOrEqual(0);
@@ -135,7 +145,7 @@ describe('the local stack, end to end', () => {
     expect(response.status).toBe(202);
     const accepted = ((await response.json()) as { data: { accepted: number; rejected: { index: number; message: string }[] } }).data;
     expect(accepted.accepted).toBe(4);
-    expect(accepted.rejected).toEqual([{ index: 3, message: expect.stringContaining('name must be lower-case') }]);
+    expect(accepted.rejected).toEqual([{ index: 3, reason: 'invalid_shape', message: expect.stringContaining('name must be lower-case') }]);
 
     const stats = await eventually(() => getJson(`${stack.apiUrl}/api/videos/${encodeURIComponent(address)}/stats`), (s) => s.data?.stats?.views === 2);
     expect(stats.data.stats.views).toBe(2);

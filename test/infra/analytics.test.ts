@@ -11,6 +11,7 @@ import { API_WRITABLE_KEYS } from '../../infra/lib/api.js';
 import { encodeFacts } from '../../lib/facts/parquet.js';
 import { FACT_COLUMNS } from '../../lib/facts/schema.js';
 import { submitJob } from '../../lib/jobs/jobs.js';
+import { putProjectSettings, registerSchema } from '../../lib/app/schemas.js';
 import { SAVED_QUERIES } from '../../lib/jobs/saved-queries.js';
 
 
@@ -132,7 +133,8 @@ describe('glue', () => {
   });
 
   it('projects the dt/hour partitions, so no crawler or MSCK REPAIR is needed', () => {
-    const { 'storage.location.template': template_, ...rest } = input.Parameters;
+    // read_restored_glacier_objects: test/infra/storage-tiers.test.ts
+    const { 'storage.location.template': template_, read_restored_glacier_objects: _restored, ...rest } = input.Parameters;
     expect(rest).toEqual({
       classification: 'parquet',
       'parquet.compression': 'SNAPPY',
@@ -380,13 +382,13 @@ describe('api and outputs', () => {
     expect(apiStatements.filter((s) => s.Action.includes('s3:GetObject')).flatMap((s) => s.Resource)).toEqual([`\${${ids.factsBucket}.Arn}/jobs/*`]);
   });
 
-  it('api writes counters only under the job and quota keys', () => {
+  it('api writes counters only under the job, quota and schema-registry keys', () => {
     const writes = apiStatements.filter((s) => s.Action.some((a) => /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)$/.test(a)));
     expect(writes).toEqual([
       {
         Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
         Resource: [`\${${ids.table}.Arn}`],
-        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['s:job:*', 'quota:*'] } },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['s:job:*', 'quota:*', 's:schema:*:*', 's:schemas:*', 's:project:*'] } },
       },
     ]);
   });
@@ -408,11 +410,16 @@ describe('api and outputs', () => {
           settings: { resultTtlSeconds: 3600, perClientPerHour: 20 },
         },
       );
+      // the schema registry's writes too: a version, the project's type index, its settings
+      const counters = new DynamoCounterStore(new DynamoDBClient({}), 'Counters');
+      await registerSchema(counters, { now: () => 1_795_000_000_000 }, 'demo', 'purchase', { schema: { type: 'object', properties: { country: { type: 'string' } } }, dimensions: ['country'] });
+      await putProjectSettings(counters, 'demo', { unregisteredEvents: 'reject' });
       const keys = [
         ...ddb.commandCalls(PutItemCommand).map((c) => c.args[0].input.Item?.pk?.S),
         ...ddb.commandCalls(UpdateItemCommand).map((c) => c.args[0].input.Key?.pk?.S),
       ];
-      expect(keys.length).toBeGreaterThanOrEqual(2);
+      expect(keys.length).toBeGreaterThanOrEqual(5);
+      expect(keys).toEqual(expect.arrayContaining(['s:schema:demo:purchase', 's:schemas:demo', 's:project:demo']));
       const patterns = API_WRITABLE_KEYS.map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`));
       for (const key of keys) expect(patterns.some((p) => p.test(String(key))), `api writes ${key}`).toBe(true);
     } finally {

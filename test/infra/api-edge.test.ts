@@ -23,7 +23,7 @@ describe('the api function holds only what the HTTP edge uses', () => {
     expect(s3.flatMap((s) => s.Action).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
   });
 
-  it('reads the counters table itself (no index, no Scan) and writes only under the job and quota keys', () => {
+  it('reads the counters table itself (no index, no Scan) and writes only under the job, quota and schema-registry keys', () => {
     const dynamo = on('dynamodb:');
     expect(dynamo.flatMap((s) => s.Resource).every((r) => r === `\${${ids.table}.Arn}`)).toBe(true);
     expect(dynamo).toEqual([
@@ -31,7 +31,7 @@ describe('the api function holds only what the HTTP edge uses', () => {
       {
         Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem'],
         Resource: [`\${${ids.table}.Arn}`],
-        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['s:job:*', 'quota:*'] } },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['s:job:*', 'quota:*', 's:schema:*:*', 's:schemas:*', 's:project:*'] } },
       },
     ]);
   });

@@ -66,6 +66,9 @@ describe('storage', () => {
     expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual([
       expect.objectContaining({ Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
       expect.objectContaining({ Status: 'Enabled', Prefix: 'jobs/', ExpirationInDays: 7 }),
+      // the storage tiers: test/infra/storage-tiers.test.ts
+      expect.objectContaining({ Id: 'tier-facts', Prefix: 'facts/' }),
+      expect.objectContaining({ Id: 'tier-settle-results', Prefix: 'counters/results/' }),
     ]);
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: ids.bucket },
@@ -138,11 +141,15 @@ describe('ingest', () => {
     });
   });
 
-  it('ingest may write facts, the event index and live deltas to the live queue, but not delete facts or touch counter items', () => {
+  it('ingest may write facts, the event index, engager lists and live deltas to the live queue, but not delete facts or touch counter items', () => {
     const actions = actionsOf(template, ingest.Properties.Role['Fn::GetAtt'][0]);
     expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 'dynamodb:BatchWriteItem', 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
     expect(actions.some((a) => a.startsWith('s3:DeleteObject'))).toBe(false);
-    expect(actions).not.toContain('dynamodb:UpdateItem');
+    // UpdateItem on its engager lists only, never on a counter item
+    const statements = statementsOf(template, ingest.Properties.Role['Fn::GetAtt'][0]);
+    const table = `\${${ids.table}.Arn}`;
+    for (const key of ['l:lk:a:34235:ab:d', 'l:zp:e:ab']) expect(allows(statements, 'dynamodb:UpdateItem', table, [key]), key).toBe(true);
+    for (const key of ['u:ab#m', 'g#all', 'e:ab#h', 's:watermark']) expect(allows(statements, 'dynamodb:UpdateItem', table, [key]), key).toBe(false);
     expect(ingest.Properties.Environment.Variables.LIVE_QUEUE_URL).toEqual({ Ref: logicalId(stack, stack.live.queue) });
   });
 
@@ -235,13 +242,13 @@ describe('functions', () => {
 });
 
 describe('api', () => {
-  it('is an HTTP API with CORS for GET/POST/OPTIONS from any origin by default', () => {
+  it('is an HTTP API with CORS for GET/POST/PUT/OPTIONS from any origin by default', () => {
     const api = resource(template, ids.httpApi);
     expect(api.Type).toBe('AWS::ApiGatewayV2::Api');
     expect(api.Properties.ProtocolType).toBe('HTTP');
     expect(api.Properties.CorsConfiguration).toMatchObject({
       AllowOrigins: ['*'],
-      AllowMethods: ['GET', 'POST', 'OPTIONS'],
+      AllowMethods: ['GET', 'POST', 'PUT', 'OPTIONS'],
     });
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { ApiId: { Ref: ids.httpApi }, StageName: '$default', AutoDeploy: true });
   });
@@ -468,13 +475,17 @@ describe('least privilege: the roles allow exactly what the code does', () => {
   const nowMs = (Math.max(...thread.map((e) => e.created_at)) + 2 * 86400) * 1000;
   const retention = retentionFromEnv({});
   const metrics = { count() {}, observe() {} };
+  // A reply naming only its parent, which Funnel has not seen (ingest and the settle look it up), and a like of a video (an engager row).
+  const orphanReply = finalizeEvent({ kind: 1, created_at: thread[0]!.created_at, tags: [['e', 'f'.repeat(64), '', 'reply']], content: 'which note?' }, generateSecretKey());
+  const someVideo = videos.find((e) => e.kind === 34236 || e.kind === 34235)!;
+  const videoLike = finalizeEvent({ kind: 7, created_at: thread[0]!.created_at, tags: [['e', someVideo.id], ['p', someVideo.pubkey], ['k', String(someVideo.kind)]], content: '+' }, generateSecretKey());
   // Ingest's live deltas, as the live queue would hand them to the live function.
   const liveBodies: string[] = [];
   const liveQueue = { sendBatch: async (bodies: string[]) => (liveBodies.push(...bodies), { failed: [] }) };
   const ingest = async () =>
     ingestBatch(
       [
-        { messageId: 'm1', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'wss://relay.example', events: [...thread, ...videos, ...deletions] }) },
+        { messageId: 'm1', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'wss://relay.example', events: [...thread, ...videos, ...deletions, orphanReply, videoLike] }) },
         { messageId: 'm2', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'wss://relay.example', events: [tampered(thread[0]!, { sig: '0'.repeat(128) })] }) },
         { messageId: 'm3', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'app', project: 'demo', events: [{ name: 'video_view', userId: 'u1', timestamp: nowMs / 1000 - 86400 }] }) },
         { messageId: 'm4', receiveCount: 1, body: 'not json' },
@@ -506,9 +517,17 @@ describe('least privilege: the roles allow exactly what the code does', () => {
 
   it('ingest: writes facts under facts/, the event index and its marks, and sends its live deltas; no counter items', async () => {
     const done = await record(ingest);
-    expect(new Set(done.map((a) => a.action))).toEqual(new Set(['s3:PutObject', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem']));
+    expect(new Set(done.map((a) => a.action))).toEqual(new Set(['s3:PutObject', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query']));
+    // the app event's schema and its project's settings read
+    expect(done.some((a) => a.action === 'dynamodb:Query' && a.keys.includes('s:schema:demo:video_view'))).toBe(true);
+    expect(done.some((a) => a.action === 'dynamodb:GetItem' && a.keys.includes('s:project:demo'))).toBe(true);
+    // the orphan reply's parent looked up; the video like's and the zaps' engager rows written
+    expect(done.some((a) => a.action === 'dynamodb:GetItem' && a.keys.includes(`s:ev:${'f'.repeat(64)}`))).toBe(true);
+    expect(done.some((a) => a.action === 'dynamodb:UpdateItem' && a.keys.some((k) => k.startsWith('l:lk:')))).toBe(true);
+    expect(done.some((a) => a.action === 'dynamodb:UpdateItem' && a.keys.some((k) => k.startsWith('l:zp:')))).toBe(true);
     expect(liveBodies.length).toBeGreaterThan(0);
     expect(denied(roles.ingest, done)).toEqual([]);
+    for (const key of ['s:watermark', 's:job:x', 'u:ab#h']) expect(can(roles.ingest, 'dynamodb:GetItem', key), key).toBe(false);
     for (const key of ['u:ab#h', 'g#d', 's:watermark', 's:checkpoint', 's:job:x', 'quota:c#h']) {
       for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']) expect(can(roles.ingest, action, key), `${action} ${key}`).toBe(false);
     }
@@ -560,9 +579,12 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     expect(done.some((a) => a.keys.some((k) => /#d$/.test(k)))).toBe(true); // a day was rolled
     expect(done.some((a) => a.action === 's3:PutObject' && a.resource.startsWith(`${bucketArn}/${QUARANTINE_PREFIX}facts/`))).toBe(true);
     expect(denied(roles.compactor, done)).toEqual([]);
+    // the orphan reply's parent asked for again before its hour settles
+    expect(done.some((a) => a.action === 'dynamodb:GetItem' && a.keys.includes(`s:ev:${'f'.repeat(64)}`))).toBe(true);
     for (const key of ['s:job:x', 'quota:c#h', 's:checkpoint', 's:ev:x', 'g#all']) {
-      for (const action of ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem', 'dynamodb:GetItem']) expect(can(roles.compactor, action, key), `${action} ${key}`).toBe(false);
+      for (const action of ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem']) expect(can(roles.compactor, action, key), `${action} ${key}`).toBe(false);
     }
+    for (const key of ['s:job:x', 'quota:c#h', 's:checkpoint', 'g#all']) expect(can(roles.compactor, 'dynamodb:GetItem', key), key).toBe(false);
     const s3 = statementsOf(template, roles.compactor);
     expect(allows(s3, 's3:PutObject', `${bucketArn}/${QUARANTINE_PREFIX}facts/dt=2025-01-01/hour=00/x.parquet`)).toBe(true);
     expect(allows(s3, 's3:GetObject', `${bucketArn}/${QUARANTINE_PREFIX}facts/x`)).toBe(false);

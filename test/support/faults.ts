@@ -84,6 +84,10 @@ export class FaultPlan {
         this.step(`counters.putState ${namespace}`);
         return inner.putState(namespace, id, value);
       },
+      putStateIfAbsent: async (namespace, id, value) => {
+        this.step(`counters.putStateIfAbsent ${namespace}`);
+        return inner.putStateIfAbsent(namespace, id, value);
+      },
       putStates: async (records) => {
         this.step('counters.putStates');
         return inner.putStates(records);
@@ -93,6 +97,39 @@ export class FaultPlan {
         this.step(`counters.deleteStateIf ${args[0]}`);
         return inner.deleteStateIf(...args);
       },
+      addEngagers: async (rows) => {
+        this.step('counters.addEngagers');
+        return inner.addEngagers(rows);
+      },
+      engagerPage: (...args) => inner.engagerPage(...args),
     };
+  }
+}
+
+/** What the DynamoDB SDK throws when a table throttles, after its retries (lib/store-faults.ts classifies it as a store that did not answer). */
+export const throttlingError = () =>
+  Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400, attempts: 3, totalRetryDelay: 150 } });
+
+/**
+ * A counter store that can go down and come back, as DynamoDB does when it throttles or errors: while
+ * `down`, every call (read or write) throws `error()` without reaching the store; `refused` counts them.
+ */
+export class CounterStoreOutage {
+  down = false;
+  refused = 0;
+  readonly counters: CounterStore;
+
+  constructor(inner: CounterStore, error: () => Error = throttlingError) {
+    this.counters = new Proxy(inner, {
+      get: (target, prop, receiver) => {
+        const member = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof member !== 'function') return member;
+        return (...args: unknown[]) => {
+          if (!this.down) return (member as (...a: unknown[]) => unknown).apply(target, args);
+          this.refused++;
+          return Promise.reject(error());
+        };
+      },
+    });
   }
 }

@@ -171,7 +171,10 @@ function counting(inner: CounterStore) {
     put: (i) => inner.put(i),
     putState: (n, id, v) => inner.putState(n, id, v),
     putStates: (r) => inner.putStates(r),
+    putStateIfAbsent: (n, id, v) => inner.putStateIfAbsent(n, id, v),
     deleteStateIf: (n, id, f, e) => inner.deleteStateIf(n, id, f, e),
+    addEngagers: (rows) => inner.addEngagers(rows),
+    engagerPage: (list, options) => inner.engagerPage(list, options),
     async getState(n, id) {
       const value = await inner.getState(n, id);
       reads.requests++;

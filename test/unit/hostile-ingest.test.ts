@@ -21,6 +21,8 @@ import { startDynalite } from '../../lib/adapters/local/dynalite.js';
 import type { ObjectStore, QueueRecord } from '../../lib/ports.js';
 import { loadFixture, tampered } from '../support/fixtures.js';
 import { fixedClock, localStores } from '../support/local.js';
+import { likersList, zappersList } from '../../lib/counters/engager-lists.js';
+import { signedZap } from '../../lib/local/simulator.js';
 
 const NOW = Date.parse('2026-11-22T00:00:00Z');
 const NOW_S = NOW / 1000;
@@ -184,7 +186,12 @@ describe('hostile input costs only itself', () => {
   });
 
   it('funnel rebuild recomputes every counter from the facts into an empty store, equal to what compaction produced', async () => {
-    const events = [...loadFixture('thread-and-reactions.jsonl'), ...loadFixture('reactions-small.jsonl')];
+    // a video with a like naming it by id and kind (NIP-25 `k`) and a zap: rows of the engager lists
+    const at = loadFixture('thread-and-reactions.jsonl')[0]!.created_at;
+    const video = finalizeEvent({ kind: 22, created_at: at, tags: [['title', 'v'], ['url', 'https://v.example/v.mp4']], content: '' }, generateSecretKey());
+    const like = finalizeEvent({ kind: 7, created_at: at + 60, tags: [['e', video.id], ['p', video.pubkey], ['k', '22']], content: '+' }, generateSecretKey());
+    const zap = signedZap(generateSecretKey(), { id: video.id, pubkey: video.pubkey }, 21, at + 120);
+    const events = [...loadFixture('thread-and-reactions.jsonl'), ...loadFixture('reactions-small.jsonl'), video, like, zap];
     await ingestBatch([message('m1', events)], deps);
     await settle();
     const times = loadFixture('thread-and-reactions.jsonl').map((e) => e.created_at);
@@ -193,8 +200,11 @@ describe('hostile input costs only itself', () => {
     const snapshot = async (counters: typeof stores.counters) => ({
       stats: (await globalStatsResponse({ counters, clock, retention })).data.totalEvents,
       users: await Promise.all(authors.map(async (a) => (await userSummary(a, window, { counters, clock, retention })).data.totals)),
+      likers: await counters.engagerPage(likersList(`e:${video.id}`), { limit: 10 }),
+      zappers: await counters.engagerPage(zappersList(`e:${video.id}`), { limit: 10 }),
     });
     const before = await snapshot(stores.counters);
+    expect([before.likers.length, before.zappers.length]).toEqual([1, 1]);
 
     const fresh = await startDynalite(undefined);
     try {

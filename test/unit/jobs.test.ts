@@ -220,18 +220,23 @@ describe('planning chunks', () => {
   });
 });
 
-describe('the engager sketch', () => {
-  it('computes hllCode for every engager in SQL, and keeps every pubkey while no register overflows', async () => {
+describe('the engager and zapper sketches', () => {
+  it('computes hllCode for every engager and every zapper in SQL, and keeps every pubkey while no register overflows', async () => {
     const window = { startTs: START, endTs: NOW };
     const rows = await sql.query(userEngagerSketchSql(relation, window, 'duckdb', USER));
-    const engagers = new Set(facts.filter((f) => f.target_pubkey === USER).map((f) => (f.type === 'zap' ? f.zap_sender : f.author)).filter((pk): pk is string => pk !== null && pk !== USER));
+    const received = facts.filter((f) => f.target_pubkey === USER && (f.type === 'zap' ? f.zap_sender : f.author) !== USER);
+    const engagers = new Set(received.map((f) => (f.type === 'zap' ? f.zap_sender : f.author)).filter((pk): pk is string => pk !== null));
+    const zappers = new Set(received.filter((f) => f.type === 'zap').map((f) => f.zap_sender).filter((pk): pk is string => pk !== null));
+    expect(zappers.size).toBeGreaterThan(0);
     const data = partData('engagers', rows);
     if (data.part !== 'engagers') throw new Error('engagers');
-    expect(data.codes.sort((a, b) => a - b)).toEqual(reduceCodes([...engagers].map(hllCode)));
-    expect(new Set(data.ids)).toEqual(engagers);
-    // more engagers in one register than the sketch keeps: the pubkeys are not all there
-    const crowded = [{ register: 7, rank: 3, engagers: 17, ids: 'a,b' }];
-    expect(partData('engagers', crowded)).toEqual({ part: 'engagers', codes: [(7 << 6) | 3], ids: null });
+    for (const [name, expected] of [['engagers', engagers], ['zappers', zappers]] as const) {
+      expect(data.sketches[name].codes.sort((a, b) => a - b), name).toEqual(reduceCodes([...expected].map(hllCode)));
+      expect(new Set(data.sketches[name].ids), name).toEqual(expected);
+    }
+    // more pubkeys in one register than the sketch keeps: they are not all there
+    const crowded = [{ sketch: 'engagers', register: 7, rank: 3, engagers: 17, ids: 'a,b' }, { sketch: 'zappers', register: 2, rank: 1, engagers: 1, ids: 'c' }];
+    expect(partData('engagers', crowded)).toEqual({ part: 'engagers', sketches: { engagers: { codes: [(7 << 6) | 3], ids: null }, zappers: { codes: [(2 << 6) | 1], ids: ['c'] } } });
   });
 });
 

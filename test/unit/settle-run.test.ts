@@ -36,8 +36,11 @@ const bind = (s: CounterStore): CounterStore => ({
   getState: (...a) => s.getState(...a),
   putState: (...a) => s.putState(...a),
   putStates: (r) => s.putStates(r),
+  putStateIfAbsent: (...a) => s.putStateIfAbsent(...a),
   listState: (n) => s.listState(n),
   deleteStateIf: (...a) => s.deleteStateIf(...a),
+  addEngagers: (r) => s.addEngagers(r),
+  engagerPage: (...a) => s.engagerPage(...a),
 });
 
 describe('settle runs', () => {

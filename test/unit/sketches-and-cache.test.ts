@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { hllCode, hllEstimate, reduceCodes } from '../../lib/counters/hll.js';
 import { mergeTop } from '../../lib/counters/topn.js';
-import { ResponseCache, ttlForWindow } from '../../lib/api/cache.js';
+import { ResponseCache, STALE_IF_ERROR_MS, STALE_RETRY_MS, ttlForWindow } from '../../lib/api/cache.js';
 
 const key = (i: number) => createHash('sha256').update(String(i)).digest('hex');
 
@@ -69,6 +69,63 @@ describe('ResponseCache', () => {
     await cache.get('c', 1000, async () => 3);
     expect((await cache.get('a', 1000, async () => -1)).cached).toBe(true);
     expect((await cache.get('b', 1000, async () => -1)).value).toBe(-1);
+  });
+
+  it('answers the last good copy with its age when a refresh fails and the caller allows it, one refresh for concurrent callers, at most one a second', async () => {
+    let now = 0;
+    const cache = new ResponseCache<number>({ maxEntries: 10, now: () => now, random: () => 0.5 });
+    await cache.get('k', 1000, async () => 42);
+    let refreshes = 0;
+    const failing = async (): Promise<number> => {
+      refreshes++;
+      await new Promise((r) => setTimeout(r, 10));
+      throw new Error('throttled');
+    };
+    const always = () => true;
+    now = 5_000;
+    const stale = await Promise.all([cache.get('k', 1000, failing, always), cache.get('k', 1000, failing, always), cache.get('k', 1000, failing, always)]);
+    expect(refreshes).toBe(1);
+    expect(stale.map((r) => [r.value, r.cached, r.staleMs])).toEqual([
+      [42, true, 5_000],
+      [42, true, 5_000],
+      [42, true, 5_000],
+    ]);
+    // Within the retry interval the copy answers without asking the store again.
+    now += STALE_RETRY_MS - 1;
+    expect(await cache.get('k', 1000, failing, always)).toEqual({ value: 42, cached: true, staleMs: 5_000 + STALE_RETRY_MS - 1 });
+    expect(refreshes).toBe(1);
+    now += 1;
+    expect((await cache.get('k', 1000, failing, always)).staleMs).toBe(5_000 + STALE_RETRY_MS);
+    expect(refreshes).toBe(2);
+    // The caller decides which failures a copy may answer; without its leave, the error stands.
+    now += STALE_RETRY_MS;
+    await expect(cache.get('k', 1000, failing, (error) => (error as Error).message !== 'throttled')).rejects.toThrow('throttled');
+    await expect(cache.get('k', 1000, failing)).rejects.toThrow('throttled');
+    // Once the store answers, so does a fresh value (and the next read hits it).
+    expect(await cache.get('k', 1000, async () => 43, always)).toEqual({ value: 43, cached: false });
+    expect(await cache.get('k', 1000, failing, always)).toEqual({ value: 43, cached: true });
+  });
+
+  it('drops a copy older than the stale-if-error window, and keeps every copy within maxEntries', async () => {
+    let now = 0;
+    const cache = new ResponseCache<number>({ maxEntries: 2, now: () => now });
+    const failing = async (): Promise<number> => Promise.reject(new Error('throttled'));
+    await cache.get('old', 1000, async () => 1);
+    now = STALE_IF_ERROR_MS;
+    expect((await cache.get('old', 1000, failing, () => true)).staleMs).toBe(STALE_IF_ERROR_MS);
+    now = STALE_IF_ERROR_MS + STALE_RETRY_MS + 1;
+    await expect(cache.get('old', 1000, failing, () => true)).rejects.toThrow('throttled');
+    expect(cache.size).toBe(0);
+    // Expired copies count against the bound like live entries, least recently used out first; a
+    // key computed again becomes the most recent.
+    await cache.get('a', 1000, async () => 1);
+    await cache.get('b', 1000, async () => 2);
+    now += 2000;
+    await cache.get('a', 1000, async () => 10);
+    await cache.get('c', 1000, async () => 3);
+    expect(cache.size).toBe(2);
+    expect((await cache.get('a', 1000, failing, () => true)).value).toBe(10);
+    await expect(cache.get('b', 1000, failing, () => true)).rejects.toThrow('throttled');
   });
 
   it('keeps short windows for seconds and long ones for minutes', () => {

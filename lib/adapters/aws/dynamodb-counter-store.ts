@@ -9,13 +9,16 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
 } from '@aws-sdk/client-dynamodb';
-import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem, type CounterStore, type Granularity, type StateGuardField, type StateRecord } from '../../ports.js';
+import { ENGAGER_ROW_MAX_TOKENS, STATE_GUARD_FIELDS, type CounterDelta, type CounterItem, type CounterStore, type EngagerRow, type EngagerWrite, type Granularity, type StateGuardField, type StateRecord } from '../../ports.js';
+import { engagerRowId, mergeEngagerWrites } from '../../counters/engager-lists.js';
 import { forEachLimited } from '../../util/concurrency.js';
 import { HLL_PRECISION } from '../../counters/hll.js';
 
 /**
  * Counters in one DynamoDB table: pk = `<scope>#<granularity>` (S), sk = bucket start (N).
- * State records use pk = `s:<namespace>`, sk = id, with the value as a JSON string in `v`.
+ * State records use pk = `s:<namespace>`, sk = id, with the value as a JSON string in `v`. Engager
+ * rows use pk = `l:<list>`, sk = the pubkey's first 52 bits, the pubkey in `p`, the ref in `r` and the
+ * tokens in the number set `t`.
  */
 const RESERVED = new Set(['pk', 'sk', 'ttl']);
 const WRITE_CONCURRENCY = 16;
@@ -141,6 +144,16 @@ export class DynamoCounterStore implements CounterStore {
     await this.client.send(new PutItemCommand({ TableName: this.table, Item: stateItem(namespace, id, value) }));
   }
 
+  async putStateIfAbsent(namespace: string, id: number, value: Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.client.send(new PutItemCommand({ TableName: this.table, Item: stateItem(namespace, id, value), ConditionExpression: 'attribute_not_exists(pk)' }));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
   async putStates(records: StateRecord[]): Promise<void> {
     // BatchWriteItem refuses two writes to one key in a request: the last record for a key wins.
     const byKey = new Map(records.map((r) => [`${r.namespace}\u0000${r.id}`, r]));
@@ -164,6 +177,63 @@ export class DynamoCounterStore implements CounterStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return out;
+  }
+
+  async addEngagers(rows: EngagerWrite[]): Promise<{ dropped: number }> {
+    let dropped = 0;
+    await forEachLimited(mergeEngagerWrites(rows), WRITE_CONCURRENCY, async (row) => {
+      const names: Record<string, string> = { '#p': 'p' };
+      const values: Record<string, AttributeValue> = { ':p': { S: row.pubkey } };
+      let expression = 'SET #p = :p';
+      if (row.ref !== undefined) {
+        names['#r'] = 'r';
+        values[':r'] = { S: row.ref };
+        expression += ', #r = :r';
+      }
+      const tokens = row.tokens ?? [];
+      if (tokens.length) {
+        names['#t'] = 't';
+        values[':t'] = { NS: tokens.map(String) };
+        values[':cap'] = { N: String(ENGAGER_ROW_MAX_TOKENS) };
+        expression += ' ADD #t :t';
+      }
+      try {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: { pk: { S: engagerPartitionKey(row.list) }, sk: { N: String(engagerRowId(row.pubkey)) } },
+            UpdateExpression: expression,
+            // size() of a number set is its number of members: a full row takes no more tokens.
+            ...(tokens.length ? { ConditionExpression: 'attribute_not_exists(#t) OR size(#t) < :cap' } : {}),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException')) throw error;
+        dropped++;
+      }
+    });
+    return { dropped };
+  }
+
+  async engagerPage(list: string, options: { after?: string; limit: number }): Promise<EngagerRow[]> {
+    const rows: EngagerRow[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND sk > :after',
+          ExpressionAttributeValues: { ':pk': { S: engagerPartitionKey(list) }, ':after': { N: String(options.after === undefined ? -1 : engagerRowId(options.after)) } },
+          Limit: options.limit - rows.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const raw of page.Items ?? []) rows.push({ pubkey: raw.p?.S ?? '', ref: raw.r?.S ?? null, tokens: (raw.t?.NS ?? []).map(Number) });
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && rows.length < options.limit);
+    return rows;
   }
 
   async deleteStateIf(namespace: string, id: number, field: StateGuardField, expected: string | number): Promise<boolean> {
@@ -211,6 +281,8 @@ function codesOfRegisters(registers: Uint8Array): number[] {
 export const counterPartitionKey = (scope: string, granularity: string) => `${scope}#${granularity}`;
 /** The partition key of a state record namespace. */
 export const statePartitionKey = (namespace: string) => `s:${namespace}`;
+/** The partition key of an engager list. */
+export const engagerPartitionKey = (list: string) => `l:${list}`;
 
 function itemKey(scope: string, granularity: Granularity, bucket: number): Record<string, AttributeValue> {
   return { pk: { S: counterPartitionKey(scope, granularity) }, sk: { N: String(bucket) } };

@@ -25,13 +25,15 @@ export class S3ObjectStore implements ObjectStore {
     return (await this.listSizes(prefix)).map((object) => object.key);
   }
 
-  /** ListObjectsV2 reports each object's Size beside its Key, so sizes cost no extra request. */
+  /** ListObjectsV2 reports each object's Size and LastModified beside its Key, so they cost no extra request. */
   async listSizes(prefix: string): Promise<ObjectSize[]> {
     const objects: ObjectSize[] = [];
     let token: string | undefined;
     do {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
-      for (const object of page.Contents ?? []) if (object.Key) objects.push({ key: object.Key, bytes: object.Size ?? 0 });
+      for (const object of page.Contents ?? []) {
+        if (object.Key) objects.push({ key: object.Key, bytes: object.Size ?? 0, ...(object.LastModified ? { modifiedAt: object.LastModified.getTime() } : {}) });
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

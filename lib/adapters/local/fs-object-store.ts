@@ -1,11 +1,15 @@
-import { copyFile, open, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, open, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ObjectSize, ObjectStore } from '../../ports.js';
 
 /** A temp file older than this is a put that died (crash, disk full): `list` removes it. */
 export const ORPHAN_TEMP_MAX_AGE_MS = 60 * 60_000;
 
-/** S3 as a directory: the object key is the relative path, so DuckDB and people can read it directly. */
+/**
+ * S3 as a directory: the object key is the relative path, so DuckDB and people can read it directly.
+ * Each object written carries the store's clock as its mtime, as S3 stamps LastModified with its own:
+ * the age the storage tiers are judged by (lib/facts/storage-tiers.ts) then follows the stack's clock.
+ */
 export class FsObjectStore implements ObjectStore {
   constructor(
     private readonly root: string,
@@ -14,7 +18,10 @@ export class FsObjectStore implements ObjectStore {
 
   /** Durable and atomic (see writeDurably): a reader or a crash never sees a half-written object, as with S3. */
   async put(key: string, body: Uint8Array | string): Promise<void> {
-    await writeDurably(this.pathOf(key), (temp) => writeFile(temp, body));
+    await writeDurably(this.pathOf(key), async (temp) => {
+      await writeFile(temp, body);
+      await this.stamp(temp);
+    });
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -51,12 +58,11 @@ export class FsObjectStore implements ObjectStore {
           if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(`${key}/`);
         } else if (entry.name.endsWith('.tmp')) await this.removeIfOrphan(full);
         else if (key.startsWith(prefix)) {
-          const bytes = await stat(full).then(
-            (info) => info.size,
+          const info = await stat(full).catch(
             // removed between readdir and stat (a concurrent delete): it is not there to list
             (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? null : Promise.reject(error)),
           );
-          if (bytes !== null) objects.push({ key, bytes });
+          if (info !== null) objects.push({ key, bytes: info.size, modifiedAt: info.mtimeMs });
         }
       }
     };
@@ -81,9 +87,17 @@ export class FsObjectStore implements ObjectStore {
     return handle.createReadStream({ highWaterMark: 1 << 20, autoClose: true });
   }
 
-  /** The same guarantees as put. */
+  /** The same guarantees as put; the copy is a new object, written now (S3 CopyObject's LastModified too). */
   async copy(fromKey: string, toKey: string): Promise<void> {
-    await writeDurably(this.pathOf(toKey), (temp) => copyFile(this.pathOf(fromKey), temp));
+    await writeDurably(this.pathOf(toKey), async (temp) => {
+      await copyFile(this.pathOf(fromKey), temp);
+      await this.stamp(temp);
+    });
+  }
+
+  private async stamp(path: string): Promise<void> {
+    const seconds = this.now() / 1000;
+    await utimes(path, seconds, seconds);
   }
 
   private async removeIfOrphan(path: string): Promise<void> {
