@@ -159,6 +159,8 @@ const engagerListMeta = (deps: ApiDeps, next: string | null, limit: number, curs
   generatedAt: new Date(deps.clock.now()).toISOString(),
   pagination: { cursor: cursor ?? null, nextCursor: next ? encodeCursor({ o: 'pubkey', p: next }) : null, limit },
 });
+/** How long the all-time totals are reused, in memory and by a CDN. */
+const GLOBAL_STATS_CACHE_SECONDS = 10;
 /** How long an engager-list page is reused: a new like or zap shows within this, as in the video stats. */
 const ENGAGER_LIST_CACHE_SECONDS = 10;
 const videoFeedQuery = feedQuery.extend({ sort: z.enum(['recent', 'trending']).default('recent'), kind: z.enum(['21', '22', '34235', '34236']).transform((k) => Number(k) as FeedKind).optional() });
@@ -208,9 +210,10 @@ const videosBulkBody = bulkBody(videoId);
 
 /** An event's stats answer, cached under one key for the single and the bulk route. */
 const eventStatsAnswer = (id: string, deps: RouteDeps) => cachedValue(deps, `event:${id}`, ttlForWindow(60), () => eventStats(id, deps));
+/** A video's stats answer, cached under one key for the single and the bulk route (so it too can answer stale while the counters fail). */
 async function videoStatsAnswer(raw: string, deps: RouteDeps) {
   const id = parse(videoId, raw);
-  const result = await videoStats(id, deps);
+  const result = await cachedValue(deps, `video:${id}`, ttlForWindow(60), () => videoStats(id, deps));
   if (!result) throw new HttpError('not_a_video', `event ${id} is not a video`);
   return result;
 }
@@ -281,7 +284,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
   },
   {
     spec: { method: 'GET', path: '/api/stats', operationId: 'globalStats', summary: 'All-time network totals by kind, and rejections by reason', tag: 'network', responses: { 200: { description: 'the totals', schema: contract.globalStatsSchema } } },
-    handle: async (_p, _r, deps) => json(200, await globalStatsResponse(deps), 'public, max-age=10'),
+    handle: async (_p, _r, deps) => json(200, await cachedValue(deps, 'global-stats', GLOBAL_STATS_CACHE_SECONDS * 1000, () => globalStatsResponse(deps)), `public, max-age=${GLOBAL_STATS_CACHE_SECONDS}`),
   },
   {
     spec: { method: 'GET', path: '/api/v2/analytics/user/{pubkey}/summary', operationId: 'userSummary', summary: `A user's totals, timeline and top lists over a window: ${windowDoc}`, tag: 'users', params: z.object({ pubkey: pubkeyParam }), query: windowQuery, responses: summaryAnswers },

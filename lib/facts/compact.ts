@@ -498,6 +498,8 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   // Only a consistent total is published: every completed day before settled_through is in a month.
   if (!dayPending) await settleAllTimeTotals(deps.counters, Math.floor(watermark / 86400) * 86400);
   const closedHours = closed.map((h) => h.id);
+  if (closedHours.length) deps.metrics?.count(METRIC.archivedBucketsClosed, { Granularity: 'h' }, closedHours.length);
+  if (closedDays.length) deps.metrics?.count(METRIC.archivedBucketsClosed, { Granularity: 'd' }, closedDays.length);
   if (closedHours.length || closedDays.length) {
     log('warn', 'late events in hours whose facts may be archived: stored, not counted; the hours and days keep their settled counters', {
       reason: 'archived',

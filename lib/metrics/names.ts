@@ -39,6 +39,8 @@ export const METRIC = {
   storageFaults: 'StorageFaults',
   /** fact objects that could not be decoded and were moved under quarantine/ */
   objectsQuarantined: 'ObjectsQuarantined',
+  /** dirty hours and days closed because their facts may be archived (their late events stored, not counted); dimension Granularity (h|d) */
+  archivedBucketsClosed: 'ArchivedBucketsClosed',
   /** engager-row writes dropped because the row holds ENGAGER_ROW_MAX_TOKENS already (a zapper's 1,001st zap of one event) */
   engagerRowsFull: 'EngagerRowsFull',
   /** API requests refused by the per-caller limit (429); dimension Route */

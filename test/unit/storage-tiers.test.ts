@@ -1,3 +1,4 @@
+import { METRIC } from '../../lib/metrics/names.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -309,8 +310,10 @@ describe('the compactor leaves hours and days with archived facts as settled', (
     await rm(dir, { recursive: true, force: true });
   });
 
+  const closedCounts: { dimensions: Record<string, string> | undefined; n: number | undefined }[] = [];
+  const metrics = { count: (name: string, dimensions?: Record<string, string>, n?: number) => void (name === METRIC.archivedBucketsClosed && closedCounts.push({ dimensions, n })), observe() {} };
   const compact = (issues: { msg: string; fields: Record<string, unknown> }[] = []) =>
-    compactAndSettle({ objects, counters: dynamo.counters, sql, tables: duckDbSettleTables(dir), retention: retentionFromEnv(), clock: { now: () => clock }, archive: policy, logIssue: (_level, msg, fields) => issues.push({ msg, fields }) });
+    compactAndSettle({ objects, counters: dynamo.counters, sql, tables: duckDbSettleTables(dir), retention: retentionFromEnv(), clock: { now: () => clock }, archive: policy, metrics, logIssue: (_level, msg, fields) => issues.push({ msg, fields }) });
   const settledHour = async (hour: number) => (await dynamo.counters.range(GLOBAL_SCOPE, 'h', hour, hour))[0]?.values;
   const settledDay = async (day: number) => (await dynamo.counters.range(GLOBAL_SCOPE, 'd', day, day))[0]?.values;
   const late = (hour: number) => newFact({ event_id: hex(), source: 'nostr', kind: 1, type: 'note', created_at: hour + 120, author: hex(), ingested_at: clock });
@@ -341,6 +344,7 @@ describe('the compactor leaves hours and days with archived facts as settled', (
 
     expect(run.closedHours).toEqual([HOUR_START]);
     expect(run.closedDays).toEqual([Math.floor(HOUR_START / DAY) * DAY]);
+    expect(closedCounts).toEqual([{ dimensions: { Granularity: 'h' }, n: 1 }, { dimensions: { Granularity: 'd' }, n: 1 }]);
     expect(run.hours).toEqual([]);
     expect(run.failedHours).toEqual([]);
     expect(await dynamo.counters.listState(DIRTY_HOURS)).toEqual([]);
