@@ -108,8 +108,8 @@ export interface CounterStore {
   /**
    * Adds rows to per-target engager lists (a video's likers, an event's zappers): one row per (list,
    * pubkey), written so that a redelivered batch changes nothing (the row's `ref` is set, its tokens
-   * are a set union). A row keeps at most ENGAGER_ROW_MAX_TOKENS tokens: a write that would go past
-   * it is dropped, and the count of dropped writes is returned.
+   * are a set union). A row keeps at most ENGAGER_ROW_MAX_TOKENS tokens: a write that could go past
+   * it (its tokens, counted as new, do not fit) is dropped, and the count of dropped writes is returned.
    */
   addEngagers(rows: EngagerWrite[]): Promise<{ dropped: number }>;
   /** Up to `limit` rows of a list, in pubkey order, after the row of `after` (a pubkey) when given. */

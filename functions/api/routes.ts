@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { jobResultKey, readJob } from '../../lib/jobs/jobs.js';
 import { appEventsRequestSchema } from '../../lib/app/events.js';
-import { listSchemas, projectSettings, putProjectSettings, registerSchema, schemaVersions, screenAppEvents, schemaValidatorsFor, SchemaRegistrationError } from '../../lib/app/schemas.js';
+import { listSchemas, projectSettings, putProjectSettings, registerSchema, schemaVersion, screenAppEvents, schemaValidatorsFor, SchemaRegistrationError } from '../../lib/app/schemas.js';
 import { decodePathSegment } from '../../lib/api/request.js';
 import { APP_METRICS, appMetric, type AppMetric } from '../../lib/query/app-metrics.js';
 import { searchVideos, videosByAuthor, type VideoPage } from '../../lib/query/video-feeds.js';
 import { feedPage, feedResponse, readFeed, StaleCursorError, type FeedKind, type FeedSort } from '../../lib/query/feeds.js';
-import { decodeCursor, encodeCursor, type Cursor, type PubkeyCursor, type RecentCursor } from '../../lib/query/cursor.js';
+import { decodeCursor, encodeCursor, type Cursor } from '../../lib/query/cursor.js';
 import { eventZappers, videoLikers } from '../../lib/query/engagers.js';
 import { cacheControlFor, HttpError, json, type HttpResponse } from '../../lib/api/http.js';
 import { ttlForWindow } from '../../lib/api/cache.js';
@@ -143,15 +143,11 @@ function cursorFrom(text: string | undefined): Cursor | null {
   if (!cursor) throw new HttpError('bad_cursor', 'cursor is not one this API gave out: pass meta.pagination.nextCursor as it came');
   return cursor;
 }
-function recentCursorFrom(text: string | undefined): RecentCursor | undefined {
+/** The cursor of a list whose pages are keyed one way (`recent`, `pubkey`): one from another list is a 400. */
+function cursorOfKind<K extends Cursor['o']>(text: string | undefined, kind: K): Extract<Cursor, { o: K }> | undefined {
   const cursor = cursorFrom(text);
-  if (cursor && cursor.o !== 'recent') throw new HttpError('bad_cursor', 'this cursor belongs to another list');
-  return cursor ?? undefined;
-}
-function pubkeyCursorFrom(text: string | undefined): PubkeyCursor | undefined {
-  const cursor = cursorFrom(text);
-  if (cursor && cursor.o !== 'pubkey') throw new HttpError('bad_cursor', 'this cursor belongs to another list');
-  return cursor ?? undefined;
+  if (cursor && cursor.o !== kind) throw new HttpError('bad_cursor', 'this cursor belongs to another list');
+  return (cursor ?? undefined) as Extract<Cursor, { o: K }> | undefined;
 }
 /** The meta of a page of an engager list (read as it is now, in pubkey order). */
 const engagerListMeta = (deps: ApiDeps, next: string | null, limit: number, cursor: string | undefined) => ({
@@ -405,7 +401,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       const { project } = await appAuth(request, deps);
       const eventType = parse(eventTypeParam, params.eventType!);
       const n = parse(z.coerce.number().int().min(1).max(1_000), params.n!);
-      const version = (await schemaVersions(deps.counters, project, eventType)).find((v) => v.version === n);
+      const version = await schemaVersion(deps.counters, project, eventType, n);
       if (!version) throw new HttpError('not_found', `${eventType} has no schema version ${n}`);
       // versions are immutable
       return json(200, { data: version, meta: { project } }, 'private, max-age=3600');
@@ -557,7 +553,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
     handle: async (params, request, deps) => {
       const pubkey = pubkeyFrom(params.pubkey!);
       const { limit, cursor } = parse(feedQuery, request.query);
-      const after = recentCursorFrom(cursor);
+      const after = cursorOfKind(cursor, 'recent');
       const page = await cachedValue(deps, `user-videos:${pubkey}:${limit}:${cursor ?? ''}`, 5_000, () => videosByAuthor(deps, pubkey, limit, after));
       return json(200, { data: page.cards, meta: listMeta(deps, page, limit, cursor) }, 'public, max-age=5');
     },
@@ -566,8 +562,8 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
     spec: { method: 'GET', path: '/api/search', operationId: 'searchVideos', summary: 'Videos by hashtag and/or title words', tag: 'videos', query: searchQuery, responses: { 200: { description: 'the videos found', schema: contract.videoListSchema } } },
     handle: async (_p, request, deps) => {
       const query = parse(searchQuery, request.query);
-      const after = recentCursorFrom(query.cursor);
-      const page = await cachedValue(deps, `search:${query.tag ?? ''}:${query.q ?? ''}:${query.limit}:${query.cursor ?? ''}`, 10_000, () => searchVideos(deps, { ...query, after }));
+      const after = cursorOfKind(query.cursor, 'recent');
+      const page = await cachedValue(deps, `search:${JSON.stringify([query.tag ?? null, query.q?.toLowerCase() ?? null, query.limit, query.cursor ?? null])}`, 10_000, () => searchVideos(deps, { ...query, after }));
       return json(200, { data: page.cards, meta: listMeta(deps, page, query.limit, query.cursor) }, 'public, max-age=10');
     },
   },
@@ -585,7 +581,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
     handle: async (params, request, deps) => {
       const id = parse(videoId, params.id!);
       const { limit, cursor } = parse(feedQuery, request.query);
-      const after = pubkeyCursorFrom(cursor)?.p;
+      const after = cursorOfKind(cursor, 'pubkey')?.p;
       const page = await cachedValue(deps, `likers:${id}:${limit}:${cursor ?? ''}`, ENGAGER_LIST_CACHE_SECONDS * 1000, () => videoLikers(id, deps, { limit, after }));
       if (!page) throw new HttpError('not_a_video', `event ${id} is not a video`);
       return json(200, { data: page.rows, meta: engagerListMeta(deps, page.next, limit, cursor) }, `public, max-age=${ENGAGER_LIST_CACHE_SECONDS}`);
@@ -605,7 +601,7 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
     handle: async (params, request, deps) => {
       const id = parse(eventOrAddressId, params.id!);
       const { limit, cursor } = parse(feedQuery, request.query);
-      const after = pubkeyCursorFrom(cursor)?.p;
+      const after = cursorOfKind(cursor, 'pubkey')?.p;
       const page = await cachedValue(deps, `zappers:${id}:${limit}:${cursor ?? ''}`, ENGAGER_LIST_CACHE_SECONDS * 1000, () => eventZappers(id, deps, { limit, after }));
       return json(200, { data: page.rows, meta: engagerListMeta(deps, page.next, limit, cursor) }, `public, max-age=${ENGAGER_LIST_CACHE_SECONDS}`);
     },

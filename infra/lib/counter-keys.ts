@@ -35,7 +35,7 @@ export const SETTLED_COUNTER_KEYS = [...counterKeys(MINUTE_COUNTED_SCOPES, ['m',
 
 /**
  * The table actions the adapter's calls need, by what they do: getState is GetItem; range and
- * listState are Query; putState is PutItem; put and putStates are BatchWriteItem; add is UpdateItem;
+ * listState are Query; putState and putStateIfAbsent (conditional) are PutItem; put and putStates are BatchWriteItem; add is UpdateItem;
  * deleteStateIf is DeleteItem; addEngagers is UpdateItem and engagerPage Query. Scan is never granted: it names no partition key, and a
  * `ForAllValues` condition holds for a request with no keys at all.
  */

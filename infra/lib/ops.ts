@@ -402,7 +402,7 @@ export class Ops extends Construct {
         graph('Lambda throttles', fns.map(([name, fn]) => fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum', label: name }))),
         graph('Lambda duration p99 (ms)', fns.map(([name, fn]) => fn.metricDuration({ period: fiveMinutes, statistic: 'p99', label: name }))),
       ],
-      [graph('Hours and days closed as archived: late events stored, not counted (per hour)', [searchByDimension(METRIC.archivedBucketsClosed, 'Sum', Duration.hours(1))])],
+      [graph('Hours and days closed as archived: late events stored, not counted (per hour)', [searchByDimension(METRIC.archivedBucketsClosed, 'Sum', Duration.hours(1))], { width: 24 })],
       [new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 4 })],
     ];
 

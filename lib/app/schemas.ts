@@ -144,6 +144,12 @@ export async function registerSchema(
   return { version, created: true };
 }
 
+/** One version, or null. */
+export async function schemaVersion(counters: Pick<CounterStore, 'getState'>, project: string, eventType: string, n: number): Promise<SchemaVersion | null> {
+  const value = await counters.getState(schemaVersionsNamespace(project, eventType), n);
+  return value ? versionOf({ id: n, value }) : null;
+}
+
 /** The project's event types with a schema, each with its newest version. */
 export async function listSchemas(counters: Pick<CounterStore, 'listState'>, project: string): Promise<SchemaVersion[]> {
   const types = (await counters.listState(schemaTypesNamespace(project))).map((r) => String(r.value.eventType)).sort();

@@ -1,5 +1,5 @@
 import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem } from '../ports.js';
-import { DENSE_SKETCH_FROM } from '../adapters/aws/dynamodb-counter-store.js';
+import { DENSE_SKETCH_FROM, engagerPartitionKey } from '../adapters/aws/dynamodb-counter-store.js';
 import { engagerRowId } from '../counters/engager-lists.js';
 
 /*
@@ -64,7 +64,7 @@ export function counterItemBytes(item: CounterItem & { expiresAt?: number }): nu
 
 /** An engager row without tokens: pk `l:<list>`, sk, the pubkey in `p`, the ref in `r`. */
 export function engagerRowBytes(list: string, pubkey: string, ref?: string): number {
-  return KEY_NAMES + Buffer.byteLength(`l:${list}`) + numberBytes(engagerRowId(pubkey)) + 1 + pubkey.length + (ref === undefined ? 0 : 1 + ref.length) + 1;
+  return KEY_NAMES + Buffer.byteLength(engagerPartitionKey(list)) + numberBytes(engagerRowId(pubkey)) + 1 + pubkey.length + (ref === undefined ? 0 : 1 + ref.length) + 1;
 }
 
 export const wcu = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));

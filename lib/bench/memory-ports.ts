@@ -136,7 +136,7 @@ export class MemoryCounterStore implements CounterStore {
       if (!list) this.engagers.set(row.list, (list = new Map()));
       const id = engagerRowId(row.pubkey);
       const stored = list.get(id);
-      if (row.tokens?.length && stored && stored.tokens.size >= ENGAGER_ROW_MAX_TOKENS) {
+      if (row.tokens?.length && stored && stored.tokens.size + row.tokens.length > ENGAGER_ROW_MAX_TOKENS) {
         dropped++;
         continue;
       }

@@ -1,5 +1,6 @@
 import type { CounterDelta, CounterItem, CounterStore, EngagerRow, EngagerWrite, Granularity, StateRecord } from '../ports.js';
 import { engagerRowId, mergeEngagerWrites } from '../counters/engager-lists.js';
+import { engagerPartitionKey } from '../adapters/aws/dynamodb-counter-store.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../counters/all-time.js';
 import { GLOBAL_SCOPE } from '../counters/contributions.js';
 import { COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
@@ -186,7 +187,7 @@ export class PricingCounterStore implements CounterStore {
   /** Engager rows, priced as DynamoCounterStore writes them: one UpdateItem per (list, pubkey) of the batch, the row growing by its tokens. */
   async addEngagers(rows: EngagerWrite[]): Promise<{ dropped: number }> {
     for (const row of mergeEngagerWrites(rows)) {
-      const key = `l:${row.list}#${engagerRowId(row.pubkey)}`;
+      const key = `${engagerPartitionKey(row.list)}#${engagerRowId(row.pubkey)}`;
       const old = this.trackItems ? this.states.get(key) : undefined;
       const tokens = (row.tokens ?? []).reduce((n, t) => n + numberBytes(t), 0);
       const bytes = (old?.bytes ?? engagerRowBytes(row.list, row.pubkey, row.ref)) + tokens;

@@ -40,14 +40,12 @@ async function sparseHours(counters: CounterStore, scope: string, segment: PlanS
   return pages.flat();
 }
 
+/** A user minute item's counts: every sketch and top-list entry a user's minute carries is a sparse hour's detail. */
 function countsOnly(item: CounterItem): CounterItem {
-  const details = Object.keys(item.values).some(isTopEntryMetric) || item.sets?.engagers !== undefined || item.sets?.zappers !== undefined;
+  const details = Object.keys(item.values).some(isTopEntryMetric) || item.sets !== undefined;
   if (!details) return item;
-  const { engagers: _engagers, zappers: _zappers, ...sets } = item.sets ?? {};
-  const out: CounterItem = { ...item, values: Object.fromEntries(Object.entries(item.values).filter(([metric]) => !isTopEntryMetric(metric))) };
-  if (Object.keys(sets).length) out.sets = sets;
-  else delete out.sets;
-  return out;
+  const { sets: _details, ...counts } = item;
+  return { ...counts, values: Object.fromEntries(Object.entries(item.values).filter(([metric]) => !isTopEntryMetric(metric))) };
 }
 
 /** Total engagement a user received in a bucket (the basis of best-hours and best-days). */

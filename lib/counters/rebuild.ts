@@ -63,6 +63,8 @@ export async function rebuildCounters(deps: CompactorDeps & { onProgress?: (sett
     engagerRows: engagerRowsWritten,
     daysRolled: run.daysRolled.length,
     quarantinedObjects: run.quarantined.length,
+    // hours whose facts may be archived are not rebuilt from what is readable of them: restore first (docs/deploy.md, "Storage tiers")
+    archivedHoursNotRebuilt: run.closedHours.length,
     watermark: run.watermark,
   };
 }

@@ -30,11 +30,8 @@ export function zapAmountMetricSql(msats: string): string {
 
 /** One `count_if` column per bin, of the rows where `condition` holds (the jobs' and verify's SQL). */
 export function zapAmountColumnsSql(condition: string, msats = 'zap_msats'): string {
-  return ZAP_AMOUNT_BINS_SATS.map((sats, i) => {
-    const upper = ZAP_AMOUNT_BINS_SATS[i + 1];
-    const range = `coalesce(${msats}, 0) >= ${sats * 1000}${upper === undefined ? '' : ` AND coalesce(${msats}, 0) < ${upper * 1000}`}`;
-    return `count_if(${condition} AND ${range}) AS ${ZAP_AMOUNT_METRICS[i]}`;
-  }).join(',\n  ');
+  const bin = zapAmountMetricSql(msats);
+  return ZAP_AMOUNT_METRICS.map((metric) => `count_if(${condition} AND ${bin} = '${metric}') AS ${metric}`).join(',\n  ');
 }
 
 /** The histogram as the summary answers it: each bin's bounds in sats (`maxSats` exclusive, null for the last) and its zaps. */

@@ -5,9 +5,8 @@ import { FACTS_PREFIX, partitionOf, partitionPrefix } from './partition.js';
 import { FACT_COLUMNS, type Fact } from './schema.js';
 import { factOfRow, resolveHourReplies } from './reply-resolution.js';
 import { deletionHoursFor, hoursWithFacts, hoursWithRetractedEvents } from './retractions.js';
-import { RETRACTION_HORIZON_SECONDS } from '../jobs/metrics-sql.js';
+import { dedupedFacts, RETRACTION_HORIZON_SECONDS, RETRACTION_SKEW_SECONDS } from '../jobs/metrics-sql.js';
 import { COMPACTION_STAGING_PREFIX, type SettleTables } from './tables.js';
-import { dedupedFacts } from '../jobs/metrics-sql.js';
 import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, readWatermark, WATERMARK } from '../counters/state.js';
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
@@ -355,7 +354,8 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   const markRetractedHours = async (hours: number[], nowSeconds: number) => {
     if (!hours.length) return;
     const from = Math.min(...hours) - 3600 - RETRACTION_HORIZON_SECONDS;
-    const candidates = (await hoursWithFacts(deps.objects, from, Math.max(...hours) + 3600, nowSeconds)).filter((h) => h < previous && !waiting.has(h));
+    // A deletion may be dated up to RETRACTION_SKEW_SECONDS before its target's hour: the hour after the last can hold a target too.
+    const candidates = (await hoursWithFacts(deps.objects, from, Math.max(...hours) + 3600 + RETRACTION_SKEW_SECONDS, nowSeconds)).filter((h) => h < previous && !waiting.has(h));
     // Only hours with deletions that are new since their last settle (with an overlap for ingest's clock).
     const retracted = await hoursWithRetractedEvents(hours, candidates, deps, (h) => {
       const settledAt = settledAtOf.get(h) ?? null;

@@ -4,8 +4,8 @@ import { nostrEventSchema, type NostrEvent } from '../nostr/event.js';
 import { indexRecords, resolveReplyTargets } from '../counters/event-index.js';
 import { engagerWrites } from '../counters/engager-lists.js';
 import { DEFAULT_RETENTION_DAYS } from '../counters/retention.js';
-import { appEventSchema, appFact } from '../app/events.js';
-import { schemaValidatorsFor, type SchemaRejectReason } from '../app/schemas.js';
+import { appFact } from '../app/events.js';
+import { schemaValidatorsFor, screenAppEvents, type SchemaRejectReason } from '../app/schemas.js';
 import type { EventVerifier } from '../nostr/verify.js';
 import { EventRejectedError, normalise, type NormaliseRejectReason } from '../nostr/normalise.js';
 import type { Fact } from '../facts/schema.js';
@@ -121,13 +121,13 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
       continue;
     }
     const { source, project, events } = message.data;
-    // App events are checked against their project's registered schemas: what the batch needs is read
-    // first (or kept from an earlier batch); a registry that cannot be read fails the message, which is
-    // redelivered, rather than storing events unchecked.
-    const appEvents = source === 'app' && project ? events.map((raw) => appEventSchema.safeParse(raw)) : [];
-    if (project && appEvents.length) {
+    // App events are checked by the api's own rules (shape, then the project's registered schema):
+    // what the batch needs of the registry is read first (or kept from an earlier batch); a registry
+    // that cannot be read fails the message, which is redelivered, rather than storing events unchecked.
+    let screened: Awaited<ReturnType<typeof screenAppEvents>> | null = null;
+    if (source === 'app' && project) {
       try {
-        await schemaValidatorsFor(deps.counters, deps.clock).load(project, appEvents.flatMap((p) => (p.success ? [p.data.name] : [])));
+        screened = await screenAppEvents(events, project, schemaValidatorsFor(deps.counters, deps.clock));
       } catch (error) {
         logError(deps, 'the schema registry could not be read; the message will be redelivered', error, { messageId: record.messageId });
         failedMessageIds.push(record.messageId);
@@ -144,25 +144,19 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
       seen.add(fact.event_id);
       own.facts.push(fact);
     };
-    for (const [index, raw] of events.entries()) {
+    if (source === 'app') {
+      // First-party events, never signed; an app message without a project has no event to keep.
+      if (!screened) countReject(own, 'invalid_shape', events.length);
+      for (const { reason } of screened?.rejected ?? []) countReject(own, reason);
+      for (const event of screened?.accepted ?? []) {
+        const fact = appFact(event, project!, nowMs);
+        if (!createdAtInRange(fact.created_at, nowSeconds)) countReject(own, 'created_at_out_of_range');
+        else keep(fact);
+      }
+      continue;
+    }
+    for (const raw of events) {
       try {
-        if (source === 'app') {
-          // First-party events: validated and hashed by the same rules as at the API edge, never signed.
-          const parsed = appEvents[index];
-          if (!parsed?.success || !project) {
-            countReject(own, 'invalid_shape');
-            continue;
-          }
-          const refused = schemaValidatorsFor(deps.counters, deps.clock).check(project, parsed.data);
-          if (refused) {
-            countReject(own, refused.reason);
-            continue;
-          }
-          const fact = appFact(parsed.data, project, nowMs);
-          if (!createdAtInRange(fact.created_at, nowSeconds)) countReject(own, 'created_at_out_of_range');
-          else keep(fact);
-          continue;
-        }
         const parsed = nostrEventSchema.safeParse(raw);
         if (!parsed.success) {
           countReject(own, 'invalid_shape');

@@ -70,7 +70,8 @@ export function dedupedFacts(relation: string, window: FactsWindow, dialect: Sql
  * nothing for events nobody retracted.
  */
 function retractedFlag(facts: string, deletions: string, window: FactsWindow, dialect: SqlDialect): string {
-  const around = { startTs: window.startTs - RETRACTION_SKEW_SECONDS, endTs: window.endTs + 3600 + RETRACTION_HORIZON_SECONDS };
+  // From the first fact's hour (a window may start mid-hour: the rule is the target hour's), to the last one's end.
+  const around = { startTs: Math.floor(window.startTs / 3600) * 3600 - RETRACTION_SKEW_SECONDS, endTs: window.endTs + 3600 + RETRACTION_HORIZON_SECONDS };
   const retractions = `SELECT DISTINCT x.id AS retracted_id, d.author AS retracted_by, d.created_at AS retracted_at
     FROM ${deletions} d CROSS JOIN UNNEST(d.deleted_event_ids) AS x(id)
     WHERE ${dtRange(around, dialect)} AND d.type = 'deletion' AND d.created_at >= ${around.startTs} AND d.created_at < ${around.endTs}`;

@@ -1,6 +1,7 @@
 import type { Clock, CounterStore, SqlEngine } from '../ports.js';
 import type { Retention } from '../counters/retention.js';
 import { USER_METRICS, type UserMetric } from '../counters/contributions.js';
+import { ZAP_AMOUNT_METRICS } from '../counters/zap-amounts.js';
 import { mergeItems } from '../counters/aggregate.js';
 import { userScope } from '../counters/contributions.js';
 import { readWindow } from '../query/window-read.js';
@@ -8,6 +9,8 @@ import { readWatermark } from '../counters/state.js';
 import { globalSummary } from '../query/global.js';
 import type { QueryWindow } from '../query/window.js';
 import { globalMetricsSql, userMetricsSql } from './metrics-sql.js';
+
+const ZAP_BINS: ReadonlySet<string> = new Set(ZAP_AMOUNT_METRICS);
 
 export interface DriftRow {
   scope: string;
@@ -53,7 +56,7 @@ export async function verifyDrift(deps: VerifyDeps, asked: QueryWindow, options:
   let metricsChecked = 0;
   const rows = await deps.sql.query(userMetricsSql(deps.relation, window, 'duckdb'));
   // Activity is events: sats and the histogram's bins (each zap again) are not.
-  const activity = (row: Record<string, unknown>) => USER_METRICS.reduce((n, m) => (m === 'zap_msats_rcv' || m.startsWith('zap_bin_') ? n : n + Number(row[m])), 0);
+  const activity = (row: Record<string, unknown>) => USER_METRICS.reduce((n, m) => (m === 'zap_msats_rcv' || ZAP_BINS.has(m) ? n : n + Number(row[m])), 0);
   const users = rows.sort((a, b) => activity(b) - activity(a)).slice(0, options.maxUsers ?? Infinity);
   for (const row of users) {
     const pubkey = String(row.pubkey);

@@ -58,7 +58,7 @@ export function signedZap(senderKey: Uint8Array, target: { id: string; pubkey: s
   return signer(ZAPPER_KEY, {
     kind: 9735,
     created_at: createdAt,
-    tags: [['p', target.pubkey], ['P', getPublicKey(senderKey)], ['e', target.id], ...(target.address ? [['a', target.address]] : []), ['bolt11', bolt11], ['description', JSON.stringify(request)]],
+    tags: [['p', target.pubkey], ['P', request.pubkey], ['e', target.id], ...(target.address ? [['a', target.address]] : []), ['bolt11', bolt11], ['description', JSON.stringify(request)]],
     content: '',
   });
 }

@@ -120,7 +120,7 @@ export async function openPipeline(options: PipelineOptions) {
   const ingest = createIngestHandler({
     objects,
     counters,
-    clock: options.clock ?? systemClock,
+    clock,
     metrics,
     minuteTtlSeconds: retention.minuteSeconds,
     noteIndexTtlSeconds: retention.noteIndexSeconds,
@@ -133,14 +133,14 @@ export async function openPipeline(options: PipelineOptions) {
   const sql = new DuckDbSqlEngine({ dataDir });
   const jobsConsumer = new QueueConsumer(
     jobsQueue,
-    createJobsHandler({ counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock: options.clock ?? systemClock, metrics, jobsQueue, archive }),
+    createJobsHandler({ counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock, metrics, jobsQueue, archive }),
     { batchSize: 1, batchWindowMs: 0, onError: (error) => options.log?.(`job failed, will be retried: ${String(error)}`) },
   );
   // The compactor's own engine: a long settle never queues the jobs behind it.
   const settleSql = new DuckDbSqlEngine({ dataDir });
   const settleDeps = { objects, counters, sql: settleSql, tables: duckDbSettleTables(dataDir), retention, archive };
   // No invocation ceiling here (one run at a time, in process): every due hour is settled in the run.
-  const compactor = createCompactorHandler({ ...settleDeps, clock: options.clock ?? systemClock, graceSeconds: options.graceSeconds, budgetMs: Number.POSITIVE_INFINITY, metrics, log: () => {} });
+  const compactor = createCompactorHandler({ ...settleDeps, clock, graceSeconds: options.graceSeconds, budgetMs: Number.POSITIVE_INFINITY, metrics, log: () => {} });
   const ingestConsumer = new QueueConsumer(queue, ingest, {
     batchSize: options.batchSize ?? 100,
     batchWindowMs: options.batchWindowMs ?? 200,
@@ -148,7 +148,7 @@ export async function openPipeline(options: PipelineOptions) {
   });
   // Open dashboards hear of every counted live batch (GET /api/analytics/stream), and re-read.
   const notices = new LiveNotices();
-  const countLive = createLiveHandler({ counters, clock: options.clock ?? systemClock, metrics, write: warningsOnly });
+  const countLive = createLiveHandler({ counters, clock, metrics, write: warningsOnly });
   const live: SqsHandler = async (event, context) => {
     const result = await countLive(event, context);
     if (event.Records.length) notices.publish('counted');
@@ -310,8 +310,9 @@ export async function startLocalStack(options: LocalStackOptions) {
   const compactOnce = () => {
     compacting = compacting
       .then(() => pipeline.compact())
-      .then(() => pipeline.notices.publish('settled'))
+      // warmed before dashboards are told, so their re-reads find the answers computed once
       .then(warmHotWindows)
+      .then(() => pipeline.notices.publish('settled'))
       .catch((error) => log(`compaction failed: ${String(error)}`));
   };
   const compactTimer = setInterval(compactOnce, options.compactEveryMs ?? 60_000);

@@ -1,9 +1,9 @@
 import type { EngagerRow } from '../ports.js';
 import { addressScope, eventScope } from '../counters/contributions.js';
-import { deletedNamespace, lookupEvent, revisionsNamespace } from '../counters/event-index.js';
+import { deletedNamespace, lookupEvent } from '../counters/event-index.js';
 import { engagerRowId, likersList, tokenSats, zappersList } from '../counters/engager-lists.js';
 import { forEachMapped } from '../util/concurrency.js';
-import { DeletedError } from './event-stats.js';
+import { DeletedError, videoVersions } from './event-stats.js';
 import type { QueryDeps } from './window-read.js';
 
 /** Revisions of an addressable video whose own likers a page merges at most (the newest ones), beside the address's. */
@@ -45,20 +45,11 @@ async function unionPage(lists: readonly string[], deps: QueryDeps, limit: numbe
  * Null when the id names an event that is not a video.
  */
 export async function videoLikers(idOrAddress: string, deps: QueryDeps, page: { limit: number; after?: string }): Promise<(EngagerPage<{ pubkey: string }> & { id: string; address: string | null }) | null> {
-  let address: string | null = idOrAddress.includes(':') ? idOrAddress : null;
-  const ids: string[] = [];
-  if (!address) {
-    const { event, deleted } = await lookupEvent(deps.counters, idOrAddress);
-    if (deleted) throw new DeletedError(`video ${idOrAddress} was deleted by its author`);
-    if (event && event.type !== 'video') return null;
-    address = event?.address ?? null;
-    ids.push(idOrAddress);
-  }
-  if (address) {
-    const revisions = await deps.counters.listState(revisionsNamespace(address));
-    // newest first (ids sort by created_at): the revisions whose own likes a page merges
-    for (const r of revisions.sort((a, b) => b.id - a.id).slice(0, MAX_REVISION_LISTS)) if (!ids.includes(String(r.value.id))) ids.push(String(r.value.id));
-  }
+  const video = await videoVersions(idOrAddress, deps);
+  if (!video) return null;
+  const { address } = video;
+  // the id asked for, and the newest revisions (their own likes, by id), at most MAX_REVISION_LISTS
+  const ids = [...new Set([...(idOrAddress.includes(':') ? [] : [idOrAddress]), ...video.revisions.slice(0, MAX_REVISION_LISTS).map((r) => r.id)])];
   const lists = [...(address ? [likersList(addressScope(address))] : []), ...ids.map((id) => likersList(eventScope(id)))];
   const union = await unionPage(lists, deps, page.limit, page.after);
   const retracted = await forEachMapped(union.rows, RETRACTION_CHECKS_IN_PARALLEL, async (row) => {

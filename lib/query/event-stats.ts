@@ -65,6 +65,25 @@ export async function eventStats(id: string, deps: QueryDeps): Promise<{ data: {
  * its author has not deleted (newest created_at wins, ties to the lowest id).
  */
 export async function videoStats(idOrAddress: string, deps: QueryDeps) {
+  const video = await videoVersions(idOrAddress, deps);
+  if (!video) return null;
+  const { address, single, revisions, newest } = video;
+  if (!address) {
+    const read = await allTime(eventScope(idOrAddress), deps);
+    return { data: { id: idOrAddress, address: null, video: single && toCard(single), revisions: single ? 1 : 0, stats: toEngagement(mergeItems(read.items)) }, meta: read.meta };
+  }
+  const reads = await Promise.all([allTime(addressScope(address), deps), ...revisions.map((r) => allTime(eventScope(r.id), deps))]);
+  const state = mergeItems(reads.flatMap((r) => r.items));
+  return { data: { id: newest?.id ?? idOrAddress, address, video: newest && toCard(newest), revisions: revisions.length, stats: toEngagement(state) }, meta: reads[0]!.meta };
+}
+
+/**
+ * A video as its id or address names it (NIP-71): its address (null for a regular video), the indexed
+ * event when named by id, every revision of an addressable one (newest first) and the newest its author
+ * has not deleted (newest created_at wins, ties to the lowest id). Null when the id names an event that
+ * is not a video; DeletedError when its author deleted it (NIP-09: the event, or every revision).
+ */
+export async function videoVersions(idOrAddress: string, deps: Pick<QueryDeps, 'counters'>): Promise<{ address: string | null; single: IndexedEvent | null; revisions: IndexedEvent[]; newest: IndexedEvent | null } | null> {
   let address: string | null = idOrAddress.includes(':') ? idOrAddress : null;
   let single: IndexedEvent | null = null;
   if (!address) {
@@ -74,17 +93,13 @@ export async function videoStats(idOrAddress: string, deps: QueryDeps) {
     address = event?.address ?? null;
     single = event;
   }
-  if (!address) {
-    const read = await allTime(eventScope(idOrAddress), deps);
-    return { data: { id: idOrAddress, address: null, video: single && toCard(single), revisions: single ? 1 : 0, stats: toEngagement(mergeItems(read.items)) }, meta: read.meta };
-  }
-  const [revisions, deletedUpTo] = await Promise.all([deps.counters.listState(revisionsNamespace(address)), addressDeletedUpTo(deps.counters, address)]);
-  const live = revisions.map((r) => r.value as unknown as IndexedEvent).filter((r) => deletedUpTo === null || r.created_at > deletedUpTo);
+  if (!address) return { address: null, single, revisions: [], newest: single };
+  const [records, deletedUpTo] = await Promise.all([deps.counters.listState(revisionsNamespace(address)), addressDeletedUpTo(deps.counters, address)]);
+  const revisions = records.sort((a, b) => b.id - a.id).map((r) => r.value as unknown as IndexedEvent);
+  const live = revisions.filter((r) => deletedUpTo === null || r.created_at > deletedUpTo);
   if (revisions.length && !live.length) throw new DeletedError(`video ${address} was deleted by its author`);
   const newest = [...live].sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1))[0] ?? null;
-  const reads = await Promise.all([allTime(addressScope(address), deps), ...revisions.map((r) => allTime(eventScope(String(r.value.id)), deps))]);
-  const state = mergeItems(reads.flatMap((r) => r.items));
-  return { data: { id: newest?.id ?? idOrAddress, address, video: newest && toCard(newest), revisions: revisions.length, stats: toEngagement(state) }, meta: reads[0]!.meta };
+  return { address, single, revisions, newest };
 }
 
 /** Ids one bulk request may name (DESIGN §6): each is one all-time read, like its single route. */

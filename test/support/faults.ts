@@ -9,7 +9,7 @@ export class InjectedFault extends Error {
 
 /**
  * Wraps an object store, a counter store and an SQL engine so that from the n-th write on (put, copy,
- * delete, export, add, putState, putStates, deleteStateIf) every write throws before it is applied: a process killed just
+ * delete, export, add, putState, putStateIfAbsent, putStates, addEngagers, deleteStateIf) every write throws before it is applied: a process killed just
  * before that write, every earlier write durable, nothing after it. `restart()` is the next process.
  * `writes` lists the steps of the last armed run, so a test can crash between every pair of steps.
  */

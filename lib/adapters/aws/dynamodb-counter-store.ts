@@ -149,7 +149,7 @@ export class DynamoCounterStore implements CounterStore {
       await this.client.send(new PutItemCommand({ TableName: this.table, Item: stateItem(namespace, id, value), ConditionExpression: 'attribute_not_exists(pk)' }));
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionalFailure(error)) return false;
       throw error;
     }
   }
@@ -194,7 +194,8 @@ export class DynamoCounterStore implements CounterStore {
       if (tokens.length) {
         names['#t'] = 't';
         values[':t'] = { NS: tokens.map(String) };
-        values[':cap'] = { N: String(ENGAGER_ROW_MAX_TOKENS) };
+        // room for every token sent: a row never holds more than ENGAGER_ROW_MAX_TOKENS
+        values[':room'] = { N: String(ENGAGER_ROW_MAX_TOKENS - tokens.length) };
         expression += ' ADD #t :t';
       }
       try {
@@ -204,13 +205,13 @@ export class DynamoCounterStore implements CounterStore {
             Key: { pk: { S: engagerPartitionKey(row.list) }, sk: { N: String(engagerRowId(row.pubkey)) } },
             UpdateExpression: expression,
             // size() of a number set is its number of members: a full row takes no more tokens.
-            ...(tokens.length ? { ConditionExpression: 'attribute_not_exists(#t) OR size(#t) < :cap' } : {}),
+            ...(tokens.length ? { ConditionExpression: 'attribute_not_exists(#t) OR size(#t) <= :room' } : {}),
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: values,
           }),
         );
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException')) throw error;
+        if (!(isConditionalFailure(error))) throw error;
         dropped++;
       }
     });
@@ -250,11 +251,14 @@ export class DynamoCounterStore implements CounterStore {
       );
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionalFailure(error)) return false;
       throw error;
     }
   }
 }
+
+/** A conditional write that did not hold (the SDK's class, or its name from a client that lost the class). */
+const isConditionalFailure = (error: unknown) => error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException';
 
 /** Above this many codes a settled sketch is stored dense (a code costs ~4 bytes in a number set). */
 export const DENSE_SKETCH_FROM = 256;

@@ -103,7 +103,10 @@ export class FsObjectStore implements ObjectStore {
   private async removeIfOrphan(path: string): Promise<void> {
     try {
       const info = await stat(path);
-      if (this.now() - info.mtimeMs > ORPHAN_TEMP_MAX_AGE_MS) await rm(path, { force: true });
+      // A temp file's mtime is the store's clock once stamped and the real one before (and always for
+      // engines writing through writeDurably): only a file old by both is an orphan, never a write in flight.
+      const old = (now: number) => now - info.mtimeMs > ORPHAN_TEMP_MAX_AGE_MS;
+      if (old(Date.now()) && old(this.now())) await rm(path, { force: true });
     } catch {
       // gone already (its put finished or another list removed it)
     }
