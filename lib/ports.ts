@@ -194,3 +194,8 @@ export interface MetricsSink {
   count(name: string, labels?: Record<string, string>, value?: number): void;
   observe?(name: string, value: number, labels?: Record<string, string>): void;
 }
+
+/** Where a query written for analysts is saved under a name: Athena named queries in AWS, `.sql` files in the data dir locally. */
+export interface SavedQueryStore {
+  save(query: { name: string; description: string; sql: string }): Promise<void>;
+}

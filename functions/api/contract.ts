@@ -197,6 +197,30 @@ export const appMetricSchema = z
   .strictObject({ data: z.strictObject({ metric: z.string(), project: z.string(), total: count, series: z.array(z.strictObject({ day: z.string(), value: count })) }), meta: metaSchema })
   .meta({ id: 'AppMetric' });
 
+const metricValue = z.number().nullable().describe('count, sum (exact to 0.001), avg (null where no event carried the property) or unique users (a HyperLogLog estimate)');
+export const eventTypeMetricSchema = z
+  .strictObject({
+    data: z.strictObject({
+      project: z.string(),
+      eventType: z.string(),
+      agg: z.enum(['count', 'sum', 'avg', 'unique']),
+      property: z.string().nullable(),
+      granularity: z.enum(['minute', 'hour', 'day']),
+      groupBy: z.array(z.string()),
+      groups: z
+        .array(
+          z.strictObject({
+            group: z.record(z.string(), z.string().nullable()).describe('each groupBy dimension\'s value: null where events lacked it, "(other)" past its admitted values; {} without groupBy'),
+            value: metricValue,
+            series: z.array(z.strictObject({ start: isoTime.describe('the point\'s minute, hour or day (UTC)'), value: metricValue })),
+          }),
+        )
+        .describe('one group without groupBy; else every group with events in the window, largest value first'),
+    }),
+    meta: metaSchema,
+  })
+  .meta({ id: 'EventTypeMetric' });
+
 export const appEventsAcceptedSchema = z
   .strictObject({
     data: z.strictObject({
@@ -218,7 +242,8 @@ const schemaVersionSchema = z
     eventType: z.string(),
     version: z.int().min(1),
     schema: z.record(z.string(), z.unknown()).describe('JSON Schema (draft 2020-12) for the events\' properties'),
-    dimensions: z.array(z.string()),
+    dimensions: z.array(z.string()).describe('properties metrics group by'),
+    measures: z.array(z.string()).describe('numeric properties metrics sum and average'),
     registeredAt: isoTime,
   })
   .meta({ id: 'SchemaVersion', description: 'one immutable version of an event type\'s schema' });

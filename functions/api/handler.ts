@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
+import { AthenaClient } from '@aws-sdk/client-athena';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { corsHeaders, errorResponse, HttpError, withValidator } from '../../lib/api/http.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
@@ -10,7 +11,8 @@ import { EmfMetrics } from '../../lib/metrics/emf.js';
 import { createLogger } from '../../lib/log.js';
 import { retentionOf } from '../../lib/counters/retention.js';
 import { parseEnv } from '../env.js';
-import { apiEnvSchema } from './env.js';
+import { apiEnvSchema, savedQueryAthena } from './env.js';
+import { AthenaSavedQueries } from '../../lib/adapters/aws/athena-saved-queries.js';
 import { ResponseCache } from '../../lib/api/cache.js';
 import { checkRequestBounds } from '../../lib/api/request.js';
 import { MAX_API_KEY_CHARS } from '../../lib/app/api-keys.js';
@@ -72,6 +74,7 @@ export const handler = (event: APIGatewayProxyEventV2, context: Parameters<Retur
   awsHandler ??= (() => {
     const env = parseEnv(apiEnvSchema);
     const ports = awsPorts();
+    const athena = savedQueryAthena(env);
     const metrics = new EmfMetrics();
     // One EMF line per request would cost more in CloudWatch Logs than the metrics are worth at tens of
     // thousands of reads per second: aggregate per container and flush at most once a minute.
@@ -91,6 +94,9 @@ export const handler = (event: APIGatewayProxyEventV2, context: Parameters<Retur
       rateLimiter: new RequestRateLimiter({ perSecond: env.API_RATE_LIMIT_PER_SECOND, burst: env.API_RATE_LIMIT_BURST, trackedCallers: env.API_RATE_LIMIT_TRACKED_CALLERS }),
       jobs: { queue: ports.jobsQueue(), objects: ports.objects(), settings: { resultTtlSeconds: env.JOB_RESULT_TTL_SECONDS, perClientPerHour: env.JOB_QUOTA_PER_HOUR } },
       app: { ingestQueue: ports.queue(), apiKeys: ports.appApiKeys() },
+      ...(athena && {
+        savedQueries: { store: new AthenaSavedQueries(new AthenaClient({}), athena), relation: ports.factsTable(), dialect: 'athena' as const },
+      }),
     });
   })();
   return awsHandler(event, context);

@@ -1,9 +1,23 @@
 import { z } from 'zod';
 import { jobResultKey, readJob } from '../../lib/jobs/jobs.js';
 import { appEventsRequestSchema } from '../../lib/app/events.js';
-import { listSchemas, projectSettings, putProjectSettings, registerSchema, schemaVersion, screenAppEvents, schemaValidatorsFor, SchemaRegistrationError } from '../../lib/app/schemas.js';
+import { MAX_DIMENSIONS, MAX_MEASURES, listSchemas, projectSettings, putProjectSettings, registerSchema, schemaVersion, screenAppEvents, schemaValidatorsFor, SchemaRegistrationError } from '../../lib/app/schemas.js';
 import { decodePathSegment } from '../../lib/api/request.js';
-import { APP_METRICS, appMetric, type AppMetric } from '../../lib/query/app-metrics.js';
+import { MAX_DIMENSION_VALUES } from '../../lib/app/dimension-values.js';
+import { saveAppEventTypeQuery } from '../../lib/jobs/saved-queries.js';
+import {
+  APP_METRICS,
+  appMetric,
+  EVENT_TYPE_AGGREGATIONS,
+  checkEventTypeMetric,
+  EventTypeMetricError,
+  eventTypeMetric,
+  METRIC_GRANULARITIES,
+  type AppMetric,
+  type EventTypeAggregation,
+  type EventTypeMetricRequest,
+  type MetricGranularity,
+} from '../../lib/query/app-metrics.js';
 import { searchVideos, videosByAuthor, type VideoPage } from '../../lib/query/video-feeds.js';
 import { feedPage, feedResponse, readFeed, StaleCursorError, type FeedKind, type FeedSort } from '../../lib/query/feeds.js';
 import { decodeCursor, encodeCursor, type Cursor } from '../../lib/query/cursor.js';
@@ -49,8 +63,9 @@ const windowQuery = z
  * A seed route's window: the one vocabulary (interval, or startTs/endTs), or its two old spellings
  * (unix seconds or ISO dates; the end defaults to now), kept as documented aliases on that route only.
  */
-function windowWithAliases(start: string, end: string, required: boolean) {
+function windowWithAliases(start: string, end: string, required: boolean, extra: Record<string, z.ZodType> = {}) {
   const shape: Record<string, z.ZodType> = {
+    ...extra,
     interval: z.string().optional(),
     startTs: unixSeconds('startTs').optional(),
     endTs: unixSeconds('endTs').optional(),
@@ -167,10 +182,27 @@ const searchQuery = feedQuery
 const eventTypeParam = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'eventType must be lower-case letters, digits, _ . - (1-64 characters, starting with a letter)');
 const schemaBody = z.strictObject({
   schema: z.record(z.string(), z.unknown()).describe('a JSON Schema (draft 2020-12) for the events\' properties: no pattern, patternProperties, format or remote $ref'),
-  dimensions: z.array(z.string().min(1).max(64)).max(3).optional().describe('properties metrics may group by (string, integer or boolean, at most 3)'),
+  dimensions: z.array(z.string().min(1).max(32)).max(MAX_DIMENSIONS).optional().describe(`properties metrics may group by (string, integer or boolean, at most ${MAX_DIMENSIONS}); the first ${MAX_DIMENSION_VALUES} values seen of each are its groups, later ones count as (other)`),
+  measures: z
+    .array(z.string().min(1).max(32))
+    .max(MAX_MEASURES)
+    .optional()
+    .describe(`numeric properties metrics sum and average (at most ${MAX_MEASURES}); by default every number or integer property of the schema`),
 });
 /** App metrics (seed: `startTime`/`endTime`); a window is required. */
-const appMetricQuery = windowWithAliases('startTime', 'endTime', true);
+const appMetricQuery = windowWithAliases('startTime', 'endTime', true, {
+  agg: z.enum(EVENT_TYPE_AGGREGATIONS).optional().describe('event types only: count (the default), sum or avg of property, or unique users'),
+  property: z.string().max(32).optional().describe('event types only: the measure sum and avg aggregate (a numeric property declared at registration)'),
+  groupBy: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,31}(,[A-Za-z_][A-Za-z0-9_]{0,31})?$/, 'groupBy is one dimension or two, comma-separated')
+    .optional()
+    .describe('event types only: one or two of the dimensions declared at registration, comma-separated'),
+  granularity: z
+    .enum(Object.keys(METRIC_GRANULARITIES) as [MetricGranularity, ...MetricGranularity[]])
+    .optional()
+    .describe(`event types only: a point per minute (windows up to 6 hours), hour (14 days) or day (90 days, the default)`),
+});
 
 /** A window from the vocabulary, or from a seed route's two aliases (unix seconds or ISO dates; the end defaults to now). */
 function windowOrAliases(query: { interval?: string; startTs?: number; endTs?: number }, aliases: [name: string, value: string | undefined][], now: number): QueryWindow {
@@ -363,7 +395,14 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       const eventType = parse(eventTypeParam, params.eventType!);
       const body = bodyOf(schemaBody, request);
       try {
-        const { version, created } = await registerSchema(deps.counters, deps.clock, project, eventType, { schema: body.schema, dimensions: body.dimensions ?? [] });
+        const { version, created } = await registerSchema(deps.counters, deps.clock, project, eventType, { schema: body.schema, dimensions: body.dimensions ?? [], ...(body.measures ? { measures: body.measures } : {}) });
+        // Saved on every answer, not only the first: a retried PUT writes what a failed save left out.
+        if (deps.savedQueries) {
+          const { store, relation, dialect } = deps.savedQueries;
+          await saveAppEventTypeQuery(store, relation, { project, ...version }, dialect).catch(() => {
+            throw new HttpError('unavailable', `${eventType} is registered as version ${version.version}, but its saved Athena query could not be written; PUT the same body again`);
+          });
+        }
         return json(created ? 201 : 200, { data: version, meta: { project } }, 'no-store');
       } catch (error) {
         if (error instanceof SchemaRegistrationError) throw new HttpError(error.code === 'conflict' ? 'conflict' : 'bad_request', error.message);
@@ -445,22 +484,48 @@ const routes: { spec: RouteSpec; handle: Handler }[] = [
       method: 'GET',
       path: '/v1/metrics/{metric}',
       operationId: 'appMetric',
-      summary: `An app metric of the API key's project (${APP_METRICS.join(', ')}), by UTC day, over at most 90 days`,
+      summary: `A metric of the API key's project: built-in (${APP_METRICS.join(', ')}, by UTC day over at most 90 days), or a registered event type's count, sum, avg or unique users, optionally by one or two of its dimensions`,
       tag: 'app events',
       headers: { 'x-api-key': { description: 'the project\'s API key', required: true } },
-      params: z.object({ metric: z.enum(APP_METRICS) }),
+      params: z.object({ metric: z.string().describe(`${APP_METRICS.join(' or ')}, or a registered event type`) }),
       query: appMetricQuery,
-      responses: { 200: { description: 'the metric', schema: contract.appMetricSchema } },
+      responses: {
+        200: { description: 'the metric', schema: z.union([contract.appMetricSchema, contract.eventTypeMetricSchema]) },
+        202: { description: 'an event type\'s daily metric past 90 days, or unique users by dimension: a job (poll it; its result is the 200 answer, meta.source "fallback")', schema: contract.jobAcceptedSchema },
+      },
     },
     handle: async (params, request, deps) => {
       const { project } = await appAuth(request, deps);
-      const metric = params.metric as AppMetric;
-      if (!APP_METRICS.includes(metric)) throw new HttpError('unknown_metric', `metric must be one of ${APP_METRICS.join(', ')}`);
+      const metric = parse(eventTypeParam, params.metric!);
       const query = parse(appMetricQuery, request.query);
       const now = nowSeconds(deps);
       const window = windowOrAliases(query, [['startTime', query.startTime as string | undefined], ['endTime', query.endTime as string | undefined]], now);
-      if (window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS) throw new HttpError('bad_window', `app metrics cover at most ${MAX_SYNC_WINDOW_SECONDS / 86400} days`);
-      return cachedJson(deps, `app:${project}:${metric}:${window.startTs}:${window.endTs}`, window.endTs - window.startTs, () => appMetric(project, metric, window, deps));
+      if ((APP_METRICS as readonly string[]).includes(metric)) {
+        if (window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS) throw new HttpError('bad_window', `app metrics cover at most ${MAX_SYNC_WINDOW_SECONDS / 86400} days`);
+        return cachedJson(deps, `app:${project}:${metric}:${window.startTs}:${window.endTs}`, window.endTs - window.startTs, () => appMetric(project, metric as AppMetric, window, deps));
+      }
+      const request_: EventTypeMetricRequest = {
+        eventType: metric,
+        agg: (query.agg as EventTypeAggregation | undefined) ?? 'count',
+        ...(query.property ? { property: query.property as string } : {}),
+        groupBy: query.groupBy ? String(query.groupBy).split(',') : [],
+        granularity: (query.granularity as MetricGranularity | undefined) ?? 'day',
+      };
+      let needsJob: string | null;
+      try {
+        ({ needsJob } = await checkEventTypeMetric(project, request_, window, deps));
+      } catch (error) {
+        if (error instanceof EventTypeMetricError) throw new HttpError(error.code, error.message);
+        throw error;
+      }
+      // Daily points past 90 days (or past the counters' retention), and unique users by dimension: a job.
+      if (needsJob || request_.granularity === 'day') {
+        const { eventType, agg, property, groupBy } = request_;
+        const job = await viaJobIfNeeded({ kind: 'event_type', project, eventType, agg, ...(property ? { property } : {}), groupBy, window }, request, deps, needsJob ?? undefined);
+        if (job) return job;
+      }
+      const key = `apptype:${project}:${JSON.stringify(request_)}:${window.startTs}:${window.endTs}`;
+      return cachedJson(deps, key, window.endTs - window.startTs, () => eventTypeMetric(project, request_, window, deps));
     },
   },
   {

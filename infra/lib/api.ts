@@ -14,6 +14,7 @@ import { acknowledge } from './nag.js';
 import { ANY, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
 import { projectSettingsNamespace, schemaTypesNamespace, schemaVersionsNamespace } from '../../lib/app/schemas.js';
 import { JOBS_PREFIX } from './jobs.js';
+import type { Analytics } from './analytics.js';
 import { DEFAULT_RATE_LIMIT, rateLimitEnvironment, rateLimitSettingsFromEnv, type RateLimitSettings } from '../../lib/api/rate-limit.js';
 
 export interface ApiProps {
@@ -35,6 +36,11 @@ export interface ApiProps {
   readonly rateLimit?: Partial<RateLimitSettings>;
   /** The ingest queue POST /v1/events sends app events to (QUEUE_URL and send permission). */
   readonly ingestQueue: Queue;
+  /**
+   * The analysts' workgroup and database: each schema version PUT /v1/schemas registers gets a saved
+   * query there (ATHENA_WORKGROUP, ATHENA_DATABASE, and CreateNamedQuery on the workgroup).
+   */
+  readonly analytics: Pick<Analytics, 'workGroupName' | 'databaseName' | 'workGroupArn'>;
 }
 
 /**
@@ -118,6 +124,8 @@ export class Api extends Construct {
         JOB_QUOTA_PER_HOUR: String(props.jobQuotaPerHour),
         APP_API_KEYS_SECRET_ARN: this.appApiKeys.secretArn,
         QUEUE_URL: props.ingestQueue.queueUrl,
+        ATHENA_WORKGROUP: props.analytics.workGroupName,
+        ATHENA_DATABASE: props.analytics.databaseName,
         ...rateLimitEnv,
         ...props.retentionEnvironment,
       },
@@ -135,6 +143,8 @@ export class Api extends Construct {
     props.jobsQueue.grantSendMessages(this.fn);
     props.ingestQueue.grantSendMessages(this.fn);
     this.appApiKeys.grantRead(this.fn);
+    // Saving a query is all the api does in Athena: it runs none, so no Glue or results-bucket access.
+    this.fn.addToRolePolicy(new PolicyStatement({ actions: ['athena:CreateNamedQuery'], resources: [props.analytics.workGroupArn] }));
 
     this.httpApi = new HttpApi(this, 'HttpApi', {
       description: 'Funnel analytics API',

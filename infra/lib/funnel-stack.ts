@@ -82,6 +82,7 @@ export class FunnelStack extends Stack {
       jobsQueue: this.jobs.queue,
       // POST /v1/events sends app events to the same queue the listener feeds.
       ingestQueue: this.ingest.queue,
+      analytics: this.analytics,
       jobResultTtlSeconds: config.jobResultTtlSeconds,
       jobQuotaPerHour: config.jobQuotaPerHour,
       retentionEnvironment: retention,

@@ -9,6 +9,7 @@ import { FunnelFunction, S3_OBJECT_ACTIONS } from './function.js';
 import { ANY, engagerKey, grantCounterKeys, stateKey, TABLE_ACTIONS, type KeyGrant } from './counter-keys.js';
 import { likersList, zappersList } from '../../lib/counters/engager-lists.js';
 import { projectSettingsNamespace, schemaVersionsNamespace } from '../../lib/app/schemas.js';
+import { dimensionValuesNamespace } from '../../lib/app/dimension-values.js';
 import {
   addressDeletedNamespace,
   deletedNamespace,
@@ -53,12 +54,13 @@ export const INGEST_TABLE_ACCESS: readonly KeyGrant[] = [
       (namespace) => stateKey((namespace as (id: string) => string)(ANY)),
     ),
   },
-  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DRIFT_HOURS), stateKey(INGEST_HEARTBEAT)] },
+  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DRIFT_HOURS), stateKey(INGEST_HEARTBEAT), stateKey(dimensionValuesNamespace(ANY, ANY, ANY))] },
   { actions: [TABLE_ACTIONS.update], keys: [engagerKey(likersList(ANY)), engagerKey(zappersList(ANY))] },
   // a reply's parent in the event index, when its tags do not say whom it answers (resolveReplyTargets);
   // a project's settings and its app event types' schemas (lib/app/schemas.ts)
   { actions: [TABLE_ACTIONS.get], keys: [stateKey(eventNamespace(ANY)), stateKey(projectSettingsNamespace(ANY))] },
-  { actions: [TABLE_ACTIONS.query], keys: [stateKey(schemaVersionsNamespace(ANY, ANY))] },
+  // an app event type's admitted dimension values, read and (conditionally) taken (lib/app/dimension-values.ts)
+  { actions: [TABLE_ACTIONS.query], keys: [stateKey(schemaVersionsNamespace(ANY, ANY)), stateKey(dimensionValuesNamespace(ANY, ANY, ANY))] },
 ];
 
 /**

@@ -1,4 +1,5 @@
-import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueSender } from '../ports.js';
+import type { Clock, CounterStore, MetricsSink, ObjectStore, QueueSender, SavedQueryStore } from '../ports.js';
+import type { SqlDialect } from '../jobs/metrics-sql.js';
 import type { ApiKeyResolver } from '../app/api-keys.js';
 import type { JobSettings } from '../jobs/jobs.js';
 import type { Retention } from '../counters/retention.js';
@@ -27,6 +28,11 @@ export interface ApiDeps {
   rateLimiter?: RequestRateLimiter;
   /** GET /api/analytics/stream: notices of new data, where a server can hold a stream open (the local stack) */
   liveNotices?: LiveNoticeSource;
+  /**
+   * where each registered schema version's query is saved for analysts (lib/jobs/saved-queries.ts), with
+   * the facts as it names them and the engine it is written for; without it none is saved
+   */
+  savedQueries?: { store: SavedQueryStore; relation: string; dialect: SqlDialect };
 }
 
 /** What the router needs beyond ApiDeps, built once by createApiHandler. */

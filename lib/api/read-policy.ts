@@ -4,6 +4,7 @@ import { planFor } from '../query/window-read.js';
 import { MAX_SYNC_WINDOW_SECONDS, timelineStep } from '../query/window.js';
 import { BULK_STATS_CONCURRENCY, DeletedError } from '../query/event-stats.js';
 import { userScope } from '../counters/contributions.js';
+import { dimensionPairScope, eventTypeScope } from '../counters/event-type-counters.js';
 import { forEachMapped } from '../util/concurrency.js';
 import { isStoreUnavailable } from '../store-faults.js';
 import { ttlForWindow } from './cache.js';
@@ -20,16 +21,26 @@ import type { ApiDeps, ApiRequest } from './deps.js';
 /** Windows beyond the synchronous budget run as jobs, up to ten years. */
 export const MAX_JOB_WINDOW_SECONDS = 3660 * 86400;
 
+/** The counter scope whose items would answer a job's request instead. */
+function scopeOfRequest(request: JobRequest): string {
+  if (request.kind !== 'event_type') return userScope(request.pubkey);
+  const [a, b] = request.groupBy;
+  return b ? dimensionPairScope(request.project, request.eventType, a!, b) : eventTypeScope(request.project, request.eventType);
+}
+
 /**
  * The sync/async threshold: a window longer than the sync budget (90 days), or one that needs counter
- * items past their retention, is answered by a job (202); a fresh completed job answers at once (200).
+ * items past their retention, is answered by a job (202), as is a request the counters cannot answer
+ * at all (`needsJob`: why); a fresh completed job answers at once (200).
  */
-export async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps: ApiDeps): Promise<HttpResponse | null> {
+export async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest, deps: ApiDeps, needsJob?: string): Promise<HttpResponse | null> {
   const { window } = request;
-  const tooLong = window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS;
+  const tooLong = needsJob !== undefined || window.endTs - window.startTs > MAX_SYNC_WINDOW_SECONDS;
   let plan;
   try {
-    plan = tooLong ? null : await planFor(userScope(request.pubkey), window, deps, timelineStep(window) === 3600);
+    // an event type's points are days beyond the sync budget, so its plan is read by days too
+    const hourly = request.kind === 'event_type' ? false : timelineStep(window) === 3600;
+    plan = tooLong ? null : await planFor(scopeOfRequest(request), window, deps, hourly);
   } catch (error) {
     // The counters did not answer (the watermark): the read goes on to the cache, whose last good copy
     // of this window may answer, marked stale; without one, its computation fails the same way (503).
@@ -38,7 +49,7 @@ export async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest
   }
   if (!tooLong && !plan?.unanswerable) return null;
   if (!deps.jobs) {
-    throw new HttpError('bad_window', plan?.unanswerable ?? `windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days need the jobs runner, which is not configured`);
+    throw new HttpError('bad_window', needsJob ?? plan?.unanswerable ?? `windows longer than ${MAX_SYNC_WINDOW_SECONDS / 86400} days need the jobs runner, which is not configured`);
   }
   let job;
   try {
@@ -53,7 +64,7 @@ export async function viaJobIfNeeded(request: JobRequest, apiRequest: ApiRequest
   }
   return json(202, {
     data: { jobId: job.jobId, status: job.status, progressPercent: job.progressPercent, poll: `/api/v2/analytics/jobs/${job.jobId}` },
-    meta: { window, reason: plan?.unanswerable ?? `the window is longer than the ${MAX_SYNC_WINDOW_SECONDS / 86400}-day synchronous budget` },
+    meta: { window, reason: needsJob ?? plan?.unanswerable ?? `the window is longer than the ${MAX_SYNC_WINDOW_SECONDS / 86400}-day synchronous budget` },
   });
 }
 

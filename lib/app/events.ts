@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { newFact, type Fact } from '../facts/schema.js';
+import type { AppEventGroups } from './dimension-values.js';
 
 /**
  * First-party app events (POST /v1/events): views, plays and whatever a frontend records. They become
@@ -45,7 +46,8 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 /** Hashed per project, so the same user id in two projects is two users and no raw id is kept. */
 export const appUserKey = (project: string, userId: string) => sha256(`${project}\u0000${userId}`);
 
-export function appFact(event: AppEvent, project: string, ingestedAt: number): Fact {
+/** `groups`: what its registered schema version groups it under (none for a type with no schema). */
+export function appFact(event: AppEvent, project: string, ingestedAt: number, groups?: AppEventGroups): Fact {
   const seconds = event.timestamp === undefined ? Math.floor(ingestedAt / 1000) : event.timestamp > 1e11 ? Math.floor(event.timestamp / 1000) : event.timestamp;
   const author = appUserKey(project, event.userId);
   const target = event.target ?? null;
@@ -63,6 +65,7 @@ export function appFact(event: AppEvent, project: string, ingestedAt: number): F
     target_address: isAddress ? target : null,
     project,
     properties: event.properties ? JSON.stringify(event.properties) : null,
+    ...groups,
     ingested_at: ingestedAt,
   });
 }

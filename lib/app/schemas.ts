@@ -21,6 +21,17 @@ export const MAX_SCHEMA_VERSIONS = 100;
 export const MAX_SCHEMA_TYPES = 200;
 /** Dimensions one event type may declare (metrics group by one or two of them). */
 export const MAX_DIMENSIONS = 3;
+/**
+ * Numeric properties one event type's metrics sum and average. Each costs two counters per group
+ * (its sum and how many events carried it), so this bounds the items (docs/metrics.md, "Event types").
+ */
+export const MAX_MEASURES = 3;
+/** A measure's value is summed in thousandths: at most this in magnitude, so sums stay exact in a double. */
+export const MAX_MEASURE_MAGNITUDE = 1e9;
+/** Dimension and measure names: they are part of counter attribute names and of SQL. */
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+/** Event types whose name is a built-in metric of GET /v1/metrics/{metric}. */
+export const RESERVED_EVENT_TYPES = new Set(['events', 'daily_active_users']);
 /** How long a container trusts what it read of the registry: a new version is enforced within this. */
 export const SCHEMA_CACHE_MS = 30_000;
 /** Compiled validators one container keeps (least recently used out first). */
@@ -43,6 +54,8 @@ export interface SchemaVersion {
   version: number;
   schema: Record<string, unknown>;
   dimensions: string[];
+  /** numeric properties summed and averaged (absent on versions registered before measures: none) */
+  measures: string[];
   registeredAt: string;
 }
 
@@ -66,7 +79,7 @@ export class SchemaRegistrationError extends Error {
 const newAjv = () => new Ajv2020({ strict: true, allErrors: false, validateSchema: true });
 
 /** What is wrong with a schema as Funnel would compile it, or null. */
-export function schemaProblem(schema: Record<string, unknown>, dimensions: readonly string[]): string | null {
+export function schemaProblem(schema: Record<string, unknown>, dimensions: readonly string[], measures: readonly string[] = []): string | null {
   if (JSON.stringify(schema).length > MAX_SCHEMA_BYTES) return `the schema must serialise to at most ${MAX_SCHEMA_BYTES} bytes`;
   const forbidden = findForbidden(schema, '');
   if (forbidden) return forbidden;
@@ -82,7 +95,26 @@ export function schemaProblem(schema: Record<string, unknown>, dimensions: reado
     if (!['string', 'integer', 'boolean'].includes(String(type))) return `dimension ${dimension} must be a property the schema declares with type string, integer or boolean`;
   }
   if (new Set(dimensions).size !== dimensions.length) return 'dimensions must be distinct';
+  for (const name of [...dimensions, ...measures]) if (!FIELD_NAME.test(name)) return `${name}: dimension and measure names are 1-32 of A-Z a-z 0-9 _, not starting with a digit`;
+  if (measures.length > MAX_MEASURES) return `at most ${MAX_MEASURES} measures`;
+  for (const measure of measures) {
+    if (!['number', 'integer'].includes(String(properties[measure]?.type))) return `measure ${measure} must be a property the schema declares with type number or integer`;
+  }
+  if (new Set(measures).size !== measures.length) return 'measures must be distinct';
+  if (measures.some((m) => dimensions.includes(m))) return 'a property is a dimension or a measure, not both';
   return null;
+}
+
+/**
+ * The measures a registration names, or by default every top-level property the schema declares as a
+ * number or integer (when there are at most MAX_MEASURES of them: more must be named).
+ */
+export function measuresOf(schema: Record<string, unknown>, named: readonly string[] | undefined): string[] | { problem: string } {
+  if (named) return [...named];
+  const properties = (schema.properties ?? {}) as Record<string, { type?: unknown } | undefined>;
+  const numeric = Object.keys(properties).filter((name) => ['number', 'integer'].includes(String(properties[name]?.type)) && FIELD_NAME.test(name));
+  if (numeric.length > MAX_MEASURES) return { problem: `the schema declares ${numeric.length} numeric properties; name at most ${MAX_MEASURES} of them in measures` };
+  return numeric;
 }
 
 function findForbidden(node: unknown, path: string): string | null {
@@ -105,7 +137,10 @@ function findForbidden(node: unknown, path: string): string | null {
   return null;
 }
 
-const versionOf = (record: { id: number; value: Record<string, unknown> }): SchemaVersion => ({ ...(record.value as unknown as SchemaVersion), version: record.id });
+function versionOf(record: { id: number; value: Record<string, unknown> }): SchemaVersion {
+  const stored = record.value as unknown as SchemaVersion;
+  return { ...stored, measures: stored.measures ?? [], version: record.id };
+}
 
 /** Every version of an event type's schema, oldest first. */
 export async function schemaVersions(counters: Pick<CounterStore, 'listState'>, project: string, eventType: string): Promise<SchemaVersion[]> {
@@ -122,19 +157,22 @@ export async function registerSchema(
   clock: Clock,
   project: string,
   eventType: string,
-  body: { schema: Record<string, unknown>; dimensions: string[] },
+  body: { schema: Record<string, unknown>; dimensions: string[]; measures?: string[] },
 ): Promise<{ version: SchemaVersion; created: boolean }> {
-  const problem = schemaProblem(body.schema, body.dimensions);
+  if (RESERVED_EVENT_TYPES.has(eventType)) throw new SchemaRegistrationError('bad_schema', `${eventType} is the name of a built-in metric of GET /v1/metrics; choose another event type name`);
+  const measures = measuresOf(body.schema, body.measures);
+  if (!Array.isArray(measures)) throw new SchemaRegistrationError('bad_schema', measures.problem);
+  const problem = schemaProblem(body.schema, body.dimensions, measures);
   if (problem) throw new SchemaRegistrationError('bad_schema', problem);
   const versions = await schemaVersions(counters, project, eventType);
   const newest = versions.at(-1);
-  if (newest && JSON.stringify([newest.schema, newest.dimensions]) === JSON.stringify([body.schema, body.dimensions])) return { version: newest, created: false };
+  if (newest && JSON.stringify([newest.schema, newest.dimensions, newest.measures]) === JSON.stringify([body.schema, body.dimensions, measures])) return { version: newest, created: false };
   if (versions.length >= MAX_SCHEMA_VERSIONS) throw new SchemaRegistrationError('too_many', `${eventType} has ${MAX_SCHEMA_VERSIONS} versions, the most one event type may have`);
   if (!newest) {
     const types = await counters.listState(schemaTypesNamespace(project));
     if (types.length >= MAX_SCHEMA_TYPES) throw new SchemaRegistrationError('too_many', `the project has schemas for ${MAX_SCHEMA_TYPES} event types, the most it may have`);
   }
-  const version: SchemaVersion = { eventType, version: (newest?.version ?? 0) + 1, schema: body.schema, dimensions: body.dimensions, registeredAt: new Date(clock.now()).toISOString() };
+  const version: SchemaVersion = { eventType, version: (newest?.version ?? 0) + 1, schema: body.schema, dimensions: body.dimensions, measures, registeredAt: new Date(clock.now()).toISOString() };
   const { version: n, ...value } = version;
   if (!(await counters.putStateIfAbsent(schemaVersionsNamespace(project, eventType), n, value))) {
     throw new SchemaRegistrationError('conflict', `version ${n} of ${eventType} was registered by another request just now; read it and register again`);
@@ -208,20 +246,40 @@ export class SchemaValidators {
     while (this.registry.size > MAX_COMPILED) this.registry.delete(this.registry.keys().next().value!);
   }
 
-  /** Null when the event may be stored; else why not, with the path of the first failing value. Its type must have been loaded. */
-  check(project: string, event: AppEvent): { reason: SchemaRejectReason; message: string } | null {
+  /**
+   * Whether the event may be stored: with the version it was checked against (null for a type with no
+   * schema), or why not, with the path of the first failing value. Its type must have been loaded.
+   */
+  check(project: string, event: AppEvent): { version: SchemaVersion | null } | { reason: SchemaRejectReason; message: string } {
     const entry = this.registry.get(`${project}\u0000${event.name}`);
     if (!entry) throw new Error(`schemas of ${project}/${event.name} were not loaded`);
     if (!entry.versions.length) {
-      return entry.settings.unregisteredEvents === 'reject' ? { reason: 'unregistered_type', message: `${event.name} has no registered schema, and the project refuses such events` } : null;
+      return entry.settings.unregisteredEvents === 'reject' ? { reason: 'unregistered_type', message: `${event.name} has no registered schema, and the project refuses such events` } : { version: null };
     }
     const wanted = event.schemaVersion ?? entry.versions.at(-1)!.version;
     const version = entry.versions.find((v) => v.version === wanted);
     if (!version) return { reason: 'unknown_schema_version', message: `${event.name} has no schema version ${wanted} (newest: ${entry.versions.at(-1)!.version})` };
     const validate = this.validator(project, version);
-    if (validate(event.properties ?? {})) return null;
-    const error = validate.errors?.[0];
-    return { reason: 'schema_invalid', message: `properties${error?.instancePath ?? ''}: ${error?.message ?? 'does not match the schema'} (schema version ${version.version})` };
+    const properties = event.properties ?? {};
+    if (!validate(properties)) {
+      const error = validate.errors?.[0];
+      return { reason: 'schema_invalid', message: `properties${error?.instancePath ?? ''}: ${error?.message ?? 'does not match the schema'} (schema version ${version.version})` };
+    }
+    // A measure is summed in thousandths: beyond this magnitude a sum would stop being exact.
+    for (const measure of version.measures) {
+      const value = properties[measure];
+      if (typeof value === 'number' && !(Math.abs(value) <= MAX_MEASURE_MAGNITUDE)) {
+        return { reason: 'schema_invalid', message: `properties/${measure}: a measure must be at most ${MAX_MEASURE_MAGNITUDE} in magnitude (schema version ${version.version})` };
+      }
+    }
+    return { version };
+  }
+
+  /** The loaded versions of a type, oldest first (empty when it has none). Its type must have been loaded. */
+  versions(project: string, eventType: string): readonly SchemaVersion[] {
+    const entry = this.registry.get(`${project}\u0000${eventType}`);
+    if (!entry) throw new Error(`schemas of ${project}/${eventType} were not loaded`);
+    return entry.versions;
   }
 
   private validator(project: string, version: SchemaVersion): ValidateFunction {
@@ -246,21 +304,30 @@ export interface AppEventRefusal {
  * The check POST /v1/events makes before queueing, so the caller learns what is wrong at once: each
  * event's shape, then its project's schema (ingest checks both again, and counts what it refuses).
  */
-export async function screenAppEvents(events: readonly unknown[], project: string, validators: SchemaValidators): Promise<{ accepted: AppEvent[]; rejected: AppEventRefusal[] }> {
+export async function screenAppEvents(
+  events: readonly unknown[],
+  project: string,
+  validators: SchemaValidators,
+): Promise<{ accepted: AppEvent[]; versions: (SchemaVersion | null)[]; rejected: AppEventRefusal[] }> {
   const parsed = events.map((event) => appEventSchema.safeParse(event));
   await validators.load(project, parsed.flatMap((p) => (p.success ? [p.data.name] : [])));
   const accepted: AppEvent[] = [];
+  /** the version each accepted event was checked against, by its index in `accepted` */
+  const versions: (SchemaVersion | null)[] = [];
   const rejected: AppEventRefusal[] = [];
   parsed.forEach((result, index) => {
     if (!result.success) {
       rejected.push({ index, reason: 'invalid_shape', message: result.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`).join('; ') });
       return;
     }
-    const refused = validators.check(project, result.data);
-    if (refused) rejected.push({ index, ...refused });
-    else accepted.push(result.data);
+    const checked = validators.check(project, result.data);
+    if ('reason' in checked) rejected.push({ index, ...checked });
+    else {
+      accepted.push(result.data);
+      versions.push(checked.version);
+    }
   });
-  return { accepted, rejected };
+  return { accepted, versions, rejected };
 }
 
 const perStore = new WeakMap<object, SchemaValidators>();

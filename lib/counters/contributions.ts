@@ -3,6 +3,7 @@ import { reactionClass } from '../nostr/normalise.js';
 import { hllCode } from './hll.js';
 import { VIEW_NAMES } from '../app/events.js';
 import { ZAP_AMOUNT_METRICS, zapAmountMetric } from './zap-amounts.js';
+import { eventTypeCounts, eventTypeScope } from './event-type-counters.js';
 
 /**
  * What one fact adds to the counters (docs/metrics.md, "Counters"): counts, members of distinct-count
@@ -140,7 +141,7 @@ export function engagementTargetScope(fact: Fact): string | null {
 
 /**
  * App events count for the network (events, type), for their project (events, per name, distinct
- * users), and, when they are views or plays of a Nostr event or address, as that target's `views`.
+ * users), for their type when it has a schema (event-type-counters.ts), and, when they are views or plays of a Nostr event or address, as that target's `views`.
  */
 function appContributions(fact: Fact): Contributions {
   const project = projectScope(fact.project ?? '');
@@ -154,6 +155,12 @@ function appContributions(fact: Fact): Contributions {
     distinct: [{ scope: project, sketch: 'users', code: hllCode(fact.author) }],
     tops: [],
   };
+  // A registered type's own counters: per type, per dimension value and per pair of values.
+  const typeCounts = eventTypeCounts(fact);
+  if (typeCounts.length) {
+    out.counts.push(...typeCounts);
+    out.distinct.push({ scope: eventTypeScope(fact.project ?? '', fact.type.slice(4)), sketch: 'users', code: hllCode(fact.author) });
+  }
   if (VIEW_NAMES.has(fact.type.slice(4))) {
     const target = fact.target_address ? addressScope(fact.target_address) : fact.target_event_id ? eventScope(fact.target_event_id) : null;
     if (target) out.counts.push({ scope: target, metric: 'views', amount: 1 });

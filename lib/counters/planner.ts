@@ -35,12 +35,13 @@ const ceilTo = (t: number, size: number) => Math.ceil(t / size) * size;
  * up to the end of the hour `end` falls in (it holds the events dated up to then, a few minutes ahead
  * at most: createdAtInRange). `sparseHours` is for user scopes: a sparse hour of theirs is read from its
  * minute items (read.ts), so their settled hours count SPARSE_HOUR_EVENTS items each at most, and need
- * minute items still kept.
+ * minute items still kept. `minutesOnly` reads minute items throughout (per-minute timelines; the
+ * caller bounds the window).
  */
 export function planWindow(
   start: number,
   end: number,
-  options: { watermark: number; nowSeconds: number; retention: Retention; useDays?: boolean; liveGranularity?: 'm' | 'h'; sparseHours?: boolean },
+  options: { watermark: number; nowSeconds: number; retention: Retention; useDays?: boolean; liveGranularity?: 'm' | 'h'; sparseHours?: boolean; minutesOnly?: boolean },
 ): WindowPlan {
   const segments: PlanSegment[] = [];
   const problems: string[] = [];
@@ -61,8 +62,8 @@ export function planWindow(
   if (start < settledEnd) {
     const firstHour = ceilTo(start, HOUR);
     const lastHour = floorTo(settledEnd, HOUR);
-    if (firstHour > lastHour) {
-      // The settled part sits inside one hour: minutes only.
+    if (firstHour > lastHour || options.minutesOnly) {
+      // The settled part sits inside one hour (or a per-minute timeline is asked for): minutes only.
       push('m', start, settledEnd, false);
       need('m', start);
     } else {

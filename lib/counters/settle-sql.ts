@@ -4,6 +4,7 @@ import { HLL_PRECISION } from './hll.js';
 import { TOP_N, TOP_PREFIX_BY_LIST } from './topn.js';
 import { SPARSE_HOUR_EVENTS } from './contributions.js';
 import { zapAmountMetricSql } from './zap-amounts.js';
+import { eventTypeCountsSql, eventTypeUsersSql } from './event-type-counters.js';
 
 /**
  * Settled counters as one SQL statement over the facts, so the heavy part of settling (deduplicating
@@ -89,6 +90,19 @@ function dialectSql(dialect: SqlDialect) {
   };
 }
 
+/**
+ * The same HyperLogLog code as hll.ts, of a 64-hex member: its first 10 bits pick the register, the
+ * rank is 1 + the leading zeros of the next 54 bits (pubkeys and ids are uniform hashes already).
+ */
+export function hllCodeSql(dialect: SqlDialect, member: string): string {
+  const d = dialectSql(dialect);
+  const hi = d.hex(`substr(${member}, 1, 8)`);
+  const next = d.hex(`substr(${member}, 9, 8)`);
+  const rest = `(${hi} % ${REGISTER_DIVISOR})`;
+  const rank = `(CASE WHEN ${rest} <> 0 THEN 22 - CAST(floor(log2(${rest})) AS BIGINT) WHEN ${next} = 0 THEN 55 ELSE 54 - CAST(floor(log2(${next})) AS BIGINT) END)`;
+  return `(CAST(floor(${hi} / ${REGISTER_DIVISOR}) AS BIGINT) * 64 + ${rank})`;
+}
+
 export function settleSql(relation: string, options: SettleSqlOptions): string {
   const { dialect, granularity, buckets } = options;
   if (!buckets.length) throw new Error('settleSql needs at least one bucket');
@@ -100,15 +114,7 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   const liveHours = isDay ? [] : (options.liveHours ?? []);
   // Per-event and per-address scopes: counted live per hour, so their hour items are live-counted ones.
   const isTarget = isTargetScopeSql('scope');
-  // The same HyperLogLog code as hll.ts: the key's first 10 bits pick the register, the rank is
-  // 1 + the leading zeros of the next 54 bits (pubkeys and ids are uniform hashes already).
-  const code = (member: string) => {
-    const hi = d.hex(`substr(${member}, 1, 8)`);
-    const next = d.hex(`substr(${member}, 9, 8)`);
-    const rest = `(${hi} % ${REGISTER_DIVISOR})`;
-    const rank = `(CASE WHEN ${rest} <> 0 THEN 22 - CAST(floor(log2(${rest})) AS BIGINT) WHEN ${next} = 0 THEN 55 ELSE 54 - CAST(floor(log2(${next})) AS BIGINT) END)`;
-    return `(CAST(floor(${hi} / ${REGISTER_DIVISOR}) AS BIGINT) * 64 + ${rank})`;
-  };
+  const code = (member: string) => hllCodeSql(dialect, member);
   const engagement = `CASE type
       WHEN 'reaction' THEN (CASE WHEN coalesce(reaction, '') IN ('+', '') THEN 'likes' WHEN reaction = '-' THEN 'dislikes' ELSE 'emoji' END)
       WHEN 'repost' THEN 'reposts' WHEN 'reply' THEN 'replies' WHEN 'comment' THEN 'replies' WHEN 'zap' THEN 'zaps' END`;
@@ -131,6 +137,7 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     `SELECT 'u:' || target_pubkey, ${zapAmountMetricSql('zap_msats')}, 1, created_at, event_id, retracted FROM ${r} WHERE type = 'zap'`,
     `SELECT ${project}, 'events', 1, created_at, event_id, retracted FROM ${f} WHERE source = 'app'`,
     `SELECT ${project}, type, 1, created_at, event_id, retracted FROM ${f} WHERE source = 'app'`,
+    ...eventTypeCountsSql(f),
     `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at, event_id, retracted FROM ${f}
       WHERE source = 'app' AND substr(type, 5) IN ('view', 'play', 'video_view') AND (target_address IS NOT NULL OR target_event_id IS NOT NULL)`,
     // Engagement received by UTC hour of day, for best-hours and best-days on day items.
@@ -141,6 +148,7 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     `SELECT 'u:' || target_pubkey, 'engagers', engager, created_at, 0 FROM r WHERE engager IS NOT NULL AND engager <> '' AND NOT retracted`,
     `SELECT 'u:' || target_pubkey, 'zappers', engager, created_at, 0 FROM r WHERE type = 'zap' AND engager IS NOT NULL AND engager <> '' AND NOT retracted`,
     `SELECT ${project}, 'users', author, created_at, 0 FROM f WHERE source = 'app'`,
+    eventTypeUsersSql('f'),
   ];
   const tops = [
     `SELECT 'g' AS scope, 'top_authors' AS list, author AS k, CAST(1 AS BIGINT) AS amount, created_at, 1 AS settled_only FROM f WHERE source = 'nostr' AND NOT retracted`,

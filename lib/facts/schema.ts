@@ -58,6 +58,15 @@ export interface Fact {
   project: string | null;
   /** JSON string of app event properties, else null */
   properties: string | null;
+  /** the registered schema version an app event was validated against; null for types with no schema and for Nostr events */
+  schema_version: number | null;
+  /**
+   * An app event's groups, `<dimension>=<value>` per dimension its schema version declares, in that
+   * order: the value as admitted, `(other)` or `(none)` (lib/app/dimension-values.ts); empty elsewhere
+   */
+  dimensions: string[];
+  /** An app event's measures it carried, `<measure>=<value in thousandths>` (an integer); empty elsewhere */
+  measures: string[];
   /** unix milliseconds when ingest accepted the event */
   ingested_at: number;
 }
@@ -88,6 +97,9 @@ export function newFact(fields: FactCore & Partial<Fact>): Fact {
     relay: null,
     project: null,
     properties: null,
+    schema_version: null,
+    dimensions: [],
+    measures: [],
     ...fields,
   };
 }
@@ -122,6 +134,9 @@ export const FACT_COLUMNS = [
   // Added after the first release: last, so older Parquet files and the Glue table line up by name.
   'zap_request_id',
   'deleted_event_ids',
+  'schema_version',
+  'dimensions',
+  'measures',
 ] as const satisfies readonly (keyof Fact)[];
 
 export type FactColumnKind = 'string' | 'int32' | 'int64' | 'double' | 'list';
@@ -155,4 +170,7 @@ export const FACT_COLUMN_KINDS: Record<(typeof FACT_COLUMNS)[number], FactColumn
   ingested_at: 'int64',
   zap_request_id: 'string',
   deleted_event_ids: 'list',
+  schema_version: 'int32',
+  dimensions: 'list',
+  measures: 'list',
 };

@@ -6,6 +6,7 @@ import { engagerWrites } from '../counters/engager-lists.js';
 import { DEFAULT_RETENTION_DAYS } from '../counters/retention.js';
 import { appFact } from '../app/events.js';
 import { schemaValidatorsFor, screenAppEvents, type SchemaRejectReason } from '../app/schemas.js';
+import { appEventGroups, dimensionValuesFor, type AppEventGroups } from '../app/dimension-values.js';
 import type { EventVerifier } from '../nostr/verify.js';
 import { EventRejectedError, normalise, type NormaliseRejectReason } from '../nostr/normalise.js';
 import type { Fact } from '../facts/schema.js';
@@ -124,12 +125,20 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
     // App events are checked by the api's own rules (shape, then the project's registered schema):
     // what the batch needs of the registry is read first (or kept from an earlier batch); a registry
     // that cannot be read fails the message, which is redelivered, rather than storing events unchecked.
+    // The groups of a registered type's events (their dimensions' admitted values) are resolved here
+    // too, before anything of the message is kept: a store that cannot answer fails the message.
     let screened: Awaited<ReturnType<typeof screenAppEvents>> | null = null;
+    const groupsOf = new Map<object, AppEventGroups>();
     if (source === 'app' && project) {
       try {
         screened = await screenAppEvents(events, project, schemaValidatorsFor(deps.counters, deps.clock));
+        const values = dimensionValuesFor(deps.counters, deps.clock);
+        for (const [i, event] of screened.accepted.entries()) {
+          const version = screened.versions[i];
+          if (version) groupsOf.set(event, await appEventGroups(values, project, event, version));
+        }
       } catch (error) {
-        logError(deps, 'the schema registry could not be read; the message will be redelivered', error, { messageId: record.messageId });
+        logError(deps, 'the schema registry or the admitted dimension values could not be read; the message will be redelivered', error, { messageId: record.messageId });
         failedMessageIds.push(record.messageId);
         continue;
       }
@@ -148,8 +157,9 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
       // First-party events, never signed; an app message without a project has no event to keep.
       if (!screened) countReject(own, 'invalid_shape', events.length);
       for (const { reason } of screened?.rejected ?? []) countReject(own, reason);
-      for (const event of screened?.accepted ?? []) {
-        const fact = appFact(event, project!, nowMs);
+      for (const [i, event] of (screened?.accepted ?? []).entries()) {
+        const version = screened!.versions[i];
+        const fact = appFact(event, project!, nowMs, version ? groupsOf.get(event) : undefined);
         if (!createdAtInRange(fact.created_at, nowSeconds)) countReject(own, 'created_at_out_of_range');
         else keep(fact);
       }

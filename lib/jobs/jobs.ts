@@ -6,14 +6,17 @@ import type { SqlDialect } from './metrics-sql.js';
 import type { Drilldown } from '../query/drilldown.js';
 import type { Meta } from '../query/window-read.js';
 import type { QueryWindow } from '../query/window.js';
-import { JobMerge, partData, partLabel, partSql, type PartData } from './parts.js';
+import { JobMerge, partData, partLabel, partSql, type PartData, type PartName } from './parts.js';
+import { EventTypeJobMerge, eventTypeCells, type EventTypeJobRequest } from './event-type-job.js';
 import { archivedPartialReason, DEFAULT_JOB_MAX_SCAN_BYTES, DEFAULT_QUERY_CUTOFF_BYTES, JobError, planJob, type ArchivedSpan, type JobLimits, type JobPlan } from './plan.js';
 import { athenaQueryCostUsd, formatBytes, listFactsByHour, prunedBytes, prunedHours, scanFraction } from './scan.js';
 import { DEFAULT_ARCHIVE_POLICY, mayBeArchived, type ArchivePolicy } from '../facts/storage-tiers.js';
 import { forEachLimited } from '../util/concurrency.js';
 
-/** What a job computes: a user summary or one drill-down, over a window the counters cannot answer. */
-export interface JobRequest {
+/** What a job computes, over a window the counters cannot answer: a user summary or one drill-down, or an app event type's metric. */
+export type JobRequest = UserJobRequest | EventTypeJobRequest;
+
+export interface UserJobRequest {
   kind: 'summary' | 'drilldown';
   pubkey: string;
   drilldown?: Drilldown;
@@ -86,7 +89,7 @@ const QUOTA_SCOPE = (client: string) => `quota:${client}`;
 
 /** Identical requests share one job: the id is a hash of the normalised request. */
 export function jobIdOf(request: JobRequest): string {
-  const canonical = JSON.stringify([
+  const canonical = JSON.stringify(request.kind === 'event_type' ? eventTypeJobKey(request) : [
     request.kind,
     request.pubkey,
     request.drilldown ?? null,
@@ -97,6 +100,9 @@ export function jobIdOf(request: JobRequest): string {
   ]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
 }
+
+/** An event type's job is the project's: its id names the project, so two projects never share one. */
+const eventTypeJobKey = (r: EventTypeJobRequest) => [r.kind, r.project, r.eventType, r.agg, r.property ?? null, r.groupBy, r.window.startTs, r.window.endTs];
 
 export interface JobSettings {
   /** how long a completed result is reused for identical requests */
@@ -326,7 +332,8 @@ async function scanStep(record: JobRecord, plan: JobPlan, step: number, deps: Ru
     const rows = await deps.sql.query(sql);
     const measured = before === undefined ? null : deps.sql.bytesScanned!() - before;
     measuredAll &&= measured !== null;
-    queries.push({ bytes: measured ?? expected ?? 0, data: partData(part, rows) });
+    const data = record.request.kind === 'event_type' ? eventTypeCells(record.request, rows) : partData(part as Exclude<PartName, 'event_type'>, rows);
+    queries.push({ bytes: measured ?? expected ?? 0, data });
   }
   const bytesSource = measuredAll ? 'engine' : held !== null ? 'estimate' : 'none';
   const chunkHours = (hours: Iterable<number>) => [...hours].filter((hour) => hour >= Math.floor(chunk.startTs / 3600) * 3600 && hour < chunk.endTs).length;
@@ -364,7 +371,7 @@ async function scanStep(record: JobRecord, plan: JobPlan, step: number, deps: Ru
 }
 
 async function mergeStep(record: JobRecord, plan: JobPlan, deps: RunJobDeps): Promise<boolean> {
-  const merge = new JobMerge(record.request);
+  const merge = record.request.kind === 'event_type' ? new EventTypeJobMerge(record.request) : new JobMerge(record.request);
   const chunks = plan.chunks.length;
   // at most one per chunk, besides the plan's own (bounded by MAX_ARCHIVED_SPANS)
   const archived: ArchivedSpan[] = [...(plan.archived ?? [])];
@@ -377,7 +384,7 @@ async function mergeStep(record: JobRecord, plan: JobPlan, deps: RunJobDeps): Pr
       // every step before this one stored its partial before it moved on: only expiry removes one
       if (!bytes) throw new JobError(`the partial result of step ${step + 1} is gone (jobs/ objects expire); submit the job again`);
       const partial = JSON.parse(new TextDecoder().decode(bytes)) as JobPartial;
-      for (const query of partial.queries) merge.add(query.data);
+      for (const query of partial.queries) (merge.add as (data: PartData) => void)(query.data);
       if (partial.archived) archived.push(partial.archived);
     },
   );

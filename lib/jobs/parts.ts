@@ -6,14 +6,15 @@ import { heatmapOf } from '../query/drilldown.js';
 import { timelineTotals, toTotals } from '../query/summary.js';
 import type { FactsWindow, SqlDialect } from './metrics-sql.js';
 import { ENGAGER_IDS_PER_REGISTER, MAX_TOP_ROWS, userDailySql, userEngagementByHourSql, userEngagerSketchSql, userTopSql, DISTINCT_SKETCHES, type DistinctPubkeys, type TopListQuery } from './user-job-sql.js';
-import type { JobRequest } from './jobs.js';
+import type { JobRequest, UserJobRequest } from './jobs.js';
+import { eventTypeJobSql, type EventTypeCells } from './event-type-job.js';
 
 /**
  * A job's queries: each part is one statement a job runs over every chunk of its window, whose answer
  * is bounded (whatever the data) and merges across chunks. The merge then builds the same result the
  * counters' routes answer with.
  */
-export type PartName = 'daily' | 'by_hour' | 'engagers' | TopListQuery;
+export type PartName = 'daily' | 'by_hour' | 'engagers' | TopListQuery | 'event_type';
 
 /** Candidates per chunk for a merged top list: the ranking is exact while no chunk has more. */
 const TOP_CANDIDATES_PER_CHUNK = MAX_TOP_ROWS;
@@ -27,10 +28,12 @@ const LABELS: Record<PartName, string> = {
   top_posts: 'top posts',
   top_tags: 'top hashtags',
   top_zappers: 'top zappers',
+  event_type: 'the event type\'s metric',
 };
 export const partLabel = (part: PartName) => LABELS[part];
 
 export function partsOf(request: JobRequest): PartName[] {
+  if (request.kind === 'event_type') return ['event_type'];
   if (request.kind === 'summary') return ['daily', 'engagers', 'top_posts', 'top_tags', 'top_zappers'];
   switch (request.drilldown) {
     case 'best-hours':
@@ -49,6 +52,8 @@ export function partsOf(request: JobRequest): PartName[] {
 }
 
 export function partSql(part: PartName, request: JobRequest, window: FactsWindow, relation: string, dialect: SqlDialect): string {
+  if (request.kind === 'event_type') return eventTypeJobSql(relation, window, dialect, request);
+  if (part === 'event_type') throw new Error('an event_type part belongs to an event type\'s job');
   switch (part) {
     case 'daily':
       return userDailySql(relation, window, dialect, request.pubkey);
@@ -66,9 +71,11 @@ export type PartData =
   | { part: 'daily'; days: { day: number; values: Record<UserMetric, number> }[] }
   | { part: 'by_hour'; cells: [hour: number, weekday: number, engagement: number][] }
   | { part: 'engagers'; sketches: Record<DistinctPubkeys, { codes: number[]; ids: string[] | null }> }
-  | { part: TopListQuery; items: [item: string, amount: number][]; complete: boolean };
+  | { part: TopListQuery; items: [item: string, amount: number][]; complete: boolean }
+  | EventTypeCells;
 
-export function partData(part: PartName, rows: Record<string, unknown>[]): PartData {
+/** A user job's part's rows as what the step keeps (an event type's: eventTypeCells). */
+export function partData(part: Exclude<PartName, 'event_type'>, rows: Record<string, unknown>[]): PartData {
   switch (part) {
     case 'daily':
       return { part, days: rows.map((row) => ({ day: Number(row.day), values: Object.fromEntries(USER_METRICS.map((m) => [m, Number(row[m] ?? 0)])) as Record<UserMetric, number> })) };
@@ -102,7 +109,7 @@ export class JobMerge {
     zappers: { codes: new Set(), ids: new Set() },
   };
 
-  constructor(private readonly request: JobRequest) {
+  constructor(private readonly request: UserJobRequest) {
     for (let ts = Math.floor(request.window.startTs / DAY) * DAY; ts < request.window.endTs; ts += DAY) this.days.set(ts, zeros());
   }
 
@@ -127,6 +134,8 @@ export class JobMerge {
           if (!chunk.ids || (distinct.ids?.size ?? 0) > ENGAGERS_EXACT_MAX) distinct.ids = null;
         }
         return;
+      case 'event_type':
+        throw new Error('an event type\'s cells merge in EventTypeJobMerge');
       default: {
         const top = this.tops.get(data.part) ?? { amounts: new Map<string, number>(), complete: true };
         for (const [item, amount] of data.items) top.amounts.set(item, (top.amounts.get(item) ?? 0) + amount);

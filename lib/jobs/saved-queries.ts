@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { SqlDialect } from './metrics-sql.js';
+import type { SavedQueryStore } from '../ports.js';
 
 /**
  * The questions analysts ask first, as SQL for Athena (Trino) and DuckDB from one text: the CDK app
@@ -21,10 +23,11 @@ function recentPartitions(dialect: SqlDialect, days: number): string {
     : `dt >= current_date - INTERVAL ${days} DAY`;
 }
 
-function facts(relation: string, dialect: SqlDialect, days: number): string {
+/** `where` narrows the facts before the window that deduplicates them, so the window sorts only those. */
+function facts(relation: string, dialect: SqlDialect, days: number, where?: string): string {
   return `(SELECT * FROM (
       SELECT *, row_number() OVER (PARTITION BY event_id ORDER BY ingested_at) AS arrival
-      FROM ${relation} WHERE ${recentPartitions(dialect, days)}
+      FROM ${relation} WHERE ${recentPartitions(dialect, days)}${where ? ` AND ${where}` : ''}
     ) WHERE arrival = 1)`;
 }
 
@@ -108,3 +111,104 @@ GROUP BY hour(${toTimestamp(dialect, 'created_at')})
 ORDER BY hour_utc`,
   },
 ];
+
+/** A registered schema version of an app event type, as far as its saved query needs it (lib/app/schemas.ts). */
+export interface AppEventTypeVersion {
+  project: string;
+  eventType: string;
+  version: number;
+  dimensions: readonly string[];
+  /** numeric top-level properties; none when the version declares none */
+  measures: readonly string[];
+}
+
+const PROJECT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const EVENT_TYPE_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
+/**
+ * The property names a column is made of. Such a name is a JSON path step (`$.name`) and, quoted, an
+ * identifier in Trino and DuckDB alike with nothing to escape; the two engines escape quoted path steps
+ * differently, so any other name (a quote, a bracket, a space) gets no column rather than a path one
+ * engine might read as more than a name.
+ */
+const COLUMN_PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** Athena's limit on a named query's name. */
+export const MAX_SAVED_QUERY_NAME_CHARS = 128;
+/** Days of partitions a registered event type's saved query reads: as many as the stack's own (infra/lib/analytics.ts, SAVED_QUERY_DAYS). */
+export const APP_EVENT_QUERY_DAYS = 30;
+
+const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
+const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+function checkVersion(v: AppEventTypeVersion): void {
+  if (!PROJECT_NAME.test(v.project)) throw new Error(`not a project name: ${JSON.stringify(v.project.slice(0, 80))}`);
+  if (!EVENT_TYPE_NAME.test(v.eventType)) throw new Error(`not an app event type: ${JSON.stringify(v.eventType.slice(0, 80))}`);
+  if (!Number.isSafeInteger(v.version) || v.version < 1) throw new Error(`not a schema version: ${v.version}`);
+}
+
+/** The dimensions and measures that get a column (COLUMN_PROPERTY_NAME), each once, in the version's order. */
+function columnProperties(names: readonly string[]): string[] {
+  return [...new Set(names.filter((name) => COLUMN_PROPERTY_NAME.test(name)))];
+}
+
+/**
+ * Per UTC day of an app event type's facts in one project: the events, the distinct users (`author`,
+ * the hashed user id), and each measure's sum and average, grouped by the version's dimensions. Values
+ * are read from `properties` (JSON text); a measure that is not a number in an event (an older version
+ * declared it otherwise) is left out of its sum and average rather than failing the query. It reads
+ * every event of the type, whichever version it was validated against: the version only decides the
+ * columns. Column names are case-insensitive in both engines, so one that would repeat another gets a
+ * `_2`, `_3` suffix.
+ */
+export function appEventTypeQuery(relation: string, dialect: SqlDialect, v: AppEventTypeVersion, days = APP_EVENT_QUERY_DAYS): string {
+  checkVersion(v);
+  if (!Number.isSafeInteger(days) || days < 1) throw new Error(`not a number of days: ${days}`);
+  const extract = dialect === 'athena' ? 'json_extract_scalar' : 'json_extract_string';
+  const property = (name: string) => `${extract}(properties, '$.${name}')`;
+  const number = (name: string) => `TRY_CAST(${property(name)} AS DOUBLE)`;
+  const taken = new Set(['dt', 'events', 'users']);
+  const alias = (base: string) => {
+    let name = base;
+    for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${base}_${n}`;
+    taken.add(name.toLowerCase());
+    return quoteIdentifier(name);
+  };
+  const dimensions = columnProperties(v.dimensions);
+  const measures = columnProperties(v.measures);
+  const dimensionColumns = dimensions.map((name) => `${property(name)} AS ${alias(name)}`);
+  const measureColumns = measures.flatMap((name) => [`sum(${number(name)}) AS ${alias(`${name}_sum`)}`, `avg(${number(name)}) AS ${alias(`${name}_avg`)}`]);
+  const keys = ['dt', ...dimensions.map(property)];
+  const where = `project = ${quoteLiteral(v.project)} AND type = ${quoteLiteral(`app:${v.eventType}`)}`;
+  return `SELECT ${['dt', ...dimensionColumns, 'count(*) AS events', 'count(DISTINCT author) AS users', ...measureColumns].join(',\n  ')}
+FROM ${facts(relation, dialect, days, where)} f
+GROUP BY ${keys.join(', ')}
+ORDER BY ${keys.join(', ')}`;
+}
+
+/**
+ * The saved query's name: `funnel-app-<project>-<eventType>-v<version>`, or, past Athena's 128
+ * characters, the project and type cut short and a hash of them kept, so two long names stay apart.
+ */
+export function appEventTypeQueryName(v: Pick<AppEventTypeVersion, 'project' | 'eventType' | 'version'>): string {
+  const [prefix, suffix] = ['funnel-app-', `-v${v.version}`];
+  const full = `${prefix}${v.project}-${v.eventType}${suffix}`;
+  if (full.length <= MAX_SAVED_QUERY_NAME_CHARS) return full;
+  const hash = createHash('sha256').update(`${v.project}\u0000${v.eventType}`).digest('hex').slice(0, 12);
+  const room = MAX_SAVED_QUERY_NAME_CHARS - prefix.length - suffix.length - hash.length - 1;
+  return `${prefix}${`${v.project}-${v.eventType}`.slice(0, room)}-${hash}${suffix}`;
+}
+
+/**
+ * Saves a registered schema version's query (appEventTypeQuery) where analysts find it; without a store
+ * (a deployment with no Athena) it does nothing. `dialect` is the store's engine: Athena in AWS, DuckDB
+ * for the local stack's files.
+ */
+export async function saveAppEventTypeQuery(store: SavedQueryStore | undefined, relation: string, v: AppEventTypeVersion, dialect: SqlDialect = 'athena'): Promise<void> {
+  if (!store) return;
+  const sql = appEventTypeQuery(relation, dialect, v);
+  const skipped = new Set([...v.dimensions, ...v.measures].filter((name) => !COLUMN_PROPERTY_NAME.test(name))).size;
+  const description =
+    `Project ${v.project}, app events of type app:${v.eventType} (columns of schema version ${v.version}): events, distinct users ` +
+    `and each measure's sum and average per UTC day and dimension values, last ${APP_EVENT_QUERY_DAYS} days` +
+    (skipped ? `; ${skipped} ${skipped === 1 ? 'property has' : 'properties have'} no column (names other than letters, digits and _)` : '');
+  await store.save({ name: appEventTypeQueryName(v), description, sql });
+}

@@ -57,6 +57,9 @@ const COLUMN_BYTES_PER_EVENT: Record<FactColumn, number> = {
   ingested_at: 5,
   zap_request_id: 2,
   deleted_event_ids: 0.5,
+  schema_version: 0.5,
+  dimensions: 0.5,
+  measures: 0.5,
 };
 const ALL_COLUMNS_BYTES = FACT_COLUMNS.reduce((sum, column) => sum + COLUMN_BYTES_PER_EVENT[column], 0);
 

@@ -32,6 +32,7 @@ import { createJobsHandler } from '../../functions/jobs/handler.js';
 import { jobSettingsFromEnv } from '../jobs/jobs.js';
 import { DEFAULT_LOCAL_APP_KEYS, staticApiKeys } from '../app/api-keys.js';
 import { LiveNotices } from '../api/live-notices.js';
+import { FsSavedQueries } from '../adapters/local/fs-saved-queries.js';
 
 export interface PipelineOptions {
   dataDir: string;
@@ -263,6 +264,8 @@ export async function startLocalStack(options: LocalStackOptions) {
     liveNotices: pipeline.notices,
     jobs: { queue: pipeline.jobsQueue, objects: pipeline.objects, settings: jobSettingsFromEnv() },
     app: { ingestQueue: pipeline.queue, apiKeys: staticApiKeys(process.env.FUNNEL_APP_KEYS || DEFAULT_LOCAL_APP_KEYS) },
+    // each registered schema version's query, in the DuckDB form that runs on these facts
+    savedQueries: { store: new FsSavedQueries(join(pipeline.dataDir, 'saved-queries')), relation: factsRelation(pipeline.dataDir), dialect: 'duckdb' as const },
     metricsText: () =>
       pipeline.metrics.render({
         queue_depth: pipeline.queue.depth,

@@ -42,23 +42,24 @@ export async function planFor(scope: string, window: QueryWindow, deps: QueryDep
   return planScopeWindow(scope, window, await readWatermark(deps.counters), deps.clock.now(), deps.retention, hourly);
 }
 
-function planScopeWindow(scope: string, window: QueryWindow, watermark: number, nowMs: number, retention: Retention, hourly: boolean): WindowPlan {
+function planScopeWindow(scope: string, window: QueryWindow, watermark: number, nowMs: number, retention: Retention, hourly: boolean, minutesOnly = false): WindowPlan {
   return planWindow(window.startTs, window.endTs, {
     watermark,
     nowSeconds: Math.floor(nowMs / 1000),
     retention,
     useDays: !hourly,
+    minutesOnly,
     liveGranularity: isTargetScope(scope) ? 'h' : 'm',
     sparseHours: isUserScope(scope),
   });
 }
 
 /** Plans the window against the watermark and reads one scope's items, with the freshness metadata. */
-export async function readWindow(scope: string, window: QueryWindow, deps: QueryDeps, options: { hourly?: boolean } = {}): Promise<WindowRead> {
+export async function readWindow(scope: string, window: QueryWindow, deps: QueryDeps, options: { hourly?: boolean; minutesOnly?: boolean } = {}): Promise<WindowRead> {
   const [watermark, ingestAt] = await Promise.all([readWatermark(deps.counters), lastIngestAt(deps.counters)]);
   const nowMs = deps.clock.now();
   const hourly = options.hourly ?? timelineStep(window) === 3600;
-  const plan = planScopeWindow(scope, window, watermark, nowMs, deps.retention, hourly);
+  const plan = planScopeWindow(scope, window, watermark, nowMs, deps.retention, hourly, options.minutesOnly);
   const items = await readPlan(deps.counters, scope, plan);
   const live = plan.segments.some((s) => s.live);
   const newest = live ? ingestAt : watermark ? watermark * 1000 : null;

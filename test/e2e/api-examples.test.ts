@@ -114,10 +114,15 @@ describe('docs/api.md', () => {
           { id: 'view-1', name: 'view', userId: 'user-1', target: VIDEO, timestamp: 1893455000 },
           { name: 'Bad Name', userId: 'user-2' },
           { id: 'buy-1', name: 'purchase', userId: 'user-3', timestamp: 1893455000, properties: { amount: 'ten', country: 'DE' } },
+          { id: 'buy-2', name: 'purchase', userId: 'user-3', timestamp: 1893455000, properties: { amount: 12.5, country: 'DE' } },
+          { id: 'buy-3', name: 'purchase', userId: 'user-4', timestamp: 1893455060, properties: { amount: 30, country: 'FR' } },
+          { id: 'buy-4', name: 'purchase', userId: 'user-5', timestamp: 1893455120, properties: { amount: 7.25, country: 'DE' } },
         ],
       },
     });
+    await pipeline.consumer.drain(30_000);
     await call('GET', '/v1/metrics/events?interval=7d', { key: true });
+    await call('GET', '/v1/metrics/purchase?agg=sum&property=amount&groupBy=country&granularity=hour&interval=2h', { key: true });
     await call('GET', `/api/analytics/top-authors?${window}&limit=3`);
     await call('GET', `/?pubkey=${ROOT_AUTHOR_REPLIED}&interval=7d`);
     await call('GET', '/dashboard/main.js');

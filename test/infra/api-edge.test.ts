@@ -36,12 +36,14 @@ describe('the api function holds only what the HTTP edge uses', () => {
     ]);
   });
 
-  it('sends only to the jobs queue and the ingest queue (POST /v1/events), and reads only its API keys secret', () => {
+  it('sends only to the jobs queue and the ingest queue (POST /v1/events), reads only its API keys secret, and only saves Athena queries', () => {
     expect(on('sqs:').flatMap((s) => s.Resource).sort()).toEqual([`\${${ids.ingestQueue}.Arn}`, `\${${ids.jobsQueue}.Arn}`].sort());
     expect(api.Properties.Environment.Variables).toMatchObject({ QUEUE_URL: { Ref: ids.ingestQueue }, JOBS_QUEUE_URL: { Ref: ids.jobsQueue } });
     expect(on('secretsmanager:').flatMap((s) => s.Resource)).toEqual([`\${${ids.secret}}`]);
     const services = new Set(statements.flatMap((s) => s.Action.map((a) => a.split(':')[0])));
-    expect([...services].sort()).toEqual(['dynamodb', 'logs', 's3', 'secretsmanager', 'sqs']);
+    expect([...services].sort()).toEqual(['athena', 'dynamodb', 'logs', 's3', 'secretsmanager', 'sqs']);
+    // each registered schema version's saved query (PUT /v1/schemas): nothing else of Athena
+    expect(on('athena:').flatMap((s) => s.Action)).toEqual(['athena:CreateNamedQuery']);
   });
 
   it('is configured with the per-caller rate limit', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { apiEnvSchema } from '../../functions/api/env.js';
+import { apiEnvSchema, savedQueryAthena } from '../../functions/api/env.js';
 import { compactorEnvSchema } from '../../functions/compactor/env.js';
 import { feedsEnvSchema } from '../../functions/feeds/env.js';
 import { ingestEnvSchema } from '../../functions/ingest/env.js';
@@ -81,5 +81,26 @@ describe("each function's environment, as synthesized, against its entry point's
     expect(fn.Properties.Environment.Variables.QUEUE_URL).toEqual({ Ref: ingestQueue });
     const role = fn.Properties.Role['Fn::GetAtt'][0] as string;
     expect(allows(statementsOf(template, role), 'sqs:SendMessage', `\${${ingestQueue}.Arn}`)).toBe(true);
+  });
+
+  it("api: saves each schema version's query as a named query in the analysts' workgroup, and may do nothing else in Athena", () => {
+    const fn = resource(template, lambdas.api!.id);
+    const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+    const env = parseEnv(apiEnvSchema, Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, resolve(value)])));
+    expect(savedQueryAthena(env)).toEqual({ workGroup: stack.analytics.workGroupName, database: stack.analytics.databaseName });
+    const statements = statementsOf(template, fn.Properties.Role['Fn::GetAtt'][0] as string);
+    const workGroupArn = (name: string) => `arn:\${AWS::Partition}:athena:\${AWS::Region}:\${AWS::AccountId}:workgroup/${name}`;
+    expect(allows(statements, 'athena:CreateNamedQuery', workGroupArn(stack.analytics.workGroupName))).toBe(true);
+    expect(allows(statements, 'athena:CreateNamedQuery', workGroupArn(stack.analytics.compactorWorkGroupName))).toBe(false);
+    const athena = statements.filter((s) => s.Action.some((action) => action.startsWith('athena:')));
+    expect(athena.flatMap((s) => s.Action)).toEqual(['athena:CreateNamedQuery']);
+    expect(athena.flatMap((s) => s.Resource)).toEqual([workGroupArn(stack.analytics.workGroupName)]);
+    expect(statements.some((s) => s.Action.some((action) => action.startsWith('glue:')))).toBe(false);
+  });
+
+  it('api: the two Athena variables go together (neither: no saved queries; one alone fails the cold start)', () => {
+    expect(savedQueryAthena({})).toBeUndefined();
+    expect(() => savedQueryAthena({ ATHENA_WORKGROUP: 'funnel' })).toThrow(/ATHENA_DATABASE/);
+    expect(() => savedQueryAthena({ ATHENA_DATABASE: 'funnel' })).toThrow(/ATHENA_WORKGROUP/);
   });
 });

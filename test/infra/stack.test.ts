@@ -1,3 +1,4 @@
+import { registerSchema } from '../../lib/app/schemas.js';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -450,6 +451,8 @@ describe('least privilege: the roles allow exactly what the code does', () => {
         };
       },
     });
+    // A registered type with a dimension (the api's write): ingest admits its events' values (a conditional put) before counting them.
+    await registerSchema(stores.counters, fixedClock(nowMs), 'demo', 'purchase', { schema: { type: 'object', properties: { amount: { type: 'number' }, country: { type: 'string' } } }, dimensions: ['country'] });
   });
   afterAll(() => stores?.close());
 
@@ -487,7 +490,7 @@ describe('least privilege: the roles allow exactly what the code does', () => {
       [
         { messageId: 'm1', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'wss://relay.example', events: [...thread, ...videos, ...deletions, orphanReply, videoLike] }) },
         { messageId: 'm2', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'wss://relay.example', events: [tampered(thread[0]!, { sig: '0'.repeat(128) })] }) },
-        { messageId: 'm3', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'app', project: 'demo', events: [{ name: 'video_view', userId: 'u1', timestamp: nowMs / 1000 - 86400 }] }) },
+        { messageId: 'm3', receiveCount: 1, body: JSON.stringify({ v: 1, source: 'app', project: 'demo', events: [{ name: 'video_view', userId: 'u1', timestamp: nowMs / 1000 - 86400 }, { name: 'purchase', userId: 'u1', properties: { amount: 2.5, country: 'DE' } }] }) },
         { messageId: 'm4', receiveCount: 1, body: 'not json' },
       ],
       { objects, counters: stores.counters, verify: await loadVerifier(), clock: fixedClock(nowMs), metrics, minuteTtlSeconds: retention.minuteSeconds, liveCounters: queuedLiveCounters(liveQueue) },
@@ -521,6 +524,8 @@ describe('least privilege: the roles allow exactly what the code does', () => {
     // the app event's schema and its project's settings read
     expect(done.some((a) => a.action === 'dynamodb:Query' && a.keys.includes('s:schema:demo:video_view'))).toBe(true);
     expect(done.some((a) => a.action === 'dynamodb:GetItem' && a.keys.includes('s:project:demo'))).toBe(true);
+    // the purchase's country admitted as a dimension value
+    expect(done.some((a) => a.action === 'dynamodb:PutItem' && a.keys.includes('s:dimvals:demo:purchase:country'))).toBe(true);
     // the orphan reply's parent looked up; the video like's and the zaps' engager rows written
     expect(done.some((a) => a.action === 'dynamodb:GetItem' && a.keys.includes(`s:ev:${'f'.repeat(64)}`))).toBe(true);
     expect(done.some((a) => a.action === 'dynamodb:UpdateItem' && a.keys.some((k) => k.startsWith('l:lk:')))).toBe(true);

@@ -7,7 +7,7 @@ import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { ingestBatch } from '../../lib/ingest/ingest.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
 import { MetricsRegistry } from '../../lib/metrics/registry.js';
-import { MAX_SCHEMA_BYTES, registerSchema, SchemaRegistrationError, SchemaValidators, SCHEMA_CACHE_MS } from '../../lib/app/schemas.js';
+import { MAX_MEASURES, MAX_SCHEMA_BYTES, registerSchema, SchemaRegistrationError, SchemaValidators, SCHEMA_CACHE_MS } from '../../lib/app/schemas.js';
 import { decodeFacts } from '../../lib/facts/parquet.js';
 import type { CounterStore } from '../../lib/ports.js';
 import { localStores } from '../support/local.js';
@@ -74,6 +74,21 @@ describe('registering schemas', () => {
     expect((await call('PUT', '/v1/schemas/other', { schema: { type: 'object', properties: { pattern: { type: 'string' } } } })).status).toBe(201);
     expect((await call('PUT', '/v1/schemas/Bad-Name', { schema: {} })).status).toBe(400);
     expect((await api({ rawPath: '/v1/schemas', headers: {}, requestContext: { http: { method: 'GET' } } } as unknown as APIGatewayProxyEventV2, lambdaContext('x'))).statusCode).toBe(401);
+  });
+
+  it('measures: numeric properties by default, named ones checked; a built-in metric name is no event type', async () => {
+    const put = (type: string, body: unknown) => call('PUT', `/v1/schemas/${type}`, body);
+    const numbers = (n: number) => ({ type: 'object', properties: Object.fromEntries(Array.from({ length: n }, (_, i) => [`n${i}`, { type: i % 2 ? 'integer' : 'number' }])) });
+    expect((await put('scored', { schema: { ...numbers(2), properties: { ...numbers(2).properties, label: { type: 'string' } } }, dimensions: ['label'] })).body.data).toMatchObject({ measures: ['n0', 'n1'], dimensions: ['label'] });
+    expect((await put('many', { schema: numbers(MAX_MEASURES + 1) })).body.error.message).toContain(`name at most ${MAX_MEASURES}`);
+    expect((await put('many', { schema: numbers(MAX_MEASURES + 1), measures: ['n0', 'n3'] })).body.data.measures).toEqual(['n0', 'n3']);
+    expect((await put('many2', { schema: { type: 'object', properties: { s: { type: 'string' } } }, measures: ['s'] })).body.error.message).toContain('measure s must be');
+    expect((await put('many2', { schema: numbers(1), dimensions: [], measures: ['missing'] })).body.error.message).toContain('measure missing must be');
+    expect((await put('many2', { schema: { type: 'object', properties: { 'a-b': { type: 'string' } } }, dimensions: ['a-b'] })).body.error.message).toContain('names are 1-32');
+    expect((await put('events', { schema: numbers(1) })).body.error.message).toContain('built-in metric');
+    // a version stored before measures existed reads as having none
+    await stores.counters.putState('schema:shop:legacy', 1, { eventType: 'legacy', schema: numbers(1), dimensions: [], registeredAt: new Date(NOW).toISOString() });
+    expect((await call('GET', '/v1/schemas/legacy/versions/1')).body.data.measures).toEqual([]);
   });
 
   it('two registrations racing for one version number: one wins, the other is told so', async () => {
@@ -143,7 +158,7 @@ describe('events against their schema', () => {
     expect(answer.body.data.rejected).toEqual([{ index: 0, reason: 'unregistered_type', message: 'click has no registered schema, and the project refuses such events' }]);
     const validators = new SchemaValidators(stores.counters, clock);
     await validators.load('shop', ['click']);
-    expect(validators.check('shop', { name: 'click', userId: 'u5' })?.reason).toBe('unregistered_type');
+    expect(validators.check('shop', { name: 'click', userId: 'u5' })).toMatchObject({ reason: 'unregistered_type' });
   });
 
   it('a registry that cannot be read fails the message (redelivered later), never stores it unchecked', async () => {
@@ -162,7 +177,7 @@ describe('events against their schema', () => {
     down = true;
     clockMs += 10 * SCHEMA_CACHE_MS;
     await validators.load('shop', ['purchase']);
-    expect(validators.check('shop', { name: 'purchase', userId: 'u', properties: { amount: 'x' } })?.reason).toBe('schema_invalid');
+    expect(validators.check('shop', { name: 'purchase', userId: 'u', properties: { amount: 'x' } })).toMatchObject({ reason: 'schema_invalid' });
     await expect(validators.load('shop', ['never-read'])).rejects.toThrow('ThrottlingException');
   });
 });

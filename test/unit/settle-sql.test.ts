@@ -39,7 +39,24 @@ function workload(): Fact[] {
       ingested_at: 5_000 + i,
     }),
   );
-  const facts = [...real, ...generated, ...app];
+  // A registered type: two dimensions (one value absent, one 'other'), two measures (one optional).
+  const countries = ['DE', 'FR', '(other)', '(none)'];
+  const purchases: Fact[] = Array.from({ length: 60 }, (_, i) =>
+    newFact({
+      event_id: hex(0xc000 + i),
+      source: 'app',
+      kind: -1,
+      type: 'app:purchase',
+      created_at: DAY + 3600 + i * 53,
+      author: hex(0xd000 + (i % 11)),
+      project: 'shop',
+      schema_version: 1 + (i % 2),
+      dimensions: [`country=${countries[i % 4]}`, `device=${i % 3 ? 'ios' : 'web'}`],
+      measures: [`amount=${1250 * (i % 5) - 500}`, ...(i % 4 ? [`items=${1000 * (1 + (i % 3))}`] : [])],
+      ingested_at: 6_000 + i,
+    }),
+  );
+  const facts = [...real, ...generated, ...app, ...purchases];
   // Later copies of some facts (a second relay, a redelivery): the first arrival must win.
   const copies = facts.filter((_, i) => i % 50 === 0).map((f) => ({ ...f, ingested_at: f.ingested_at + 10_000_000, relay: 'wss://copy' }));
   return [...facts, ...copies];
@@ -101,6 +118,10 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
       expect(own.length).toBeGreaterThan(50);
       expect(byKey(own.map(settledItemOfRow))).toEqual(byKey(settledHourItems(hour, factsOf(hour), retention).items));
     }
+    // The registered type's items are among them: 15 of the 60 purchases are from France, 5 of those on the web.
+    const item = (scope: string) => rows.map(settledItemOfRow).find((i) => i.scope === scope && i.granularity === 'h')!;
+    expect(item('p:shop:purchase').values).toMatchObject({ n: 60, 'n|country=FR': 15, 'n|country=(none)': 15, 'c.amount': 60 });
+    expect(item('p:shop:purchase:country,device').values['n|FR|web']).toBe(5);
     expect(rows.every((r) => hours.map(String).includes(String(r.part)))).toBe(true);
   });
 

@@ -21,6 +21,20 @@ import { HLL_PRECISION } from '../../counters/hll.js';
  * tokens in the number set `t`.
  */
 const RESERVED = new Set(['pk', 'sk', 'ttl']);
+/**
+ * Attributes one UpdateItem adds at most: an expression is at most 4 KB, and `#aNNN :aNNN, ` is 12
+ * characters. A delta with more (a grouped event type's busy minute, event-type-counters.ts) is
+ * written as several updates of the same item; ADD is commutative, so their order does not matter.
+ */
+const MAX_ADDS_PER_UPDATE = 250;
+
+function withinExpressionLimit(delta: CounterDelta): CounterDelta[] {
+  const adds = Object.entries(delta.add);
+  if (adds.length + Object.keys(delta.union ?? {}).length <= MAX_ADDS_PER_UPDATE) return [delta];
+  const parts: CounterDelta[] = [{ ...delta, add: {} }];
+  for (let i = 0; i < adds.length; i += MAX_ADDS_PER_UPDATE) parts.push({ ...delta, add: Object.fromEntries(adds.slice(i, i + MAX_ADDS_PER_UPDATE)), union: {} });
+  return parts.filter((part) => Object.keys(part.add).length || Object.values(part.union ?? {}).some((set) => set.length));
+}
 const WRITE_CONCURRENCY = 16;
 
 export class DynamoCounterStore implements CounterStore {
@@ -37,7 +51,7 @@ export class DynamoCounterStore implements CounterStore {
       }
     }
     const hasWork = (d: CounterDelta) => Object.keys(d.add).length > 0 || Object.values(d.union ?? {}).some((set) => set.length > 0);
-    await forEachLimited(deltas.filter(hasWork), WRITE_CONCURRENCY, async (delta) => {
+    await forEachLimited(deltas.filter(hasWork).flatMap(withinExpressionLimit), WRITE_CONCURRENCY, async (delta) => {
       const names: Record<string, string> = {};
       const values: Record<string, AttributeValue> = {};
       const adds: string[] = [];
