@@ -65,10 +65,17 @@ export interface CounterDelta extends CounterKey {
   expiresAt?: number;
 }
 
+/**
+ * A HyperLogLog sketch (lib/counters/hll.ts) as an item carries it: sparse, the codes `register << 6 | rank`
+ * of its non-empty registers (a number set), or dense, one rank byte per register (1,024 bytes). Writes
+ * give codes; a read hands a settled item's dense sketch over as the register array it is stored as.
+ */
+export type Sketch = number[] | Uint8Array;
+
 export interface CounterItem extends CounterKey {
   values: Record<string, number>;
-  /** number-set attributes (HyperLogLog register codes) */
-  sets?: Record<string, number[]>;
+  /** sketch attributes (HyperLogLog) */
+  sets?: Record<string, Sketch>;
   /** string attributes (bounded top-N lists as JSON) */
   texts?: Record<string, string>;
 }

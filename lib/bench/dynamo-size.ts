@@ -1,5 +1,6 @@
 import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem } from '../ports.js';
 import { DENSE_SKETCH_FROM, engagerPartitionKey } from '../adapters/aws/dynamodb-counter-store.js';
+import { sketchCodes } from '../counters/hll.js';
 import { engagerRowId } from '../counters/engager-lists.js';
 
 /*
@@ -50,7 +51,7 @@ export function counterItemBytes(item: CounterItem & { expiresAt?: number }): nu
   for (const metric in item.values) bytes += nameBytes(metric) + numberBytes(item.values[metric]!);
   if (item.sets) {
     for (const name in item.sets) {
-      const members = item.sets[name]!;
+      const members = sketchCodes(item.sets[name]!);
       if (!members.length) continue;
       bytes += nameBytes(name);
       // Large sketches in hour and day items are stored as a 1 KiB register array (binary).
@@ -107,7 +108,10 @@ export class ItemSize {
     if (keepContents) {
       size.ttl = item.expiresAt;
       size.values = new Map(Object.entries(item.values));
-      for (const [name, members] of Object.entries(item.sets ?? {})) if (members.length) (size.sets ??= new Map()).set(name, new Set(members));
+      for (const [name, sketch] of Object.entries(item.sets ?? {})) {
+        const members = sketchCodes(sketch);
+        if (members.length) (size.sets ??= new Map()).set(name, new Set(members));
+      }
     }
     return size;
   }

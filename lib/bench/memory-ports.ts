@@ -1,4 +1,5 @@
 import { ENGAGER_ROW_MAX_TOKENS, type CounterDelta, type CounterItem, type CounterStore, type EngagerRow, type EngagerWrite, type Granularity, type ObjectStore, type StateRecord } from '../ports.js';
+import { sketchCodes } from '../counters/hll.js';
 import { engagerRowId, mergeEngagerWrites } from '../counters/engager-lists.js';
 
 /*
@@ -103,7 +104,7 @@ export class MemoryCounterStore implements CounterStore {
     for (const item of items) {
       this.putItems++;
       const stored: StoredItem = { scope: item.scope, granularity: item.granularity, bucket: item.bucket, values: { ...item.values } };
-      const sets = Object.entries(item.sets ?? {}).filter(([, members]) => members.length > 0);
+      const sets = Object.entries(item.sets ?? {}).map(([name, sketch]) => [name, sketchCodes(sketch)] as const).filter(([, members]) => members.length > 0);
       if (sets.length) stored.sets = Object.fromEntries(sets.map(([name, members]) => [name, [...new Set(members)]]));
       if (item.texts && Object.keys(item.texts).length) stored.texts = { ...item.texts };
       if (item.expiresAt !== undefined) stored.expiresAt = item.expiresAt;

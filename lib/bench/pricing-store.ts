@@ -1,4 +1,5 @@
 import type { CounterDelta, CounterItem, CounterStore, EngagerRow, EngagerWrite, Granularity, StateRecord } from '../ports.js';
+import { sketchCodes } from '../counters/hll.js';
 import { engagerRowId, mergeEngagerWrites } from '../counters/engager-lists.js';
 import { engagerPartitionKey } from '../adapters/aws/dynamodb-counter-store.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../counters/all-time.js';
@@ -332,7 +333,7 @@ class KeptItems {
     let partition = this.partitions.get(pk);
     if (!partition) this.partitions.set(pk, (partition = new Map()));
     const stored: CounterItem = { scope: item.scope, granularity: item.granularity, bucket: item.bucket, values: { ...item.values } };
-    const sets = Object.entries(item.sets ?? {}).filter(([, members]) => members.length);
+    const sets = Object.entries(item.sets ?? {}).map(([name, sketch]) => [name, sketchCodes(sketch)] as const).filter(([, members]) => members.length);
     if (sets.length) stored.sets = Object.fromEntries(sets.map(([name, members]) => [name, [...members]]));
     if (item.texts && Object.keys(item.texts).length) stored.texts = { ...item.texts };
     partition.set(item.bucket, stored);

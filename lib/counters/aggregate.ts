@@ -1,17 +1,17 @@
 import type { CounterItem, Granularity } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { contributionsOf } from './contributions.js';
-import { reduceCodes } from './hll.js';
-import { mergeTop, parseTop, TOP_LIST_BY_PREFIX, TOP_N, type TopList } from './topn.js';
+import { codesOfRegisters, emptyRegisters, foldCode, foldSketch } from './hll.js';
+import { firstEntries, parseTop, topListOfMetric, TOP_N, type TopList } from './topn.js';
 
-/** One bucket of one scope while it is being computed: counts, sketches and top-N lists. */
+/** One bucket of one scope while it is being computed: counts, sketches (register arrays) and top-N lists. */
 export interface BucketState {
   values: Record<string, number>;
-  sets: Record<string, Set<number>>;
+  sets: Record<string, Uint8Array>;
   tops: Record<string, Map<string, number>>;
 }
 
-const emptyState = (): BucketState => ({ values: {}, sets: {}, tops: {} });
+export const emptyState = (): BucketState => ({ values: {}, sets: {}, tops: {} });
 
 /**
  * Exact counters for a set of facts, per scope: what the compactor Puts for a settled hour. The same
@@ -30,7 +30,7 @@ export function aggregateFacts(facts: Iterable<Fact>): Map<string, BucketState> 
       const s = state(scope);
       s.values[metric] = (s.values[metric] ?? 0) + amount;
     }
-    for (const { scope, sketch, code } of c.distinct) (state(scope).sets[sketch] ??= new Set()).add(code);
+    for (const { scope, sketch, code } of c.distinct) foldCode((state(scope).sets[sketch] ??= emptyRegisters()), code);
     for (const { scope, list, key, amount } of c.tops) {
       const top = (state(scope).tops[list] ??= new Map());
       top.set(key, (top.get(key) ?? 0) + amount);
@@ -39,41 +39,51 @@ export function aggregateFacts(facts: Iterable<Fact>): Map<string, BucketState> 
   return scopes;
 }
 
-/** A bucket state as a stored item: sketches reduced to one code per register, lists cut to N. */
+/** A bucket state as a stored item: sketches as one code per register, lists cut to N. */
 export function toItem(scope: string, granularity: Granularity, bucket: number, state: BucketState, expiresAt?: number): CounterItem & { expiresAt?: number } {
   const item: CounterItem & { expiresAt?: number } = { scope, granularity, bucket, values: state.values };
-  const sets = Object.entries(state.sets).filter(([, codes]) => codes.size);
-  if (sets.length) item.sets = Object.fromEntries(sets.map(([name, codes]) => [name, reduceCodes(codes)]));
+  const sets = Object.entries(state.sets).map(([name, registers]) => [name, codesOfRegisters(registers)] as const).filter(([, codes]) => codes.length);
+  if (sets.length) item.sets = Object.fromEntries(sets);
   const tops = Object.entries(state.tops).filter(([, entries]) => entries.size);
-  if (tops.length) item.texts = Object.fromEntries(tops.map(([name, entries]) => [name, JSON.stringify(mergeTop([[...entries]], TOP_N))]));
+  if (tops.length) item.texts = Object.fromEntries(tops.map(([name, entries]) => [name, JSON.stringify(firstEntries(entries, TOP_N))]));
   if (expiresAt !== undefined) item.expiresAt = expiresAt;
   return item;
 }
 
-/** Merges stored items (any granularity) into one state: sums, sketch unions, top-N merges. */
-export function mergeItems(items: Iterable<CounterItem>, into: BucketState = emptyState()): BucketState {
-  for (const item of items) {
-    for (const [metric, value] of Object.entries(item.values)) {
-      const list = TOP_LIST_BY_PREFIX[metric.slice(0, 3)];
-      if (list) {
-        const top = (into.tops[list] ??= new Map());
-        const key = metric.slice(3);
-        top.set(key, (top.get(key) ?? 0) + value);
-      } else into.values[metric] = (into.values[metric] ?? 0) + value;
-    }
-    for (const [name, codes] of Object.entries(item.sets ?? {})) {
-      const set = (into.sets[name] ??= new Set());
-      for (const code of codes) set.add(code);
-    }
-    for (const [name, text] of Object.entries(item.texts ?? {})) {
-      const top = (into.tops[name] ??= new Map());
-      for (const [key, amount] of parseTop(text)) top.set(key, (top.get(key) ?? 0) + amount);
+/**
+ * Merges stored items (any granularity) into one state: sums, sketch merges (byte-wise max into one
+ * register array per sketch), top-N merges. It allocates per metric, sketch and list of the answer,
+ * not per item. `countsOnly` merges the counts and leaves sketches and lists out (timeline points).
+ */
+export function mergeItems(items: Iterable<CounterItem>, into: BucketState = emptyState(), options: { countsOnly?: boolean } = {}): BucketState {
+  for (const item of items) mergeItem(into, item, options.countsOnly ?? false);
+  return into;
+}
+
+/** Merges one stored item into a state (mergeItems). */
+export function mergeItem(into: BucketState, item: CounterItem, countsOnly = false): void {
+  const { values } = item;
+  for (const metric in values) {
+    const value = values[metric]!;
+    // A sparse hour's minute item carries its top-list entries as numbers (topn.ts).
+    const list = topListOfMetric(metric);
+    if (list === undefined) into.values[metric] = (into.values[metric] ?? 0) + value;
+    else if (!countsOnly) {
+      const top = (into.tops[list] ??= new Map());
+      const key = metric.slice(3);
+      top.set(key, (top.get(key) ?? 0) + value);
     }
   }
-  return into;
+  if (countsOnly) return;
+  const { sets, texts } = item;
+  for (const name in sets) foldSketch((into.sets[name] ??= emptyRegisters()), sets[name]!);
+  for (const name in texts) {
+    const top = (into.tops[name] ??= new Map());
+    for (const [key, amount] of parseTop(texts[name])) top.set(key, (top.get(key) ?? 0) + amount);
+  }
 }
 
 export function topOf(state: BucketState, list: string, n = TOP_N): TopList {
   const entries = state.tops[list];
-  return entries ? mergeTop([[...entries]], n) : [];
+  return entries ? firstEntries(entries, n) : [];
 }

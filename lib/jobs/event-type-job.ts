@@ -1,4 +1,4 @@
-import { hllEstimate } from '../counters/hll.js';
+import { emptyRegisters, foldCode, foldSketch, hllEstimate } from '../counters/hll.js';
 import { hllCodeSql } from '../counters/settle-sql.js';
 import { NONE_VALUE } from '../app/dimension-values.js';
 import type { EventTypeAggregation, EventTypeMetricGroup } from '../query/app-metrics.js';
@@ -78,9 +78,7 @@ export class EventTypeJobMerge {
     for (const [day, group, a, b] of data.cells) {
       const days = this.groups.get(group) ?? this.groups.set(group, new Map()).get(group)!;
       if (this.request.agg === 'unique') {
-        const registers = (days.get(day) as Uint8Array | undefined) ?? (days.set(day, new Uint8Array(1024)).get(day) as Uint8Array);
-        const register = Math.floor(a / 64);
-        registers[register] = Math.max(registers[register]!, a % 64);
+        foldCode((days.get(day) as Uint8Array | undefined) ?? (days.set(day, emptyRegisters()).get(day) as Uint8Array), a);
         continue;
       }
       const cell = (days.get(day) as [number, number] | undefined) ?? (days.set(day, [0, 0]).get(day) as [number, number]);
@@ -93,12 +91,11 @@ export class EventTypeJobMerge {
     const { request } = this;
     const days: number[] = [];
     for (let ts = Math.floor(request.window.startTs / DAY) * DAY; ts < request.window.endTs; ts += DAY) days.push(ts);
-    const codesOf = (registers: Uint8Array) => [...registers].flatMap((rank, register) => (rank ? [register * 64 + rank] : []));
     const valueOf = (cells: ([number, number] | Uint8Array)[]): number | null => {
       if (request.agg === 'unique') {
-        const union = new Uint8Array(1024);
-        for (const registers of cells as Uint8Array[]) for (let r = 0; r < 1024; r++) union[r] = Math.max(union[r]!, registers[r]!);
-        return hllEstimate(codesOf(union));
+        const union = emptyRegisters();
+        for (const registers of cells as Uint8Array[]) foldSketch(union, registers);
+        return hllEstimate(union);
       }
       const [a, b] = (cells as [number, number][]).reduce(([x, y], [p, q]) => [x + p, y + q], [0, 0]);
       if (request.agg === 'count') return a;

@@ -1,6 +1,6 @@
 import { USER_METRICS, type UserMetric } from '../counters/contributions.js';
 import type { BucketState } from '../counters/aggregate.js';
-import { hllEstimate, reduceCodes } from '../counters/hll.js';
+import { emptyRegisters, foldSketch, hllEstimate } from '../counters/hll.js';
 import type { Meta } from '../query/window-read.js';
 import { heatmapOf } from '../query/drilldown.js';
 import { timelineTotals, toTotals } from '../query/summary.js';
@@ -104,9 +104,9 @@ export class JobMerge {
   private readonly cells = Array.from({ length: 24 * 7 }, () => 0);
   private readonly tops = new Map<TopListQuery, { amounts: Map<string, number>; complete: boolean }>();
   /** per distinct count: the merged sketch, and every pubkey while all are known (null past that) */
-  private readonly distinct: Record<DistinctPubkeys, { codes: Set<number>; ids: Set<string> | null }> = {
-    engagers: { codes: new Set(), ids: new Set() },
-    zappers: { codes: new Set(), ids: new Set() },
+  private readonly distinct: Record<DistinctPubkeys, { registers: Uint8Array; ids: Set<string> | null }> = {
+    engagers: { registers: emptyRegisters(), ids: new Set() },
+    zappers: { registers: emptyRegisters(), ids: new Set() },
   };
 
   constructor(private readonly request: UserJobRequest) {
@@ -128,7 +128,7 @@ export class JobMerge {
         for (const sketch of DISTINCT_SKETCHES) {
           const distinct = this.distinct[sketch];
           const chunk = data.sketches[sketch];
-          for (const code of chunk.codes) distinct.codes.add(code);
+          foldSketch(distinct.registers, chunk.codes);
           if (distinct.ids && chunk.ids) for (const id of chunk.ids) distinct.ids.add(id);
           // an incomplete chunk, or more pubkeys than it is worth holding: the sketch answers
           if (!chunk.ids || (distinct.ids?.size ?? 0) > ENGAGERS_EXACT_MAX) distinct.ids = null;
@@ -185,9 +185,9 @@ export class JobMerge {
     for (const point of this.days.values()) for (const metric of USER_METRICS) totalsValues[metric] += point[metric];
     const timeline = [...this.days].map(([ts, values]) => ({ ts, ...timelineTotals(toTotals(stateOf(values))) }));
     const count = (name: DistinctPubkeys, field: string) => {
-      const { codes, ids } = this.distinct[name];
+      const { registers, ids } = this.distinct[name];
       if (!ids) approximate.push(field);
-      return ids ? ids.size : hllEstimate(reduceCodes(codes));
+      return ids ? ids.size : hllEstimate(registers);
     };
     const uniqueEngagers = count('engagers', 'uniqueEngagers');
     const uniqueZappers = count('zappers', 'uniqueZappers');

@@ -1,6 +1,6 @@
 import type { CounterItem } from '../ports.js';
 import { userScope, type UserMetric } from '../counters/contributions.js';
-import { mergeItems, topOf, type BucketState } from '../counters/aggregate.js';
+import { emptyState, mergeItem, mergeItems, topOf, type BucketState } from '../counters/aggregate.js';
 import { hllEstimate } from '../counters/hll.js';
 import { timelineStep, type QueryWindow } from './window.js';
 import { readWindow, type Meta, type QueryDeps } from './window-read.js';
@@ -68,12 +68,15 @@ export function toTotals(state: BucketState): UserTotals {
 
 /** Dense timeline points at `step`, summing every item (minute, hour or day) into its point. */
 export function timelineOf(items: CounterItem[], window: QueryWindow, step: number, options: { countsOnly?: boolean } = {}): { ts: number; state: BucketState }[] {
-  const points = new Map<number, CounterItem[]>();
-  for (let ts = Math.floor(window.startTs / step) * step; ts < window.endTs; ts += step) points.set(ts, []);
-  for (const item of items) points.get(Math.floor(item.bucket / step) * step)?.push(item);
-  // Timeline points of a summary need counts only: skipping sketches and lists halves the merge work.
-  const strip = (item: CounterItem): CounterItem => ({ scope: item.scope, granularity: item.granularity, bucket: item.bucket, values: item.values });
-  return [...points].map(([ts, bucketItems]) => ({ ts, state: mergeItems(options.countsOnly ? bucketItems.map(strip) : bucketItems) }));
+  const points = new Map<number, BucketState>();
+  for (let ts = Math.floor(window.startTs / step) * step; ts < window.endTs; ts += step) points.set(ts, emptyState());
+  // Each item is merged straight into its point. Timeline points of a summary need counts only:
+  // skipping sketches and lists halves the merge work.
+  for (const item of items) {
+    const point = points.get(Math.floor(item.bucket / step) * step);
+    if (point) mergeItem(point, item, options.countsOnly);
+  }
+  return [...points].map(([ts, state]) => ({ ts, state }));
 }
 
 export function drilldownsOf(state: BucketState, n: number): SummaryDrilldowns {

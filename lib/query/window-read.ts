@@ -37,9 +37,95 @@ export interface WindowRead {
   meta: Meta;
 }
 
+/** What a read plans against, read together: the watermark and the ingest heartbeat (state.ts). */
+export interface CounterState {
+  /** counters are settled through this time (unix seconds; 0 before the first settle) */
+  watermark: number;
+  /** the last time ingest counted anything (ms), or null */
+  ingestAt: number | null;
+}
+
+/**
+ * How long a state read may still answer planFor: the sync-or-job decision a request makes before
+ * its read (lib/api/read-policy.ts), which would otherwise cost a round trip of its own. Safe at 1 s:
+ * the watermark only moves forward, and that decision depends on it only through the retention of
+ * the minute items after it, which a second does not change. The answer itself never plans on a
+ * cached watermark: readWindow reads the state afresh, concurrently with its Queries.
+ */
+export const STATE_CACHE_MS = 1_000;
+
+/**
+ * The counters' state per store, for this container: one read in flight at a time (callers that ask
+ * meanwhile share it), the last state read, and when that read started. A failed read is not kept:
+ * the next caller reads again, and sees the failure itself if it persists.
+ */
+export class CounterStateReads {
+  private readonly stores = new WeakMap<CounterStore, { inFlight?: Promise<CounterState>; last?: CounterState; lastStartedAt?: number }>();
+
+  constructor(
+    private readonly maxAgeMs = STATE_CACHE_MS,
+    /** a monotonic clock in ms: the cache ages in real time, whatever clock the queries answer for */
+    private readonly monotonicNow: () => number = () => performance.now(),
+  ) {}
+
+  /** A read that starts now, or the one in flight. */
+  fresh(counters: CounterStore): Promise<CounterState> {
+    const entry = this.entryOf(counters);
+    if (entry.inFlight) return entry.inFlight;
+    const startedAt = this.monotonicNow();
+    const read = Promise.all([readWatermark(counters), lastIngestAt(counters)]).then(([watermark, ingestAt]) => ({ watermark, ingestAt }));
+    entry.inFlight = read;
+    read.then(
+      (state) => {
+        if (entry.inFlight === read) entry.inFlight = undefined;
+        if (entry.lastStartedAt === undefined || startedAt >= entry.lastStartedAt) Object.assign(entry, { last: state, lastStartedAt: startedAt });
+      },
+      () => {
+        if (entry.inFlight === read) entry.inFlight = undefined;
+      },
+    );
+    return read;
+  }
+
+  /** The last state read if that read started within maxAgeMs, else a fresh read. */
+  recent(counters: CounterStore): Promise<CounterState> {
+    const entry = this.entryOf(counters);
+    if (entry.last && entry.lastStartedAt !== undefined && this.monotonicNow() - entry.lastStartedAt <= this.maxAgeMs) return Promise.resolve(entry.last);
+    return this.fresh(counters);
+  }
+
+  /** The last state read, however old: what a read plans on while it reads the state afresh. */
+  lastKnown(counters: CounterStore): CounterState | undefined {
+    return this.stores.get(counters)?.last;
+  }
+
+  private entryOf(counters: CounterStore) {
+    let entry = this.stores.get(counters);
+    if (!entry) this.stores.set(counters, (entry = {}));
+    return entry;
+  }
+}
+
+/**
+ * The plan on a watermark seen before, if there is one and it can plan the window; otherwise the
+ * window is planned once the state is in (and planWindow says why it cannot, if it cannot).
+ */
+function planAhead(watermark: number | undefined, planOn: (watermark: number) => WindowPlan): { watermark: number; plan: WindowPlan } | undefined {
+  if (watermark === undefined) return undefined;
+  try {
+    return { watermark, plan: planOn(watermark) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** This container's state reads, shared by every query. */
+export const counterStates = new CounterStateReads();
+
 /** The plan the counters would use for one scope's window: whether they can answer it at all. */
 export async function planFor(scope: string, window: QueryWindow, deps: QueryDeps, hourly = timelineStep(window) === 3600): Promise<WindowPlan> {
-  return planScopeWindow(scope, window, await readWatermark(deps.counters), deps.clock.now(), deps.retention, hourly);
+  const { watermark } = await counterStates.recent(deps.counters);
+  return planScopeWindow(scope, window, watermark, deps.clock.now(), deps.retention, hourly);
 }
 
 function planScopeWindow(scope: string, window: QueryWindow, watermark: number, nowMs: number, retention: Retention, hourly: boolean, minutesOnly = false): WindowPlan {
@@ -54,13 +140,29 @@ function planScopeWindow(scope: string, window: QueryWindow, watermark: number, 
   });
 }
 
-/** Plans the window against the watermark and reads one scope's items, with the freshness metadata. */
+/**
+ * Plans the window against the watermark and reads one scope's items, with the freshness metadata.
+ * The state is read afresh on every call, concurrently with the Queries, which are planned on the
+ * last watermark this container saw: one round trip, unless the watermark moved since (then the
+ * window is planned and read again). So the plan always matches the watermark the answer states.
+ */
 export async function readWindow(scope: string, window: QueryWindow, deps: QueryDeps, options: { hourly?: boolean; minutesOnly?: boolean } = {}): Promise<WindowRead> {
-  const [watermark, ingestAt] = await Promise.all([readWatermark(deps.counters), lastIngestAt(deps.counters)]);
+  const { counters } = deps;
   const nowMs = deps.clock.now();
   const hourly = options.hourly ?? timelineStep(window) === 3600;
-  const plan = planScopeWindow(scope, window, watermark, nowMs, deps.retention, hourly, options.minutesOnly);
-  const items = await readPlan(deps.counters, scope, plan);
+  const planOn = (watermark: number) => planScopeWindow(scope, window, watermark, nowMs, deps.retention, hourly, options.minutesOnly);
+  const state = counterStates.fresh(counters);
+  const ahead = planAhead(counterStates.lastKnown(counters)?.watermark, planOn);
+  const [{ watermark, ingestAt }, itemsAhead] = await Promise.all([state, ahead && readPlan(counters, scope, ahead.plan)]);
+  let plan: WindowPlan;
+  let items: CounterItem[];
+  if (ahead && itemsAhead && ahead.watermark === watermark) {
+    plan = ahead.plan;
+    items = itemsAhead;
+  } else {
+    plan = planOn(watermark);
+    items = await readPlan(counters, scope, plan);
+  }
   const live = plan.segments.some((s) => s.live);
   const newest = live ? ingestAt : watermark ? watermark * 1000 : null;
   return {

@@ -12,7 +12,7 @@ import {
 import { ENGAGER_ROW_MAX_TOKENS, STATE_GUARD_FIELDS, type CounterDelta, type CounterItem, type CounterStore, type EngagerRow, type EngagerWrite, type Granularity, type StateGuardField, type StateRecord } from '../../ports.js';
 import { engagerRowId, mergeEngagerWrites } from '../../counters/engager-lists.js';
 import { forEachLimited } from '../../util/concurrency.js';
-import { HLL_PRECISION } from '../../counters/hll.js';
+import { emptyRegisters, foldSketch, sketchCodes } from '../../counters/hll.js';
 
 /**
  * Counters in one DynamoDB table: pk = `<scope>#<granularity>` (S), sk = bucket start (N).
@@ -89,11 +89,12 @@ export class DynamoCounterStore implements CounterStore {
     const requests = items.map((item) => {
       const attrs: Record<string, AttributeValue> = { ...itemKey(item.scope, item.granularity, item.bucket) };
       for (const [metric, value] of Object.entries(item.values)) attrs[metric] = { N: String(value) };
-      for (const [name, members] of Object.entries(item.sets ?? {})) {
+      for (const [name, sketch] of Object.entries(item.sets ?? {})) {
+        const members = sketchCodes(sketch);
         if (!members.length) continue;
         // Hour and day items are only ever Put, so a large sketch can be a dense register array (1 KiB)
         // instead of a number set several times that size; minute items stay number sets for ADD.
-        attrs[name] = item.granularity !== 'm' && members.length > DENSE_SKETCH_FROM ? { B: denseRegisters(members) } : { NS: [...new Set(members)].map(String) };
+        attrs[name] = item.granularity !== 'm' && members.length > DENSE_SKETCH_FROM ? { B: foldSketch(emptyRegisters(), members) } : { NS: [...new Set(members)].map(String) };
       }
       for (const [name, text] of Object.entries(item.texts ?? {})) attrs[name] = { S: text };
       if (item.expiresAt !== undefined) attrs.ttl = { N: String(item.expiresAt) };
@@ -129,19 +130,16 @@ export class DynamoCounterStore implements CounterStore {
         }),
       );
       for (const raw of page.Items ?? []) {
-        const values: Record<string, number> = {};
-        const sets: Record<string, number[]> = {};
-        const texts: Record<string, string> = {};
-        for (const [name, attr] of Object.entries(raw)) {
+        const item: CounterItem = { scope, granularity, bucket: Number(raw.sk!.N), values: {} };
+        for (const name in raw) {
           if (RESERVED.has(name)) continue;
-          if (attr.N !== undefined) values[name] = Number(attr.N);
-          else if (attr.NS !== undefined) sets[name] = attr.NS.map(Number);
-          else if (attr.B !== undefined) sets[name] = codesOfRegisters(attr.B);
-          else if (attr.S !== undefined) texts[name] = attr.S;
+          const attr = raw[name]!;
+          if (attr.N !== undefined) item.values[name] = Number(attr.N);
+          else if (attr.NS !== undefined) (item.sets ??= {})[name] = attr.NS.map(Number);
+          // A dense sketch is handed over as stored: reads merge register arrays (hll.ts foldSketch).
+          else if (attr.B !== undefined) (item.sets ??= {})[name] = attr.B;
+          else if (attr.S !== undefined) (item.texts ??= {})[name] = attr.S;
         }
-        const item: CounterItem = { scope, granularity, bucket: Number(raw.sk!.N), values };
-        if (Object.keys(sets).length) item.sets = sets;
-        if (Object.keys(texts).length) item.texts = texts;
         items.push(item);
       }
       startKey = page.LastEvaluatedKey;
@@ -276,24 +274,6 @@ const isConditionalFailure = (error: unknown) => error instanceof ConditionalChe
 
 /** Above this many codes a settled sketch is stored dense (a code costs ~4 bytes in a number set). */
 export const DENSE_SKETCH_FROM = 256;
-
-/** HLL codes (`register << 6 | rank`) → one rank byte per register. */
-function denseRegisters(codes: number[]): Uint8Array {
-  const registers = new Uint8Array(1 << HLL_PRECISION);
-  for (const code of codes) {
-    const register = code >>> 6;
-    registers[register] = Math.max(registers[register]!, code & 63);
-  }
-  return registers;
-}
-
-function codesOfRegisters(registers: Uint8Array): number[] {
-  const codes: number[] = [];
-  registers.forEach((rank, register) => {
-    if (rank) codes.push((register << 6) | rank);
-  });
-  return codes;
-}
 
 /** The partition key of a counter item; the CDK's IAM leading-key patterns are built from it too. */
 export const counterPartitionKey = (scope: string, granularity: string) => `${scope}#${granularity}`;

@@ -1,8 +1,20 @@
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+
+/**
+ * The DynamoDB client every counter store uses. Without the SDK's logger middleware: with the default
+ * no-op logger it still copies every input and output through the schema's sensitive-data filter
+ * before handing them to a logger that drops them, a walk over every item of every Query. Nothing
+ * here logs SDK calls; failures still reach the caller as errors.
+ */
+export function dynamoClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
+  const client = new DynamoDBClient(config);
+  client.middlewareStack.remove('loggerMiddleware');
+  return client;
+}
 
 /** A client for a DynamoDB-compatible endpoint that needs no real credentials (dynalite). */
 export function localDynamoClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
+  return dynamoClient({ endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
 }
 
 /** Whether the table exists; any other failure (the store does not open) is thrown. */

@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { AthenaClient } from '@aws-sdk/client-athena';
@@ -7,6 +6,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { secretString } from './secrets.js';
 import { cachedApiKeys } from '../../app/api-keys.js';
 import { DynamoCounterStore } from './dynamodb-counter-store.js';
+import { dynamoClient } from './dynamodb-table.js';
 import { S3ObjectStore } from './s3-object-store.js';
 import { SqsQueueSender } from './sqs-queue-sender.js';
 import { CounterStoreCheckpoints } from '../../listener/checkpoints.js';
@@ -21,7 +21,7 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 
 /** The AWS side of every port, configured from the function's environment. */
 export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
-  const counters = () => new DynamoCounterStore(new DynamoDBClient({}), required(env, 'COUNTERS_TABLE'));
+  const counters = () => new DynamoCounterStore(dynamoClient(), required(env, 'COUNTERS_TABLE'));
   const sqs = (urlVariable: string) => () => new SqsQueueSender(new SQSClient({}), required(env, urlVariable));
   return {
     counters,
