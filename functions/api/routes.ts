@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { jobResultKey, readJob } from '../../lib/jobs/jobs.js';
-import { appEventsRequestSchema } from '../../lib/app/events.js';
-import { MAX_DIMENSIONS, MAX_MEASURES, listSchemas, projectSettings, putProjectSettings, registerSchema, schemaVersion, screenAppEvents, schemaValidatorsFor, SchemaRegistrationError } from '../../lib/app/schemas.js';
+import { APP_EVENT_NAME, APP_EVENT_NAME_RULE, appEventsRequestSchema } from '../../lib/app/events.js';
+import { FIELD_NAME_SOURCE, MAX_DIMENSIONS, MAX_MEASURES, listSchemas, projectSettings, putProjectSettings, registerSchema, schemaVersion, screenAppEvents, schemaValidatorsFor, SchemaRegistrationError } from '../../lib/app/schemas.js';
 import { decodePathSegment } from '../../lib/api/request.js';
 import { MAX_DIMENSION_VALUES } from '../../lib/app/dimension-values.js';
 import { saveAppEventTypeQuery } from '../../lib/jobs/saved-queries.js';
@@ -179,7 +179,7 @@ const searchQuery = feedQuery
   .extend({ tag: z.string().trim().toLowerCase().min(1).max(64).optional(), q: z.string().trim().min(2, 'q must be at least 2 characters').max(100).optional() })
   .refine((x) => x.tag !== undefined || x.q !== undefined, 'give tag, q or both');
 /** An app event type, named as app events name it. */
-const eventTypeParam = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'eventType must be lower-case letters, digits, _ . - (1-64 characters, starting with a letter)');
+const eventTypeParam = z.string().regex(APP_EVENT_NAME, `eventType must be ${APP_EVENT_NAME_RULE}`);
 const schemaBody = z.strictObject({
   schema: z.record(z.string(), z.unknown()).describe('a JSON Schema (draft 2020-12) for the events\' properties: no pattern, patternProperties, format or remote $ref'),
   dimensions: z.array(z.string().min(1).max(32)).max(MAX_DIMENSIONS).optional().describe(`properties metrics may group by (string, integer or boolean, at most ${MAX_DIMENSIONS}); the first ${MAX_DIMENSION_VALUES} values seen of each are its groups, later ones count as (other)`),
@@ -195,7 +195,7 @@ const appMetricQuery = windowWithAliases('startTime', 'endTime', true, {
   property: z.string().max(32).optional().describe('event types only: the measure sum and avg aggregate (a numeric property declared at registration)'),
   groupBy: z
     .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,31}(,[A-Za-z_][A-Za-z0-9_]{0,31})?$/, 'groupBy is one dimension or two, comma-separated')
+    .regex(new RegExp(`^${FIELD_NAME_SOURCE}(,${FIELD_NAME_SOURCE})?$`), 'groupBy is one dimension or two, comma-separated')
     .optional()
     .describe('event types only: one or two of the dimensions declared at registration, comma-separated'),
   granularity: z

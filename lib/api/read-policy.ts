@@ -4,7 +4,7 @@ import { planFor } from '../query/window-read.js';
 import { MAX_SYNC_WINDOW_SECONDS, timelineStep } from '../query/window.js';
 import { BULK_STATS_CONCURRENCY, DeletedError } from '../query/event-stats.js';
 import { userScope } from '../counters/contributions.js';
-import { dimensionPairScope, eventTypeScope } from '../counters/event-type-counters.js';
+import { eventTypeMetricScope } from '../counters/event-type-counters.js';
 import { forEachMapped } from '../util/concurrency.js';
 import { isStoreUnavailable } from '../store-faults.js';
 import { ttlForWindow } from './cache.js';
@@ -23,9 +23,7 @@ export const MAX_JOB_WINDOW_SECONDS = 3660 * 86400;
 
 /** The counter scope whose items would answer a job's request instead. */
 function scopeOfRequest(request: JobRequest): string {
-  if (request.kind !== 'event_type') return userScope(request.pubkey);
-  const [a, b] = request.groupBy;
-  return b ? dimensionPairScope(request.project, request.eventType, a!, b) : eventTypeScope(request.project, request.eventType);
+  return request.kind === 'event_type' ? eventTypeMetricScope(request.project, request.eventType, request.groupBy) : userScope(request.pubkey);
 }
 
 /**

@@ -23,7 +23,8 @@ export const MAX_API_KEY_CHARS = 256;
 /** Entries one key list may hold: resolution compares against each, in constant time per entry. */
 export const MAX_API_KEYS = 1000;
 const MIN_RAW_KEY_CHARS = 8;
-const PROJECT = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A project's name: part of counter scopes, state keys and saved query names. */
+export const PROJECT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const HASHED_ENTRY = /^sha256:([0-9a-f]{64})(?::(.*))?$/;
 
 export function hashApiKey(key: string): string {
@@ -50,7 +51,7 @@ export function parseApiKeys(spec: string): StoredKey[] {
           }
           return [hashApiKey(key), name];
         })();
-    if (!PROJECT.test(project)) throw new Error(`app API keys: entry ${index + 1} has a project name that is not 1–64 of A-Z a-z 0-9 _ . -`);
+    if (!PROJECT_NAME.test(project)) throw new Error(`app API keys: entry ${index + 1} has a project name that is not 1–64 of A-Z a-z 0-9 _ . -`);
     return { hash: Buffer.from(hashHex, 'hex'), project };
   });
 }

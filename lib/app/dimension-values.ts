@@ -26,7 +26,7 @@ export const dimensionValuesNamespace = (project: string, eventType: string, dim
  * told apart from the reserved groups or the separators of counter names (`|`, `=`), or is too long,
  * is OTHER_VALUE without taking a slot.
  */
-function admissible(raw: unknown): string | null {
+function admissible(raw: unknown): string {
   if (raw === undefined || raw === null) return NONE_VALUE;
   const text = typeof raw === 'string' ? raw : typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : null;
   if (text === null || text === '' || text.length > MAX_DIMENSION_VALUE_CHARS || /[|=\p{Cc}]/u.test(text) || text === OTHER_VALUE || text === NONE_VALUE) return OTHER_VALUE;
@@ -54,20 +54,20 @@ export class DimensionValues {
    */
   async resolve(project: string, eventType: string, dimension: string, raw: unknown): Promise<string> {
     const value = admissible(raw);
-    if (value === NONE_VALUE || value === OTHER_VALUE) return value!;
+    if (value === NONE_VALUE || value === OTHER_VALUE) return value;
     const namespace = dimensionValuesNamespace(project, eventType, dimension);
     let slots = this.slots.get(namespace);
-    if (slots?.values.has(value!)) return value!;
+    if (slots?.values.has(value)) return value;
     const fresh = slots && this.clock.now() - slots.readAt <= SLOTS_CACHE_MS;
     if (slots && slots.values.size >= MAX_DIMENSION_VALUES) return OTHER_VALUE;
     if (!slots || !fresh) slots = await this.read(namespace);
     // Each lost race means another value took the slot: at most MAX_DIMENSION_VALUES rounds.
     for (;;) {
-      if (slots.values.has(value!)) return value!;
+      if (slots.values.has(value)) return value;
       if (slots.values.size >= MAX_DIMENSION_VALUES) return OTHER_VALUE;
       if (await this.counters.putStateIfAbsent(namespace, slots.values.size + 1, { value })) {
-        slots.values.add(value!);
-        return value!;
+        slots.values.add(value);
+        return value;
       }
       slots = await this.read(namespace);
     }

@@ -8,6 +8,9 @@ import type { AppEventGroups } from './dimension-values.js';
  * facts with source `app` and type `app:<name>`; user ids are hashed, never stored as given.
  */
 export const MAX_APP_EVENTS_PER_REQUEST = 100;
+/** An app event's name, which is its type (`app:<name>`) and a registered schema's event type. */
+export const APP_EVENT_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
+export const APP_EVENT_NAME_RULE = 'lower-case letters, digits, _ . - (1-64 characters, starting with a letter)';
 const MAX_PROPERTIES_BYTES = 4096;
 
 export const appEventSchema = z.object({
@@ -15,7 +18,7 @@ export const appEventSchema = z.object({
   id: z.string().min(1).max(128).optional(),
   name: z
     .string()
-    .regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'name must be lower-case letters, digits, _ . - (1-64 characters, starting with a letter)'),
+    .regex(APP_EVENT_NAME, `name must be ${APP_EVENT_NAME_RULE}`),
   /** the app's user id or an anonymous id; hashed before storage */
   userId: z.string().min(1).max(256),
   /** unix seconds or milliseconds; defaults to the time of ingestion */

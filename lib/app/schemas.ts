@@ -28,8 +28,9 @@ export const MAX_DIMENSIONS = 3;
 export const MAX_MEASURES = 3;
 /** A measure's value is summed in thousandths: at most this in magnitude, so sums stay exact in a double. */
 export const MAX_MEASURE_MAGNITUDE = 1e9;
-/** Dimension and measure names: they are part of counter attribute names and of SQL. */
-const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,31}$/;
+/** Dimension and measure names: they are part of counter attribute names, of JSON paths and of SQL. */
+export const FIELD_NAME_SOURCE = '[A-Za-z_][A-Za-z0-9_]{0,31}';
+export const FIELD_NAME = new RegExp(`^${FIELD_NAME_SOURCE}$`);
 /** Event types whose name is a built-in metric of GET /v1/metrics/{metric}. */
 export const RESERVED_EVENT_TYPES = new Set(['events', 'daily_active_users']);
 /** How long a container trusts what it read of the registry: a new version is enforced within this. */

@@ -13,6 +13,9 @@ import type { Fact } from '../facts/schema.js';
  */
 export const eventTypeScope = (project: string, eventType: string) => `p:${project}:${eventType}`;
 export const dimensionPairScope = (project: string, eventType: string, a: string, b: string) => `p:${project}:${eventType}:${[a, b].sort().join(',')}`;
+/** The scope a metric grouped by `groupBy` (none, one or two dimensions) reads. */
+export const eventTypeMetricScope = (project: string, eventType: string, groupBy: readonly string[]) =>
+  groupBy.length === 2 ? dimensionPairScope(project, eventType, groupBy[0]!, groupBy[1]!) : eventTypeScope(project, eventType);
 export const EVENTS_METRIC = 'n';
 export const sumMetric = (measure: string) => `s.${measure}`;
 export const carriedMetric = (measure: string) => `c.${measure}`;

@@ -128,14 +128,15 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
     // The groups of a registered type's events (their dimensions' admitted values) are resolved here
     // too, before anything of the message is kept: a store that cannot answer fails the message.
     let screened: Awaited<ReturnType<typeof screenAppEvents>> | null = null;
-    const groupsOf = new Map<object, AppEventGroups>();
+    /** by the index of the accepted event: undefined for a type with no schema */
+    const groups: (AppEventGroups | undefined)[] = [];
     if (source === 'app' && project) {
       try {
         screened = await screenAppEvents(events, project, schemaValidatorsFor(deps.counters, deps.clock));
         const values = dimensionValuesFor(deps.counters, deps.clock);
         for (const [i, event] of screened.accepted.entries()) {
           const version = screened.versions[i];
-          if (version) groupsOf.set(event, await appEventGroups(values, project, event, version));
+          groups.push(version ? await appEventGroups(values, project, event, version) : undefined);
         }
       } catch (error) {
         logError(deps, 'the schema registry or the admitted dimension values could not be read; the message will be redelivered', error, { messageId: record.messageId });
@@ -158,8 +159,7 @@ export async function ingestBatch(records: QueueRecord[], deps: IngestDeps): Pro
       if (!screened) countReject(own, 'invalid_shape', events.length);
       for (const { reason } of screened?.rejected ?? []) countReject(own, reason);
       for (const [i, event] of (screened?.accepted ?? []).entries()) {
-        const version = screened!.versions[i];
-        const fact = appFact(event, project!, nowMs, version ? groupsOf.get(event) : undefined);
+        const fact = appFact(event, project!, nowMs, groups[i]);
         if (!createdAtInRange(fact.created_at, nowSeconds)) countReject(own, 'created_at_out_of_range');
         else keep(fact);
       }

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { SqlDialect } from './metrics-sql.js';
+import { PROJECT_NAME } from '../app/api-keys.js';
+import { APP_EVENT_NAME } from '../app/events.js';
+import { FIELD_NAME } from '../app/schemas.js';
 import type { SavedQueryStore } from '../ports.js';
 
 /**
@@ -122,15 +125,13 @@ export interface AppEventTypeVersion {
   measures: readonly string[];
 }
 
-const PROJECT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-const EVENT_TYPE_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
 /**
- * The property names a column is made of. Such a name is a JSON path step (`$.name`) and, quoted, an
- * identifier in Trino and DuckDB alike with nothing to escape; the two engines escape quoted path steps
- * differently, so any other name (a quote, a bracket, a space) gets no column rather than a path one
- * engine might read as more than a name.
+ * The property names a column is made of: the registry's dimension and measure names (FIELD_NAME).
+ * Such a name is a JSON path step (`$.name`) and, quoted, an identifier in Trino and DuckDB alike with
+ * nothing to escape; the two engines escape quoted path steps differently, so any other name (a quote,
+ * a bracket, a space) gets no column rather than a path one engine might read as more than a name.
  */
-const COLUMN_PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+const COLUMN_PROPERTY_NAME = FIELD_NAME;
 /** Athena's limit on a named query's name. */
 export const MAX_SAVED_QUERY_NAME_CHARS = 128;
 /** Days of partitions a registered event type's saved query reads: as many as the stack's own (infra/lib/analytics.ts, SAVED_QUERY_DAYS). */
@@ -141,7 +142,7 @@ const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 function checkVersion(v: AppEventTypeVersion): void {
   if (!PROJECT_NAME.test(v.project)) throw new Error(`not a project name: ${JSON.stringify(v.project.slice(0, 80))}`);
-  if (!EVENT_TYPE_NAME.test(v.eventType)) throw new Error(`not an app event type: ${JSON.stringify(v.eventType.slice(0, 80))}`);
+  if (!APP_EVENT_NAME.test(v.eventType)) throw new Error(`not an app event type: ${JSON.stringify(v.eventType.slice(0, 80))}`);
   if (!Number.isSafeInteger(v.version) || v.version < 1) throw new Error(`not a schema version: ${v.version}`);
 }
 

@@ -1,12 +1,11 @@
 import { projectScope } from '../counters/contributions.js';
 import { mergeItems, type BucketState } from '../counters/aggregate.js';
-import { carriedMetric, dimensionPairScope, eventTypeScope, EVENTS_METRIC, sumMetric } from '../counters/event-type-counters.js';
+import { carriedMetric, eventTypeMetricScope, EVENTS_METRIC, sumMetric } from '../counters/event-type-counters.js';
 import { NONE_VALUE } from '../app/dimension-values.js';
 import { schemaValidatorsFor } from '../app/schemas.js';
 import { MAX_EVENT_TYPE_JOB_DAYS, MAX_UNIQUE_JOB_DIMENSIONS } from '../jobs/event-type-job.js';
-import type { CounterItem } from '../ports.js';
 import { hllEstimate } from '../counters/hll.js';
-import type { QueryWindow } from './window.js';
+import { MAX_SYNC_WINDOW_SECONDS, type QueryWindow } from './window.js';
 import { timelineOf } from './summary.js';
 import { readWindow, type Meta, type QueryDeps } from './window-read.js';
 
@@ -36,7 +35,7 @@ export type EventTypeAggregation = (typeof EVENT_TYPE_AGGREGATIONS)[number];
 export const METRIC_GRANULARITIES = { minute: 60, hour: 3600, day: 86400 } as const;
 export type MetricGranularity = keyof typeof METRIC_GRANULARITIES;
 /** The longest window of each granularity: at most 360, 336 or 90 points, so the items read are bounded too. */
-export const MAX_METRIC_WINDOW_SECONDS: Record<MetricGranularity, number> = { minute: 6 * 3600, hour: 14 * 86400, day: 90 * 86400 };
+export const MAX_METRIC_WINDOW_SECONDS: Record<MetricGranularity, number> = { minute: 6 * 3600, hour: 14 * 86400, day: MAX_SYNC_WINDOW_SECONDS };
 
 export interface EventTypeMetricRequest {
   eventType: string;
@@ -117,10 +116,10 @@ export async function eventTypeMetric(
   const { eventType, agg, groupBy, granularity } = request;
   const property = request.property ?? null;
   const step = METRIC_GRANULARITIES[granularity];
-  const scope = groupBy.length === 2 ? dimensionPairScope(project, eventType, groupBy[0]!, groupBy[1]!) : eventTypeScope(project, eventType);
+  const scope = eventTypeMetricScope(project, eventType, groupBy);
   const read = await readWindow(scope, window, deps, { hourly: step <= 3600, minutesOnly: step === 60 });
   const countsOnly = agg !== 'unique';
-  const total = mergeItems(countsOnly ? read.items.map(countsOf) : read.items);
+  const total = mergeItems(read.items, undefined, { countsOnly });
   const points = timelineOf(read.items, window, step, { countsOnly });
 
   // The groups are the suffixes of the window's event counts: at most (values + 2) per dimension, squared for two.
@@ -151,4 +150,3 @@ export async function eventTypeMetric(
   return { data: { project, eventType, agg, property, granularity, groupBy, groups }, meta: read.meta };
 }
 
-const countsOf = (item: CounterItem): CounterItem => ({ scope: item.scope, granularity: item.granularity, bucket: item.bucket, values: item.values });
