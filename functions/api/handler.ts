@@ -7,8 +7,8 @@ import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { systemClock } from '../../lib/ports.js';
 import { route, routeLabel, type ApiDeps, type RouteDeps } from './routes.js';
 import { METRIC } from '../../lib/metrics/names.js';
-import { EmfMetrics } from '../../lib/metrics/emf.js';
-import { createLogger } from '../../lib/log.js';
+import { EmfMetrics, powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
+import { createLogger, setLogBackend } from '../../lib/log.js';
 import { retentionOf } from '../../lib/counters/retention.js';
 import { parseEnv } from '../env.js';
 import { apiEnvSchema, savedQueryAthena } from './env.js';
@@ -59,7 +59,7 @@ export function createApiHandler(deps: ApiDeps & { afterRequest?: (correlationId
       return withCorrelation(withValidator(await route({ method, path, query, client, appKey, headers, body }, routeDeps), method, headers['if-none-match']));
     } catch (error) {
       if (error instanceof HttpError) return withCorrelation(errorResponse(error));
-      createLogger({ component: 'api', correlationId })('error', 'api request failed', { path: path.slice(0, 200), error: String(error) });
+      createLogger({ component: 'api', correlationId })('error', 'api request failed', { path: path.slice(0, 200), error });
       const failure = isStoreUnavailable(error)
         ? new HttpError('unavailable', `a store did not answer; retry (correlation id ${correlationId})`)
         : new HttpError('internal', `internal error (correlation id ${correlationId})`);
@@ -75,6 +75,7 @@ export const handler = (event: APIGatewayProxyEventV2, context: Parameters<Retur
     const env = parseEnv(apiEnvSchema);
     const ports = awsPorts();
     const athena = savedQueryAthena(env);
+    setLogBackend(powertoolsLoggers());
     const metrics = new EmfMetrics();
     // One EMF line per request would cost more in CloudWatch Logs than the metrics are worth at tens of
     // thousands of reads per second: aggregate per container and flush at most once a minute.

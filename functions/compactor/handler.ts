@@ -7,7 +7,8 @@ import { compactorEnvSchema } from './env.js';
 import { systemClock, type MetricsSink, type QueueSender } from '../../lib/ports.js';
 import { queuedShardRunner } from '../../lib/counters/settle-shards.js';
 import { METRIC } from '../../lib/metrics/names.js';
-import { EmfMetrics } from '../../lib/metrics/emf.js';
+import { EmfMetrics, powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
+import { createLogger, recordLogger, setLogBackend } from '../../lib/log.js';
 
 /** Time kept free at the end of an invocation for the hours and days already started (a settle's queries and Puts). */
 export const COMPACTOR_FINISH_MARGIN_MS = 4 * 60_000;
@@ -49,7 +50,7 @@ export function createCompactorHandler(
       watermark: run.watermark,
       durationMs,
     };
-    (deps.log ?? ((r) => console.log(JSON.stringify(r))))({ level: run.failedHours.length ? 'error' : 'info', component: 'compactor', msg: 'compaction', ...summary });
+    (deps.log ?? recordLogger(createLogger({ component: 'compactor' })))({ level: run.failedHours.length ? 'error' : 'info', component: 'compactor', msg: 'compaction', ...summary });
     deps.afterRun?.();
     return summary;
   });
@@ -61,6 +62,7 @@ export const handler = (event: unknown, context: Parameters<ReturnType<typeof cr
   awsHandler ??= (() => {
     const env = parseEnv(compactorEnvSchema);
     const ports = awsPorts();
+    setLogBackend(powertoolsLoggers());
     const metrics = new EmfMetrics();
     return createCompactorHandler({
       resettle: { hourAfterSeconds: env.RESETTLE_HOUR_AFTER_SECONDS, dayAfterSeconds: env.RESETTLE_DAY_AFTER_SECONDS },
@@ -72,6 +74,7 @@ export const handler = (event: unknown, context: Parameters<ReturnType<typeof cr
       retention: retentionOf(env),
       archive: env.FACTS_ARCHIVE_AFTER_DAYS,
       metrics,
+      logIssue: createLogger({ component: 'compactor' }),
       shardQueue: ports.settleQueue(),
       afterRun: () => metrics.flush(),
     });

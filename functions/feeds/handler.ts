@@ -7,6 +7,8 @@ import { systemClock } from '../../lib/ports.js';
 import { precomputeFeeds, readOnce } from '../../lib/query/feeds.js';
 import { precomputeRankings } from '../../lib/query/rankings.js';
 import type { QueryDeps } from '../../lib/query/window-read.js';
+import { powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
+import { createLogger, recordLogger, setLogBackend } from '../../lib/log.js';
 
 /** Scheduled (EventBridge, every minute): recomputes the stored video feeds (GET /api/videos) and rankings (leaderboards, trending hashtags). */
 export function createFeedsHandler(deps: QueryDeps & { log?: (record: Record<string, unknown>) => void }) {
@@ -26,7 +28,7 @@ export function createFeedsHandler(deps: QueryDeps & { log?: (record: Record<str
       statsRead: run.statsRead,
       durationMs: Date.now() - started,
     };
-    (deps.log ?? ((r) => console.log(JSON.stringify(r))))({ level: summary.truncated ? 'warn' : 'info', component: 'feeds', msg: 'feeds computed', ...summary });
+    (deps.log ?? recordLogger(createLogger({ component: 'feeds' })))({ level: summary.truncated ? 'warn' : 'info', component: 'feeds', msg: 'feeds computed', ...summary });
     return summary;
   });
 }
@@ -34,6 +36,9 @@ export function createFeedsHandler(deps: QueryDeps & { log?: (record: Record<str
 let awsHandler: ReturnType<typeof createFeedsHandler> | undefined;
 
 export const handler = (event: unknown, context: Parameters<ReturnType<typeof createFeedsHandler>>[1]) => {
-  awsHandler ??= createFeedsHandler({ counters: awsPorts().counters(), clock: systemClock, retention: retentionOf(parseEnv(feedsEnvSchema)) });
+  if (!awsHandler) {
+    setLogBackend(powertoolsLoggers());
+    awsHandler = createFeedsHandler({ counters: awsPorts().counters(), clock: systemClock, retention: retentionOf(parseEnv(feedsEnvSchema)) });
+  }
   return awsHandler(event, context);
 };

@@ -9,11 +9,11 @@ import { retentionOf } from '../../lib/counters/retention.js';
 import { parseEnv } from '../env.js';
 import { ingestEnvSchema } from './env.js';
 import { systemClock } from '../../lib/ports.js';
-import { EmfMetrics } from '../../lib/metrics/emf.js';
-import { createLogger } from '../../lib/log.js';
+import { EmfMetrics, powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
+import { createLogger, setLogBackend } from '../../lib/log.js';
 
 export type IngestHandlerDeps = Omit<IngestDeps, 'verify'> & {
-  /** structured log lines; CloudWatch takes stdout in Lambda */
+  /** plain JSON log lines go here (the local stack, tests); unset, the installed log backend (Powertools in Lambda) */
   write?: (line: string) => void;
   /** called after each batch (EMF flush in Lambda) */
   afterBatch?: (correlationId: string) => void;
@@ -49,6 +49,7 @@ export const handler = (event: SQSEvent, context: Context) => {
   awsHandler ??= (() => {
     const retention = retentionOf(parseEnv(ingestEnvSchema));
     const ports = awsPorts();
+    setLogBackend(powertoolsLoggers());
     const metrics = new EmfMetrics();
     return createIngestHandler({
       objects: ports.objects(),

@@ -8,7 +8,8 @@ import { jobsEnvSchema } from './env.js';
 import { MAX_JOB_CHUNKS } from '../../lib/jobs/plan.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { systemClock } from '../../lib/ports.js';
-import { EmfMetrics } from '../../lib/metrics/emf.js';
+import { EmfMetrics, powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
+import { createLogger, setLogBackend } from '../../lib/log.js';
 
 /** The last step of the largest plan: its merge, after one step per chunk. */
 const MAX_STEP = MAX_JOB_CHUNKS;
@@ -26,8 +27,9 @@ const jobMessageSchema = z.object({
  * step out of retries) is recorded on the job; only infrastructure errors (the job item or the queue
  * unwritable) hand the message back.
  */
-export function createJobsHandler(deps: RunJobDeps & { afterBatch?: () => void }) {
+export function createJobsHandler(deps: RunJobDeps & { afterBatch?: () => void; write?: (line: string) => void }) {
   const limits = deps.limits ?? DEFAULT_JOB_LIMITS;
+  const log = createLogger({ component: 'jobs' }, deps.write);
   return middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const failures: { itemIdentifier: string }[] = [];
     for (const record of sqsRecords(event)) {
@@ -35,14 +37,14 @@ export function createJobsHandler(deps: RunJobDeps & { afterBatch?: () => void }
       try {
         message = jobMessageSchema.parse(JSON.parse(record.body));
       } catch (error) {
-        console.error(JSON.stringify({ level: 'error', msg: 'not a job message; dropping it to the DLQ', error: String(error) }));
+        log('error', 'not a job message; dropping it to the DLQ', { messageId: record.messageId, error });
         failures.push({ itemIdentifier: record.messageId });
         continue;
       }
       try {
         await runJobStep(message, { ...deps, limits }, { receiveCount: record.receiveCount });
       } catch (error) {
-        console.error(JSON.stringify({ level: 'error', msg: 'job step failed; will retry', jobId: message.jobId, step: message.step ?? 0, error: String(error) }));
+        log('error', 'job step failed; will retry', { jobId: message.jobId, step: message.step ?? 0, error });
         failures.push({ itemIdentifier: record.messageId });
       }
     }
@@ -57,6 +59,7 @@ export const handler = (event: SQSEvent, context: Parameters<ReturnType<typeof c
   awsHandler ??= (() => {
     const env = parseEnv(jobsEnvSchema);
     const ports = awsPorts();
+    setLogBackend(powertoolsLoggers());
     const metrics = new EmfMetrics();
     return createJobsHandler({
       limits: { cutoffBytes: env.ATHENA_BYTES_SCANNED_CUTOFF, maxJobBytes: env.JOB_MAX_SCAN_BYTES },

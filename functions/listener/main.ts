@@ -1,11 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { Listener } from '../../lib/listener/listener.js';
-import { EmfMetrics } from '../../lib/metrics/emf.js';
-import { createLogger } from '../../lib/log.js';
+import { EmfMetrics, powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
+import { createLogger, recordLogger, setLogBackend } from '../../lib/log.js';
 import { listenerEnvSchema } from './env.js';
 
 /** The listener container's entry: relays from RELAY_URLS → SQS, checkpoints in DynamoDB. */
+setLogBackend(powertoolsLoggers());
 const log = createLogger({ component: 'listener' });
 const parsed = listenerEnvSchema.safeParse(process.env);
 if (!parsed.success) {
@@ -23,7 +24,7 @@ const listener = new Listener({
   checkpoints: ports.checkpoints(),
   metrics,
   catchUpSeconds: env.CATCH_UP_SECONDS,
-  log: (record) => log(record.level === 'warn' ? 'warn' : 'info', String(record.msg ?? ''), record),
+  log: recordLogger(log),
 });
 await listener.start();
 

@@ -6,9 +6,9 @@ import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { parseEnv } from '../env.js';
 import { liveEnvSchema } from './env.js';
 import { systemClock, type Clock, type CounterStore, type MetricsSink } from '../../lib/ports.js';
-import { EmfMetrics } from '../../lib/metrics/emf.js';
+import { EmfMetrics, powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
 import { METRIC } from '../../lib/metrics/names.js';
-import { createLogger } from '../../lib/log.js';
+import { createLogger, setLogBackend } from '../../lib/log.js';
 
 export interface LiveHandlerDeps {
   counters: CounterStore;
@@ -30,7 +30,7 @@ export function createLiveHandler(deps: LiveHandlerDeps) {
       deps.metrics.observe?.(METRIC.liveItemsWritten, result.items);
       if (result.failedMessageIds.length) deps.metrics.count(METRIC.liveMessageErrors, {}, result.failedMessageIds.length);
       for (const m of result.malformed) log('error', 'malformed live delta message', { messageId: m.messageId, reason: m.reason });
-      if (result.error) log('error', 'live counters add failed; the batch is redelivered', { error: String(result.error), stack: (result.error as Error)?.stack });
+      if (result.error) log('error', 'live counters add failed; the batch is redelivered', { error: result.error });
       log(result.failedMessageIds.length ? 'warn' : 'info', 'live batch', { messages: records.length, applied: result.applied, items: result.items, failed: result.failedMessageIds.length });
       return { batchItemFailures: result.failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
     } finally {
@@ -43,8 +43,9 @@ let awsHandler: ReturnType<typeof createLiveHandler> | undefined;
 
 export const handler = (event: SQSEvent, context: Context) => {
   awsHandler ??= (() => {
-    const metrics = new EmfMetrics();
     parseEnv(liveEnvSchema);
+    setLogBackend(powertoolsLoggers());
+    const metrics = new EmfMetrics();
     return createLiveHandler({ counters: awsPorts().counters(), clock: systemClock, metrics, afterBatch: (correlationId) => metrics.flush({ correlationId }) });
   })();
   return awsHandler(event, context);

@@ -7,7 +7,8 @@ import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { retentionOf } from '../../lib/counters/retention.js';
 import { parseEnv } from '../env.js';
 import { settleEnvSchema } from './env.js';
-import { createLogger } from '../../lib/log.js';
+import { createLogger, setLogBackend } from '../../lib/log.js';
+import { powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
 
 /**
  * The settle queue's worker: one shard of a big hour (or day) per message, settled as its own run
@@ -23,7 +24,7 @@ export function createSettleHandler(deps: SettleDeps & { write?: (line: string) 
       try {
         parsed = shardTaskSchema.parse(JSON.parse(record.body));
       } catch (error) {
-        log('error', 'not a shard task; it goes to the dead-letter queue', { messageId: record.messageId, error: String(error) });
+        log('error', 'not a shard task; it goes to the dead-letter queue', { messageId: record.messageId, error });
         failures.push({ itemIdentifier: record.messageId });
         continue;
       }
@@ -31,7 +32,7 @@ export function createSettleHandler(deps: SettleDeps & { write?: (line: string) 
         const outcome = await settleShardTask(parsed, deps, record.receiveCount);
         log('info', 'shard settled', { run: parsed.run, shard: parsed.shard, buckets: parsed.buckets, itemsPut: outcome.itemsPut });
       } catch (error) {
-        log('error', 'shard settle failed; it is redelivered', { run: parsed.run, shard: parsed.shard, error: String(error), stack: (error as Error)?.stack });
+        log('error', 'shard settle failed; it is redelivered', { run: parsed.run, shard: parsed.shard, error });
         failures.push({ itemIdentifier: record.messageId });
       }
     }
@@ -44,6 +45,7 @@ let awsHandler: ReturnType<typeof createSettleHandler> | undefined;
 export const handler = (event: SQSEvent, context: Parameters<ReturnType<typeof createSettleHandler>>[1]) => {
   awsHandler ??= (() => {
     const env = parseEnv(settleEnvSchema);
+    setLogBackend(powertoolsLoggers());
     const ports = awsPorts();
     return createSettleHandler({ objects: ports.objects(), counters: ports.counters(), sql: ports.athena(), tables: ports.settleTables(), retention: retentionOf(env) });
   })();

@@ -22,38 +22,18 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC, METRICS_NAMESPACE } from '../../lib/metrics/names.js';
+import { METRIC, METRICS, METRICS_NAMESPACE, type MetricName } from '../../lib/metrics/names.js';
 import { MAX_RECEIVE_COUNT } from './ingest.js';
 import { JOBS_MAX_RECEIVE_COUNT } from './jobs.js';
 
 /**
- * The dimensions each Funnel metric is emitted with (CloudWatch embedded metric format, one dimension
- * set per metric): the alarms match these exactly, the dashboard searches over them. A metric emitted
- * with other dimensions is a different CloudWatch metric.
+ * The dimensions each Funnel metric is emitted with, from the metric catalogue (lib/metrics/names.ts:
+ * one dimension set per metric): the alarms match these exactly, the dashboard searches over them. A
+ * metric emitted with other dimensions is a different CloudWatch metric.
  */
-export const METRIC_DIMENSIONS: Record<string, readonly string[]> = {
-  [METRIC.eventsAccepted]: ['Kind'],
-  [METRIC.eventsRejected]: ['Reason'],
-  [METRIC.ingestBatchErrors]: [],
-  [METRIC.batchSize]: [],
-  [METRIC.ingestLagMs]: [],
-  [METRIC.compactionDurationMs]: [],
-  [METRIC.watermarkStalenessMs]: [],
-  [METRIC.queryLatencyMs]: ['Route'],
-  [METRIC.cacheHits]: [],
-  [METRIC.cacheMisses]: [],
-  [METRIC.staleAnswers]: [],
-  [METRIC.jobDurationMs]: ['Status'],
-  [METRIC.jobBytesScanned]: [],
-  [METRIC.storageFaults]: ['Store'],
-  [METRIC.objectsQuarantined]: [],
-  [METRIC.engagerRowsFull]: [],
-  [METRIC.archivedBucketsClosed]: ['Granularity'],
-  [METRIC.requestsRateLimited]: ['Route'],
-  [METRIC.liveItemsWritten]: [],
-  [METRIC.liveMessagesApplied]: [],
-  [METRIC.liveMessageErrors]: [],
-};
+export const METRIC_DIMENSIONS: Readonly<Record<MetricName, readonly string[]>> = Object.fromEntries(
+  Object.values(METRICS).map((def) => [def.name, def.dimensions]),
+) as Record<MetricName, readonly string[]>;
 
 export interface OpsProps {
   readonly ingestQueue: Queue;
@@ -80,7 +60,7 @@ export interface OpsProps {
 }
 
 /** A metric in the Funnel namespace, with no dimensions. */
-function funnelMetric(metricName: string, statistic: string, period: Duration, label?: string): Metric {
+function funnelMetric(metricName: MetricName, statistic: string, period: Duration, label?: string): Metric {
   return new Metric({ namespace: METRICS_NAMESPACE, metricName, statistic, period, ...(label ? { label } : {}) });
 }
 
@@ -90,14 +70,14 @@ function funnelMetric(metricName: string, statistic: string, period: Duration, l
  * emitted with, so the sum needs no list of dimension values (which stores can fault) kept in step
  * with the code that emits them.
  */
-function funnelSum(metricName: string, period: Duration, label: string): MathExpression {
-  const schema = [`"${METRICS_NAMESPACE}"`, ...(METRIC_DIMENSIONS[metricName] ?? [])].join(', ');
+function funnelSum(metricName: MetricName, period: Duration, label: string): MathExpression {
+  const schema = [`"${METRICS_NAMESPACE}"`, ...METRIC_DIMENSIONS[metricName]].join(', ');
   return new MathExpression({ expression: `SELECT SUM(${metricName}) FROM SCHEMA(${schema})`, usingMetrics: {}, period, label });
 }
 
 /** Every series of a Funnel metric across the values of its dimension (one line per Kind, Reason, Route…). */
-function searchByDimension(metricName: string, statistic: string, period: Duration, label?: string): MathExpression {
-  const dimensions = METRIC_DIMENSIONS[metricName] ?? [];
+function searchByDimension(metricName: MetricName, statistic: string, period: Duration, label?: string): MathExpression {
+  const dimensions = METRIC_DIMENSIONS[metricName];
   const schema = [METRICS_NAMESPACE, ...dimensions].join(',');
   // a CloudWatch dynamic label: each series is named by its dimension value (`1`, `bad_sig`, a route…)
   const dynamic = dimensions.map((d) => `\${PROP('Dim.${d}')}`).join(' ');
@@ -401,6 +381,20 @@ export class Ops extends Construct {
         graph('Lambda errors', fns.map(([name, fn]) => fn.metricErrors({ period: fiveMinutes, statistic: 'Sum', label: name }))),
         graph('Lambda throttles', fns.map(([name, fn]) => fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum', label: name }))),
         graph('Lambda duration p99 (ms)', fns.map(([name, fn]) => fn.metricDuration({ period: fiveMinutes, statistic: 'p99', label: name }))),
+      ],
+      [
+        graph(
+          'Listener: events received and queue messages sent (per minute)',
+          [funnelMetric(METRIC.listenerEventsReceived, 'Sum', minute, 'events received'), funnelMetric(METRIC.listenerMessagesSent, 'Sum', minute, 'messages sent')],
+          { right: [funnelMetric(METRIC.listenerSendRetries, 'Sum', minute, 'send retries')] },
+        ),
+        graph('Listener: frames and events dropped by reason (per 5 minutes)', [searchByDimension(METRIC.listenerRejected, 'Sum', fiveMinutes)]),
+        graph('Listener: reconnects, relay notices, catch-up pages (per 5 minutes)', [
+          funnelMetric(METRIC.listenerReconnects, 'Sum', fiveMinutes, 'reconnects'),
+          funnelMetric(METRIC.listenerRelayNotices, 'Sum', fiveMinutes, 'NOTICE/CLOSED'),
+          funnelMetric(METRIC.listenerCatchUpPages, 'Sum', fiveMinutes, 'catch-up pages'),
+          funnelMetric(METRIC.listenerCatchUpSecondSteps, 'Sum', fiveMinutes, 'one-second pages stepped below'),
+        ]),
       ],
       [graph('Hours and days closed as archived: late events stored, not counted (per hour)', [searchByDimension(METRIC.archivedBucketsClosed, 'Sum', Duration.hours(1))], { width: 24 })],
       [new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 4 })],

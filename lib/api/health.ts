@@ -50,7 +50,7 @@ async function runOne(check: HealthCheck, timeoutMs: number): Promise<HealthChec
   try {
     return await Promise.race([Promise.resolve().then(() => check.run()), timeout]);
   } catch (error) {
-    log('warn', 'health check failed', { check: check.name, error: String(error) });
+    log('warn', 'health check failed', { check: check.name, error });
     return { ok: false, detail: 'failed' };
   } finally {
     clearTimeout(timer);

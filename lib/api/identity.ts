@@ -46,7 +46,7 @@ export async function resolveAppKey(presented: string | undefined, resolver: Api
   try {
     return await resolver(presented);
   } catch (error) {
-    log('error', 'API keys could not be loaded', { error: String(error) });
+    log('error', 'API keys could not be loaded', { error });
     return 'unavailable';
   }
 }

@@ -37,7 +37,7 @@ export interface IngestDeps {
   noteIndexTtlSeconds?: number;
   /** how long a live hour item of a per-event or per-address scope is kept (retention.ts' hourSeconds; its default when absent) */
   hourTtlSeconds?: number;
-  /** structured error lines (storage faults); the handler passes its correlated logger, stderr otherwise */
+  /** structured error lines (storage faults); the handler passes its correlated logger, the installed log backend (lib/log.ts) otherwise */
   logError?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
@@ -377,7 +377,11 @@ async function inStore<T>(store: StoreWriteError['store'], write: Promise<T>): P
 
 const storeOf = (error: unknown) => (error instanceof StoreWriteError ? error.store : 'counters');
 
+const log = createLogger({ component: 'ingest' });
+
+/** `error` goes to the log as itself: an Error is written with its name, message and stack. */
 function logError(deps: IngestDeps, msg: string, error: unknown, fields: Record<string, unknown> = {}): void {
-  const record = { ...fields, error: String(error), stack: (error as Error)?.stack };
-  (deps.logError ?? ((m, f) => createLogger({ component: 'ingest' }, (line) => console.error(line))('error', m, f)))(msg, record);
+  const record = { ...fields, error };
+  if (deps.logError) deps.logError(msg, record);
+  else log('error', msg, record);
 }

@@ -3,6 +3,8 @@ import type { CheckpointStore, MetricsSink, QueueSender } from '../ports.js';
 import { MAX_EVENT_BYTES, packEvents } from '../ingest/message.js';
 import { MAX_CREATED_AT_AHEAD_SECONDS, MIN_CREATED_AT } from '../facts/partition.js';
 import { RecentEvents, eventDigest } from './recent-ids.js';
+import { METRIC } from '../metrics/names.js';
+import { createLogger, recordLogger } from '../log.js';
 
 /** Past this many buffered events (waiting for the queue) the listener stops reading its sockets. */
 export const LISTENER_PAUSE_EVENTS = 5_000;
@@ -63,6 +65,21 @@ export interface ListenerOptions {
 }
 
 export type FrameRejectReason = 'non_json' | 'invalid_frame' | 'oversized' | 'duplicate' | 'backpressure';
+
+/** The listener's counters (the keys of `Listener.counts`) and the catalogue metric each is emitted as; `rejected` carries its Reason. */
+export const LISTENER_METRICS = {
+  events_received: METRIC.listenerEventsReceived,
+  rejected: METRIC.listenerRejected,
+  messages_sent: METRIC.listenerMessagesSent,
+  send_retries: METRIC.listenerSendRetries,
+  reconnects: METRIC.listenerReconnects,
+  relay_notices: METRIC.listenerRelayNotices,
+  catch_up_pages: METRIC.listenerCatchUpPages,
+  catch_up_second_steps: METRIC.listenerCatchUpSecondSteps,
+} as const;
+export type ListenerCount = keyof typeof LISTENER_METRICS;
+
+const defaultLog = recordLogger(createLogger({ component: 'listener' }));
 
 interface Buffered {
   relay: RelayConnection;
@@ -126,16 +143,14 @@ export class Listener {
     return this.relays.map((r) => ({ url: r.url, connected: r.connected, catchingUp: r.catchingUp, checkpoint: r.checkpoint, reconnects: r.reconnects }));
   }
 
-  count(name: string, reason?: string): void {
+  count(name: ListenerCount, reason?: FrameRejectReason): void {
     const key = reason ? `${name}:${reason}` : name;
     this.counts[key] = (this.counts[key] ?? 0) + 1;
-    // `events_received` → ListenerEventsReceived; rejections carry their Reason.
-    const metric = `Listener${name.replace(/(^|_)([a-z])/g, (_m, _s, c: string) => c.toUpperCase())}`;
-    this.options.metrics.count(metric, reason ? { Reason: reason } : undefined);
+    this.options.metrics.count(LISTENER_METRICS[name], reason ? { Reason: reason } : undefined);
   }
 
   log(record: Record<string, unknown>): void {
-    (this.options.log ?? ((r) => console.log(JSON.stringify(r))))({ component: 'listener', ...record });
+    (this.options.log ?? defaultLog)({ component: 'listener', ...record });
   }
 
   get catchUpSeconds(): number {
@@ -265,7 +280,7 @@ export class Listener {
       try {
         ({ failed } = await this.options.queue.sendBatch(pending));
       } catch (error) {
-        this.log({ level: 'warn', relay: relay.url, msg: 'queue send failed', error: String(error) });
+        this.log({ level: 'warn', relay: relay.url, msg: 'queue send failed', error });
         failed = pending;
       }
       pending = failed;
@@ -400,7 +415,7 @@ class RelayConnection {
     });
     socket.on('error', (error) => {
       if ((error as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.listener.count('rejected', 'oversized');
-      this.listener.log({ level: 'warn', relay: this.url, msg: 'socket error', error: error.message });
+      this.listener.log({ level: 'warn', relay: this.url, msg: 'socket error', error });
     });
     socket.on('close', () => {
       if (this.socket !== socket) return;
@@ -578,7 +593,7 @@ class RelayConnection {
       .catch((error) => {
         // Not fatal: the next save retries; until then a restart re-reads from an older checkpoint.
         if (this.savedCheckpoint === checkpoint) this.savedCheckpoint = null;
-        this.listener.log({ level: 'warn', relay: this.url, msg: 'checkpoint save failed', error: String(error) });
+        this.listener.log({ level: 'warn', relay: this.url, msg: 'checkpoint save failed', error });
       });
     return this.saving;
   }

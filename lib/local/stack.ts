@@ -25,6 +25,7 @@ import { startRelay, type EmbeddedRelay } from './relay.js';
 import { Simulator } from './simulator.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { METRIC } from '../metrics/names.js';
+import { createLogger, recordLogger } from '../log.js';
 import { ResponseCache } from '../api/cache.js';
 import { rateLimitSettingsFromEnv, RequestRateLimiter, type RateLimitSettings } from '../api/rate-limit.js';
 import { DuckDbSqlEngine, duckDbSettleTables, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
@@ -245,9 +246,7 @@ export async function startLocalStack(options: LocalStackOptions) {
     checkpoints: new CounterStoreCheckpoints(pipeline.counters),
     metrics: pipeline.metrics,
     initialLookbackSeconds: options.initialLookbackSeconds ?? (relayUrls ? 600 : 7 * 86400),
-    log: (record) => {
-      if (record.level !== 'info') log(`listener: ${JSON.stringify(record)}`);
-    },
+    log: recordLogger(createLogger({ component: 'listener' }, (line) => log(`listener: ${line}`), 'warn')),
   });
   pipeline.consumer.start();
   pipeline.jobsConsumer.start();

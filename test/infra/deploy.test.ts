@@ -6,8 +6,8 @@ import { FunnelStack } from '../../infra/lib/funnel-stack.js';
 import { LISTENER_HEALTH_COMMAND } from '../../infra/lib/listener.js';
 import { METRIC_DIMENSIONS } from '../../infra/lib/ops.js';
 import { repoPath } from '../../infra/lib/paths.js';
-import { EmfMetrics } from '../../lib/metrics/emf.js';
-import { METRIC, METRICS_NAMESPACE } from '../../lib/metrics/names.js';
+import { EmfMetrics } from '../../lib/adapters/aws/powertools.js';
+import { METRIC, METRICS, METRICS_NAMESPACE } from '../../lib/metrics/names.js';
 import { cdkJsonContext, flat, logicalId, resource, resourcesOf, statementsOf, synth, type Resource } from './synth.js';
 
 const { stack, template } = synth();
@@ -355,7 +355,7 @@ describe('alarms', () => {
 
   it('the alarms query the dimension sets the EMF lines carry', () => {
     const lines: string[] = [];
-    const emf = new EmfMetrics((line) => lines.push(line));
+    const emf = new EmfMetrics((line: string) => lines.push(line));
     emf.count(METRIC.storageFaults, { Store: 'counters' });
     emf.count(METRIC.objectsQuarantined);
     emf.flush();
@@ -363,6 +363,22 @@ describe('alarms', () => {
       lines.map((l) => JSON.parse(l)._aws.CloudWatchMetrics[0]).find((m: { Metrics: { Name: string }[] }) => m.Metrics.some((x) => x.Name === name)).Dimensions;
     expect(dimensionsOf(METRIC.storageFaults)).toEqual([METRIC_DIMENSIONS[METRIC.storageFaults]]);
     expect(dimensionsOf(METRIC.objectsQuarantined)).toEqual([METRIC_DIMENSIONS[METRIC.objectsQuarantined]]);
+  });
+
+  it('refer only to catalogue metrics (lib/metrics/names.ts), with their catalogue dimensions', () => {
+    const catalogue = new Map(Object.values(METRICS).map((def) => [def.name as string, def.dimensions as readonly string[]]));
+    const funnelAlarms = alarms.filter((a) => a.Properties.Namespace === METRICS_NAMESPACE);
+    const insights = alarms.flatMap((a) => (a.Properties.Metrics ?? []) as { Expression?: string }[]).flatMap((m) => (m.Expression ? [m.Expression] : []));
+    expect(funnelAlarms.length + insights.length).toBe(5);
+    for (const alarm of funnelAlarms) {
+      expect(catalogue.has(alarm.Properties.MetricName), alarm.Properties.MetricName).toBe(true);
+      expect(alarm.Properties.Dimensions ?? []).toEqual(catalogue.get(alarm.Properties.MetricName)!.map((d) => expect.objectContaining({ Name: d })));
+    }
+    for (const expression of insights) {
+      const [, name, dimensions] = /^SELECT SUM\((\w+)\) FROM SCHEMA\("Funnel"((?:, \w+)*)\)$/.exec(expression) ?? [];
+      expect(catalogue.has(name!), expression).toBe(true);
+      expect(dimensions!.split(', ').filter(Boolean)).toEqual(catalogue.get(name!));
+    }
   });
 
   it('ingest batches that fail as a whole', () => {
@@ -406,6 +422,12 @@ describe('dashboard', () => {
     expect(body).toContain('100 * hits / (hits + misses)');
     expect(body).toContain(`SEARCH('{Funnel,Store} MetricName=\\"${METRIC.storageFaults}\\"', 'Sum'`);
     expect(body).toContain(`SEARCH('{Funnel,Route} MetricName=\\"${METRIC.requestsRateLimited}\\"', 'Sum'`);
+  });
+
+  it('charts Funnel metrics by catalogue name only', () => {
+    const catalogue = new Set<string>(Object.values(METRIC));
+    const named = [...body.matchAll(/"Funnel","(\w+)"/g), ...body.matchAll(/MetricName=\\"(\w+)\\"/g)].map((m) => m[1]!);
+    expect(new Set(named)).toEqual(catalogue);
   });
 
   it('charts the queue age, the DLQs, every function and the listener, and shows the alarms', () => {
