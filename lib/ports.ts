@@ -53,8 +53,12 @@ export interface CounterKey {
   bucket: number;
 }
 
-/** minute, hour, day; `all` is a single all-time bucket (bucket 0). */
-export type Granularity = 'm' | 'h' | 'd' | 'all';
+/**
+ * minute, ten minutes (`t`), hour, quarter day (`q`, six hours), day; `all` is a single all-time
+ * bucket (bucket 0). Ten-minute and quarter-day items are settled only, where they stand for more
+ * than one finer item (settle-sql.ts): they let a window's edges be read in fewer items (planner.ts).
+ */
+export type Granularity = 'm' | 't' | 'h' | 'q' | 'd' | 'all';
 
 export interface CounterDelta extends CounterKey {
   /** attribute -> amount to add */

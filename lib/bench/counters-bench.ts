@@ -7,7 +7,8 @@ import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
-import type { CounterDelta, CounterItem, Granularity } from '../ports.js';
+import type { CounterDelta, CounterItem, CounterStore, Granularity } from '../ports.js';
+import { GRANULARITY_SECONDS } from '../counters/buckets.js';
 import type { Fact } from '../facts/schema.js';
 import { encodeFacts } from '../facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../facts/partition.js';
@@ -20,7 +21,7 @@ import { contributionsOf, GLOBAL_SCOPE, isTargetScope, userScope } from '../coun
 import { indexRecords } from '../counters/event-index.js';
 import { retentionFromEnv, type Retention } from '../counters/retention.js';
 import { DeltaRollup } from '../counters/rollup.js';
-import { settledDayItem, settledHourItems } from '../counters/settle.js';
+import { settledDayItem, settledHourItems, settledQuarterItems } from '../counters/settle.js';
 import { ALL_TIME_SCOPE } from '../counters/all-time.js';
 import { DIRTY_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
 import { globalMetricsSql, userMetricsSql } from '../jobs/metrics-sql.js';
@@ -143,7 +144,10 @@ export interface CountersBenchReport {
       computeMedianMs: number;
       /** size of the items read (DynamoDB rules) and the read units they cost */
       bytesRead: number;
+      /** read units of one request with the state cached (STATE_CACHE_MS): the Queries' (eventually consistent, priced whole per call), and any state GetItem's (consistent) */
       readUnits: number;
+      /** Queries made */
+      queries: number;
     };
     duckdb: Timing & { rowsScanned: number };
     /** duckdb ÷ counters, medians */
@@ -171,7 +175,7 @@ export interface CountersBenchReport {
     naive: { updates: number; per1000: number; writeUnitsPer1000: number };
     /** naive WCU ÷ live WCU */
     reduction: number;
-    /** the compactor's Puts (hour and minute items per settled hour, day items per rolled day) */
+    /** the compactor's Puts (hour, ten-minute and minute items per settled hour, day and quarter-day items per rolled day) */
     settled: { items: number; writeUnits: number; itemsPer1000: number; writeUnitsPer1000: number };
     /** ingest's state records: event index, dirty-hour marks, heartbeat */
     state: { writes: number; writeUnits: number; writesPer1000: number; writeUnitsPer1000: number };
@@ -180,7 +184,7 @@ export interface CountersBenchReport {
   };
   items: {
     limitBytes: number;
-    settled: Record<'h' | 'm' | 'd', ItemSizeStats>;
+    settled: Record<'m' | 't' | 'h' | 'q' | 'd', ItemSizeStats>;
     live: ItemSizeStats;
     /** the global scope's items: the hottest partition */
     global: { liveMinuteMaxBytes: number; settledMinuteMaxBytes: number; hourMaxBytes: number; dayMaxBytes: number; allTimeBytes: number };
@@ -318,16 +322,12 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
       summaryCompute(fetched, window);
       computeRuns.push(performance.now() - q0);
     }
-    let bytesRead = 0;
-    let readUnits = 2;
-    for (const segment of summary.meta.plan.segments) {
-      const size = { m: 60, h: 3600, d: 86400 }[segment.granularity as 'm' | 'h' | 'd'];
-      const items = await counters.range(userScope(pubkey), segment.granularity as 'm' | 'h' | 'd', segment.from, segment.to - size);
-      // every u: item carries a ttl, which the range read does not return
-      const bytes = items.reduce((sum, item) => sum + counterItemBytes({ ...item, expiresAt: Math.floor(nowMs / 1000) }), 0);
-      bytesRead += bytes;
-      readUnits += Math.max(1, Math.ceil(bytes / 4096)) / 2;
-    }
+    // What one request costs in steady state: the state read of the first call is cached (STATE_CACHE_MS), so the second reads the Queries alone.
+    const metered = meteredReads(counters, nowMs);
+    await readWindow(userScope(pubkey), window, { ...deps, counters: metered.store });
+    metered.reset();
+    await readWindow(userScope(pubkey), window, { ...deps, counters: metered.store });
+    const { bytes: bytesRead, readUnits, queries } = metered.totals();
     log(`counters query: 30-day summary median ${median(counterRuns).toFixed(2)} ms over ${queryRuns} runs (${summary.meta.plan.itemsRead} items read, ${(bytesRead / 1024).toFixed(1)} KB; reads alone ${median(readRuns).toFixed(2)} ms, in-process work alone ${median(computeRuns).toFixed(2)} ms)`);
 
     const sqlRow = rows[0] ?? {};
@@ -380,10 +380,12 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
     const largestCandidates = [
       { kind: 'settled hour', stats: settledStats.h },
       { kind: 'settled minute', stats: settledStats.m },
+      { kind: 'settled ten-minute', stats: settledStats.t },
+      { kind: 'settled quarter-day', stats: settledStats.q },
       { kind: 'settled day', stats: settledStats.d },
       { kind: 'live minute', stats: liveStats },
     ].sort((a, b) => b.stats.maxBytes - a.stats.maxBytes)[0]!;
-    const settledWriteUnits = settledStats.h.writeUnits + settledStats.m.writeUnits + settledStats.d.writeUnits;
+    const settledWriteUnits = Object.values(settledStats).reduce((n, st) => n + st.writeUnits, 0);
     const counterMedian = median(counterRuns);
     const duckMedian = median(duckRuns);
     return {
@@ -413,7 +415,8 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
           runsMs: counterRuns,
           itemsRead: summary.meta.plan.itemsRead,
           maxItems: summary.meta.plan.maxItems,
-          segments: summary.meta.plan.segments.map((s) => `${(s.to - s.from) / { m: 60, h: 3600, d: 86400 }[s.granularity as 'm' | 'h' | 'd']}${s.granularity}${s.live ? ' live' : ''}`).join(' + '),
+          segments: summary.meta.plan.segments.map((s) => `${(s.to - s.from) / GRANULARITY_SECONDS[s.granularity as keyof typeof GRANULARITY_SECONDS]}${s.granularity}${s.live ? ' live' : ''}`).join(' + '),
+          queries,
           source: summary.meta.source,
           readMedianMs: median(readRuns),
       computeMedianMs: median(computeRuns),
@@ -448,7 +451,7 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
       },
       items: {
         limitBytes: ITEM_LIMIT_BYTES,
-        settled: { h: settledStats.h.toJSON(), m: settledStats.m.toJSON(), d: settledStats.d.toJSON() },
+        settled: { m: settledStats.m.toJSON(), t: settledStats.t.toJSON(), h: settledStats.h.toJSON(), q: settledStats.q.toJSON(), d: settledStats.d.toJSON() },
         live: liveStats.toJSON(),
         global: { liveMinuteMaxBytes: globalLiveMinute, settledMinuteMaxBytes: globalSizes.settledMinute, hourMaxBytes: globalSizes.hour, dayMaxBytes: globalSizes.day, allTimeBytes },
         largest: { kind: largestCandidates.kind, scope: largestCandidates.stats.maxScope, bucket: largestCandidates.stats.maxBucket, bytes: largestCandidates.stats.maxBytes },
@@ -527,7 +530,7 @@ async function prepare(params: PrepareParams) {
 
   // --- 3. settled counters, as settleHour and rollDay compute them
   t0 = performance.now();
-  const settledStats = { h: new SizeStats(), m: new SizeStats(), d: new SizeStats() };
+  const settledStats = { m: new SizeStats(), t: new SizeStats(), h: new SizeStats(), q: new SizeStats(), d: new SizeStats() };
   const globalSizes = { settledMinute: 0, hour: 0, day: 0 };
   const toLoad: (CounterItem & { expiresAt?: number })[] = [];
   const keep = (item: CounterItem & { expiresAt?: number }) => {
@@ -548,6 +551,11 @@ async function prepare(params: PrepareParams) {
       keep(item);
     }
     dayHourItems = new Map();
+    const dayFacts = byHour.slice((dayStart - startTs) / 3600, (dayStart - startTs) / 3600 + 24).flat();
+    for (const item of settledQuarterItems(dayStart, dayFacts, retention)) {
+      settledStats.q.record(counterItemBytes(item), item.scope, item.bucket);
+      keep(item);
+    }
   };
   const settledHours = (watermark - startTs) / 3600;
   for (let h = 0; h < settledHours; h++) {
@@ -569,6 +577,8 @@ async function prepare(params: PrepareParams) {
         let list = dayHourItems.get(item.scope);
         if (!list) dayHourItems.set(item.scope, (list = []));
         list.push(item);
+      } else if (item.granularity === 't') {
+        settledStats.t.record(bytes, item.scope, item.bucket);
       } else {
         settledStats.m.record(bytes, item.scope, item.bucket);
         if (item.scope === GLOBAL_SCOPE) globalSizes.settledMinute = Math.max(globalSizes.settledMinute, bytes);
@@ -578,8 +588,10 @@ async function prepare(params: PrepareParams) {
     if ((h + 1) % 24 === 0) rollDay(hour - 23 * 3600);
   }
   const settleMs = performance.now() - t0;
-  const settledItems = settledStats.h.items + settledStats.m.items + settledStats.d.items;
-  log(`counters setup: settled ${int(settledItems)} items (${int(settledStats.h.items)} hour, ${int(settledStats.m.items)} minute, ${int(settledStats.d.items)} day) in ${(settleMs / 1000).toFixed(1)} s`);
+  const settledItems = Object.values(settledStats).reduce((n, st) => n + st.items, 0);
+  log(
+    `counters setup: settled ${int(settledItems)} items (${int(settledStats.m.items)} minute, ${int(settledStats.t.items)} ten-minute, ${int(settledStats.h.items)} hour, ${int(settledStats.q.items)} quarter-day, ${int(settledStats.d.items)} day) in ${(settleMs / 1000).toFixed(1)} s`,
+  );
 
   // --- 4. live writes: ingest's DeltaRollup per batch, in arrival order; DynamoDB item sizes tracked
   t0 = performance.now();
@@ -756,6 +768,39 @@ function collectGarbage(): void {
 }
 
 /** userSummary's work after the reads, on already-read items (as lib/query/summary.ts does it). */
+/**
+ * A counter store that records what one read costs in DynamoDB terms: each Query's items priced
+ * whole (counterItemBytes; every item with a ttl, which range reads do not return), an eventually
+ * consistent Query at half a unit per 4 KB rounded up per call, and each state read a consistent
+ * GetItem of a small record (1 unit).
+ */
+function meteredReads(counters: CounterStore, nowMs: number) {
+  const queries: number[] = [];
+  let stateReads = 0;
+  const store: CounterStore = Object.create(counters);
+  const nowSeconds = Math.floor(nowMs / 1000);
+  store.range = async (...args: Parameters<CounterStore['range']>) => {
+    const items = await counters.range(...args);
+    queries.push(items.reduce((sum, item) => sum + counterItemBytes({ ...item, expiresAt: nowSeconds }), 0));
+    return items;
+  };
+  store.getState = async (...args: Parameters<CounterStore['getState']>) => {
+    stateReads++;
+    return counters.getState(...args);
+  };
+  return {
+    store,
+    reset() {
+      queries.length = 0;
+      stateReads = 0;
+    },
+    totals() {
+      const bytes = queries.reduce((a, b) => a + b, 0);
+      return { bytes, queries: queries.length, stateReads, readUnits: stateReads + queries.reduce((n, b) => n + Math.max(1, Math.ceil(b / 4096)) / 2, 0) };
+    },
+  };
+}
+
 function summaryCompute(items: CounterItem[], window: QueryWindow): number {
   const state = mergeItems(items);
   let sink = toTotals(state).posts;
@@ -946,7 +991,7 @@ export function formatCountersBench(r: CountersBenchReport): string {
     `    (counters: median of ${q.counters.runsMs.length} runs, DuckDB: median of ${q.duckdb.runsMs.length} (${q.duckdb.runsMs.map((x) => fixed(x, 0)).join(', ')} ms), interleaved after a warm-up;` +
       ` DuckDB reads ${int(q.duckdb.rowsScanned)} rows in the window's partitions)`,
     `    items read per query: ${q.counters.itemsRead} (plan bound ${q.counters.maxItems}: ${q.counters.segments}), for ${int(q.userEventsInWindow)} events of the user;` +
-      ` ${fixed(q.counters.bytesRead / 1024)} KB, ${fixed(q.counters.readUnits)} RCU`,
+      ` ${fixed(q.counters.bytesRead / 1024)} KB, ${fixed(q.counters.readUnits)} RCU, ${q.counters.queries} Queries`,
     `    counters time split (timed alone, alternately): store reads (AWS SDK -> dynalite in this process) ${fixed(q.counters.readMedianMs, 2)} ms,` +
       ` merge + totals + timeline + drill-downs ${fixed(q.counters.computeMedianMs, 2)} ms`,
     `    totals, counters vs DuckDB vs brute force in memory: ${q.agree ? 'ALL AGREE' : 'DISAGREE'}`,
@@ -982,7 +1027,9 @@ export function formatCountersBench(r: CountersBenchReport): string {
       ` (${fixed((r.items.largest.bytes * 100) / r.items.limitBytes, 2)}% of the limit)`,
     `    ${'items'.padEnd(26)}${'count'.padStart(12)}${'mean'.padStart(12)}${'largest'.padStart(12)}   of`,
     sizeRow('settled minute', r.items.settled.m),
+    sizeRow('settled ten-minute', r.items.settled.t),
     sizeRow('settled hour', r.items.settled.h),
+    sizeRow('settled quarter-day', r.items.settled.q),
     sizeRow('settled day', r.items.settled.d),
     sizeRow('live (size after each ADD)', r.items.live),
     `    writes by scope (u: user, e: event, a: address, g: global): ` +
@@ -990,7 +1037,9 @@ export function formatCountersBench(r: CountersBenchReport): string {
         [
           ['live', r.items.live],
           ['settled minute', r.items.settled.m],
+          ['settled ten-minute', r.items.settled.t],
           ['settled hour', r.items.settled.h],
+          ['settled quarter-day', r.items.settled.q],
           ['settled day', r.items.settled.d],
         ] as const
       )

@@ -1,15 +1,18 @@
 import type { Granularity } from '../ports.js';
 import type { Retention } from './retention.js';
 import { SPARSE_HOUR_EVENTS } from './contributions.js';
+import { GRANULARITY_SECONDS } from './buckets.js';
+
+export type BucketGranularity = Exclude<Granularity, 'all'>;
 
 /** A contiguous run of buckets of one granularity: one Query. */
 export interface PlanSegment {
-  granularity: Exclude<Granularity, 'all'>;
+  granularity: BucketGranularity;
   /** first bucket start (inclusive) */
   from: number;
   /** end of the segment (exclusive) */
   to: number;
-  /** settled (hour/day items) or live (minute items after the watermark) */
+  /** settled (ten-minute, hour, quarter-day, day items) or live (minute items after the watermark) */
   live: boolean;
 }
 
@@ -27,16 +30,31 @@ const floorTo = (t: number, size: number) => Math.floor(t / size) * size;
 const ceilTo = (t: number, size: number) => Math.ceil(t / size) * size;
 
 /**
- * Decomposes [start, end) into the fewest items: maximal day buckets, hour buckets at the edges, and
- * minute buckets for sub-hour edges and for the live tail after the watermark (DESIGN §4).
- * `useDays: false` keeps hourly resolution (hourly timelines). Times are unix seconds, minute-aligned.
+ * Which granularity a settled bucket falls back to where its item is missing: ten-minute and
+ * quarter-day items are written only where they stand for more than one finer item (settle-sql.ts),
+ * and a user's sparse hour has no hour item (SPARSE_HOUR_EVENTS). read.ts reads these in its place.
+ */
+export const FALLBACK_GRANULARITY: Partial<Record<BucketGranularity, BucketGranularity>> = { t: 'm', q: 'h' };
+
+/** Whether a segment's items carry sketches and top lists (settled hours and coarser); minute and ten-minute items hold counts. */
+export const carriesDetails = (segment: PlanSegment) => !segment.live && (segment.granularity === 'h' || segment.granularity === 'q' || segment.granularity === 'd');
+
+/** The retention class of a granularity: ten-minute items are kept as long as minutes, quarter days as hours. */
+const RETENTION_CLASS = { m: 'minute', t: 'minute', h: 'hour', q: 'hour', d: 'day' } as const;
+
+/**
+ * Decomposes [start, end) into the fewest items: the coarsest buckets that fit, from days down
+ * through quarter days, hours and ten minutes to minutes at the edges, and minute buckets for the
+ * live tail after the watermark (DESIGN §4). So a settled edge is at most 3 quarter days, 5 hours,
+ * 5 ten-minute and 9 minute items. `useDays: false` keeps hourly resolution (hourly timelines: no
+ * quarter days or days). Times are unix seconds, minute-aligned.
  * `liveGranularity: 'h'` is for scopes counted live per hour (per-event and per-address scopes): they
- * have no minute items, so their windows start on an hour and their live tail is read from hour items
- * up to the end of the hour `end` falls in (it holds the events dated up to then, a few minutes ahead
- * at most: createdAtInRange). `sparseHours` is for user scopes: a sparse hour of theirs is read from its
- * minute items (read.ts), so their settled hours count SPARSE_HOUR_EVENTS items each at most, and need
- * minute items still kept. `minutesOnly` reads minute items throughout (per-minute timelines; the
- * caller bounds the window).
+ * have no minute, ten-minute or quarter-day items, so their windows start on an hour and their live
+ * tail is read from hour items up to the end of the hour `end` falls in (it holds the events dated up
+ * to then, a few minutes ahead at most: createdAtInRange). `sparseHours` is for user scopes: a sparse
+ * hour of theirs is read from its minute items (read.ts), so their settled hours count
+ * SPARSE_HOUR_EVENTS items each at most, and need minute items still kept. `minutesOnly` reads minute
+ * items throughout (per-minute timelines; the caller bounds the window).
  */
 export function planWindow(
   start: number,
@@ -49,53 +67,41 @@ export function planWindow(
   const useDays = options.useDays ?? true;
   const liveHourly = options.liveGranularity === 'h';
   if (liveHourly && (start % HOUR !== 0 || (end < watermark && end % HOUR !== 0))) throw new Error('a scope counted per hour has no minute items: its window must start on an hour and end on one or after the watermark');
-  const push = (granularity: PlanSegment['granularity'], from: number, to: number, live: boolean) => {
+  const push = (granularity: BucketGranularity, from: number, to: number, live: boolean) => {
     if (to > from) segments.push({ granularity, from, to, live });
   };
-  const need = (granularity: 'm' | 'h' | 'd', from: number) => {
-    const kept = granularity === 'm' ? retention.minuteSeconds : granularity === 'h' ? retention.hourSeconds : retention.daySeconds;
-    const name = granularity === 'm' ? 'minute' : granularity === 'h' ? 'hour' : 'day';
-    if (from < nowSeconds - kept) problems.push(`${name} counters are kept ${Math.round(kept / DAY)} days; the window needs them from ${new Date(from * 1000).toISOString()}`);
+  const need = (granularity: BucketGranularity, from: number) => {
+    const kept = { minute: retention.minuteSeconds, hour: retention.hourSeconds, day: retention.daySeconds }[RETENTION_CLASS[granularity]];
+    if (from < nowSeconds - kept) problems.push(`${RETENTION_CLASS[granularity]} counters are kept ${Math.round(kept / DAY)} days; the window needs them from ${new Date(from * 1000).toISOString()}`);
   };
-
-  const settledEnd = Math.min(end, watermark);
-  if (start < settledEnd) {
-    const firstHour = ceilTo(start, HOUR);
-    const lastHour = floorTo(settledEnd, HOUR);
-    if (firstHour > lastHour || options.minutesOnly) {
-      // The settled part sits inside one hour (or a per-minute timeline is asked for): minutes only.
-      push('m', start, settledEnd, false);
-      need('m', start);
-    } else {
-      push('m', start, firstHour, false);
-      if (start < firstHour) need('m', start);
-      const firstDay = useDays ? ceilTo(firstHour, DAY) : Infinity;
-      const lastDay = useDays ? floorTo(lastHour, DAY) : -Infinity;
-      if (firstDay < lastDay) {
-        push('h', firstHour, firstDay, false);
-        push('d', firstDay, lastDay, false);
-        push('h', lastDay, lastHour, false);
-        if (firstHour < firstDay) need('h', firstHour);
-        need('d', firstDay);
-      } else {
-        push('h', firstHour, lastHour, false);
-        if (firstHour < lastHour) need('h', firstHour);
-      }
-      push('m', lastHour, settledEnd, false);
-      if (lastHour < settledEnd) need('m', lastHour);
-    }
-  }
+  // The settled part: the coarsest level whose aligned buckets fit, then the edges on either side
+  // with the next finer levels. Minutes come last and fit any minute-aligned range.
+  const ladder: BucketGranularity[] = options.minutesOnly ? ['m'] : liveHourly ? (useDays ? ['d', 'h', 'm'] : ['h', 'm']) : useDays ? ['d', 'q', 'h', 't', 'm'] : ['h', 't', 'm'];
+  const cover = (from: number, to: number, levels: readonly BucketGranularity[]) => {
+    if (from >= to) return;
+    const [level, ...finer] = levels as [BucketGranularity, ...BucketGranularity[]];
+    if (!finer.length) return void push(level, from, to, false);
+    const size = GRANULARITY_SECONDS[level];
+    const first = ceilTo(from, size);
+    const last = floorTo(to, size);
+    if (first >= last) return cover(from, to, finer);
+    cover(from, first, finer);
+    push(level, first, last, false);
+    cover(last, to, finer);
+  };
+  cover(start, Math.min(end, watermark), ladder);
   const liveStart = Math.max(start, watermark);
-  if (liveStart < end && liveHourly) {
-    push('h', liveStart, ceilTo(end, HOUR), true);
-    need('h', liveStart);
-  } else if (liveStart < end) {
-    push('m', liveStart, end, true);
-    need('m', liveStart);
-  }
-  const sizes = { m: 60, h: HOUR, d: DAY };
+  if (liveStart < end && liveHourly) push('h', liveStart, ceilTo(end, HOUR), true);
+  else if (liveStart < end) push('m', liveStart, end, true);
+
   const perHour = options.sparseHours ? SPARSE_HOUR_EVENTS : 1;
-  for (const s of segments) if (options.sparseHours && s.granularity === 'h' && !s.live) need('m', s.from);
-  const maxItems = segments.reduce((n, s) => n + ((s.to - s.from) / sizes[s.granularity]) * (s.granularity === 'h' && !s.live ? perHour : 1), 0);
+  // Items a settled bucket can cost at most: itself, or (missing or emptied) what stands in for it.
+  const perBucket = (s: PlanSegment) => (s.live ? 1 : s.granularity === 't' ? 2 : s.granularity === 'h' ? perHour : s.granularity === 'q' ? 1 + 6 * perHour : 1);
+  for (const s of segments) {
+    need(s.granularity, s.from);
+    // A user's sparse hours are read from minute items, so a settled hour or quarter day needs those kept.
+    if (options.sparseHours && !s.live && (s.granularity === 'h' || s.granularity === 'q')) need('m', s.from);
+  }
+  const maxItems = segments.reduce((n, s) => n + ((s.to - s.from) / GRANULARITY_SECONDS[s.granularity]) * perBucket(s), 0);
   return { segments, unanswerable: problems.length ? [...new Set(problems)].join('; ') : null, maxItems };
 }

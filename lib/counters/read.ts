@@ -1,44 +1,43 @@
 import type { CounterItem, CounterStore } from '../ports.js';
+import { GRANULARITY_SECONDS } from './buckets.js';
 import { isUserScope } from './contributions.js';
-import type { PlanSegment, WindowPlan } from './planner.js';
+import { FALLBACK_GRANULARITY, type BucketGranularity, type PlanSegment, type WindowPlan } from './planner.js';
 import { isTopEntryMetric } from './topn.js';
 
-const SIZES = { m: 60, h: 3600, d: 86400 } as const;
-
 /**
- * Reads every item of a plan for one scope: one Query per segment, all in parallel. A user's sparse
- * hours (SPARSE_HOUR_EVENTS) have no hour item, so the hours a settled hour segment lacks are read
- * from their minute items (a second round of Queries, one per run of missing hours; an hour with no
- * events reads nothing). Minute items at a window's sub-hour edges count as counts only, as they
- * always have: the details some carry are for their sparse hour's reads.
+ * Reads every item of a plan for one scope: one Query per segment, all in parallel. A settled bucket
+ * without its item (or with an emptied one) is read from what stands in for it, in a further round of
+ * Queries, one per run of such buckets (a run with no events reads nothing): a ten-minute bucket from
+ * its minutes, a quarter day from its hours, and a user's sparse hour (SPARSE_HOUR_EVENTS) from its
+ * minutes. Minute items at a window's sub-hour edges count as counts only, as they always have: the
+ * details some carry are for their sparse hour's reads.
  */
 export async function readPlan(counters: CounterStore, scope: string, plan: WindowPlan): Promise<CounterItem[]> {
   const user = isUserScope(scope);
-  const pages = await Promise.all(
-    plan.segments.map(async (s) => {
-      const items = await counters.range(scope, s.granularity, s.from, s.to - SIZES[s.granularity]);
-      if (!user) return items;
-      if (s.granularity === 'm') return items.map(countsOnly);
-      if (s.granularity === 'h') return [...items, ...(await sparseHours(counters, scope, s, items))];
-      return items;
-    }),
-  );
+  const pages = await Promise.all(plan.segments.map((s) => readSegment(counters, scope, s, user, false)));
   return pages.flat();
 }
 
-/** The minute items of the hours of a segment that have no (or an emptied) hour item. */
-async function sparseHours(counters: CounterStore, scope: string, segment: PlanSegment, hours: CounterItem[]): Promise<CounterItem[]> {
-  const present = new Set(hours.filter((h) => Object.keys(h.values).length || Object.keys(h.sets ?? {}).length || Object.keys(h.texts ?? {}).length).map((h) => h.bucket));
-  const runs: [number, number][] = [];
-  for (let hour = segment.from; hour < segment.to; hour += SIZES.h) {
-    if (present.has(hour)) continue;
+/** One segment's items; `sparseHourMinutes`: minutes standing in for a user's sparse hour, read with their details. */
+async function readSegment(counters: CounterStore, scope: string, segment: PlanSegment, user: boolean, sparseHourMinutes: boolean): Promise<CounterItem[]> {
+  const size = GRANULARITY_SECONDS[segment.granularity];
+  const items = await counters.range(scope, segment.granularity, segment.from, segment.to - size);
+  if (segment.granularity === 'm') return user && !sparseHourMinutes ? items.map(countsOnly) : items;
+  const fallback: BucketGranularity | undefined = segment.live ? undefined : (FALLBACK_GRANULARITY[segment.granularity] ?? (segment.granularity === 'h' && user ? 'm' : undefined));
+  if (!fallback) return items;
+  const present = new Set(items.filter(hasContent).map((item) => item.bucket));
+  const runs: PlanSegment[] = [];
+  for (let bucket = segment.from; bucket < segment.to; bucket += size) {
+    if (present.has(bucket)) continue;
     const last = runs.at(-1);
-    if (last && last[1] === hour) last[1] = hour + SIZES.h;
-    else runs.push([hour, hour + SIZES.h]);
+    if (last && last.to === bucket) last.to = bucket + size;
+    else runs.push({ granularity: fallback, from: bucket, to: bucket + size, live: false });
   }
-  const pages = await Promise.all(runs.map(([from, to]) => counters.range(scope, 'm', from, to - SIZES.m)));
-  return pages.flat();
+  const standIns = await Promise.all(runs.map((run) => readSegment(counters, scope, run, user, segment.granularity === 'h')));
+  return [...items, ...standIns.flat()];
 }
+
+const hasContent = (item: CounterItem) => Object.keys(item.values).length > 0 || Object.keys(item.sets ?? {}).length > 0 || Object.keys(item.texts ?? {}).length > 0;
 
 /** A user minute item's counts: every sketch and top-list entry a user's minute carries is a sparse hour's detail. */
 function countsOnly(item: CounterItem): CounterItem {

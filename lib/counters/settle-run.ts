@@ -5,7 +5,7 @@ import { forEachLimited } from '../util/concurrency.js';
 import { readJsonLines } from '../util/json-lines.js';
 import { GLOBAL_SCOPE, isTargetScope } from './contributions.js';
 import type { Retention } from './retention.js';
-import { isTargetScopeSql, SETTLE_PART_COLUMN, settleSql, settledItemOfRow } from './settle-sql.js';
+import { isTargetScopeSql, SETTLED_GRANULARITIES, SETTLE_PART_COLUMN, settleSql, settledItemOfRow } from './settle-sql.js';
 import { MANIFESTS_PREFIX } from './settle.js';
 
 /**
@@ -118,12 +118,14 @@ async function writeManifest(objects: ObjectStore, granularity: 'h' | 'd', bucke
   await objects.put(manifestKey(granularity, bucket, shard), JSON.stringify(manifest), 'application/json');
 }
 
-/** When a settled item may expire (DynamoDB TTL); per-event, per-address and global days never do. */
+/** When a settled item may expire (DynamoDB TTL): ten-minute items as minutes, quarter days as hours; per-event, per-address and global days never do. */
 export function settledExpiry(item: CounterItem, retention: Retention): number | undefined {
   switch (item.granularity) {
     case 'm':
+    case 't':
       return item.bucket + retention.minuteSeconds;
     case 'h':
+    case 'q':
       return item.bucket + retention.hourSeconds;
     case 'd':
       return isTargetScope(item.scope) || item.scope === GLOBAL_SCOPE ? undefined : item.bucket + retention.daySeconds;
@@ -131,6 +133,9 @@ export function settledExpiry(item: CounterItem, retention: Retention): number |
       return undefined;
   }
 }
+
+/** The settled granularities of a run (SETTLED_GRANULARITIES) as an SQL list. */
+const settledGranularitiesSql = (granularity: 'h' | 'd') => SETTLED_GRANULARITIES[granularity].map((g) => `'${g}'`).join(', ');
 
 /** One bucket of a settle run, and what it is diffed against. */
 interface BucketPlan {
@@ -157,7 +162,7 @@ function changesSql(tables: SettleTables, run: string, plans: readonly BucketPla
   const based = plans.flatMap((p) => p.bases.map((b) => select(tables.results(b, p.bucket), p.bucket, p.force)));
   if (!based.length) return `SELECT ${columns} FROM (${fresh})`;
   const same = 'o.scope = n.scope AND o.granularity = n.granularity AND o.bucket = n.bucket';
-  const settledOnly = (t: string) => `${t}.granularity = '${granularity}' AND NOT (${granularity === 'h' ? isTargetScopeSql(`${t}.scope`) : 'FALSE'})`;
+  const settledOnly = (t: string) => `${t}.granularity IN (${settledGranularitiesSql(granularity)}) AND NOT (${granularity === 'h' ? isTargetScopeSql(`${t}.scope`) : 'FALSE'})`;
   // A forced bucket may have several bases (one key twice): it skips the comparison, not the clearing.
   return `WITH n AS (${fresh}),
 o AS (${based.join('\n  UNION ALL ')})
@@ -287,7 +292,7 @@ async function settleShard(
     const changes = `${SETTLE_CHANGES_PREFIX}${run}/`;
     const diffed = [...present, ...basedOnly];
     const query = changesSql(deps.tables, run, present, granularity);
-    const clearOnly = basedOnly.flatMap((p) => p.bases.map((b) => `SELECT DISTINCT scope, granularity, bucket, '{}' AS vals, CAST(NULL AS VARCHAR) AS sketches, CAST(NULL AS VARCHAR) AS tops FROM ${deps.tables.results(b, p.bucket)} WHERE granularity = '${granularity}'`));
+    const clearOnly = basedOnly.flatMap((p) => p.bases.map((b) => `SELECT DISTINCT scope, granularity, bucket, '{}' AS vals, CAST(NULL AS VARCHAR) AS sketches, CAST(NULL AS VARCHAR) AS tops FROM ${deps.tables.results(b, p.bucket)} WHERE granularity IN (${settledGranularitiesSql(granularity)})`));
     const parts = [...(present.length ? [query] : []), ...clearOnly];
     if (diffed.length && parts.length) {
       await deps.sql.export(parts.length === 1 ? parts[0]! : parts.map((q) => `SELECT * FROM (${q})`).join('\nUNION ALL\n'), changes, 'jsonl');

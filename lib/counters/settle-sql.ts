@@ -1,6 +1,7 @@
 import type { CounterItem, Granularity } from '../ports.js';
 import { dedupedFacts, type SqlDialect } from '../jobs/metrics-sql.js';
 import { HLL_PRECISION } from './hll.js';
+import { GRANULARITY_SECONDS } from './buckets.js';
 import { TOP_N, TOP_PREFIX_BY_LIST } from './topn.js';
 import { SPARSE_HOUR_EVENTS } from './contributions.js';
 import { zapAmountMetricSql } from './zap-amounts.js';
@@ -21,7 +22,8 @@ export interface SettleSqlOptions {
   dialect: SqlDialect;
   /**
    * `h`: hour items, except the per-event and per-address scopes' (`isTargetScope`: counted live per
-   * hour), plus the live-counted items of `liveHours` and copies; `d`: day items, with `eng_hHH`
+   * hour), and ten-minute items, plus the live-counted items of `liveHours` and copies; `d`: day
+   * items, with `eng_hHH`, and quarter-day items
    */
   granularity: 'h' | 'd';
   /** the hours (or days) to settle, bucket starts: one statement settles many, so a backlog is a few queries */
@@ -81,6 +83,11 @@ export const SETTLE_PART_COLUMN = 'part';
 const AUTHORED = `('note', 'reply', 'comment', 'video')`;
 const ENGAGEMENT = `('reaction', 'repost', 'reply', 'comment', 'zap')`;
 const REGISTER_DIVISOR = 2 ** (32 - HLL_PRECISION);
+const TEN_MINUTES = GRANULARITY_SECONDS.t;
+const QUARTER_DAY = GRANULARITY_SECONDS.q;
+
+/** The granularities a settle run of hours or days writes as settled items (compared with, and cleared against, the last run's). */
+export const SETTLED_GRANULARITIES = { h: ['h', 't'], d: ['d', 'q'] } as const;
 
 function dialectSql(dialect: SqlDialect) {
   return {
@@ -175,9 +182,23 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   const hourKey = `scope || '|' || CAST(${bucketOf('created_at', 3600)} AS VARCHAR)`;
   const inSparseHour = `${hourKey} IN (SELECT k FROM sparse_keys)`;
   const topPrefix = `CASE list ${Object.entries(TOP_PREFIX_BY_LIST).map(([list, prefix]) => `WHEN '${list}' THEN '${prefix}'`).join(' ')} END`;
-  // One aggregation per granularity of output: the hour or day item, and the minute items.
+  // Ten-minute items (hour runs) and quarter-day items (day runs) stand in for finer items only where
+  // they replace more than one: a (scope, ten minutes) with events in two minutes or more, a (scope,
+  // quarter day) with two hour items or more (a user's sparse hours have none). Elsewhere the reader
+  // reads the finer items (read.ts), so these cost writes only where they save reads.
+  const coarseKey = (seconds: number) => `scope || '|' || CAST(${bucketOf('created_at', seconds)} AS VARCHAR)`;
+  const coarseKeys = isDay
+    ? `SELECT scope || '|' || CAST(quarter AS VARCHAR) AS k FROM (
+    SELECT scope, ${bucketOf('created_at', QUARTER_DAY)} AS quarter FROM c WHERE NOT (${isTarget}) AND NOT retracted
+    GROUP BY scope, ${bucketOf('created_at', QUARTER_DAY)}, ${bucketOf('created_at', 3600)}
+    HAVING substr(scope, 1, 2) <> 'u:' OR count(DISTINCT event_id) > ${SPARSE_HOUR_EVENTS}
+  ) GROUP BY scope, quarter HAVING count(*) >= 2`
+    : `SELECT ${coarseKey(TEN_MINUTES)} AS k FROM c WHERE NOT (${isTarget}) AND NOT retracted GROUP BY scope, ${bucketOf('created_at', TEN_MINUTES)} HAVING count(DISTINCT ${bucketOf('created_at', 60)}) >= 2`;
+  const coarse = isDay ? QUARTER_DAY : TEN_MINUTES;
+  // One aggregation per granularity of output: the hour or day item, the ten-minute or quarter-day items, and the minute items.
   const levels: { name: Granularity; bucket: string; filter: string; part: string; scopes: string }[] = [
     { name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket', scopes: isDay ? '' : `WHERE (NOT (${isTarget}) OR ${liveWhere}) AND NOT (${inSparseHour})` },
+    { name: isDay ? 'q' : 't', bucket: bucketOf('created_at', coarse), filter: isDay ? 'TRUE' : 'settled_only = 0', part: bucketOf('v.bucket', size), scopes: `WHERE ${coarseKey(coarse)} IN (SELECT k FROM coarse_keys)` },
   ];
   if (liveRows.length) {
     levels.push({ name: 'm', bucket: bucketOf('created_at', 60), filter: `settled_only = 0 AND ${minuteWhere}`, part: bucketOf('v.bucket', 3600), scopes: `WHERE ${minuteWhere}` });
@@ -186,10 +207,11 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     const b = level.bucket;
     const g = `, ${b}`;
     const minute = level.name === 'm';
-    // Minute items hold what live items hold, settled or not: counts and a project's users sketch, and
-    // in a sparse user hour its engagers and top-list entries (as `tp:<key>` counts), never lists.
-    const sketchFilter = minute ? `${level.filter} AND (sketch = 'users' OR ${inSparseHour})` : level.filter;
-    const tops = minute ? 'CAST(NULL AS VARCHAR)' : 't.tops';
+    // Minute and ten-minute items hold what live items hold: counts and a project's users sketch; a
+    // minute of a sparse user hour also its engagers and top-list entries (as `tp:<key>` counts), never lists.
+    const countsLevel = minute || level.name === 't';
+    const sketchFilter = minute ? `${level.filter} AND (sketch = 'users' OR ${inSparseHour})` : countsLevel ? `${level.filter} AND sketch = 'users'` : level.filter;
+    const tops = countsLevel ? 'CAST(NULL AS VARCHAR)' : 't.tops';
     const source = minute
       ? `(SELECT scope, metric, amount, created_at FROM c UNION ALL SELECT scope, ${topPrefix} || k, amount, created_at FROM t WHERE settled_only = 0 AND ${inSparseHour})`
       : 'c';
@@ -206,7 +228,7 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
         GROUP BY scope, bucket, sketch
       ) GROUP BY scope, bucket
     ) s ON s.scope = v.scope AND s.bucket = v.bucket${
-      minute
+      countsLevel
         ? ''
         : `
     LEFT JOIN (
@@ -257,6 +279,7 @@ ${
   GROUP BY scope, hour HAVING count(DISTINCT event_id) <= ${SPARSE_HOUR_EVENTS}
 ),`
   }
+coarse_keys AS (${coarseKeys}),
 sk AS (SELECT scope, sketch, ${code('member')} AS code, created_at, settled_only FROM (${inShard(sketches.join('\n  UNION ALL '))})),
 t AS (${inShard(tops.join('\n  UNION ALL '))})
 ${levels.map(aggregate).join('\nUNION ALL\n')}`;

@@ -5,6 +5,7 @@ import { contributionsOf, GLOBAL_SCOPE, isTargetScope, isUserScope, SPARSE_HOUR_
 import { topEntryMetric } from './topn.js';
 import { engagementReceived } from './read.js';
 import type { Retention } from './retention.js';
+import { GRANULARITY_SECONDS } from './buckets.js';
 
 /**
  * What an hour and a day settle into, computed in memory from facts: the reference the settle SQL
@@ -15,7 +16,8 @@ import type { Retention } from './retention.js';
 export const MANIFESTS_PREFIX = 'counters/manifests/';
 /**
  * The items an hour settles into, from its deduplicated facts: one hour item per scope but a sparse
- * user hour (SPARSE_HOUR_EVENTS), and the hour's minute items, rewritten exactly too: they serve the
+ * user hour (SPARSE_HOUR_EVENTS), ten-minute items where they stand for two minute items or more, and
+ * the hour's minute items, rewritten exactly too: they serve the
  * sub-hour edges of custom windows and stand in for sparse hours, and a redelivered batch may have
  * over-counted them while they were live. `sparse` are the hour items not written (a model's day
  * roll-up needs them). Pure: the compactor's SQL is held to these, the benchmark measures them.
@@ -31,14 +33,19 @@ export function settledHourItems(
   const items: (CounterItem & { expiresAt?: number })[] = [];
   const notWritten: CounterItem[] = [];
   for (const [scope, state] of states) (sparse.has(scope) ? notWritten : items).push(toItem(scope, 'h', hourStart, state, expiresAt));
-  const byMinute = new Map<number, Fact[]>();
-  for (const fact of facts) {
-    const minute = Math.floor(fact.created_at / 60) * 60;
-    let list = byMinute.get(minute);
-    if (!list) byMinute.set(minute, (list = []));
-    list.push(fact);
+  for (const [tenMinutes, tenMinuteFacts] of factsByBucket(facts, GRANULARITY_SECONDS.t)) {
+    // A ten-minute item only where it stands for two minute items or more (settle-sql.ts).
+    const minutes = new Map<string, Set<number>>();
+    for (const fact of tenMinuteFacts) for (const { scope } of contributionsOf(fact).counts) (minutes.get(scope) ?? minutes.set(scope, new Set()).get(scope)!).add(Math.floor(fact.created_at / 60));
+    for (const [scope, state] of aggregateFacts(tenMinuteFacts)) {
+      if (isTargetScope(scope) || (minutes.get(scope)?.size ?? 0) < 2) continue;
+      // Counts and a project's users sketch, as minute items hold.
+      for (const name of Object.keys(state.sets)) if (name !== 'users') delete state.sets[name];
+      state.tops = {};
+      items.push(toItem(scope, 't', tenMinutes, state, tenMinutes + retention.minuteSeconds));
+    }
   }
-  for (const [minute, minuteFacts] of byMinute) {
+  for (const [minute, minuteFacts] of factsByBucket(facts, 60)) {
     for (const [scope, state] of aggregateFacts(minuteFacts)) {
       // Per-event and per-address scopes have no minute items: they are counted live per hour.
       if (isTargetScope(scope)) continue;
@@ -54,6 +61,46 @@ export function settledHourItems(
     }
   }
   return { scopes: [...states.keys()], items, sparse: notWritten };
+}
+
+/** Facts by the start of their bucket of `seconds`. */
+function factsByBucket(facts: readonly Fact[], seconds: number): Map<number, Fact[]> {
+  const byBucket = new Map<number, Fact[]>();
+  for (const fact of facts) {
+    const bucket = Math.floor(fact.created_at / seconds) * seconds;
+    let list = byBucket.get(bucket);
+    if (!list) byBucket.set(bucket, (list = []));
+    list.push(fact);
+  }
+  return byBucket;
+}
+
+/**
+ * The quarter-day items of a day, from its deduplicated facts: one per scope with two hour items or
+ * more in the quarter (a user's sparse hours have none; per-event and per-address scopes none at all),
+ * holding what a day item holds over those six hours, a user's `eng_hHH` included (settle-sql.ts).
+ */
+export function settledQuarterItems(dayStart: number, facts: readonly Fact[], retention: Retention): (CounterItem & { expiresAt?: number })[] {
+  const items: (CounterItem & { expiresAt?: number })[] = [];
+  for (const [quarter, quarterFacts] of factsByBucket(facts, GRANULARITY_SECONDS.q)) {
+    if (quarter < dayStart || quarter >= dayStart + 86400) continue;
+    const hourItems = new Map<string, number>();
+    const engaged = new Map<string, Record<string, number>>();
+    for (const [hour, hourFacts] of factsByBucket(quarterFacts, 3600)) {
+      const sparse = sparseUserScopes(hourFacts);
+      for (const [scope, state] of aggregateFacts(hourFacts)) {
+        if (!sparse.has(scope)) hourItems.set(scope, (hourItems.get(scope) ?? 0) + 1);
+        const engagement = isUserScope(scope) ? engagementReceived(state.values) : 0;
+        if (engagement) (engaged.get(scope) ?? engaged.set(scope, {}).get(scope)!)[`eng_h${String((hour - dayStart) / 3600).padStart(2, '0')}`] = engagement;
+      }
+    }
+    for (const [scope, state] of aggregateFacts(quarterFacts)) {
+      if (isTargetScope(scope) || (hourItems.get(scope) ?? 0) < 2) continue;
+      Object.assign(state.values, engaged.get(scope));
+      items.push(toItem(scope, 'q', quarter, state, quarter + retention.hourSeconds));
+    }
+  }
+  return items;
 }
 
 /** The user scopes with at most SPARSE_HOUR_EVENTS events among an hour's facts. */

@@ -31,9 +31,26 @@ export async function clearDirty(counters: CounterStore, namespace: string, id: 
   return false;
 }
 
+/**
+ * How many times this process has written the state queries plan on (the watermark, the ingest
+ * heartbeat) per store: a query's short-lived cache of that state (window-read.ts) is void once it
+ * moved, so in one process a read after a settle or a batch sees it. Other processes' writes reach a
+ * cache when it expires.
+ */
+const stateVersions = new WeakMap<CounterStore, number>();
+export const stateVersion = (counters: CounterStore): number => stateVersions.get(counters) ?? 0;
+const stateChanged = (counters: CounterStore) => stateVersions.set(counters, stateVersion(counters) + 1);
+
 export async function recordIngestHeartbeat(counters: CounterStore, nowMs: number, accepted: number): Promise<void> {
   if (accepted === 0) return;
   await counters.putState(INGEST_HEARTBEAT, 0, { lastIngestAt: nowMs });
+  stateChanged(counters);
+}
+
+/** Moves the watermark (compact.ts): counters are settled before `settledThrough`. */
+export async function writeWatermark(counters: CounterStore, settledThrough: number, nowMs: number): Promise<void> {
+  await counters.putState(WATERMARK, 0, { settledThrough, updatedAt: nowMs });
+  stateChanged(counters);
 }
 
 export async function lastIngestAt(counters: CounterStore): Promise<number | null> {

@@ -7,7 +7,7 @@ import { factOfRow, resolveHourReplies } from './reply-resolution.js';
 import { deletionHoursFor, hoursWithFacts, hoursWithRetractedEvents } from './retractions.js';
 import { dedupedFacts, RETRACTION_HORIZON_SECONDS, RETRACTION_SKEW_SECONDS } from '../jobs/metrics-sql.js';
 import { COMPACTION_STAGING_PREFIX, type SettleTables } from './tables.js';
-import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, readWatermark, WATERMARK } from '../counters/state.js';
+import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, readWatermark, writeWatermark } from '../counters/state.js';
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
@@ -337,7 +337,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   const onCorrupt: CorruptObjectHandler = (key, error) => {
     quarantined.push(key);
     deps.metrics?.count(METRIC.objectsQuarantined);
-    log('error', 'corrupt fact object moved to quarantine', { key, quarantinedAs: `${QUARANTINE_PREFIX}${key}`, error: String(error) });
+    log('error', 'corrupt fact object moved to quarantine', { key, quarantinedAs: `${QUARANTINE_PREFIX}${key}`, error });
   };
   // Whole hours' live-counted items (minutes; per-event and per-address hours) are rewritten where live
   // counting may be off anywhere in them: a redelivered message, facts counted live and then
@@ -456,7 +456,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
           // Leave the mark: the next run retries this hour, and the watermark stays before it.
           failedHours.push(mark.id);
           deps.metrics?.count(METRIC.storageFaults, { Store: 'objects' });
-          log('error', 'compaction of an hour failed; it stays dirty', { hourStart: mark.id, error: String(error), groupError: String(groupError), stack: (error as Error)?.stack });
+          log('error', 'compaction of an hour failed; it stays dirty', { hourStart: mark.id, error, groupError });
         }
       }
     }
@@ -464,7 +464,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   hours.sort((a, b) => a.hourStart - b.hourStart);
   // A paced hour was settled before: the watermark passed it then, and a late event cannot pull it back.
   const watermark = Math.max(previous, Math.min(settleBefore, ...failedHours, ...deferredHours, ...paced.filter((h) => h >= previous)));
-  if (watermark !== previous) await deps.counters.putState(WATERMARK, 0, { settledThrough: watermark, updatedAt: deps.clock.now() });
+  if (watermark !== previous) await writeWatermark(deps.counters, watermark, deps.clock.now());
 
   const daysRolled: number[] = [];
   let dayPending = false;
@@ -492,7 +492,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
       await clearDirty(deps.counters, DIRTY_DAYS, dayStart, value);
     } catch (error) {
       dayPending = true;
-      if (!(error instanceof ShardsPendingError)) log('error', 'rolling a day failed; it stays dirty', { dayStart, error: String(error) });
+      if (!(error instanceof ShardsPendingError)) log('error', 'rolling a day failed; it stays dirty', { dayStart, error });
     }
   }
   // Only a consistent total is published: every completed day before settled_through is in a month.

@@ -35,16 +35,18 @@ export function heatmapOf(cell: (weekday: number, hour: number) => number): Heat
 }
 
 /**
- * Engagement received per UTC instant at hour resolution: hour and minute items by their bucket, day
- * items by their `eng_hHH` histogram (so best-hours works on windows answered with day items).
+ * Engagement received per UTC instant at hour resolution: hour, ten-minute and minute items by their
+ * bucket, day and quarter-day items by their `eng_hHH` histogram (hour of the UTC day), so best-hours
+ * works on windows answered with them.
  */
 function engagementByHour(items: CounterItem[]): [hourStartUtc: number, engagement: number][] {
   const out: [number, number][] = [];
   for (const item of items) {
-    if (item.granularity === 'd') {
+    if (item.granularity === 'd' || item.granularity === 'q') {
+      const dayStart = Math.floor(item.bucket / 86400) * 86400;
       for (let h = 0; h < 24; h++) {
         const value = item.values[`eng_h${String(h).padStart(2, '0')}`];
-        if (value) out.push([item.bucket + h * 3600, value]);
+        if (value) out.push([dayStart + h * 3600, value]);
       }
     } else {
       const engaged = engagementReceived(item.values);

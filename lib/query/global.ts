@@ -1,3 +1,4 @@
+import { carriesDetails } from '../counters/planner.js';
 import { GLOBAL_SCOPE } from '../counters/contributions.js';
 import { mergeItems } from '../counters/aggregate.js';
 import { hllEstimate } from '../counters/hll.js';
@@ -26,7 +27,7 @@ export async function globalSummary(window: QueryWindow, deps: QueryDeps): Promi
     else if (name.startsWith('kind:')) eventsByKind[name.slice(5)] = value;
   }
   const meta = { ...read.meta };
-  if (read.plan.segments.some((s) => s.live || s.granularity === 'm')) {
+  if (read.plan.segments.some((s) => !carriesDetails(s))) {
     const reason = 'uniqueUsers counts settled hours only; events after the watermark are in the totals but not in uniqueUsers';
     meta.partialReason = meta.partialReason ? `${meta.partialReason}; ${reason}` : reason;
     meta.freshness = { ...meta.freshness, isPartial: true };

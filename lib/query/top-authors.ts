@@ -1,3 +1,4 @@
+import { carriesDetails } from '../counters/planner.js';
 import { GLOBAL_SCOPE } from '../counters/contributions.js';
 import { mergeItems, topOf } from '../counters/aggregate.js';
 import type { QueryWindow } from './window.js';
@@ -20,7 +21,7 @@ export async function topAuthors(window: QueryWindow, deps: QueryDeps, limit: nu
   const read = await readWindow(GLOBAL_SCOPE, window, deps, { hourly: false });
   const data = topOf(mergeItems(read.items), 'top_authors', limit).map(([pubkey, events], i) => ({ rank: i + 1, pubkey, events }));
   const meta = { ...read.meta };
-  if (read.plan.segments.some((s) => s.live || s.granularity === 'm')) {
+  if (read.plan.segments.some((s) => !carriesDetails(s))) {
     const reason = 'authors are ranked over settled hours only; events after the watermark are not ranked yet';
     meta.partialReason = meta.partialReason ? `${meta.partialReason}; ${reason}` : reason;
     meta.freshness = { ...meta.freshness, isPartial: true };

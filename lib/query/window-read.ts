@@ -1,7 +1,7 @@
 import type { Clock, CounterItem, CounterStore } from '../ports.js';
 import { planWindow, type WindowPlan } from '../counters/planner.js';
 import { readPlan } from '../counters/read.js';
-import { lastIngestAt, readWatermark } from '../counters/state.js';
+import { lastIngestAt, readWatermark, stateVersion } from '../counters/state.js';
 import type { Retention } from '../counters/retention.js';
 import { isTargetScope, isUserScope } from '../counters/contributions.js';
 import { timelineStep, type QueryWindow } from './window.js';
@@ -10,6 +10,8 @@ export interface QueryDeps {
   counters: CounterStore;
   clock: Clock;
   retention: Retention;
+  /** the state cache (default: this container's, counterStates) */
+  stateReads?: CounterStateReads;
 }
 
 export interface Freshness {
@@ -46,21 +48,22 @@ export interface CounterState {
 }
 
 /**
- * How long a state read may still answer planFor: the sync-or-job decision a request makes before
- * its read (lib/api/read-policy.ts), which would otherwise cost a round trip of its own. Safe at 1 s:
- * the watermark only moves forward, and that decision depends on it only through the retention of
- * the minute items after it, which a second does not change. The answer itself never plans on a
- * cached watermark: readWindow reads the state afresh, concurrently with its Queries.
+ * How long a state read may still answer a query: the plan and its freshness. Safe: the watermark only
+ * moves forward, and a plan on one a second old reads the minutes after it as live, which the settle
+ * rewrote exactly and keeps for the minute retention; the answer states the watermark it is planned
+ * on, and a heartbeat a second old only understates how fresh the live minutes are. So at most one
+ * state read a second per container (two consistent GetItems, 2 read units) instead of one per
+ * request. A state write of this process (stateVersion) voids the cache at once.
  */
 export const STATE_CACHE_MS = 1_000;
 
 /**
  * The counters' state per store, for this container: one read in flight at a time (callers that ask
- * meanwhile share it), the last state read, and when that read started. A failed read is not kept:
- * the next caller reads again, and sees the failure itself if it persists.
+ * meanwhile share it), the last state read, when that read started and the store's stateVersion then.
+ * A failed read is not kept: the next caller reads again, and sees the failure itself if it persists.
  */
 export class CounterStateReads {
-  private readonly stores = new WeakMap<CounterStore, { inFlight?: Promise<CounterState>; last?: CounterState; lastStartedAt?: number }>();
+  private readonly stores = new WeakMap<CounterStore, { inFlight?: Promise<CounterState>; last?: CounterState; lastStartedAt?: number; lastVersion?: number }>();
 
   constructor(
     private readonly maxAgeMs = STATE_CACHE_MS,
@@ -73,12 +76,13 @@ export class CounterStateReads {
     const entry = this.entryOf(counters);
     if (entry.inFlight) return entry.inFlight;
     const startedAt = this.monotonicNow();
+    const version = stateVersion(counters);
     const read = Promise.all([readWatermark(counters), lastIngestAt(counters)]).then(([watermark, ingestAt]) => ({ watermark, ingestAt }));
     entry.inFlight = read;
     read.then(
       (state) => {
         if (entry.inFlight === read) entry.inFlight = undefined;
-        if (entry.lastStartedAt === undefined || startedAt >= entry.lastStartedAt) Object.assign(entry, { last: state, lastStartedAt: startedAt });
+        if (entry.lastStartedAt === undefined || startedAt >= entry.lastStartedAt) Object.assign(entry, { last: state, lastStartedAt: startedAt, lastVersion: version });
       },
       () => {
         if (entry.inFlight === read) entry.inFlight = undefined;
@@ -87,11 +91,17 @@ export class CounterStateReads {
     return read;
   }
 
-  /** The last state read if that read started within maxAgeMs, else a fresh read. */
+  /** The last state read if it started within maxAgeMs and this process wrote no state since, else undefined. */
+  cached(counters: CounterStore): CounterState | undefined {
+    const entry = this.stores.get(counters);
+    if (!entry?.last || entry.lastStartedAt === undefined || entry.lastVersion !== stateVersion(counters)) return undefined;
+    return this.monotonicNow() - entry.lastStartedAt <= this.maxAgeMs ? entry.last : undefined;
+  }
+
+  /** The cached state (`cached`), or a fresh read. */
   recent(counters: CounterStore): Promise<CounterState> {
-    const entry = this.entryOf(counters);
-    if (entry.last && entry.lastStartedAt !== undefined && this.monotonicNow() - entry.lastStartedAt <= this.maxAgeMs) return Promise.resolve(entry.last);
-    return this.fresh(counters);
+    const cached = this.cached(counters);
+    return cached ? Promise.resolve(cached) : this.fresh(counters);
   }
 
   /** The last state read, however old: what a read plans on while it reads the state afresh. */
@@ -124,7 +134,7 @@ export const counterStates = new CounterStateReads();
 
 /** The plan the counters would use for one scope's window: whether they can answer it at all. */
 export async function planFor(scope: string, window: QueryWindow, deps: QueryDeps, hourly = timelineStep(window) === 3600): Promise<WindowPlan> {
-  const { watermark } = await counterStates.recent(deps.counters);
+  const { watermark } = await (deps.stateReads ?? counterStates).recent(deps.counters);
   return planScopeWindow(scope, window, watermark, deps.clock.now(), deps.retention, hourly);
 }
 
@@ -142,27 +152,37 @@ function planScopeWindow(scope: string, window: QueryWindow, watermark: number, 
 
 /**
  * Plans the window against the watermark and reads one scope's items, with the freshness metadata.
- * The state is read afresh on every call, concurrently with the Queries, which are planned on the
- * last watermark this container saw: one round trip, unless the watermark moved since (then the
- * window is planned and read again). So the plan always matches the watermark the answer states.
+ * The state comes from the cache (STATE_CACHE_MS) when it is there: one round trip, no state read.
+ * Otherwise it is read afresh concurrently with the Queries, which are planned on the last watermark
+ * this container saw: still one round trip, unless the watermark moved since (then the window is
+ * planned and read again). So the plan always matches the watermark the answer states.
  */
 export async function readWindow(scope: string, window: QueryWindow, deps: QueryDeps, options: { hourly?: boolean; minutesOnly?: boolean } = {}): Promise<WindowRead> {
   const { counters } = deps;
+  const states = deps.stateReads ?? counterStates;
   const nowMs = deps.clock.now();
   const hourly = options.hourly ?? timelineStep(window) === 3600;
   const planOn = (watermark: number) => planScopeWindow(scope, window, watermark, nowMs, deps.retention, hourly, options.minutesOnly);
-  const state = counterStates.fresh(counters);
-  const ahead = planAhead(counterStates.lastKnown(counters)?.watermark, planOn);
-  const [{ watermark, ingestAt }, itemsAhead] = await Promise.all([state, ahead && readPlan(counters, scope, ahead.plan)]);
   let plan: WindowPlan;
   let items: CounterItem[];
-  if (ahead && itemsAhead && ahead.watermark === watermark) {
-    plan = ahead.plan;
-    items = itemsAhead;
-  } else {
-    plan = planOn(watermark);
+  let state = states.cached(counters);
+  if (state) {
+    plan = planOn(state.watermark);
     items = await readPlan(counters, scope, plan);
+  } else {
+    const reading = states.fresh(counters);
+    const ahead = planAhead(states.lastKnown(counters)?.watermark, planOn);
+    const [read, itemsAhead] = await Promise.all([reading, ahead && readPlan(counters, scope, ahead.plan)]);
+    state = read;
+    if (ahead && itemsAhead && ahead.watermark === read.watermark) {
+      plan = ahead.plan;
+      items = itemsAhead;
+    } else {
+      plan = planOn(read.watermark);
+      items = await readPlan(counters, scope, plan);
+    }
   }
+  const { watermark, ingestAt } = state;
   const live = plan.segments.some((s) => s.live);
   const newest = live ? ingestAt : watermark ? watermark * 1000 : null;
   return {

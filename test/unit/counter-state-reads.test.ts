@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
-import { INGEST_HEARTBEAT, WATERMARK } from '../../lib/counters/state.js';
+import { INGEST_HEARTBEAT, recordIngestHeartbeat, WATERMARK, writeWatermark } from '../../lib/counters/state.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { CounterStateReads, planFor, readWindow, STATE_CACHE_MS } from '../../lib/query/window-read.js';
 import type { Granularity } from '../../lib/ports.js';
@@ -92,9 +92,36 @@ describe('the counters state, as queries read it', () => {
     expect((await reads.recent(store)).watermark).toBe(NOW);
   });
 
+  it('answers from the cached state, with no state read, within STATE_CACHE_MS; a state write of this process voids it', async () => {
+    let now = 0;
+    const store = await storeWithWatermark(NOW - 2 * HOUR);
+    const deps = { counters: store, clock: { now: () => NOW * 1000 }, retention, stateReads: new CounterStateReads(STATE_CACHE_MS, () => now) };
+    const window = { type: 'custom' as const, startTs: NOW - 6 * HOUR, endTs: NOW };
+    const first = await readWindow('g', window, deps, { hourly: true });
+    expect(store.stateReads).toBe(2);
+    // another process moves the watermark: a read within the second still plans on the cached one, and says so
+    await store.putState(WATERMARK, 0, { settledThrough: NOW - HOUR });
+    now = STATE_CACHE_MS;
+    const cached = await readWindow('g', window, deps, { hourly: true });
+    expect(store.stateReads).toBe(2);
+    expect(cached.meta).toEqual(first.meta);
+    expect(cached.items).toEqual(first.items);
+    now = STATE_CACHE_MS + 1;
+    expect((await readWindow('g', window, deps, { hourly: true })).meta.freshness.snapshotAsOf).toBe(new Date((NOW - HOUR) * 1000).toISOString());
+    expect(store.stateReads).toBe(4);
+    // this process's own writes (a settle, an ingest batch) void the cache at once
+    await writeWatermark(store, NOW, NOW * 1000);
+    expect((await readWindow('g', window, deps, { hourly: true })).meta.freshness.snapshotAsOf).toBe(new Date(NOW * 1000).toISOString());
+    expect(store.stateReads).toBe(6);
+    await recordIngestHeartbeat(store, NOW * 1000 - 1_000, 1);
+    expect((await readWindow('g', window, deps, { hourly: true })).meta.freshness.deltaAsOf).toBe(new Date(NOW * 1000 - 1_000).toISOString());
+    expect(store.stateReads).toBe(8);
+  });
+
   it('reads the state concurrently with the Queries, planned on the last watermark seen', async () => {
+    let now = 0;
     const store = await storeWithWatermark(NOW - HOUR);
-    const deps = { counters: store, clock: { now: () => NOW * 1000 }, retention };
+    const deps = { counters: store, clock: { now: () => NOW * 1000 }, retention, stateReads: new CounterStateReads(STATE_CACHE_MS, () => now) };
     const window = { type: 'custom' as const, startTs: NOW - 6 * HOUR, endTs: NOW };
     const first = await readWindow('g', window, deps, { hourly: true });
     // the first read of a store has no watermark to plan on: state, then Queries
@@ -102,6 +129,7 @@ describe('the counters state, as queries read it', () => {
     store.queries = [];
     let open!: () => void;
     store.gate = new Promise((resolve) => (open = resolve));
+    now = STATE_CACHE_MS + 1;
     const second = readWindow('g', window, deps, { hourly: true });
     await new Promise((resolve) => setTimeout(resolve, 5));
     // every Query went out while the state reads were still waiting
@@ -114,19 +142,26 @@ describe('the counters state, as queries read it', () => {
   });
 
   it('plans and reads again when the watermark moved, so the answer states the watermark it is planned on', async () => {
+    let now = 0;
     const store = await storeWithWatermark(NOW - 2 * HOUR);
-    const deps = { counters: store, clock: { now: () => NOW * 1000 }, retention };
+    const deps = { counters: store, clock: { now: () => NOW * 1000 }, retention, stateReads: new CounterStateReads(STATE_CACHE_MS, () => now) };
     const window = { type: 'custom' as const, startTs: NOW - 6 * HOUR, endTs: NOW };
     const before = await readWindow('g', window, deps, { hourly: true });
     expect(before.plan.segments.find((s) => s.live)?.from).toBe(NOW - 2 * HOUR);
     await store.putState(WATERMARK, 0, { settledThrough: NOW - HOUR });
+    now = STATE_CACHE_MS + 1;
     const after = await readWindow('g', window, deps, { hourly: true });
     expect(after.plan.segments.find((s) => s.live)?.from).toBe(NOW - HOUR);
     expect(after.meta.freshness.snapshotAsOf).toBe(new Date((NOW - HOUR) * 1000).toISOString());
     expect(after.meta.plan.segments).toEqual(after.plan.segments);
     // and a store that fails fails the read, as before
     store.failing = true;
+    now = 2 * STATE_CACHE_MS + 2;
     await expect(readWindow('g', window, deps, { hourly: true })).rejects.toThrow('throttled');
-    await expect(planFor('g', window, deps, true)).resolves.toBeDefined(); // within STATE_CACHE_MS of the last good read
+    await expect(planFor('g', window, deps, true)).rejects.toThrow('throttled');
+    // no failure is kept: once the store answers, so do the reads
+    store.failing = false;
+    await expect(readWindow('g', window, deps, { hourly: true })).resolves.toMatchObject({ meta: { freshness: { snapshotAsOf: new Date((NOW - HOUR) * 1000).toISOString() } } });
+    await expect(planFor('g', window, deps, true)).resolves.toBeDefined();
   });
 });

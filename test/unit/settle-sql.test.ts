@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
 import { aggregateFacts, toItem } from '../../lib/counters/aggregate.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
-import { settledHourItems } from '../../lib/counters/settle.js';
+import { settledHourItems, settledQuarterItems } from '../../lib/counters/settle.js';
 import { settleSql, settledItemOfRow } from '../../lib/counters/settle-sql.js';
 import { engagementReceived } from '../../lib/counters/read.js';
 import { contributionsOf, isTargetScope } from '../../lib/counters/contributions.js';
@@ -118,6 +118,12 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
       expect(own.length).toBeGreaterThan(50);
       expect(byKey(own.map(settledItemOfRow))).toEqual(byKey(settledHourItems(hour, factsOf(hour), retention).items));
     }
+    // Ten-minute items stand in for two minute items or more, with counts (and a project's users) only.
+    const tens = rows.map(settledItemOfRow).filter((i) => i.granularity === 't');
+    expect(tens.filter((i) => i.scope === 'g').length).toBe(hours.length * 6);
+    expect(tens.some((i) => i.scope.startsWith('u:'))).toBe(true);
+    expect(tens.every((i) => !i.texts && Object.keys(i.sets ?? {}).every((name) => name === 'users'))).toBe(true);
+    expect(tens.some((i) => i.sets?.users)).toBe(true);
     // The registered type's items are among them: 15 of the 60 purchases are from France, 5 of those on the web.
     const item = (scope: string) => rows.map(settledItemOfRow).find((i) => i.scope === scope && i.granularity === 'h')!;
     expect(item('p:shop:purchase').values).toMatchObject({ n: 60, 'n|country=FR': 15, 'n|country=(none)': 15, 'c.amount': 60 });
@@ -171,9 +177,14 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
       }
       return toItem(scope, 'd', DAY, state);
     });
+    const quarters = settledQuarterItems(DAY, dayFacts, retention);
     const rows = await sql.query(settleSql(factsRelation(dir), { dialect: 'duckdb', granularity: 'd', buckets: [DAY] }));
-    expect(rows.length).toBe(expected.length);
-    expect(byKey(rows.map(settledItemOfRow))).toEqual(byKey(expected));
+    expect(rows.length).toBe(expected.length + quarters.length);
+    expect(byKey(rows.map(settledItemOfRow))).toEqual(byKey([...expected, ...quarters]));
+    // Quarter days stand in for two hour items or more: the network's four, and the busiest users'.
+    expect(quarters.filter((q) => q.scope === 'g').map((q) => q.bucket)).toEqual([0, 1, 2, 3].map((i) => DAY + i * 21600));
+    expect(quarters.some((q) => q.scope.startsWith('u:') && q.sets?.engagers && q.texts?.top_posts && Object.keys(q.values).some((m) => m.startsWith('eng_h')))).toBe(true);
+    expect(quarters.some((q) => isTargetScope(q.scope))).toBe(false);
   });
 
   it('with deletions, retracted engagement counts nowhere, and the live-counted items it touched come back, zero where it was alone', async () => {
