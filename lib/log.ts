@@ -23,7 +23,7 @@ const THRESHOLDS = { trace: 6, debug: 8, info: 12, warn: 16, error: 20, critical
 export type LogThreshold = keyof typeof THRESHOLDS;
 
 /** The level threshold from the environment, as Powertools reads it: POWERTOOLS_LOG_LEVEL, else LOG_LEVEL, else info. */
-export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogThreshold {
+export function logLevelFromEnv(env: NodeJS.ProcessEnv): LogThreshold {
   const raw = (env.POWERTOOLS_LOG_LEVEL || env.LOG_LEVEL || '').toLowerCase();
   return Object.hasOwn(THRESHOLDS, raw) ? (raw as LogThreshold) : 'info';
 }
@@ -49,7 +49,7 @@ const defaultWrite = (line: string, level: LogLevel) => (level === 'error' || le
  * Plain JSON lines: `{time, level, component, correlationId, msg, ...fields}`, one object per line,
  * below `level` dropped. Warnings and errors go to stderr, the rest to stdout, unless `write` is given.
  */
-export function jsonLinesLogger(base: LogContext, write: (line: string, level: LogLevel) => void = defaultWrite, level: LogThreshold = logLevelFromEnv()): Logger {
+export function jsonLinesLogger(base: LogContext, write: (line: string, level: LogLevel) => void = defaultWrite, level: LogThreshold = logLevelFromEnv(process.env)): Logger {
   return (lineLevel, msg, fields = {}) => {
     if (!isLogged(lineLevel, level)) return;
     const record = { time: new Date().toISOString(), level: lineLevel, component: base.component, correlationId: base.correlationId, msg, ...fields };

@@ -9,9 +9,7 @@ import { route, routeLabel, type ApiDeps, type RouteDeps } from './routes.js';
 import { METRIC } from '../../lib/metrics/names.js';
 import { EmfMetrics, powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
 import { createLogger, setLogBackend } from '../../lib/log.js';
-import { retentionOf } from '../../lib/counters/retention.js';
-import { parseEnv } from '../env.js';
-import { apiEnvSchema, savedQueryAthena } from './env.js';
+import { apiConfig } from './env.js';
 import { AthenaSavedQueries } from '../../lib/adapters/aws/athena-saved-queries.js';
 import { ResponseCache } from '../../lib/api/cache.js';
 import { checkRequestBounds } from '../../lib/api/request.js';
@@ -72,9 +70,9 @@ let awsHandler: ReturnType<typeof createApiHandler> | undefined;
 
 export const handler = (event: APIGatewayProxyEventV2, context: Parameters<ReturnType<typeof createApiHandler>>[1]) => {
   awsHandler ??= (() => {
-    const env = parseEnv(apiEnvSchema);
-    const ports = awsPorts();
-    const athena = savedQueryAthena(env);
+    const config = apiConfig();
+    const ports = awsPorts(config.aws);
+    const athena = config.savedQueries;
     setLogBackend(powertoolsLoggers());
     const metrics = new EmfMetrics();
     // One EMF line per request would cost more in CloudWatch Logs than the metrics are worth at tens of
@@ -89,11 +87,11 @@ export const handler = (event: APIGatewayProxyEventV2, context: Parameters<Retur
       },
       counters: ports.counters(),
       clock: systemClock,
-      retention: retentionOf(env),
+      retention: config.retention,
       cache: new ResponseCache({ maxEntries: 5000 }),
       // per container: see lib/api/rate-limit.ts for what that means across a fleet
-      rateLimiter: new RequestRateLimiter({ perSecond: env.API_RATE_LIMIT_PER_SECOND, burst: env.API_RATE_LIMIT_BURST, trackedCallers: env.API_RATE_LIMIT_TRACKED_CALLERS }),
-      jobs: { queue: ports.jobsQueue(), objects: ports.objects(), settings: { resultTtlSeconds: env.JOB_RESULT_TTL_SECONDS, perClientPerHour: env.JOB_QUOTA_PER_HOUR } },
+      rateLimiter: new RequestRateLimiter(config.rateLimit),
+      jobs: { queue: ports.jobsQueue(), objects: ports.objects(), settings: config.jobSettings },
       app: { ingestQueue: ports.queue(), apiKeys: ports.appApiKeys() },
       ...(athena && {
         savedQueries: { store: new AthenaSavedQueries(new AthenaClient({}), athena), relation: ports.factsTable(), dialect: 'athena' as const },

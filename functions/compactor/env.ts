@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { ATHENA_ENV, COUNTERS_ENV, FACTS_ENV, queueEnv, RETENTION_ENV } from '../env.js';
-import { archiveEnvShape } from '../../lib/facts/storage-tiers.js';
+import { ATHENA_ENV, awsConfigOf, configFrom, COUNTERS_ENV, FACTS_ENV, queueEnv, RETENTION_ENV } from '../env.js';
+import { retentionOf } from '../../lib/counters/retention.js';
+import { archiveEnvShape, archivePolicyOf } from '../../lib/facts/storage-tiers.js';
 
 /**
  * The compactor: the settle's pacing (infra/lib/compactor.ts sets it; docs/scaling.md says why), Athena,
@@ -17,3 +18,10 @@ export const compactorEnvSchema = z.object({
   RESETTLE_HOUR_AFTER_SECONDS: z.coerce.number().int().min(0).max(86_400),
   RESETTLE_DAY_AFTER_SECONDS: z.coerce.number().int().min(0).max(7 * 86_400),
 });
+
+export const compactorConfig = configFrom(compactorEnvSchema, (env) => ({
+  aws: awsConfigOf(env),
+  retention: retentionOf(env),
+  archive: archivePolicyOf(env),
+  resettle: { hourAfterSeconds: env.RESETTLE_HOUR_AFTER_SECONDS, dayAfterSeconds: env.RESETTLE_DAY_AFTER_SECONDS },
+}));

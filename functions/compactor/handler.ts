@@ -1,9 +1,7 @@
 import middy from '@middy/core';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { compactAndSettle, type CompactorDeps } from '../../lib/facts/compact.js';
-import { retentionOf } from '../../lib/counters/retention.js';
-import { parseEnv } from '../env.js';
-import { compactorEnvSchema } from './env.js';
+import { compactorConfig } from './env.js';
 import { systemClock, type MetricsSink, type QueueSender } from '../../lib/ports.js';
 import { queuedShardRunner } from '../../lib/counters/settle-shards.js';
 import { METRIC } from '../../lib/metrics/names.js';
@@ -60,19 +58,19 @@ let awsHandler: ReturnType<typeof createCompactorHandler> | undefined;
 
 export const handler = (event: unknown, context: Parameters<ReturnType<typeof createCompactorHandler>>[1]) => {
   awsHandler ??= (() => {
-    const env = parseEnv(compactorEnvSchema);
-    const ports = awsPorts();
+    const config = compactorConfig();
+    const ports = awsPorts(config.aws);
     setLogBackend(powertoolsLoggers());
     const metrics = new EmfMetrics();
     return createCompactorHandler({
-      resettle: { hourAfterSeconds: env.RESETTLE_HOUR_AFTER_SECONDS, dayAfterSeconds: env.RESETTLE_DAY_AFTER_SECONDS },
+      resettle: config.resettle,
       objects: ports.objects(),
       counters: ports.counters(),
       sql: ports.athena(),
       tables: ports.settleTables(),
       clock: systemClock,
-      retention: retentionOf(env),
-      archive: env.FACTS_ARCHIVE_AFTER_DAYS,
+      retention: config.retention,
+      archive: config.archive,
       metrics,
       logIssue: createLogger({ component: 'compactor' }),
       shardQueue: ports.settleQueue(),

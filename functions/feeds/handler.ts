@@ -1,8 +1,6 @@
 import middy from '@middy/core';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
-import { retentionOf } from '../../lib/counters/retention.js';
-import { parseEnv } from '../env.js';
-import { feedsEnvSchema } from './env.js';
+import { feedsConfig } from './env.js';
 import { systemClock } from '../../lib/ports.js';
 import { precomputeFeeds, readOnce } from '../../lib/query/feeds.js';
 import { precomputeRankings } from '../../lib/query/rankings.js';
@@ -37,8 +35,9 @@ let awsHandler: ReturnType<typeof createFeedsHandler> | undefined;
 
 export const handler = (event: unknown, context: Parameters<ReturnType<typeof createFeedsHandler>>[1]) => {
   if (!awsHandler) {
+    const config = feedsConfig();
     setLogBackend(powertoolsLoggers());
-    awsHandler = createFeedsHandler({ counters: awsPorts().counters(), clock: systemClock, retention: retentionOf(parseEnv(feedsEnvSchema)) });
+    awsHandler = createFeedsHandler({ counters: awsPorts(config.aws).counters(), clock: systemClock, retention: config.retention });
   }
   return awsHandler(event, context);
 };

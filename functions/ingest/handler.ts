@@ -5,9 +5,7 @@ import { ingestBatch, type IngestDeps } from '../../lib/ingest/ingest.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { queuedLiveCounters } from '../../lib/counters/live-queue.js';
-import { retentionOf } from '../../lib/counters/retention.js';
-import { parseEnv } from '../env.js';
-import { ingestEnvSchema } from './env.js';
+import { ingestConfig } from './env.js';
 import { systemClock } from '../../lib/ports.js';
 import { EmfMetrics, powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
 import { createLogger, setLogBackend } from '../../lib/log.js';
@@ -47,8 +45,8 @@ let awsHandler: ReturnType<typeof createIngestHandler> | undefined;
 
 export const handler = (event: SQSEvent, context: Context) => {
   awsHandler ??= (() => {
-    const retention = retentionOf(parseEnv(ingestEnvSchema));
-    const ports = awsPorts();
+    const { aws, retention } = ingestConfig();
+    const ports = awsPorts(aws);
     setLogBackend(powertoolsLoggers());
     const metrics = new EmfMetrics();
     return createIngestHandler({

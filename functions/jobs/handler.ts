@@ -3,8 +3,7 @@ import { z } from 'zod';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { sqsRecords } from '../sqs-records.js';
 import { DEFAULT_JOB_LIMITS, JOB_STEP_MAX_ATTEMPTS, runJobStep, type RunJobDeps } from '../../lib/jobs/jobs.js';
-import { parseEnv } from '../env.js';
-import { jobsEnvSchema } from './env.js';
+import { jobsConfig } from './env.js';
 import { MAX_JOB_CHUNKS } from '../../lib/jobs/plan.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { systemClock } from '../../lib/ports.js';
@@ -57,13 +56,13 @@ let awsHandler: ReturnType<typeof createJobsHandler> | undefined;
 
 export const handler = (event: SQSEvent, context: Parameters<ReturnType<typeof createJobsHandler>>[1]) => {
   awsHandler ??= (() => {
-    const env = parseEnv(jobsEnvSchema);
-    const ports = awsPorts();
+    const config = jobsConfig();
+    const ports = awsPorts(config.aws);
     setLogBackend(powertoolsLoggers());
     const metrics = new EmfMetrics();
     return createJobsHandler({
-      limits: { cutoffBytes: env.ATHENA_BYTES_SCANNED_CUTOFF, maxJobBytes: env.JOB_MAX_SCAN_BYTES },
-      archive: env.FACTS_ARCHIVE_AFTER_DAYS,
+      limits: config.limits,
+      archive: config.archive,
       metrics,
       afterBatch: () => metrics.flush(),
       counters: ports.counters(),

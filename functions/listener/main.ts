@@ -3,27 +3,29 @@ import { awsPorts } from '../../lib/adapters/aws/index.js';
 import { Listener } from '../../lib/listener/listener.js';
 import { EmfMetrics, powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
 import { createLogger, recordLogger, setLogBackend } from '../../lib/log.js';
-import { listenerEnvSchema } from './env.js';
+import { EnvironmentError } from '../../lib/util/env.js';
+import { listenerConfig } from './env.js';
 
 /** The listener container's entry: relays from RELAY_URLS → SQS, checkpoints in DynamoDB. */
 setLogBackend(powertoolsLoggers());
 const log = createLogger({ component: 'listener' });
-const parsed = listenerEnvSchema.safeParse(process.env);
-if (!parsed.success) {
-  log('error', 'invalid environment', { issues: parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`) });
+let config: ReturnType<typeof listenerConfig>;
+try {
+  config = listenerConfig();
+} catch (error) {
+  log('error', 'invalid environment', { issues: error instanceof EnvironmentError ? error.issues : [String(error)] });
   process.exit(2);
 }
-const env = parsed.data;
-const relays = env.RELAY_URLS;
-const HEARTBEAT_FILE = env.HEARTBEAT_FILE;
-const ports = awsPorts();
+const relays = config.relayUrls;
+const HEARTBEAT_FILE = config.heartbeatFile;
+const ports = awsPorts(config.aws);
 const metrics = new EmfMetrics();
 const listener = new Listener({
   relays,
   queue: ports.queue(),
   checkpoints: ports.checkpoints(),
   metrics,
-  catchUpSeconds: env.CATCH_UP_SECONDS,
+  catchUpSeconds: config.catchUpSeconds,
   log: recordLogger(log),
 });
 await listener.start();

@@ -3,8 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { sqsRecords } from '../sqs-records.js';
 import { applyLiveDeltas } from '../../lib/counters/live-queue.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
-import { parseEnv } from '../env.js';
-import { liveEnvSchema } from './env.js';
+import { liveConfig } from './env.js';
 import { systemClock, type Clock, type CounterStore, type MetricsSink } from '../../lib/ports.js';
 import { EmfMetrics, powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
 import { METRIC } from '../../lib/metrics/names.js';
@@ -43,10 +42,10 @@ let awsHandler: ReturnType<typeof createLiveHandler> | undefined;
 
 export const handler = (event: SQSEvent, context: Context) => {
   awsHandler ??= (() => {
-    parseEnv(liveEnvSchema);
+    const config = liveConfig();
     setLogBackend(powertoolsLoggers());
     const metrics = new EmfMetrics();
-    return createLiveHandler({ counters: awsPorts().counters(), clock: systemClock, metrics, afterBatch: (correlationId) => metrics.flush({ correlationId }) });
+    return createLiveHandler({ counters: awsPorts(config.aws).counters(), clock: systemClock, metrics, afterBatch: (correlationId) => metrics.flush({ correlationId }) });
   })();
   return awsHandler(event, context);
 };

@@ -4,9 +4,7 @@ import { sqsRecords } from '../sqs-records.js';
 import { settleShardTask, type SettleDeps } from '../../lib/counters/settle-run.js';
 import { shardTaskSchema } from '../../lib/counters/settle-shards.js';
 import { awsPorts } from '../../lib/adapters/aws/index.js';
-import { retentionOf } from '../../lib/counters/retention.js';
-import { parseEnv } from '../env.js';
-import { settleEnvSchema } from './env.js';
+import { settleConfig } from './env.js';
 import { createLogger, setLogBackend } from '../../lib/log.js';
 import { powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
 
@@ -44,10 +42,10 @@ let awsHandler: ReturnType<typeof createSettleHandler> | undefined;
 
 export const handler = (event: SQSEvent, context: Parameters<ReturnType<typeof createSettleHandler>>[1]) => {
   awsHandler ??= (() => {
-    const env = parseEnv(settleEnvSchema);
+    const config = settleConfig();
     setLogBackend(powertoolsLoggers());
-    const ports = awsPorts();
-    return createSettleHandler({ objects: ports.objects(), counters: ports.counters(), sql: ports.athena(), tables: ports.settleTables(), retention: retentionOf(env) });
+    const ports = awsPorts(config.aws);
+    return createSettleHandler({ objects: ports.objects(), counters: ports.counters(), sql: ports.athena(), tables: ports.settleTables(), retention: config.retention });
   })();
   return awsHandler(event, context);
 };

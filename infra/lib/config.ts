@@ -1,6 +1,8 @@
 import type { Node } from 'constructs';
-import { DEFAULT_RETENTION_DAYS } from '../../lib/counters/retention.js';
+import { DEFAULT_RETENTION_DAYS, type retentionEnvShape } from '../../lib/counters/retention.js';
 import { ARCHIVE_ENV_VARIABLE, DEFAULT_ARCHIVE_AFTER_DAYS, MIN_ARCHIVE_AFTER_DAYS } from '../../lib/facts/storage-tiers.js';
+import { DEFAULT_JOB_SETTINGS } from '../../lib/jobs/jobs.js';
+import { DEFAULT_QUERY_CUTOFF_BYTES } from '../../lib/jobs/plan.js';
 
 /** Deployment settings read from CDK context (`cdk.json` or `-c key=value`). */
 export interface FunnelConfig {
@@ -62,13 +64,14 @@ export const DEFAULT_RELAY_URLS = ['wss://relay.damus.io', 'wss://nos.lol'];
 export const DEFAULT_CORS_ORIGINS = ['*'];
 export const DEFAULT_GLUE_DATABASE = 'funnel';
 export const DEFAULT_ATHENA_WORKGROUP = 'funnel';
-/** 10 GiB: about 70 million events' worth of every fact column (see docs/athena.md), about $0.05 per query. */
-export const DEFAULT_ATHENA_BYTES_SCANNED_CUTOFF = 10 * 1024 ** 3;
+/** lib/jobs/plan.ts' default (10 GiB: about 70 million events' worth of every fact column, see docs/athena.md; about $0.05 per query). */
+export const DEFAULT_ATHENA_BYTES_SCANNED_CUTOFF = DEFAULT_QUERY_CUTOFF_BYTES;
 /** Athena's lower bound for BytesScannedCutoffPerQuery (10 MB). */
 export const MIN_ATHENA_BYTES_SCANNED_CUTOFF = 10_000_000;
 export const DEFAULT_ATHENA_RESULTS_EXPIRY_DAYS = 7;
-export const DEFAULT_JOB_RESULT_TTL_SECONDS = 3600;
-export const DEFAULT_JOB_QUOTA_PER_HOUR = 20;
+/** lib/jobs/jobs.ts' defaults: the api function's JOB_RESULT_TTL_SECONDS and JOB_QUOTA_PER_HOUR when unset. */
+export const DEFAULT_JOB_RESULT_TTL_SECONDS = DEFAULT_JOB_SETTINGS.resultTtlSeconds;
+export const DEFAULT_JOB_QUOTA_PER_HOUR = DEFAULT_JOB_SETTINGS.perClientPerHour;
 /** Days of minute, hour and day counters and of notes in the event index: lib/counters/retention.ts' defaults. */
 export const DEFAULT_MINUTE_TTL_DAYS = DEFAULT_RETENTION_DAYS.minute;
 export const DEFAULT_HOUR_TTL_DAYS = DEFAULT_RETENTION_DAYS.hour;
@@ -224,7 +227,7 @@ export function readConfig(node: Node): FunnelConfig {
 }
 
 /** The counters' retention as the functions read it (lib/counters/retention.ts). */
-export function retentionEnvironment(config: Pick<FunnelConfig, 'minuteTtlDays' | 'hourTtlDays' | 'dayTtlDays' | 'noteIndexTtlDays'>): Record<string, string> {
+export function retentionEnvironment(config: Pick<FunnelConfig, 'minuteTtlDays' | 'hourTtlDays' | 'dayTtlDays' | 'noteIndexTtlDays'>): Record<keyof typeof retentionEnvShape, string> {
   return {
     MINUTE_TTL_DAYS: String(config.minuteTtlDays),
     HOUR_TTL_DAYS: String(config.hourTtlDays),

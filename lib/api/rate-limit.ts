@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { parseVariables, wholeNumberVariable, type Environment } from '../util/env.js';
 
 /**
  * The per-caller request limit: a token bucket per caller identity (lib/api/identity.ts), refilled at
@@ -22,12 +22,7 @@ export interface RateLimitSettings {
 
 export const DEFAULT_RATE_LIMIT: RateLimitSettings = { perSecond: 20, burst: 100, trackedCallers: 10_000 };
 
-const positiveInt = (fallback: number, max: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v === '' ? String(fallback) : v))
-    .pipe(z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(1).max(max)));
+const positiveInt = (fallback: number, max: number) => wholeNumberVariable(fallback, 1, max);
 
 /** API_RATE_LIMIT_PER_SECOND, API_RATE_LIMIT_BURST, API_RATE_LIMIT_TRACKED_CALLERS (defaults DEFAULT_RATE_LIMIT). */
 export const rateLimitEnvShape = {
@@ -35,21 +30,19 @@ export const rateLimitEnvShape = {
   API_RATE_LIMIT_BURST: positiveInt(DEFAULT_RATE_LIMIT.burst, 1_000_000),
   API_RATE_LIMIT_TRACKED_CALLERS: positiveInt(DEFAULT_RATE_LIMIT.trackedCallers, 1_000_000),
 };
-const rateLimitEnv = z.object(rateLimitEnvShape);
 
-/** API_RATE_LIMIT_PER_SECOND, API_RATE_LIMIT_BURST, API_RATE_LIMIT_TRACKED_CALLERS; a bad value stops the start. */
-export function rateLimitSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimitSettings {
-  const parsed = rateLimitEnv.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new Error(`${issue.path.join('.')} ${issue.message}, got ${JSON.stringify(env[String(issue.path[0])])}`);
-  }
-  const { API_RATE_LIMIT_PER_SECOND: perSecond, API_RATE_LIMIT_BURST: burst, API_RATE_LIMIT_TRACKED_CALLERS: trackedCallers } = parsed.data;
-  return { perSecond, burst, trackedCallers };
+/** Parsed rate limit variables (rateLimitEnvShape) as RateLimitSettings. */
+export function rateLimitOf(env: { [K in keyof typeof rateLimitEnvShape]: number }): RateLimitSettings {
+  return { perSecond: env.API_RATE_LIMIT_PER_SECOND, burst: env.API_RATE_LIMIT_BURST, trackedCallers: env.API_RATE_LIMIT_TRACKED_CALLERS };
+}
+
+/** The rate limit `env` configures; a bad value throws, naming the variable and the value. */
+export function rateLimitSettingsFromEnv(env: Environment): RateLimitSettings {
+  return rateLimitOf(parseVariables(rateLimitEnvShape, env));
 }
 
 /** The environment that configures `settings` (the api function's, as the CDK writes it). */
-export function rateLimitEnvironment(settings: RateLimitSettings): Record<keyof z.input<typeof rateLimitEnv>, string> {
+export function rateLimitEnvironment(settings: RateLimitSettings): Record<keyof typeof rateLimitEnvShape, string> {
   return {
     API_RATE_LIMIT_PER_SECOND: String(settings.perSecond),
     API_RATE_LIMIT_BURST: String(settings.burst),

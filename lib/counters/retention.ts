@@ -1,4 +1,4 @@
-import { parseVariables, positiveVariable } from '../util/env.js';
+import { parseVariables, positiveVariable, type Environment } from '../util/env.js';
 
 /** How long each granularity is kept (DynamoDB TTL), and so which windows the counters can answer. */
 export interface Retention {
@@ -27,12 +27,15 @@ export const retentionEnvShape = {
   NOTE_INDEX_TTL_DAYS: days(DEFAULT_RETENTION_DAYS.noteIndex),
 };
 
-/** The retention an environment configures (retentionEnvShape); a bad value throws, naming it. */
-export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): Retention {
+/** The retention variables once parsed (seconds). */
+export type RetentionEnv = { [K in keyof typeof retentionEnvShape]: number };
+
+/** The retention `env` configures (retentionEnvShape); a bad value throws, naming it. The entry points give their environment. */
+export function retentionFromEnv(env: Environment): Retention {
   return retentionOf(parseVariables(retentionEnvShape, env));
 }
 
 /** A parsed retention environment as a Retention. */
-export function retentionOf(env: { [K in keyof typeof retentionEnvShape]: number }): Retention {
+export function retentionOf(env: RetentionEnv): Retention {
   return { minuteSeconds: env.MINUTE_TTL_DAYS, hourSeconds: env.HOUR_TTL_DAYS, daySeconds: env.DAY_TTL_DAYS, noteIndexSeconds: env.NOTE_INDEX_TTL_DAYS };
 }

@@ -1,6 +1,5 @@
-import { z } from 'zod';
 import type { ObjectSize } from '../ports.js';
-import { parseVariables } from '../util/env.js';
+import { parseVariables, wholeNumberVariable, type Environment } from '../util/env.js';
 import { MAX_CREATED_AT_AHEAD_SECONDS } from './partition.js';
 
 /**
@@ -72,20 +71,13 @@ export function hourMayHoldArchived(hourStart: number, nowMs: number, policy: Ar
  */
 export const ARCHIVE_ENV_VARIABLE = 'FACTS_ARCHIVE_AFTER_DAYS';
 export const archiveEnvShape = {
-  [ARCHIVE_ENV_VARIABLE]: z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      const days = raw === undefined || raw.trim() === '' ? DEFAULT_ARCHIVE_AFTER_DAYS : Number(raw);
-      if (!Number.isInteger(days) || days < MIN_ARCHIVE_AFTER_DAYS) {
-        ctx.addIssue({ code: 'custom', message: `must be a whole number of days of at least ${MIN_ARCHIVE_AFTER_DAYS}, got ${raw}` });
-        return z.NEVER;
-      }
-      return archivePolicyOfDays(days);
-    }),
+  [ARCHIVE_ENV_VARIABLE]: wholeNumberVariable(DEFAULT_ARCHIVE_AFTER_DAYS, MIN_ARCHIVE_AFTER_DAYS, undefined, `a whole number of days of at least ${MIN_ARCHIVE_AFTER_DAYS}`).transform(archivePolicyOfDays),
 };
 
-/** The archive policy an environment configures; a bad value throws, naming the variable. */
-export function archivePolicyFromEnv(env: NodeJS.ProcessEnv = process.env): ArchivePolicy {
-  return parseVariables(archiveEnvShape, env).FACTS_ARCHIVE_AFTER_DAYS;
+/** A parsed archive environment (archiveEnvShape) as its ArchivePolicy. */
+export const archivePolicyOf = (env: { [ARCHIVE_ENV_VARIABLE]: ArchivePolicy }): ArchivePolicy => env[ARCHIVE_ENV_VARIABLE];
+
+/** The archive policy `env` configures; a bad value throws, naming the variable. */
+export function archivePolicyFromEnv(env: Environment): ArchivePolicy {
+  return archivePolicyOf(parseVariables(archiveEnvShape, env));
 }

@@ -1,4 +1,4 @@
-import { parseVariables, positiveVariable } from '../util/env.js';
+import { parseVariables, positiveVariable, type Environment } from '../util/env.js';
 import { createHash } from 'node:crypto';
 import { QueryStoppedError, type Clock, type CounterStore, type MetricsSink, type ObjectStore, type QueueSender, type SqlEngine } from '../ports.js';
 import { METRIC } from '../metrics/names.js';
@@ -111,16 +111,24 @@ export interface JobSettings {
   perClientPerHour: number;
 }
 
+/** An hour's reuse of a result, and 20 jobs per client per hour. */
+export const DEFAULT_JOB_SETTINGS: JobSettings = { resultTtlSeconds: 3600, perClientPerHour: 20 };
+
 const positive = (fallback: number) => positiveVariable(fallback);
 
-/** JOB_RESULT_TTL_SECONDS (3600) and JOB_QUOTA_PER_HOUR (20). */
-export const jobSettingsEnvShape = { JOB_RESULT_TTL_SECONDS: positive(3600), JOB_QUOTA_PER_HOUR: positive(20) };
+/** JOB_RESULT_TTL_SECONDS and JOB_QUOTA_PER_HOUR (defaults DEFAULT_JOB_SETTINGS). */
+export const jobSettingsEnvShape = { JOB_RESULT_TTL_SECONDS: positive(DEFAULT_JOB_SETTINGS.resultTtlSeconds), JOB_QUOTA_PER_HOUR: positive(DEFAULT_JOB_SETTINGS.perClientPerHour) };
 /** The jobs function's limits, in bytes: ATHENA_BYTES_SCANNED_CUTOFF (the workgroup's cutoff, set by infra/lib/jobs.ts) and JOB_MAX_SCAN_BYTES (see DEFAULT_JOB_LIMITS). */
 export const jobLimitsEnvShape = { ATHENA_BYTES_SCANNED_CUTOFF: positive(DEFAULT_QUERY_CUTOFF_BYTES), JOB_MAX_SCAN_BYTES: positive(DEFAULT_JOB_MAX_SCAN_BYTES) };
 
-export function jobSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): JobSettings {
-  const { JOB_RESULT_TTL_SECONDS, JOB_QUOTA_PER_HOUR } = parseVariables(jobSettingsEnvShape, env);
-  return { resultTtlSeconds: JOB_RESULT_TTL_SECONDS, perClientPerHour: JOB_QUOTA_PER_HOUR };
+/** Parsed job settings variables (jobSettingsEnvShape) as JobSettings. */
+export const jobSettingsOf = (env: { JOB_RESULT_TTL_SECONDS: number; JOB_QUOTA_PER_HOUR: number }): JobSettings => ({ resultTtlSeconds: env.JOB_RESULT_TTL_SECONDS, perClientPerHour: env.JOB_QUOTA_PER_HOUR });
+/** Parsed job limits variables (jobLimitsEnvShape) as JobLimits. */
+export const jobLimitsOf = (env: { ATHENA_BYTES_SCANNED_CUTOFF: number; JOB_MAX_SCAN_BYTES: number }): JobLimits => ({ cutoffBytes: env.ATHENA_BYTES_SCANNED_CUTOFF, maxJobBytes: env.JOB_MAX_SCAN_BYTES });
+
+/** The job settings `env` configures; a bad value throws, naming it. */
+export function jobSettingsFromEnv(env: Environment): JobSettings {
+  return jobSettingsOf(parseVariables(jobSettingsEnvShape, env));
 }
 
 /** The limits with nothing configured: the workgroup's default cutoff and a 1 TB job budget. */

@@ -1,14 +1,16 @@
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import { startLocalStack, openPipeline } from './stack.js';
 import { backfill } from './backfill.js';
 import { DuckDbSqlEngine, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
 import { verifyDrift } from '../jobs/verify.js';
 import { rollingWindow } from '../query/window.js';
-import { retentionFromEnv } from '../counters/retention.js';
 import { systemClock } from '../ports.js';
 import { rebuildCounters } from '../counters/rebuild.js';
 import { StorageFaultError, describeStorageFault, isStorageFault } from './health.js';
 import type { Pipeline } from './stack.js';
+import { EnvironmentError, parseVariables, wholeNumberVariable } from '../util/env.js';
+import { relayUrlList } from '../../functions/listener/env.js';
 
 const USAGE = `funnel — Nostr analytics, local stack
 
@@ -25,31 +27,38 @@ const USAGE = `funnel — Nostr analytics, local stack
 Environment: FUNNEL_DATA_DIR (.funnel), PORT (8787), RELAY_PORT (7777), RELAY_URLS (comma-separated;
 replaces the embedded relay and the simulator), MINUTE_TTL_DAYS (62).`;
 
-const env = process.env;
-const dataDir = env.FUNNEL_DATA_DIR || '.funnel';
+/** A TCP port (0 picks a free one); its default when absent or empty. */
+const port = (fallback: number) => wholeNumberVariable(fallback, 0, 65535, 'a port number (0-65535)');
 
-function intEnv(name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) {
-    console.error(`${name} must be a port number (0-65535), got "${raw}"`);
-    process.exit(2);
-  }
-  return value;
+/** The CLI's own variables; the pipeline's (retention, jobs, rate limit, app keys) are localEnvShape's (stack.ts). */
+const cliEnvShape = {
+  FUNNEL_DATA_DIR: z.string().optional().transform((dir) => dir || '.funnel'),
+  PORT: port(8787),
+  RELAY_PORT: port(7777),
+  /** relays to listen to instead of the embedded relay and the simulator (none: the embedded relay) */
+  RELAY_URLS: relayUrlList.optional().transform((urls) => urls ?? []),
+};
+
+let env: z.output<z.ZodObject<typeof cliEnvShape>>;
+try {
+  env = parseVariables(cliEnvShape, process.env);
+} catch (error) {
+  console.error(`funnel: ${error instanceof EnvironmentError ? error.issues.join('; ') : String(error)}`);
+  process.exit(2);
 }
+const dataDir = env.FUNNEL_DATA_DIR;
 
 async function local(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: { 'no-simulate': { type: 'boolean', default: false }, rate: { type: 'string' }, users: { type: 'string' } },
   });
-  const relayUrls = (env.RELAY_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const relayUrls = env.RELAY_URLS;
   const started = Date.now();
   const stack = await startLocalStack({
     dataDir,
-    port: intEnv('PORT', 8787),
-    relayPort: intEnv('RELAY_PORT', 7777),
+    port: env.PORT,
+    relayPort: env.RELAY_PORT,
     relayUrls,
     simulate: !values['no-simulate'] && !relayUrls.length,
     simulatorRate: values.rate ? Number(values.rate) : undefined,
@@ -190,7 +199,7 @@ async function verify(args: string[]): Promise<void> {
     const hasFacts = (await pipeline.objects.list('facts/')).length > 0;
     const report = hasFacts
       ? await verifyDrift(
-          { sql, relation: factsRelation(pipeline.dataDir), counters: pipeline.counters, clock: systemClock, retention: retentionFromEnv() },
+          { sql, relation: factsRelation(pipeline.dataDir), counters: pipeline.counters, clock: systemClock, retention: pipeline.config.retention },
           window,
           { maxUsers: values.users ? Number(values.users) : undefined },
         )

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { z } from 'zod';
 import { join, resolve } from 'node:path';
 import { FsObjectStore } from '../adapters/local/fs-object-store.js';
 import { LocalQueue } from '../adapters/local/local-queue.js';
@@ -6,8 +7,9 @@ import { DamagedStoreError, startDynalite, type LocalDynamo } from '../adapters/
 import { StorageFaultMonitor, localHealthChecks } from './health.js';
 import { MetricsRegistry } from '../metrics/registry.js';
 import { systemClock, type Clock } from '../ports.js';
-import { retentionFromEnv } from '../counters/retention.js';
-import { archivePolicyFromEnv } from '../facts/storage-tiers.js';
+import { retentionEnvShape, retentionOf } from '../counters/retention.js';
+import { archiveEnvShape, archivePolicyOf } from '../facts/storage-tiers.js';
+import { parseVariables, type Environment } from '../util/env.js';
 import { CounterStoreCheckpoints } from '../listener/checkpoints.js';
 import { Listener } from '../listener/listener.js';
 import { createIngestHandler } from '../../functions/ingest/handler.js';
@@ -27,10 +29,10 @@ import { lockDataDir } from './data-dir-lock.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger, recordLogger } from '../log.js';
 import { ResponseCache } from '../api/cache.js';
-import { rateLimitSettingsFromEnv, RequestRateLimiter, type RateLimitSettings } from '../api/rate-limit.js';
+import { rateLimitEnvShape, rateLimitOf, RequestRateLimiter, type RateLimitSettings } from '../api/rate-limit.js';
 import { DuckDbSqlEngine, duckDbSettleTables, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
 import { createJobsHandler } from '../../functions/jobs/handler.js';
-import { jobSettingsFromEnv } from '../jobs/jobs.js';
+import { jobLimitsEnvShape, jobLimitsOf, jobSettingsEnvShape, jobSettingsOf } from '../jobs/jobs.js';
 import { DEFAULT_LOCAL_APP_KEYS, staticApiKeys } from '../app/api-keys.js';
 import { LiveNotices } from '../api/live-notices.js';
 import { FsSavedQueries } from '../adapters/local/fs-saved-queries.js';
@@ -54,6 +56,33 @@ export interface PipelineOptions {
   queueMaxBytes?: number;
 }
 
+/**
+ * The variables the local stack shares with the functions, with the same shapes and defaults (retention,
+ * the facts' archive age, the jobs' settings and limits, the API's rate limit), and its app keys
+ * (FUNNEL_APP_KEYS, `key:project,…`; default DEFAULT_LOCAL_APP_KEYS). A bad value stops the start, naming it.
+ */
+export const localEnvShape = {
+  ...retentionEnvShape,
+  ...archiveEnvShape,
+  ...jobSettingsEnvShape,
+  ...jobLimitsEnvShape,
+  ...rateLimitEnvShape,
+  FUNNEL_APP_KEYS: z.string().optional(),
+};
+
+/** The local stack's configuration from `env` (localEnvShape). */
+export function localConfig(env: Environment) {
+  const parsed = parseVariables(localEnvShape, env);
+  return {
+    retention: retentionOf(parsed),
+    archive: archivePolicyOf(parsed),
+    jobSettings: jobSettingsOf(parsed),
+    jobLimits: jobLimitsOf(parsed),
+    rateLimit: rateLimitOf(parsed),
+    appKeys: parsed.FUNNEL_APP_KEYS || DEFAULT_LOCAL_APP_KEYS,
+  };
+}
+
 /** On a graceful stop, how long the queue is drained; what is left stays in the journal for the next start. */
 export const STOP_DRAIN_MS = 30_000;
 
@@ -70,6 +99,8 @@ export const LOCAL_LIVE_BATCH_WINDOW_MS = 500;
  */
 
 export async function openPipeline(options: PipelineOptions) {
+  // read once, before anything is opened: a bad variable stops here
+  const config = localConfig(process.env);
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
   const unlock = await lockDataDir(dataDir);
@@ -112,9 +143,8 @@ export async function openPipeline(options: PipelineOptions) {
       options.log?.(`${name} queue: ${q.replay.tornLines} torn journal lines skipped (a write cut short by a crash or a full disk)`);
     }
   }
-  const retention = retentionFromEnv();
   // FACTS_ARCHIVE_AFTER_DAYS as in AWS: nothing moves locally, but the same ages count as archived.
-  const archive = archivePolicyFromEnv();
+  const { retention, archive } = config;
   // Per-batch lines would flood a terminal; the same counts are on GET /metrics.
   const warningsOnly = (line: string) => {
     if (!line.includes('"level":"info"')) options.log?.(line);
@@ -135,7 +165,7 @@ export async function openPipeline(options: PipelineOptions) {
   const sql = new DuckDbSqlEngine({ dataDir });
   const jobsConsumer = new QueueConsumer(
     jobsQueue,
-    createJobsHandler({ counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock, metrics, jobsQueue, archive }),
+    createJobsHandler({ counters, objects, sql, relation: factsRelation(dataDir), dialect: 'duckdb', clock, metrics, jobsQueue, archive, limits: config.jobLimits }),
     { batchSize: 1, batchWindowMs: 0, onError: (error) => options.log?.(`job failed, will be retried: ${String(error)}`) },
   );
   // The compactor's own engine: a long settle never queues the jobs behind it.
@@ -166,6 +196,8 @@ export async function openPipeline(options: PipelineOptions) {
   const consumer = new ConsumerChain(ingestConsumer, liveConsumer);
   return {
     dataDir,
+    /** what the environment configures (localConfig) */
+    config,
     dynamo,
     counters,
     objects,
@@ -256,13 +288,13 @@ export async function startLocalStack(options: LocalStackOptions) {
   const apiDeps = {
     counters: pipeline.counters,
     clock: options.clock ?? systemClock,
-    retention: retentionFromEnv(),
+    retention: pipeline.config.retention,
     cache,
     metrics: pipeline.metrics,
     healthChecks: pipeline.healthChecks,
     liveNotices: pipeline.notices,
-    jobs: { queue: pipeline.jobsQueue, objects: pipeline.objects, settings: jobSettingsFromEnv() },
-    app: { ingestQueue: pipeline.queue, apiKeys: staticApiKeys(process.env.FUNNEL_APP_KEYS || DEFAULT_LOCAL_APP_KEYS) },
+    jobs: { queue: pipeline.jobsQueue, objects: pipeline.objects, settings: pipeline.config.jobSettings },
+    app: { ingestQueue: pipeline.queue, apiKeys: staticApiKeys(pipeline.config.appKeys) },
     // each registered schema version's query, in the DuckDB form that runs on these facts
     savedQueries: { store: new FsSavedQueries(join(pipeline.dataDir, 'saved-queries')), relation: factsRelation(pipeline.dataDir), dialect: 'duckdb' as const },
     metricsText: () =>
@@ -274,7 +306,7 @@ export async function startLocalStack(options: LocalStackOptions) {
       }),
   };
   // Callers over HTTP are limited per caller (one process: exact); the stack's own warm-up reads are not.
-  const api = createApiHandler({ ...apiDeps, rateLimiter: new RequestRateLimiter(options.rateLimit ?? rateLimitSettingsFromEnv()) });
+  const api = createApiHandler({ ...apiDeps, rateLimiter: new RequestRateLimiter(options.rateLimit ?? pipeline.config.rateLimit) });
   const internalApi = createApiHandler(apiDeps);
   const http = await startHttpApi(api, options.port, undefined, { liveNotices: pipeline.notices }).catch(async (error) => {
     await listener.stop();
@@ -322,7 +354,7 @@ export async function startLocalStack(options: LocalStackOptions) {
 
   // The stored video feeds, as the scheduled feeds function keeps them in AWS: now, then on a timer,
   // one run at a time (a slow run is not queued behind).
-  const feeds = createFeedsHandler({ counters: pipeline.counters, clock: options.clock ?? systemClock, retention: retentionFromEnv(), log: (r) => {
+  const feeds = createFeedsHandler({ counters: pipeline.counters, clock: options.clock ?? systemClock, retention: pipeline.config.retention, log: (r) => {
     if (r.level !== 'info') log(`feeds: ${JSON.stringify(r)}`);
   } });
   let feeding: Promise<unknown> | null = null;

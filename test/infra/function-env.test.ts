@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { apiEnvSchema, savedQueryAthena } from '../../functions/api/env.js';
-import { compactorEnvSchema } from '../../functions/compactor/env.js';
-import { feedsEnvSchema } from '../../functions/feeds/env.js';
-import { ingestEnvSchema } from '../../functions/ingest/env.js';
-import { jobsEnvSchema } from '../../functions/jobs/env.js';
-import { listenerEnvSchema } from '../../functions/listener/env.js';
-import { liveEnvSchema } from '../../functions/live/env.js';
-import { settleEnvSchema } from '../../functions/settle/env.js';
+import { apiConfig, apiEnvSchema } from '../../functions/api/env.js';
+import { compactorConfig, compactorEnvSchema } from '../../functions/compactor/env.js';
+import { feedsConfig, feedsEnvSchema } from '../../functions/feeds/env.js';
+import { ingestConfig, ingestEnvSchema } from '../../functions/ingest/env.js';
+import { jobsConfig, jobsEnvSchema } from '../../functions/jobs/env.js';
+import { listenerConfig, listenerEnvSchema } from '../../functions/listener/env.js';
+import { liveConfig, liveEnvSchema } from '../../functions/live/env.js';
+import { settleConfig, settleEnvSchema } from '../../functions/settle/env.js';
 import { parseEnv } from '../../functions/env.js';
+import { DEFAULT_RATE_LIMIT } from '../../lib/api/rate-limit.js';
+import { retentionFromEnv } from '../../lib/counters/retention.js';
+import { archivePolicyOfDays } from '../../lib/facts/storage-tiers.js';
 import { allows, logicalId, resource, resourcesOf, statementsOf, synth } from './synth.js';
 
 /**
@@ -34,17 +37,64 @@ function resolve(value: unknown): string {
   throw new Error(`cannot resolve ${JSON.stringify(value)}`);
 }
 
-const lambdas: Record<string, { id: string; schema: z.ZodObject<z.ZodRawShape> }> = {
-  api: { id: logicalId(stack, stack.api.fn), schema: apiEnvSchema },
-  ingest: { id: logicalId(stack, stack.ingest.fn), schema: ingestEnvSchema },
-  live: { id: logicalId(stack, stack.live.fn), schema: liveEnvSchema },
-  compactor: { id: logicalId(stack, stack.compactor.fn), schema: compactorEnvSchema },
-  settle: { id: logicalId(stack, stack.compactor.settleFn), schema: settleEnvSchema },
-  feeds: { id: logicalId(stack, stack.feeds.fn), schema: feedsEnvSchema },
-  jobs: { id: logicalId(stack, stack.jobs.fn), schema: jobsEnvSchema },
+type Schema = z.ZodObject<z.ZodRawShape>;
+/** Each entry point: its schema and the configuration it makes at cold start from the parsed environment. */
+const lambdas: Record<string, { id: string; schema: Schema; config: (env: Record<string, string>) => unknown }> = {
+  api: { id: logicalId(stack, stack.api.fn), schema: apiEnvSchema, config: apiConfig },
+  ingest: { id: logicalId(stack, stack.ingest.fn), schema: ingestEnvSchema, config: ingestConfig },
+  live: { id: logicalId(stack, stack.live.fn), schema: liveEnvSchema, config: liveConfig },
+  compactor: { id: logicalId(stack, stack.compactor.fn), schema: compactorEnvSchema, config: compactorConfig },
+  settle: { id: logicalId(stack, stack.compactor.settleFn), schema: settleEnvSchema, config: settleConfig },
+  feeds: { id: logicalId(stack, stack.feeds.fn), schema: feedsEnvSchema, config: feedsConfig },
+  jobs: { id: logicalId(stack, stack.jobs.fn), schema: jobsEnvSchema, config: jobsConfig },
 };
 /** set on every function by infra/lib/function.ts, for the runtime */
 const RUNTIME_VARIABLES = new Set(['NODE_OPTIONS']);
+
+/** A function's environment as synthesized, resolved to what it would see once deployed. */
+function lambdaEnv(name: string): Record<string, string> {
+  const variables = resource(template, lambdas[name]!.id).Properties.Environment.Variables as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, resolve(value)]));
+}
+
+/** The listener container's environment as synthesized. */
+function listenerEnv(): Record<string, string> {
+  const task = resource(template, logicalId(stack, stack.listener.taskDefinition));
+  const container = (task.Properties.ContainerDefinitions as { Environment: { Name: string; Value: unknown }[] }[])[0]!;
+  return Object.fromEntries(container.Environment.map((e) => [e.Name, resolve(e.Value)]));
+}
+
+/** Every entry point, the listener container included, with the environment the stack gives it. */
+const entryPoints = [
+  ...Object.entries(lambdas).map(([name, { schema, config }]) => ({ name, schema, config, env: () => lambdaEnv(name) })),
+  { name: 'listener', schema: listenerEnvSchema as unknown as Schema, config: listenerConfig as (env: Record<string, string>) => unknown, env: listenerEnv },
+];
+
+const isOptional = (schema: Schema, key: string) => (schema.shape[key] as z.ZodTypeAny).safeParse(undefined).success;
+
+/**
+ * A malformed value for each optional variable any entry point reads: each must stop the cold start,
+ * naming the variable, rather than fall back to its default. A new optional variable needs a line here
+ * (or in FREE_FORM) before its test passes.
+ */
+const MALFORMED: Record<string, string> = {
+  MINUTE_TTL_DAYS: 'two months',
+  HOUR_TTL_DAYS: '0',
+  DAY_TTL_DAYS: '-1',
+  NOTE_INDEX_TTL_DAYS: 'x',
+  API_RATE_LIMIT_PER_SECOND: '2.5',
+  API_RATE_LIMIT_BURST: '0',
+  API_RATE_LIMIT_TRACKED_CALLERS: 'many',
+  JOB_RESULT_TTL_SECONDS: 'hour',
+  JOB_QUOTA_PER_HOUR: '-20',
+  ATHENA_BYTES_SCANNED_CUTOFF: '10GB',
+  JOB_MAX_SCAN_BYTES: '0',
+  FACTS_ARCHIVE_AFTER_DAYS: '59',
+  CATCH_UP_SECONDS: '-1',
+  HEARTBEAT_FILE: '',
+  ATHENA_WORKGROUP: '',
+  ATHENA_DATABASE: '',
+};
 
 describe("each function's environment, as synthesized, against its entry point's schema", () => {
   it('covers every Funnel function in the template', () => {
@@ -54,25 +104,50 @@ describe("each function's environment, as synthesized, against its entry point's
     expect(ours.sort()).toEqual(Object.values(lambdas).map((l) => l.id).sort());
   });
 
-  it.each(Object.keys(lambdas))('%s: parses, and sets nothing the code does not read', (name) => {
-    const { id, schema } = lambdas[name]!;
-    const variables = resource(template, id).Properties.Environment.Variables as Record<string, unknown>;
-    const env = Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, resolve(value)]));
-    expect(() => parseEnv(schema, env)).not.toThrow();
+  it.each(entryPoints.map((e) => e.name))('%s: parses into its configuration, and sets nothing the code does not read', (name) => {
+    const { schema, config, env: envOf } = entryPoints.find((e) => e.name === name)!;
+    const env = envOf();
+    expect(() => config(env)).not.toThrow();
+    expect((config(env) as { aws: { countersTable: string } }).aws.countersTable).toBe(env.COUNTERS_TABLE);
     expect(Object.keys(env).filter((key) => !RUNTIME_VARIABLES.has(key) && !(key in schema.shape))).toEqual([]);
-    // and a missing variable fails the cold start, naming it
-    const required = Object.keys(schema.shape).find((key) => !(schema.shape[key] as z.ZodTypeAny).safeParse(undefined).success)!;
-    const { [required]: _dropped, ...without } = env;
-    expect(() => parseEnv(schema, without)).toThrow(required);
   });
 
-  it('listener: its container environment parses, and names no variable the code does not read', () => {
-    const task = resource(template, logicalId(stack, stack.listener.taskDefinition));
-    const container = (task.Properties.ContainerDefinitions as { Environment: { Name: string; Value: unknown }[] }[])[0]!;
-    const env = Object.fromEntries(container.Environment.map((e) => [e.Name, resolve(e.Value)]));
-    const parsed = parseEnv(listenerEnvSchema, env);
-    expect(parsed.RELAY_URLS.length).toBeGreaterThan(0);
-    expect(Object.keys(env).filter((key) => !(key in listenerEnvSchema.shape))).toEqual([]);
+  it.each(entryPoints.map((e) => e.name))('%s: each required variable missing fails the cold start, naming it', (name) => {
+    const { schema, config, env: envOf } = entryPoints.find((e) => e.name === name)!;
+    const required = Object.keys(schema.shape).filter((key) => !isOptional(schema, key));
+    expect(required).toContain('COUNTERS_TABLE');
+    for (const variable of required) {
+      const { [variable]: _dropped, ...without } = envOf();
+      expect(() => config(without), variable).toThrow(new RegExp(`invalid environment: (.*; )?${variable} `));
+    }
+  });
+
+  it.each(entryPoints.map((e) => e.name))('%s: each optional variable, malformed, fails the cold start naming it instead of falling back to its default', (name) => {
+    const { schema, config, env: envOf } = entryPoints.find((e) => e.name === name)!;
+    for (const variable of Object.keys(schema.shape).filter((key) => isOptional(schema, key))) {
+      expect(MALFORMED, `a malformed value of ${variable} for this test`).toHaveProperty(variable);
+      expect(() => config({ ...envOf(), [variable]: MALFORMED[variable]! }), variable).toThrow(new RegExp(`invalid environment: (.*; )?${variable} `));
+    }
+  });
+
+  it('api: saved queries are a feature of two variables: both set, neither (off), or one alone a cold-start failure naming the other', () => {
+    const { ATHENA_WORKGROUP, ATHENA_DATABASE, ...neither } = lambdaEnv('api');
+    expect(apiConfig(neither).savedQueries).toBeUndefined();
+    expect(() => apiConfig({ ...neither, ATHENA_WORKGROUP: ATHENA_WORKGROUP! })).toThrow(/invalid environment: ATHENA_DATABASE is required with ATHENA_WORKGROUP/);
+    expect(() => apiConfig({ ...neither, ATHENA_DATABASE: ATHENA_DATABASE! })).toThrow(/invalid environment: ATHENA_WORKGROUP is required with ATHENA_DATABASE/);
+  });
+
+  it('the configurations carry what the stack set: retention, rate limit, job settings and limits, archive age, pacing, relays', () => {
+    const { config } = stack;
+    const retention = retentionFromEnv({ MINUTE_TTL_DAYS: String(config.minuteTtlDays), HOUR_TTL_DAYS: String(config.hourTtlDays), DAY_TTL_DAYS: String(config.dayTtlDays), NOTE_INDEX_TTL_DAYS: String(config.noteIndexTtlDays) });
+    const archive = archivePolicyOfDays(config.factsArchiveAfterDays);
+    const api = apiConfig(lambdaEnv('api'));
+    expect(api).toMatchObject({ retention, rateLimit: DEFAULT_RATE_LIMIT, jobSettings: { resultTtlSeconds: config.jobResultTtlSeconds, perClientPerHour: config.jobQuotaPerHour } });
+    expect(api.aws).toMatchObject({ factsBucket: expect.any(String), appApiKeysSecretArn: expect.stringMatching(/^arn:/), queueUrls: { ingest: expect.stringMatching(/^https:/), jobs: expect.stringMatching(/^https:/) } });
+    for (const name of ['ingest', 'feeds', 'settle'] as const) expect(lambdas[name]!.config(lambdaEnv(name))).toMatchObject({ retention });
+    expect(compactorConfig(lambdaEnv('compactor'))).toMatchObject({ retention, archive, resettle: { hourAfterSeconds: expect.any(Number), dayAfterSeconds: expect.any(Number) } });
+    expect(jobsConfig(lambdaEnv('jobs'))).toMatchObject({ archive, limits: { cutoffBytes: config.athenaBytesScannedCutoff }, aws: { athena: { workGroup: stack.analytics.workGroupName, database: stack.analytics.databaseName } } });
+    expect(listenerConfig(listenerEnv()).relayUrls).toEqual(config.relayUrls);
   });
 
   it('api: POST /v1/events can reach the ingest queue (its URL, and permission to send to it)', () => {
@@ -85,9 +160,7 @@ describe("each function's environment, as synthesized, against its entry point's
 
   it("api: saves each schema version's query as a named query in the analysts' workgroup, and may do nothing else in Athena", () => {
     const fn = resource(template, lambdas.api!.id);
-    const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
-    const env = parseEnv(apiEnvSchema, Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, resolve(value)])));
-    expect(savedQueryAthena(env)).toEqual({ workGroup: stack.analytics.workGroupName, database: stack.analytics.databaseName });
+    expect(apiConfig(lambdaEnv('api')).savedQueries).toEqual({ workGroup: stack.analytics.workGroupName, database: stack.analytics.databaseName });
     const statements = statementsOf(template, fn.Properties.Role['Fn::GetAtt'][0] as string);
     const workGroupArn = (name: string) => `arn:\${AWS::Partition}:athena:\${AWS::Region}:\${AWS::AccountId}:workgroup/${name}`;
     expect(allows(statements, 'athena:CreateNamedQuery', workGroupArn(stack.analytics.workGroupName))).toBe(true);
@@ -98,9 +171,8 @@ describe("each function's environment, as synthesized, against its entry point's
     expect(statements.some((s) => s.Action.some((action) => action.startsWith('glue:')))).toBe(false);
   });
 
-  it('api: the two Athena variables go together (neither: no saved queries; one alone fails the cold start)', () => {
-    expect(savedQueryAthena({})).toBeUndefined();
-    expect(() => savedQueryAthena({ ATHENA_WORKGROUP: 'funnel' })).toThrow(/ATHENA_DATABASE/);
-    expect(() => savedQueryAthena({ ATHENA_DATABASE: 'funnel' })).toThrow(/ATHENA_WORKGROUP/);
+  it('parseEnv names every problem at once', () => {
+    expect(() => parseEnv(liveEnvSchema, {})).toThrow(/^invalid environment: COUNTERS_TABLE /);
+    expect(() => parseEnv(ingestEnvSchema, { COUNTERS_TABLE: 't', MINUTE_TTL_DAYS: 'x' })).toThrow(/FACTS_BUCKET .*; MINUTE_TTL_DAYS .*; LIVE_QUEUE_URL /);
   });
 });

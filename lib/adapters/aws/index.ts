@@ -13,39 +13,52 @@ import { CounterStoreCheckpoints } from '../../listener/checkpoints.js';
 import { partitionOf } from '../../facts/partition.js';
 import { ATHENA_MAX_SHARDS, ATHENA_SETTLE_SHARD_BYTES, ATHENA_SHARDS_IN_PARALLEL, SETTLE_RESULTS_TABLE, type SettleTables } from '../../facts/tables.js';
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (!value) throw new Error(`environment variable ${name} is required`);
+/**
+ * What the AWS ports are made from: an entry point's configuration (functions/env.ts' awsConfigOf, from the
+ * environment parsed at cold start). A function configures only what it uses; the rest is absent.
+ */
+export interface AwsConfig {
+  /** COUNTERS_TABLE */
+  countersTable: string;
+  /** FACTS_BUCKET */
+  factsBucket?: string;
+  /** the queues' URLs: QUEUE_URL (ingest), LIVE_QUEUE_URL, SETTLE_QUEUE_URL, JOBS_QUEUE_URL */
+  queueUrls?: { ingest?: string; live?: string; settle?: string; jobs?: string };
+  /** ATHENA_WORKGROUP and ATHENA_DATABASE, together */
+  athena?: { workGroup: string; database: string };
+  /** APP_API_KEYS_SECRET_ARN */
+  appApiKeysSecretArn?: string;
+}
+
+/** A port its function's configuration leaves out: a wiring mistake, named by the variable that configures it. */
+function configured<T>(value: T | undefined, variable: string): T {
+  if (value === undefined) throw new Error(`this function is not configured with ${variable}`);
   return value;
 }
 
-/** The AWS side of every port, configured from the function's environment. */
-export function awsPorts(env: NodeJS.ProcessEnv = process.env) {
-  const counters = () => new DynamoCounterStore(dynamoClient(), required(env, 'COUNTERS_TABLE'));
-  const sqs = (urlVariable: string) => () => new SqsQueueSender(new SQSClient({}), required(env, urlVariable));
+/** The AWS side of every port, made from the function's configuration. */
+export function awsPorts(config: AwsConfig) {
+  const counters = () => new DynamoCounterStore(dynamoClient(), config.countersTable);
+  const sqs = (queue: keyof NonNullable<AwsConfig['queueUrls']>, variable: string) => () => new SqsQueueSender(new SQSClient({}), configured(config.queueUrls?.[queue], variable));
+  const athena = () => configured(config.athena, 'ATHENA_WORKGROUP and ATHENA_DATABASE');
+  const factsBucket = () => configured(config.factsBucket, 'FACTS_BUCKET');
   return {
     counters,
-    objects: () => new S3ObjectStore(new S3Client({}), required(env, 'FACTS_BUCKET')),
-    queue: sqs('QUEUE_URL'),
+    objects: () => new S3ObjectStore(new S3Client({}), factsBucket()),
+    queue: sqs('ingest', 'QUEUE_URL'),
     checkpoints: () => new CounterStoreCheckpoints(counters()),
-    liveQueue: sqs('LIVE_QUEUE_URL'),
-    settleQueue: sqs('SETTLE_QUEUE_URL'),
-    jobsQueue: sqs('JOBS_QUEUE_URL'),
-    athena: () =>
-      new AthenaSqlEngine(new AthenaClient({}), {
-        workGroup: required(env, 'ATHENA_WORKGROUP'),
-        database: required(env, 'ATHENA_DATABASE'),
-        exportBucket: env.FACTS_BUCKET || undefined,
-      }),
+    liveQueue: sqs('live', 'LIVE_QUEUE_URL'),
+    settleQueue: sqs('settle', 'SETTLE_QUEUE_URL'),
+    jobsQueue: sqs('jobs', 'JOBS_QUEUE_URL'),
+    athena: () => new AthenaSqlEngine(new AthenaClient({}), { ...athena(), exportBucket: config.factsBucket }),
     /** app API keys from Secrets Manager (`sha256:<hex>:project,…`; raw keys are hashed on load), re-read every five minutes */
-    appApiKeys: () => cachedApiKeys(secretString(new SecretsManagerClient({}), required(env, 'APP_API_KEYS_SECRET_ARN'))),
+    appApiKeys: () => cachedApiKeys(secretString(new SecretsManagerClient({}), configured(config.appApiKeysSecretArn, 'APP_API_KEYS_SECRET_ARN'))),
     /** the Glue table the jobs read, as Athena names it */
-    factsTable: () => `"${required(env, 'ATHENA_DATABASE')}"."facts"`,
+    factsTable: () => `"${athena().database}"."facts"`,
     /** the compactor's relations: the facts table pruned by partition, and the settle results table */
-    settleTables: () => athenaSettleTables(required(env, 'ATHENA_DATABASE'), required(env, 'FACTS_BUCKET')),
+    settleTables: () => athenaSettleTables(athena().database, factsBucket()),
   };
 }
-
 
 /**
  * The compactor's relations in Athena: partition filters on dt and hour prune every scan to what it
