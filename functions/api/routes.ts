@@ -31,6 +31,7 @@ import { globalStatsResponse } from '../../lib/query/stats.js';
 import { globalSummary } from '../../lib/query/global.js';
 import { BULK_STATS_MAX_IDS, DeletedError, eventStats, videoStats } from '../../lib/query/event-stats.js';
 import { parsePubkey } from '../../lib/nostr/pubkey.js';
+import { EVENT_ID_OR_ADDRESS_PATTERN, isEventIdOrAddress } from '../../lib/nostr/tags.js';
 import { docsPage, openApiDocument, pathParameterNames, pathPattern, routeName, type RouteSpec } from '../../lib/api/openapi.js';
 import type { ApiDeps, ApiRequest, RouteDeps } from '../../lib/api/deps.js';
 import { bulkStats, cachedJson, cachedValue, MAX_JOB_WINDOW_SECONDS, throughCache, viaJobIfNeeded } from '../../lib/api/read-policy.js';
@@ -229,9 +230,10 @@ const summaryAnswers = {
   202: { description: windowDoc, schema: contract.jobAcceptedSchema },
 } as const;
 
-const ID_OR_ADDRESS = /^([0-9a-f]{64}|\d+:[0-9a-f]{64}:.*)$/;
-const videoId = z.string().regex(ID_OR_ADDRESS, 'id must be a video event id (64 hex) or its address kind:pubkey:d');
-const eventOrAddressId = z.string().regex(ID_OR_ADDRESS, 'id must be an event id (64 hex) or an address kind:pubkey:d');
+/** An event id or an address (lib/nostr/tags.ts); the pattern is what the OpenAPI document shows of the rule. */
+const idOrAddress = (message: string) => z.string().regex(EVENT_ID_OR_ADDRESS_PATTERN, message).refine(isEventIdOrAddress, message);
+const videoId = idOrAddress('id must be a video event id (64 hex) or its address kind:pubkey:d');
+const eventOrAddressId = idOrAddress('id must be an event id (64 hex) or an address kind:pubkey:d');
 const bulkBody = (id: z.ZodString) => z.strictObject({ ids: z.array(id).min(1, 'ids: give at least one').max(BULK_STATS_MAX_IDS, `ids: at most ${BULK_STATS_MAX_IDS}`) });
 const eventsBulkBody = bulkBody(hex64);
 const videosBulkBody = bulkBody(videoId);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { newFact, type Fact } from '../facts/schema.js';
 import type { AppEventGroups } from './dimension-values.js';
+import { addressPubkey, isEventIdOrAddress } from '../nostr/tags.js';
 
 /**
  * First-party app events (POST /v1/events): views, plays and whatever a frontend records. They become
@@ -26,7 +27,7 @@ export const appEventSchema = z.object({
   /** the Nostr event (hex id) or address (kind:pubkey:d) the event is about, e.g. the video viewed */
   target: z
     .string()
-    .regex(/^([0-9a-f]{64}|\d+:[0-9a-f]{64}:.{0,512})$/, 'target must be a 64-hex event id or an address kind:pubkey:d')
+    .refine(isEventIdOrAddress, 'target must be a 64-hex event id or an address kind:pubkey:d')
     .optional(),
   /** the version of the event type's registered schema to validate against; the newest when absent */
   schemaVersion: z.number().int().min(1).max(1_000).optional(),
@@ -63,7 +64,7 @@ export function appFact(event: AppEvent, project: string, ingestedAt: number, gr
     type: `app:${event.name}`,
     created_at: seconds,
     author,
-    target_pubkey: isAddress ? target!.split(':')[1]! : null,
+    target_pubkey: isAddress ? addressPubkey(target!) : null,
     target_event_id: isAddress ? null : target,
     target_address: isAddress ? target : null,
     project,

@@ -4,6 +4,7 @@ import { eventNamespace, PARENT_LOOKUPS_IN_PARALLEL } from './event-index.js';
 import type { Fact } from '../facts/schema.js';
 import type { NostrEvent } from '../nostr/event.js';
 import { reactionClass, VIDEO_KINDS } from '../nostr/normalise.js';
+import { addressKind, firstTagValue } from '../nostr/tags.js';
 import { engagementTargetScope } from './contributions.js';
 
 /**
@@ -40,9 +41,9 @@ export const tokenSats = (token: number) => token % SATS_BITS;
 
 /** NIP-25: "The reaction SHOULD include a `k` tag with the stringified kind number of the reacted event." */
 function reactedKind(fact: Fact, event: NostrEvent | undefined): number | null {
-  const fromAddress = fact.target_address ? Number(fact.target_address.split(':')[0]) : NaN;
+  const fromAddress = fact.target_address ? addressKind(fact.target_address) : NaN;
   if (Number.isInteger(fromAddress)) return fromAddress;
-  const k = event?.tags.find((t) => t[0] === 'k')?.[1];
+  const k = event && firstTagValue(event.tags, 'k');
   return k !== undefined && /^\d{1,5}$/.test(k) ? Number(k) : null;
 }
 

@@ -3,6 +3,7 @@ import { forEachLimited } from '../util/concurrency.js';
 import type { Fact } from '../facts/schema.js';
 import type { NostrEvent } from '../nostr/event.js';
 import { deletionTargets } from '../nostr/deletion.js';
+import { addressPubkey } from '../nostr/tags.js';
 
 /**
  * Small records kept beside the counters so per-event reads can answer who published an event, which
@@ -113,7 +114,7 @@ export async function lookupEvent(counters: CounterStore, id: string): Promise<{
 
 export async function addressDeletedUpTo(counters: CounterStore, address: string): Promise<number | null> {
   const requests = await counters.listState(addressDeletedNamespace(address));
-  const author = address.split(':')[1];
+  const author = addressPubkey(address);
   const upTo = requests.filter((r) => r.value.by === author).map((r) => Number(r.value.upTo));
   return upTo.length ? Math.max(...upTo) : null;
 }

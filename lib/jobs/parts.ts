@@ -2,8 +2,9 @@ import { USER_METRICS, type UserMetric } from '../counters/contributions.js';
 import type { BucketState } from '../counters/aggregate.js';
 import { emptyRegisters, foldSketch, hllEstimate } from '../counters/hll.js';
 import type { Meta } from '../query/window-read.js';
-import { heatmapOf } from '../query/drilldown.js';
+import { isTimeDrilldown, timeDrilldown, WeekHourGrid } from '../query/best-times.js';
 import { timelineTotals, toTotals } from '../query/summary.js';
+import { DRILLDOWN_TOP_COUNT, drilldownsOf, SUMMARY_TOP_COUNT, TOP_LISTS, topListOfDrilldown } from '../query/top-lists.js';
 import type { FactsWindow, SqlDialect } from './metrics-sql.js';
 import { ENGAGER_IDS_PER_REGISTER, MAX_TOP_ROWS, userDailySql, userEngagementByHourSql, userEngagerSketchSql, userTopSql, DISTINCT_SKETCHES, type DistinctPubkeys, type TopListQuery } from './user-job-sql.js';
 import type { JobRequest, UserJobRequest } from './jobs.js';
@@ -34,21 +35,10 @@ export const partLabel = (part: PartName) => LABELS[part];
 
 export function partsOf(request: JobRequest): PartName[] {
   if (request.kind === 'event_type') return ['event_type'];
-  if (request.kind === 'summary') return ['daily', 'engagers', 'top_posts', 'top_tags', 'top_zappers'];
-  switch (request.drilldown) {
-    case 'best-hours':
-    case 'best-days':
-    case 'heatmap':
-      return ['by_hour'];
-    case 'top-posts':
-      return ['top_posts'];
-    case 'top-hashtags':
-      return ['top_tags'];
-    case 'zappers':
-      return ['top_zappers'];
-    default:
-      return ['daily'];
-  }
+  if (request.kind === 'summary') return ['daily', 'engagers', ...TOP_LISTS.map((t) => t.list)];
+  if (isTimeDrilldown(request.drilldown)) return ['by_hour'];
+  const topList = topListOfDrilldown(request.drilldown);
+  return topList ? [topList.list] : ['daily'];
 }
 
 export function partSql(part: PartName, request: JobRequest, window: FactsWindow, relation: string, dialect: SqlDialect): string {
@@ -101,7 +91,7 @@ const DAY = 86400;
 /** Folds the partials of every step into one job's answer; memory bounded by the constants above. */
 export class JobMerge {
   private readonly days = new Map<number, Record<UserMetric, number>>();
-  private readonly cells = Array.from({ length: 24 * 7 }, () => 0);
+  private readonly byLocalTime = new WeekHourGrid();
   private readonly tops = new Map<TopListQuery, { amounts: Map<string, number>; complete: boolean }>();
   /** per distinct count: the merged sketch, and every pubkey while all are known (null past that) */
   private readonly distinct: Record<DistinctPubkeys, { registers: Uint8Array; ids: Set<string> | null }> = {
@@ -122,7 +112,7 @@ export class JobMerge {
         }
         return;
       case 'by_hour':
-        for (const [hour, weekday, engagement] of data.cells) this.cells[((hour + 24) % 24) * 7 + ((weekday + 7) % 7)]! += engagement;
+        for (const [hour, weekday, engagement] of data.cells) this.byLocalTime.add(weekday, hour, engagement);
         return;
       case 'engagers':
         for (const sketch of DISTINCT_SKETCHES) {
@@ -149,36 +139,20 @@ export class JobMerge {
   result(meta: Meta): unknown {
     const request = this.request;
     const approximate: string[] = [];
-    const limit = request.limit ?? (request.kind === 'summary' ? 5 : 10);
-    const top = (list: TopListQuery, name: string) => {
-      const merged = this.tops.get(list) ?? { amounts: new Map<string, number>(), complete: true };
-      if (!merged.complete) approximate.push(name);
-      return [...merged.amounts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, limit);
+    const limit = request.limit ?? (request.kind === 'summary' ? SUMMARY_TOP_COUNT : DRILLDOWN_TOP_COUNT);
+    // The merged candidates as the counters' top lists; a list past some chunk's candidates is approximate.
+    const drilldowns = () => {
+      for (const { field, list } of TOP_LISTS) if (this.tops.get(list)?.complete === false) approximate.push(field);
+      return drilldownsOf({ tops: Object.fromEntries([...this.tops].map(([list, top]) => [list, top.amounts])) }, limit);
     };
-    const posts = () => top('top_posts', 'topPosts').map(([id, engagement]) => ({ id, engagement }));
-    const tags = () => top('top_tags', 'topHashtags').map(([tag, count]) => ({ tag, count }));
-    const zappers = () => top('top_zappers', 'topZappers').map(([pubkey, msats]) => ({ pubkey, sats: Math.floor(msats / 1000) }));
     const stateOf = (values: Record<string, number>): BucketState => ({ values, sets: {}, tops: {} });
     const withMeta = (body: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ ...body, meta: { ...meta, ...extra, approximate } });
 
-    if (request.kind === 'drilldown' && (request.drilldown === 'best-hours' || request.drilldown === 'best-days')) {
-      const tz = { tzOffsetMinutes: request.tzOffsetMinutes ?? 0 };
-      const byHour = Array.from({ length: 24 }, (_, hour) => ({ hour, engagement: this.cells.slice(hour * 7, hour * 7 + 7).reduce((a, b) => a + b, 0) }));
-      if (request.drilldown === 'best-hours') {
-        const best = [...byHour].sort((a, b) => b.engagement - a.engagement || a.hour - b.hour).filter((h) => h.engagement > 0).slice(0, 3).map((h) => h.hour);
-        return withMeta({ data: { hours: byHour, best } }, tz);
-      }
-      const names = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-      const byDay = names.map((day, index) => ({ day, index, engagement: byHour.reduce((sum, h) => sum + this.cells[h.hour * 7 + index]!, 0) }));
-      const best = [...byDay].sort((a, b) => b.engagement - a.engagement || a.index - b.index).filter((d) => d.engagement > 0).slice(0, 3).map((d) => d.day);
-      return withMeta({ data: { days: byDay, best } }, tz);
+    if (request.kind === 'drilldown' && isTimeDrilldown(request.drilldown)) {
+      return withMeta({ data: timeDrilldown(request.drilldown, this.byLocalTime) }, { tzOffsetMinutes: request.tzOffsetMinutes ?? 0 });
     }
-    if (request.kind === 'drilldown' && request.drilldown === 'heatmap') {
-      return withMeta({ data: heatmapOf((weekday, hour) => this.cells[hour * 7 + weekday]!) }, { tzOffsetMinutes: request.tzOffsetMinutes ?? 0 });
-    }
-    if (request.kind === 'drilldown' && request.drilldown === 'top-posts') return withMeta({ data: posts() });
-    if (request.kind === 'drilldown' && request.drilldown === 'top-hashtags') return withMeta({ data: tags() });
-    if (request.kind === 'drilldown' && request.drilldown === 'zappers') return withMeta({ data: zappers() });
+    const topList = request.kind === 'drilldown' ? topListOfDrilldown(request.drilldown) : undefined;
+    if (topList) return withMeta({ data: drilldowns()[topList.field] });
     if (request.kind === 'drilldown') return withMeta({ data: [...this.days].map(([ts, values]) => ({ ts, ...toTotals(stateOf(values)) })) });
 
     const totalsValues = zeros();
@@ -191,7 +165,7 @@ export class JobMerge {
     };
     const uniqueEngagers = count('engagers', 'uniqueEngagers');
     const uniqueZappers = count('zappers', 'uniqueZappers');
-    const drilldowns = { topPosts: posts(), topHashtags: tags(), topZappers: zappers() };
-    return withMeta({ data: { pubkey: request.pubkey, totals: { ...toTotals(stateOf(totalsValues)), uniqueEngagers, uniqueZappers }, timeline, drilldowns }, drilldowns });
+    const lists = drilldowns();
+    return withMeta({ data: { pubkey: request.pubkey, totals: { ...toTotals(stateOf(totalsValues)), uniqueEngagers, uniqueZappers }, timeline, drilldowns: lists }, drilldowns: lists });
   }
 }

@@ -1,5 +1,6 @@
 import { dedupedFacts, type FactsWindow, type SqlDialect } from './metrics-sql.js';
 import { zapAmountColumnsSql } from '../counters/zap-amounts.js';
+import type { TopListName } from '../query/top-lists.js';
 
 /**
  * SQL for the long-window jobs: the same metrics as the counters (docs/metrics.md), for one user,
@@ -81,7 +82,8 @@ GROUP BY sketch, CAST(floor(hi / 4194304.0) AS BIGINT)
 ORDER BY sketch, register`;
 }
 
-export type TopListQuery = 'top_posts' | 'top_tags' | 'top_zappers';
+/** A top-list statement: one per counter top list (lib/query/top-lists.ts). */
+export type TopListQuery = TopListName;
 
 /** Rows one top-list statement returns at most: a chunk's candidates for the merged ranking. */
 export const MAX_TOP_ROWS = 1000;

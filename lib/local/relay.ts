@@ -3,6 +3,7 @@ import { listen } from '../util/listen.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { NostrRelay } from '@nostr-relay/core';
 import { EventRepository, EventUtils, type Event, type EventRepositoryUpsertResult, type Filter } from '@nostr-relay/common';
+import { addressOf, isReplaceable, tagValues } from '../nostr/tags.js';
 
 /**
  * The embedded relay's storage: newest-first in memory, NIP-01 replaceable/addressable rules, and a
@@ -46,11 +47,11 @@ export class MemoryEventRepository extends EventRepository {
    */
   async deleteByDeletionRequest(event: Event): Promise<void> {
     if (this.events.has(event.id)) return;
-    const ids = new Set(event.tags.filter((t) => t[0] === 'e').map((t) => t[1]));
-    const addresses = new Set(event.tags.filter((t) => t[0] === 'a').map((t) => t[1]));
+    const ids = new Set(tagValues(event.tags, 'e'));
+    const addresses = new Set(tagValues(event.tags, 'a'));
     for (const stored of [...this.events.values()]) {
       if (stored.pubkey !== event.pubkey || stored.created_at > event.created_at) continue;
-      const address = stored.kind >= 30000 && stored.kind < 40000 ? replaceKeyOf(stored) : null;
+      const address = addressOf(stored);
       if (ids.has(stored.id) || (address && addresses.has(address))) this.events.delete(stored.id);
     }
     this.events.set(event.id, event);
@@ -74,10 +75,7 @@ export class MemoryEventRepository extends EventRepository {
 }
 
 function replaceKeyOf(event: Event): string | null {
-  const k = event.kind;
-  if (k === 0 || k === 3 || (k >= 10000 && k < 20000)) return `${k}:${event.pubkey}`;
-  if (k >= 30000 && k < 40000) return `${k}:${event.pubkey}:${event.tags.find((t) => t[0] === 'd')?.[1] ?? ''}`;
-  return null;
+  return isReplaceable(event.kind) ? `${event.kind}:${event.pubkey}` : addressOf(event);
 }
 
 export interface EmbeddedRelay {

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { finalizeEvent, getPublicKey, type EventTemplate, type VerifiedEvent } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
 import type { EventSigner } from '../nostr/sign.js';
+import { addressOf } from '../nostr/tags.js';
 
 useWebSocketImplementation(WebSocket);
 
@@ -221,7 +222,7 @@ export class WorkloadGenerator {
   }
 
   private remember(event: VerifiedEvent): VerifiedEvent {
-    const address = event.kind >= 30000 && event.kind < 40000 ? `${event.kind}:${event.pubkey}:${event.tags.find((t) => t[0] === 'd')?.[1] ?? ''}` : undefined;
+    const address = addressOf(event) ?? undefined;
     this.recent.unshift({ id: event.id, pubkey: event.pubkey, kind: event.kind, address });
     if (this.recent.length > 2000) this.recent.pop();
     return event;

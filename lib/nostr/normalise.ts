@@ -1,6 +1,10 @@
 import { newFact, type Fact } from '../facts/schema.js';
 import { bolt11AmountMsats } from './bolt11.js';
 import type { NostrEvent } from './event.js';
+import { addressPubkey, allDigits, dTagOf, firstTag, firstTagValue, formatAddress, hashtagsOf, hex64, imetaValue, lastTag, MAX_D_TAG_CHARS, parseAddress, pubkeyHint, truncate, type Tag } from './tags.js';
+
+/** The address and kind rules live in tags.ts; re-exported for normalise's callers. */
+export { addressOf, isAddressable, isReplaceable, MAX_D_TAG_CHARS } from './tags.js';
 
 /**
  * Turns one verified Nostr event into its canonical fact (DESIGN §4). Every rule, with the NIP it comes
@@ -11,8 +15,6 @@ import type { NostrEvent } from './event.js';
  * tags or unknown kinds; it refuses an event only with an EventRejectedError naming the reason.
  */
 
-type Tag = readonly string[];
-
 export interface NormaliseContext {
   /** relay URL the event was received from, when known */
   relay: string | null;
@@ -20,17 +22,10 @@ export interface NormaliseContext {
   ingestedAt: number;
 }
 
-const MAX_HASHTAGS = 20;
-const MAX_HASHTAG_CHARS = 64;
 const MAX_REACTION_CHARS = 64;
 const MAX_TITLE_CHARS = 256;
 /** A longer URL is almost certainly not a media link; keep the fact small rather than store it. */
 const MAX_URL_CHARS = 2048;
-/**
- * An address names a counter scope and a top-list key, which have bounded sizes: an event whose own
- * `d` tag is longer is refused (`oversized`), a reference to a longer one is malformed.
- */
-export const MAX_D_TAG_CHARS = 1024;
 /** Event ids a deletion request's fact keeps (`deleted_event_ids`); NIP-09 sets no limit, a counter scope does. */
 export const MAX_DELETION_TARGETS = 100;
 
@@ -51,22 +46,6 @@ export class EventRejectedError extends Error {
 
 export const VIDEO_KINDS: ReadonlySet<number> = new Set([21, 22, 34235, 34236]);
 
-/** NIP-01: kinds 0, 3 and 10000–19999 are replaceable (one current version per kind:pubkey). */
-export function isReplaceable(kind: number): boolean {
-  return kind === 0 || kind === 3 || (kind >= 10000 && kind < 20000);
-}
-
-/** NIP-01: kinds 30000–39999 are addressable (one current version per kind:pubkey:d). */
-export function isAddressable(kind: number): boolean {
-  return kind >= 30000 && kind < 40000;
-}
-
-/** `kind:pubkey:d` of an addressable event (d = first `d` tag value, '' when absent), else null. */
-export function addressOf(event: NostrEvent): string | null {
-  if (!isAddressable(event.kind)) return null;
-  return `${event.kind}:${event.pubkey}:${firstTagValue(event.tags, 'd') ?? ''}`;
-}
-
 /** NIP-25: '+' and '' are likes, '-' is a dislike, anything else (emoji, :shortcode:) is an emoji reaction. */
 export function reactionClass(content: string): 'like' | 'dislike' | 'emoji' {
   if (content === '+' || content === '') return 'like';
@@ -76,7 +55,7 @@ export function reactionClass(content: string): 'like' | 'dislike' | 'emoji' {
 
 export function normalise(event: NostrEvent, ctx: NormaliseContext): Fact {
   const { kind, tags } = event;
-  const dTag = isAddressable(kind) ? (firstTagValue(tags, 'd') ?? '') : null;
+  const dTag = dTagOf(event);
   if (dTag !== null && dTag.length > MAX_D_TAG_CHARS) throw new EventRejectedError('oversized', `d tag of ${dTag.length} characters`);
   const fact: Fact = newFact({
     event_id: event.id,
@@ -85,7 +64,7 @@ export function normalise(event: NostrEvent, ctx: NormaliseContext): Fact {
     type: 'other',
     created_at: event.created_at,
     author: event.pubkey,
-    target_address: dTag === null ? null : `${kind}:${event.pubkey}:${dTag}`,
+    target_address: dTag === null ? null : formatAddress(kind, event.pubkey, dTag),
     hashtags: hashtagsOf(tags),
     d_tag: dTag,
     relay: ctx.relay,
@@ -374,33 +353,7 @@ function parseMsats(value: unknown): number | null {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Tag helpers
-
-function firstTag(tags: readonly Tag[], name: string): Tag | undefined {
-  for (const tag of tags) if (tag[0] === name) return tag;
-  return undefined;
-}
-
-function lastTag(tags: readonly Tag[], name: string): Tag | undefined {
-  for (let i = tags.length - 1; i >= 0; i--) if (tags[i]![0] === name) return tags[i];
-  return undefined;
-}
-
-function firstTagValue(tags: readonly Tag[], name: string): string | undefined {
-  const value = firstTag(tags, name)?.[1];
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** The value of the first `<key> <value>` entry of an `imeta` tag (NIP-92). */
-function imetaValue(tag: Tag, key: string): string | undefined {
-  for (let i = 1; i < tag.length; i++) {
-    const entry = tag[i];
-    if (typeof entry === 'string' && entry.length > key.length && entry.startsWith(key) && entry[key.length] === ' ') {
-      return entry.slice(key.length + 1);
-    }
-  }
-  return undefined;
-}
+// Tag rules (the tag and address helpers themselves are in tags.ts)
 
 /**
  * The target's author: the explicit `p` tag if it is valid, else the pubkey hint on the target `e` tag,
@@ -414,83 +367,8 @@ function targetPubkey(p: Tag | undefined, e: Tag | undefined, address: string | 
   return address === null ? null : addressPubkey(address);
 }
 
-/**
- * The author hint on an `e` tag: 5th element in NIP-10 marked tags (`e, id, relay, marker, pubkey`), 4th in
- * NIP-22 / NIP-25 / NIP-18 tags (`e, id, relay, pubkey`). A marker is never 64 hex, so both are unambiguous.
- */
-function pubkeyHint(tag: Tag): string | null {
-  return hex64(tag[4]) ?? hex64(tag[3]);
-}
-
-/** NIP-01 coordinates `<kind>:<pubkey>:<d>` (d may be empty or contain ':'), normalised, else null. */
-function parseAddress(value: string | undefined): string | null {
-  if (typeof value !== 'string') return null;
-  const first = value.indexOf(':');
-  if (first < 1 || first > 5 || value.length < first + 66 || value[first + 65] !== ':') return null;
-  const kindText = value.slice(0, first);
-  if (!allDigits(kindText)) return null;
-  const kind = Number(kindText);
-  if (kind > 65535) return null;
-  const pubkey = hex64(value.slice(first + 1, first + 65));
-  if (pubkey === null || value.length - (first + 66) > MAX_D_TAG_CHARS) return null;
-  return `${kind}:${pubkey}:${value.slice(first + 66)}`;
-}
-
-/** The pubkey of a coordinate already normalised by `parseAddress`. */
-function addressPubkey(address: string): string {
-  const start = address.indexOf(':') + 1;
-  return address.slice(start, start + 64);
-}
-
-/** NIP-24 `t` tags: lower-cased, trimmed, capped, unique in first-seen order, empties dropped, at most 20. */
-function hashtagsOf(tags: readonly Tag[]): string[] {
-  const hashtags: string[] = [];
-  for (const tag of tags) {
-    if (tag[0] !== 't' || typeof tag[1] !== 'string') continue;
-    const hashtag = truncate(tag[1].trim().toLowerCase(), MAX_HASHTAG_CHARS).trimEnd();
-    if (hashtag === '' || hashtags.includes(hashtag)) continue;
-    hashtags.push(hashtag);
-    if (hashtags.length === MAX_HASHTAGS) break;
-  }
-  return hashtags;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Value helpers
-
-/** A 64-character hex id or pubkey, lower-cased; anything else is null. */
-function hex64(value: string | undefined): string | null {
-  if (typeof value !== 'string' || value.length !== 64) return null;
-  let lower = true;
-  for (let i = 0; i < 64; i++) {
-    const c = value.charCodeAt(i);
-    if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) continue;
-    if (c >= 65 && c <= 70) lower = false;
-    else return null;
-  }
-  return lower ? value : value.toLowerCase();
-}
-
-function allDigits(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-/** At most `max` code points (never splits a surrogate pair, so emoji survive intact). */
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let out = '';
-  let count = 0;
-  for (const char of text) {
-    if (count === max) break;
-    out += char;
-    count++;
-  }
-  return out;
-}
 
 function textOrNull(value: string | undefined, max: number): string | null {
   if (value === undefined) return null;

@@ -2,37 +2,17 @@ import { userScope } from '../counters/contributions.js';
 import { mergeItems } from '../counters/aggregate.js';
 import { engagementReceived } from '../counters/read.js';
 import type { CounterItem } from '../ports.js';
-import { drilldownsOf, timelineOf, toTotals } from './summary.js';
+import { timelineOf, toTotals } from './summary.js';
+import { drilldownsOf, topListOfDrilldown } from './top-lists.js';
+import { isTimeDrilldown, timeDrilldown, WeekHourGrid } from './best-times.js';
 import { timelineStep, type QueryWindow } from './window.js';
 import { readWindow, type Meta, type QueryDeps } from './window-read.js';
 
 export const DRILLDOWNS = ['top-posts', 'top-hashtags', 'zappers', 'best-hours', 'best-days', 'heatmap', 'timeline'] as const;
 export type Drilldown = (typeof DRILLDOWNS)[number];
 
-const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-
-/** The heatmap drill-down: engagement received per weekday × hour of day, and its three busiest cells. */
-export interface Heatmap {
-  days: { day: string; index: number; hours: number[]; engagement: number }[];
-  best: { day: string; index: number; hour: number; engagement: number }[];
-}
-
-/**
- * The weekday × hour matrix from a cell reader (weekday 0 = Sunday, hour 0–23, both local to the tz
- * offset), shared by the counters' answer and a job's so both rank ties the same way.
- */
-export function heatmapOf(cell: (weekday: number, hour: number) => number): Heatmap {
-  const days = WEEKDAYS.map((day, index) => {
-    const hours = Array.from({ length: 24 }, (_, hour) => cell(index, hour));
-    return { day, index, hours, engagement: hours.reduce((a, b) => a + b, 0) };
-  });
-  const cells = days.flatMap(({ day, index, hours }) => hours.map((engagement, hour) => ({ day, index, hour, engagement })));
-  const best = cells
-    .filter((c) => c.engagement > 0)
-    .sort((a, b) => b.engagement - a.engagement || a.index - b.index || a.hour - b.hour)
-    .slice(0, 3);
-  return { days, best };
-}
+/** Best hours, best days and the heat map are ranked in best-times.ts (with a job's); re-exported for drilldown's callers. */
+export { heatmapOf, type Heatmap } from './best-times.js';
 
 /**
  * Engagement received per UTC instant at hour resolution: hour, ten-minute and minute items by their
@@ -64,42 +44,19 @@ export async function userDrilldown(
   options: { tzOffsetMinutes: number; limit: number },
 ): Promise<{ data: unknown; meta: Meta & { tzOffsetMinutes?: number; pagination?: { cursor: null; nextCursor: null; limit: number } } }> {
   const read = await readWindow(userScope(pubkey), window, deps);
-  const state = mergeItems(read.items);
-  const tops = drilldownsOf(state, options.limit);
-  const shift = options.tzOffsetMinutes * 60;
-  // A top list is one page: the window's top `limit` (its buckets keep their top entries only, so there is no next page to walk).
-  const onePage = { ...read.meta, pagination: { cursor: null, nextCursor: null, limit: options.limit } };
-  switch (drilldown) {
-    case 'top-posts':
-      return { data: tops.topPosts, meta: onePage };
-    case 'top-hashtags':
-      return { data: tops.topHashtags, meta: onePage };
-    case 'zappers':
-      return { data: tops.topZappers, meta: onePage };
-    case 'best-hours': {
-      const byHour = Array.from({ length: 24 }, (_, hour) => ({ hour, engagement: 0 }));
-      for (const [ts, engaged] of engagementByHour(read.items)) byHour[new Date((ts + shift) * 1000).getUTCHours()]!.engagement += engaged;
-      const ranked = [...byHour].sort((a, b) => b.engagement - a.engagement || a.hour - b.hour);
-      return { data: { hours: byHour, best: ranked.filter((h) => h.engagement > 0).slice(0, 3).map((h) => h.hour) }, meta: { ...read.meta, tzOffsetMinutes: options.tzOffsetMinutes } };
-    }
-    case 'best-days': {
-      const byDay = WEEKDAYS.map((day, index) => ({ day, index, engagement: 0 }));
-      for (const [ts, engaged] of engagementByHour(read.items)) byDay[new Date((ts + shift) * 1000).getUTCDay()]!.engagement += engaged;
-      const ranked = [...byDay].sort((a, b) => b.engagement - a.engagement || a.index - b.index);
-      return { data: { days: byDay, best: ranked.filter((d) => d.engagement > 0).slice(0, 3).map((d) => d.day) }, meta: { ...read.meta, tzOffsetMinutes: options.tzOffsetMinutes } };
-    }
-    case 'heatmap': {
-      const cells = Array.from({ length: 7 * 24 }, () => 0);
-      for (const [ts, engaged] of engagementByHour(read.items)) {
-        const local = new Date((ts + shift) * 1000);
-        cells[local.getUTCDay() * 24 + local.getUTCHours()]! += engaged;
-      }
-      return { data: heatmapOf((weekday, hour) => cells[weekday * 24 + hour]!), meta: { ...read.meta, tzOffsetMinutes: options.tzOffsetMinutes } };
-    }
-    case 'timeline':
-      return {
-        data: timelineOf(read.items, window, timelineStep(window)).map(({ ts, state: s }) => ({ ts, ...toTotals(s) })),
-        meta: read.meta,
-      };
+  const topList = topListOfDrilldown(drilldown);
+  if (topList) {
+    // A top list is one page: the window's top `limit` (its buckets keep their top entries only, so there is no next page to walk).
+    const onePage = { ...read.meta, pagination: { cursor: null, nextCursor: null, limit: options.limit } };
+    return { data: drilldownsOf(mergeItems(read.items), options.limit)[topList.field], meta: onePage };
   }
+  if (isTimeDrilldown(drilldown)) {
+    const grid = new WeekHourGrid();
+    for (const [ts, engaged] of engagementByHour(read.items)) grid.addAt(ts, options.tzOffsetMinutes, engaged);
+    return { data: timeDrilldown(drilldown, grid), meta: { ...read.meta, tzOffsetMinutes: options.tzOffsetMinutes } };
+  }
+  return {
+    data: timelineOf(read.items, window, timelineStep(window)).map(({ ts, state: s }) => ({ ts, ...toTotals(s) })),
+    meta: read.meta,
+  };
 }

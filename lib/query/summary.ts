@@ -1,10 +1,14 @@
 import type { CounterItem } from '../ports.js';
 import { userScope, type UserMetric } from '../counters/contributions.js';
-import { emptyState, mergeItem, mergeItems, topOf, type BucketState } from '../counters/aggregate.js';
+import { emptyState, mergeItem, mergeItems, type BucketState } from '../counters/aggregate.js';
 import { hllEstimate } from '../counters/hll.js';
 import { timelineStep, type QueryWindow } from './window.js';
 import { readWindow, type Meta, type QueryDeps } from './window-read.js';
 import { zapAmountHistogram } from '../counters/zap-amounts.js';
+import { drilldownsOf, SUMMARY_TOP_COUNT, type SummaryDrilldowns } from './top-lists.js';
+
+/** The top lists' mapping lives in top-lists.ts; re-exported for summary's callers. */
+export { drilldownsOf, type SummaryDrilldowns } from './top-lists.js';
 
 export interface UserTotals {
   posts: number;
@@ -30,12 +34,6 @@ export type TimelineTotals = Omit<UserTotals, 'uniqueEngagers' | 'uniqueZappers'
 export function timelineTotals(totals: UserTotals): TimelineTotals {
   const { uniqueEngagers: _engagers, uniqueZappers: _zappers, zapAmounts: _amounts, ...rest } = totals;
   return rest;
-}
-
-export interface SummaryDrilldowns {
-  topPosts: { id: string; engagement: number }[];
-  topHashtags: { tag: string; count: number }[];
-  topZappers: { pubkey: string; sats: number }[];
 }
 
 export interface SummaryResponse {
@@ -79,14 +77,6 @@ export function timelineOf(items: CounterItem[], window: QueryWindow, step: numb
   return [...points].map(([ts, state]) => ({ ts, state }));
 }
 
-export function drilldownsOf(state: BucketState, n: number): SummaryDrilldowns {
-  return {
-    topPosts: topOf(state, 'top_posts', n).map(([id, engagement]) => ({ id, engagement })),
-    topHashtags: topOf(state, 'top_tags', n).map(([tag, count]) => ({ tag, count })),
-    topZappers: topOf(state, 'top_zappers', n).map(([pubkey, msats]) => ({ pubkey, sats: Math.floor(msats / 1000) })),
-  };
-}
-
 /**
  * A user's totals, timeline and small drill-downs over the window: settled day/hour items up to the
  * watermark plus live minute items after it, read with one Query per plan segment.
@@ -95,7 +85,7 @@ export async function userSummary(pubkey: string, window: QueryWindow, deps: Que
   const read = await readWindow(userScope(pubkey), window, deps);
   const state = mergeItems(read.items);
   const step = timelineStep(window);
-  const drilldowns = drilldownsOf(state, 5);
+  const drilldowns = drilldownsOf(state, SUMMARY_TOP_COUNT);
   return {
     data: {
       pubkey,
