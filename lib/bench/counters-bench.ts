@@ -28,9 +28,10 @@ import { globalMetricsSql, userMetricsSql } from '../jobs/metrics-sql.js';
 import type { NostrEvent } from '../nostr/event.js';
 import { reactionClass } from '../nostr/normalise.js';
 import { globalSummary } from '../query/global.js';
-import { drilldownsOf, timelineOf, toTotals, userSummary } from '../query/summary.js';
+import { drilldownsOf, timelineOf, toTotals, userSummary, type UserTotals } from '../query/summary.js';
 import { rollingWindow, timelineStep, type QueryWindow } from '../query/window.js';
-import { readWindow, type QueryDeps } from '../query/window-read.js';
+import { CounterStateReads, readWindow, type Meta, type QueryDeps } from '../query/window-read.js';
+import { DRILLDOWNS, userDrilldown } from '../query/drilldown.js';
 import { deletionEvent, generateFacts } from './workload.js';
 // Callers that took the generator from here before it moved to workload.ts keep working.
 export { generateFacts };
@@ -75,6 +76,10 @@ export interface CountersBenchOptions {
   batchEvents?: number;
   /** timed counter queries after the warm-up; the median is reported (default 25) */
   queryRuns?: number;
+  /** timed runs of each query kind in the side-by-side table (default queryRuns) */
+  kindRuns?: number;
+  /** DuckDB scans (untimed) spread over those runs, so they see what the figures above saw (default duckdbRuns) */
+  kindDuckdbScans?: number;
   /** timed DuckDB scans after the warm-up; the median is reported (default 3) */
   duckdbRuns?: number;
   /** publish-to-visible measurements (default 5) */
@@ -106,6 +111,32 @@ export interface ItemSizeStats {
   maxBucket: number;
   /** writes by scope kind: u (users), e (events), a (addresses), g (global) */
   byScopeKind: Record<string, number>;
+}
+
+/**
+ * One API query's cost, on the settled workload's most active user and 30-day window (the network
+ * summary: the same window of scope g). Timed with the other kinds round-robin; the reads metered in
+ * steady state (the state cached: the Queries alone).
+ */
+export interface QueryKindFigure {
+  /** totals, summary, drilldown <name>, network summary */
+  kind: string;
+  /** the lib/query function the figure times */
+  call: string;
+  medianMs: number;
+  runsMs: number[];
+  /** items the plan read, and its bound */
+  itemsRead: number;
+  maxItems: number;
+  /** size of the items read (DynamoDB rules) */
+  bytes: number;
+  /** read units of one request (eventually consistent Queries, half a unit per 4 KB per call) */
+  readUnits: number;
+  /** Queries made */
+  queries: number;
+  /** the answer's counts checked against DuckDB and the brute force (totals, summary, network summary) */
+  checks?: TotalCheck[];
+  agree?: boolean;
 }
 
 export interface CountersBenchReport {
@@ -190,6 +221,10 @@ export interface CountersBenchReport {
     global: { liveMinuteMaxBytes: number; settledMinuteMaxBytes: number; hourMaxBytes: number; dayMaxBytes: number; allTimeBytes: number };
     largest: { kind: string; scope: string; bucket: number; bytes: number };
   };
+  /** every API query kind, side by side (QueryKindFigure) */
+  queries: QueryKindFigure[];
+  /** process.resourceUsage().maxRSS: the whole run, and up to the end of setup (which holds every fact in memory) */
+  memory: { peakRssBytes: number; setupPeakRssBytes: number };
   latency: {
     runs: number;
     runsMs: number[];
@@ -260,9 +295,11 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
   const batchEvents = positiveInt(options.batchEvents ?? 2_500, 'batchEvents');
   const queryRuns = positiveInt(options.queryRuns ?? 25, 'queryRuns');
   const duckdbRuns = positiveInt(options.duckdbRuns ?? 3, 'duckdbRuns');
+  const kindRuns = positiveInt(options.kindRuns ?? queryRuns, 'kindRuns');
+  const kindDuckdbScans = options.kindDuckdbScans ?? duckdbRuns;
   const latencyRuns = positiveInt(options.latencyRuns ?? 5, 'latencyRuns');
   const cachedLatencyRuns = options.cachedLatencyRuns ?? 1;
-  const retention = retentionFromEnv();
+  const retention = retentionFromEnv(process.env);
 
   // The workload: `days` whole days of settled history and a 20-minute live tail after the watermark.
   const startTs = START_SECONDS;
@@ -279,6 +316,8 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
     // queries below run in the same process and must not pay for collecting a multi-GB heap.
     const p = await prepare({ factCount, users, zipf, seed, days, batchEvents, retention, startTs, watermark, endTs, nowMs, window, dir, log });
     collectGarbage();
+    const setupPeakRssBytes = peakRssBytes();
+    log(`counters setup: peak RSS so far ${int(setupPeakRssBytes / 2 ** 20)} MB`);
     const { byType, partitions, parquetBytes, pubkey, userEventsTotal, settledStats, settledItems, globalSizes, liveStats, liveWriteUnits, naiveUpdates, stateWrites, stateWriteUnits, allTimeBytes, globalLiveMinute, batches } = p;
     const { generateMs, parquetMs, settleMs, liveMs } = p.setup;
 
@@ -336,8 +375,7 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
 
     const brute = p.brute;
     const sql = (name: string) => Number(sqlRow[name] ?? 0);
-    const t = summary.data.totals;
-    const totals: TotalCheck[] = [
+    const userChecks = (t: UserTotals): TotalCheck[] => [
       check('posts', t.posts, sql('posts'), brute.posts),
       check('replies', t.replies, sql('replies'), brute.replies),
       check('comments', t.comments, sql('comments'), brute.comments),
@@ -351,6 +389,8 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
       check('zaps received', t.zapsReceived, sql('zaps_rcv'), brute.zaps_rcv),
       check('zap sats received', t.zapSatsReceived, Math.floor(sql('zap_msats_rcv') / 1000), Math.floor(brute.zap_msats_rcv / 1000)),
     ];
+    const t = summary.data.totals;
+    const totals = userChecks(t);
 
     // The network summary over the same window reads the `g` scope: the hottest items in the table.
     const globalSql = globalMetricsSql(relation, window, 'duckdb');
@@ -372,6 +412,61 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
     const kindNames = [...new Set([...Object.keys(network.data.eventsByKind), ...Object.keys(bruteGlobal.byKind)])].sort((a, b) => Number(a) - Number(b));
     for (const kind of kindNames) networkTotals.push(check(`kind ${kind}`, network.data.eventsByKind[kind] ?? 0, sqlGlobal.get(`kind:${kind}`) ?? 0, bruteGlobal.byKind[kind] ?? 0));
     log(`counters query: network summary median ${median(globalRuns).toFixed(2)} ms, DuckDB ${median(duckGlobalRuns).toFixed(0)} ms`);
+
+    // Every query kind of the API on the same store, user and window: the timings round-robin (each
+    // round runs every kind once, the order rotating; DuckDB scans in between as for the figures above),
+    // then one request of each metered in steady state.
+    // There is no totals-only route (a user's totals come with the summary); "totals" is the cheapest
+    // answer of them: the summary's read, merged counts-only (no sketches, no top lists).
+    const drillOptions = { tzOffsetMinutes: 0, limit: 10 }; // the route's defaults
+    let totalsOnly: UserTotals | undefined;
+    const kinds: { kind: string; call: string; run: (d: QueryDeps) => Promise<Meta> }[] = [
+      {
+        kind: 'totals',
+        call: 'readWindow + mergeItems(countsOnly) + toTotals',
+        run: async (d) => {
+          const read = await readWindow(userScope(pubkey), window, d);
+          totalsOnly = toTotals(mergeItems(read.items, undefined, { countsOnly: true }));
+          return read.meta;
+        },
+      },
+      { kind: 'summary', call: 'userSummary', run: async (d) => (await userSummary(pubkey, window, d)).meta },
+      ...DRILLDOWNS.map((name) => ({ kind: `drilldown ${name}`, call: `userDrilldown ${name}`, run: async (d: QueryDeps) => (await userDrilldown(pubkey, name, window, d, drillOptions)).meta })),
+      { kind: 'network summary', call: 'globalSummary', run: async (d) => (await globalSummary(window, d)).meta },
+    ];
+    const k0 = performance.now();
+    const kindTimings = await timeRoundRobin(
+      kinds.map((k) => async () => void (await k.run(deps))),
+      kindRuns,
+      [async () => void (await duck.query(userSql)), async () => void (await duck.query(globalSql))],
+      kindDuckdbScans,
+    );
+    log(`counters query kinds: ${kinds.length} kinds × ${kindRuns} runs round-robin (and ${kindDuckdbScans} DuckDB scans between) in ${((performance.now() - k0) / 1000).toFixed(1)} s`);
+    const queryKinds: QueryKindFigure[] = [];
+    for (const [i, k] of kinds.entries()) {
+      const metered = meteredReads(counters, nowMs);
+      // its own state cache, never expiring: the second request reads the Queries alone, however slow the first
+      const steady: QueryDeps = { ...deps, counters: metered.store, stateReads: new CounterStateReads(Number.POSITIVE_INFINITY) };
+      await k.run(steady);
+      metered.reset();
+      const meta = await k.run(steady);
+      const m = metered.totals();
+      const runsMs = kindTimings[i]!;
+      const checks = k.kind === 'totals' ? userChecks(totalsOnly!) : k.kind === 'summary' ? totals : k.kind === 'network summary' ? networkTotals : undefined;
+      queryKinds.push({
+        kind: k.kind,
+        call: k.call,
+        medianMs: median(runsMs),
+        runsMs,
+        itemsRead: meta.plan.itemsRead,
+        maxItems: meta.plan.maxItems,
+        bytes: m.bytes,
+        readUnits: m.readUnits,
+        queries: m.queries,
+        ...(checks ? { checks, agree: checks.every((c) => c.agree) } : {}),
+      });
+      log(`counters query kind ${k.kind}: median ${median(runsMs).toFixed(2)} ms, ${meta.plan.itemsRead} items, ${(m.bytes / 1024).toFixed(1)} KB, ${m.readUnits} RCU, ${m.queries} Queries`);
+    }
 
     // --- 8. publish-to-visible through the real local stack
     const latency = await measureLatency(latencyRuns, cachedLatencyRuns, log);
@@ -456,6 +551,8 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
         global: { liveMinuteMaxBytes: globalLiveMinute, settledMinuteMaxBytes: globalSizes.settledMinute, hourMaxBytes: globalSizes.hour, dayMaxBytes: globalSizes.day, allTimeBytes },
         largest: { kind: largestCandidates.kind, scope: largestCandidates.stats.maxScope, bucket: largestCandidates.stats.maxBucket, bytes: largestCandidates.stats.maxBytes },
       },
+      queries: queryKinds,
+      memory: { peakRssBytes: peakRssBytes(), setupPeakRssBytes },
       latency,
       totalMs: performance.now() - started,
     };
@@ -832,6 +929,37 @@ async function timePaired(a: () => Promise<void>, aRuns: number, b: () => Promis
   return out;
 }
 
+/**
+ * Times several ways of answering side by side: after a warm-up of each, `runs` rounds in which each
+ * runs once, the order rotating by one per round, so every kind sees the same machine conditions; and,
+ * as in timePaired, `gaps` untimed runs of `between` (taken in turn) spread evenly over the rounds, so
+ * the kinds see what the headline figures saw (DuckDB scans in between).
+ */
+async function timeRoundRobin(fns: (() => Promise<void>)[], runs: number, between: (() => Promise<void>)[] = [], gaps = 0): Promise<number[][]> {
+  for (let i = 0; i < 5; i++) for (const fn of fns) await fn();
+  const out = fns.map(() => [] as number[]);
+  let round = 0;
+  const rounds = async (until: number) => {
+    for (; round < until; round++) {
+      for (let j = 0; j < fns.length; j++) {
+        const k = (round + j) % fns.length;
+        const t0 = performance.now();
+        await fns[k]!();
+        out[k]!.push(performance.now() - t0);
+      }
+    }
+  };
+  for (let g = 0; g < gaps && between.length; g++) {
+    await rounds(Math.ceil((runs * (g + 1)) / gaps));
+    await between[g % between.length]!();
+  }
+  await rounds(runs);
+  return out;
+}
+
+/** The process's peak resident set so far (maxRSS is in KB). */
+const peakRssBytes = () => process.resourceUsage().maxRSS * 1024;
+
 interface BruteUser {
   events: number;
   posts: number;
@@ -1005,6 +1133,8 @@ export function formatCountersBench(r: CountersBenchReport): string {
     ...(r.network.agree ? [] : checkRows(r.network.totals.filter((c) => !c.agree))),
     `    unique users: ${int(r.network.uniqueUsers.hll)} (HyperLogLog, settled hours only) vs ${int(r.network.uniqueUsers.exact)} exact`,
     '',
+    ...queryKindRows(r),
+    '',
     `  DynamoDB writes per 1,000 events (${int(wr.batches)} ingest batches of ${int(wr.batchEvents)} events in arrival order)`,
     `    ${'writer'.padEnd(58)}${'writes'.padStart(9)}${'WCU'.padStart(9)}`,
     `    ${'naive: one UpdateItem per metric per event (1 WCU each)'.padEnd(58)}${fixed(wr.naive.per1000).padStart(9)}${fixed(wr.naive.writeUnitsPer1000).padStart(9)}`,
@@ -1057,7 +1187,28 @@ export function formatCountersBench(r: CountersBenchReport): string {
             ` ${r.latency.cachedPoll.runsMs.map((x) => int(x)).join(', ')} ms`,
         ]
       : []),
+    `  peak RSS ${int(r.memory.peakRssBytes / 2 ** 20)} MB (process.resourceUsage().maxRSS; ${int(r.memory.setupPeakRssBytes / 2 ** 20)} MB by the end of setup)`,
     `  total ${fixed(r.totalMs / 1000)} s`,
   ];
   return lines.join('\n');
+}
+
+/** The per-query-kind table: latency and DynamoDB read cost of each, the DuckDB scans of the same run beside the two it answers. */
+function queryKindRows(r: CountersBenchReport): string[] {
+  const duck: Record<string, number> = { summary: r.query.duckdb.medianMs, 'network summary': r.network.duckdb.medianMs };
+  const runs = r.queries[0]?.runsMs.length ?? 0;
+  return [
+    `  per query kind (the 30-day window of ${r.query.pubkey.slice(0, 16)}…; the network summary: scope g), ${runs} runs of each, round-robin after a warm-up, DuckDB scans in between as above;` +
+      ` reads of one request in steady state (state cached: Queries only)`,
+    `    ${'kind'.padEnd(24)}${'median ms'.padStart(11)}${'items'.padStart(8)}${'bound'.padStart(8)}${'KB'.padStart(9)}${'RCU'.padStart(7)}${'Queries'.padStart(9)}${'DuckDB ms'.padStart(11)}${'× counters'.padStart(12)}`,
+    ...r.queries.map((k) => {
+      const d = duck[k.kind];
+      return (
+        `    ${k.kind.padEnd(24)}${fixed(k.medianMs, 2).padStart(11)}${int(k.itemsRead).padStart(8)}${int(k.maxItems).padStart(8)}${fixed(k.bytes / 1024).padStart(9)}${fixed(k.readUnits).padStart(7)}${String(k.queries).padStart(9)}` +
+        (d === undefined ? '' : `${fixed(d, 0).padStart(11)}${fixed(d / k.medianMs, 1).padStart(12)}`) +
+        (k.agree === false ? '   counts DISAGREE' : '')
+      );
+    }),
+    `    (totals: no route answers a user's totals alone; this is the summary's read merged counts-only. DuckDB: the medians of the scans above, same run)`,
+  ];
 }

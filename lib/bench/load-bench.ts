@@ -115,7 +115,7 @@ export async function runLoadBench(options: LoadBenchOptions = {}): Promise<Load
   const rate = positiveInt(options.eventsPerSecond ?? DESIGN_RATE, 'eventsPerSecond');
   const minutes = positiveInt(options.minutes ?? 15, 'minutes');
   const authors = positiveInt(options.authors ?? 200_000, 'authors');
-  const retention = retentionFromEnv();
+  const retention = retentionFromEnv(process.env);
   const report: LoadBenchReport = {
     environment: { node: process.version, platform: process.platform, arch: process.arch, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length },
     mix: DESIGN_MIX,
@@ -241,7 +241,8 @@ function writeFigures(run: WriteLoadReport): WriteFigures {
   const fullHourFactor = units('settled_h') ? hourUnitsFull / units('settled_h') : 1;
   // The live per-event hour items a full hour holds (for storage): their scopes' growth over the hour.
   const liveHourFactor = factor(60, ['e', 'a']);
-  const full = run.totals.writeUnits - units('settled_h') + hourUnitsFull + units('settled_d') * (fullDayFactor - 1);
+  // Quarter days are written with their day: scaled like it.
+  const full = run.totals.writeUnits - units('settled_h') + hourUnitsFull + (units('settled_d') + units('settled_q')) * (fullDayFactor - 1);
   return { run, fullHourFactor, liveHourFactor, fullDayFactor, wcuPerEvent: run.totals.writeUnits / events, wcuPerEventFull: full / events, naiveWcuPerEvent: run.naive.writes / events };
 }
 

@@ -22,7 +22,9 @@ export type WriteKind =
   | 'live_h'
   | 'live_all'
   | 'settled_m'
+  | 'settled_t'
   | 'settled_h'
+  | 'settled_q'
   | 'settled_d'
   | 'settled_total'
   | 'ev'
@@ -48,7 +50,9 @@ export const WRITE_KINDS: { kind: WriteKind; label: string; request: string }[] 
   { kind: 'live_h', label: 'live hour counters, e: and a: (ADD)', request: 'UpdateItem' },
   { kind: 'live_all', label: 'live all-time rejection counts (ADD)', request: 'UpdateItem' },
   { kind: 'settled_m', label: 'settled minute items', request: 'BatchWrite Put' },
+  { kind: 'settled_t', label: 'settled ten-minute items', request: 'BatchWrite Put' },
   { kind: 'settled_h', label: 'settled hour items', request: 'BatchWrite Put' },
+  { kind: 'settled_q', label: 'settled quarter-day items', request: 'BatchWrite Put' },
   { kind: 'settled_d', label: 'settled day items', request: 'BatchWrite Put' },
   { kind: 'settled_total', label: 'month + all-time totals (g:month, g:total)', request: 'BatchWrite Put' },
   { kind: 'ev', label: 'event index ev:', request: 'BatchWrite Put' },
@@ -90,7 +94,7 @@ export function stateKindOf(namespace: string): WriteKind {
 
 export function putKindOf(item: { scope: string; granularity: Granularity }): WriteKind {
   if (item.granularity === 'all') return item.scope === MONTH_TOTALS_SCOPE || item.scope === ALL_TIME_SCOPE ? 'settled_total' : 'unclassified';
-  return item.granularity === 'm' ? 'settled_m' : item.granularity === 'h' ? 'settled_h' : 'settled_d';
+  return ({ m: 'settled_m', t: 'settled_t', h: 'settled_h', q: 'settled_q', d: 'settled_d' } as const)[item.granularity];
 }
 
 export interface KindTally {

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { formatCountersBench, runCountersBench, type CountersBenchReport } from '../../lib/bench/counters-bench.js';
 import { counterItemBytes, numberBytes } from '../../lib/bench/dynamo-size.js';
 import { generateFacts } from '../../lib/bench/workload.js';
+import { DRILLDOWNS } from '../../lib/query/drilldown.js';
 
 // Structure and invariants only: performance is measured by `npm run bench`, never asserted in tests.
 describe('runCountersBench', () => {
@@ -10,8 +11,9 @@ describe('runCountersBench', () => {
 
   beforeAll(async () => {
     // No cached-poll run here: it waits out the API's 10 s response cache, which tells a test nothing.
-    report = await runCountersBench({ facts: 20_000, cachedLatencyRuns: 0, log: (line) => lines.push(line) });
-  }, 90_000);
+    // Five timed runs per query kind and one DuckDB scan among them: the figures' consistency is what is checked here, not latency.
+    report = await runCountersBench({ facts: 20_000, cachedLatencyRuns: 0, kindRuns: 5, kindDuckdbScans: 1, log: (line) => lines.push(line) });
+  }, 120_000);
 
   it('generates the workload, writes it as hourly Parquet and prints setup timings', () => {
     const w = report.workload;
@@ -75,6 +77,41 @@ describe('runCountersBench', () => {
     expect(report.network.agree).toBe(true);
   });
 
+  it('measures every query kind: latency, and the items, bytes, read units and Queries of one request', () => {
+    expect(report.queries.map((k) => k.kind)).toEqual(['totals', 'summary', ...DRILLDOWNS.map((name) => `drilldown ${name}`), 'network summary']);
+    for (const k of report.queries) {
+      expect(k.runsMs, k.kind).toHaveLength(5);
+      for (const ms of k.runsMs) expect(ms, k.kind).toBeGreaterThan(0);
+      expect(k.medianMs, k.kind).toBeGreaterThan(0);
+      expect(k.itemsRead, k.kind).toBeGreaterThan(0);
+      expect(k.itemsRead, k.kind).toBeLessThanOrEqual(k.maxItems);
+      expect(k.bytes, k.kind).toBeGreaterThan(0);
+      expect(k.queries, k.kind).toBeGreaterThan(0);
+      // half a unit per 4 KB per Query, rounded up per call; steady state: no state GetItem
+      expect(k.readUnits, k.kind).toBeGreaterThanOrEqual(k.queries / 2);
+      expect(k.readUnits, k.kind).toBeLessThanOrEqual(k.queries / 2 + k.bytes / 8192);
+    }
+    const byKind = new Map(report.queries.map((k) => [k.kind, k]));
+    // The summary metered here is the read metered above.
+    const summary = byKind.get('summary')!;
+    const c = report.query.counters;
+    expect([summary.itemsRead, summary.maxItems, summary.bytes, summary.readUnits, summary.queries]).toEqual([c.itemsRead, c.maxItems, c.bytesRead, c.readUnits, c.queries]);
+    expect(byKind.get('network summary')!.itemsRead).toBe(report.network.counters.itemsRead);
+    // Totals (counts only), the summary and the network summary answer what DuckDB and the brute force count.
+    for (const kind of ['totals', 'summary', 'network summary']) {
+      const k = byKind.get(kind)!;
+      expect(k.checks!.length, kind).toBeGreaterThanOrEqual(kind === 'network summary' ? 2 : 12);
+      for (const check of k.checks!) {
+        expect(check.counters, `${kind} ${check.metric}`).toBe(check.memory);
+        expect(check.duckdb, `${kind} ${check.metric}`).toBe(check.memory);
+      }
+      expect(k.agree, kind).toBe(true);
+    }
+    expect(byKind.get('totals')!.checks!.map((x) => x.counters)).toEqual(report.query.totals.map((x) => x.counters));
+    expect(report.memory.peakRssBytes).toBeGreaterThanOrEqual(report.memory.setupPeakRssBytes);
+    expect(report.memory.setupPeakRssBytes).toBeGreaterThan(0);
+  });
+
   it('writes fewer live counter updates per 1,000 events than one per metric per event', () => {
     const wr = report.writes;
     expect(wr.batches).toBe(Math.ceil(20_000 / wr.batchEvents));
@@ -118,6 +155,9 @@ describe('runCountersBench', () => {
     expect(table).toContain('DuckDB scan of the facts');
     expect(table).toContain('ALL AGREE');
     expect(table).toContain('items read per query');
+    expect(table).toContain('per query kind');
+    for (const k of report.queries) expect(table).toContain(k.kind);
+    expect(table).toContain('peak RSS');
     expect(table).toContain('naive: one UpdateItem per metric per event');
     expect(table).toContain('largest');
     expect(table).toContain('publish to visible');
