@@ -5,14 +5,31 @@ import { defineConfig } from 'vitest/config';
 // (on disk they took a third of the suite), and no code path changes.
 const scratch = existsSync('/dev/shm') ? { TMPDIR: '/dev/shm' } : {};
 
+/*
+ * Three projects, all run by `vitest run` (so `npm test` runs everything); one alone with `--project`:
+ *  - unit: test/unit/**, the core on the in-memory ports (lib/adapters/memory): no dynalite, no server,
+ *    no compaction run, so it answers in seconds (a few files run DuckDB statements over a handful of rows);
+ *  - adapters: test/adapters/**, each adapter held to its port (the CounterStore contract on memory and
+ *    dynalite, DuckDB, the local durability of dynalite, the queue journal and the file store, the AWS SDK mocked);
+ *  - e2e: test/e2e/**, test/chaos/**, test/infra/**: whatever runs the pipeline through DuckDB's
+ *    compaction and jobs (ingest, settle, crash matrix, brute force), real relays and the local stack,
+ *    the dashboard in Chromium, chaos, and the CDK app synthesised.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // The e2e and dynalite tests start servers; two workers match the 2-core machines.
     maxWorkers: 2,
     // Node 20 here, 22 in Lambda: the SDK's runtime notice is noise in test output.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...scratch },
+    projects: [
+      // One module graph per worker, not one per file: importing the SDK, DuckDB and the handlers again
+      // for each file was half the project's time. Each file builds its own stores, clocks and handlers;
+      // only modules (and their module-level caches) are shared, and stubbed env vars and globals are undone.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false, unstubEnvs: true, unstubGlobals: true } },
+      { extends: true, test: { name: 'adapters', include: ['test/adapters/**/*.test.ts'] } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts', 'test/chaos/**/*.test.ts', 'test/infra/**/*.test.ts'] } },
+    ],
   },
 });

@@ -15,7 +15,7 @@ import { DeltaRollup } from '../counters/rollup.js';
 import { contributionsOf, GLOBAL_SCOPE } from '../counters/contributions.js';
 import { MetricsRegistry } from '../metrics/registry.js';
 import { seededRandom, simulatedUsers, WorkloadGenerator } from '../local/simulator.js';
-import { MemoryCounterStore, MemoryObjectStore } from './memory-ports.js';
+import { MemoryCounterStore, MemoryObjectStore } from '../adapters/memory/index.js';
 
 /**
  * `funnel bench`: ingest throughput per core next to the cost of signature verification alone

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { startRelay, type EmbeddedRelay } from '../../lib/local/relay.js';
 import { openPipeline } from '../../lib/local/stack.js';
@@ -236,11 +236,14 @@ describe('chaos: SIGKILLs, hostile relays and callers, storage faults', () => {
   });
 });
 
-async function pollHealth(apiUrl: string, status: number, ms = 30_000): Promise<{ status: string; checks: unknown }> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const response = await fetch(`${apiUrl}/health`).catch(() => null);
-    if (response?.status === status || Date.now() > deadline) return (await response?.json()) as { status: string; checks: unknown };
-    await sleep(200);
-  }
+/** The health report once /health answers `status` (vi.waitFor, every 200 ms, up to `ms`). */
+function pollHealth(apiUrl: string, status: number, ms = 30_000): Promise<{ status: string; checks: unknown }> {
+  return vi.waitFor(
+    async () => {
+      const response = await fetch(`${apiUrl}/health`);
+      if (response.status !== status) throw new Error(`/health answered ${response.status}, waiting for ${status}`);
+      return (await response.json()) as { status: string; checks: unknown };
+    },
+    { timeout: ms, interval: 200 },
+  );
 }

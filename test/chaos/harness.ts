@@ -135,12 +135,3 @@ export async function socialWorkload(count: number, nowSeconds: number): Promise
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `read` until `done` holds or the time is up; returns the last value either way. */
-export async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read().catch(() => undefined as T);
-    if ((value !== undefined && done(value)) || Date.now() > deadline) return value;
-    await sleep(100);
-  }
-}

@@ -67,7 +67,7 @@ afterAll(async () => {
 });
 
 describe(`a window reaching facts older than the archive age (${DEFAULT_ARCHIVE_AFTER_DAYS} days), on the local stack`, () => {
-  const api = () => createApiHandler({ counters: pipeline.counters, clock, retention: retentionFromEnv(), jobs: { queue: pipeline.jobsQueue, objects: pipeline.objects, settings: { resultTtlSeconds: 3600, perClientPerHour: 20 } } });
+  const api = () => createApiHandler({ counters: pipeline.counters, clock, retention: retentionFromEnv(process.env), jobs: { queue: pipeline.jobsQueue, objects: pipeline.objects, settings: { resultTtlSeconds: 3600, perClientPerHour: 20 } } });
   const get = async (path: string) => {
     const url = new URL(path, 'http://x');
     const event = { rawPath: url.pathname, rawQueryString: url.search.slice(1), queryStringParameters: Object.fromEntries(url.searchParams), headers: {}, requestContext: { http: { method: 'GET', sourceIp: '192.0.2.7' } } };

@@ -6,7 +6,7 @@ import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure
 import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import { startRelay, type EmbeddedRelay } from '../../lib/local/relay.js';
 import type { NostrEvent } from '../../lib/nostr/event.js';
-import { poll, publish } from '../chaos/harness.js';
+import { publish } from '../chaos/harness.js';
 
 /**
  * Back-dated events (imported archives, scheduled posts) through the real embedded relay and the real
@@ -45,11 +45,11 @@ describe('back-dated events, end to end', () => {
 
   it('counts a note back-dated by three days that is published while the listener runs', async () => {
     stack = await stackOn();
-    await poll(async () => stack!.listener.status()[0]!, (s) => !s.catchingUp, 10_000);
+    await expect.poll(() => stack!.listener.status()[0]!.catchingUp, { timeout: 10_000, interval: 100 }).toBe(false);
     // Older than any `since` a subscription from the checkpoint would carry: the live one has none.
     const whileRunning = note('an imported archive post', Math.floor(Date.now() / 1000) - 3 * DAY);
     await publish(relay.url, [whileRunning]);
-    expect(await poll(postsAround(whileRunning), (n) => n === 1, 10_000)).toBe(1);
+    await expect.poll(postsAround(whileRunning), { timeout: 10_000, interval: 100 }).toBe(1);
     published.push(whileRunning);
   });
 
@@ -60,7 +60,7 @@ describe('back-dated events, end to end', () => {
     const whileStopped = note('a scheduled post, dated yesterday', Math.floor(Date.now() / 1000) - DAY);
     await publish(relay.url, [whileStopped]);
     stack = await stackOn();
-    expect(await poll(postsAround(whileStopped), (n) => n === 1, 10_000)).toBe(1);
+    await expect.poll(postsAround(whileStopped), { timeout: 10_000, interval: 100 }).toBe(1);
     // The first one still counts, once, across the restart.
     for (const event of published) expect(await postsAround(event)()).toBe(1);
   });

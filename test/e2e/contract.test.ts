@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { z } from 'zod';
 import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
 import { ROUTE_SPECS } from '../../functions/api/routes.js';
@@ -51,12 +51,14 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'funnel-contract-'));
   stack = await startLocalStack({ dataDir, port: 0, relayPort: 0, simulate: true, simulatorUsers: 20, simulatorRate: 50, batchWindowMs: 20, compactEveryMs: 3_600_000 });
   // The simulator back-dates its first events, videos among them; wait until the feed has some.
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const feed = (await (await fetch(`${stack.apiUrl}/api/videos?sort=recent`)).json()) as { data?: unknown[] };
-    if ((feed.data?.length ?? 0) >= 2) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  // (a hook, where expect.poll is not available: vi.waitFor retries until the callback stops throwing)
+  await vi.waitFor(
+    async () => {
+      const feed = (await (await fetch(`${stack.apiUrl}/api/videos?sort=recent`)).json()) as { data?: unknown[] };
+      expect(feed.data?.length ?? 0).toBeGreaterThanOrEqual(2);
+    },
+    { timeout: 30_000, interval: 200 },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -119,11 +121,14 @@ describe('every route answers what the contract declares', () => {
     }
     // Past the synchronous budget: a job, polled until it completes.
     const accepted = await call('GET', `/api/v2/analytics/user/${pubkey}/summary?interval=200d`, { status: 202 });
-    let job = await call('GET', accepted.data.poll, { status: 200 });
-    for (let i = 0; i < 200 && !job.meta.done; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      job = await call('GET', accepted.data.poll, { status: 200 });
-    }
+    const job = await vi.waitFor(
+      async () => {
+        const polled = await call('GET', accepted.data.poll, { status: 200 });
+        if (!polled.meta.done) throw new Error(`job not done: ${JSON.stringify(polled.data).slice(0, 300)}`);
+        return polled;
+      },
+      { timeout: 20_000, interval: 100 },
+    );
     expect(job.data.status).toBe('complete');
     // The job's answer is the synchronous route's shape.
     expect(contractSummary.safeParse(job.data.result).error?.issues ?? []).toEqual([]);

@@ -1,7 +1,7 @@
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
@@ -92,8 +92,8 @@ beforeAll(async () => {
   ]);
   // Every history event ingested, then the past hours settled (the most active author is ranked from those).
   const published = stack.simulator!.published;
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && (await api('/api/stats')).body.data.totalEvents < published) await new Promise((r) => setTimeout(r, 100));
+  // (a hook, where expect.poll is not available: vi.waitFor retries until the callback stops throwing)
+  await vi.waitFor(async () => expect((await api('/api/stats')).body.data.totalEvents).toBeGreaterThanOrEqual(published), { timeout: 20_000, interval: 100 });
   await stack.pipeline.consumer.drain(10_000);
   await stack.pipeline.compact();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });

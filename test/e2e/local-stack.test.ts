@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
@@ -15,14 +15,16 @@ useWebSocketImplementation(WebSocket);
 const run = promisify(execFile);
 const CLI = new URL('../../lib/local/funnel.mjs', import.meta.url).pathname;
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** `read`'s value once `done` holds, asked again every 100 ms (vi.waitFor); fails with the last value at `ms`. */
+const eventually = <T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 15_000): Promise<T> =>
+  vi.waitFor(
+    async () => {
+      const value = await read();
+      if (!done(value)) throw new Error(`not yet: ${JSON.stringify(value)?.slice(0, 500)}`);
+      return value;
+    },
+    { timeout: ms, interval: 100 },
+  );
 
 const getJson = async (url: string) => (await fetch(url)).json() as Promise<any>;
 

@@ -3,7 +3,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { nip19 } from 'nostr-tools';
 import { createApiHandler } from '../../functions/api/handler.js';
 import { lambdaContext } from '../../lib/local/queue-consumer.js';
-import { fixedClock, localStores } from '../support/local.js';
+import { fixedClock, memoryStores } from '../support/local.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { ResponseCache } from '../../lib/api/cache.js';
 import { WATERMARK } from '../../lib/counters/state.js';
@@ -11,11 +11,11 @@ import { WATERMARK } from '../../lib/counters/state.js';
 const NOW = Date.parse('2026-11-22T12:00:30Z');
 const PUBKEY = 'a'.repeat(64);
 
-let stores: Awaited<ReturnType<typeof localStores>>;
+let stores: Awaited<ReturnType<typeof memoryStores>>;
 let api: ReturnType<typeof createApiHandler>;
 
 beforeAll(async () => {
-  stores = await localStores();
+  stores = await memoryStores();
   api = createApiHandler({ counters: stores.counters, clock: fixedClock(NOW), retention: retentionFromEnv({}), cache: new ResponseCache({ maxEntries: 100 }) });
   const at = (iso: string) => Date.parse(iso) / 1000;
   const scope = `u:${PUBKEY}`;

@@ -10,12 +10,12 @@ import { MetricsRegistry } from '../../lib/metrics/registry.js';
 import { MAX_MEASURES, MAX_SCHEMA_BYTES, registerSchema, SchemaRegistrationError, SchemaValidators, SCHEMA_CACHE_MS } from '../../lib/app/schemas.js';
 import { decodeFacts } from '../../lib/facts/parquet.js';
 import type { CounterStore } from '../../lib/ports.js';
-import { localStores } from '../support/local.js';
+import { memoryStores } from '../support/local.js';
 
 /** The schema registry over the real api handler and ingest, on dynalite and the facts directory. */
 const KEY = 'schema-test-key';
 const NOW = Date.parse('2030-01-01T00:00:00Z');
-let stores: Awaited<ReturnType<typeof localStores>>;
+let stores: Awaited<ReturnType<typeof memoryStores>>;
 let api: ReturnType<typeof createApiHandler>;
 let clockMs = NOW;
 const clock = { now: () => clockMs };
@@ -32,7 +32,7 @@ async function call(method: string, path: string, body?: unknown) {
 const purchase = { type: 'object', properties: { amount: { type: 'number', minimum: 0 }, country: { type: 'string', maxLength: 2 } }, required: ['amount'], additionalProperties: false };
 
 beforeAll(async () => {
-  stores = await localStores();
+  stores = await memoryStores();
   api = createApiHandler({
     counters: stores.counters,
     clock,

@@ -1,20 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { bolt11AmountMsats } from '../../lib/nostr/bolt11.js';
-
-const FIXTURE = new URL('../../../shared/fixtures/nostr/zaps-and-videos.jsonl', import.meta.url);
-
-interface FixtureEvent {
-  id: string;
-  kind: number;
-  tags: string[][];
-}
+import { loadFixture } from '../support/fixtures.js';
 
 function receiptInvoices(): Map<string, string> {
   const invoices = new Map<string, string>();
-  for (const line of readFileSync(FIXTURE, 'utf8').split('\n')) {
-    if (line.trim() === '') continue;
-    const event = JSON.parse(line) as FixtureEvent;
+  for (const event of loadFixture('zaps-and-videos.jsonl')) {
     const bolt11 = event.tags.find((tag) => tag[0] === 'bolt11')?.[1];
     if (event.kind === 9735 && bolt11 !== undefined) invoices.set(event.id, bolt11);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
+import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
 import { INGEST_HEARTBEAT, recordIngestHeartbeat, WATERMARK, writeWatermark } from '../../lib/counters/state.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { CounterStateReads, planFor, readWindow, STATE_CACHE_MS } from '../../lib/query/window-read.js';

@@ -7,7 +7,7 @@ import { DASHBOARD_CSP, DASHBOARD_MODULES, DASHBOARD_STYLESHEET } from '../../fu
 import { drilldownSchema, topAuthorsSchema } from '../../functions/api/contract.js';
 import { lambdaContext } from '../../lib/local/queue-consumer.js';
 import { startHttpApi } from '../../lib/local/http-server.js';
-import { fixedClock, localStores } from '../support/local.js';
+import { fixedClock, memoryStores } from '../support/local.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { WATERMARK } from '../../lib/counters/state.js';
 import { LiveNotices, NOTICE_MIN_INTERVAL_MS } from '../../lib/api/live-notices.js';
@@ -21,11 +21,11 @@ const AUTHORS = ['b'.repeat(64), 'c'.repeat(64), 'd'.repeat(64)];
 const at = (iso: string) => Date.parse(iso) / 1000;
 const ASSETS = new URL('../../functions/api/dashboard/', import.meta.url);
 
-let stores: Awaited<ReturnType<typeof localStores>>;
+let stores: Awaited<ReturnType<typeof memoryStores>>;
 let api: ReturnType<typeof createApiHandler>;
 
 beforeAll(async () => {
-  stores = await localStores();
+  stores = await memoryStores();
   api = createApiHandler({ counters: stores.counters, clock: fixedClock(NOW), retention: retentionFromEnv({}) });
   await stores.counters.putState(WATERMARK, 0, { settledThrough: at('2026-11-22T12:00:00Z') });
   const user = `u:${PUBKEY}`;
@@ -234,8 +234,7 @@ describe('live notices', () => {
       notices.publish('counted');
       await until(/event: update\ndata: \{"topic":"counted","at":"[^"]+"\}\n\n/);
       abort.abort();
-      for (let i = 0; i < 50 && notices.subscribers; i++) await new Promise((r) => setTimeout(r, 20));
-      expect(notices.subscribers).toBe(0);
+      await expect.poll(() => notices.subscribers, { timeout: 1_000, interval: 20 }).toBe(0);
     } finally {
       abort.abort();
       await server.close();

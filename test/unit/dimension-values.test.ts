@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { appEventGroups, DimensionValues, dimensionValuesNamespace, MAX_DIMENSION_VALUES, NONE_VALUE, OTHER_VALUE } from '../../lib/app/dimension-values.js';
-import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
+import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
 import type { CounterStore } from '../../lib/ports.js';
 
 const clock = { now: () => 0 };

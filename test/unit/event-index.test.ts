@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { eventNamespace, indexRecords, lookupEvent, videosByAuthorNamespace } from '../../lib/counters/event-index.js';
 import { normalise } from '../../lib/nostr/normalise.js';
-import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
+import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
 import { loadFixture } from '../support/fixtures.js';
 
 const TTL = 62 * 86400;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
+import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
 import { addressDeletedNamespace, deletedNamespace } from '../../lib/counters/event-index.js';
 import { addressScope, eventScope } from '../../lib/counters/contributions.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';

@@ -11,15 +11,15 @@ import { METRIC } from '../../lib/metrics/names.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { readJob } from '../../lib/jobs/jobs.js';
 import type { CounterStore, MetricsSink } from '../../lib/ports.js';
-import { fixedClock, localStores } from '../support/local.js';
+import { fixedClock, memoryStores } from '../support/local.js';
 import { rawExchange } from '../support/raw-http.js';
 
 const NOW = Date.parse('2026-11-22T12:00:30Z');
 const APP_KEY = 'app-key-for-edge-tests';
 
-let stores: Awaited<ReturnType<typeof localStores>>;
+let stores: Awaited<ReturnType<typeof memoryStores>>;
 beforeAll(async () => {
-  stores = await localStores();
+  stores = await memoryStores();
 });
 afterAll(() => stores.close());
 

@@ -7,7 +7,7 @@ import { LocalQueue } from '../../lib/adapters/local/local-queue.js';
 import { staticApiKeys } from '../../lib/app/api-keys.js';
 import { ERROR_CODES } from '../../lib/api/http.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
-import { fixedClock, localStores } from '../support/local.js';
+import { fixedClock, memoryStores } from '../support/local.js';
 import { rawExchange } from '../support/raw-http.js';
 
 /**
@@ -112,10 +112,10 @@ function generator(seed: number) {
   return { random, pick, template, query, headers, body, method, ascii };
 }
 
-let stores: Awaited<ReturnType<typeof localStores>>;
+let stores: Awaited<ReturnType<typeof memoryStores>>;
 let api: ReturnType<typeof createApiHandler>;
 beforeAll(async () => {
-  stores = await localStores();
+  stores = await memoryStores();
   api = createApiHandler({
     counters: stores.counters,
     clock: fixedClock(Date.parse('2026-11-22T12:00:30Z')),

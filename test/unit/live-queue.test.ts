@@ -6,7 +6,7 @@ import { DeltaRollup } from '../../lib/counters/rollup.js';
 import { reduceCodes } from '../../lib/counters/hll.js';
 import { DIRTY_HOURS, DRIFT_HOURS } from '../../lib/counters/state.js';
 import { generateFacts } from '../../lib/bench/workload.js';
-import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
+import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
 import { fixedClock } from '../support/local.js';
 
 const START = Date.parse('2026-11-20T10:00:00Z') / 1000;

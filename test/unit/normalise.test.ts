@@ -1,28 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FACT_COLUMNS, type Fact } from '../../lib/facts/schema.js';
 import type { NostrEvent } from '../../lib/nostr/event.js';
+import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';
 import { addressOf, EventRejectedError, isAddressable, isReplaceable, MAX_DELETION_TARGETS, normalise, reactionClass } from '../../lib/nostr/normalise.js';
 
 // ---------------------------------------------------------------------------------------------------------
-// Fixtures: real signed events, read-only (../shared relative to the repo root).
+// Fixtures: real signed events, read-only (../shared relative to the repo root), by file name without `.jsonl`.
 
-const FIXTURE_FILES = ['thread-and-reactions', 'mixed-kinds', 'reactions-small', 'zaps-and-videos'] as const;
-type FixtureFile = (typeof FIXTURE_FILES)[number];
-
-function loadFixture(name: FixtureFile): NostrEvent[] {
-  const text = readFileSync(new URL(`../../../shared/fixtures/nostr/${name}.jsonl`, import.meta.url), 'utf8');
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as NostrEvent);
-}
-
-const fixtures = Object.fromEntries(FIXTURE_FILES.map((name) => [name, loadFixture(name)])) as Record<
-  FixtureFile,
-  NostrEvent[]
->;
-const allEvents = FIXTURE_FILES.flatMap((name) => fixtures[name]);
+type FixtureFile = 'thread-and-reactions' | 'mixed-kinds' | 'reactions-small' | 'zaps-and-videos';
+const FIXTURE_NAMES = FIXTURE_FILES.map((file) => file.replace(/\.jsonl$/, '') as FixtureFile);
+const fixtures = Object.fromEntries(FIXTURE_NAMES.map((name) => [name, loadFixture(`${name}.jsonl`)])) as Record<FixtureFile, NostrEvent[]>;
+const allEvents = FIXTURE_NAMES.flatMap((name) => fixtures[name]);
 const eventsById = new Map(allEvents.map((event) => [event.id, event]));
 
 const CTX = { relay: 'wss://relay.example.com', ingestedAt: 1_760_000_000_000 };

@@ -7,7 +7,7 @@ import { createApiHandler } from '../../functions/api/handler.js';
 import { lambdaContext } from '../../lib/local/queue-consumer.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { pathPattern } from '../../lib/api/openapi.js';
-import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
+import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
 
 describe('the OpenAPI contract', () => {
   const document = apiDocument() as { openapi: string; paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>> };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
+import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
 import type { IndexedEvent } from '../../lib/counters/event-index.js';
 import { hex, publishVideo } from '../support/videos.js';
 import { eventScope } from '../../lib/counters/contributions.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryCounterStore } from '../../lib/bench/memory-ports.js';
+import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
 import { generateFacts } from '../../lib/bench/workload.js';
 import { aggregateFacts, mergeItems } from '../../lib/counters/aggregate.js';
 import { contributionsOf } from '../../lib/counters/contributions.js';

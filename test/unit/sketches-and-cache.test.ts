@@ -43,12 +43,17 @@ describe('ResponseCache', () => {
     let now = 0;
     const cache = new ResponseCache<number>({ maxEntries: 10, now: () => now, random: () => 0.5 });
     let computations = 0;
+    // The computation is held until every caller has asked: they all ask while it runs.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
     const compute = async () => {
       computations++;
-      await new Promise((r) => setTimeout(r, 10));
+      await held;
       return 42;
     };
-    const results = await Promise.all([cache.get('k', 1000, compute), cache.get('k', 1000, compute), cache.get('k', 1000, compute)]);
+    const asked = Promise.all([cache.get('k', 1000, compute), cache.get('k', 1000, compute), cache.get('k', 1000, compute)]);
+    release();
+    const results = await asked;
     expect(computations).toBe(1);
     expect(results.map((r) => r.value)).toEqual([42, 42, 42]);
     expect(results.filter((r) => r.cached)).toHaveLength(2);
@@ -76,14 +81,19 @@ describe('ResponseCache', () => {
     const cache = new ResponseCache<number>({ maxEntries: 10, now: () => now, random: () => 0.5 });
     await cache.get('k', 1000, async () => 42);
     let refreshes = 0;
+    // The refresh is held until every caller has asked, then fails.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
     const failing = async (): Promise<number> => {
       refreshes++;
-      await new Promise((r) => setTimeout(r, 10));
+      await held;
       throw new Error('throttled');
     };
     const always = () => true;
     now = 5_000;
-    const stale = await Promise.all([cache.get('k', 1000, failing, always), cache.get('k', 1000, failing, always), cache.get('k', 1000, failing, always)]);
+    const asked = Promise.all([cache.get('k', 1000, failing, always), cache.get('k', 1000, failing, always), cache.get('k', 1000, failing, always)]);
+    release();
+    const stale = await asked;
     expect(refreshes).toBe(1);
     expect(stale.map((r) => [r.value, r.cached, r.staleMs])).toEqual([
       [42, true, 5_000],

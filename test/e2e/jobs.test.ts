@@ -16,7 +16,7 @@ import { lambdaContext } from '../../lib/local/queue-consumer.js';
 import { QueryStoppedError, type CounterStore, type ObjectStore, type QueueSender, type SqlEngine } from '../../lib/ports.js';
 import { customWindow } from '../../lib/query/window.js';
 import { createJobsHandler } from '../../functions/jobs/handler.js';
-import { localStores } from '../support/local.js';
+import { memoryStores } from '../support/local.js';
 
 const DAY = 86400;
 const NOW = Date.UTC(2026, 5, 1) / 1000;
@@ -25,7 +25,7 @@ const hex = () => randomBytes(32).toString('hex');
 const USER = 'a'.repeat(63) + '1';
 const others = Array.from({ length: 40 }, hex);
 
-let stores: Awaited<ReturnType<typeof localStores>>;
+let stores: Awaited<ReturnType<typeof memoryStores>>;
 const sql = new DuckDbSqlEngine();
 let relation: string;
 let facts: Fact[];
@@ -53,7 +53,7 @@ function workload(): Fact[] {
 }
 
 beforeAll(async () => {
-  stores = await localStores();
+  stores = await memoryStores();
   relation = factsRelation(stores.dir);
   facts = workload();
   const byHour = new Map<number, Fact[]>();

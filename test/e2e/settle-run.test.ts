@@ -14,7 +14,7 @@ import { readPlan } from '../../lib/counters/read.js';
 import { settleBuckets, settledShards } from '../../lib/counters/settle-run.js';
 import { scopeShard, scopeShardSql } from '../../lib/counters/settle-sql.js';
 import type { CounterItem, CounterStore } from '../../lib/ports.js';
-import { fixedClock, localStores } from '../support/local.js';
+import { fixedClock, memoryStores } from '../support/local.js';
 
 const HOUR = Date.UTC(2026, 10, 20, 10) / 1000;
 const retention = retentionFromEnv({ MINUTE_TTL_DAYS: '3650', HOUR_TTL_DAYS: '3650', DAY_TTL_DAYS: '3650' });
@@ -44,9 +44,9 @@ const bind = (s: CounterStore): CounterStore => ({
 });
 
 describe('settle runs', () => {
-  let stores: Awaited<ReturnType<typeof localStores>>;
+  let stores: Awaited<ReturnType<typeof memoryStores>>;
   beforeEach(async () => {
-    stores = await localStores();
+    stores = await memoryStores();
   });
   afterEach(() => stores.close());
 
@@ -127,14 +127,16 @@ describe('settle runs', () => {
     expect(manifest.pending).toHaveLength(1);
     const recovery = countingPuts(stores.counters);
     await settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, counters: recovery.store, retention }, { nowMs: 1 });
-    expect(recovery.puts.length).toBe(6);
+    // the hour's items and, its notes spanning four minutes of one ten-minute bucket, that bucket's: for the network and each of the 5 authors
+    const byGranularity = (puts: CounterItem[]) => puts.reduce<Record<string, number>>((n, p) => ({ ...n, [p.granularity]: (n[p.granularity] ?? 0) + 1 }), {});
+    expect(byGranularity(recovery.puts)).toEqual({ h: 6, t: 6 });
     // Nothing changed since: a normal re-settle Puts nothing, a rewrite Puts everything.
     const quiet = countingPuts(stores.counters);
     await settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, counters: quiet.store, retention }, { nowMs: 2 });
     expect(quiet.puts).toEqual([]);
     const rewrite = countingPuts(stores.counters);
     await settleBuckets('h', [HOUR], stores.tables.hours([HOUR]), { ...stores, counters: rewrite.store, retention }, { nowMs: 3, rewrite: true });
-    expect(rewrite.puts.length).toBe(6);
+    expect(byGranularity(rewrite.puts)).toEqual({ h: 6, t: 6 });
     // Superseded results are gone: one result per bucket is kept.
     expect((await stores.objects.list('counters/results/')).length).toBe(1);
   });
@@ -198,7 +200,7 @@ describe('settle runs', () => {
     expect((await stores.counters.listState(DRIFT_HOURS)).map((m) => m.id)).toEqual([HOUR, HOUR + 3600]);
     expect((await adoptHourlyTargetCounting(stores.counters, 6)).hours).toEqual([]);
     // A new table only records the layout.
-    const fresh = await localStores();
+    const fresh = await memoryStores();
     try {
       await markDirty(fresh.counters, [HOUR], 0);
       expect((await adoptHourlyTargetCounting(fresh.counters, 5)).hours).toEqual([]);
@@ -224,7 +226,7 @@ describe('settle runs', () => {
     await write('batch-1', facts.slice(0, 150));
     await write('batch-2', [...facts.slice(150), facts[3]!]);
     // The reference: the same hour settled in one statement, in a store of its own.
-    const reference = await localStores();
+    const reference = await memoryStores();
     try {
       await reference.objects.put(`${partitionPrefix(partitionOf(HOUR))}batch-1.parquet`, encodeFacts(facts));
       await settleBuckets('h', [HOUR], reference.tables.hours([HOUR]), { ...reference, retention }, { nowMs: 0 });

@@ -1,62 +1,15 @@
-import { ENGAGER_ROW_MAX_TOKENS, type CounterDelta, type CounterItem, type CounterStore, type EngagerRow, type EngagerWrite, type Granularity, type ObjectStore, type StateRecord } from '../ports.js';
-import { sketchCodes } from '../counters/hll.js';
-import { engagerRowId, mergeEngagerWrites } from '../counters/engager-lists.js';
+import { ENGAGER_ROW_MAX_TOKENS, type CounterDelta, type CounterItem, type CounterStore, type EngagerRow, type EngagerWrite, type Granularity, type StateRecord } from '../../ports.js';
+import { sketchCodes } from '../../counters/hll.js';
+import { engagerRowId, mergeEngagerWrites } from '../../counters/engager-lists.js';
 
 /*
- * In-process ObjectStore and CounterStore for `funnel bench`.
- *
- * They exist to measure the CPU cost of the ingest core without I/O: they do the work a store does
- * (keep the bytes, apply the deltas) and count the writes, but nothing leaves the process. They are not
- * a stand-in for the local stack (that is the filesystem object store and dynalite, lib/adapters/local)
- * and make no promise about durability, concurrency or DynamoDB's exact semantics beyond what the
- * CounterStore port states.
+ * The in-memory CounterStore: the third adapter beside lib/adapters/aws (DynamoDB) and the local stack's
+ * dynalite (lib/adapters/local). It does the work the store does (applies each delta as one UpdateItem
+ * would, replaces items whole, keeps state records and engager rows) and counts the writes, in Maps.
+ * It makes no promise about durability, concurrency or DynamoDB's exact semantics beyond what the
+ * CounterStore port states; test/adapters/counter-store-contract.test.ts holds it to the same
+ * behaviours as the DynamoDB adapter.
  */
-
-/** Keeps object bytes in a Map. */
-export class MemoryObjectStore implements ObjectStore {
-  private readonly objects = new Map<string, Uint8Array>();
-  /** put() calls, i.e. S3 PutObject requests */
-  puts = 0;
-  /** bytes written by put() in total (overwrites included) */
-  bytesWritten = 0;
-
-  async put(key: string, body: Uint8Array | string): Promise<void> {
-    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-    this.objects.set(key, bytes);
-    this.puts++;
-    this.bytesWritten += bytes.byteLength;
-  }
-
-  async get(key: string): Promise<Uint8Array | null> {
-    return this.objects.get(key) ?? null;
-  }
-
-  async list(prefix: string): Promise<string[]> {
-    return [...this.objects.keys()].filter((key) => key.startsWith(prefix)).sort();
-  }
-
-  async delete(keys: string[]): Promise<void> {
-    for (const key of keys) this.objects.delete(key);
-  }
-
-  async stream(key: string): Promise<AsyncIterable<Uint8Array> | null> {
-    const bytes = this.objects.get(key);
-    return bytes ? (async function* () { yield bytes; })() : null;
-  }
-
-  async copy(fromKey: string, toKey: string): Promise<void> {
-    const bytes = this.objects.get(fromKey);
-    if (!bytes) throw new Error(`copy: no object ${fromKey}`);
-    this.objects.set(toKey, bytes);
-  }
-
-  /** bytes currently stored */
-  get size(): number {
-    let total = 0;
-    for (const bytes of this.objects.values()) total += bytes.byteLength;
-    return total;
-  }
-}
 
 interface StoredItem extends CounterItem {
   expiresAt?: number;

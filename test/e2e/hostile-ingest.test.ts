@@ -18,9 +18,9 @@ import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { normalise } from '../../lib/nostr/normalise.js';
 import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
 import { startDynalite } from '../../lib/adapters/local/dynalite.js';
-import type { ObjectStore, QueueRecord } from '../../lib/ports.js';
+import type { CounterStore, ObjectStore, QueueRecord } from '../../lib/ports.js';
 import { loadFixture, tampered } from '../support/fixtures.js';
-import { fixedClock, localStores } from '../support/local.js';
+import { fixedClock, memoryStores } from '../support/local.js';
 import { likersList, zappersList } from '../../lib/counters/engager-lists.js';
 import { signedZap } from '../../lib/local/simulator.js';
 
@@ -39,12 +39,12 @@ const message = (messageId: string, events: unknown[], source = 'wss://relay.exa
 const signed = (createdAt: number, content: string) => finalizeEvent({ kind: 1, created_at: createdAt, tags: [], content }, generateSecretKey());
 
 describe('hostile input costs only itself', () => {
-  let stores: Awaited<ReturnType<typeof localStores>>;
+  let stores: Awaited<ReturnType<typeof memoryStores>>;
   let metrics: MetricsRegistry;
   let deps: IngestDeps;
 
   beforeEach(async () => {
-    stores = await localStores();
+    stores = await memoryStores();
     metrics = new MetricsRegistry();
     deps = { objects: stores.objects, counters: stores.counters, verify: await loadVerifier(), clock, metrics, minuteTtlSeconds: retention.minuteSeconds, logError: () => {} };
   });
@@ -197,7 +197,7 @@ describe('hostile input costs only itself', () => {
     const times = loadFixture('thread-and-reactions.jsonl').map((e) => e.created_at);
     const window = customWindow(Math.min(...times) - 3600, Math.max(...times) + 3600, NOW_S);
     const authors = [...new Set(events.map((e) => e.pubkey))];
-    const snapshot = async (counters: typeof stores.counters) => ({
+    const snapshot = async (counters: CounterStore) => ({
       stats: (await globalStatsResponse({ counters, clock, retention })).data.totalEvents,
       users: await Promise.all(authors.map(async (a) => (await userSummary(a, window, { counters, clock, retention })).data.totals)),
       likers: await counters.engagerPage(likersList(`e:${video.id}`), { limit: 10 }),

@@ -11,7 +11,7 @@ import { MetricsRegistry } from '../../lib/metrics/registry.js';
 import { DIRTY_HOURS } from '../../lib/counters/state.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';
-import { fixedClock, localStores } from '../support/local.js';
+import { fixedClock, memoryStores } from '../support/local.js';
 
 describe('Parquet facts', () => {
   it('round-trip every fixture event exactly', async () => {
@@ -21,9 +21,9 @@ describe('Parquet facts', () => {
 });
 
 describe('ingest → facts directory → compaction → DuckDB', () => {
-  let stores: Awaited<ReturnType<typeof localStores>>;
+  let stores: Awaited<ReturnType<typeof memoryStores>>;
   beforeEach(async () => {
-    stores = await localStores();
+    stores = await memoryStores();
   });
   afterEach(() => stores.close());
 
@@ -51,7 +51,7 @@ describe('ingest → facts directory → compaction → DuckDB', () => {
     const dirty = await stores.counters.listState(DIRTY_HOURS);
     expect(dirty.length).toBeGreaterThan(0);
     // Far enough ahead that every fixture hour is complete.
-    const run = await compactAndSettle({ ...stores, clock: fixedClock(Date.parse('2030-01-01T00:00:00Z')), retention: retentionFromEnv() });
+    const run = await compactAndSettle({ ...stores, clock: fixedClock(Date.parse('2030-01-01T00:00:00Z')), retention: retentionFromEnv(process.env) });
     expect(run.hours).toHaveLength(dirty.length);
     expect(await stores.counters.listState(DIRTY_HOURS)).toEqual([]);
 

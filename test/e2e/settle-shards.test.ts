@@ -11,7 +11,7 @@ import { queuedShardRunner } from '../../lib/counters/settle-shards.js';
 import { LocalQueue } from '../../lib/adapters/local/local-queue.js';
 import { QueueConsumer } from '../../lib/local/queue-consumer.js';
 import { createSettleHandler } from '../../functions/settle/handler.js';
-import { fixedClock, localStores } from '../support/local.js';
+import { fixedClock, memoryStores } from '../support/local.js';
 
 const HOUR = Date.UTC(2026, 10, 20, 10) / 1000;
 const retention = retentionFromEnv({ MINUTE_TTL_DAYS: '3650', HOUR_TTL_DAYS: '3650', DAY_TTL_DAYS: '3650' });
@@ -21,11 +21,11 @@ const facts: Fact[] = Array.from({ length: 240 }, (_, i) =>
 );
 
 describe('shards settled by workers of their own (the settle queue)', () => {
-  let stores: Awaited<ReturnType<typeof localStores>>;
+  let stores: Awaited<ReturnType<typeof memoryStores>>;
   let queue: LocalQueue;
   let bytes: number;
   beforeEach(async () => {
-    stores = await localStores();
+    stores = await memoryStores();
     queue = await LocalQueue.open(join(stores.dir, 'settle.journal'), { visibilityTimeoutMs: 50, maxReceives: 5 });
     await stores.objects.put(`${partitionPrefix(partitionOf(HOUR))}batch-1.parquet`, encodeFacts(facts));
     await markDirty(stores.counters, [HOUR], 0);
@@ -72,7 +72,7 @@ describe('shards settled by workers of their own (the settle queue)', () => {
     } finally {
       await consumer.stop();
     }
-    const reference = await localStores();
+    const reference = await memoryStores();
     try {
       await reference.objects.put(`${partitionPrefix(partitionOf(HOUR))}batch-1.parquet`, encodeFacts(facts));
       await settleBuckets('h', [HOUR], reference.tables.hours([HOUR]), { ...reference, retention }, { nowMs: 0 });

@@ -119,7 +119,7 @@ describe('PricingCounterStore', () => {
 describe('runWriteLoad on a tiny mix', () => {
   let report: WriteLoadReport;
   beforeAll(async () => {
-    report = await runWriteLoad({ eventsPerSecond: 40, minutes: 1, authors: 2_000, retention: retentionFromEnv() });
+    report = await runWriteLoad({ eventsPerSecond: 40, minutes: 1, authors: 2_000, retention: retentionFromEnv(process.env) });
   }, 60_000);
 
   it('feeds every delivery in batches of the batching window and classifies every write', () => {
@@ -135,7 +135,23 @@ describe('runWriteLoad on a tiny mix', () => {
     expect(writes.heartbeat).toBe(report.batches);
     expect(report.kinds.map((k) => k.kind)).toEqual(WRITE_KINDS.map((k) => k.kind));
     expect(report.totals.writes).toBe(report.kinds.reduce((n, k) => n + k.writes, 0));
+    // the write units are the sum of the per-kind figures, each kind's at least one a write
+    expect(report.totals.writeUnits).toBe(report.kinds.reduce((n, k) => n + k.writeUnits, 0));
+    for (const k of report.kinds) expect(k.writeUnits, k.kind).toBeGreaterThanOrEqual(k.writes);
     expect(report.totals.writeUnits).toBeGreaterThanOrEqual(report.totals.writes);
+    // the per-1,000 figures are the counts over the deliveries, and the means the bytes over the writes
+    const per1000 = (n: number) => (n * 1000) / report.deliveries;
+    expect(report.totals.writesPer1000).toBeCloseTo(per1000(report.totals.writes), 9);
+    expect(report.totals.writeUnitsPer1000).toBeCloseTo(per1000(report.totals.writeUnits), 9);
+    expect(report.naive.writeUnitsPer1000).toBeCloseTo(per1000(report.naive.writes), 9);
+    for (const k of report.kinds) {
+      expect(k.writesPer1000, k.kind).toBeCloseTo(per1000(k.writes), 9);
+      expect(k.writeUnitsPer1000, k.kind).toBeCloseTo(per1000(k.writeUnits), 9);
+      expect(k.meanBytes, k.kind).toBeCloseTo(k.writes ? k.bytes / k.writes : 0, 9);
+      expect(k.maxBytes, k.kind).toBeLessThanOrEqual(report.largest.bytes);
+    }
+    // the largest item is the largest of some kind
+    expect(report.kinds.find((k) => k.kind === report.largest.kind)!.maxBytes).toBe(report.largest.bytes);
     // per-batch aggregation writes fewer live items than one update per metric per event
     expect(writes.live_m + writes.live_h).toBeLessThan(report.naive.writes);
   });
@@ -149,6 +165,10 @@ describe('runWriteLoad on a tiny mix', () => {
     expect(report.inventory.h!.items).toBeGreaterThan(0);
     expect(report.inventory.d!.items).toBeGreaterThan(0);
     expect(report.storedFacts).toBe(report.deliveries - report.copies);
+    // what the compactor runs' settles Put is what the settled item kinds were billed for (the month and all-time totals are Put beside them)
+    const settled = report.kinds.filter((k) => ['settled_m', 'settled_h', 'settled_d'].includes(k.kind)).reduce((n, k) => n + k.writes, 0);
+    expect(report.compactorRuns.reduce((n, r) => n + r.itemsPut, 0)).toBe(settled);
+    expect(report.compactorRuns.every((r) => r.failedHours === 0)).toBe(true);
     expect(report.parquetBytes).toBeGreaterThan(0);
     for (const hot of [report.hot.counters, report.hot.records]) {
       expect(hot.length).toBeGreaterThan(0);

@@ -9,7 +9,7 @@ import { compactAndSettle } from '../../lib/facts/compact.js';
 import { userSummary } from '../../lib/query/summary.js';
 import { customWindow } from '../../lib/query/window.js';
 import { FIXTURE_FILES, loadFixture, tampered } from '../support/fixtures.js';
-import { fixedClock, localStores } from '../support/local.js';
+import { fixedClock, memoryStores } from '../support/local.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 
 const NOW = Date.parse('2026-11-22T00:00:00Z');
@@ -19,11 +19,11 @@ function records(bodies: string[]) {
 }
 
 describe('ingestBatch on the real fixtures', () => {
-  let stores: Awaited<ReturnType<typeof localStores>>;
+  let stores: Awaited<ReturnType<typeof memoryStores>>;
   let deps: IngestDeps;
 
   beforeEach(async () => {
-    stores = await localStores();
+    stores = await memoryStores();
     deps = {
       objects: stores.objects,
       counters: stores.counters,

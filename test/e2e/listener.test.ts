@@ -46,14 +46,7 @@ function queuedEvents(queue: LocalQueue): { source: string; id: string }[] {
 }
 const queuedIds = (queue: LocalQueue) => new Set(queuedEvents(queue).map((e) => e.id));
 
-async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const waitFor = (condition: () => boolean, ms = 10_000) => expect.poll(condition, { timeout: ms, interval: 20 }).toBe(true);
 
 async function publish(url: string, events: Note[]) {
   const relay = await Relay.connect(url);
@@ -213,7 +206,8 @@ describe('Listener', () => {
     const { listener, queue } = makeListener([relay.url], checkpoints);
     await listener.start();
     await waitFor(() => !listener.status()[0]!.catchingUp && queuedEvents(queue).length >= 1);
-    await pause(100);
+    // The catch-up is over (its events come before its EOSE): once what is buffered is sent, the queue is all it brought.
+    await listener.flush();
     expect(queuedEvents(queue).map((e) => e.id)).toEqual([inMargin.id]);
   });
 
@@ -292,8 +286,8 @@ describe('Listener', () => {
     const live = note('live while catching up');
     held[0]!.socket.send(JSON.stringify(['EVENT', `${LIVE_SUBSCRIPTION_PREFIX}1`, live]));
     await waitFor(() => queuedIds(queue).has(live.id));
-    await pause(150);
-    // Sent, but the catch-up has not finished: not even its `until`, nor the wall clock.
+    // A flush is where the checkpoint moves: after one more, sent, but the catch-up has not finished: not even its `until`, nor the wall clock.
+    await listener.flush();
     expect(listener.status()[0]!.checkpoint).toBe(checkpoint);
 
     // The last page ends while the queue refuses: what it brought is not accepted yet, so still held.
@@ -411,10 +405,10 @@ describe('Listener', () => {
     const backdated = note('dropped, back-dated by three days', nowSeconds() - 3 * DAY);
     await publish(relay.url, [backdated]);
     await waitFor(() => (listener.counts['rejected:backpressure'] ?? 0) >= 2);
-    await pause(100);
-    // Held, and lowered so that even a restart's catch-up (checkpoint − 60 s) reaches the dropped one.
+    // Held, and lowered so that even a restart's catch-up (checkpoint − 60 s) reaches the dropped one: at once in memory, and saved.
     expect(listener.status()[0]!.checkpoint).toBe(backdated.created_at + 60);
-    expect(checkpoints.saved.get(relay.url)).toBe(backdated.created_at + 60);
+    await expect.poll(() => checkpoints.saved.get(relay.url), { timeout: 5_000, interval: 10 }).toBe(backdated.created_at + 60);
+    expect(listener.status()[0]!.checkpoint).toBe(backdated.created_at + 60);
 
     setQueueRoom(queue, 1000);
     await waitFor(() => queuedIds(queue).has(backdated.id) && recent.every((e) => queuedIds(queue).has(e.id)), 20_000);

@@ -8,7 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../lib/adapters/aws/s3-object-store.js';
 import { DuckDbSqlEngine, duckDbSettleTables, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
-import { startDynalite, type LocalDynamo } from '../../lib/adapters/local/dynalite.js';
+import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
 import { FsObjectStore } from '../../lib/adapters/local/fs-object-store.js';
 import { LocalQueue } from '../../lib/adapters/local/local-queue.js';
 import { GLOBAL_SCOPE } from '../../lib/counters/contributions.js';
@@ -173,7 +173,8 @@ function dayFacts(day: number): Fact[] {
 
 describe('a job whose window reaches archived facts answers partial, naming them', () => {
   let dir: string;
-  let dynamo: LocalDynamo;
+  // the counters in memory (the contract suite holds them to the DynamoDB adapter's behaviours)
+  let counters: MemoryCounterStore;
   let storeClock = 0;
   let objects: FsObjectStore;
   const sql = new DuckDbSqlEngine();
@@ -181,7 +182,7 @@ describe('a job whose window reaches archived facts answers partial, naming them
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'funnel-archived-jobs-'));
-    dynamo = await startDynalite(undefined);
+    counters = new MemoryCounterStore();
     objects = new FsObjectStore(dir, () => storeClock);
     relation = factsRelation(dir);
     for (let day = 0; day < DAYS; day++) {
@@ -193,22 +194,21 @@ describe('a job whose window reaches archived facts answers partial, naming them
   }, 60_000);
   afterAll(async () => {
     await sql.close();
-    await dynamo.close();
     await rm(dir, { recursive: true, force: true });
   });
 
   /** Runs a job to its end, one message per step, with `nowMs()` as its clock; `between` runs after each step. */
   async function runJob(request: JobRequest, nowMs: () => number, between: (steps: number) => void = () => {}) {
     const queue = new LocalQueue({ visibilityTimeoutMs: 60_000, maxReceives: 10 });
-    const deps: RunJobDeps = { counters: dynamo.counters, objects, sql, relation, dialect: 'duckdb', clock: { now: nowMs }, jobsQueue: queue, archive: policy, limits: { cutoffBytes: 10 * 1024 ** 3, maxJobBytes: 1e12 } };
-    const job = await submitJob(request, 'test', { counters: dynamo.counters, jobsQueue: queue, clock: deps.clock, settings: { resultTtlSeconds: 1, perClientPerHour: 1000 } });
+    const deps: RunJobDeps = { counters, objects, sql, relation, dialect: 'duckdb', clock: { now: nowMs }, jobsQueue: queue, archive: policy, limits: { cutoffBytes: 10 * 1024 ** 3, maxJobBytes: 1e12 } };
+    const job = await submitJob(request, 'test', { counters, jobsQueue: queue, clock: deps.clock, settings: { resultTtlSeconds: 1, perClientPerHour: 1000 } });
     for (let steps = 0; queue.depth > 0 && steps < 100; steps++) {
       const [record] = queue.receive(1);
       await runJobStep(JSON.parse(record!.body), deps, { receiveCount: record!.receiveCount });
       queue.delete([record!.messageId]);
       between(steps + 1);
     }
-    const done = (await readJob(dynamo.counters, job.jobId))!;
+    const done = (await readJob(counters, job.jobId))!;
     const result = done.resultRef ? JSON.parse(new TextDecoder().decode((await objects.get(done.resultRef))!)) : null;
     return { record: done, result };
   }
@@ -268,8 +268,8 @@ describe('a job whose window reaches archived facts answers partial, naming them
     const share = [...partFractions(request, relation, 'duckdb').values()].reduce((a, b) => a + b, 0);
     let now = NOW * 1000;
     const queue = new LocalQueue({ visibilityTimeoutMs: 60_000, maxReceives: 10 });
-    const deps: RunJobDeps = { counters: dynamo.counters, objects, sql, relation, dialect: 'duckdb', clock: { now: () => now }, jobsQueue: queue, archive: policy, limits: { cutoffBytes: Math.round(4 * 1.5 * share * oneDay), maxJobBytes: 1e12 } };
-    await submitJob(request, 'test', { counters: dynamo.counters, jobsQueue: queue, clock: deps.clock, settings: { resultTtlSeconds: 1, perClientPerHour: 1000 } });
+    const deps: RunJobDeps = { counters, objects, sql, relation, dialect: 'duckdb', clock: { now: () => now }, jobsQueue: queue, archive: policy, limits: { cutoffBytes: Math.round(4 * 1.5 * share * oneDay), maxJobBytes: 1e12 } };
+    await submitJob(request, 'test', { counters, jobsQueue: queue, clock: deps.clock, settings: { resultTtlSeconds: 1, perClientPerHour: 1000 } });
     for (let steps = 0; queue.depth > 0 && steps < 100; steps++) {
       const [record] = queue.receive(1);
       await runJobStep(JSON.parse(record!.body), deps, { receiveCount: record!.receiveCount });
@@ -277,7 +277,7 @@ describe('a job whose window reaches archived facts answers partial, naming them
       // after the plan and the first chunk: two more days' objects pass the archive age
       if (steps === 0) now += 2 * DAY * 1000;
     }
-    const job = (await readJob(dynamo.counters, jobIdOf(request)))!;
+    const job = (await readJob(counters, jobIdOf(request)))!;
     expect(job.status).toBe('complete');
     expect(job.plan!.chunks.length).toBe(7);
     expect(job.plan!.archived).toEqual([]);
@@ -292,7 +292,8 @@ describe('a job whose window reaches archived facts answers partial, naming them
 
 describe('the compactor leaves hours and days with archived facts as settled', () => {
   let dir: string;
-  let dynamo: LocalDynamo;
+  // the counters in memory (the contract suite holds them to the DynamoDB adapter's behaviours)
+  let counters: MemoryCounterStore;
   let clock = 0;
   let objects: FsObjectStore;
   let sql: DuckDbSqlEngine;
@@ -300,22 +301,21 @@ describe('the compactor leaves hours and days with archived facts as settled', (
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'funnel-archived-compactor-'));
-    dynamo = await startDynalite(undefined);
+    counters = new MemoryCounterStore();
     objects = new FsObjectStore(dir, () => clock);
     sql = new DuckDbSqlEngine({ dataDir: dir, memoryLimit: '256MB' });
   });
   afterAll(async () => {
     await sql.close();
-    await dynamo.close();
     await rm(dir, { recursive: true, force: true });
   });
 
   const closedCounts: { dimensions: Record<string, string> | undefined; n: number | undefined }[] = [];
   const metrics = { count: (name: string, dimensions?: Record<string, string>, n?: number) => void (name === METRIC.archivedBucketsClosed && closedCounts.push({ dimensions, n })), observe() {} };
   const compact = (issues: { msg: string; fields: Record<string, unknown> }[] = []) =>
-    compactAndSettle({ objects, counters: dynamo.counters, sql, tables: duckDbSettleTables(dir), retention: retentionFromEnv(), clock: { now: () => clock }, archive: policy, metrics, logIssue: (_level, msg, fields) => issues.push({ msg, fields }) });
-  const settledHour = async (hour: number) => (await dynamo.counters.range(GLOBAL_SCOPE, 'h', hour, hour))[0]?.values;
-  const settledDay = async (day: number) => (await dynamo.counters.range(GLOBAL_SCOPE, 'd', day, day))[0]?.values;
+    compactAndSettle({ objects, counters, sql, tables: duckDbSettleTables(dir), retention: retentionFromEnv(process.env), clock: { now: () => clock }, archive: policy, metrics, logIssue: (_level, msg, fields) => issues.push({ msg, fields }) });
+  const settledHour = async (hour: number) => (await counters.range(GLOBAL_SCOPE, 'h', hour, hour))[0]?.values;
+  const settledDay = async (day: number) => (await counters.range(GLOBAL_SCOPE, 'd', day, day))[0]?.values;
   const late = (hour: number) => newFact({ event_id: hex(), source: 'nostr', kind: 1, type: 'note', created_at: hour + 120, author: hex(), ingested_at: clock });
 
   it('settles an hour in time, then a late event for it past the archive age: stored, hour and day left as settled, marks cleared', async () => {
@@ -323,7 +323,7 @@ describe('the compactor leaves hours and days with archived facts as settled', (
     clock = (HOUR_START + HOUR) * 1000;
     const facts = dayFacts(0).map((f) => ({ ...f, created_at: HOUR_START + (f.created_at % HOUR) }));
     await objects.put(`${partitionPrefix(partitionOf(HOUR_START))}batch-1.parquet`, encodeFacts(facts));
-    await markDirty(dynamo.counters, [HOUR_START], clock);
+    await markDirty(counters, [HOUR_START], clock);
     clock = (HOUR_START + 2 * DAY) * 1000;
     const first = await compact();
     expect(first.hours.map((h) => h.hourStart)).toEqual([HOUR_START]);
@@ -337,8 +337,8 @@ describe('the compactor leaves hours and days with archived facts as settled', (
     // a year and more later, a back-dated copy of history brings one more event for that hour
     clock = (HOUR_START + 400 * DAY) * 1000;
     await objects.put(`${partitionPrefix(partitionOf(HOUR_START))}batch-2.parquet`, encodeFacts([late(HOUR_START)]));
-    await markDirty(dynamo.counters, [HOUR_START], clock);
-    await markDirty(dynamo.counters, [Math.floor(HOUR_START / DAY) * DAY], clock, DIRTY_DAYS);
+    await markDirty(counters, [HOUR_START], clock);
+    await markDirty(counters, [Math.floor(HOUR_START / DAY) * DAY], clock, DIRTY_DAYS);
     const issues: { msg: string; fields: Record<string, unknown> }[] = [];
     const run = await compact(issues);
 
@@ -347,8 +347,8 @@ describe('the compactor leaves hours and days with archived facts as settled', (
     expect(closedCounts).toEqual([{ dimensions: { Granularity: 'h' }, n: 1 }, { dimensions: { Granularity: 'd' }, n: 1 }]);
     expect(run.hours).toEqual([]);
     expect(run.failedHours).toEqual([]);
-    expect(await dynamo.counters.listState(DIRTY_HOURS)).toEqual([]);
-    expect(await dynamo.counters.listState(DIRTY_DAYS)).toEqual([]);
+    expect(await counters.listState(DIRTY_HOURS)).toEqual([]);
+    expect(await counters.listState(DIRTY_DAYS)).toEqual([]);
     // the counters are what the full facts said, not what the one readable object would say
     expect(await settledHour(HOUR_START)).toEqual(hourBefore);
     expect(await settledDay(Math.floor(HOUR_START / DAY) * DAY)).toEqual(dayBefore);
@@ -366,7 +366,7 @@ describe('the compactor leaves hours and days with archived facts as settled', (
     const old = HOUR_START + 5 * DAY;
     clock = (HOUR_START + 400 * DAY) * 1000;
     await objects.put(`${partitionPrefix(partitionOf(old))}batch-1.parquet`, encodeFacts(dayFacts(1).map((f) => ({ ...f, created_at: old + (f.created_at % HOUR) }))));
-    await markDirty(dynamo.counters, [old], clock);
+    await markDirty(counters, [old], clock);
     const run = await compact();
     expect(run.closedHours).toEqual([]);
     expect(run.hours.map((h) => h.hourStart)).toEqual([old]);

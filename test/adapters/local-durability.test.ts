@@ -107,8 +107,7 @@ describe('the durable local queue', () => {
     queue.receive(1);
     now += 1000;
     queue.receive(1);
-    await new Promise((r) => setTimeout(r, 50));
-    expect((await LocalQueue.open(join(dir, 'dlq.journal'), options)).bodies()).toEqual(['poison']);
+    await expect.poll(async () => (await LocalQueue.open(join(dir, 'dlq.journal'), options)).bodies(), { timeout: 2_000, interval: 10 }).toEqual(['poison']);
     expect((await LocalQueue.open(join(dir, 'ingest.journal'), options)).depth).toBe(0);
   });
 });

@@ -1,0 +1,2 @@
+export { MemoryCounterStore } from './counter-store.js';
+export { MemoryObjectStore } from './object-store.js';
