@@ -1,5 +1,5 @@
 import type { Granularity } from '../ports.js';
-import type { Retention } from './retention.js';
+import { keptSeconds, RETENTION_CLASS, type Retention } from './retention.js';
 import { SPARSE_HOUR_EVENTS } from './contributions.js';
 import { GRANULARITY_SECONDS } from './buckets.js';
 
@@ -39,8 +39,6 @@ export const FALLBACK_GRANULARITY: Partial<Record<BucketGranularity, BucketGranu
 /** Whether a segment's items carry sketches and top lists (settled hours and coarser); minute and ten-minute items hold counts. */
 export const carriesDetails = (segment: PlanSegment) => !segment.live && (segment.granularity === 'h' || segment.granularity === 'q' || segment.granularity === 'd');
 
-/** The retention class of a granularity: ten-minute items are kept as long as minutes, quarter days as hours. */
-const RETENTION_CLASS = { m: 'minute', t: 'minute', h: 'hour', q: 'hour', d: 'day' } as const;
 
 /**
  * Decomposes [start, end) into the fewest items: the coarsest buckets that fit, from days down
@@ -71,7 +69,7 @@ export function planWindow(
     if (to > from) segments.push({ granularity, from, to, live });
   };
   const need = (granularity: BucketGranularity, from: number) => {
-    const kept = { minute: retention.minuteSeconds, hour: retention.hourSeconds, day: retention.daySeconds }[RETENTION_CLASS[granularity]];
+    const kept = keptSeconds(granularity, retention);
     if (from < nowSeconds - kept) problems.push(`${RETENTION_CLASS[granularity]} counters are kept ${Math.round(kept / DAY)} days; the window needs them from ${new Date(from * 1000).toISOString()}`);
   };
   // The settled part: the coarsest level whose aligned buckets fit, then the edges on either side

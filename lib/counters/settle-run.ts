@@ -4,7 +4,7 @@ import { SETTLE_CHANGES_PREFIX, SETTLE_RESULTS_PREFIX, settleResultsPrefix, type
 import { forEachLimited } from '../util/concurrency.js';
 import { readJsonLines } from '../util/json-lines.js';
 import { GLOBAL_SCOPE, isTargetScope } from './contributions.js';
-import type { Retention } from './retention.js';
+import { keptSeconds, type Retention } from './retention.js';
 import { isTargetScopeSql, SETTLED_GRANULARITIES, SETTLE_PART_COLUMN, settleSql, settledItemOfRow } from './settle-sql.js';
 import { MANIFESTS_PREFIX } from './settle.js';
 
@@ -120,18 +120,9 @@ async function writeManifest(objects: ObjectStore, granularity: 'h' | 'd', bucke
 
 /** When a settled item may expire (DynamoDB TTL): ten-minute items as minutes, quarter days as hours; per-event, per-address and global days never do. */
 export function settledExpiry(item: CounterItem, retention: Retention): number | undefined {
-  switch (item.granularity) {
-    case 'm':
-    case 't':
-      return item.bucket + retention.minuteSeconds;
-    case 'h':
-    case 'q':
-      return item.bucket + retention.hourSeconds;
-    case 'd':
-      return isTargetScope(item.scope) || item.scope === GLOBAL_SCOPE ? undefined : item.bucket + retention.daySeconds;
-    default:
-      return undefined;
-  }
+  if (item.granularity === 'all') return undefined;
+  if (item.granularity === 'd' && (isTargetScope(item.scope) || item.scope === GLOBAL_SCOPE)) return undefined;
+  return item.bucket + keptSeconds(item.granularity, retention);
 }
 
 /** The settled granularities of a run (SETTLED_GRANULARITIES) as an SQL list. */
