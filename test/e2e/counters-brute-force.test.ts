@@ -42,7 +42,7 @@ const compact = () => compactAndSettle({ objects: stores.objects, counters: stor
 
 beforeAll(async () => {
   stores = await memoryStores();
-  workload = simulatedWorkload({ nowMs: NOW_MS, days: DAYS, events: EVENTS, users: USERS });
+  workload = simulatedWorkload({ nowMs: NOW_MS, days: DAYS, events: EVENTS, users: USERS, activeEvery: 4 });
   await ingestMessages(workload.messages, { ...stores, clock, retention });
 });
 

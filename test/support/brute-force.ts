@@ -25,13 +25,34 @@ export interface Workload {
   messages: string[];
 }
 
-/** A seeded simulator workload: `events` spread evenly over the `days` before `nowMs` (after the users' bootstrap events). */
-export function simulatedWorkload(options: { nowMs: number; days: number; events: number; users: number; seed?: number }): Workload {
+/**
+ * A seeded simulator workload over the `days` before `nowMs` (after the users' bootstrap events). By
+ * default the events are spread evenly over the whole time; with `activeEvery: k` they fall in bursts,
+ * the first 40 minutes of every k-th hour counting back from now's hour (so the live hour has events),
+ * the way people post in sessions. Bursts keep every kind of window edge (a minute, ten minutes, an hour
+ * inside a burst, or a quiet hour) while the compactor has k times fewer hours to merge.
+ */
+export function simulatedWorkload(options: { nowMs: number; days: number; events: number; users: number; seed?: number; activeEvery?: number }): Workload {
   const users = simulatedUsers(options.users);
   const generator = new WorkloadGenerator(users, seededRandom(options.seed ?? 42));
-  const start = Math.floor(options.nowMs / 1000) - options.days * 86400;
+  const nowSeconds = Math.floor(options.nowMs / 1000);
+  const start = nowSeconds - options.days * 86400;
   const events = [...generator.bootstrap(start)];
-  for (let i = 0; i < options.events; i++) events.push(generator.next(start + Math.floor(((i + 0.5) * options.days * 86400) / options.events)));
+  const every = options.activeEvery ?? 1;
+  if (every <= 1) {
+    for (let i = 0; i < options.events; i++) events.push(generator.next(start + Math.floor(((i + 0.5) * options.days * 86400) / options.events)));
+  } else {
+    const nowHour = Math.floor(nowSeconds / 3600);
+    const activeMinutes: number[] = [];
+    for (let minute = Math.ceil(start / 60); minute * 60 < nowSeconds; minute++) {
+      const hour = Math.floor(minute / 60);
+      if ((nowHour - hour) % every === 0 && minute % 60 < 40) activeMinutes.push(minute * 60);
+    }
+    for (let i = 0; i < options.events; i++) {
+      const at = activeMinutes[Math.floor(((i + 0.5) * activeMinutes.length) / options.events)]! + ((i * 37) % 60);
+      events.push(generator.next(Math.min(at, nowSeconds - 1)));
+    }
+  }
   return {
     users: users.map((u) => u.pubkey),
     facts: events.map((e) => normalise(e, { relay: null, ingestedAt: 0 })),

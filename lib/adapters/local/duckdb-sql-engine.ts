@@ -125,10 +125,16 @@ async function syncTree(dir: string): Promise<void> {
   await syncPath(dir);
 }
 
-/** The facts glob DuckDB reads, with dt/hour recovered from the Hive-style path. */
+/**
+ * The facts glob DuckDB reads, with dt/hour recovered from the Hive-style path. Every fact file has the
+ * columns of FACT_COLUMNS (the ingest's Parquet writer and the compaction's COPY both write them), so
+ * there is no `union_by_name`: DuckDB matches the files' columns by name anyway and fails loudly on a
+ * missing one, and without it a `dt`/`hour` filter prunes files by path before opening them (with it,
+ * every statement read all of the facts' footers first: 366 ms against 91 ms for a 3-day count over 1,441 files).
+ */
 export function factsRelation(dataDir: string): string {
   const glob = `${dataDir.replace(/'/g, "''")}/facts/**/*.parquet`;
-  return `read_parquet('${glob}', hive_partitioning = true, union_by_name = true)`;
+  return `read_parquet('${glob}', hive_partitioning = true)`;
 }
 
 /** The compactor's relations over the local data dir (the layout of FsObjectStore). */
@@ -141,13 +147,13 @@ export const DUCKDB_SETTLE_SHARD_BYTES = 256 * 2 ** 20;
 
 export function duckDbSettleTables(dataDir: string): SettleTables {
   const root = dataDir.replace(/'/g, "''");
-  const parquet = (glob: string) => `read_parquet('${glob}', hive_partitioning = true, union_by_name = true)`;
+  const parquet = (glob: string) => `read_parquet('${glob}', hive_partitioning = true)`;
   const columns = `{${Object.entries(SETTLE_RESULT_COLUMNS).map(([name, type]) => `${name}: '${type}'`).join(', ')}}`;
   return {
     dialect: 'duckdb',
-    hours: (hourStarts) => `read_parquet([${hourStarts.map((h) => `'${root}/${partitionPrefix(partitionOf(h))}*.parquet'`).join(', ')}], hive_partitioning = true, union_by_name = true)`,
+    hours: (hourStarts) => `read_parquet([${hourStarts.map((h) => `'${root}/${partitionPrefix(partitionOf(h))}*.parquet'`).join(', ')}], hive_partitioning = true)`,
     day: (dayStart) => parquet(`${root}/${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/*/*.parquet`),
-    objects: (_hourStart, keys) => `read_parquet([${keys.map((k) => `'${root}/${k.replace(/'/g, "''")}'`).join(', ')}], hive_partitioning = true, union_by_name = true)`,
+    objects: (_hourStart, keys) => `read_parquet([${keys.map((k) => `'${root}/${k.replace(/'/g, "''")}'`).join(', ')}], hive_partitioning = true)`,
     results: (run, part) => `read_json('${root}/${settleResultsPrefix(run, part)}*.json.gz', format = 'newline_delimited', columns = ${columns})`,
     shardBytes: DUCKDB_SETTLE_SHARD_BYTES,
     shardsInParallel: 1,
