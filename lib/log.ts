@@ -6,8 +6,9 @@
  *
  * Two implementations: plain JSON lines (this file: the local stack, tests, and the default), and
  * Powertools for AWS Lambda Logger in AWS, which each entry point installs at cold start with
- * `setLogBackend` (lib/adapters/aws/powertools.ts). Both take their level from the environment:
- * `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL` (debug, info, warn, error; default info).
+ * `setLogBackend` (lib/adapters/aws/powertools.ts). Both follow `POWERTOOLS_LOG_LEVEL`, else `LOG_LEVEL`
+ * (debug, info, warn, error; default info): Powertools reads it itself, and the local stack, which owns
+ * the environment there, hands the JSON lines theirs with `setLogLevel(logLevelFromEnv(env))`.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
@@ -49,9 +50,18 @@ const defaultWrite = (line: string, level: LogLevel) => (level === 'error' || le
  * Plain JSON lines: `{time, level, component, correlationId, msg, ...fields}`, one object per line,
  * below `level` dropped. Warnings and errors go to stderr, the rest to stdout, unless `write` is given.
  */
-export function jsonLinesLogger(base: LogContext, write: (line: string, level: LogLevel) => void = defaultWrite, level: LogThreshold = logLevelFromEnv(process.env)): Logger {
+let defaultThreshold: LogThreshold = 'info';
+
+/** The threshold of every JSON-lines logger made without one (including those made before the call). Returns the previous one. */
+export function setLogLevel(level: LogThreshold): LogThreshold {
+  const previous = defaultThreshold;
+  defaultThreshold = level;
+  return previous;
+}
+
+export function jsonLinesLogger(base: LogContext, write: (line: string, level: LogLevel) => void = defaultWrite, level?: LogThreshold): Logger {
   return (lineLevel, msg, fields = {}) => {
-    if (!isLogged(lineLevel, level)) return;
+    if (!isLogged(lineLevel, level ?? defaultThreshold)) return;
     const record = { time: new Date().toISOString(), level: lineLevel, component: base.component, correlationId: base.correlationId, msg, ...fields };
     let line: string;
     try {

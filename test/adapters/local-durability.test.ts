@@ -7,9 +7,9 @@ import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { JOURNAL_COMPACT_MIN_BYTES, LocalQueue } from '../../lib/adapters/local/local-queue.js';
 import { FsObjectStore, ORPHAN_TEMP_MAX_AGE_MS } from '../../lib/adapters/local/fs-object-store.js';
 import { DamagedStoreError, startDynalite } from '../../lib/adapters/local/dynalite.js';
-import { openPipeline } from '../../lib/local/stack.js';
-import { backfill } from '../../lib/local/backfill.js';
-import { StorageFaultMonitor, describeStorageFault, isStorageFault, localHealthChecks } from '../../lib/local/health.js';
+import { openPipeline } from '../../lib/local/stack/stack.js';
+import { backfill } from '../../lib/local/cli/backfill.js';
+import { StorageFaultMonitor, describeStorageFault, isStorageFault, localHealthChecks } from '../../lib/local/stack/health.js';
 import { MetricsRegistry } from '../../lib/metrics/registry.js';
 import { METRIC } from '../../lib/metrics/names.js';
 

@@ -6,7 +6,7 @@ import { loadWasmSigner } from '../../lib/nostr/sign.js';
 import type { NostrEvent } from '../../lib/nostr/event.js';
 import { listen } from '../../lib/util/listen.js';
 
-export const CLI = new URL('../../lib/local/funnel.mjs', import.meta.url).pathname;
+export const CLI = new URL('../../lib/local/cli/funnel.mjs', import.meta.url).pathname;
 
 /** `funnel local` as its own process, so it can be killed with SIGKILL like a power cut. */
 export class StackProcess {

@@ -1,10 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { Pipeline } from '../../lib/local/stack.js';
+import type { Pipeline } from '../../lib/local/stack/stack.js';
 import { createApiHandler } from '../../functions/api/handler.js';
 import { ROUTE_SPECS } from '../../functions/api/routes.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { DEFAULT_LOCAL_APP_KEYS, staticApiKeys } from '../../lib/app/api-keys.js';
 import { pathPattern, type RouteSpec } from '../../lib/api/openapi.js';

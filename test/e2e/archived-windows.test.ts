@@ -8,9 +8,9 @@ import { createApiHandler } from '../../functions/api/handler.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { DEFAULT_ARCHIVE_AFTER_DAYS, TIERED_OBJECT_MIN_BYTES } from '../../lib/facts/storage-tiers.js';
-import { backfill } from '../../lib/local/backfill.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
-import { openPipeline, type Pipeline } from '../../lib/local/stack.js';
+import { backfill } from '../../lib/local/cli/backfill.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
+import { openPipeline, type Pipeline } from '../../lib/local/stack/stack.js';
 import { loadWasmSigner } from '../../lib/nostr/sign.js';
 
 /**

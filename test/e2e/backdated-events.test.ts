@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
-import { startRelay, type EmbeddedRelay } from '../../lib/local/relay.js';
+import { startLocalStack, type LocalStack } from '../../lib/local/stack/stack.js';
+import { startRelay, type EmbeddedRelay } from '../../lib/local/stack/relay.js';
 import type { NostrEvent } from '../../lib/nostr/event.js';
 import { publish } from '../chaos/harness.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { z } from 'zod';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
+import { startLocalStack, type LocalStack } from '../../lib/local/stack/stack.js';
 import { ROUTE_SPECS } from '../../functions/api/routes.js';
 import { errorBodySchema, pathPattern, type RouteSpec } from '../../lib/api/openapi.js';
 import { DEFAULT_LOCAL_APP_KEYS } from '../../lib/app/api-keys.js';

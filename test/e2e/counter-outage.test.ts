@@ -5,7 +5,7 @@ import { createApiHandler } from '../../functions/api/handler.js';
 import { HEALTH_REPORT_TTL_MS } from '../../lib/api/health.js';
 import { createIngestHandler } from '../../functions/ingest/handler.js';
 import * as contract from '../../functions/api/contract.js';
-import { lambdaContext, QueueConsumer } from '../../lib/local/queue-consumer.js';
+import { lambdaContext, QueueConsumer } from '../../lib/local/stack/queue-consumer.js';
 import { LocalQueue } from '../../lib/adapters/local/local-queue.js';
 import { ResponseCache, STALE_RETRY_MS } from '../../lib/api/cache.js';
 import { STALE_CACHE_CONTROL, STALE_PARTIAL_REASON } from '../../lib/api/stale-answers.js';

@@ -124,7 +124,7 @@ describe('counters equal brute force over a 60-day workload', () => {
     describe('long windows as jobs (DuckDB locally)', () => {
       it('a 400-day window answers 202, the job reports progress, and its totals equal brute force', async () => {
         const { LocalQueue } = await import('../../lib/adapters/local/local-queue.js');
-        const { QueueConsumer, lambdaContext } = await import('../../lib/local/queue-consumer.js');
+        const { QueueConsumer, lambdaContext } = await import('../../lib/local/stack/queue-consumer.js');
         const { createJobsHandler } = await import('../../functions/jobs/handler.js');
         const { createApiHandler } = await import('../../functions/api/handler.js');
         const jobsQueue = new LocalQueue({ visibilityTimeoutMs: 60_000, maxReceives: 3 });
@@ -191,7 +191,7 @@ describe('counters equal brute force over a 60-day workload', () => {
       it('the DuckDB job SQL equals the counters on a settled window, drill-downs included', async () => {
         const { submitJob } = await import('../../lib/jobs/jobs.js');
         const { LocalQueue } = await import('../../lib/adapters/local/local-queue.js');
-        const { QueueConsumer } = await import('../../lib/local/queue-consumer.js');
+        const { QueueConsumer } = await import('../../lib/local/stack/queue-consumer.js');
         const { createJobsHandler } = await import('../../functions/jobs/handler.js');
         const now = Math.floor(clockMs / 1000);
         // A settled, day-aligned window: counters exact, no live part.

@@ -3,17 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { openPipeline, type Pipeline } from '../../lib/local/stack.js';
-import { backfill } from '../../lib/local/backfill.js';
+import { openPipeline, type Pipeline } from '../../lib/local/stack/stack.js';
+import { backfill } from '../../lib/local/cli/backfill.js';
 import { createApiHandler } from '../../functions/api/handler.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { normalise, reactionClass } from '../../lib/nostr/normalise.js';
 import { decodeFacts } from '../../lib/facts/parquet.js';
 import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';
 import type { Fact } from '../../lib/facts/schema.js';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
-import { signedZap } from '../../lib/local/simulator.js';
+import { signedZap } from '../../lib/local/stack/simulator.js';
 
 /**
  * Every fixture file through the real ingest path (backfill → queue → ingest handler → dynalite and

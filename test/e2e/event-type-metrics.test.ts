@@ -7,8 +7,8 @@ import { createApiHandler } from '../../functions/api/handler.js';
 import { hashApiKey, staticApiKeys } from '../../lib/app/api-keys.js';
 import { MAX_DIMENSION_VALUES, OTHER_VALUE } from '../../lib/app/dimension-values.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
-import { openPipeline, type Pipeline } from '../../lib/local/stack.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
+import { openPipeline, type Pipeline } from '../../lib/local/stack/stack.js';
 
 /**
  * A registered event type's metrics through the real api, queue, ingest, live counters and compactor

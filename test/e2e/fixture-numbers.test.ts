@@ -1,9 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { Pipeline } from '../../lib/local/stack.js';
+import type { Pipeline } from '../../lib/local/stack/stack.js';
 import { createApiHandler } from '../../functions/api/handler.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { normalise } from '../../lib/nostr/normalise.js';
 import { userScope } from '../../lib/counters/contributions.js';

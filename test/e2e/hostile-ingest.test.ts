@@ -22,7 +22,7 @@ import type { CounterStore, ObjectStore, QueueRecord } from '../../lib/ports.js'
 import { loadFixture, tampered } from '../support/fixtures.js';
 import { fixedClock, memoryStores } from '../support/local.js';
 import { likersList, zappersList } from '../../lib/counters/engager-lists.js';
-import { signedZap } from '../../lib/local/simulator.js';
+import { signedZap } from '../../lib/local/stack/simulator.js';
 
 const NOW = Date.parse('2026-11-22T00:00:00Z');
 const NOW_S = NOW / 1000;

@@ -12,7 +12,7 @@ import { partData } from '../../lib/jobs/parts.js';
 import { CHUNK_MAX_DAYS, partFractions, planChunks, planJob, type JobLimits } from '../../lib/jobs/plan.js';
 import { athenaQueryCostUsd, columnsRead, factsBytesByHour, formatBytes, prunedBytes, scanFraction } from '../../lib/jobs/scan.js';
 import { userDailySql, userEngagerSketchSql } from '../../lib/jobs/user-job-sql.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
 import { QueryStoppedError, type CounterStore, type ObjectStore, type QueueSender, type SqlEngine } from '../../lib/ports.js';
 import { customWindow } from '../../lib/query/window.js';
 import { createJobsHandler } from '../../functions/jobs/handler.js';

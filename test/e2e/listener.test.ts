@@ -17,7 +17,7 @@ import { listenerEnvSchema } from '../../functions/listener/env.js';
 import { MAX_CREATED_AT_AHEAD_SECONDS } from '../../lib/facts/partition.js';
 import { LocalQueue } from '../../lib/adapters/local/local-queue.js';
 import { MetricsRegistry } from '../../lib/metrics/registry.js';
-import { startRelay, type EmbeddedRelay } from '../../lib/local/relay.js';
+import { startRelay, type EmbeddedRelay } from '../../lib/local/stack/relay.js';
 import type { CheckpointStore } from '../../lib/ports.js';
 
 useWebSocketImplementation(WebSocket);

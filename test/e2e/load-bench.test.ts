@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DESIGN_MIX, DesignLoad } from '../../lib/bench/workload.js';
-import { PricingCounterStore, WRITE_KINDS } from '../../lib/bench/pricing-store.js';
-import { runWriteLoad, scopesAt, type WriteLoadReport } from '../../lib/bench/load-writes.js';
+import { DESIGN_MIX, DesignLoad } from '../../bench/workload.js';
+import { PricingCounterStore, WRITE_KINDS } from '../../bench/pricing-store.js';
+import { runWriteLoad, scopesAt, type WriteLoadReport } from '../../bench/load-writes.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { DIRTY_HOURS } from '../../lib/counters/state.js';
 

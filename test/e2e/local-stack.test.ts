@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
-import { startLocalStack, type LocalStack } from '../../lib/local/stack.js';
+import { startLocalStack, type LocalStack } from '../../lib/local/stack/stack.js';
 import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
 import { fixturePath, loadFixture } from '../support/fixtures.js';
 
 useWebSocketImplementation(WebSocket);
 const run = promisify(execFile);
-const CLI = new URL('../../lib/local/funnel.mjs', import.meta.url).pathname;
+const CLI = new URL('../../lib/local/cli/funnel.mjs', import.meta.url).pathname;
 
 /** `read`'s value once `done` holds, asked again every 100 ms (vi.waitFor); fails with the last value at `ms`. */
 const eventually = <T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 15_000): Promise<T> =>

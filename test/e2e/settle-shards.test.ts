@@ -9,7 +9,7 @@ import { newFact, type Fact } from '../../lib/facts/schema.js';
 import { settleBuckets, settledShards, type ShardTask } from '../../lib/counters/settle-run.js';
 import { queuedShardRunner } from '../../lib/counters/settle-shards.js';
 import { LocalQueue } from '../../lib/adapters/local/local-queue.js';
-import { QueueConsumer } from '../../lib/local/queue-consumer.js';
+import { QueueConsumer } from '../../lib/local/stack/queue-consumer.js';
 import { createSettleHandler } from '../../functions/settle/handler.js';
 import { fixedClock, memoryStores } from '../support/local.js';
 

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { WorkloadGenerator, seededRandom, simulatedUsers } from '../../lib/local/simulator.js';
+import { WorkloadGenerator, seededRandom, simulatedUsers } from '../../lib/local/stack/simulator.js';
 import { ingestBatch } from '../../lib/ingest/ingest.js';
 import { packEvents } from '../../lib/ingest/message.js';
 import { loadVerifier } from '../../lib/nostr/verify.js';

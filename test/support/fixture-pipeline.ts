@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openPipeline, type Pipeline } from '../../lib/local/stack.js';
-import { backfill } from '../../lib/local/backfill.js';
+import { openPipeline, type Pipeline } from '../../lib/local/stack/stack.js';
+import { backfill } from '../../lib/local/cli/backfill.js';
 import type { Clock } from '../../lib/ports.js';
 import { FIXTURE_FILES, fixturePath } from './fixtures.js';
 

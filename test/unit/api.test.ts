@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { nip19 } from 'nostr-tools';
 import { createApiHandler } from '../../functions/api/handler.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
 import { fixedClock, memoryStores } from '../support/local.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { ResponseCache } from '../../lib/api/cache.js';

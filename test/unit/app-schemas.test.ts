@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createApiHandler } from '../../functions/api/handler.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
 import { hashApiKey, staticApiKeys } from '../../lib/app/api-keys.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { ingestBatch } from '../../lib/ingest/ingest.js';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatIngestBench, runIngestBench, type IngestBenchReport } from '../../lib/bench/ingest-bench.js';
-import { fixed, int, median } from '../../lib/bench/stats.js';
+import { formatIngestBench, runIngestBench, type IngestBenchReport } from '../../bench/ingest-bench.js';
+import { fixed, int, median } from '../../bench/stats.js';
 import { MemoryCounterStore, MemoryObjectStore } from '../../lib/adapters/memory/index.js';
 
 // Structure and invariants only: performance is measured by `npm run bench`, never asserted in tests.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { engagerRowId, engagerWrites, likersList, mergeEngagerWrites, tokenSats, zappersList, zapToken } from '../../lib/counters/engager-lists.js';
 import { normalise } from '../../lib/nostr/normalise.js';
-import { signedZap } from '../../lib/local/simulator.js';
+import { signedZap } from '../../lib/local/stack/simulator.js';
 import { ENGAGER_ROW_MAX_TOKENS } from '../../lib/ports.js';
 import type { NostrEvent } from '../../lib/nostr/event.js';
 

@@ -20,7 +20,7 @@ import {
 import { createApiHandler } from '../../functions/api/handler.js';
 import { createFeedsHandler } from '../../functions/feeds/handler.js';
 import { ResponseCache } from '../../lib/api/cache.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
 import { fixedClock } from '../support/local.js';
 import { hex, publishVideo } from '../support/videos.js';
 

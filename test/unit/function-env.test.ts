@@ -10,7 +10,7 @@ import { DEFAULT_RATE_LIMIT } from '../../lib/api/rate-limit.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { DEFAULT_ARCHIVE_POLICY } from '../../lib/facts/storage-tiers.js';
 import { DEFAULT_JOB_LIMITS, DEFAULT_JOB_SETTINGS } from '../../lib/jobs/jobs.js';
-import { localConfig } from '../../lib/local/stack.js';
+import { localConfig } from '../../lib/local/stack/stack.js';
 import { DEFAULT_LOCAL_APP_KEYS } from '../../lib/app/api-keys.js';
 import { EnvironmentError } from '../../lib/util/env.js';
 
@@ -34,12 +34,9 @@ function envReaders(dir: string): Record<string, string[]> {
 }
 
 describe('who reads process.env', () => {
-  it('below functions/, only the local stack (lib/local/) and the benchmarks (lib/bench/, which start their child processes with it)', () => {
-    const outside = Object.keys(envReaders('lib')).filter((file) => !file.startsWith('lib/local/') && !file.startsWith('lib/bench/'));
-    // The one exception: the JSON-lines logger's default level (lib/log.ts) follows POWERTOOLS_LOG_LEVEL /
-    // LOG_LEVEL as Powertools does, for every logger made without an explicit level.
-    expect(outside).toEqual(['lib/log.ts']);
-    expect(envReaders('lib')['lib/log.ts']).toEqual([expect.stringContaining('level: LogThreshold = logLevelFromEnv(process.env)')]);
+  it('below functions/, only the local stack and its CLI (lib/local/)', () => {
+    const outside = Object.keys(envReaders('lib')).filter((file) => !file.startsWith('lib/local/'));
+    expect(outside).toEqual([]);
   });
 
   it('the functions read it only through functions/env.ts (parseEnv and configFrom, once at cold start)', () => {

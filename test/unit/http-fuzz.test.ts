@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createApiHandler } from '../../functions/api/handler.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
-import { startHttpApi } from '../../lib/local/http-server.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
+import { startHttpApi } from '../../lib/local/stack/http-server.js';
 import { LocalQueue } from '../../lib/adapters/local/local-queue.js';
 import { staticApiKeys } from '../../lib/app/api-keys.js';
 import { ERROR_CODES } from '../../lib/api/http.js';

@@ -5,7 +5,7 @@ import { MAX_MESSAGE_BYTES } from '../../lib/ingest/message.js';
 import { DeltaRollup } from '../../lib/counters/rollup.js';
 import { reduceCodes } from '../../lib/counters/hll.js';
 import { DIRTY_HOURS, DRIFT_HOURS } from '../../lib/counters/state.js';
-import { generateFacts } from '../../lib/bench/workload.js';
+import { generateFacts } from '../../bench/workload.js';
 import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
 import { fixedClock } from '../support/local.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LocalQueue } from '../../lib/adapters/local/local-queue.js';
-import { QueueConsumer } from '../../lib/local/queue-consumer.js';
+import { QueueConsumer } from '../../lib/local/stack/queue-consumer.js';
 
 function clockedQueue(maxReceives = 3) {
   let now = 1_000;

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
-import { createLogger, jsonLinesLogger, logLevelFromEnv, recordLogger, setLogBackend, type LoggerFactory, type LogLevel } from '../../lib/log.js';
+import { createLogger, jsonLinesLogger, logLevelFromEnv, recordLogger, setLogBackend, setLogLevel, type LoggerFactory, type LogLevel } from '../../lib/log.js';
 import { powertoolsLoggers } from '../../lib/adapters/aws/powertools.js';
 import { createApiHandler } from '../../functions/api/handler.js';
 import { createIngestHandler } from '../../functions/ingest/handler.js';
@@ -9,7 +9,7 @@ import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { packEvents } from '../../lib/ingest/message.js';
 import { MetricsRegistry } from '../../lib/metrics/registry.js';
 import type { CounterStore, ObjectStore } from '../../lib/ports.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
 import { loadFixture } from '../support/fixtures.js';
 import { fixedClock, localStores } from '../support/local.js';
 
@@ -33,18 +33,16 @@ describe('log level from the environment', () => {
     expect(logLevelFromEnv({ POWERTOOLS_LOG_LEVEL: 'loud' })).toBe('info');
   });
 
-  it('the JSON-lines logger drops the lines below it', () => {
+  it('the JSON-lines logger drops the lines below the level it is given (the local stack gives it the environment\'s)', () => {
     const levels: LogLevel[] = ['debug', 'info', 'warn', 'error'];
     const written = (env: Record<string, string>) => {
-      for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+      const previous = setLogLevel(logLevelFromEnv(env));
       const out = capture();
       const log = createLogger({ component: 'test' }, out.write);
       for (const level of levels) log(level, `a ${level} line`);
-      vi.unstubAllEnvs();
+      setLogLevel(previous);
       return out.parsed().map((l) => l.level);
     };
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', '');
-    vi.stubEnv('LOG_LEVEL', '');
     expect(written({})).toEqual(['info', 'warn', 'error']);
     expect(written({ LOG_LEVEL: 'debug' })).toEqual(levels);
     expect(written({ POWERTOOLS_LOG_LEVEL: 'WARN', LOG_LEVEL: 'debug' })).toEqual(['warn', 'error']);

@@ -4,7 +4,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { apiDocument, ROUTE_SPECS } from '../../functions/api/routes.js';
 import { createApiHandler } from '../../functions/api/handler.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { pathPattern } from '../../lib/api/openapi.js';
 import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';

@@ -7,7 +7,7 @@ import { eventScope } from '../../lib/counters/contributions.js';
 import { computeRankings, precomputeRankings, RANKING_SIZE, type RankedCreator, type RankedHashtag, type RankedVideo } from '../../lib/query/rankings.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { createApiHandler } from '../../functions/api/handler.js';
-import { lambdaContext } from '../../lib/local/queue-consumer.js';
+import { lambdaContext } from '../../lib/local/stack/queue-consumer.js';
 import { fixedClock } from '../support/local.js';
 import type { CounterStore } from '../../lib/ports.js';
 

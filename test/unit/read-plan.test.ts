@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryCounterStore } from '../../lib/adapters/memory/index.js';
-import { generateFacts } from '../../lib/bench/workload.js';
+import { generateFacts } from '../../bench/workload.js';
 import { aggregateFacts, mergeItems } from '../../lib/counters/aggregate.js';
 import { contributionsOf } from '../../lib/counters/contributions.js';
 import { hllEstimate } from '../../lib/counters/hll.js';

@@ -12,7 +12,7 @@ import { contributionsOf, isTargetScope } from '../../lib/counters/contributions
 import { encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
 import { newFact, type Fact } from '../../lib/facts/schema.js';
-import { generateFacts } from '../../lib/bench/workload.js';
+import { generateFacts } from '../../bench/workload.js';
 import { normalise } from '../../lib/nostr/normalise.js';
 import type { CounterItem } from '../../lib/ports.js';
 import { FIXTURE_FILES, loadFixture } from '../support/fixtures.js';

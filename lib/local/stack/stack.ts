@@ -1,41 +1,41 @@
 import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { join, resolve } from 'node:path';
-import { FsObjectStore } from '../adapters/local/fs-object-store.js';
-import { LocalQueue } from '../adapters/local/local-queue.js';
-import { DamagedStoreError, startDynalite, type LocalDynamo } from '../adapters/local/dynalite.js';
+import { FsObjectStore } from '../../adapters/local/fs-object-store.js';
+import { LocalQueue } from '../../adapters/local/local-queue.js';
+import { DamagedStoreError, startDynalite, type LocalDynamo } from '../../adapters/local/dynalite.js';
 import { StorageFaultMonitor, localHealthChecks } from './health.js';
-import { MetricsRegistry } from '../metrics/registry.js';
-import { systemClock, type Clock } from '../ports.js';
-import { retentionEnvShape, retentionOf } from '../counters/retention.js';
-import { archiveEnvShape, archivePolicyOf } from '../facts/storage-tiers.js';
-import { parseVariables, type Environment } from '../util/env.js';
-import { CounterStoreCheckpoints } from '../listener/checkpoints.js';
-import { Listener } from '../listener/listener.js';
-import { createIngestHandler } from '../../functions/ingest/handler.js';
-import { createApiHandler } from '../../functions/api/handler.js';
-import { createCompactorHandler } from '../../functions/compactor/handler.js';
-import { createFeedsHandler } from '../../functions/feeds/handler.js';
-import { FEEDS_LOCAL_EVERY_MS } from '../query/feeds.js';
+import { MetricsRegistry } from '../../metrics/registry.js';
+import { systemClock, type Clock } from '../../ports.js';
+import { retentionEnvShape, retentionOf } from '../../counters/retention.js';
+import { archiveEnvShape, archivePolicyOf } from '../../facts/storage-tiers.js';
+import { parseVariables, type Environment } from '../../util/env.js';
+import { CounterStoreCheckpoints } from '../../listener/checkpoints.js';
+import { Listener } from '../../listener/listener.js';
+import { createIngestHandler } from '../../../functions/ingest/handler.js';
+import { createApiHandler } from '../../../functions/api/handler.js';
+import { createCompactorHandler } from '../../../functions/compactor/handler.js';
+import { createFeedsHandler } from '../../../functions/feeds/handler.js';
+import { FEEDS_LOCAL_EVERY_MS } from '../../query/feeds.js';
 import { ConsumerChain, QueueConsumer, lambdaContext, type SqsHandler } from './queue-consumer.js';
-import { createLiveHandler } from '../../functions/live/handler.js';
-import { queuedLiveCounters } from '../counters/live-queue.js';
+import { createLiveHandler } from '../../../functions/live/handler.js';
+import { queuedLiveCounters } from '../../counters/live-queue.js';
 import { apiGatewayGet, startHttpApi } from './http-server.js';
-import { HOT_INTERVALS, hotUsers } from '../query/hot-users.js';
-import { readWatermark } from '../counters/state.js';
+import { HOT_INTERVALS, hotUsers } from '../../query/hot-users.js';
+import { readWatermark } from '../../counters/state.js';
 import { startRelay, type EmbeddedRelay } from './relay.js';
 import { Simulator } from './simulator.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { METRIC } from '../metrics/names.js';
-import { createLogger, recordLogger } from '../log.js';
-import { ResponseCache } from '../api/cache.js';
-import { rateLimitEnvShape, rateLimitOf, RequestRateLimiter, type RateLimitSettings } from '../api/rate-limit.js';
-import { DuckDbSqlEngine, duckDbSettleTables, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
-import { createJobsHandler } from '../../functions/jobs/handler.js';
-import { jobLimitsEnvShape, jobLimitsOf, jobSettingsEnvShape, jobSettingsOf } from '../jobs/jobs.js';
-import { DEFAULT_LOCAL_APP_KEYS, staticApiKeys } from '../app/api-keys.js';
-import { LiveNotices } from '../api/live-notices.js';
-import { FsSavedQueries } from '../adapters/local/fs-saved-queries.js';
+import { METRIC } from '../../metrics/names.js';
+import { createLogger, logLevelFromEnv, recordLogger, setLogLevel } from '../../log.js';
+import { ResponseCache } from '../../api/cache.js';
+import { rateLimitEnvShape, rateLimitOf, RequestRateLimiter, type RateLimitSettings } from '../../api/rate-limit.js';
+import { DuckDbSqlEngine, duckDbSettleTables, factsRelation } from '../../adapters/local/duckdb-sql-engine.js';
+import { createJobsHandler } from '../../../functions/jobs/handler.js';
+import { jobLimitsEnvShape, jobLimitsOf, jobSettingsEnvShape, jobSettingsOf } from '../../jobs/jobs.js';
+import { DEFAULT_LOCAL_APP_KEYS, staticApiKeys } from '../../app/api-keys.js';
+import { LiveNotices } from '../../api/live-notices.js';
+import { FsSavedQueries } from '../../adapters/local/fs-saved-queries.js';
 
 export interface PipelineOptions {
   dataDir: string;
@@ -101,6 +101,7 @@ export const LOCAL_LIVE_BATCH_WINDOW_MS = 500;
 export async function openPipeline(options: PipelineOptions) {
   // read once, before anything is opened: a bad variable stops here
   const config = localConfig(process.env);
+  setLogLevel(logLevelFromEnv(process.env));
   const dataDir = resolve(options.dataDir);
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
   const unlock = await lockDataDir(dataDir);
@@ -203,7 +204,7 @@ export async function openPipeline(options: PipelineOptions) {
     objects,
     metrics,
     faults,
-    /** the checks behind a degraded /health (see lib/local/health.ts) */
+    /** the checks behind a degraded /health (see lib/local/stack/health.ts) */
     healthChecks: localHealthChecks({ dataDir, queue, metrics, faults }),
     queue,
     liveQueue,

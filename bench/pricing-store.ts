@@ -1,11 +1,11 @@
-import type { CounterDelta, CounterItem, CounterStore, EngagerRow, EngagerWrite, Granularity, StateRecord } from '../ports.js';
-import { sketchCodes } from '../counters/hll.js';
-import { engagerRowId, mergeEngagerWrites } from '../counters/engager-lists.js';
-import { engagerPartitionKey } from '../adapters/aws/dynamodb-counter-store.js';
-import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../counters/all-time.js';
-import { GLOBAL_SCOPE } from '../counters/contributions.js';
-import { COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../counters/state.js';
-import { engagerRowBytes, ItemSize, numberBytes, stateRecordBytes, wcu } from './dynamo-size.js';
+import type { CounterDelta, CounterItem, CounterStore, EngagerRow, EngagerWrite, Granularity, StateRecord } from '../lib/ports.js';
+import { sketchCodes } from '../lib/counters/hll.js';
+import { engagerRowId, mergeEngagerWrites } from '../lib/counters/engager-lists.js';
+import { engagerPartitionKey } from '../lib/adapters/aws/dynamodb-counter-store.js';
+import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../lib/counters/all-time.js';
+import { GLOBAL_SCOPE } from '../lib/counters/contributions.js';
+import { COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../lib/counters/state.js';
+import { engagerRowBytes, ItemSize, numberBytes, stateRecordBytes, wcu } from '../lib/adapters/aws/dynamodb-item-size.js';
 
 /*
  * A CounterStore that prices every write as DynamoDB would bill it, for the load bench.

@@ -1,16 +1,16 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { startLocalStack, openPipeline } from './stack.js';
+import { startLocalStack, openPipeline } from '../stack/stack.js';
 import { backfill } from './backfill.js';
-import { DuckDbSqlEngine, factsRelation } from '../adapters/local/duckdb-sql-engine.js';
-import { verifyDrift } from '../jobs/verify.js';
-import { rollingWindow } from '../query/window.js';
-import { systemClock } from '../ports.js';
-import { rebuildCounters } from '../counters/rebuild.js';
-import { StorageFaultError, describeStorageFault, isStorageFault } from './health.js';
-import type { Pipeline } from './stack.js';
-import { EnvironmentError, parseVariables, wholeNumberVariable } from '../util/env.js';
-import { relayUrlList } from '../../functions/listener/env.js';
+import { DuckDbSqlEngine, factsRelation } from '../../adapters/local/duckdb-sql-engine.js';
+import { verifyDrift } from '../../jobs/verify.js';
+import { rollingWindow } from '../../query/window.js';
+import { systemClock } from '../../ports.js';
+import { rebuildCounters } from '../../counters/rebuild.js';
+import { StorageFaultError, describeStorageFault, isStorageFault } from '../stack/health.js';
+import type { Pipeline } from '../stack/stack.js';
+import { EnvironmentError, parseVariables, wholeNumberVariable } from '../../util/env.js';
+import { relayUrlList } from '../../../functions/listener/env.js';
 
 const USAGE = `funnel — Nostr analytics, local stack
 
@@ -186,7 +186,7 @@ async function rebuild(): Promise<void> {
 }
 
 async function bench(args: string[]): Promise<void> {
-  const { benchCommand } = await import('../bench/cli.js');
+  const { benchCommand } = await import('../../../bench/cli.js');
   await benchCommand(args);
 }
 
@@ -219,7 +219,7 @@ async function verify(args: string[]): Promise<void> {
 /** The contract is generated from the route table (functions/api/routes.ts); test/unit/openapi.test.ts checks the file is current. */
 async function openapi(args: string[]): Promise<void> {
   const { writeFile } = await import('node:fs/promises');
-  const { apiDocument } = await import('../../functions/api/routes.js');
+  const { apiDocument } = await import('../../../functions/api/routes.js');
   const file = args[0] ?? 'docs/openapi.json';
   await writeFile(file, `${JSON.stringify(apiDocument(), null, 2)}\n`);
   console.log(`wrote ${file}`);

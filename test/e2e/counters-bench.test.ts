@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formatCountersBench, runCountersBench, type CountersBenchReport } from '../../lib/bench/counters-bench.js';
-import { counterItemBytes, numberBytes } from '../../lib/bench/dynamo-size.js';
-import { generateFacts } from '../../lib/bench/workload.js';
+import { formatCountersBench, runCountersBench, type CountersBenchReport } from '../../bench/counters-bench.js';
+import { counterItemBytes, numberBytes } from '../../lib/adapters/aws/dynamodb-item-size.js';
+import { generateFacts } from '../../bench/workload.js';
 import { DRILLDOWNS } from '../../lib/query/drilldown.js';
 
 // Structure and invariants only: performance is measured by `npm run bench`, never asserted in tests.

@@ -1,10 +1,10 @@
 import { statfs } from 'node:fs/promises';
-import type { MetricsSink } from '../ports.js';
-import type { HealthCheck } from '../api/health.js';
-import { METRIC } from '../metrics/names.js';
-import { isStorageFault } from '../store-faults.js';
-import type { MetricsRegistry } from '../metrics/registry.js';
-import type { LocalQueue } from '../adapters/local/local-queue.js';
+import type { MetricsSink } from '../../ports.js';
+import type { HealthCheck } from '../../api/health.js';
+import { METRIC } from '../../metrics/names.js';
+import { isStorageFault } from '../../store-faults.js';
+import type { MetricsRegistry } from '../../metrics/registry.js';
+import type { LocalQueue } from '../../adapters/local/local-queue.js';
 
 export type StoreName = 'counters' | 'objects' | 'queue';
 

@@ -1,15 +1,15 @@
 import { rm } from 'node:fs/promises';
 import WebSocket from 'ws';
 import { finalizeEvent, generateSecretKey, getPublicKey, type VerifiedEvent } from 'nostr-tools/pure';
-import { loadWasmSigner } from '../nostr/sign.js';
-import { seededRandom, simulatedUsers, WorkloadGenerator } from '../local/simulator.js';
-import { startLocalStack } from '../local/stack.js';
+import { loadWasmSigner } from '../lib/nostr/sign.js';
+import { seededRandom, simulatedUsers, WorkloadGenerator } from '../lib/local/stack/simulator.js';
+import { startLocalStack } from '../lib/local/stack/stack.js';
 import { resultIn, sendResult, spawnTask } from './child.js';
 import { scratchDir } from './load-writes.js';
 
 /**
  * The real local pipeline under load: the local stack (relay → listener → queue → ingest → compactor
- * → API, lib/local/stack.ts) in a child process on free ports with a temp data dir, fed signed events
+ * → API, lib/local/stack/stack.ts) in a child process on free ports with a temp data dir, fed signed events
  * over WebSocket from this process: a ramp of rising rates finds the highest it keeps up with (flat
  * out, the relay's verification starves ingest in the same process, so "as fast as it takes" says
  * nothing), then the timed part runs at that rate while probe notes measure publish-to-visible.

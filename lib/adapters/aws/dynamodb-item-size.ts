@@ -1,7 +1,7 @@
-import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem } from '../ports.js';
-import { DENSE_SKETCH_FROM, engagerPartitionKey } from '../adapters/aws/dynamodb-counter-store.js';
-import { sketchCodes } from '../counters/hll.js';
-import { engagerRowId } from '../counters/engager-lists.js';
+import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem } from '../../ports.js';
+import { DENSE_SKETCH_FROM, engagerPartitionKey } from './dynamodb-counter-store.js';
+import { sketchCodes } from '../../counters/hll.js';
+import { engagerRowId } from '../../counters/engager-lists.js';
 
 /*
  * DynamoDB item sizes and write units, as DynamoCounterStore lays its items out

@@ -1,11 +1,11 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { listen } from '../util/listen.js';
+import { listen } from '../../util/listen.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { lambdaContext } from './queue-consumer.js';
-import { errorResponse, HttpError, type HttpResponse } from '../api/http.js';
-import { bodyTooLarge, headersTooLarge, REQUEST_LIMITS, splitRequestTarget } from '../api/request.js';
-import { SSE_HEARTBEAT, sseNotice, STREAM_HEARTBEAT_MS, type LiveNoticeSource } from '../api/live-notices.js';
+import { errorResponse, HttpError, type HttpResponse } from '../../api/http.js';
+import { bodyTooLarge, headersTooLarge, REQUEST_LIMITS, splitRequestTarget } from '../../api/request.js';
+import { SSE_HEARTBEAT, sseNotice, STREAM_HEARTBEAT_MS, type LiveNoticeSource } from '../../api/live-notices.js';
 
 export type ApiGatewayHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 

@@ -1,11 +1,11 @@
-import { ATHENA_SETTLE_SHARD_BYTES, ATHENA_SHARDS_IN_PARALLEL } from '../facts/tables.js';
-import { LIVE_BATCH_MAX_BYTES, LIVE_BATCH_WINDOW_SECONDS, LIVE_MAX_CONCURRENCY } from '../counters/live-queue.js';
+import { ATHENA_SETTLE_SHARD_BYTES, ATHENA_SHARDS_IN_PARALLEL } from '../lib/facts/tables.js';
+import { LIVE_BATCH_MAX_BYTES, LIVE_BATCH_WINDOW_SECONDS, LIVE_MAX_CONCURRENCY } from '../lib/counters/live-queue.js';
 import { cpus } from 'node:os';
-import { DEFAULT_DUCKDB_MEMORY_LIMIT } from '../adapters/local/duckdb-sql-engine.js';
-import { loadWasmSigner } from '../nostr/sign.js';
-import { loadVerifier } from '../nostr/verify.js';
-import { retentionFromEnv, type Retention } from '../counters/retention.js';
-import { seededRandom, simulatedUsers, WorkloadGenerator } from '../local/simulator.js';
+import { DEFAULT_DUCKDB_MEMORY_LIMIT } from '../lib/adapters/local/duckdb-sql-engine.js';
+import { loadWasmSigner } from '../lib/nostr/sign.js';
+import { loadVerifier } from '../lib/nostr/verify.js';
+import { retentionFromEnv, type Retention } from '../lib/counters/retention.js';
+import { seededRandom, simulatedUsers, WorkloadGenerator } from '../lib/local/stack/simulator.js';
 import { runChild } from './child.js';
 import { runCompactionSizes, type CompactionReport } from './load-compaction.js';
 import { runPipeline, type PipelineReport } from './load-pipeline.js';
@@ -428,7 +428,7 @@ export function formatLoadBench(r: LoadBenchReport): string {
     const p = r.pipeline;
     const v = verifyOf('pipeline');
     push(
-      `  the local pipeline (relay -> listener -> queue -> ingest -> compactor -> API, lib/local/stack.ts in a child process, temp data dir, dynalite on disk)`,
+      `  the local pipeline (relay -> listener -> queue -> ingest -> compactor -> API, lib/local/stack/stack.ts in a child process, temp data dir, dynalite on disk)`,
       `    ramp, ${p.calibration.stepSeconds} s a step (kept up: ingested >= 90 % of the rate after the step's first 10 s): ` +
         p.calibration.steps.map((s) => `${int(s.rate)}/s ${s.kept ? 'ok' : `fell behind (${int(s.ingestedPerSecond)}/s, queue ${int(s.queueDepth)} messages)`}`).join(', '),
       ...(p.attempts.length > 1

@@ -1,6 +1,6 @@
-import { newFact, type Fact, type FactType } from '../facts/schema.js';
-import type { NostrEvent } from '../nostr/event.js';
-import { seededRandom } from '../local/simulator.js';
+import { newFact, type Fact, type FactType } from '../lib/facts/schema.js';
+import type { NostrEvent } from '../lib/nostr/event.js';
+import { seededRandom } from '../lib/local/stack/simulator.js';
 
 /*
  * Generated facts for the benches, as ingest would normalise them (no signatures: the counters, the

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * figure ("OOM", "over 10 min") instead of the end of the bench.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const ENTRY = fileURLToPath(new URL('./load-child.ts', import.meta.url));
 const RESULT_MARK = '@@load-bench-result ';
 

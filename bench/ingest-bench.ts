@@ -1,21 +1,21 @@
-import { loadWasmSigner } from '../nostr/sign.js';
+import { loadWasmSigner } from '../lib/nostr/sign.js';
 import { fixed, int, median, positiveInt } from './stats.js';
 import { cpus } from 'node:os';
 import type { VerifiedEvent } from 'nostr-tools/pure';
-import type { QueueRecord } from '../ports.js';
-import { ingestBatch, type IngestDeps } from '../ingest/ingest.js';
-import { ingestMessageSchema, MAX_EVENT_BYTES, packEvents } from '../ingest/message.js';
-import { nostrEventSchema, type NostrEvent } from '../nostr/event.js';
-import { loadVerifier, type EventVerifier } from '../nostr/verify.js';
-import { normalise } from '../nostr/normalise.js';
-import type { Fact } from '../facts/schema.js';
-import { encodeFacts } from '../facts/parquet.js';
-import { partitionOf } from '../facts/partition.js';
-import { DeltaRollup } from '../counters/rollup.js';
-import { contributionsOf, GLOBAL_SCOPE } from '../counters/contributions.js';
-import { MetricsRegistry } from '../metrics/registry.js';
-import { seededRandom, simulatedUsers, WorkloadGenerator } from '../local/simulator.js';
-import { MemoryCounterStore, MemoryObjectStore } from '../adapters/memory/index.js';
+import type { QueueRecord } from '../lib/ports.js';
+import { ingestBatch, type IngestDeps } from '../lib/ingest/ingest.js';
+import { ingestMessageSchema, MAX_EVENT_BYTES, packEvents } from '../lib/ingest/message.js';
+import { nostrEventSchema, type NostrEvent } from '../lib/nostr/event.js';
+import { loadVerifier, type EventVerifier } from '../lib/nostr/verify.js';
+import { normalise } from '../lib/nostr/normalise.js';
+import type { Fact } from '../lib/facts/schema.js';
+import { encodeFacts } from '../lib/facts/parquet.js';
+import { partitionOf } from '../lib/facts/partition.js';
+import { DeltaRollup } from '../lib/counters/rollup.js';
+import { contributionsOf, GLOBAL_SCOPE } from '../lib/counters/contributions.js';
+import { MetricsRegistry } from '../lib/metrics/registry.js';
+import { seededRandom, simulatedUsers, WorkloadGenerator } from '../lib/local/stack/simulator.js';
+import { MemoryCounterStore, MemoryObjectStore } from '../lib/adapters/memory/index.js';
 
 /**
  * `funnel bench`: ingest throughput per core next to the cost of signature verification alone

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
 import { finalizeEvent, getPublicKey, type EventTemplate, type VerifiedEvent } from 'nostr-tools/pure';
 import { Relay, useWebSocketImplementation } from 'nostr-tools/relay';
-import type { EventSigner } from '../nostr/sign.js';
-import { addressOf } from '../nostr/tags.js';
+import type { EventSigner } from '../../nostr/sign.js';
+import { addressOf } from '../../nostr/tags.js';
 
 useWebSocketImplementation(WebSocket);
 

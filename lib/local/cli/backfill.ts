@@ -1,12 +1,12 @@
 import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
-import { packEvents } from '../ingest/message.js';
-import type { Pipeline } from './stack.js';
-import { METRIC } from '../metrics/names.js';
-import { eventDigest } from '../listener/recent-ids.js';
-import { factsRelation } from '../adapters/local/duckdb-sql-engine.js';
-import { StorageFaultError, describeStorageFault } from './health.js';
+import { packEvents } from '../../ingest/message.js';
+import type { Pipeline } from '../stack/stack.js';
+import { METRIC } from '../../metrics/names.js';
+import { eventDigest } from '../../listener/recent-ids.js';
+import { factsRelation } from '../../adapters/local/duckdb-sql-engine.js';
+import { StorageFaultError, describeStorageFault } from '../stack/health.js';
 
 export interface BackfillReport {
   lines: number;

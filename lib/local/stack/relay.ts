@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { listen } from '../util/listen.js';
+import { listen } from '../../util/listen.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { NostrRelay } from '@nostr-relay/core';
 import { EventRepository, EventUtils, type Event, type EventRepositoryUpsertResult, type Filter } from '@nostr-relay/common';
-import { addressOf, isReplaceable, tagValues } from '../nostr/tags.js';
+import { addressOf, isReplaceable, tagValues } from '../../nostr/tags.js';
 
 /**
  * The embedded relay's storage: newest-first in memory, NIP-01 replaceable/addressable rules, and a
