@@ -339,7 +339,7 @@ class KeptItems {
     const stored: CounterItem = { scope: item.scope, granularity: item.granularity, bucket: item.bucket, values: { ...item.values } };
     const sets = Object.entries(item.sets ?? {}).map(([name, sketch]) => [name, sketchCodes(sketch)] as const).filter(([, members]) => members.length);
     if (sets.length) stored.sets = Object.fromEntries(sets.map(([name, members]) => [name, [...members]]));
-    if (item.texts && Object.keys(item.texts).length) stored.texts = { ...item.texts };
+    if (item.tops && Object.keys(item.tops).length) stored.tops = { ...item.tops };
     partition.set(item.bucket, stored);
   }
 

@@ -80,8 +80,8 @@ export interface CounterItem extends CounterKey {
   values: Record<string, number>;
   /** sketch attributes (HyperLogLog) */
   sets?: Record<string, Sketch>;
-  /** string attributes (bounded top-N lists as JSON) */
-  texts?: Record<string, string>;
+  /** bounded top-N lists, named `top_…`, in the binary form of lib/counters/topn.ts (encodeTopList) */
+  tops?: Record<string, Uint8Array>;
 }
 
 /** A state record as putStates writes it; `expiresAt` (unix seconds) lets the store expire it (TTL). */

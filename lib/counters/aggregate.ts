@@ -2,7 +2,7 @@ import type { CounterItem, Granularity } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { contributionsOf } from './contributions.js';
 import { codesOfRegisters, emptyRegisters, foldCode, foldSketch } from './hll.js';
-import { firstEntries, parseTop, topListOfMetric, TOP_N, type TopList } from './topn.js';
+import { encodeTopList, firstEntries, forEachTopEntry, topListOfMetric, TOP_N, type TopList } from './topn.js';
 
 /** One bucket of one scope while it is being computed: counts, sketches (register arrays) and top-N lists. */
 export interface BucketState {
@@ -45,7 +45,7 @@ export function toItem(scope: string, granularity: Granularity, bucket: number, 
   const sets = Object.entries(state.sets).map(([name, registers]) => [name, codesOfRegisters(registers)] as const).filter(([, codes]) => codes.length);
   if (sets.length) item.sets = Object.fromEntries(sets);
   const tops = Object.entries(state.tops).filter(([, entries]) => entries.size);
-  if (tops.length) item.texts = Object.fromEntries(tops.map(([name, entries]) => [name, JSON.stringify(firstEntries(entries, TOP_N))]));
+  if (tops.length) item.tops = Object.fromEntries(tops.map(([name, entries]) => [name, encodeTopList(firstEntries(entries, TOP_N))]));
   if (expiresAt !== undefined) item.expiresAt = expiresAt;
   return item;
 }
@@ -75,11 +75,11 @@ export function mergeItem(into: BucketState, item: CounterItem, countsOnly = fal
     }
   }
   if (countsOnly) return;
-  const { sets, texts } = item;
+  const { sets, tops } = item;
   for (const name in sets) foldSketch((into.sets[name] ??= emptyRegisters()), sets[name]!);
-  for (const name in texts) {
+  for (const name in tops) {
     const top = (into.tops[name] ??= new Map());
-    for (const [key, amount] of parseTop(texts[name])) top.set(key, (top.get(key) ?? 0) + amount);
+    forEachTopEntry(tops[name]!, (key, amount) => top.set(key, (top.get(key) ?? 0) + amount));
   }
 }
 

@@ -37,7 +37,7 @@ async function readSegment(counters: CounterStore, scope: string, segment: PlanS
   return [...items, ...standIns.flat()];
 }
 
-const hasContent = (item: CounterItem) => Object.keys(item.values).length > 0 || Object.keys(item.sets ?? {}).length > 0 || Object.keys(item.texts ?? {}).length > 0;
+const hasContent = (item: CounterItem) => Object.keys(item.values).length > 0 || Object.keys(item.sets ?? {}).length > 0 || Object.keys(item.tops ?? {}).length > 0;
 
 /** A user minute item's counts: every sketch and top-list entry a user's minute carries is a sparse hour's detail. */
 function countsOnly(item: CounterItem): CounterItem {

@@ -2,7 +2,7 @@ import type { CounterItem, Granularity } from '../ports.js';
 import { dedupedFacts, type SqlDialect } from '../jobs/metrics-sql.js';
 import { HLL_PRECISION } from './hll.js';
 import { GRANULARITY_SECONDS } from './buckets.js';
-import { TOP_N, TOP_PREFIX_BY_LIST } from './topn.js';
+import { encodeTopList, TOP_N, TOP_PREFIX_BY_LIST, type TopList } from './topn.js';
 import { SPARSE_HOUR_EVENTS } from './contributions.js';
 import { zapAmountMetricSql } from './zap-amounts.js';
 import { eventTypeCountsSql, eventTypeUsersSql } from './event-type-counters.js';
@@ -294,6 +294,6 @@ export function settledItemOfRow(row: Record<string, unknown>): CounterItem {
     values: JSON.parse(String(row.vals)) as Record<string, number>,
   };
   if (row.sketches != null) item.sets = JSON.parse(String(row.sketches)) as Record<string, number[]>;
-  if (row.tops != null) item.texts = Object.fromEntries(Object.entries(JSON.parse(String(row.tops)) as Record<string, unknown>).map(([name, list]) => [name, JSON.stringify(list)]));
+  if (row.tops != null) item.tops = Object.fromEntries(Object.entries(JSON.parse(String(row.tops)) as Record<string, TopList>).map(([name, list]) => [name, encodeTopList(list)]));
   return item;
 }

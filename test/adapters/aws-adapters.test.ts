@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { encodeTopList } from '../../lib/counters/topn.js';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import {
   DeleteObjectsCommand,
@@ -358,6 +359,16 @@ describe('DynamoCounterStore (mocked DynamoDB)', () => {
       expect(other.PutRequest!.Item).toEqual({ pk: { S: 'u:abc#d' }, sk: { N: '432000' }, events: { N: '5' }, zaps: { N: '10' } });
     });
 
+    it('writes top lists as binary attributes, and refuses one not named top_… (it would read back as a sketch)', async () => {
+      ddb.on(BatchWriteItemCommand).resolves({ UnprocessedItems: {} });
+      const list = encodeTopList([['f'.repeat(64), 21_000]]);
+      await store.put([{ scope: 'u:abc', granularity: 'd', bucket: 0, values: { events: 1 }, tops: { top_zappers: list } }]);
+      const [request] = ddb.commandCalls(BatchWriteItemCommand)[0]!.args[0].input.RequestItems![table]!;
+      expect(request!.PutRequest!.Item!.top_zappers).toEqual({ B: list });
+      expect(list).toHaveLength(1 + 1 + 32 + 3);
+      await expect(store.put([{ scope: 'u:abc', granularity: 'd', bucket: 0, values: {}, tops: { zappers: list } }])).rejects.toThrow(/top_/);
+    });
+
     it('retries UnprocessedItems until none are left', async () => {
       const unprocessed = (items: WriteRequest[]) => ({ UnprocessedItems: { [table]: items } });
       let call = 0;
@@ -398,12 +409,14 @@ describe('DynamoCounterStore (mocked DynamoDB)', () => {
 
   describe('range', () => {
     it('queries the scope#granularity partition between the buckets, following LastEvaluatedKey', async () => {
+      const dense = new Uint8Array(1024).fill(3);
       const lastKey: Record<string, AttributeValue> = { pk: { S: 'u:abc#h' }, sk: { N: '7200' } };
       ddb.on(QueryCommand)
         .resolvesOnce({
           Items: [
             { pk: { S: 'u:abc#h' }, sk: { N: '3600' }, events: { N: '4' }, zaps: { N: '1000' }, ttl: { N: '1999999999' } },
-            { pk: { S: 'u:abc#h' }, sk: { N: '7200' }, events: { N: '1.5' }, top_tags: { S: '[["nostr",2]]' }, engagers: { NS: ['64', '129'] } },
+            // a top list settled before the binary form (JSON text) beside one in it, and a dense sketch
+            { pk: { S: 'u:abc#h' }, sk: { N: '7200' }, events: { N: '1.5' }, top_tags: { S: '[["nostr",2]]' }, top_posts: { B: encodeTopList([['e'.repeat(64), 3]]) }, engagers: { NS: ['64', '129'] }, zappers: { B: dense } },
           ],
           LastEvaluatedKey: lastKey,
         })
@@ -412,7 +425,7 @@ describe('DynamoCounterStore (mocked DynamoDB)', () => {
       const items = await store.range('u:abc', 'h', 3600, 10800);
       expect(items).toEqual([
         { scope: 'u:abc', granularity: 'h', bucket: 3600, values: { events: 4, zaps: 1000 } },
-        { scope: 'u:abc', granularity: 'h', bucket: 7200, values: { events: 1.5 }, texts: { top_tags: '[["nostr",2]]' }, sets: { engagers: [64, 129] } },
+        { scope: 'u:abc', granularity: 'h', bucket: 7200, values: { events: 1.5 }, tops: { top_tags: encodeTopList([['nostr', 2]]), top_posts: encodeTopList([['e'.repeat(64), 3]]) }, sets: { engagers: [64, 129], zappers: dense } },
         { scope: 'u:abc', granularity: 'h', bucket: 10800, values: { events: 0 } },
       ]);
 

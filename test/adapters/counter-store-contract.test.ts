@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { decodeTopList, encodeTopList } from '../../lib/counters/topn.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { LOCAL_TABLE, startDynalite, type LocalDynamo } from '../../lib/adapters/local/dynalite.js';
@@ -134,11 +135,15 @@ describe.each(adapters)('CounterStore contract: $name', ({ name, store: open, cl
 
     it('hands out copies: changing what it returned changes nothing stored', async () => {
       const scope = own('u:copy');
-      await store.put([{ scope, granularity: 'h', bucket: 0, values: { events: 1 }, texts: { top: '[]' } }]);
+      const list = encodeTopList([['nostr', 2]]);
+      await store.put([{ scope, granularity: 'h', bucket: 0, values: { events: 1 }, tops: { top_tags: list } }]);
+      list[1] = 9;
       const [item] = await store.range(scope, 'h', 0, 0);
       item!.values.events = 99;
-      item!.texts!.top = 'changed';
-      expect(await store.range(scope, 'h', 0, 0)).toEqual([{ scope, granularity: 'h', bucket: 0, values: { events: 1 }, texts: { top: '[]' } }]);
+      item!.tops!.top_tags![1] = 9;
+      const [again] = await store.range(scope, 'h', 0, 0);
+      expect(again!.values).toEqual({ events: 1 });
+      expect(decodeTopList(again!.tops!.top_tags!)).toEqual([['nostr', 2]]);
     });
   });
 
@@ -152,10 +157,11 @@ describe.each(adapters)('CounterStore contract: $name', ({ name, store: open, cl
 
     it('is idempotent, and a later add adds on top of a put item', async () => {
       const scope = own('u:put2');
-      const item = { scope, granularity: 'h' as const, bucket: 3600, values: { events: 3 }, texts: { top: '["a",1]' }, expiresAt: 1_850_000_000 };
+      const item = { scope, granularity: 'h' as const, bucket: 3600, values: { events: 3 }, tops: { top_posts: encodeTopList([['a'.repeat(64), 1]]) }, expiresAt: 1_850_000_000 };
       await store.put([item]);
       await store.put([item]);
-      expect(await store.range(scope, 'h', 3600, 3600)).toEqual([{ scope, granularity: 'h', bucket: 3600, values: { events: 3 }, texts: { top: '["a",1]' } }]);
+      const [back] = await store.range(scope, 'h', 3600, 3600);
+      expect({ ...back, tops: { top_posts: decodeTopList(back!.tops!.top_posts!) } }).toEqual({ scope, granularity: 'h', bucket: 3600, values: { events: 3 }, tops: { top_posts: [['a'.repeat(64), 1]] } });
       await store.add([{ scope, granularity: 'h', bucket: 3600, add: { events: 1, zaps: 2 } }]);
       expect((await store.range(scope, 'h', 3600, 3600))[0]!.values).toEqual({ events: 4, zaps: 2 });
     });

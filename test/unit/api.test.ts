@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeTopList } from '../../lib/counters/topn.js';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { nip19 } from 'nostr-tools';
 import { createApiHandler } from '../../functions/api/handler.js';
@@ -19,7 +20,7 @@ beforeAll(async () => {
   api = createApiHandler({ counters: stores.counters, clock: fixedClock(NOW), retention: retentionFromEnv({}), cache: new ResponseCache({ maxEntries: 100 }) });
   const at = (iso: string) => Date.parse(iso) / 1000;
   const scope = `u:${PUBKEY}`;
-  const lists = (entries: Record<string, [string, number][]>) => Object.fromEntries(Object.entries(entries).map(([name, list]) => [name, JSON.stringify(list)]));
+  const lists = (entries: Record<string, [string, number][]>) => Object.fromEntries(Object.entries(entries).map(([name, list]) => [name, encodeTopList(list)]));
   // Settled through 12:00: two hours inside a 24h window, their days, and a minute outside it.
   await stores.counters.putState(WATERMARK, 0, { settledThrough: at('2026-11-22T12:00:00Z') });
   const lastHour = { posts: 2, likes_rcv: 3, zap_msats_rcv: 21_500 };
@@ -27,9 +28,9 @@ beforeAll(async () => {
   const earlierHour = { posts: 1, emoji_rcv: 1, zaps_rcv: 1, zap_msats_rcv: 1_000 };
   const earlierHourLists = lists({ top_posts: [['post-b', 2]], top_tags: [['nostr', 1], ['zaps', 1]] });
   await stores.counters.put([
-    { scope, granularity: 'h', bucket: at('2026-11-22T11:00:00Z'), values: lastHour, sets: { engagers: [65, 130, 200] }, texts: lastHourLists },
-    { scope, granularity: 'h', bucket: at('2026-11-21T13:00:00Z'), values: earlierHour, texts: earlierHourLists },
-    { scope, granularity: 'd', bucket: at('2026-11-21T00:00:00Z'), values: { ...earlierHour, eng_h13: 2 }, texts: earlierHourLists },
+    { scope, granularity: 'h', bucket: at('2026-11-22T11:00:00Z'), values: lastHour, sets: { engagers: [65, 130, 200] }, tops: lastHourLists },
+    { scope, granularity: 'h', bucket: at('2026-11-21T13:00:00Z'), values: earlierHour, tops: earlierHourLists },
+    { scope, granularity: 'd', bucket: at('2026-11-21T00:00:00Z'), values: { ...earlierHour, eng_h13: 2 }, tops: earlierHourLists },
     // Outside a 24h window, inside 7d.
     { scope, granularity: 'd', bucket: at('2026-11-20T00:00:00Z'), values: { posts: 5 } },
     { scope, granularity: 'm', bucket: at('2026-11-20T08:00:00Z'), values: { posts: 5 } },

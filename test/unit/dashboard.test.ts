@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { encodeTopList } from '../../lib/counters/topn.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { nip19 } from 'nostr-tools';
@@ -35,8 +36,8 @@ beforeAll(async () => {
     { scope: user, granularity: 'h', bucket: at('2026-11-21T13:00:00Z'), values: { reposts_rcv: 2 } },
     { scope: user, granularity: 'd', bucket: at('2026-11-21T00:00:00Z'), values: { reposts_rcv: 2, eng_h13: 2 } },
     // the network: two settled hours of top authors, and a live minute (which carries none)
-    { scope: 'g', granularity: 'h', bucket: at('2026-11-22T10:00:00Z'), values: { events: 9 }, texts: { top_authors: JSON.stringify([[AUTHORS[0], 5], [AUTHORS[1], 4]]) } },
-    { scope: 'g', granularity: 'h', bucket: at('2026-11-22T11:00:00Z'), values: { events: 6 }, texts: { top_authors: JSON.stringify([[AUTHORS[1], 3], [AUTHORS[2], 3]]) } },
+    { scope: 'g', granularity: 'h', bucket: at('2026-11-22T10:00:00Z'), values: { events: 9 }, tops: { top_authors: encodeTopList([[AUTHORS[0], 5], [AUTHORS[1], 4]]) } },
+    { scope: 'g', granularity: 'h', bucket: at('2026-11-22T11:00:00Z'), values: { events: 6 }, tops: { top_authors: encodeTopList([[AUTHORS[1], 3], [AUTHORS[2], 3]]) } },
     { scope: 'g', granularity: 'm', bucket: at('2026-11-22T12:00:00Z'), values: { events: 1 } },
   ]);
 });

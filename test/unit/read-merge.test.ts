@@ -3,7 +3,8 @@ import { codesOfRegisters, emptyRegisters, foldSketch, hllEstimate, HLL_REGISTER
 import { emptyState, mergeItem, mergeItems, toItem } from '../../lib/counters/aggregate.js';
 import type { CounterItem, Sketch } from '../../lib/ports.js';
 import { timelineOf } from '../../lib/query/summary.js';
-import { firstEntries, mergeTop, type TopList } from '../../lib/counters/topn.js';
+import { seededRandom } from '../../lib/local/stack/simulator.js';
+import { decodeTopList, encodeTopList, firstEntries, mergeTop, type TopList } from '../../lib/counters/topn.js';
 
 /** A small seeded generator, so a failure names a case that can be run again. */
 function random(seed: number) {
@@ -101,7 +102,7 @@ describe('sketches merged as register arrays', () => {
     const items = [
       item(0, { engagers: [65] }, { posts: 1, 'tp:abc': 3 }),
       item(1800, { engagers: foldSketch(emptyRegisters(), [130]) }, { posts: 2 }),
-      { ...item(3600, { engagers: [200] }, { posts: 4 }), texts: { top_posts: '[["abc",2]]' } },
+      { ...item(3600, { engagers: [200] }, { posts: 4 }), tops: { top_posts: encodeTopList([['abc', 2]]) } },
     ];
     const window = { type: 'custom' as const, startTs: 0, endTs: 7200 };
     const full = timelineOf(items, window, 3600);
@@ -135,7 +136,38 @@ describe('top lists of a merge', () => {
       [['b', 3], ['c', 2]],
     ];
     expect(mergeTop(lists, 2)).toEqual([['b', 4], ['a', 3]]);
-    const state = mergeItems([{ ...item(0, {}), texts: { top_posts: JSON.stringify(lists[0]) } }, { ...item(3600, {}), texts: { top_posts: JSON.stringify(lists[1]) } }]);
+    const state = mergeItems([{ ...item(0, {}), tops: { top_posts: encodeTopList(lists[0]!) } }, { ...item(3600, {}), tops: { top_posts: encodeTopList(lists[1]!) } }]);
     expect([...state.tops.top_posts!]).toEqual([['a', 3], ['b', 4], ['c', 2]]);
+  });
+});
+
+describe('top lists as items store them (binary)', () => {
+  const random = seededRandom(11);
+  const hex = () => Array.from({ length: 64 }, () => '0123456789abcdef'[Math.floor(random() * 16)]).join('');
+  const keys = () => [hex(), `#${Math.floor(random() * 1e6)}`, 'ünïcode ✓', '', 'A'.repeat(64), `30023:${hex()}:d-tag`];
+
+  it('decode to the lists they encode: hex ids and pubkeys, any text, integer and fractional amounts', () => {
+    for (let round = 0; round < 200; round++) {
+      const list: TopList = keys().map((key, i) => [key, i % 3 === 0 ? Math.floor(random() * 2 ** 53) : i % 3 === 1 ? Math.floor(random() * 300) : random() * 1e6 - 5e5]);
+      expect(decodeTopList(encodeTopList(list))).toEqual(list);
+    }
+  });
+
+  it('take 33 bytes a hex key and 1–3 bytes a usual amount, about half of JSON', () => {
+    const list: TopList = Array.from({ length: 10 }, (_, i) => [hex(), 1000 + i]);
+    expect(encodeTopList(list)).toHaveLength(1 + 10 * (1 + 32 + 2));
+    expect(encodeTopList(list).length).toBeLessThan(JSON.stringify(list).length / 2);
+  });
+
+  it('a damaged list yields the entries before the damage, and never throws', () => {
+    const list: TopList = [[hex(), 5], ['nostr', 3], [hex(), 1]];
+    const bytes = encodeTopList(list);
+    for (let cut = 0; cut < bytes.length; cut++) {
+      const decoded = decodeTopList(bytes.subarray(0, cut));
+      expect(list.slice(0, decoded.length)).toEqual(decoded);
+    }
+    expect(decodeTopList(Uint8Array.from([2, 0, 1]))).toEqual([]);
+    expect(decodeTopList(Uint8Array.from([1, 7, 1]))).toEqual([]);
+    expect(decodeTopList(new Uint8Array(0))).toEqual([]);
   });
 });

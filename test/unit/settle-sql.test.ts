@@ -1,4 +1,5 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { decodeTopList } from '../../lib/counters/topn.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,7 +78,7 @@ function comparable(item: CounterItem): unknown {
     key: `${item.scope}|${item.granularity}|${item.bucket}`,
     values: Object.fromEntries(Object.entries(item.values).sort(([a], [b]) => (a < b ? -1 : 1))),
     sets: Object.fromEntries(Object.entries(item.sets ?? {}).map(([k, v]) => [k, [...v].sort((a, b) => a - b)])),
-    texts: Object.fromEntries(Object.entries(item.texts ?? {}).map(([k, v]) => [k, JSON.parse(v)])),
+    tops: Object.fromEntries(Object.entries(item.tops ?? {}).map(([k, v]) => [k, decodeTopList(v)])),
   };
 }
 const byKey = (items: CounterItem[]) => items.map(comparable).sort((a, b) => ((a as { key: string }).key < (b as { key: string }).key ? -1 : 1));
@@ -122,7 +123,7 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
     const tens = rows.map(settledItemOfRow).filter((i) => i.granularity === 't');
     expect(tens.filter((i) => i.scope === 'g').length).toBe(hours.length * 6);
     expect(tens.some((i) => i.scope.startsWith('u:'))).toBe(true);
-    expect(tens.every((i) => !i.texts && Object.keys(i.sets ?? {}).every((name) => name === 'users'))).toBe(true);
+    expect(tens.every((i) => !i.tops && Object.keys(i.sets ?? {}).every((name) => name === 'users'))).toBe(true);
     expect(tens.some((i) => i.sets?.users)).toBe(true);
     // The registered type's items are among them: 15 of the 60 purchases are from France, 5 of those on the web.
     const item = (scope: string) => rows.map(settledItemOfRow).find((i) => i.scope === scope && i.granularity === 'h')!;
@@ -183,7 +184,7 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
     expect(byKey(rows.map(settledItemOfRow))).toEqual(byKey([...expected, ...quarters]));
     // Quarter days stand in for two hour items or more: the network's four, and the busiest users'.
     expect(quarters.filter((q) => q.scope === 'g').map((q) => q.bucket)).toEqual([0, 1, 2, 3].map((i) => DAY + i * 21600));
-    expect(quarters.some((q) => q.scope.startsWith('u:') && q.sets?.engagers && q.texts?.top_posts && Object.keys(q.values).some((m) => m.startsWith('eng_h')))).toBe(true);
+    expect(quarters.some((q) => q.scope.startsWith('u:') && q.sets?.engagers && q.tops?.top_posts && Object.keys(q.values).some((m) => m.startsWith('eng_h')))).toBe(true);
     expect(quarters.some((q) => isTargetScope(q.scope))).toBe(false);
   });
 

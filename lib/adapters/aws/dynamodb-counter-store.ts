@@ -13,6 +13,7 @@ import { ENGAGER_ROW_MAX_TOKENS, STATE_GUARD_FIELDS, type CounterDelta, type Cou
 import { engagerRowId, mergeEngagerWrites } from '../../counters/engager-lists.js';
 import { forEachLimited } from '../../util/concurrency.js';
 import { emptyRegisters, foldSketch, sketchCodes } from '../../counters/hll.js';
+import { assertTopListNames, encodeTopList, isTopListName, parseTop } from '../../counters/topn.js';
 
 /**
  * Counters in one DynamoDB table: pk = `<scope>#<granularity>` (S), sk = bucket start (N).
@@ -87,6 +88,7 @@ export class DynamoCounterStore implements CounterStore {
 
   async put(items: (CounterItem & { expiresAt?: number })[]): Promise<void> {
     const requests = items.map((item) => {
+      assertTopListNames(item);
       const attrs: Record<string, AttributeValue> = { ...itemKey(item.scope, item.granularity, item.bucket) };
       for (const [metric, value] of Object.entries(item.values)) attrs[metric] = { N: String(value) };
       for (const [name, sketch] of Object.entries(item.sets ?? {})) {
@@ -96,7 +98,7 @@ export class DynamoCounterStore implements CounterStore {
         // instead of a number set several times that size; minute items stay number sets for ADD.
         attrs[name] = item.granularity !== 'm' && members.length > DENSE_SKETCH_FROM ? { B: foldSketch(emptyRegisters(), members) } : { NS: [...new Set(members)].map(String) };
       }
-      for (const [name, text] of Object.entries(item.texts ?? {})) attrs[name] = { S: text };
+      for (const [name, bytes] of Object.entries(item.tops ?? {})) attrs[name] = { B: bytes };
       if (item.expiresAt !== undefined) attrs.ttl = { N: String(item.expiresAt) };
       return { PutRequest: { Item: attrs } };
     });
@@ -136,9 +138,14 @@ export class DynamoCounterStore implements CounterStore {
           const attr = raw[name]!;
           if (attr.N !== undefined) item.values[name] = Number(attr.N);
           else if (attr.NS !== undefined) (item.sets ??= {})[name] = attr.NS.map(Number);
-          // A dense sketch is handed over as stored: reads merge register arrays (hll.ts foldSketch).
-          else if (attr.B !== undefined) (item.sets ??= {})[name] = attr.B;
-          else if (attr.S !== undefined) (item.texts ??= {})[name] = attr.S;
+          // A top list (`top_…`) and a dense sketch are both binary, handed over as stored: reads walk
+          // the list's bytes (topn.ts) and merge register arrays (hll.ts foldSketch).
+          else if (attr.B !== undefined) {
+            if (isTopListName(name)) (item.tops ??= {})[name] = attr.B;
+            else (item.sets ??= {})[name] = attr.B;
+          }
+          // a top list settled before the binary form (JSON text) reads as if it had been settled now
+          else if (attr.S !== undefined && isTopListName(name)) (item.tops ??= {})[name] = encodeTopList(parseTop(attr.S));
         }
         items.push(item);
       }

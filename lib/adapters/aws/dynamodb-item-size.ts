@@ -59,7 +59,7 @@ export function counterItemBytes(item: CounterItem & { expiresAt?: number }): nu
       else for (const m of members) bytes += numberBytes(m);
     }
   }
-  if (item.texts) for (const name in item.texts) bytes += nameBytes(name) + Buffer.byteLength(item.texts[name]!);
+  if (item.tops) for (const name in item.tops) bytes += nameBytes(name) + item.tops[name]!.length;
   return bytes;
 }
 
@@ -85,7 +85,7 @@ export function stateRecordBytes(namespace: string, id: number, value: Record<st
 /**
  * A counter item's size, kept current as ADDs land on it: what an UpdateItem needs to be priced
  * (the item before and after). It holds the numbers and set members (an ADD's effect on the size
- * depends on them) but no key strings or texts, which only count as fixed bytes.
+ * depends on them) but no key strings or top lists, which only count as fixed bytes.
  */
 export class ItemSize {
   bytes: number;

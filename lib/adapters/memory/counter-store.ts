@@ -1,4 +1,5 @@
 import { ENGAGER_ROW_MAX_TOKENS, type CounterDelta, type CounterItem, type CounterStore, type EngagerRow, type EngagerWrite, type Granularity, type StateRecord } from '../../ports.js';
+import { assertTopListNames } from '../../counters/topn.js';
 import { sketchCodes } from '../../counters/hll.js';
 import { engagerRowId, mergeEngagerWrites } from '../../counters/engager-lists.js';
 
@@ -55,11 +56,13 @@ export class MemoryCounterStore implements CounterStore {
 
   async put(items: (CounterItem & { expiresAt?: number })[]): Promise<void> {
     for (const item of items) {
+      assertTopListNames(item);
       this.putItems++;
       const stored: StoredItem = { scope: item.scope, granularity: item.granularity, bucket: item.bucket, values: { ...item.values } };
       const sets = Object.entries(item.sets ?? {}).map(([name, sketch]) => [name, sketchCodes(sketch)] as const).filter(([, members]) => members.length > 0);
       if (sets.length) stored.sets = Object.fromEntries(sets.map(([name, members]) => [name, [...new Set(members)]]));
-      if (item.texts && Object.keys(item.texts).length) stored.texts = { ...item.texts };
+      // copies, as a store's bytes are its own: a caller's later change to its array cannot leak in
+      if (item.tops && Object.keys(item.tops).length) stored.tops = Object.fromEntries(Object.entries(item.tops).map(([name, bytes]) => [name, bytes.slice()]));
       if (item.expiresAt !== undefined) stored.expiresAt = item.expiresAt;
       this.items.set(itemKey(item.scope, item.granularity, item.bucket), stored);
     }
@@ -71,7 +74,7 @@ export class MemoryCounterStore implements CounterStore {
       if (item.scope !== scope || item.granularity !== granularity || item.bucket < fromBucket || item.bucket > toBucket) continue;
       const copy: CounterItem = { scope, granularity, bucket: item.bucket, values: { ...item.values } };
       if (item.sets) copy.sets = Object.fromEntries(Object.entries(item.sets).map(([name, members]) => [name, [...members]]));
-      if (item.texts) copy.texts = { ...item.texts };
+      if (item.tops) copy.tops = Object.fromEntries(Object.entries(item.tops).map(([name, bytes]) => [name, bytes.slice()]));
       out.push(copy);
     }
     return out.sort((a, b) => a.bucket - b.bucket);
