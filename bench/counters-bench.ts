@@ -21,16 +21,17 @@ import { contributionsOf, GLOBAL_SCOPE, isTargetScope, userScope } from '../lib/
 import { indexRecords } from '../lib/counters/event-index.js';
 import { retentionFromEnv, type Retention } from '../lib/counters/retention.js';
 import { DeltaRollup } from '../lib/counters/rollup.js';
-import { settledDayItem, settledHourItems, settledQuarterItems } from '../lib/counters/settle.js';
+import { settledDayItem, settledHourItems, settledQuarterItems, settledWeekItems } from '../lib/counters/settle.js';
+import { WEEK_SECONDS } from '../lib/counters/weeks.js';
 import { ALL_TIME_SCOPE } from '../lib/counters/all-time.js';
 import { DIRTY_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../lib/counters/state.js';
 import { globalMetricsSql, userMetricsSql } from '../lib/jobs/metrics-sql.js';
 import type { NostrEvent } from '../lib/nostr/event.js';
 import { reactionClass } from '../lib/nostr/normalise.js';
 import { globalSummary } from '../lib/query/global.js';
-import { drilldownsOf, timelineOf, toTotals, userSummary, type UserTotals } from '../lib/query/summary.js';
+import { drilldownsOf, readSummaryWindow, timelineOf, toTotals, userSummary, type UserTotals } from '../lib/query/summary.js';
 import { rollingWindow, timelineStep, type QueryWindow } from '../lib/query/window.js';
-import { CounterStateReads, readWindow, type Meta, type QueryDeps } from '../lib/query/window-read.js';
+import { CounterStateReads, type Meta, type QueryDeps } from '../lib/query/window-read.js';
 import { DRILLDOWNS, userDrilldown } from '../lib/query/drilldown.js';
 import { deletionEvent, generateFacts } from './workload.js';
 // Callers that took the generator from here before it moved to workload.ts keep working.
@@ -215,7 +216,7 @@ export interface CountersBenchReport {
   };
   items: {
     limitBytes: number;
-    settled: Record<'m' | 't' | 'h' | 'q' | 'd', ItemSizeStats>;
+    settled: Record<'m' | 't' | 'h' | 'q' | 'd' | 'w', ItemSizeStats>;
     live: ItemSizeStats;
     /** the global scope's items: the hottest partition */
     global: { liveMinuteMaxBytes: number; settledMinuteMaxBytes: number; hourMaxBytes: number; dayMaxBytes: number; allTimeBytes: number };
@@ -352,10 +353,10 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
     // Reads and in-process work timed alternately, so both see the same machine conditions.
     const readRuns: number[] = [];
     const computeRuns: number[] = [];
-    const fetched = (await readWindow(userScope(pubkey), window, deps)).items;
+    const fetched = (await readSummaryWindow(pubkey, window, deps)).items;
     for (let i = 0; i < queryRuns; i++) {
       let q0 = performance.now();
-      await readWindow(userScope(pubkey), window, deps);
+      await readSummaryWindow(pubkey, window, deps);
       readRuns.push(performance.now() - q0);
       q0 = performance.now();
       summaryCompute(fetched, window);
@@ -363,9 +364,9 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
     }
     // What one request costs in steady state: the state read of the first call is cached (STATE_CACHE_MS), so the second reads the Queries alone.
     const metered = meteredReads(counters, nowMs);
-    await readWindow(userScope(pubkey), window, { ...deps, counters: metered.store });
+    await readSummaryWindow(pubkey, window, { ...deps, counters: metered.store });
     metered.reset();
-    await readWindow(userScope(pubkey), window, { ...deps, counters: metered.store });
+    await readSummaryWindow(pubkey, window, { ...deps, counters: metered.store });
     const { bytes: bytesRead, readUnits, queries } = metered.totals();
     log(`counters query: 30-day summary median ${median(counterRuns).toFixed(2)} ms over ${queryRuns} runs (${summary.meta.plan.itemsRead} items read, ${(bytesRead / 1024).toFixed(1)} KB; reads alone ${median(readRuns).toFixed(2)} ms, in-process work alone ${median(computeRuns).toFixed(2)} ms)`);
 
@@ -423,9 +424,9 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
     const kinds: { kind: string; call: string; run: (d: QueryDeps) => Promise<Meta> }[] = [
       {
         kind: 'totals',
-        call: 'readWindow + mergeItems(countsOnly) + toTotals',
+        call: 'readSummaryWindow + mergeItems(countsOnly) + toTotals',
         run: async (d) => {
-          const read = await readWindow(userScope(pubkey), window, d);
+          const read = await readSummaryWindow(pubkey, window, d);
           totalsOnly = toTotals(mergeItems(read.items, undefined, { countsOnly: true }));
           return read.meta;
         },
@@ -478,6 +479,7 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
       { kind: 'settled ten-minute', stats: settledStats.t },
       { kind: 'settled quarter-day', stats: settledStats.q },
       { kind: 'settled day', stats: settledStats.d },
+      { kind: 'settled week', stats: settledStats.w },
       { kind: 'live minute', stats: liveStats },
     ].sort((a, b) => b.stats.maxBytes - a.stats.maxBytes)[0]!;
     const settledWriteUnits = Object.values(settledStats).reduce((n, st) => n + st.writeUnits, 0);
@@ -546,7 +548,7 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
       },
       items: {
         limitBytes: ITEM_LIMIT_BYTES,
-        settled: { m: settledStats.m.toJSON(), t: settledStats.t.toJSON(), h: settledStats.h.toJSON(), q: settledStats.q.toJSON(), d: settledStats.d.toJSON() },
+        settled: { m: settledStats.m.toJSON(), t: settledStats.t.toJSON(), h: settledStats.h.toJSON(), q: settledStats.q.toJSON(), d: settledStats.d.toJSON(), w: settledStats.w.toJSON() },
         live: liveStats.toJSON(),
         global: { liveMinuteMaxBytes: globalLiveMinute, settledMinuteMaxBytes: globalSizes.settledMinute, hourMaxBytes: globalSizes.hour, dayMaxBytes: globalSizes.day, allTimeBytes },
         largest: { kind: largestCandidates.kind, scope: largestCandidates.stats.maxScope, bucket: largestCandidates.stats.maxBucket, bytes: largestCandidates.stats.maxBytes },
@@ -627,7 +629,7 @@ async function prepare(params: PrepareParams) {
 
   // --- 3. settled counters, as settleHour and rollDay compute them
   t0 = performance.now();
-  const settledStats = { m: new SizeStats(), t: new SizeStats(), h: new SizeStats(), q: new SizeStats(), d: new SizeStats() };
+  const settledStats = { m: new SizeStats(), t: new SizeStats(), h: new SizeStats(), q: new SizeStats(), d: new SizeStats(), w: new SizeStats() };
   const globalSizes = { settledMinute: 0, hour: 0, day: 0 };
   const toLoad: (CounterItem & { expiresAt?: number })[] = [];
   const keep = (item: CounterItem & { expiresAt?: number }) => {
@@ -684,10 +686,18 @@ async function prepare(params: PrepareParams) {
     }
     if ((h + 1) % 24 === 0) rollDay(hour - 23 * 3600);
   }
+  // Every week complete before the watermark, from its facts, as the compactor settles them (weeks.ts).
+  for (let week = Math.floor(startTs / WEEK_SECONDS) * WEEK_SECONDS; week + WEEK_SECONDS <= watermark; week += WEEK_SECONDS) {
+    const from = Math.max(0, (week - startTs) / 3600);
+    for (const item of settledWeekItems(week, byHour.slice(from, (week + WEEK_SECONDS - startTs) / 3600).flat(), retention)) {
+      settledStats.w.record(counterItemBytes(item), item.scope, item.bucket);
+      keep(item);
+    }
+  }
   const settleMs = performance.now() - t0;
   const settledItems = Object.values(settledStats).reduce((n, st) => n + st.items, 0);
   log(
-    `counters setup: settled ${int(settledItems)} items (${int(settledStats.m.items)} minute, ${int(settledStats.t.items)} ten-minute, ${int(settledStats.h.items)} hour, ${int(settledStats.q.items)} quarter-day, ${int(settledStats.d.items)} day) in ${(settleMs / 1000).toFixed(1)} s`,
+    `counters setup: settled ${int(settledItems)} items (${int(settledStats.m.items)} minute, ${int(settledStats.t.items)} ten-minute, ${int(settledStats.h.items)} hour, ${int(settledStats.q.items)} quarter-day, ${int(settledStats.d.items)} day, ${int(settledStats.w.items)} week) in ${(settleMs / 1000).toFixed(1)} s`,
   );
 
   // --- 4. live writes: ingest's DeltaRollup per batch, in arrival order; DynamoDB item sizes tracked
@@ -901,7 +911,7 @@ function meteredReads(counters: CounterStore, nowMs: number) {
 function summaryCompute(items: CounterItem[], window: QueryWindow): number {
   const state = mergeItems(items);
   let sink = toTotals(state).posts;
-  for (const point of timelineOf(items, window, timelineStep(window))) sink += toTotals(point.state).posts;
+  for (const point of timelineOf(items, window, timelineStep(window), { countsOnly: true })) sink += toTotals(point.state).posts;
   sink += drilldownsOf(state, 5).topPosts.length;
   return sink;
 }
@@ -1161,6 +1171,7 @@ export function formatCountersBench(r: CountersBenchReport): string {
     sizeRow('settled hour', r.items.settled.h),
     sizeRow('settled quarter-day', r.items.settled.q),
     sizeRow('settled day', r.items.settled.d),
+    sizeRow('settled week', r.items.settled.w),
     sizeRow('live (size after each ADD)', r.items.live),
     `    writes by scope (u: user, e: event, a: address, g: global): ` +
       (
@@ -1171,6 +1182,7 @@ export function formatCountersBench(r: CountersBenchReport): string {
           ['settled hour', r.items.settled.h],
           ['settled quarter-day', r.items.settled.q],
           ['settled day', r.items.settled.d],
+          ['settled week', r.items.settled.w],
         ] as const
       )
         .map(([label, st]) => `${label} ${Object.entries(st.byScopeKind).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${fixed(n / (w.facts / 1000), 0)}`).join(' ')}`)

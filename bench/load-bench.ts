@@ -241,8 +241,8 @@ function writeFigures(run: WriteLoadReport): WriteFigures {
   const fullHourFactor = units('settled_h') ? hourUnitsFull / units('settled_h') : 1;
   // The live per-event hour items a full hour holds (for storage): their scopes' growth over the hour.
   const liveHourFactor = factor(60, ['e', 'a']);
-  // Quarter days are written with their day: scaled like it.
-  const full = run.totals.writeUnits - units('settled_h') + hourUnitsFull + (units('settled_d') + units('settled_q')) * (fullDayFactor - 1);
+  // Quarter days are written with their day, weeks with their last day: scaled like it.
+  const full = run.totals.writeUnits - units('settled_h') + hourUnitsFull + (units('settled_d') + units('settled_q') + units('settled_w')) * (fullDayFactor - 1);
   return { run, fullHourFactor, liveHourFactor, fullDayFactor, wcuPerEvent: run.totals.writeUnits / events, wcuPerEventFull: full / events, naiveWcuPerEvent: run.naive.writes / events };
 }
 

@@ -4,7 +4,7 @@ import { engagerRowId, mergeEngagerWrites } from '../lib/counters/engager-lists.
 import { engagerPartitionKey } from '../lib/adapters/aws/dynamodb-counter-store.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../lib/counters/all-time.js';
 import { GLOBAL_SCOPE } from '../lib/counters/contributions.js';
-import { COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../lib/counters/state.js';
+import { COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_WEEKS, DIRTY_HOURS, DRIFT_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../lib/counters/state.js';
 import { engagerRowBytes, ItemSize, numberBytes, stateRecordBytes, wcu } from '../lib/adapters/aws/dynamodb-item-size.js';
 
 /*
@@ -26,6 +26,7 @@ export type WriteKind =
   | 'settled_h'
   | 'settled_q'
   | 'settled_d'
+  | 'settled_w'
   | 'settled_total'
   | 'ev'
   | 'rev'
@@ -38,6 +39,7 @@ export type WriteKind =
   | 'zappers'
   | 'dirty_hour'
   | 'dirty_day'
+  | 'dirty_week'
   | 'drift_hour'
   | 'dirty_clear'
   | 'heartbeat'
@@ -54,6 +56,7 @@ export const WRITE_KINDS: { kind: WriteKind; label: string; request: string }[] 
   { kind: 'settled_h', label: 'settled hour items', request: 'BatchWrite Put' },
   { kind: 'settled_q', label: 'settled quarter-day items', request: 'BatchWrite Put' },
   { kind: 'settled_d', label: 'settled day items', request: 'BatchWrite Put' },
+  { kind: 'settled_w', label: 'settled week items', request: 'BatchWrite Put' },
   { kind: 'settled_total', label: 'month + all-time totals (g:month, g:total)', request: 'BatchWrite Put' },
   { kind: 'ev', label: 'event index ev:', request: 'BatchWrite Put' },
   { kind: 'rev', label: 'revisions rev:', request: 'BatchWrite Put' },
@@ -66,6 +69,7 @@ export const WRITE_KINDS: { kind: WriteKind; label: string; request: string }[] 
   { kind: 'zappers', label: 'engager rows: zappers zp:', request: 'UpdateItem' },
   { kind: 'dirty_hour', label: 'state: dirty-hour marks', request: 'PutItem' },
   { kind: 'dirty_day', label: 'state: dirty-day marks', request: 'PutItem' },
+  { kind: 'dirty_week', label: 'state: dirty-week marks', request: 'PutItem' },
   { kind: 'drift_hour', label: 'state: drift-hour marks', request: 'PutItem' },
   { kind: 'dirty_clear', label: 'state: dirty/drift mark clears', request: 'DeleteItem (conditional)' },
   { kind: 'heartbeat', label: 'state: ingest heartbeat', request: 'PutItem' },
@@ -83,7 +87,7 @@ const INDEX_PREFIXES: [string, WriteKind][] = [
   ['vuser:', 'vuser'],
   ['vtag:', 'vtag'],
 ];
-const CONTROL: Record<string, WriteKind> = { [DIRTY_HOURS]: 'dirty_hour', [DIRTY_DAYS]: 'dirty_day', [DRIFT_HOURS]: 'drift_hour', [INGEST_HEARTBEAT]: 'heartbeat', [WATERMARK]: 'watermark', [COUNTING_LAYOUT]: 'layout' };
+const CONTROL: Record<string, WriteKind> = { [DIRTY_HOURS]: 'dirty_hour', [DIRTY_DAYS]: 'dirty_day', [DIRTY_WEEKS]: 'dirty_week', [DRIFT_HOURS]: 'drift_hour', [INGEST_HEARTBEAT]: 'heartbeat', [WATERMARK]: 'watermark', [COUNTING_LAYOUT]: 'layout' };
 
 export function stateKindOf(namespace: string): WriteKind {
   const control = CONTROL[namespace];
@@ -94,7 +98,7 @@ export function stateKindOf(namespace: string): WriteKind {
 
 export function putKindOf(item: { scope: string; granularity: Granularity }): WriteKind {
   if (item.granularity === 'all') return item.scope === MONTH_TOTALS_SCOPE || item.scope === ALL_TIME_SCOPE ? 'settled_total' : 'unclassified';
-  return ({ m: 'settled_m', t: 'settled_t', h: 'settled_h', q: 'settled_q', d: 'settled_d' } as const)[item.granularity];
+  return ({ m: 'settled_m', t: 'settled_t', h: 'settled_h', q: 'settled_q', d: 'settled_d', w: 'settled_w' } as const)[item.granularity];
 }
 
 export interface KindTally {

@@ -54,11 +54,12 @@ export interface CounterKey {
 }
 
 /**
- * minute, ten minutes (`t`), hour, quarter day (`q`, six hours), day; `all` is a single all-time
- * bucket (bucket 0). Ten-minute and quarter-day items are settled only, where they stand for more
- * than one finer item (settle-sql.ts): they let a window's edges be read in fewer items (planner.ts).
+ * minute, ten minutes (`t`), hour, quarter day (`q`, six hours), day, week (`w`, seven days from a
+ * Thursday: weeks of the unix epoch); `all` is a single all-time bucket (bucket 0). Ten-minute,
+ * quarter-day and week items are settled only, where they stand for more than one finer item
+ * (settle-sql.ts): they let a window be read in fewer items (planner.ts).
  */
-export type Granularity = 'm' | 't' | 'h' | 'q' | 'd' | 'all';
+export type Granularity = 'm' | 't' | 'h' | 'q' | 'd' | 'w' | 'all';
 
 export interface CounterDelta extends CounterKey {
   /** attribute -> amount to add */

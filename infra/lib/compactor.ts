@@ -10,7 +10,7 @@ import { eventNamespace } from '../../lib/counters/event-index.js';
 import { FunnelFunction, S3_OBJECT_ACTIONS, type ObjectGrant } from './function.js';
 import { ALL_TIME_SCOPE, MONTH_TOTALS_SCOPE } from '../../lib/counters/all-time.js';
 import { GLOBAL_SCOPE } from '../../lib/counters/contributions.js';
-import { COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, WATERMARK } from '../../lib/counters/state.js';
+import { COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DIRTY_WEEKS, DRIFT_HOURS, WATERMARK } from '../../lib/counters/state.js';
 import { QUARANTINE_PREFIX } from '../../lib/facts/compact.js';
 import { FACTS_PREFIX } from '../../lib/facts/partition.js';
 import { ATHENA_SHARDS_IN_PARALLEL, COMPACTION_STAGING_PREFIX, SETTLE_CHANGES_PREFIX, SETTLE_RESULTS_PREFIX } from '../../lib/facts/tables.js';
@@ -85,8 +85,8 @@ export const COMPACTOR_OBJECT_ACCESS: readonly ObjectGrant[] = [
 
 /**
  * What the compactor does in the counters table (lib/facts/compact.ts, lib/counters/settle-run.ts,
- * lib/counters/all-time.ts): it lists, sets and clears the dirty-hour, dirty-day and drift-hour marks,
- * reads and advances the watermark, Puts the settled minute, hour and day items of every fact scope
+ * lib/counters/all-time.ts): it lists, sets and clears the dirty-hour, dirty-day, dirty-week and drift-hour marks,
+ * reads and advances the watermark, Puts the settled minute, hour, day and week items of every fact scope
  * (computed by Athena from the facts, so it reads no hour items back), and recomputes the month and
  * all-time totals from the global day and month items. A settled hour can hold any user, event, address or project, so those scopes are granted by
  * prefix; live minute adds, rejections, writes to the event index, checkpoints, jobs and quotas are not granted.
@@ -94,12 +94,12 @@ export const COMPACTOR_OBJECT_ACCESS: readonly ObjectGrant[] = [
 export const COMPACTOR_TABLE_ACCESS: readonly KeyGrant[] = [
   {
     actions: [TABLE_ACTIONS.query],
-    keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS), counterKey(GLOBAL_SCOPE, 'd'), counterKey(MONTH_TOTALS_SCOPE, 'all')],
+    keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DIRTY_WEEKS), stateKey(DRIFT_HOURS), counterKey(GLOBAL_SCOPE, 'd'), counterKey(MONTH_TOTALS_SCOPE, 'all')],
   },
   // the event index, read (never written) for the parents of replies that arrived before them (reply-resolution.ts)
   { actions: [TABLE_ACTIONS.get], keys: [stateKey(WATERMARK), stateKey(COUNTING_LAYOUT), stateKey(eventNamespace(ANY))] },
-  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS), stateKey(WATERMARK), stateKey(COUNTING_LAYOUT)] },
-  { actions: [TABLE_ACTIONS.delete], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DRIFT_HOURS)] },
+  { actions: [TABLE_ACTIONS.put], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DIRTY_WEEKS), stateKey(DRIFT_HOURS), stateKey(WATERMARK), stateKey(COUNTING_LAYOUT)] },
+  { actions: [TABLE_ACTIONS.delete], keys: [stateKey(DIRTY_HOURS), stateKey(DIRTY_DAYS), stateKey(DIRTY_WEEKS), stateKey(DRIFT_HOURS)] },
   {
     actions: [TABLE_ACTIONS.batchWrite],
     keys: [...SETTLED_COUNTER_KEYS, counterKey(MONTH_TOTALS_SCOPE, 'all'), counterKey(ALL_TIME_SCOPE, 'all')],

@@ -30,8 +30,12 @@ export const MINUTE_COUNTED_SCOPES = [GLOBAL_SCOPE, userScope(ANY), projectScope
 export const counterKeys = (scopes: readonly string[], granularities: readonly Granularity[]) =>
   scopes.flatMap((scope) => granularities.map((granularity) => counterKey(scope, granularity)));
 
-/** The keys of every item settling writes: minute, ten-minute, hour, quarter-day and day items; per-event and per-address hours and days. */
-export const SETTLED_COUNTER_KEYS = [...counterKeys(MINUTE_COUNTED_SCOPES, ['m', 't', 'h', 'q', 'd']), ...counterKeys(TARGET_SCOPES, ['h', 'd'])];
+/** The keys of every item settling writes: minute, ten-minute, hour, quarter-day and day items; user and network weeks (weeks.ts); per-event and per-address hours and days. */
+export const SETTLED_COUNTER_KEYS = [
+  ...counterKeys(MINUTE_COUNTED_SCOPES, ['m', 't', 'h', 'q', 'd']),
+  ...counterKeys([GLOBAL_SCOPE, userScope(ANY)], ['w']),
+  ...counterKeys(TARGET_SCOPES, ['h', 'd']),
+];
 
 /**
  * The table actions the adapter's calls need, by what they do: getState is GetItem; range and

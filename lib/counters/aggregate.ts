@@ -2,6 +2,7 @@ import type { CounterItem, Granularity } from '../ports.js';
 import type { Fact } from '../facts/schema.js';
 import { contributionsOf } from './contributions.js';
 import { codesOfRegisters, emptyRegisters, foldCode, foldSketch } from './hll.js';
+import { isWeekDayMetric } from './weeks.js';
 import { encodeTopList, firstEntries, forEachTopEntry, topListOfMetric, TOP_N, type TopList } from './topn.js';
 
 /** One bucket of one scope while it is being computed: counts, sketches (register arrays) and top-N lists. */
@@ -63,7 +64,10 @@ export function mergeItems(items: Iterable<CounterItem>, into: BucketState = emp
 /** Merges one stored item into a state (mergeItems). */
 export function mergeItem(into: BucketState, item: CounterItem, countsOnly = false): void {
   const { values } = item;
+  const week = item.granularity === 'w';
   for (const metric in values) {
+    // A week item's per-day counts are its timeline's (weeks.ts), already in its totals.
+    if (week && isWeekDayMetric(metric)) continue;
     const value = values[metric]!;
     // A sparse hour's minute item carries its top-list entries as numbers (topn.ts).
     const list = topListOfMetric(metric);

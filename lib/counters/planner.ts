@@ -34,10 +34,10 @@ const ceilTo = (t: number, size: number) => Math.ceil(t / size) * size;
  * quarter-day items are written only where they stand for more than one finer item (settle-sql.ts),
  * and a user's sparse hour has no hour item (SPARSE_HOUR_EVENTS). read.ts reads these in its place.
  */
-export const FALLBACK_GRANULARITY: Partial<Record<BucketGranularity, BucketGranularity>> = { t: 'm', q: 'h' };
+export const FALLBACK_GRANULARITY: Partial<Record<BucketGranularity, BucketGranularity>> = { t: 'm', q: 'h', w: 'd' };
 
 /** Whether a segment's items carry sketches and top lists (settled hours and coarser); minute and ten-minute items hold counts. */
-export const carriesDetails = (segment: PlanSegment) => !segment.live && (segment.granularity === 'h' || segment.granularity === 'q' || segment.granularity === 'd');
+export const carriesDetails = (segment: PlanSegment) => !segment.live && (segment.granularity === 'h' || segment.granularity === 'q' || segment.granularity === 'd' || segment.granularity === 'w');
 
 
 /**
@@ -46,6 +46,9 @@ export const carriesDetails = (segment: PlanSegment) => !segment.live && (segmen
  * live tail after the watermark (DESIGN §4). So a settled edge is at most 3 quarter days, 5 hours,
  * 5 ten-minute and 9 minute items. `useDays: false` keeps hourly resolution (hourly timelines: no
  * quarter days or days). Times are unix seconds, minute-aligned.
+ * `useWeeks` reads whole weeks from week items (user and network scopes only: WEEK_ITEM_SCOPES), for
+ * answers that need no more than a day's counts from inside a week (a daily timeline, totals, top
+ * lists), not a day's sketches or hour-of-day histogram.
  * `liveGranularity: 'h'` is for scopes counted live per hour (per-event and per-address scopes): they
  * have no minute, ten-minute or quarter-day items, so their windows start on an hour and their live
  * tail is read from hour items up to the end of the hour `end` falls in (it holds the events dated up
@@ -57,7 +60,7 @@ export const carriesDetails = (segment: PlanSegment) => !segment.live && (segmen
 export function planWindow(
   start: number,
   end: number,
-  options: { watermark: number; nowSeconds: number; retention: Retention; useDays?: boolean; liveGranularity?: 'm' | 'h'; sparseHours?: boolean; minutesOnly?: boolean },
+  options: { watermark: number; nowSeconds: number; retention: Retention; useDays?: boolean; useWeeks?: boolean; liveGranularity?: 'm' | 'h'; sparseHours?: boolean; minutesOnly?: boolean },
 ): WindowPlan {
   const segments: PlanSegment[] = [];
   const problems: string[] = [];
@@ -74,7 +77,16 @@ export function planWindow(
   };
   // The settled part: the coarsest level whose aligned buckets fit, then the edges on either side
   // with the next finer levels. Minutes come last and fit any minute-aligned range.
-  const ladder: BucketGranularity[] = options.minutesOnly ? ['m'] : liveHourly ? (useDays ? ['d', 'h', 'm'] : ['h', 'm']) : useDays ? ['d', 'q', 'h', 't', 'm'] : ['h', 't', 'm'];
+  if (options.useWeeks && (!useDays || liveHourly || options.minutesOnly)) throw new Error('week items are read only with days, for scopes counted live per minute');
+  const ladder: BucketGranularity[] = options.minutesOnly
+    ? ['m']
+    : liveHourly
+      ? useDays
+        ? ['d', 'h', 'm']
+        : ['h', 'm']
+      : useDays
+        ? [...(options.useWeeks ? (['w'] as const) : []), 'd', 'q', 'h', 't', 'm']
+        : ['h', 't', 'm'];
   const cover = (from: number, to: number, levels: readonly BucketGranularity[]) => {
     if (from >= to) return;
     const [level, ...finer] = levels as [BucketGranularity, ...BucketGranularity[]];
@@ -94,7 +106,8 @@ export function planWindow(
 
   const perHour = options.sparseHours ? SPARSE_HOUR_EVENTS : 1;
   // Items a settled bucket can cost at most: itself, or (missing or emptied) what stands in for it.
-  const perBucket = (s: PlanSegment) => (s.live ? 1 : s.granularity === 't' ? 2 : s.granularity === 'h' ? perHour : s.granularity === 'q' ? 1 + 6 * perHour : 1);
+  // A missing week is read from its days (a week not settled yet, or a scope without one).
+  const perBucket = (s: PlanSegment) => (s.live ? 1 : s.granularity === 't' ? 2 : s.granularity === 'h' ? perHour : s.granularity === 'q' ? 1 + 6 * perHour : s.granularity === 'w' ? 1 + 7 : 1);
   for (const s of segments) {
     need(s.granularity, s.from);
     // A user's sparse hours are read from minute items, so a settled hour or quarter day needs those kept.

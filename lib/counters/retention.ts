@@ -40,8 +40,8 @@ export function retentionOf(env: RetentionEnv): Retention {
   return { minuteSeconds: env.MINUTE_TTL_DAYS, hourSeconds: env.HOUR_TTL_DAYS, daySeconds: env.DAY_TTL_DAYS, noteIndexSeconds: env.NOTE_INDEX_TTL_DAYS };
 }
 
-/** The retention class of a bucket granularity: ten-minute items are kept as long as minutes, quarter days as hours. */
-export const RETENTION_CLASS = { m: 'minute', t: 'minute', h: 'hour', q: 'hour', d: 'day' } as const;
+/** The retention class of a bucket granularity: ten-minute items are kept as long as minutes, quarter days as hours, weeks as days. */
+export const RETENTION_CLASS = { m: 'minute', t: 'minute', h: 'hour', q: 'hour', d: 'day', w: 'day' } as const;
 
 /** How long items of a bucket granularity are kept (its retention class's setting). */
 export function keptSeconds(granularity: keyof typeof RETENTION_CLASS, retention: Retention): number {

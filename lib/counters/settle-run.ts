@@ -5,7 +5,7 @@ import { forEachLimited } from '../util/concurrency.js';
 import { readJsonLines } from '../util/json-lines.js';
 import { GLOBAL_SCOPE, isTargetScope } from './contributions.js';
 import { keptSeconds, type Retention } from './retention.js';
-import { isTargetScopeSql, SETTLED_GRANULARITIES, SETTLE_PART_COLUMN, settleSql, settledItemOfRow } from './settle-sql.js';
+import { isTargetScopeSql, SETTLED_GRANULARITIES, type SettleGranularity, SETTLE_PART_COLUMN, settleSql, settledItemOfRow } from './settle-sql.js';
 import { MANIFESTS_PREFIX } from './settle.js';
 
 /**
@@ -35,7 +35,7 @@ export interface SettleDeps {
 
 /** One shard of a settle run, as a worker takes it: everything but the relation, which the worker's tables name. */
 export interface ShardTask {
-  granularity: 'h' | 'd';
+  granularity: SettleGranularity;
   buckets: number[];
   options: Omit<SettleOptions, 'shards'>;
   shard: Shard;
@@ -43,12 +43,16 @@ export interface ShardTask {
   run: string;
 }
 
-/** The facts a settle of these buckets reads, as the engine names them: the hours that have facts, or the day ('' when none has). */
-export function settleRelation(granularity: 'h' | 'd', buckets: readonly number[], empty: readonly number[] | undefined, tables: SettleTables): string {
-  const none = new Set(empty ?? []);
+/**
+ * The facts a settle of these buckets reads, as the engine names them: the hours that have facts, the
+ * day, or the week's days that have facts (`weekDays`); '' when there are none.
+ */
+export function settleRelation(granularity: SettleGranularity, buckets: readonly number[], options: Pick<SettleOptions, 'empty' | 'weekDays'>, tables: SettleTables): string {
+  const none = new Set(options.empty ?? []);
   const withFacts = buckets.filter((b) => !none.has(b));
   if (!withFacts.length) return '';
-  return granularity === 'h' ? tables.hours(withFacts) : tables.day(withFacts[0]!);
+  if (granularity === 'w') return options.weekDays?.length ? tables.days(options.weekDays) : '';
+  return granularity === 'h' ? tables.hours(withFacts) : tables.days([withFacts[0]!]);
 }
 
 /** Whether a shard's manifest has committed a run of this id prefix (the task is done, whichever attempt did it). */
@@ -61,7 +65,7 @@ export async function shardCommitted(objects: ObjectStore, task: ShardTask): Pro
 export async function settleShardTask(task: ShardTask, deps: SettleDeps, attempt: number): Promise<SettleOutcome> {
   const committed = await shardCommitted(deps.objects, task);
   if (committed.done) return { run: task.run, itemsPut: 0 };
-  return settleShard(task.granularity, task.buckets, settleRelation(task.granularity, task.buckets, task.options.empty, deps.tables), deps, task.options, task.shard, `${task.run}-a${attempt}`);
+  return settleShard(task.granularity, task.buckets, settleRelation(task.granularity, task.buckets, task.options, deps.tables), deps, task.options, task.shard, `${task.run}-a${attempt}`);
 }
 
 /** Items Put per chunk of a changes object (the BatchWriteItem requests are 25 each under it). */
@@ -87,11 +91,11 @@ export interface Shard {
   count: number;
 }
 
-const manifestKey = (granularity: 'h' | 'd', bucket: number, shard?: Shard) =>
+const manifestKey = (granularity: SettleGranularity, bucket: number, shard?: Shard) =>
   `${MANIFESTS_PREFIX}${granularity}/${bucket}${shard && shard.count > 1 ? `.shard-${shard.index}-of-${shard.count}` : ''}.json`;
 
 /** When the bucket was last settled (ms), or null if it never was: the compactor paces re-settles by it. */
-export async function lastSettledAt(objects: ObjectStore, granularity: 'h' | 'd', bucket: number): Promise<number | null> {
+export async function lastSettledAt(objects: ObjectStore, granularity: SettleGranularity, bucket: number): Promise<number | null> {
   const manifest = await readManifest(objects, granularity, bucket);
   return manifest.run || (manifest.shards ?? 1) > 1 ? (manifest.settledAt ?? 0) : null;
 }
@@ -100,13 +104,13 @@ export async function lastSettledAt(objects: ObjectStore, granularity: 'h' | 'd'
  * How many shards the bucket's scopes are settled in: fixed by its first settle (a scope's shard, and
  * so which shard's results it is diffed against, must not move), null for a bucket never settled.
  */
-export async function settledShards(objects: ObjectStore, granularity: 'h' | 'd', bucket: number): Promise<number | null> {
+export async function settledShards(objects: ObjectStore, granularity: SettleGranularity, bucket: number): Promise<number | null> {
   const manifest = await readManifest(objects, granularity, bucket);
   if ((manifest.shards ?? 1) > 1) return manifest.shards!;
   return manifest.run || manifest.pending.length || manifest.legacyScopes ? 1 : null;
 }
 
-async function readManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket: number, shard?: Shard): Promise<Manifest> {
+async function readManifest(objects: ObjectStore, granularity: SettleGranularity, bucket: number, shard?: Shard): Promise<Manifest> {
   const bytes = await objects.get(manifestKey(granularity, bucket, shard));
   if (!bytes) return { run: null, pending: [] };
   const raw = JSON.parse(new TextDecoder().decode(bytes)) as Partial<Manifest> & { scopes?: string[] };
@@ -114,7 +118,7 @@ async function readManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket
   return { run: raw.run ?? null, pending: raw.pending ?? [], settledAt: raw.settledAt, itemsPut: raw.itemsPut, ...(raw.shards && raw.shards > 1 ? { shards: raw.shards } : {}) };
 }
 
-async function writeManifest(objects: ObjectStore, granularity: 'h' | 'd', bucket: number, manifest: Manifest, shard?: Shard): Promise<void> {
+async function writeManifest(objects: ObjectStore, granularity: SettleGranularity, bucket: number, manifest: Manifest, shard?: Shard): Promise<void> {
   await objects.put(manifestKey(granularity, bucket, shard), JSON.stringify(manifest), 'application/json');
 }
 
@@ -126,7 +130,7 @@ export function settledExpiry(item: CounterItem, retention: Retention): number |
 }
 
 /** The settled granularities of a run (SETTLED_GRANULARITIES) as an SQL list. */
-const settledGranularitiesSql = (granularity: 'h' | 'd') => SETTLED_GRANULARITIES[granularity].map((g) => `'${g}'`).join(', ');
+const settledGranularitiesSql = (granularity: SettleGranularity) => SETTLED_GRANULARITIES[granularity].map((g) => `'${g}'`).join(', ');
 
 /** One bucket of a settle run, and what it is diffed against. */
 interface BucketPlan {
@@ -146,7 +150,7 @@ interface BucketPlan {
  * so they are always written (the table may hold a second drift the results cannot show) and never
  * cleared (a run without them leaves the live ones alone).
  */
-function changesSql(tables: SettleTables, run: string, plans: readonly BucketPlan[], granularity: 'h' | 'd'): string {
+function changesSql(tables: SettleTables, run: string, plans: readonly BucketPlan[], granularity: SettleGranularity): string {
   const columns = 'scope, granularity, bucket, vals, sketches, tops';
   const select = (source: string, part: number, forced: boolean) => `SELECT ${columns}, ${part} AS part, ${forced ? 1 : 0} AS forced FROM ${source}`;
   const fresh = plans.map((p) => select(tables.results(run, p.bucket), p.bucket, p.force)).join('\n  UNION ALL ');
@@ -185,6 +189,8 @@ export interface SettleOptions {
   shards?: number;
   /** hours whose facts hold the deletion requests that may retract engagement in the buckets (settleSql's `deletions`) */
   deletionHours?: readonly number[];
+  /** a week's days that hold facts (the relation of a week's settle: settleRelation) */
+  weekDays?: readonly number[];
 }
 
 /**
@@ -194,7 +200,7 @@ export interface SettleOptions {
  * is cleared. Each shard commits on its own manifest; the buckets' own manifests record the shard
  * count and when the last shard committed.
  */
-export async function settleBuckets(granularity: 'h' | 'd', buckets: readonly number[], relation: string, deps: SettleDeps, options: SettleOptions): Promise<SettleOutcome> {
+export async function settleBuckets(granularity: SettleGranularity, buckets: readonly number[], relation: string, deps: SettleDeps, options: SettleOptions): Promise<SettleOutcome> {
   if (buckets.length > MAX_BUCKETS_PER_RUN) throw new Error(`a settle run takes at most ${MAX_BUCKETS_PER_RUN} buckets, got ${buckets.length}`);
   const count = Math.max(1, options.shards ?? 1);
   if (count === 1) return settleShard(granularity, buckets, relation, deps, options, { index: 0, count: 1 });
@@ -219,7 +225,7 @@ export async function settleBuckets(granularity: 'h' | 'd', buckets: readonly nu
 }
 
 async function settleShard(
-  granularity: 'h' | 'd',
+  granularity: SettleGranularity,
   buckets: readonly number[],
   relation: string,
   deps: SettleDeps,

@@ -12,7 +12,7 @@ import { shardCommitted, type SettleOutcome, type ShardTask } from './settle-run
 
 /** The settle queue's message: a shard task, checked before a worker runs it. */
 export const shardTaskSchema = z.object({
-  granularity: z.enum(['h', 'd']),
+  granularity: z.enum(['h', 'd', 'w']),
   buckets: z.array(z.number().int().nonnegative()).min(1).max(24),
   options: z
     .object({

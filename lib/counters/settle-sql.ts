@@ -6,6 +6,7 @@ import { encodeTopList, TOP_N, TOP_PREFIX_BY_LIST, type TopList } from './topn.j
 import { SPARSE_HOUR_EVENTS } from './contributions.js';
 import { zapAmountMetricSql } from './zap-amounts.js';
 import { eventTypeCountsSql, eventTypeUsersSql } from './event-type-counters.js';
+import { hasWeekItemsSql, WEEK_DAY_METRICS } from './weeks.js';
 
 /**
  * Settled counters as one SQL statement over the facts, so the heavy part of settling (deduplicating
@@ -23,9 +24,9 @@ export interface SettleSqlOptions {
   /**
    * `h`: hour items, except the per-event and per-address scopes' (`isTargetScope`: counted live per
    * hour), and ten-minute items, plus the live-counted items of `liveHours` and copies; `d`: day
-   * items, with `eng_hHH`, and quarter-day items
+   * items, with `eng_hHH`, and quarter-day items; `w`: week items (weeks.ts)
    */
-  granularity: 'h' | 'd';
+  granularity: SettleGranularity;
   /** the hours (or days) to settle, bucket starts: one statement settles many, so a backlog is a few queries */
   buckets: readonly number[];
   /**
@@ -86,8 +87,11 @@ const REGISTER_DIVISOR = 2 ** (32 - HLL_PRECISION);
 const TEN_MINUTES = GRANULARITY_SECONDS.t;
 const QUARTER_DAY = GRANULARITY_SECONDS.q;
 
-/** The granularities a settle run of hours or days writes as settled items (compared with, and cleared against, the last run's). */
-export const SETTLED_GRANULARITIES = { h: ['h', 't'], d: ['d', 'q'] } as const;
+/** What a settle run settles: hours, days or weeks (each its own manifests, compact.ts). */
+export type SettleGranularity = 'h' | 'd' | 'w';
+
+/** The granularities a settle run of hours, days or weeks writes as settled items (compared with, and cleared against, the last run's). */
+export const SETTLED_GRANULARITIES = { h: ['h', 't'], d: ['d', 'q'], w: ['w'] } as const;
 
 function dialectSql(dialect: SqlDialect) {
   return {
@@ -114,8 +118,10 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   const { dialect, granularity, buckets } = options;
   if (!buckets.length) throw new Error('settleSql needs at least one bucket');
   const d = dialectSql(dialect);
-  const size = granularity === 'h' ? 3600 : 86400;
-  const isDay = granularity === 'd';
+  const size = GRANULARITY_SECONDS[granularity];
+  // Days and weeks alike: no live-counted items, no sparse hours; retracted events are left out.
+  const isDay = granularity !== 'h';
+  const isWeek = granularity === 'w';
   const bucketOf = (t: string, seconds: number) => `CAST(floor(${t} / ${seconds}) AS BIGINT) * ${seconds}`;
   const list = (values: readonly number[]) => values.map(String).join(', ');
   const liveHours = isDay ? [] : (options.liveHours ?? []);
@@ -148,7 +154,7 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at, event_id, retracted FROM ${f}
       WHERE source = 'app' AND substr(type, 5) IN ('view', 'play', 'video_view') AND (target_address IS NOT NULL OR target_event_id IS NOT NULL)`,
     // Engagement received by UTC hour of day, for best-hours and best-days on day items.
-    ...(isDay ? [`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at, event_id, retracted FROM ${r}`] : []),
+    ...(isDay && !isWeek ? [`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at, event_id, retracted FROM ${r}`] : []),
   ];
   const sketches = [
     `SELECT 'g' AS scope, 'authors' AS sketch, author AS member, created_at, 1 AS settled_only FROM f WHERE source = 'nostr' AND NOT retracted`,
@@ -196,10 +202,12 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     : `SELECT ${coarseKey(TEN_MINUTES)} AS k FROM c WHERE NOT (${isTarget}) AND NOT retracted GROUP BY scope, ${bucketOf('created_at', TEN_MINUTES)} HAVING count(DISTINCT ${bucketOf('created_at', 60)}) >= 2`;
   const coarse = isDay ? QUARTER_DAY : TEN_MINUTES;
   // One aggregation per granularity of output: the hour or day item, the ten-minute or quarter-day items, and the minute items.
-  const levels: { name: Granularity; bucket: string; filter: string; part: string; scopes: string }[] = [
-    { name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket', scopes: isDay ? '' : `WHERE (NOT (${isTarget}) OR ${liveWhere}) AND NOT (${inSparseHour})` },
-    { name: isDay ? 'q' : 't', bucket: bucketOf('created_at', coarse), filter: isDay ? 'TRUE' : 'settled_only = 0', part: bucketOf('v.bucket', size), scopes: `WHERE ${coarseKey(coarse)} IN (SELECT k FROM coarse_keys)` },
-  ];
+  const levels: { name: Granularity; bucket: string; filter: string; part: string; scopes: string }[] = isWeek
+    ? [{ name: 'w', bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket', scopes: `WHERE ${hasWeekItemsSql('scope')}` }]
+    : [
+        { name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket', scopes: isDay ? '' : `WHERE (NOT (${isTarget}) OR ${liveWhere}) AND NOT (${inSparseHour})` },
+        { name: isDay ? 'q' : 't', bucket: bucketOf('created_at', coarse), filter: isDay ? 'TRUE' : 'settled_only = 0', part: bucketOf('v.bucket', size), scopes: `WHERE ${coarseKey(coarse)} IN (SELECT k FROM coarse_keys)` },
+      ];
   if (liveRows.length) {
     levels.push({ name: 'm', bucket: bucketOf('created_at', 60), filter: `settled_only = 0 AND ${minuteWhere}`, part: bucketOf('v.bucket', 3600), scopes: `WHERE ${minuteWhere}` });
   }
@@ -212,9 +220,16 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     const countsLevel = minute || level.name === 't';
     const sketchFilter = minute ? `${level.filter} AND (sketch = 'users' OR ${inSparseHour})` : countsLevel ? `${level.filter} AND sketch = 'users'` : level.filter;
     const tops = countsLevel ? 'CAST(NULL AS VARCHAR)' : 't.tops';
+    // A week item's users also count each day's timeline metrics (weekDayMetric): each count row once
+    // as itself and once as its day's (a self-join, not a UNION of c with itself, which DuckDB 1.x's optimizer fails on).
+    const weekDays = `(SELECT scope, CASE WHEN x.daily THEN 'd' || CAST(CAST(floor((created_at % ${size}) / 86400) AS BIGINT) AS VARCHAR) || '.' || metric ELSE metric END AS metric, amount, created_at
+        FROM c CROSS JOIN (VALUES (FALSE), (TRUE)) AS x(daily)
+        WHERE NOT x.daily OR (substr(scope, 1, 2) = 'u:' AND metric IN (${WEEK_DAY_METRICS.map((m) => `'${m}'`).join(', ')})))`;
     const source = minute
       ? `(SELECT scope, metric, amount, created_at FROM c UNION ALL SELECT scope, ${topPrefix} || k, amount, created_at FROM t WHERE settled_only = 0 AND ${inSparseHour})`
-      : 'c';
+      : level.name === 'w'
+        ? weekDays
+        : 'c';
     return `SELECT v.scope, '${level.name}' AS granularity, v.bucket, v.vals, s.sketches, ${tops} AS tops, CAST(${level.part} AS VARCHAR) AS ${SETTLE_PART_COLUMN} FROM (
       SELECT scope, bucket, '{' || ${d.join(`${d.json('metric')} || ':' || CAST(total AS VARCHAR)`, 'metric')} || '}' AS vals
       FROM (SELECT scope, ${b} AS bucket, metric, sum(amount) AS total FROM ${source} ${level.scopes} GROUP BY scope${g}, metric)
@@ -279,8 +294,8 @@ ${
   GROUP BY scope, hour HAVING count(DISTINCT event_id) <= ${SPARSE_HOUR_EVENTS}
 ),`
   }
-coarse_keys AS (${coarseKeys}),
-sk AS (SELECT scope, sketch, ${code('member')} AS code, created_at, settled_only FROM (${inShard(sketches.join('\n  UNION ALL '))})),
+${isWeek ? '' : `coarse_keys AS (${coarseKeys}),
+`}sk AS (SELECT scope, sketch, ${code('member')} AS code, created_at, settled_only FROM (${inShard(sketches.join('\n  UNION ALL '))})),
 t AS (${inShard(tops.join('\n  UNION ALL '))})
 ${levels.map(aggregate).join('\nUNION ALL\n')}`;
 }

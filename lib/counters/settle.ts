@@ -6,6 +6,7 @@ import { topEntryMetric } from './topn.js';
 import { engagementReceived } from './read.js';
 import type { Retention } from './retention.js';
 import { GRANULARITY_SECONDS } from './buckets.js';
+import { hasWeekItems, WEEK_DAY_METRICS, WEEK_SECONDS, weekDayMetric } from './weeks.js';
 
 /**
  * What an hour and a day settle into, computed in memory from facts: the reference the settle SQL
@@ -127,4 +128,24 @@ export function settledDayItem(scope: string, dayStart: number, hourItems: reado
   }
   // Global day items stay too: the exact all-time totals are recomputed from them (all-time.ts).
   return toItem(scope, 'd', dayStart, state, isTargetScope(scope) || scope === GLOBAL_SCOPE ? undefined : dayStart + retention.daySeconds);
+}
+
+/**
+ * The week items of a week, from its deduplicated facts (weeks.ts): per user and network scope, what
+ * its facts add up to, and a user's per-day timeline counts. The settle SQL is held to these.
+ */
+export function settledWeekItems(weekStart: number, facts: readonly Fact[], retention: Retention): (CounterItem & { expiresAt?: number })[] {
+  const inWeek = facts.filter((fact) => fact.created_at >= weekStart && fact.created_at < weekStart + WEEK_SECONDS);
+  const states = aggregateFacts(inWeek);
+  const daily = new Set(WEEK_DAY_METRICS);
+  for (const fact of inWeek) {
+    const day = Math.floor((fact.created_at - weekStart) / 86400);
+    for (const { scope, metric, amount } of contributionsOf(fact).counts) {
+      if (!isUserScope(scope) || !daily.has(metric)) continue;
+      const values = states.get(scope)!.values;
+      const name = weekDayMetric(day, metric);
+      values[name] = (values[name] ?? 0) + amount;
+    }
+  }
+  return [...states].filter(([scope]) => hasWeekItems(scope)).map(([scope, state]) => toItem(scope, 'w', weekStart, state, weekStart + retention.daySeconds));
 }

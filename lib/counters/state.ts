@@ -60,6 +60,8 @@ export async function lastIngestAt(counters: CounterStore): Promise<number | nul
 
 export const WATERMARK = 'watermark';
 export const DIRTY_DAYS = 'dirty-day';
+/** Weeks (bucket starts) with a day rolled since their week items were settled (compact.ts). */
+export const DIRTY_WEEKS = 'dirty-week';
 /**
  * Hours whose live minute items may count an event twice (ingest saw a redelivered message for them):
  * the compactor rewrites their minute items from the facts, and only theirs.

@@ -7,13 +7,15 @@ import { factOfRow, resolveHourReplies } from './reply-resolution.js';
 import { deletionHoursFor, hoursWithFacts, hoursWithRetractedEvents } from './retractions.js';
 import { dedupedFacts, RETRACTION_HORIZON_SECONDS, RETRACTION_SKEW_SECONDS } from '../jobs/metrics-sql.js';
 import { COMPACTION_STAGING_PREFIX, type SettleTables } from './tables.js';
-import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, readWatermark, writeWatermark } from '../counters/state.js';
+import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DIRTY_WEEKS, DRIFT_HOURS, markDirty, markDrifted, readWatermark, writeWatermark } from '../counters/state.js';
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
 import { lastSettledAt, settleBuckets, settledShards, settleRelation, type SettleDeps } from '../counters/settle-run.js';
 import { forEachMapped } from '../util/concurrency.js';
 import { ShardsPendingError } from '../counters/settle-shards.js';
+import type { SettleGranularity } from '../counters/settle-sql.js';
+import { WEEK_SECONDS } from '../counters/weeks.js';
 import { readJsonLines } from '../util/json-lines.js';
 import { DEFAULT_ARCHIVE_POLICY, hourMayHoldArchived, mayBeArchived, type ArchivePolicy } from './storage-tiers.js';
 
@@ -210,6 +212,8 @@ export interface CompactionRun {
   /** objects moved to quarantine/ because they could not be decoded */
   quarantined: string[];
   daysRolled: number[];
+  /** weeks whose week items were settled (weeks.ts): complete weeks with a day rolled since their last settle */
+  weeksSettled: number[];
   /** settled items Put this run (changed or cleared; unchanged items are not written) */
   itemsPut: number;
   watermark: number;
@@ -232,7 +236,7 @@ interface Statement {
  * facts per shard: a bucket keeps the shard count of its first settle (settledShards), a new one gets
  * enough for its bytes; buckets of one count are settled together while their bytes fit that many shards.
  */
-async function planStatements(granularity: 'h' | 'd', buckets: { bucket: number; bytes: number; objects: number }[], deps: CompactorDeps): Promise<Statement[]> {
+async function planStatements(granularity: SettleGranularity, buckets: { bucket: number; bytes: number; objects: number }[], deps: CompactorDeps): Promise<Statement[]> {
   const perShard = Math.max(1, deps.tables.shardBytes);
   const byCount = new Map<number, Statement['buckets']>();
   for (const b of buckets) {
@@ -385,7 +389,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     for (const statement of planned) {
       const buckets = statement.buckets.map((b) => b.bucket);
       const empty = statement.buckets.filter((b) => b.objects === 0).map((b) => b.bucket);
-      const settled = await settleBuckets('h', buckets, settleRelation('h', buckets, empty, deps.tables), deps, {
+      const settled = await settleBuckets('h', buckets, settleRelation('h', buckets, { empty }, deps.tables), deps, {
         deletionHours: await deletionHoursFor(deps.objects, Math.min(...buckets), Math.max(...buckets) + 3600, nowSeconds),
         liveHours: buckets.filter((b) => liveItemsFor(b, quarantinedNow)),
         copiedLive: true,
@@ -485,9 +489,10 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
       const empty = size.keys.length === 0 ? [dayStart] : [];
       const [{ shards }] = (await planStatements('d', [{ bucket: dayStart, bytes: size.bytes, objects: size.keys.length }], deps)) as [Statement];
       const deletionHours = await deletionHoursFor(deps.objects, dayStart, dayStart + 86400, Math.floor(deps.clock.now() / 1000));
-      itemsPut += (await settleBuckets('d', [dayStart], settleRelation('d', [dayStart], empty, deps.tables), deps, { empty, nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards, deletionHours })).itemsPut;
-      // The month before the mark: a crash in between rolls the day (and so the month) again.
+      itemsPut += (await settleBuckets('d', [dayStart], settleRelation('d', [dayStart], { empty }, deps.tables), deps, { empty, nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards, deletionHours })).itemsPut;
+      // The month and the week's mark before the day's: a crash in between rolls the day (and so the month) again.
       await rollMonthTotals(dayStart, deps.counters);
+      await markDirty(deps.counters, [Math.floor(dayStart / WEEK_SECONDS) * WEEK_SECONDS], deps.clock.now(), DIRTY_WEEKS);
       daysRolled.push(dayStart);
       await clearDirty(deps.counters, DIRTY_DAYS, dayStart, value);
     } catch (error) {
@@ -497,6 +502,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   }
   // Only a consistent total is published: every completed day before settled_through is in a month.
   if (!dayPending) await settleAllTimeTotals(deps.counters, Math.floor(watermark / 86400) * 86400);
+  const weeksSettled = await settleWeeks(deps, watermark, { withinBudget, holdsArchived, log });
   const closedHours = closed.map((h) => h.id);
   if (closedHours.length) deps.metrics?.count(METRIC.archivedBucketsClosed, { Granularity: 'h' }, closedHours.length);
   if (closedDays.length) deps.metrics?.count(METRIC.archivedBucketsClosed, { Granularity: 'd' }, closedDays.length);
@@ -509,7 +515,48 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
       to: Math.max(...closedHours, ...closedDays),
     });
   }
-  return { hours, failedHours, deferredHours, pacedHours: paced, closedHours, closedDays, quarantined, daysRolled, itemsPut, watermark };
+  return { hours, failedHours, deferredHours, pacedHours: paced, closedHours, closedDays, quarantined, daysRolled, weeksSettled: weeksSettled.weeks, itemsPut: itemsPut + weeksSettled.itemsPut, watermark };
+}
+
+/**
+ * Settles the week items (weeks.ts) of every complete week (before the watermark) with a day rolled
+ * since: from the week's facts, like a day, with its own manifests, so a re-settle writes only what
+ * moved. A week not settled yet is read from its days meanwhile, so a failure here costs reads, not
+ * exactness. A week holding an archived object is closed, as its days are.
+ */
+async function settleWeeks(
+  deps: CompactorDeps,
+  watermark: number,
+  run: { withinBudget: () => boolean; holdsArchived: (bucketStart: number, objects: () => Promise<ObjectSize[]>) => Promise<boolean>; log: (level: 'warn' | 'error', msg: string, fields: Record<string, unknown>) => void },
+): Promise<{ weeks: number[]; itemsPut: number }> {
+  const weeks: number[] = [];
+  let itemsPut = 0;
+  for (const { id: weekStart, value } of (await deps.counters.listState(DIRTY_WEEKS)).sort((a, b) => a.id - b.id)) {
+    if (weekStart + WEEK_SECONDS > watermark) continue; // not complete yet: its days serve
+    if (!run.withinBudget()) break;
+    try {
+      const days = Array.from({ length: 7 }, (_, i) => weekStart + i * 86400);
+      const listed = await Promise.all(days.map((day) => parquetObjects(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(day).dt}/`)));
+      const archived = await Promise.all(days.map((day, i) => run.holdsArchived(day, async () => listed[i]!.objects)));
+      if (archived.some(Boolean)) {
+        deps.metrics?.count(METRIC.archivedBucketsClosed, { Granularity: 'w' }, 1);
+        await clearDirty(deps.counters, DIRTY_WEEKS, weekStart, value);
+        continue;
+      }
+      const weekDays = days.filter((_, i) => listed[i]!.keys.length > 0);
+      const empty = weekDays.length ? [] : [weekStart];
+      const size = { bucket: weekStart, bytes: listed.reduce((n, l) => n + l.bytes, 0), objects: listed.reduce((n, l) => n + l.keys.length, 0) };
+      const [{ shards }] = (await planStatements('w', [size], deps)) as [Statement];
+      const deletionHours = await deletionHoursFor(deps.objects, weekStart, weekStart + WEEK_SECONDS, Math.floor(deps.clock.now() / 1000));
+      const options = { empty, weekDays, nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards, deletionHours };
+      itemsPut += (await settleBuckets('w', [weekStart], settleRelation('w', [weekStart], options, deps.tables), deps, options)).itemsPut;
+      weeks.push(weekStart);
+      await clearDirty(deps.counters, DIRTY_WEEKS, weekStart, value);
+    } catch (error) {
+      if (!(error instanceof ShardsPendingError)) run.log('error', 'settling a week failed; it stays dirty, and its days answer for it', { weekStart, error });
+    }
+  }
+  return { weeks, itemsPut };
 }
 
 /** Facts read back per chunk for onHourSettled. */

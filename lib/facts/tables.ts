@@ -9,8 +9,8 @@ export interface SettleTables {
   dialect: SqlDialect;
   /** every fact object of these hour partitions (each must hold at least one object) */
   hours(hourStarts: readonly number[]): string;
-  /** every fact object of one UTC day */
-  day(dayStart: number): string;
+  /** every fact object of these UTC days (each must hold at least one object): a day's settle, or a week's */
+  days(dayStarts: readonly number[]): string;
   /** the facts of exactly these objects of one hour partition (to find an undecodable one) */
   objects(hourStart: number, keys: readonly string[]): string;
   /** the rows one settle run exported for one of its buckets (`part`: the hour or day start; see `settleResultsPrefix`) */

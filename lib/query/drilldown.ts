@@ -43,8 +43,10 @@ export async function userDrilldown(
   deps: QueryDeps,
   options: { tzOffsetMinutes: number; limit: number },
 ): Promise<{ data: unknown; meta: Meta & { tzOffsetMinutes?: number; pagination?: { cursor: null; nextCursor: null; limit: number } } }> {
-  const read = await readWindow(userScope(pubkey), window, deps);
   const topList = topListOfDrilldown(drilldown);
+  // A top list needs no day's details: whole weeks come from week items. The time drill-downs and
+  // the timeline need each day's hours or sketches.
+  const read = await readWindow(userScope(pubkey), window, deps, { useWeeks: topList !== undefined });
   if (topList) {
     // A top list is one page: the window's top `limit` (its buckets keep their top entries only, so there is no next page to walk).
     const onePage = { ...read.meta, pagination: { cursor: null, nextCursor: null, limit: options.limit } };

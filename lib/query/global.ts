@@ -18,7 +18,7 @@ export interface GlobalSummary {
  * would make the hottest item in the table the largest), so a live tail is reported as partial.
  */
 export async function globalSummary(window: QueryWindow, deps: QueryDeps): Promise<{ data: GlobalSummary; meta: Meta }> {
-  const read = await readWindow(GLOBAL_SCOPE, window, deps, { hourly: false });
+  const read = await readWindow(GLOBAL_SCOPE, window, deps, { hourly: false, useWeeks: true });
   const state = mergeItems(read.items);
   const eventsByType: Record<string, number> = {};
   const eventsByKind: Record<string, number> = {};

@@ -5,6 +5,7 @@ import { hllEstimate } from '../counters/hll.js';
 import { timelineStep, type QueryWindow } from './window.js';
 import { readWindow, type Meta, type QueryDeps } from './window-read.js';
 import { zapAmountHistogram } from '../counters/zap-amounts.js';
+import { weekDays } from '../counters/weeks.js';
 import { drilldownsOf, SUMMARY_TOP_COUNT, type SummaryDrilldowns } from './top-lists.js';
 
 /** The top lists' mapping lives in top-lists.ts; re-exported for summary's callers. */
@@ -71,18 +72,30 @@ export function timelineOf(items: CounterItem[], window: QueryWindow, step: numb
   // Each item is merged straight into its point. Timeline points of a summary need counts only:
   // skipping sketches and lists halves the merge work.
   for (const item of items) {
+    if (item.granularity === 'w') {
+      // A week item's days are counts: its planner only reads it for a daily timeline (weeks.ts).
+      if (step !== 86400 || !options.countsOnly) throw new Error('a week item serves daily timelines of counts only');
+      for (const [dayStart, values] of weekDays(item)) {
+        const point = points.get(dayStart);
+        if (point) mergeItem(point, { ...item, granularity: 'd', bucket: dayStart, values }, true);
+      }
+      continue;
+    }
     const point = points.get(Math.floor(item.bucket / step) * step);
     if (point) mergeItem(point, item, options.countsOnly);
   }
   return [...points].map(([ts, state]) => ({ ts, state }));
 }
 
+/** The items a user summary reads: whole weeks from week items (its timeline is daily counts beyond two days). */
+export const readSummaryWindow = (pubkey: string, window: QueryWindow, deps: QueryDeps) => readWindow(userScope(pubkey), window, deps, { useWeeks: true });
+
 /**
  * A user's totals, timeline and small drill-downs over the window: settled day/hour items up to the
  * watermark plus live minute items after it, read with one Query per plan segment.
  */
 export async function userSummary(pubkey: string, window: QueryWindow, deps: QueryDeps): Promise<SummaryResponse> {
-  const read = await readWindow(userScope(pubkey), window, deps);
+  const read = await readSummaryWindow(pubkey, window, deps);
   const state = mergeItems(read.items);
   const step = timelineStep(window);
   const drilldowns = drilldownsOf(state, SUMMARY_TOP_COUNT);
@@ -120,7 +133,7 @@ function flatTotals(totals: UserTotals): Record<string, number> {
 export async function previousWindowComparison(pubkey: string, window: QueryWindow, current: UserTotals, deps: QueryDeps) {
   const length = window.endTs - window.startTs;
   const previous: QueryWindow = { type: 'custom', startTs: window.startTs - length, endTs: window.startTs };
-  const read = await readWindow(userScope(pubkey), previous, deps);
+  const read = await readSummaryWindow(pubkey, previous, deps);
   const totals = toTotals(mergeItems(read.items));
   const before = flatTotals(totals);
   const change: Record<string, Change> = {};

@@ -18,7 +18,7 @@ export interface TopAuthor {
  * part of the window, and is exact while no bucket has more authors than its list holds.
  */
 export async function topAuthors(window: QueryWindow, deps: QueryDeps, limit: number): Promise<{ data: TopAuthor[]; meta: Meta }> {
-  const read = await readWindow(GLOBAL_SCOPE, window, deps, { hourly: false });
+  const read = await readWindow(GLOBAL_SCOPE, window, deps, { hourly: false, useWeeks: true });
   const data = topOf(mergeItems(read.items), 'top_authors', limit).map(([pubkey, events], i) => ({ rank: i + 1, pubkey, events }));
   const meta = { ...read.meta };
   if (read.plan.segments.some((s) => !carriesDetails(s))) {

@@ -4,6 +4,7 @@ import { readPlan } from '../counters/read.js';
 import { lastIngestAt, readWatermark, stateVersion } from '../counters/state.js';
 import type { Retention } from '../counters/retention.js';
 import { isTargetScope, isUserScope } from '../counters/contributions.js';
+import { hasWeekItems } from '../counters/weeks.js';
 import { timelineStep, type QueryWindow } from './window.js';
 
 export interface QueryDeps {
@@ -138,12 +139,13 @@ export async function planFor(scope: string, window: QueryWindow, deps: QueryDep
   return planScopeWindow(scope, window, watermark, deps.clock.now(), deps.retention, hourly);
 }
 
-function planScopeWindow(scope: string, window: QueryWindow, watermark: number, nowMs: number, retention: Retention, hourly: boolean, minutesOnly = false): WindowPlan {
+function planScopeWindow(scope: string, window: QueryWindow, watermark: number, nowMs: number, retention: Retention, hourly: boolean, minutesOnly = false, useWeeks = false): WindowPlan {
   return planWindow(window.startTs, window.endTs, {
     watermark,
     nowSeconds: Math.floor(nowMs / 1000),
     retention,
     useDays: !hourly,
+    useWeeks: useWeeks && !hourly && !minutesOnly && hasWeekItems(scope),
     minutesOnly,
     liveGranularity: isTargetScope(scope) ? 'h' : 'm',
     sparseHours: isUserScope(scope),
@@ -152,17 +154,19 @@ function planScopeWindow(scope: string, window: QueryWindow, watermark: number, 
 
 /**
  * Plans the window against the watermark and reads one scope's items, with the freshness metadata.
+ * `useWeeks`: the caller needs no more than each day's counts from inside a week (planWindow), so
+ * whole weeks are read from week items where the scope has them (weeks.ts).
  * The state comes from the cache (STATE_CACHE_MS) when it is there: one round trip, no state read.
  * Otherwise it is read afresh concurrently with the Queries, which are planned on the last watermark
  * this container saw: still one round trip, unless the watermark moved since (then the window is
  * planned and read again). So the plan always matches the watermark the answer states.
  */
-export async function readWindow(scope: string, window: QueryWindow, deps: QueryDeps, options: { hourly?: boolean; minutesOnly?: boolean } = {}): Promise<WindowRead> {
+export async function readWindow(scope: string, window: QueryWindow, deps: QueryDeps, options: { hourly?: boolean; minutesOnly?: boolean; useWeeks?: boolean } = {}): Promise<WindowRead> {
   const { counters } = deps;
   const states = deps.stateReads ?? counterStates;
   const nowMs = deps.clock.now();
   const hourly = options.hourly ?? timelineStep(window) === 3600;
-  const planOn = (watermark: number) => planScopeWindow(scope, window, watermark, nowMs, deps.retention, hourly, options.minutesOnly);
+  const planOn = (watermark: number) => planScopeWindow(scope, window, watermark, nowMs, deps.retention, hourly, options.minutesOnly, options.useWeeks);
   let plan: WindowPlan;
   let items: CounterItem[];
   let state = states.cached(counters);

@@ -166,7 +166,7 @@ describe('runWriteLoad on a tiny mix', () => {
     expect(report.inventory.d!.items).toBeGreaterThan(0);
     expect(report.storedFacts).toBe(report.deliveries - report.copies);
     // what the compactor runs' settles Put is what the settled item kinds were billed for (the month and all-time totals are Put beside them)
-    const settled = report.kinds.filter((k) => ['settled_m', 'settled_t', 'settled_h', 'settled_q', 'settled_d'].includes(k.kind)).reduce((n, k) => n + k.writes, 0);
+    const settled = report.kinds.filter((k) => ['settled_m', 'settled_t', 'settled_h', 'settled_q', 'settled_d', 'settled_w'].includes(k.kind)).reduce((n, k) => n + k.writes, 0);
     expect(report.compactorRuns.reduce((n, r) => n + r.itemsPut, 0)).toBe(settled);
     expect(report.compactorRuns.every((r) => r.failedHours === 0)).toBe(true);
     expect(report.parquetBytes).toBeGreaterThan(0);

@@ -28,7 +28,7 @@ describe('planWindow', () => {
   });
 
   it('covers any window exactly, with aligned buckets and at most 3 quarter days, 5 hours, 5 ten-minute and 9 minute items per settled edge', () => {
-    const sizes = { m: 60, t: 600, h: 3600, q: 21600, d: 86400 } as const;
+    const sizes = { m: 60, t: 600, h: 3600, q: 21600, d: 86400, w: 604800 } as const;
     let seed = 11;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     for (let i = 0; i < 500; i++) {

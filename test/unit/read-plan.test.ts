@@ -7,19 +7,23 @@ import { hllEstimate } from '../../lib/counters/hll.js';
 import { planWindow } from '../../lib/counters/planner.js';
 import { readPlan } from '../../lib/counters/read.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
-import { settledDayItem, settledHourItems, settledQuarterItems } from '../../lib/counters/settle.js';
+import { settledDayItem, settledHourItems, settledQuarterItems, settledWeekItems } from '../../lib/counters/settle.js';
+import { WEEK_DAY_METRICS, WEEK_SECONDS } from '../../lib/counters/weeks.js';
+import { timelineOf } from '../../lib/query/summary.js';
 import type { CounterItem } from '../../lib/ports.js';
+import type { Fact } from '../../lib/facts/schema.js';
 
 const DAY = Date.UTC(2026, 10, 1) / 1000;
 const DAYS = 3;
 const retention = retentionFromEnv({});
 
-/** Three settled days of Zipf traffic, stored as the compactor leaves them (the settle models of settle.ts). */
-async function settledStore() {
-  const facts = generateFacts({ facts: 12_000, users: 400, zipf: 1.1, seed: 3, startTs: DAY, endTs: DAY + DAYS * 86400 });
+/** Settled days of Zipf traffic (three by default), stored as the compactor leaves them (the settle models of settle.ts), and their complete weeks. */
+async function settledStore(options: { from: number; days: number; facts: number } = { from: DAY, days: DAYS, facts: 12_000 }) {
+  const facts = generateFacts({ facts: options.facts, users: 400, zipf: 1.1, seed: 3, startTs: options.from, endTs: options.from + options.days * 86400 });
   const store = new MemoryCounterStore();
-  for (let d = 0; d < DAYS; d++) {
-    const dayStart = DAY + d * 86400;
+  for (let week = Math.ceil(options.from / WEEK_SECONDS) * WEEK_SECONDS; week + WEEK_SECONDS <= options.from + options.days * 86400; week += WEEK_SECONDS) await store.put(settledWeekItems(week, facts, retention));
+  for (let d = 0; d < options.days; d++) {
+    const dayStart = options.from + d * 86400;
     const hourItems = new Map<string, CounterItem[]>();
     for (let h = 0; h < 24; h++) {
       const hour = dayStart + h * 3600;
@@ -33,10 +37,9 @@ async function settledStore() {
   return { store, facts };
 }
 
-describe('readPlan over ten-minute, hour, quarter-day and day items, with their stand-ins', async () => {
-  const { store, facts } = await settledStore();
+/** Every scope's counted contributions with their time (what a window must sum to), and the users by activity, busiest first. */
+function countedByScope(facts: readonly Fact[]) {
   const events = new Map<string, number>();
-  // every scope's counted contributions, with their time: what a window must sum to
   const counted = new Map<string, { at: number; metric: string; amount: number }[]>();
   for (const f of facts) {
     for (const { scope, metric, amount } of contributionsOf(f).counts) {
@@ -44,7 +47,12 @@ describe('readPlan over ten-minute, hour, quarter-day and day items, with their 
       if (scope.startsWith('u:')) events.set(scope, (events.get(scope) ?? 0) + 1);
     }
   }
-  const byActivity = [...events].sort((a, b) => b[1] - a[1]).map(([scope]) => scope);
+  return { counted, byActivity: [...events].sort((a, b) => b[1] - a[1]).map(([scope]) => scope) };
+}
+
+describe('readPlan over ten-minute, hour, quarter-day and day items, with their stand-ins', async () => {
+  const { store, facts } = await settledStore();
+  const { counted, byActivity } = countedByScope(facts);
   // the busiest users (quarter days and ten-minute items), middling ones, and the sparsest (stand-ins throughout)
   const scopes = ['g', ...byActivity.slice(0, 3), ...byActivity.slice(150, 152), ...byActivity.slice(-2)];
 
@@ -90,5 +98,62 @@ describe('readPlan over ten-minute, hour, quarter-day and day items, with their 
     expect(read[0]).toEqual([...exact].sort((a, b) => b[1] - a[1])[0]);
     // while the counts cover the window to the minute
     expect(state.values.likes_rcv).toBeGreaterThan(hours.values.likes_rcv ?? 0);
+  });
+});
+
+describe('readPlan over week items, and the days standing in for a week without one', async () => {
+  // 17 days from a Monday: two complete weeks (Thursday to Thursday) and days on either side.
+  const from = Date.UTC(2026, 9, 26) / 1000;
+  const days = 17;
+  const { store, facts } = await settledStore({ from, days, facts: 8_000 });
+  const watermark = from + days * 86400;
+  const { counted, byActivity } = countedByScope(facts);
+  const scopes = ['g', ...byActivity.slice(0, 2), ...byActivity.slice(200, 201), ...byActivity.slice(-1)];
+  const plan = (scope: string, start: number, end: number, useWeeks = true) => planWindow(start, end, { watermark, nowSeconds: watermark, retention, useWeeks, sparseHours: scope !== 'g' });
+  const sums = (scope: string, start: number, end: number, metrics?: readonly string[]) => {
+    const out: Record<string, number> = {};
+    for (const c of counted.get(scope) ?? []) if (c.at >= start && c.at < end && (!metrics || metrics.includes(c.metric))) out[c.metric] = (out[c.metric] ?? 0) + c.amount;
+    return out;
+  };
+  const nonZero = (values: Record<string, number>, metrics?: readonly string[]) => Object.fromEntries(Object.entries(values).filter(([m, v]) => v !== 0 && !m.startsWith('eng_h') && (!metrics || metrics.includes(m))));
+
+  it('reads totals and each day\'s timeline counts equal to the facts, in fewer items than days would take', async () => {
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let weeksRead = 0;
+    for (let i = 0; i < 12; i++) {
+      const start = from + Math.floor(random() * 3 * 1440) * 60;
+      const end = watermark - Math.floor(random() * 3 * 1440) * 60;
+      for (const scope of scopes) {
+        const weekly = plan(scope, start, end);
+        const items = await readPlan(store, scope, weekly);
+        expect(items.length).toBeLessThanOrEqual(weekly.maxItems);
+        expect({ scope, start, end, values: nonZero(mergeItems(items, undefined, { countsOnly: true }).values) }).toEqual({ scope, start, end, values: sums(scope, start, end) });
+        if (!scope.startsWith('u:')) continue;
+        weeksRead += items.filter((item) => item.granularity === 'w').length;
+        for (const point of timelineOf(items, { type: 'custom', startTs: start, endTs: end }, 86400, { countsOnly: true })) {
+          const dayEnd = Math.min(point.ts + 86400, end);
+          expect({ scope, ts: point.ts, values: nonZero(point.state.values, WEEK_DAY_METRICS) }).toEqual({ scope, ts: point.ts, values: sums(scope, Math.max(point.ts, start), dayEnd, WEEK_DAY_METRICS) });
+        }
+      }
+    }
+    expect(weeksRead).toBeGreaterThan(12);
+    const busiest = byActivity[0]!;
+    const weekly = await readPlan(store, busiest, plan(busiest, from, watermark));
+    const daily = await readPlan(store, busiest, plan(busiest, from, watermark, false));
+    expect(weekly.filter((item) => item.granularity === 'w').length).toBe(2);
+    expect(weekly.length).toBe(daily.length - 12);
+  });
+
+  it('a week without its item (not settled yet) is read from its days, as exactly', async () => {
+    const busiest = byActivity[0]!;
+    const firstWeek = Math.ceil(from / WEEK_SECONDS) * WEEK_SECONDS;
+    const start = from + 3 * 86400 + 7 * 60;
+    const before = await readPlan(store, busiest, plan(busiest, start, watermark));
+    await store.put([{ scope: busiest, granularity: 'w', bucket: firstWeek, values: {} }]);
+    const after = await readPlan(store, busiest, plan(busiest, start, watermark));
+    expect(after.filter((item) => item.granularity === 'w' && Object.keys(item.values).length).length).toBe(1);
+    expect(nonZero(mergeItems(after, undefined, { countsOnly: true }).values)).toEqual(nonZero(mergeItems(before, undefined, { countsOnly: true }).values));
+    expect(nonZero(mergeItems(after, undefined, { countsOnly: true }).values)).toEqual(sums(busiest, start, watermark));
   });
 });

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbSqlEngine, factsRelation } from '../../lib/adapters/local/duckdb-sql-engine.js';
 import { aggregateFacts, toItem } from '../../lib/counters/aggregate.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
-import { settledHourItems, settledQuarterItems } from '../../lib/counters/settle.js';
+import { settledHourItems, settledQuarterItems, settledWeekItems } from '../../lib/counters/settle.js';
+import { WEEK_SECONDS, weekDays } from '../../lib/counters/weeks.js';
 import { settleSql, settledItemOfRow } from '../../lib/counters/settle-sql.js';
 import { engagementReceived } from '../../lib/counters/read.js';
 import { contributionsOf, isTargetScope } from '../../lib/counters/contributions.js';
@@ -186,6 +187,36 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
     expect(quarters.filter((q) => q.scope === 'g').map((q) => q.bucket)).toEqual([0, 1, 2, 3].map((i) => DAY + i * 21600));
     expect(quarters.some((q) => q.scope.startsWith('u:') && q.sets?.engagers && q.tops?.top_posts && Object.keys(q.values).some((m) => m.startsWith('eng_h')))).toBe(true);
     expect(quarters.some((q) => isTargetScope(q.scope))).toBe(false);
+  });
+
+  it('week items, exact over the week, with each day\'s timeline counts, for users and the network only', async () => {
+    const weekStart = Math.floor(DAY / WEEK_SECONDS) * WEEK_SECONDS;
+    // The workload spread over the week by event id (a copy lands with its original), and a day before it.
+    const dayOf = (f: Fact) => (parseInt(f.event_id.slice(-2), 16) % 8) - 1;
+    const spread = facts.map((f) => ({ ...f, created_at: weekStart + dayOf(f) * 86400 + (f.created_at - DAY) }));
+    const own = mkdtempSync(join(tmpdir(), 'funnel-settle-sql-week-'));
+    try {
+      const byHour = new Map<number, Fact[]>();
+      for (const f of spread) (byHour.get(Math.floor(f.created_at / 3600) * 3600) ?? byHour.set(Math.floor(f.created_at / 3600) * 3600, []).get(Math.floor(f.created_at / 3600) * 3600)!).push(f);
+      for (const [hour, list] of byHour) {
+        const prefix = join(own, partitionPrefix(partitionOf(hour)));
+        mkdirSync(prefix, { recursive: true });
+        writeFileSync(join(prefix, 'batch.parquet'), encodeFacts(list));
+      }
+      const expected = settledWeekItems(weekStart, firstArrivals(spread), retention);
+      const rows = await sql.query(settleSql(factsRelation(own), { dialect: 'duckdb', granularity: 'w', buckets: [weekStart] }));
+      expect(byKey(rows.map(settledItemOfRow))).toEqual(byKey(expected));
+      expect(new Set(expected.map((i) => i.scope.slice(0, 2)))).toEqual(new Set(['u:', 'g']));
+      // A busy user's days: each day's counts add up to the week's.
+      const busiest = expected.filter((i) => i.scope.startsWith('u:')).sort((a, b) => Object.keys(b.values).length - Object.keys(a.values).length)[0]!;
+      const days = weekDays(busiest);
+      expect(days.size).toBeGreaterThan(3);
+      for (const metric of ['posts', 'likes_rcv']) expect([...days.values()].reduce((n, v) => n + (v[metric] ?? 0), 0)).toBe(busiest.values[metric] ?? 0);
+      expect(busiest.sets?.engagers).toBeDefined();
+      expect(Object.keys(busiest.values).some((m) => m.startsWith('eng_h'))).toBe(false);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   it('with deletions, retracted engagement counts nowhere, and the live-counted items it touched come back, zero where it was alone', async () => {

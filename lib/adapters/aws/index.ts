@@ -74,7 +74,7 @@ export function athenaSettleTables(database: string, bucket: string): SettleTabl
   return {
     dialect: 'athena',
     hours: (hourStarts) => `(SELECT * FROM ${facts} WHERE ${hourStarts.map((h) => `(${where(h)})`).join(' OR ')})`,
-    day: (dayStart) => `(SELECT * FROM ${facts} WHERE dt = ${quote(partitionOf(dayStart).dt)})`,
+    days: (dayStarts) => `(SELECT * FROM ${facts} WHERE dt IN (${dayStarts.map((d) => quote(partitionOf(d).dt)).join(', ')}))`,
     objects: (hourStart, keys) => `(SELECT * FROM ${facts} WHERE ${where(hourStart)} AND "$path" IN (${keys.map((k) => quote(`s3://${bucket}/${k}`)).join(', ')}))`,
     results: (run, part) => `(SELECT * FROM "${database}"."${SETTLE_RESULTS_TABLE}" WHERE run = ${quote(run)} AND part = ${quote(String(part))})`,
     shardBytes: ATHENA_SETTLE_SHARD_BYTES,

@@ -147,12 +147,11 @@ export const DUCKDB_SETTLE_SHARD_BYTES = 256 * 2 ** 20;
 
 export function duckDbSettleTables(dataDir: string): SettleTables {
   const root = dataDir.replace(/'/g, "''");
-  const parquet = (glob: string) => `read_parquet('${glob}', hive_partitioning = true)`;
   const columns = `{${Object.entries(SETTLE_RESULT_COLUMNS).map(([name, type]) => `${name}: '${type}'`).join(', ')}}`;
   return {
     dialect: 'duckdb',
     hours: (hourStarts) => `read_parquet([${hourStarts.map((h) => `'${root}/${partitionPrefix(partitionOf(h))}*.parquet'`).join(', ')}], hive_partitioning = true)`,
-    day: (dayStart) => parquet(`${root}/${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/*/*.parquet`),
+    days: (dayStarts) => `read_parquet([${dayStarts.map((d) => `'${root}/${FACTS_PREFIX}dt=${partitionOf(d).dt}/*/*.parquet'`).join(', ')}], hive_partitioning = true)`,
     objects: (_hourStart, keys) => `read_parquet([${keys.map((k) => `'${root}/${k.replace(/'/g, "''")}'`).join(', ')}], hive_partitioning = true)`,
     results: (run, part) => `read_json('${root}/${settleResultsPrefix(run, part)}*.json.gz', format = 'newline_delimited', columns = ${columns})`,
     shardBytes: DUCKDB_SETTLE_SHARD_BYTES,
