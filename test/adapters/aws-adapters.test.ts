@@ -26,6 +26,7 @@ import {
 import { S3ObjectStore } from '../../lib/adapters/aws/s3-object-store.js';
 import { groupForBatch, SqsQueueSender } from '../../lib/adapters/aws/sqs-queue-sender.js';
 import { DynamoCounterStore } from '../../lib/adapters/aws/dynamodb-counter-store.js';
+import { counterItemBytes } from '../../lib/adapters/aws/dynamodb-item-size.js';
 
 const clientConfig = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
 
@@ -367,6 +368,19 @@ describe('DynamoCounterStore (mocked DynamoDB)', () => {
       expect(request!.PutRequest!.Item!.top_zappers).toEqual({ B: list });
       expect(list).toHaveLength(1 + 1 + 32 + 3);
       await expect(store.put([{ scope: 'u:abc', granularity: 'd', bucket: 0, values: {}, tops: { zappers: list } }])).rejects.toThrow(/top_/);
+    });
+
+    it('writes a large settled sketch packed (4 bits a register) and reads it back as its register array', async () => {
+      ddb.on(BatchWriteItemCommand).resolves({ UnprocessedItems: {} });
+      const registers = Uint8Array.from({ length: 1024 }, (_, r) => 3 + (r % 5));
+      await store.put([{ scope: 'u:abc', granularity: 'w', bucket: 0, values: { events: 1 }, sets: { engagers: registers } }]);
+      const [request] = ddb.commandCalls(BatchWriteItemCommand)[0]!.args[0].input.RequestItems![table]!;
+      const stored = request!.PutRequest!.Item!.engagers!.B!;
+      expect(stored).toHaveLength(2 + 512);
+      expect(counterItemBytes({ scope: 'u:abc', granularity: 'w', bucket: 0, values: { events: 1 }, sets: { engagers: registers } })).toBeLessThan(600);
+      ddb.on(QueryCommand).resolves({ Items: [{ pk: { S: 'u:abc#w' }, sk: { N: '0' }, engagers: { B: stored } }] });
+      const [item] = await store.range('u:abc', 'w', 0, 0);
+      expect(item!.sets!.engagers).toEqual(registers);
     });
 
     it('retries UnprocessedItems until none are left', async () => {

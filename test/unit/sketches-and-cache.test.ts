@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { hllCode, hllEstimate, reduceCodes } from '../../lib/counters/hll.js';
+import { emptyRegisters, foldSketch, hllCode, hllEstimate, packRegisters, reduceCodes, unpackRegisters } from '../../lib/counters/hll.js';
 import { mergeTop } from '../../lib/counters/topn.js';
 import { ResponseCache, STALE_IF_ERROR_MS, STALE_RETRY_MS, ttlForWindow } from '../../lib/api/cache.js';
 
@@ -29,6 +29,27 @@ describe('HyperLogLog codes', () => {
     const reduced = reduceCodes(codes);
     expect(reduced.length).toBeLessThanOrEqual(1024);
     expect(hllEstimate(reduced)).toBe(hllEstimate(codes));
+  });
+
+  it('packs a dense register array into 4 bits a register, exceptions listed, and unpacks it exactly', () => {
+    for (const n of [300, 7_000, 200_000]) {
+      const registers = foldSketch(emptyRegisters(), Array.from({ length: n }, (_, i) => hllCode(key(i))));
+      const packed = packRegisters(registers);
+      expect(packed.length, `${n} members`).toBeLessThan(560);
+      expect(unpackRegisters(packed)).toEqual(registers);
+    }
+    // ranks beyond the base's 14: listed after the nibbles; and as many as would make it no smaller, kept raw
+    const wide = emptyRegisters().fill(2);
+    wide[7] = 40;
+    wide[1023] = 17;
+    const packed = packRegisters(wide);
+    expect(packed.length).toBe(2 + 512 + 2 * 3);
+    expect(unpackRegisters(packed)).toEqual(wide);
+    const spread = Uint8Array.from({ length: 1024 }, (_, r) => 1 + (r % 40));
+    expect(packRegisters(spread)).toEqual(spread);
+    expect(unpackRegisters(packRegisters(spread))).toEqual(spread);
+    expect(unpackRegisters(packRegisters(emptyRegisters()))).toEqual(emptyRegisters());
+    expect(() => unpackRegisters(new Uint8Array([1, 2, 3]))).toThrow(/stored sketch/);
   });
 });
 

@@ -12,7 +12,7 @@ import {
 import { ENGAGER_ROW_MAX_TOKENS, STATE_GUARD_FIELDS, type CounterDelta, type CounterItem, type CounterStore, type EngagerRow, type EngagerWrite, type Granularity, type StateGuardField, type StateRecord } from '../../ports.js';
 import { engagerRowId, mergeEngagerWrites } from '../../counters/engager-lists.js';
 import { forEachLimited } from '../../util/concurrency.js';
-import { emptyRegisters, foldSketch, sketchCodes } from '../../counters/hll.js';
+import { emptyRegisters, foldSketch, packRegisters, sketchCodes, unpackRegisters } from '../../counters/hll.js';
 import { assertTopListNames, encodeTopList, isTopListName, parseTop } from '../../counters/topn.js';
 
 /**
@@ -94,9 +94,9 @@ export class DynamoCounterStore implements CounterStore {
       for (const [name, sketch] of Object.entries(item.sets ?? {})) {
         const members = sketchCodes(sketch);
         if (!members.length) continue;
-        // Hour and day items are only ever Put, so a large sketch can be a dense register array (1 KiB)
-        // instead of a number set several times that size; minute items stay number sets for ADD.
-        attrs[name] = item.granularity !== 'm' && members.length > DENSE_SKETCH_FROM ? { B: foldSketch(emptyRegisters(), members) } : { NS: [...new Set(members)].map(String) };
+        // Settled items are only ever Put, so a large sketch can be a dense register array, packed
+        // (≈ 515 bytes: hll.ts), instead of a number set several times that size; minute items stay number sets for ADD.
+        attrs[name] = item.granularity !== 'm' && members.length > DENSE_SKETCH_FROM ? { B: packRegisters(foldSketch(emptyRegisters(), members)) } : { NS: [...new Set(members)].map(String) };
       }
       for (const [name, bytes] of Object.entries(item.tops ?? {})) attrs[name] = { B: bytes };
       if (item.expiresAt !== undefined) attrs.ttl = { N: String(item.expiresAt) };
@@ -138,11 +138,11 @@ export class DynamoCounterStore implements CounterStore {
           const attr = raw[name]!;
           if (attr.N !== undefined) item.values[name] = Number(attr.N);
           else if (attr.NS !== undefined) (item.sets ??= {})[name] = attr.NS.map(Number);
-          // A top list (`top_…`) and a dense sketch are both binary, handed over as stored: reads walk
-          // the list's bytes (topn.ts) and merge register arrays (hll.ts foldSketch).
+          // A top list (`top_…`) and a dense sketch are both binary: the list is handed over as stored
+          // (reads walk its bytes: topn.ts), the sketch as its register array (hll.ts).
           else if (attr.B !== undefined) {
             if (isTopListName(name)) (item.tops ??= {})[name] = attr.B;
-            else (item.sets ??= {})[name] = attr.B;
+            else (item.sets ??= {})[name] = unpackRegisters(attr.B);
           }
           // a top list settled before the binary form (JSON text) reads as if it had been settled now
           else if (attr.S !== undefined && isTopListName(name)) (item.tops ??= {})[name] = encodeTopList(parseTop(attr.S));

@@ -1,6 +1,6 @@
 import { STATE_GUARD_FIELDS, type CounterDelta, type CounterItem } from '../../ports.js';
 import { DENSE_SKETCH_FROM, engagerPartitionKey } from './dynamodb-counter-store.js';
-import { sketchCodes } from '../../counters/hll.js';
+import { emptyRegisters, foldSketch, packRegisters, sketchCodes } from '../../counters/hll.js';
 import { engagerRowId } from '../../counters/engager-lists.js';
 
 /*
@@ -54,8 +54,8 @@ export function counterItemBytes(item: CounterItem & { expiresAt?: number }): nu
       const members = sketchCodes(item.sets[name]!);
       if (!members.length) continue;
       bytes += nameBytes(name);
-      // Large sketches in hour and day items are stored as a 1 KiB register array (binary).
-      if (item.granularity !== 'm' && members.length > DENSE_SKETCH_FROM) bytes += 1024;
+      // Large sketches in settled items are stored as a packed register array (binary, ≈ 515 bytes).
+      if (item.granularity !== 'm' && members.length > DENSE_SKETCH_FROM) bytes += packRegisters(foldSketch(emptyRegisters(), members)).length;
       else for (const m of members) bytes += numberBytes(m);
     }
   }
