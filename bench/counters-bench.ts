@@ -24,7 +24,7 @@ import { DeltaRollup } from '../lib/counters/rollup.js';
 import { settledDayItem, settledHourItems, settledQuarterItems, settledWeekItems } from '../lib/counters/settle.js';
 import { WEEK_SECONDS } from '../lib/counters/weeks.js';
 import { ALL_TIME_SCOPE } from '../lib/counters/all-time.js';
-import { DIRTY_HOURS, INGEST_HEARTBEAT, WATERMARK } from '../lib/counters/state.js';
+import { DIRTY_HOURS, INGEST_HEARTBEAT, writeWatermark } from '../lib/counters/state.js';
 import { globalMetricsSql, userMetricsSql } from '../lib/jobs/metrics-sql.js';
 import type { NostrEvent } from '../lib/nostr/event.js';
 import { reactionClass } from '../lib/nostr/normalise.js';
@@ -328,7 +328,8 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
     const counters = dynamo.counters;
     await counters.put(p.load);
     await counters.add(p.liveTail);
-    await counters.putState(WATERMARK, 0, { settledThrough: watermark });
+    // as the compactor leaves it: weeks settled through the watermark's day (settled below)
+    await writeWatermark(counters, watermark, nowMs, Math.floor(watermark / 86400) * 86400);
     await counters.putState(INGEST_HEARTBEAT, 0, { lastIngestAt: nowMs });
     const loadMs = performance.now() - t0;
     log(`counters setup: loaded ${int(p.load.length)} settled items (minute items of the last ${Math.round(retention.minuteSeconds / 86400)} days: older ones have expired by TTL) and ${int(p.liveTail.length)} live deltas of ${[...p.selected].map((s) => s.slice(0, 14)).join(', ')} into dynalite in ${(loadMs / 1000).toFixed(1)} s`);
@@ -686,12 +687,19 @@ async function prepare(params: PrepareParams) {
     }
     if ((h + 1) % 24 === 0) rollDay(hour - 23 * 3600);
   }
-  // Every week complete before the watermark, from its facts, as the compactor settles them (weeks.ts).
-  for (let week = Math.floor(startTs / WEEK_SECONDS) * WEEK_SECONDS; week + WEEK_SECONDS <= watermark; week += WEEK_SECONDS) {
-    const from = Math.max(0, (week - startTs) / 3600);
-    for (const item of settledWeekItems(week, byHour.slice(from, (week + WEEK_SECONDS - startTs) / 3600).flat(), retention)) {
-      settledStats.w.record(counterItemBytes(item), item.scope, item.bucket);
-      keep(item);
+  // Every week from its facts, as the compactor settles them (weeks.ts): with each day's roll, to
+  // that day, and whole once it is over. A settle Puts the items that changed, those of the scopes
+  // with events that day (the others read as before), and each of those is priced; the last is kept.
+  const weeksThrough = Math.floor(watermark / 86400) * 86400;
+  const hourIndex = (t: number) => Math.max(0, (t - startTs) / 3600);
+  for (let week = Math.floor(startTs / WEEK_SECONDS) * WEEK_SECONDS; week < weeksThrough; week += WEEK_SECONDS) {
+    const last = Math.min(week + WEEK_SECONDS, weeksThrough);
+    for (let through = Math.max(week, Math.floor(startTs / 86400) * 86400) + 86400; through <= last; through += 86400) {
+      const dayScopes = new Set(byHour.slice(hourIndex(through - 86400), hourIndex(through)).flat().flatMap((f) => contributionsOf(f).counts.map((c) => c.scope)));
+      for (const item of settledWeekItems(week, byHour.slice(hourIndex(week), hourIndex(through)).flat(), retention, through)) {
+        if (dayScopes.has(item.scope)) settledStats.w.record(counterItemBytes(item), item.scope, item.bucket);
+        if (through === last) keep(item);
+      }
     }
   }
   const settleMs = performance.now() - t0;

@@ -33,7 +33,7 @@ export const metaSchema = z
     plan: z.strictObject({
       maxItems: count,
       itemsRead: count,
-      segments: z.array(z.strictObject({ granularity: z.string(), from: z.int(), to: z.int(), live: z.boolean() })),
+      segments: z.array(z.strictObject({ granularity: z.string(), from: z.int(), to: z.int(), live: z.boolean(), weekToDate: z.boolean().optional().describe('one week item covering its days up to `to` (the week the watermark is in)') })),
     }),
   })
   .meta({ id: 'Meta', description: 'what the answer covers and how fresh it is (docs/metrics.md)' });

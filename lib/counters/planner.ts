@@ -14,6 +14,11 @@ export interface PlanSegment {
   to: number;
   /** settled (ten-minute, hour, quarter-day, day items) or live (minute items after the watermark) */
   live: boolean;
+  /**
+   * One week's item covering its days before `to` only (a week-to-date item, weeks.ts): the days of
+   * the watermark's week, planned only while weeks are settled through its day (planWindow).
+   */
+  weekToDate?: boolean;
 }
 
 export interface WindowPlan {
@@ -46,9 +51,11 @@ export const carriesDetails = (segment: PlanSegment) => !segment.live && (segmen
  * live tail after the watermark (DESIGN §4). So a settled edge is at most 3 quarter days, 5 hours,
  * 5 ten-minute and 9 minute items. `useDays: false` keeps hourly resolution (hourly timelines: no
  * quarter days or days). Times are unix seconds, minute-aligned.
- * `useWeeks` reads whole weeks from week items (user and network scopes only: WEEK_ITEM_SCOPES), for
- * answers that need no more than a day's counts from inside a week (a daily timeline, totals, top
- * lists), not a day's sketches or hour-of-day histogram.
+ * `useWeeks` reads whole weeks from week items (user and network scopes only: hasWeekItems), and
+ * the days of the last week from its week-to-date item where the window has them all, for answers
+ * that need no more than a day's counts from inside a week (a daily timeline, totals, top lists), not
+ * a day's sketches or hour-of-day histogram; only before `weeksThrough` (the watermark record's: week
+ * items are settled through it), days after it.
  * `liveGranularity: 'h'` is for scopes counted live per hour (per-event and per-address scopes): they
  * have no minute, ten-minute or quarter-day items, so their windows start on an hour and their live
  * tail is read from hour items up to the end of the hour `end` falls in (it holds the events dated up
@@ -60,7 +67,7 @@ export const carriesDetails = (segment: PlanSegment) => !segment.live && (segmen
 export function planWindow(
   start: number,
   end: number,
-  options: { watermark: number; nowSeconds: number; retention: Retention; useDays?: boolean; useWeeks?: boolean; liveGranularity?: 'm' | 'h'; sparseHours?: boolean; minutesOnly?: boolean },
+  options: { watermark: number; nowSeconds: number; retention: Retention; useDays?: boolean; useWeeks?: boolean; weeksThrough?: number; liveGranularity?: 'm' | 'h'; sparseHours?: boolean; minutesOnly?: boolean },
 ): WindowPlan {
   const segments: PlanSegment[] = [];
   const problems: string[] = [];
@@ -68,8 +75,8 @@ export function planWindow(
   const useDays = options.useDays ?? true;
   const liveHourly = options.liveGranularity === 'h';
   if (liveHourly && (start % HOUR !== 0 || (end < watermark && end % HOUR !== 0))) throw new Error('a scope counted per hour has no minute items: its window must start on an hour and end on one or after the watermark');
-  const push = (granularity: BucketGranularity, from: number, to: number, live: boolean) => {
-    if (to > from) segments.push({ granularity, from, to, live });
+  const push = (granularity: BucketGranularity, from: number, to: number, live: boolean, weekToDate = false) => {
+    if (to > from) segments.push({ granularity, from, to, live, ...(weekToDate ? { weekToDate } : {}) });
   };
   const need = (granularity: BucketGranularity, from: number) => {
     const kept = keptSeconds(granularity, retention);
@@ -85,7 +92,7 @@ export function planWindow(
         ? ['d', 'h', 'm']
         : ['h', 'm']
       : useDays
-        ? [...(options.useWeeks ? (['w'] as const) : []), 'd', 'q', 'h', 't', 'm']
+        ? ['d', 'q', 'h', 't', 'm']
         : ['h', 't', 'm'];
   const cover = (from: number, to: number, levels: readonly BucketGranularity[]) => {
     if (from >= to) return;
@@ -94,12 +101,26 @@ export function planWindow(
     const size = GRANULARITY_SECONDS[level];
     const first = ceilTo(from, size);
     const last = floorTo(to, size);
+    // The days of the last week settled to date, when the window has them from the week's start: its week-to-date item.
+    if (level === 'w' && first <= last && to > last && to === weekToDateThrough) {
+      cover(from, first, finer);
+      push('w', first, last, false);
+      return push('w', last, to, false, true);
+    }
     if (first >= last) return cover(from, to, finer);
     cover(from, first, finer);
     push(level, first, last, false);
     cover(last, to, finer);
   };
-  cover(start, Math.min(end, watermark), ladder);
+  const settledEnd = Math.min(end, watermark);
+  // Weeks where their items are settled: from the start to the last day boundary they are settled through.
+  const weeksThrough = options.useWeeks ? floorTo(options.weeksThrough ?? 0, DAY) : 0;
+  const weeksEnd = Math.max(start, Math.min(floorTo(settledEnd, DAY), weeksThrough));
+  // A week-to-date item covers the days before the watermark's day when it was settled: it answers
+  // for exactly those only while weeks are settled through that day (weeksThrough lags otherwise).
+  const weekToDateThrough = weeksThrough === floorTo(watermark, DAY) ? weeksThrough : -1;
+  cover(start, weeksEnd, ['w', ...ladder]);
+  cover(weeksEnd, settledEnd, ladder);
   const liveStart = Math.max(start, watermark);
   if (liveStart < end && liveHourly) push('h', liveStart, ceilTo(end, HOUR), true);
   else if (liveStart < end) push('m', liveStart, end, true);
@@ -113,6 +134,6 @@ export function planWindow(
     // A user's sparse hours are read from minute items, so a settled hour or quarter day needs those kept.
     if (options.sparseHours && !s.live && (s.granularity === 'h' || s.granularity === 'q')) need('m', s.from);
   }
-  const maxItems = segments.reduce((n, s) => n + ((s.to - s.from) / GRANULARITY_SECONDS[s.granularity]) * perBucket(s), 0);
+  const maxItems = segments.reduce((n, s) => n + (s.weekToDate ? 1 + (s.to - s.from) / DAY : ((s.to - s.from) / GRANULARITY_SECONDS[s.granularity]) * perBucket(s)), 0);
   return { segments, unanswerable: problems.length ? [...new Set(problems)].join('; ') : null, maxItems };
 }

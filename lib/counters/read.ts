@@ -8,7 +8,7 @@ import { isTopEntryMetric } from './topn.js';
  * Reads every item of a plan for one scope: one Query per segment, all in parallel. A settled bucket
  * without its item (or with an emptied one) is read from what stands in for it, in a further round of
  * Queries, one per run of such buckets (a run with no events reads nothing): a ten-minute bucket from
- * its minutes, a quarter day from its hours, and a user's sparse hour (SPARSE_HOUR_EVENTS) from its
+ * its minutes, a quarter day from its hours, a week from its days, and a user's sparse hour (SPARSE_HOUR_EVENTS) from its
  * minutes. Minute items at a window's sub-hour edges count as counts only, as they always have: the
  * details some carry are for their sparse hour's reads.
  */
@@ -21,7 +21,8 @@ export async function readPlan(counters: CounterStore, scope: string, plan: Wind
 /** One segment's items; `sparseHourMinutes`: minutes standing in for a user's sparse hour, read with their details. */
 async function readSegment(counters: CounterStore, scope: string, segment: PlanSegment, user: boolean, sparseHourMinutes: boolean): Promise<CounterItem[]> {
   const size = GRANULARITY_SECONDS[segment.granularity];
-  const items = await counters.range(scope, segment.granularity, segment.from, segment.to - size);
+  // A week to date is one item (planner.ts).
+  const items = await counters.range(scope, segment.granularity, segment.from, segment.weekToDate ? segment.from : segment.to - size);
   if (segment.granularity === 'm') return user && !sparseHourMinutes ? items.map(countsOnly) : items;
   const fallback: BucketGranularity | undefined = segment.live ? undefined : (FALLBACK_GRANULARITY[segment.granularity] ?? (segment.granularity === 'h' && user ? 'm' : undefined));
   if (!fallback) return items;
@@ -30,8 +31,9 @@ async function readSegment(counters: CounterStore, scope: string, segment: PlanS
   for (let bucket = segment.from; bucket < segment.to; bucket += size) {
     if (present.has(bucket)) continue;
     const last = runs.at(-1);
-    if (last && last.to === bucket) last.to = bucket + size;
-    else runs.push({ granularity: fallback, from: bucket, to: bucket + size, live: false });
+    const to = Math.min(bucket + size, segment.to);
+    if (last && last.to === bucket) last.to = to;
+    else runs.push({ granularity: fallback, from: bucket, to, live: false });
   }
   const standIns = await Promise.all(runs.map((run) => readSegment(counters, scope, run, user, segment.granularity === 'h')));
   return [...items, ...standIns.flat()];

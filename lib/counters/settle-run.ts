@@ -191,6 +191,8 @@ export interface SettleOptions {
   deletionHours?: readonly number[];
   /** a week's days that hold facts (the relation of a week's settle: settleRelation) */
   weekDays?: readonly number[];
+  /** a week settled to date: its days before this time only (settleSql's `through`) */
+  weekThrough?: number;
 }
 
 /**
@@ -241,7 +243,7 @@ async function settleShard(
   const withFacts = buckets.filter((b) => !empty.has(b));
   if (withFacts.length) {
     const deletions = options.deletionHours?.length ? deps.tables.hours(options.deletionHours) : undefined;
-    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, liveHours: options.liveHours, copiedLive: options.copiedLive, shard, deletions });
+    const sql = settleSql(relation, { dialect: deps.tables.dialect, granularity, buckets: withFacts, liveHours: options.liveHours, copiedLive: options.copiedLive, shard, deletions, through: options.weekThrough });
     await deps.sql.export(sql, `${SETTLE_RESULTS_PREFIX}${run}/`, 'jsonl', { partitionBy: SETTLE_PART_COLUMN });
   }
   const hasRows = async (b: string, bucket: number) => (await deps.objects.list(settleResultsPrefix(b, bucket))).length > 0;

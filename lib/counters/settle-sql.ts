@@ -52,6 +52,8 @@ export interface SettleSqlOptions {
    * was alone), so a retraction that arrives after its hour was counted live is taken back out.
    */
   deletions?: string;
+  /** `w` of one bucket: its days before this time only (the week to date: weeks.ts); default the whole week */
+  through?: number;
 }
 
 /**
@@ -264,7 +266,10 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   const shard = options.shard && options.shard.count > 1 ? options.shard : null;
   if (shard && !(Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) throw new Error(`invalid shard ${shard.index} of ${shard.count}`);
   const inShard = (rows: string) => (shard ? `SELECT * FROM (${rows}) WHERE ${scopeShardSql(dialect, 'scope', shard.count)} = ${shard.index}` : rows);
-  const inBuckets = `${bucketOf('created_at', size)} IN (${list(buckets)})`;
+  if (options.through !== undefined && !(isWeek && buckets.length === 1 && options.through > buckets[0]! && options.through <= buckets[0]! + size && options.through % 86400 === 0)) {
+    throw new Error('`through` is for one week, a day boundary within it');
+  }
+  const inBuckets = `${bucketOf('created_at', size)} IN (${list(buckets)})${options.through !== undefined ? ` AND created_at < ${options.through}` : ''}`;
   const union = (lines: string[]) => lines.join('\n  UNION ALL ');
   const deduped = retractions ? dedupedFacts(relation, window, dialect, { deletions: options.deletions, keepRetracted: true }) : `SELECT *, FALSE AS retracted FROM (${dedupedFacts(relation, window, dialect)})`;
   // One facts CTE: a retracted event stays in it (flagged) where its live-counted items must be rewritten

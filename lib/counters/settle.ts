@@ -132,10 +132,11 @@ export function settledDayItem(scope: string, dayStart: number, hourItems: reado
 
 /**
  * The week items of a week, from its deduplicated facts (weeks.ts): per user and network scope, what
- * its facts add up to, and a user's per-day timeline counts. The settle SQL is held to these.
+ * its facts add up to before `through` (the week to date, or all of it), and a user's per-day
+ * timeline counts. The settle SQL is held to these.
  */
-export function settledWeekItems(weekStart: number, facts: readonly Fact[], retention: Retention): (CounterItem & { expiresAt?: number })[] {
-  const inWeek = facts.filter((fact) => fact.created_at >= weekStart && fact.created_at < weekStart + WEEK_SECONDS);
+export function settledWeekItems(weekStart: number, facts: readonly Fact[], retention: Retention, through = weekStart + WEEK_SECONDS): (CounterItem & { expiresAt?: number })[] {
+  const inWeek = facts.filter((fact) => fact.created_at >= weekStart && fact.created_at < through);
   const states = aggregateFacts(inWeek);
   const daily = new Set(WEEK_DAY_METRICS);
   for (const fact of inWeek) {

@@ -47,9 +47,13 @@ export async function recordIngestHeartbeat(counters: CounterStore, nowMs: numbe
   stateChanged(counters);
 }
 
-/** Moves the watermark (compact.ts): counters are settled before `settledThrough`. */
-export async function writeWatermark(counters: CounterStore, settledThrough: number, nowMs: number): Promise<void> {
-  await counters.putState(WATERMARK, 0, { settledThrough, updatedAt: nowMs });
+/**
+ * Moves the watermark (compact.ts): counters are settled before `settledThrough`, and week items
+ * (weeks.ts) before `weeksThrough` (a day boundary, at most the watermark's day), in one record so a
+ * read plans on both with one GetItem.
+ */
+export async function writeWatermark(counters: CounterStore, settledThrough: number, nowMs: number, weeksThrough = 0): Promise<void> {
+  await counters.putState(WATERMARK, 0, { settledThrough, weeksThrough, updatedAt: nowMs });
   stateChanged(counters);
 }
 
@@ -95,6 +99,12 @@ export async function adoptHourlyTargetCounting(counters: CounterStore, nowMs: n
 
 /** Counters are settled (hour and day items exact) for every hour before this time (unix seconds). */
 export async function readWatermark(counters: CounterStore): Promise<number> {
+  return (await readSettledThrough(counters)).watermark;
+}
+
+/** The watermark, and the time week items are settled through (writeWatermark): 0 where never written. */
+export async function readSettledThrough(counters: CounterStore): Promise<{ watermark: number; weeksThrough: number }> {
   const state = await counters.getState(WATERMARK, 0);
-  return typeof state?.settledThrough === 'number' ? state.settledThrough : 0;
+  const number = (value: unknown) => (typeof value === 'number' ? value : 0);
+  return { watermark: number(state?.settledThrough), weeksThrough: number(state?.weeksThrough) };
 }

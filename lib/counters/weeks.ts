@@ -8,8 +8,9 @@ import { ZAP_AMOUNT_METRICS } from './zap-amounts.js';
  * only, plus, for a user, each day's counts of what a timeline point shows (`d<0-6>.<metric>`). So a
  * 30-day summary reads four or five week items where it read 29 day items, and its daily timeline,
  * totals and top lists stay what the days would give (the lists are the week's own top N, from its
- * facts). They are settled from the week's facts once its last day is settled (compact.ts), and a
- * week without its item (not settled yet, or a scope without one) is read from its days (read.ts).
+ * facts). They are settled from the week's facts whenever one of its days is rolled (compact.ts):
+ * to date while the week is the watermark's, whole once it is over; the watermark record says how far
+ * (`weeksThrough`), and reads plan weeks only before it. A week without its item is read from its days (read.ts).
  */
 export const WEEK_SECONDS = 7 * 86400;
 

@@ -7,7 +7,7 @@ import { factOfRow, resolveHourReplies } from './reply-resolution.js';
 import { deletionHoursFor, hoursWithFacts, hoursWithRetractedEvents } from './retractions.js';
 import { dedupedFacts, RETRACTION_HORIZON_SECONDS, RETRACTION_SKEW_SECONDS } from '../jobs/metrics-sql.js';
 import { COMPACTION_STAGING_PREFIX, type SettleTables } from './tables.js';
-import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DIRTY_WEEKS, DRIFT_HOURS, markDirty, markDrifted, readWatermark, writeWatermark } from '../counters/state.js';
+import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DIRTY_WEEKS, DRIFT_HOURS, markDirty, markDrifted, readSettledThrough, writeWatermark } from '../counters/state.js';
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
@@ -212,7 +212,7 @@ export interface CompactionRun {
   /** objects moved to quarantine/ because they could not be decoded */
   quarantined: string[];
   daysRolled: number[];
-  /** weeks whose week items were settled (weeks.ts): complete weeks with a day rolled since their last settle */
+  /** weeks whose week items were settled (weeks.ts), whole or to date: weeks with a day rolled since their last settle */
   weeksSettled: number[];
   /** settled items Put this run (changed or cleared; unchanged items are not written) */
   itemsPut: number;
@@ -289,7 +289,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   const withinBudget = () => deps.budgetMs === undefined || deps.clock.now() - startedMs < deps.budgetMs;
   const nowSeconds = Math.floor(startedMs / 1000);
   const settleBefore = Math.floor((nowSeconds - (deps.graceSeconds ?? DEFAULT_GRACE_SECONDS)) / 3600) * 3600;
-  const previous = await readWatermark(deps.counters);
+  const { watermark: previous, weeksThrough: previousWeeksThrough } = await readSettledThrough(deps.counters);
   const dayDue = async (dayStart: number) => {
     const after = deps.resettle?.dayAfterSeconds;
     if (!after) return true;
@@ -468,7 +468,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   hours.sort((a, b) => a.hourStart - b.hourStart);
   // A paced hour was settled before: the watermark passed it then, and a late event cannot pull it back.
   const watermark = Math.max(previous, Math.min(settleBefore, ...failedHours, ...deferredHours, ...paced.filter((h) => h >= previous)));
-  if (watermark !== previous) await writeWatermark(deps.counters, watermark, deps.clock.now());
+  if (watermark !== previous) await writeWatermark(deps.counters, watermark, deps.clock.now(), previousWeeksThrough);
 
   const daysRolled: number[] = [];
   let dayPending = false;
@@ -503,6 +503,10 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   // Only a consistent total is published: every completed day before settled_through is in a month.
   if (!dayPending) await settleAllTimeTotals(deps.counters, Math.floor(watermark / 86400) * 86400);
   const weeksSettled = await settleWeeks(deps, watermark, { withinBudget, holdsArchived, log });
+  // Week items are settled through the watermark's day once no day before it is left to roll and no week to settle.
+  const dayEnd = Math.floor(watermark / 86400) * 86400;
+  const [daysLeft, weeksLeft] = await Promise.all([DIRTY_DAYS, DIRTY_WEEKS].map(async (namespace) => (await deps.counters.listState(namespace)).some((mark) => mark.id < dayEnd)));
+  if (!daysLeft && !weeksLeft && dayEnd > previousWeeksThrough) await writeWatermark(deps.counters, watermark, deps.clock.now(), dayEnd);
   const closedHours = closed.map((h) => h.id);
   if (closedHours.length) deps.metrics?.count(METRIC.archivedBucketsClosed, { Granularity: 'h' }, closedHours.length);
   if (closedDays.length) deps.metrics?.count(METRIC.archivedBucketsClosed, { Granularity: 'd' }, closedDays.length);
@@ -519,10 +523,11 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
 }
 
 /**
- * Settles the week items (weeks.ts) of every complete week (before the watermark) with a day rolled
- * since: from the week's facts, like a day, with its own manifests, so a re-settle writes only what
- * moved. A week not settled yet is read from its days meanwhile, so a failure here costs reads, not
- * exactness. A week holding an archived object is closed, as its days are.
+ * Settles the week items (weeks.ts) of every week with a day rolled since: from the facts of its days
+ * before the watermark's day (the whole week once it is over, else the week to date), like a day,
+ * with its own manifests, so a re-settle writes only what moved. A read takes a week item only where
+ * it covers the days it needs and reads the days otherwise, so a week settled late or not at all
+ * costs reads, never exactness. A week holding an archived object is closed, as its days are.
  */
 async function settleWeeks(
   deps: CompactorDeps,
@@ -532,10 +537,11 @@ async function settleWeeks(
   const weeks: number[] = [];
   let itemsPut = 0;
   for (const { id: weekStart, value } of (await deps.counters.listState(DIRTY_WEEKS)).sort((a, b) => a.id - b.id)) {
-    if (weekStart + WEEK_SECONDS > watermark) continue; // not complete yet: its days serve
+    const through = Math.min(weekStart + WEEK_SECONDS, Math.floor(watermark / 86400) * 86400);
+    if (through <= weekStart) continue; // no day of it is over yet
     if (!run.withinBudget()) break;
     try {
-      const days = Array.from({ length: 7 }, (_, i) => weekStart + i * 86400);
+      const days = Array.from({ length: (through - weekStart) / 86400 }, (_, i) => weekStart + i * 86400);
       const listed = await Promise.all(days.map((day) => parquetObjects(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(day).dt}/`)));
       const archived = await Promise.all(days.map((day, i) => run.holdsArchived(day, async () => listed[i]!.objects)));
       if (archived.some(Boolean)) {
@@ -547,8 +553,9 @@ async function settleWeeks(
       const empty = weekDays.length ? [] : [weekStart];
       const size = { bucket: weekStart, bytes: listed.reduce((n, l) => n + l.bytes, 0), objects: listed.reduce((n, l) => n + l.keys.length, 0) };
       const [{ shards }] = (await planStatements('w', [size], deps)) as [Statement];
-      const deletionHours = await deletionHoursFor(deps.objects, weekStart, weekStart + WEEK_SECONDS, Math.floor(deps.clock.now() / 1000));
-      const options = { empty, weekDays, nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards, deletionHours };
+      const deletionHours = await deletionHoursFor(deps.objects, weekStart, through, Math.floor(deps.clock.now() / 1000));
+      const weekThrough = through < weekStart + WEEK_SECONDS ? through : undefined;
+      const options = { empty, weekDays, weekThrough, nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards, deletionHours };
       itemsPut += (await settleBuckets('w', [weekStart], settleRelation('w', [weekStart], options, deps.tables), deps, options)).itemsPut;
       weeks.push(weekStart);
       await clearDirty(deps.counters, DIRTY_WEEKS, weekStart, value);

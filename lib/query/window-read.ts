@@ -1,7 +1,7 @@
 import type { Clock, CounterItem, CounterStore } from '../ports.js';
 import { planWindow, type WindowPlan } from '../counters/planner.js';
 import { readPlan } from '../counters/read.js';
-import { lastIngestAt, readWatermark, stateVersion } from '../counters/state.js';
+import { lastIngestAt, readSettledThrough, stateVersion } from '../counters/state.js';
 import type { Retention } from '../counters/retention.js';
 import { isTargetScope, isUserScope } from '../counters/contributions.js';
 import { hasWeekItems } from '../counters/weeks.js';
@@ -31,7 +31,7 @@ export interface Meta {
   source: 'canonical' | 'canonical+delta' | 'fallback';
   partialReason: string | null;
   /** items the plan may read at most, and items it did read */
-  plan: { maxItems: number; itemsRead: number; segments: { granularity: string; from: number; to: number; live: boolean }[] };
+  plan: { maxItems: number; itemsRead: number; segments: { granularity: string; from: number; to: number; live: boolean; weekToDate?: boolean }[] };
 }
 
 export interface WindowRead {
@@ -40,10 +40,12 @@ export interface WindowRead {
   meta: Meta;
 }
 
-/** What a read plans against, read together: the watermark and the ingest heartbeat (state.ts). */
+/** What a read plans against, read together: the watermark (with how far weeks are settled) and the ingest heartbeat (state.ts). */
 export interface CounterState {
   /** counters are settled through this time (unix seconds; 0 before the first settle) */
   watermark: number;
+  /** week items are settled through this time (a day boundary; 0 before the first week's settle) */
+  weeksThrough: number;
   /** the last time ingest counted anything (ms), or null */
   ingestAt: number | null;
 }
@@ -78,7 +80,7 @@ export class CounterStateReads {
     if (entry.inFlight) return entry.inFlight;
     const startedAt = this.monotonicNow();
     const version = stateVersion(counters);
-    const read = Promise.all([readWatermark(counters), lastIngestAt(counters)]).then(([watermark, ingestAt]) => ({ watermark, ingestAt }));
+    const read = Promise.all([readSettledThrough(counters), lastIngestAt(counters)]).then(([settled, ingestAt]) => ({ ...settled, ingestAt }));
     entry.inFlight = read;
     read.then(
       (state) => {
@@ -121,10 +123,10 @@ export class CounterStateReads {
  * The plan on a watermark seen before, if there is one and it can plan the window; otherwise the
  * window is planned once the state is in (and planWindow says why it cannot, if it cannot).
  */
-function planAhead(watermark: number | undefined, planOn: (watermark: number) => WindowPlan): { watermark: number; plan: WindowPlan } | undefined {
-  if (watermark === undefined) return undefined;
+function planAhead(state: CounterState | undefined, planOn: (state: CounterState) => WindowPlan): { state: CounterState; plan: WindowPlan } | undefined {
+  if (state === undefined) return undefined;
   try {
-    return { watermark, plan: planOn(watermark) };
+    return { state, plan: planOn(state) };
   } catch {
     return undefined;
   }
@@ -135,13 +137,14 @@ export const counterStates = new CounterStateReads();
 
 /** The plan the counters would use for one scope's window: whether they can answer it at all. */
 export async function planFor(scope: string, window: QueryWindow, deps: QueryDeps, hourly = timelineStep(window) === 3600): Promise<WindowPlan> {
-  const { watermark } = await (deps.stateReads ?? counterStates).recent(deps.counters);
-  return planScopeWindow(scope, window, watermark, deps.clock.now(), deps.retention, hourly);
+  const state = await (deps.stateReads ?? counterStates).recent(deps.counters);
+  return planScopeWindow(scope, window, state, deps.clock.now(), deps.retention, hourly);
 }
 
-function planScopeWindow(scope: string, window: QueryWindow, watermark: number, nowMs: number, retention: Retention, hourly: boolean, minutesOnly = false, useWeeks = false): WindowPlan {
+function planScopeWindow(scope: string, window: QueryWindow, state: Pick<CounterState, 'watermark' | 'weeksThrough'>, nowMs: number, retention: Retention, hourly: boolean, minutesOnly = false, useWeeks = false): WindowPlan {
   return planWindow(window.startTs, window.endTs, {
-    watermark,
+    watermark: state.watermark,
+    weeksThrough: state.weeksThrough,
     nowSeconds: Math.floor(nowMs / 1000),
     retention,
     useDays: !hourly,
@@ -166,23 +169,23 @@ export async function readWindow(scope: string, window: QueryWindow, deps: Query
   const states = deps.stateReads ?? counterStates;
   const nowMs = deps.clock.now();
   const hourly = options.hourly ?? timelineStep(window) === 3600;
-  const planOn = (watermark: number) => planScopeWindow(scope, window, watermark, nowMs, deps.retention, hourly, options.minutesOnly, options.useWeeks);
+  const planOn = (settled: CounterState) => planScopeWindow(scope, window, settled, nowMs, deps.retention, hourly, options.minutesOnly, options.useWeeks);
   let plan: WindowPlan;
   let items: CounterItem[];
   let state = states.cached(counters);
   if (state) {
-    plan = planOn(state.watermark);
+    plan = planOn(state);
     items = await readPlan(counters, scope, plan);
   } else {
     const reading = states.fresh(counters);
-    const ahead = planAhead(states.lastKnown(counters)?.watermark, planOn);
+    const ahead = planAhead(states.lastKnown(counters), planOn);
     const [read, itemsAhead] = await Promise.all([reading, ahead && readPlan(counters, scope, ahead.plan)]);
     state = read;
-    if (ahead && itemsAhead && ahead.watermark === read.watermark) {
+    if (ahead && itemsAhead && ahead.state.watermark === read.watermark && ahead.state.weeksThrough === read.weeksThrough) {
       plan = ahead.plan;
       items = itemsAhead;
     } else {
-      plan = planOn(read.watermark);
+      plan = planOn(read);
       items = await readPlan(counters, scope, plan);
     }
   }

@@ -74,8 +74,8 @@ describe('counters equal brute force over a 60-day workload', () => {
       const { meta } = await userSummary(activeUsers()[0]!, rollingWindow('30d', NOW_MS / 1000), { counters: stores.counters, clock, retention });
       expect(meta.source).toBe('canonical+delta');
       // 15:37 .. 15:37: minutes and ten minutes to the hour, hours and quarter days to the day (a Thursday),
-      // weeks, days, then back down to the watermark (15:00), and the live minutes
-      expect(meta.plan.segments.map((s) => s.granularity)).toEqual(['m', 't', 'h', 'q', 'w', 'd', 'q', 'h', 'm']);
+      // weeks, the last week to date (its Thursday), then back down to the watermark (15:00), and the live minutes
+      expect(meta.plan.segments.map((s) => `${s.granularity}${s.weekToDate ? ' to date' : ''}`)).toEqual(['m', 't', 'h', 'q', 'w', 'w to date', 'q', 'h', 'm']);
       expect(run.weeksSettled.length).toBeGreaterThanOrEqual(7);
       expect(meta.plan.maxItems).toBeLessThan(30 + 48 + 120);
       await expectExact(activeUsers());

@@ -50,7 +50,7 @@ describe('the counters state, as queries read it', () => {
     let now = 0;
     const reads = new CounterStateReads(STATE_CACHE_MS, () => now);
     const store = await storeWithWatermark(NOW - HOUR);
-    expect(await reads.recent(store)).toEqual({ watermark: NOW - HOUR, ingestAt: NOW * 1000 - 5_000 });
+    expect(await reads.recent(store)).toEqual({ watermark: NOW - HOUR, weeksThrough: 0, ingestAt: NOW * 1000 - 5_000 });
     expect(store.stateReads).toBe(2); // the watermark and the heartbeat, together
     await store.putState(WATERMARK, 0, { settledThrough: NOW });
     now = STATE_CACHE_MS;

@@ -21,7 +21,9 @@ const retention = retentionFromEnv({});
 async function settledStore(options: { from: number; days: number; facts: number } = { from: DAY, days: DAYS, facts: 12_000 }) {
   const facts = generateFacts({ facts: options.facts, users: 400, zipf: 1.1, seed: 3, startTs: options.from, endTs: options.from + options.days * 86400 });
   const store = new MemoryCounterStore();
-  for (let week = Math.ceil(options.from / WEEK_SECONDS) * WEEK_SECONDS; week + WEEK_SECONDS <= options.from + options.days * 86400; week += WEEK_SECONDS) await store.put(settledWeekItems(week, facts, retention));
+  const end = options.from + options.days * 86400;
+  // every week from its start, to date where the days end before it does
+  for (let week = Math.ceil(options.from / WEEK_SECONDS) * WEEK_SECONDS; week < end; week += WEEK_SECONDS) await store.put(settledWeekItems(week, facts, retention, Math.min(week + WEEK_SECONDS, end)));
   for (let d = 0; d < options.days; d++) {
     const dayStart = options.from + d * 86400;
     const hourItems = new Map<string, CounterItem[]>();
@@ -102,14 +104,14 @@ describe('readPlan over ten-minute, hour, quarter-day and day items, with their 
 });
 
 describe('readPlan over week items, and the days standing in for a week without one', async () => {
-  // 17 days from a Monday: two complete weeks (Thursday to Thursday) and days on either side.
+  // 19 days from a Monday: three days, two complete weeks (Thursday to Thursday), and the last week's first two days (to date).
   const from = Date.UTC(2026, 9, 26) / 1000;
-  const days = 17;
+  const days = 19;
   const { store, facts } = await settledStore({ from, days, facts: 8_000 });
   const watermark = from + days * 86400;
   const { counted, byActivity } = countedByScope(facts);
   const scopes = ['g', ...byActivity.slice(0, 2), ...byActivity.slice(200, 201), ...byActivity.slice(-1)];
-  const plan = (scope: string, start: number, end: number, useWeeks = true) => planWindow(start, end, { watermark, nowSeconds: watermark, retention, useWeeks, sparseHours: scope !== 'g' });
+  const plan = (scope: string, start: number, end: number, useWeeks = true, weeksThrough = watermark) => planWindow(start, end, { watermark, nowSeconds: watermark, retention, useWeeks, weeksThrough, sparseHours: scope !== 'g' });
   const sums = (scope: string, start: number, end: number, metrics?: readonly string[]) => {
     const out: Record<string, number> = {};
     for (const c of counted.get(scope) ?? []) if (c.at >= start && c.at < end && (!metrics || metrics.includes(c.metric))) out[c.metric] = (out[c.metric] ?? 0) + c.amount;
@@ -141,8 +143,25 @@ describe('readPlan over week items, and the days standing in for a week without 
     const busiest = byActivity[0]!;
     const weekly = await readPlan(store, busiest, plan(busiest, from, watermark));
     const daily = await readPlan(store, busiest, plan(busiest, from, watermark, false));
-    expect(weekly.filter((item) => item.granularity === 'w').length).toBe(2);
-    expect(weekly.length).toBe(daily.length - 12);
+    expect(weekly.filter((item) => item.granularity === 'w').length).toBe(3);
+    expect(plan(busiest, from, watermark).segments.filter((s) => s.weekToDate).map((s) => [s.from, s.to])).toEqual([[watermark - 2 * 86400, watermark]]);
+    expect(weekly.length).toBe(daily.length - 12 - 1);
+  });
+
+  it('weeks are planned only before the time the watermark says they are settled through, and a week to date only when that is the watermark\'s day', async () => {
+    const busiest = byActivity[1]!;
+    const lastWeek = watermark - 2 * 86400;
+    const start = from + 86400 + 11 * 60;
+    const exact = sums(busiest, start, watermark);
+    for (const weeksThrough of [watermark, watermark - 86400, lastWeek, lastWeek - 86400, 0]) {
+      const weekly = plan(busiest, start, watermark, true, weeksThrough);
+      for (const s of weekly.segments.filter((s) => s.granularity === 'w')) expect(s.to).toBeLessThanOrEqual(weeksThrough);
+      expect(weekly.segments.some((s) => s.weekToDate)).toBe(weeksThrough === watermark);
+      const read = await readPlan(store, busiest, weekly);
+      expect({ weeksThrough, values: nonZero(mergeItems(read, undefined, { countsOnly: true }).values) }).toEqual({ weeksThrough, values: exact });
+    }
+    // a window ending before the watermark's day reads its last days as days
+    expect(plan(busiest, start, watermark - 86400).segments.some((s) => s.weekToDate)).toBe(false);
   });
 
   it('a week without its item (not settled yet) is read from its days, as exactly', async () => {
@@ -152,7 +171,8 @@ describe('readPlan over week items, and the days standing in for a week without 
     const before = await readPlan(store, busiest, plan(busiest, start, watermark));
     await store.put([{ scope: busiest, granularity: 'w', bucket: firstWeek, values: {} }]);
     const after = await readPlan(store, busiest, plan(busiest, start, watermark));
-    expect(after.filter((item) => item.granularity === 'w' && Object.keys(item.values).length).length).toBe(1);
+    // the other whole week and the week to date
+    expect(after.filter((item) => item.granularity === 'w' && Object.keys(item.values).length).length).toBe(2);
     expect(nonZero(mergeItems(after, undefined, { countsOnly: true }).values)).toEqual(nonZero(mergeItems(before, undefined, { countsOnly: true }).values));
     expect(nonZero(mergeItems(after, undefined, { countsOnly: true }).values)).toEqual(sums(busiest, start, watermark));
   });

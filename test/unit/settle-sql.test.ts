@@ -214,6 +214,12 @@ describe('settleSql (DuckDB) computes the settled items aggregateFacts computes'
       for (const metric of ['posts', 'likes_rcv']) expect([...days.values()].reduce((n, v) => n + (v[metric] ?? 0), 0)).toBe(busiest.values[metric] ?? 0);
       expect(busiest.sets?.engagers).toBeDefined();
       expect(Object.keys(busiest.values).some((m) => m.startsWith('eng_h'))).toBe(false);
+      // The week to date: its first three days only, and so stated.
+      const toDate = settledWeekItems(weekStart, firstArrivals(spread), retention, weekStart + 3 * 86400);
+      const toDateRows = await sql.query(settleSql(factsRelation(own), { dialect: 'duckdb', granularity: 'w', buckets: [weekStart], through: weekStart + 3 * 86400 }));
+      expect(byKey(toDateRows.map(settledItemOfRow))).toEqual(byKey(toDate));
+      expect(Math.max(...[...weekDays(toDate.find((i) => i.scope === busiest.scope)!).keys()])).toBeLessThan(weekStart + 3 * 86400);
+      expect(() => settleSql('x', { dialect: 'duckdb', granularity: 'd', buckets: [DAY], through: DAY + 86400 })).toThrow(/one week/);
     } finally {
       rmSync(own, { recursive: true, force: true });
     }
