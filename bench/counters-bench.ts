@@ -513,7 +513,7 @@ export async function runCountersBench(options: CountersBenchOptions = {}): Prom
           runsMs: counterRuns,
           itemsRead: summary.meta.plan.itemsRead,
           maxItems: summary.meta.plan.maxItems,
-          segments: summary.meta.plan.segments.map((s) => `${(s.to - s.from) / GRANULARITY_SECONDS[s.granularity as keyof typeof GRANULARITY_SECONDS]}${s.granularity}${s.live ? ' live' : ''}`).join(' + '),
+          segments: summary.meta.plan.segments.map((s) => (s.weekToDate ? `1w to date (${(s.to - s.from) / 86400}d)` : `${(s.to - s.from) / GRANULARITY_SECONDS[s.granularity as keyof typeof GRANULARITY_SECONDS]}${s.granularity}${s.live ? ' live' : ''}`)).join(' + '),
           queries,
           source: summary.meta.source,
           readMedianMs: median(readRuns),
