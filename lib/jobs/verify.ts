@@ -7,6 +7,7 @@ import { userScope } from '../counters/contributions.js';
 import { readWindow } from '../query/window-read.js';
 import { readWatermark } from '../counters/state.js';
 import { globalSummary } from '../query/global.js';
+import { readSummaryWindow } from '../query/summary.js';
 import type { QueryWindow } from '../query/window.js';
 import { globalMetricsSql, userMetricsSql } from './metrics-sql.js';
 
@@ -60,13 +61,16 @@ export async function verifyDrift(deps: VerifyDeps, asked: QueryWindow, options:
   const users = rows.sort((a, b) => activity(b) - activity(a)).slice(0, options.maxUsers ?? Infinity);
   for (const row of users) {
     const pubkey = String(row.pubkey);
-    const read = await readWindow(userScope(pubkey), window, deps);
-    const values = mergeItems(read.items).values;
-    for (const metric of USER_METRICS) {
-      const counted = values[metric as UserMetric] ?? 0;
-      const fact = Number(row[metric]);
-      metricsChecked++;
-      if (counted !== fact) drift.push({ scope: userScope(pubkey), metric, counters: counted, facts: fact });
+    // Both ways a user's window is read: by days (best hours, timelines) and by weeks (the summary's).
+    const [byDays, byWeeks] = await Promise.all([readWindow(userScope(pubkey), window, deps), readSummaryWindow(pubkey, window, deps)]);
+    for (const [read, via] of [[byDays, ''], [byWeeks, ' (read by weeks)']] as const) {
+      const values = mergeItems(read.items).values;
+      for (const metric of USER_METRICS) {
+        const counted = values[metric as UserMetric] ?? 0;
+        const fact = Number(row[metric]);
+        metricsChecked++;
+        if (counted !== fact) drift.push({ scope: userScope(pubkey), metric: `${metric}${via}`, counters: counted, facts: fact });
+      }
     }
   }
 
