@@ -33,6 +33,8 @@ const deliveries: QueueRecord[][] = [
 ];
 const times = thread.map((e) => e.created_at);
 const window = customWindow(Math.min(...times) - 60, Math.max(...times) + 60, NOW / 1000);
+// Four weeks around the thread: read through week items (weeks.ts), which the compactor settles last.
+const weeksWindow = customWindow(Math.min(...times) - 14 * 86400, Math.min(...times) + 14 * 86400, NOW / 1000);
 const authors = [...new Set(thread.map((e) => e.pubkey))];
 const cleanups: (() => Promise<void>)[] = [];
 // One DuckDB for every run (each run exports into its own data dir): starting one per run is most of a run.
@@ -47,6 +49,8 @@ async function snapshot(counters: CounterStore) {
   return {
     stats: (await globalStatsResponse(deps)).data,
     users: await Promise.all(authors.map(async (a) => (await userSummary(a, window, deps)).data.totals)),
+    byWeeks: await Promise.all(authors.map(async (a) => (await userSummary(a, weeksWindow, deps)).data.totals)),
+    weeksPlanned: (await userSummary(authors[0]!, weeksWindow, deps)).meta.plan.segments.filter((s) => s.granularity === 'w').reduce((n, s) => n + (s.to - s.from) / (7 * 86400), 0),
     dirty: await counters.listState(DIRTY_HOURS),
   };
 }
@@ -99,8 +103,14 @@ describe('a crash between any two storage steps of ingest and compaction loses a
   it('the crash-free run counts every event once, settles every hour, and makes every kind of write', () => {
     expect(reference.stats.totalEvents).toBe(new Set(thread.map((e) => e.id)).size);
     expect(reference.dirty).toEqual([]);
+    // the four-week window reads week items, and counts what the thread's hours count (its distinct
+    // counts cover more: the hours' window has minute edges, which count no engagers)
+    const counts = ({ uniqueEngagers: _e, uniqueZappers: _z, ...rest }: (typeof reference.users)[number]) => rest;
+    expect(reference.byWeeks.map(counts)).toEqual(reference.users.map(counts));
+    expect(reference.byWeeks.some((t, i) => t.uniqueEngagers > reference.users[i]!.uniqueEngagers)).toBe(true);
+    expect(reference.weeksPlanned).toBe(3);
     // The run has every kind of write, so the crash points cover each ordering the design relies on.
-    for (const kind of ['counters.putState dirty-hour', 'objects.put facts/', 'counters.add', 'counters.putStates', 'sql.export staging/compaction', 'objects.copy facts/', 'sql.export counters/results', 'objects.put counters/manifests', 'counters.put', 'objects.delete', 'counters.deleteStateIf dirty-hour', 'counters.putState watermark', 'counters.deleteStateIf dirty-day']) {
+    for (const kind of ['counters.putState dirty-hour', 'objects.put facts/', 'counters.add', 'counters.putStates', 'sql.export staging/compaction', 'objects.copy facts/', 'sql.export counters/results', 'objects.put counters/manifests', 'counters.put', 'objects.delete', 'counters.deleteStateIf dirty-hour', 'counters.putState watermark', 'counters.deleteStateIf dirty-day', 'counters.putState dirty-week', 'counters.deleteStateIf dirty-week']) {
       expect(steps.some((s) => s.startsWith(kind)), kind).toBe(true);
     }
   });
