@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ObjectStore, QueueSender } from '../ports.js';
 import { shardCommitted, type SettleOutcome, type ShardTask } from './settle-run.js';
+import { RETRACTION_HORIZON_SECONDS, RETRACTION_SKEW_SECONDS } from '../jobs/metrics-sql.js';
 
 /**
  * Shards settled by workers of their own (AWS): the compactor sends one message per shard to the settle
@@ -10,12 +11,16 @@ import { shardCommitted, type SettleOutcome, type ShardTask } from './settle-run
  * hour dirty for the next compactor run (ShardsPendingError), which dispatches it again.
  */
 
+/** Hours of deletions a settle reads at most: a week's, the skew before it and the retraction horizon after it. */
+const MAX_DELETION_HOURS = 7 * 24 + Math.ceil((RETRACTION_SKEW_SECONDS + RETRACTION_HORIZON_SECONDS) / 3600) + 2;
+
 /** The settle queue's message: a shard task, checked before a worker runs it. */
 export const shardTaskSchema = z.object({
   granularity: z.enum(['h', 'd', 'w']),
   buckets: z.array(z.number().int().nonnegative()).min(1).max(24),
+  // strict: an option this schema does not know would be dropped, and the shard settled as something else
   options: z
-    .object({
+    .strictObject({
       liveHours: z.array(z.number().int()).max(24).optional(),
       copiedLive: z.boolean().optional(),
       // a task queued by a compactor from before per-event scopes were counted live per hour
@@ -24,8 +29,11 @@ export const shardTaskSchema = z.object({
       empty: z.array(z.number().int()).max(24).optional(),
       nowMs: z.number().int().nonnegative(),
       rewrite: z.boolean().optional(),
-      // a day and the retraction horizon after it, at most
-      deletionHours: z.array(z.number().int()).max(96).optional(),
+      // a week and the retraction horizon after it, at most (hours with facts: deletionHoursFor)
+      deletionHours: z.array(z.number().int()).max(MAX_DELETION_HOURS).optional(),
+      // a week's settle: the days that hold facts, and its end when it is settled to date
+      weekDays: z.array(z.number().int().nonnegative()).max(7).optional(),
+      weekThrough: z.number().int().nonnegative().optional(),
     })
     .transform(({ minuteHours, copiedMinutes, ...options }) => ({ ...options, liveHours: options.liveHours ?? minuteHours, copiedLive: options.copiedLive ?? copiedMinutes })),
   shard: z.object({ index: z.number().int().nonnegative(), count: z.number().int().min(2).max(1024) }).refine((s) => s.index < s.count, 'shard index out of range'),

@@ -265,7 +265,9 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   const window = { startTs: Math.min(...buckets), endTs: Math.max(...buckets) + size };
   const shard = options.shard && options.shard.count > 1 ? options.shard : null;
   if (shard && !(Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) throw new Error(`invalid shard ${shard.index} of ${shard.count}`);
-  const inShard = (rows: string) => (shard ? `SELECT * FROM (${rows}) WHERE ${scopeShardSql(dialect, 'scope', shard.count)} = ${shard.index}` : rows);
+  // A week's rows: only the scopes with week items (weeks.ts), and of those only the shard's.
+  const kept = [...(shard ? [`${scopeShardSql(dialect, 'scope', shard.count)} = ${shard.index}`] : []), ...(isWeek ? [hasWeekItemsSql('scope')] : [])];
+  const inShard = (rows: string) => (kept.length ? `SELECT * FROM (${rows}) WHERE ${kept.join(' AND ')}` : rows);
   if (options.through !== undefined && !(isWeek && buckets.length === 1 && options.through > buckets[0]! && options.through <= buckets[0]! + size && options.through % 86400 === 0)) {
     throw new Error('`through` is for one week, a day boundary within it');
   }

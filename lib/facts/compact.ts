@@ -503,10 +503,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   // Only a consistent total is published: every completed day before settled_through is in a month.
   if (!dayPending) await settleAllTimeTotals(deps.counters, Math.floor(watermark / 86400) * 86400);
   const weeksSettled = await settleWeeks(deps, watermark, { withinBudget, holdsArchived, log });
-  // Week items are settled through the watermark's day once no day before it is left to roll and no week to settle.
-  const dayEnd = Math.floor(watermark / 86400) * 86400;
-  const [daysLeft, weeksLeft] = await Promise.all([DIRTY_DAYS, DIRTY_WEEKS].map(async (namespace) => (await deps.counters.listState(namespace)).some((mark) => mark.id < dayEnd)));
-  if (!daysLeft && !weeksLeft && dayEnd > previousWeeksThrough) await writeWatermark(deps.counters, watermark, deps.clock.now(), dayEnd);
+  await advanceWeeksThrough(deps, watermark, previousWeeksThrough);
   const closedHours = closed.map((h) => h.id);
   if (closedHours.length) deps.metrics?.count(METRIC.archivedBucketsClosed, { Granularity: 'h' }, closedHours.length);
   if (closedDays.length) deps.metrics?.count(METRIC.archivedBucketsClosed, { Granularity: 'd' }, closedDays.length);
@@ -523,11 +520,27 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
 }
 
 /**
+ * Week items are settled through the watermark's day once every day since the last such point has
+ * been rolled at least once (a day waiting to be rolled again, late events paced, does not hold it:
+ * its day item is as far behind as its week's) and no week of those days waits for its settle.
+ */
+async function advanceWeeksThrough(deps: CompactorDeps, watermark: number, previousWeeksThrough: number): Promise<void> {
+  const dayEnd = Math.floor(watermark / 86400) * 86400;
+  if (dayEnd <= previousWeeksThrough) return;
+  const since = (start: number, length: number) => start < dayEnd && start + length > previousWeeksThrough;
+  const [dayMarks, weekMarks] = await Promise.all([deps.counters.listState(DIRTY_DAYS), deps.counters.listState(DIRTY_WEEKS)]);
+  if (weekMarks.some((mark) => since(mark.id, WEEK_SECONDS))) return;
+  for (const mark of dayMarks) if (since(mark.id, 86400) && (await lastSettledAt(deps.objects, 'd', mark.id)) === null) return;
+  await writeWatermark(deps.counters, watermark, deps.clock.now(), dayEnd);
+}
+
+/**
  * Settles the week items (weeks.ts) of every week with a day rolled since: from the facts of its days
  * before the watermark's day (the whole week once it is over, else the week to date), like a day,
  * with its own manifests, so a re-settle writes only what moved. A read takes a week item only where
  * it covers the days it needs and reads the days otherwise, so a week settled late or not at all
- * costs reads, never exactness. A week holding an archived object is closed, as its days are.
+ * costs reads, never exactness. A week holding an archived object is closed, as its days are, and
+ * emptied, so its days answer for it.
  */
 async function settleWeeks(
   deps: CompactorDeps,
@@ -545,13 +558,18 @@ async function settleWeeks(
       const listed = await Promise.all(days.map((day) => parquetObjects(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(day).dt}/`)));
       const archived = await Promise.all(days.map((day, i) => run.holdsArchived(day, async () => listed[i]!.objects)));
       if (archived.some(Boolean)) {
+        // Closed, as its archived days are, but emptied (its last run's scopes cleared, from its results,
+        // not its facts): a day of it settled again since would disagree with it, so its days answer.
+        const shards = (await settledShards(deps.objects, 'w', weekStart)) ?? 1;
+        itemsPut += (await settleBuckets('w', [weekStart], '', deps, { empty: [weekStart], nowMs: deps.clock.now(), shards })).itemsPut;
         deps.metrics?.count(METRIC.archivedBucketsClosed, { Granularity: 'w' }, 1);
         await clearDirty(deps.counters, DIRTY_WEEKS, weekStart, value);
         continue;
       }
       const weekDays = days.filter((_, i) => listed[i]!.keys.length > 0);
       const empty = weekDays.length ? [] : [weekStart];
-      const size = { bucket: weekStart, bytes: listed.reduce((n, l) => n + l.bytes, 0), objects: listed.reduce((n, l) => n + l.keys.length, 0) };
+      // Sized for the whole week: a bucket keeps the shard count of its first settle, and a week's first is a day's worth.
+      const size = { bucket: weekStart, bytes: Math.ceil((listed.reduce((n, l) => n + l.bytes, 0) * 7) / days.length), objects: listed.reduce((n, l) => n + l.keys.length, 0) };
       const [{ shards }] = (await planStatements('w', [size], deps)) as [Statement];
       const deletionHours = await deletionHoursFor(deps.objects, weekStart, through, Math.floor(deps.clock.now() / 1000));
       const weekThrough = through < weekStart + WEEK_SECONDS ? through : undefined;
@@ -560,7 +578,7 @@ async function settleWeeks(
       weeks.push(weekStart);
       await clearDirty(deps.counters, DIRTY_WEEKS, weekStart, value);
     } catch (error) {
-      if (!(error instanceof ShardsPendingError)) run.log('error', 'settling a week failed; it stays dirty, and its days answer for it', { weekStart, error });
+      if (!(error instanceof ShardsPendingError)) run.log('error', 'settling a week failed; it stays dirty (and holds weeksThrough back while it is recent)', { weekStart, error });
     }
   }
   return { weeks, itemsPut };

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { compactAndSettle } from '../../lib/facts/compact.js';
-import { DIRTY_HOURS, markDirty, readWatermark } from '../../lib/counters/state.js';
+import { DIRTY_HOURS, DIRTY_WEEKS, markDirty, readSettledThrough, readWatermark } from '../../lib/counters/state.js';
+import { WEEK_SECONDS } from '../../lib/counters/weeks.js';
+import { settledWeekItems } from '../../lib/counters/settle.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
@@ -82,6 +84,27 @@ describe('shards settled by workers of their own (the settle queue)', () => {
     } finally {
       await reference.close();
     }
+  });
+
+  it('settles a week to date in shards through the queue, as the model does from the facts', async () => {
+    const consumer = worker();
+    consumer.start();
+    const week = Math.floor(HOUR / WEEK_SECONDS) * WEEK_SECONDS;
+    const through = Math.floor(HOUR / 86400) * 86400 + 2 * 86400;
+    try {
+      const run = await compactAndSettle({ ...compactor(), clock: fixedClock((through + 10 * 3600) * 1000) });
+      expect(run.weeksSettled).toEqual([week]);
+      // sized for the whole week (seven days of this one's bytes), not for the one day it has so far
+      expect(await settledShards(stores.objects, 'w', week)).toBeGreaterThan(await settledShards(stores.objects, 'd', Math.floor(HOUR / 86400) * 86400) ?? 1);
+      expect(await stores.counters.listState(DIRTY_WEEKS)).toEqual([]);
+      expect((await readSettledThrough(stores.counters)).weeksThrough).toBe(through);
+    } finally {
+      await consumer.stop();
+    }
+    const model = settledWeekItems(week, facts, retention, through);
+    const stored = await Promise.all(model.map(async (item) => (await stores.counters.range(item.scope, 'w', week, week))[0]?.values));
+    expect(stored).toEqual(model.map((item) => item.values));
+    expect(model.length).toBeGreaterThan(10);
   });
 
   it('a crashed worker is redelivered and its shard settled by the next attempt', async () => {

@@ -13,7 +13,8 @@ import { FsObjectStore } from '../../lib/adapters/local/fs-object-store.js';
 import { LocalQueue } from '../../lib/adapters/local/local-queue.js';
 import { GLOBAL_SCOPE } from '../../lib/counters/contributions.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
-import { DIRTY_DAYS, DIRTY_HOURS, markDirty } from '../../lib/counters/state.js';
+import { DIRTY_DAYS, DIRTY_HOURS, DIRTY_WEEKS, markDirty } from '../../lib/counters/state.js';
+import { WEEK_SECONDS } from '../../lib/counters/weeks.js';
 import { compactAndSettle } from '../../lib/facts/compact.js';
 import { encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
@@ -360,6 +361,24 @@ describe('the compactor leaves hours and days with archived facts as settled', (
     expect(issues).toEqual([expect.objectContaining({ fields: expect.objectContaining({ reason: 'archived', hours: 1, days: 1 }) })]);
     // a closed hour does not hold the watermark back
     expect(run.watermark).toBeGreaterThan(HOUR_START);
+  });
+
+  it('a week holding an archived object is closed and emptied when a young day of it rolls, so its days answer for it', async () => {
+    const week = Math.floor(HOUR_START / WEEK_SECONDS) * WEEK_SECONDS;
+    const settledWeek = async () => (await counters.range(GLOBAL_SCOPE, 'w', week, week))[0]?.values;
+    // settled whole when its days were (the first test), from the facts of the hour now archived
+    expect((await settledWeek())?.events).toBeGreaterThan(0);
+    const young = HOUR_START + DAY;
+    clock = (HOUR_START + 400 * DAY) * 1000;
+    closedCounts.length = 0;
+    await objects.put(`${partitionPrefix(partitionOf(young))}batch-1.parquet`, encodeFacts(dayFacts(2).map((f) => ({ ...f, created_at: young + (f.created_at % HOUR) }))));
+    await markDirty(counters, [young], clock);
+    const run = await compact();
+    expect(run.daysRolled).toEqual([Math.floor(young / DAY) * DAY]);
+    expect(run.weeksSettled).toEqual([]);
+    expect(closedCounts).toEqual([{ dimensions: { Granularity: 'w' }, n: 1 }]);
+    expect(await settledWeek()).toEqual({});
+    expect(await counters.listState(DIRTY_WEEKS)).toEqual([]);
   });
 
   it('an old hour whose objects are all young (a backfill of history never seen) settles as usual', async () => {
