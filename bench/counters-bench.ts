@@ -21,7 +21,7 @@ import { contributionsOf, GLOBAL_SCOPE, isTargetScope, userScope } from '../lib/
 import { indexRecords } from '../lib/counters/event-index.js';
 import { retentionFromEnv, type Retention } from '../lib/counters/retention.js';
 import { DeltaRollup } from '../lib/counters/rollup.js';
-import { settledDayItem, settledHourItems, settledQuarterItems, settledWeekItems } from '../lib/counters/settle.js';
+import { settledDayItem, settledHourItems, settledQuarterItems, WeekToDate } from '../lib/counters/settle.js';
 import { WEEK_SECONDS } from '../lib/counters/weeks.js';
 import { ALL_TIME_SCOPE } from '../lib/counters/all-time.js';
 import { DIRTY_HOURS, INGEST_HEARTBEAT, writeWatermark } from '../lib/counters/state.js';
@@ -694,13 +694,14 @@ async function prepare(params: PrepareParams) {
   const hourIndex = (t: number) => Math.max(0, (t - startTs) / 3600);
   for (let week = Math.floor(startTs / WEEK_SECONDS) * WEEK_SECONDS; week < weeksThrough; week += WEEK_SECONDS) {
     const last = Math.min(week + WEEK_SECONDS, weeksThrough);
+    // built up a day at a time, as each day's settle sees the week
+    const toDate = new WeekToDate(week, retention);
     for (let through = Math.max(week, Math.floor(startTs / 86400) * 86400) + 86400; through <= last; through += 86400) {
-      const dayScopes = new Set(byHour.slice(hourIndex(through - 86400), hourIndex(through)).flat().flatMap((f) => contributionsOf(f).counts.map((c) => c.scope)));
-      for (const item of settledWeekItems(week, byHour.slice(hourIndex(week), hourIndex(through)).flat(), retention, through)) {
-        if (dayScopes.has(item.scope)) settledStats.w.record(counterItemBytes(item), item.scope, item.bucket);
-        if (through === last) keep(item);
-      }
+      const dayFacts = byHour.slice(hourIndex(through - 86400), hourIndex(through)).flat();
+      toDate.add(dayFacts);
+      for (const item of toDate.items(new Set(dayFacts.flatMap((f) => contributionsOf(f).counts.map((c) => c.scope))))) settledStats.w.record(counterItemBytes(item), item.scope, item.bucket);
     }
+    for (const item of toDate.items()) keep(item);
   }
   const settleMs = performance.now() - t0;
   const settledItems = Object.values(settledStats).reduce((n, st) => n + st.items, 0);

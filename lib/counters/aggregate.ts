@@ -17,9 +17,10 @@ export const emptyState = (): BucketState => ({ values: {}, sets: {}, tops: {} }
 /**
  * Exact counters for a set of facts, per scope: what the compactor Puts for a settled hour. The same
  * `contributionsOf` drives the live minute deltas, so settled and live numbers mean the same thing.
+ * `into`: states to add the facts to (a bucket built up a day at a time).
  */
-export function aggregateFacts(facts: Iterable<Fact>): Map<string, BucketState> {
-  const scopes = new Map<string, BucketState>();
+export function aggregateFacts(facts: Iterable<Fact>, into?: Map<string, BucketState>): Map<string, BucketState> {
+  const scopes = into ?? new Map<string, BucketState>();
   const state = (scope: string) => {
     let s = scopes.get(scope);
     if (!s) scopes.set(scope, (s = emptyState()));

@@ -122,11 +122,11 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   const d = dialectSql(dialect);
   const size = GRANULARITY_SECONDS[granularity];
   // Days and weeks alike: no live-counted items, no sparse hours; retracted events are left out.
-  const isDay = granularity !== 'h';
+  const dayOrWeek = granularity !== 'h';
   const isWeek = granularity === 'w';
   const bucketOf = (t: string, seconds: number) => `CAST(floor(${t} / ${seconds}) AS BIGINT) * ${seconds}`;
   const list = (values: readonly number[]) => values.map(String).join(', ');
-  const liveHours = isDay ? [] : (options.liveHours ?? []);
+  const liveHours = dayOrWeek ? [] : (options.liveHours ?? []);
   // Per-event and per-address scopes: counted live per hour, so their hour items are live-counted ones.
   const isTarget = isTargetScopeSql('scope');
   const code = (member: string) => hllCodeSql(dialect, member);
@@ -156,7 +156,7 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
     `SELECT CASE WHEN target_address IS NOT NULL THEN 'a:' || target_address ELSE 'e:' || target_event_id END, 'views', 1, created_at, event_id, retracted FROM ${f}
       WHERE source = 'app' AND substr(type, 5) IN ('view', 'play', 'video_view') AND (target_address IS NOT NULL OR target_event_id IS NOT NULL)`,
     // Engagement received by UTC hour of day, for best-hours and best-days on day items.
-    ...(isDay && !isWeek ? [`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at, event_id, retracted FROM ${r}`] : []),
+    ...(granularity === 'd' ? [`SELECT 'u:' || target_pubkey, 'eng_h' || lpad(CAST(CAST(floor((created_at % 86400) / 3600) AS BIGINT) AS VARCHAR), 2, '0'), 1, created_at, event_id, retracted FROM ${r}`] : []),
   ];
   const sketches = [
     `SELECT 'g' AS scope, 'authors' AS sketch, author AS member, created_at, 1 AS settled_only FROM f WHERE source = 'nostr' AND NOT retracted`,
@@ -174,10 +174,10 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
 
   // Retracted events, in an hour: their live-counted items are rewritten (zero rows keep the keys).
   const retractions = options.deletions !== undefined;
-  const zeroed = retractions && !isDay;
+  const zeroed = retractions && !dayOrWeek;
   // The rows of live-counted items: a (scope, minute) — (scope, hour) for target scopes — of a drifted
   // hour, touched by a copy, or by a retracted event.
-  const copied = !isDay && options.copiedLive === true;
+  const copied = !dayOrWeek && options.copiedLive === true;
   const liveKey = `scope || '|' || CAST(CASE WHEN ${isTarget} THEN ${bucketOf('created_at', 3600)} ELSE ${bucketOf('created_at', 60)} END AS VARCHAR)`;
   const liveRows = [
     ...(liveHours.length ? [`${bucketOf('created_at', 3600)} IN (${list(liveHours)})`] : []),
@@ -195,20 +195,20 @@ export function settleSql(relation: string, options: SettleSqlOptions): string {
   // quarter day) with two hour items or more (a user's sparse hours have none). Elsewhere the reader
   // reads the finer items (read.ts), so these cost writes only where they save reads.
   const coarseKey = (seconds: number) => `scope || '|' || CAST(${bucketOf('created_at', seconds)} AS VARCHAR)`;
-  const coarseKeys = isDay
+  const coarseKeys = dayOrWeek
     ? `SELECT scope || '|' || CAST(quarter AS VARCHAR) AS k FROM (
     SELECT scope, ${bucketOf('created_at', QUARTER_DAY)} AS quarter FROM c WHERE NOT (${isTarget}) AND NOT retracted
     GROUP BY scope, ${bucketOf('created_at', QUARTER_DAY)}, ${bucketOf('created_at', 3600)}
     HAVING substr(scope, 1, 2) <> 'u:' OR count(DISTINCT event_id) > ${SPARSE_HOUR_EVENTS}
   ) GROUP BY scope, quarter HAVING count(*) >= 2`
     : `SELECT ${coarseKey(TEN_MINUTES)} AS k FROM c WHERE NOT (${isTarget}) AND NOT retracted GROUP BY scope, ${bucketOf('created_at', TEN_MINUTES)} HAVING count(DISTINCT ${bucketOf('created_at', 60)}) >= 2`;
-  const coarse = isDay ? QUARTER_DAY : TEN_MINUTES;
+  const coarse = dayOrWeek ? QUARTER_DAY : TEN_MINUTES;
   // One aggregation per granularity of output: the hour or day item, the ten-minute or quarter-day items, and the minute items.
   const levels: { name: Granularity; bucket: string; filter: string; part: string; scopes: string }[] = isWeek
     ? [{ name: 'w', bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket', scopes: `WHERE ${hasWeekItemsSql('scope')}` }]
     : [
-        { name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket', scopes: isDay ? '' : `WHERE (NOT (${isTarget}) OR ${liveWhere}) AND NOT (${inSparseHour})` },
-        { name: isDay ? 'q' : 't', bucket: bucketOf('created_at', coarse), filter: isDay ? 'TRUE' : 'settled_only = 0', part: bucketOf('v.bucket', size), scopes: `WHERE ${coarseKey(coarse)} IN (SELECT k FROM coarse_keys)` },
+        { name: granularity, bucket: bucketOf('created_at', size), filter: 'TRUE', part: 'v.bucket', scopes: dayOrWeek ? '' : `WHERE (NOT (${isTarget}) OR ${liveWhere}) AND NOT (${inSparseHour})` },
+        { name: dayOrWeek ? 'q' : 't', bucket: bucketOf('created_at', coarse), filter: dayOrWeek ? 'TRUE' : 'settled_only = 0', part: bucketOf('v.bucket', size), scopes: `WHERE ${coarseKey(coarse)} IN (SELECT k FROM coarse_keys)` },
       ];
   if (liveRows.length) {
     levels.push({ name: 'm', bucket: bucketOf('created_at', 60), filter: `settled_only = 0 AND ${minuteWhere}`, part: bucketOf('v.bucket', 3600), scopes: `WHERE ${minuteWhere}` });
@@ -294,7 +294,7 @@ copied_keys AS (SELECT DISTINCT ${liveKey} AS k FROM c WHERE event_id IN (SELECT
       : ''
   }
 ${
-    isDay
+    dayOrWeek
       ? ''
       : `sparse_keys AS (
   SELECT scope || '|' || CAST(hour AS VARCHAR) AS k FROM (SELECT scope, ${bucketOf('created_at', 3600)} AS hour, event_id FROM c WHERE substr(scope, 1, 2) = 'u:')

@@ -136,17 +136,42 @@ export function settledDayItem(scope: string, dayStart: number, hourItems: reado
  * timeline counts. The settle SQL is held to these.
  */
 export function settledWeekItems(weekStart: number, facts: readonly Fact[], retention: Retention, through = weekStart + WEEK_SECONDS): (CounterItem & { expiresAt?: number })[] {
-  const inWeek = facts.filter((fact) => fact.created_at >= weekStart && fact.created_at < through);
-  const states = aggregateFacts(inWeek);
-  const daily = new Set(WEEK_DAY_METRICS);
-  for (const fact of inWeek) {
-    const day = Math.floor((fact.created_at - weekStart) / 86400);
-    for (const { scope, metric, amount } of contributionsOf(fact).counts) {
-      if (!isUserScope(scope) || !daily.has(metric)) continue;
-      const values = states.get(scope)!.values;
-      const name = weekDayMetric(day, metric);
-      values[name] = (values[name] ?? 0) + amount;
+  const week = new WeekToDate(weekStart, retention);
+  week.add(facts.filter((fact) => fact.created_at >= weekStart && fact.created_at < through));
+  return week.items();
+}
+
+/** A week's states built up a day at a time, as its settles to date see it (the counters bench prices each). */
+export class WeekToDate {
+  private readonly states = new Map<string, BucketState>();
+  private static readonly daily = new Set(WEEK_DAY_METRICS);
+
+  constructor(
+    private readonly weekStart: number,
+    private readonly retention: Retention,
+  ) {}
+
+  /** Adds facts of the week: to the week's counts, sketches and lists, and a user's to their day's counts. */
+  add(facts: readonly Fact[]): void {
+    aggregateFacts(facts, this.states);
+    for (const fact of facts) {
+      const day = Math.floor((fact.created_at - this.weekStart) / 86400);
+      for (const { scope, metric, amount } of contributionsOf(fact).counts) {
+        if (!isUserScope(scope) || !WeekToDate.daily.has(metric)) continue;
+        const values = this.states.get(scope)!.values;
+        const name = weekDayMetric(day, metric);
+        values[name] = (values[name] ?? 0) + amount;
+      }
     }
   }
-  return [...states].filter(([scope]) => hasWeekItems(scope)).map(([scope, state]) => toItem(scope, 'w', weekStart, state, weekStart + retention.daySeconds));
+
+  /** The week items so far, of every scope with them or of `scopes` only. */
+  items(scopes?: Iterable<string>): (CounterItem & { expiresAt?: number })[] {
+    const wanted = scopes ? [...scopes].filter((scope) => this.states.has(scope)) : [...this.states.keys()];
+    // values copied: a later add() must not change an item handed out
+    return wanted.filter(hasWeekItems).map((scope) => {
+      const state = this.states.get(scope)!;
+      return toItem(scope, 'w', this.weekStart, { ...state, values: { ...state.values } }, this.weekStart + this.retention.daySeconds);
+    });
+  }
 }
