@@ -52,7 +52,7 @@ export function settleRelation(granularity: SettleGranularity, buckets: readonly
   const withFacts = buckets.filter((b) => !none.has(b));
   if (!withFacts.length) return '';
   if (granularity === 'w') return options.weekDays?.length ? tables.days(options.weekDays) : '';
-  return granularity === 'h' ? tables.hours(withFacts) : tables.days([withFacts[0]!]);
+  return granularity === 'h' ? tables.hours(withFacts) : tables.days(withFacts);
 }
 
 /** Whether a shard's manifest has committed a run of this id prefix (the task is done, whichever attempt did it). */

@@ -3,7 +3,7 @@ import { parquetMetadata } from 'hyparquet';
 import type { Clock, MetricsSink, ObjectSize, ObjectStore, SqlEngine } from '../ports.js';
 import { FACTS_PREFIX, partitionOf, partitionPrefix } from './partition.js';
 import { FACT_COLUMNS, type Fact } from './schema.js';
-import { factOfRow, resolveHourReplies } from './reply-resolution.js';
+import { factOfRow, resolveReplies } from './reply-resolution.js';
 import { deletionHoursFor, hoursWithFacts, hoursWithRetractedEvents } from './retractions.js';
 import { dedupedFacts, RETRACTION_HORIZON_SECONDS, RETRACTION_SKEW_SECONDS } from '../jobs/metrics-sql.js';
 import { COMPACTION_STAGING_PREFIX, type SettleTables } from './tables.js';
@@ -375,11 +375,11 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     const listed = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))));
     const withFacts = group.filter((_, i) => listed[i]!.keys.length > 0).map((h) => h.id);
     // Replies whose parent arrived after them: resolved into the hour before it settles.
-    const resolved = await forEachMapped(withFacts, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => resolveHourReplies(h, deps));
+    const resolved = await resolveReplies(withFacts, deps);
     await markRetractedHours(withFacts, nowSeconds);
     // Settled first, over the objects as ingest left them (so copies are visible), then merged; an hour
     // that gained resolved copies is listed again for its size.
-    const changed = new Set(withFacts.filter((_, i) => resolved[i]! > 0));
+    const changed = new Set(withFacts.filter((h) => (resolved.get(h) ?? 0) > 0));
     const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, async (h) => (changed.has(h.id) ? parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))) : listed[group.indexOf(h)]!));
     const planned = await planStatements(
       'h',
@@ -472,32 +472,61 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
 
   const daysRolled: number[] = [];
   let dayPending = false;
-  for (const { id: dayStart, value } of (await deps.counters.listState(DIRTY_DAYS)).sort((a, b) => a.id - b.id)) {
-    if (dayStart + 86400 > watermark) continue; // the day is not complete yet: its hours serve
-    if (!(await dayDue(dayStart))) continue; // rolled before, and again too recently: the next runs will
+  // The days due, by epoch week: a backlog of a week of days is one statement (bytes permitting), and
+  // its deletion hours stay within a week's (settle-shards' bound).
+  const dueWeeks = new Map<number, { id: number; value: Record<string, unknown> }[]>();
+  for (const mark of (await deps.counters.listState(DIRTY_DAYS)).sort((a, b) => a.id - b.id)) {
+    if (mark.id + 86400 > watermark) continue; // the day is not complete yet: its hours serve
+    if (!(await dayDue(mark.id))) continue; // rolled before, and again too recently: the next runs will
+    const week = Math.floor(mark.id / WEEK_SECONDS) * WEEK_SECONDS;
+    (dueWeeks.get(week) ?? dueWeeks.set(week, []).get(week)!).push(mark);
+  }
+  /** Settles some days in one statement per planStatements' bound, then rolls each (month, week mark, its own mark cleared). */
+  const rollDays = async (marks: { id: number; value: Record<string, unknown> }[]) => {
+    const sizes = await Promise.all(marks.map((m) => parquetObjects(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(m.id).dt}/`)));
+    const open: { mark: (typeof marks)[number]; size: (typeof sizes)[number] }[] = [];
+    for (const [i, mark] of marks.entries()) {
+      if (await holdsArchived(mark.id, async () => sizes[i]!.objects)) {
+        closedDays.push(mark.id);
+        await clearDirty(deps.counters, DIRTY_DAYS, mark.id, mark.value);
+      } else open.push({ mark, size: sizes[i]! });
+    }
+    const statements = await planStatements('d', open.map(({ mark, size }) => ({ bucket: mark.id, bytes: size.bytes, objects: size.keys.length })), deps);
+    for (const { buckets: members, shards } of statements) {
+      const days = members.map((b) => b.bucket);
+      const empty = members.filter((b) => b.objects === 0).map((b) => b.bucket);
+      const deletionHours = await deletionHoursFor(deps.objects, Math.min(...days), Math.max(...days) + 86400, Math.floor(deps.clock.now() / 1000));
+      itemsPut += (await settleBuckets('d', days, settleRelation('d', days, { empty }, deps.tables), deps, { empty, nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards, deletionHours })).itemsPut;
+      for (const dayStart of days) {
+        // The month and the week's mark before the day's: a crash in between rolls the day (and so the month) again.
+        await rollMonthTotals(dayStart, deps.counters);
+        await markDirty(deps.counters, [Math.floor(dayStart / WEEK_SECONDS) * WEEK_SECONDS], deps.clock.now(), DIRTY_WEEKS);
+        daysRolled.push(dayStart);
+        await clearDirty(deps.counters, DIRTY_DAYS, dayStart, open.find((o) => o.mark.id === dayStart)!.mark.value);
+      }
+    }
+  };
+  for (const marks of dueWeeks.values()) {
     if (!withinBudget()) {
       dayPending = true;
       break;
     }
     try {
-      const size = await parquetObjects(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(dayStart).dt}/`);
-      if (await holdsArchived(dayStart, async () => size.objects)) {
-        closedDays.push(dayStart);
-        await clearDirty(deps.counters, DIRTY_DAYS, dayStart, value);
+      await rollDays(marks);
+    } catch (weekError) {
+      if (weekError instanceof ShardsPendingError) {
+        dayPending = true;
         continue;
       }
-      const empty = size.keys.length === 0 ? [dayStart] : [];
-      const [{ shards }] = (await planStatements('d', [{ bucket: dayStart, bytes: size.bytes, objects: size.keys.length }], deps)) as [Statement];
-      const deletionHours = await deletionHoursFor(deps.objects, dayStart, dayStart + 86400, Math.floor(deps.clock.now() / 1000));
-      itemsPut += (await settleBuckets('d', [dayStart], settleRelation('d', [dayStart], { empty }, deps.tables), deps, { empty, nowMs: deps.clock.now(), rewrite: deps.rewriteSettled, shards, deletionHours })).itemsPut;
-      // The month and the week's mark before the day's: a crash in between rolls the day (and so the month) again.
-      await rollMonthTotals(dayStart, deps.counters);
-      await markDirty(deps.counters, [Math.floor(dayStart / WEEK_SECONDS) * WEEK_SECONDS], deps.clock.now(), DIRTY_WEEKS);
-      daysRolled.push(dayStart);
-      await clearDirty(deps.counters, DIRTY_DAYS, dayStart, value);
-    } catch (error) {
-      dayPending = true;
-      if (!(error instanceof ShardsPendingError)) log('error', 'rolling a day failed; it stays dirty', { dayStart, error });
+      // Day by day, so one bad day holds back only itself.
+      for (const mark of marks.filter((m) => !daysRolled.includes(m.id) && !closedDays.includes(m.id))) {
+        try {
+          await rollDays([mark]);
+        } catch (error) {
+          dayPending = true;
+          if (!(error instanceof ShardsPendingError)) log('error', 'rolling a day failed; it stays dirty', { dayStart: mark.id, error, weekError });
+        }
+      }
     }
   }
   // Only a consistent total is published: every completed day before settled_through is in a month.

@@ -19,35 +19,45 @@ export interface ReplyResolutionDeps {
 }
 
 /**
- * Before an hour settles: its replies and comments that still name nobody (no hint, several `p`, the
+ * Before hours settle: their replies and comments that still name nobody (no hint, several `p`, the
  * parent unseen at ingest) are looked up again in the event index, for parents that arrived after
- * them. Each one now resolved is written back into the hour as a copy of its fact with the parent's
+ * them. Each one now resolved is written back into its hour as a copy of its fact with the parent's
  * author (`resolved-<ids>.parquet`): deduplication prefers a resolved copy (dedupedFacts), the settle
  * rewrites the live items a copied event touches (the parent's author was not credited live), and the
- * merge keeps the resolved fact, so counters, jobs and the Glue table agree. Returns how many it resolved.
- * An hour needs at least one fact object (the caller checks).
+ * merge keeps the resolved fact, so counters, jobs and the Glue table agree. One statement for all the
+ * hours (a day's backlog is one query, not 24); the rows are read back REPLY_RESOLUTION_CHUNK at a time.
+ * Returns how many it resolved per hour. Every hour needs at least one fact object (the caller checks).
  */
-export async function resolveHourReplies(hourStart: number, deps: ReplyResolutionDeps): Promise<number> {
-  const staging = `${COMPACTION_STAGING_PREFIX}replies-${hourStart}-${randomUUID()}/`;
-  const window = { startTs: hourStart, endTs: hourStart + 3600 };
-  // Only the hour's replies and comments are deduplicated (the same first-arrival rule, a resolved copy
-  // first), not the whole hour: this runs before every settle, and replies are a tenth of the facts.
-  const replies = `(SELECT * FROM ${deps.tables.hours([hourStart])} WHERE type IN ('reply', 'comment') AND parent_event_id IS NOT NULL)`;
+export async function resolveReplies(hourStarts: readonly number[], deps: ReplyResolutionDeps): Promise<Map<number, number>> {
+  const resolved = new Map<number, number>();
+  if (!hourStarts.length) return resolved;
+  const staging = `${COMPACTION_STAGING_PREFIX}replies-${Math.min(...hourStarts)}-${randomUUID()}/`;
+  // The relation reads only these hours' objects; the window spans them (a fact lies in its created_at's hour).
+  const window = { startTs: Math.min(...hourStarts), endTs: Math.max(...hourStarts) + 3600 };
+  // Only the hours' replies and comments are deduplicated (the same first-arrival rule, a resolved copy
+  // first), not the whole hours: this runs before every settle, and replies are a tenth of the facts.
+  const replies = `(SELECT * FROM ${deps.tables.hours(hourStarts)} WHERE type IN ('reply', 'comment') AND parent_event_id IS NOT NULL)`;
   await deps.sql.export(
     `SELECT ${FACT_COLUMNS.join(', ')} FROM (${dedupedFacts(replies, window, deps.tables.dialect)}) WHERE target_pubkey IS NULL`,
     staging,
     'jsonl',
   );
-  let resolved = 0;
   try {
     for (const key of await deps.objects.list(staging)) {
       for await (const rows of readJsonLines(deps.objects, key, REPLY_RESOLUTION_CHUNK)) {
         const facts = rows.map(factOfRow);
         if ((await resolveReplyTargets(facts, deps.counters)) === 0) continue;
-        const found = facts.filter((f) => f.target_pubkey !== null);
-        const name = createHash('sha256').update(found.map((f) => f.event_id).sort().join(',')).digest('hex').slice(0, 20);
-        await deps.objects.put(`${partitionPrefix(partitionOf(hourStart))}resolved-${name}.parquet`, encodeFacts(found), 'application/vnd.apache.parquet');
-        resolved += found.length;
+        const byHour = new Map<number, Fact[]>();
+        for (const fact of facts) {
+          if (fact.target_pubkey === null) continue;
+          const hour = Math.floor(fact.created_at / 3600) * 3600;
+          (byHour.get(hour) ?? byHour.set(hour, []).get(hour)!).push(fact);
+        }
+        for (const [hour, found] of byHour) {
+          const name = createHash('sha256').update(found.map((f) => f.event_id).sort().join(',')).digest('hex').slice(0, 20);
+          await deps.objects.put(`${partitionPrefix(partitionOf(hour))}resolved-${name}.parquet`, encodeFacts(found), 'application/vnd.apache.parquet');
+          resolved.set(hour, (resolved.get(hour) ?? 0) + found.length);
+        }
       }
     }
   } finally {
