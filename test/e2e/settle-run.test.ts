@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compactAndSettle } from '../../lib/facts/compact.js';
-import { adoptHourlyTargetCounting, COUNTING_LAYOUT, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, WATERMARK } from '../../lib/counters/state.js';
+import { adoptHourlyTargetCounting, COUNTING_LAYOUT, DIRTY_DAYS, DIRTY_HOURS, DRIFT_HOURS, markDirty, markDrifted, WATERMARK } from '../../lib/counters/state.js';
 import { retentionFromEnv } from '../../lib/counters/retention.js';
 import { decodeFacts, encodeFacts } from '../../lib/facts/parquet.js';
 import { partitionOf, partitionPrefix } from '../../lib/facts/partition.js';
@@ -256,6 +256,42 @@ describe('settle runs', () => {
       expect(again.puts.filter((p) => p.granularity === 'h').map((p) => p.scope).sort()).toEqual(['g', `u:${facts[7]!.author}`].sort());
     } finally {
       await reference.close();
+    }
+  });
+
+  it("a week's due days settle in one statement; if it fails, day by day, so a failing day holds back only itself", async () => {
+    // Three days of one epoch week (HOUR is a Friday 10:00; Thursday starts the week): 60 notes a day.
+    const days = [0, 1, 2].map((d) => Math.floor(HOUR / 86400) * 86400 + d * 86400);
+    for (const [d, dayStart] of days.entries()) await write(`day-${d}`, Array.from({ length: 60 }, (_, i) => note(d * 100 + i, dayStart + 10 * 3600 + i * 7)));
+    const nowMs = (days[2]! + 86400 + 2 * 3600) * 1000;
+    const daySettles: string[] = [];
+    const failing = new Set<string>();
+    const sql: typeof stores.sql = {
+      query: (q) => stores.sql.query(q),
+      export: async (q, prefix, format, options) => {
+        // a day settle (its week's settle reads the same days' facts, and is left alone)
+        const dts = q.includes("'d' AS granularity") ? [...q.matchAll(/dt=(\d{4}-\d{2}-\d{2})\/\*\/\*\.parquet/g)].map((m) => m[1]!) : [];
+        if (dts.length) daySettles.push([...new Set(dts)].sort().join(' '));
+        if (dts.some((dt) => failing.has(dt))) throw new Error('injected: the engine fails on this day');
+        return stores.sql.export(q, prefix, format, options);
+      },
+    } as typeof stores.sql;
+    const dt = (dayStart: number) => partitionOf(dayStart).dt;
+    failing.add(dt(days[1]!));
+    const first = await run(stores.counters, nowMs, { sql: sql as never });
+    // one statement for the three days, then each alone: the failing day stays dirty, the others roll
+    expect(daySettles).toEqual([days.map(dt).join(' '), dt(days[0]!), dt(days[1]!), dt(days[2]!)]);
+    expect(first.daysRolled.sort()).toEqual([days[0], days[2]]);
+    expect((await stores.counters.listState(DIRTY_DAYS)).map((m) => m.id)).toEqual([days[1]]);
+    failing.clear();
+    daySettles.length = 0;
+    const second = await run(stores.counters, nowMs, { sql: sql as never });
+    expect(second.daysRolled).toEqual([days[1]]);
+    expect(daySettles).toEqual([dt(days[1]!)]);
+    // every day item counts its day's notes: each author posted 12 a day
+    for (const dayStart of days) {
+      const [item] = await stores.counters.range(`u:${author(0)}`, 'd', dayStart, dayStart);
+      expect(item?.values.posts, dt(dayStart)).toBe(12);
     }
   });
 
