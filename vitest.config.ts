@@ -20,6 +20,8 @@ const SHARED_MODULES = { isolate: false, unstubEnvs: true, unstubGlobals: true }
 export default defineConfig({
   test: {
     testTimeout: 60_000,
+    // a temp dir per run for output no test removes itself (test/support/temp-root.ts)
+    globalSetup: ['test/support/temp-root.ts'],
     hookTimeout: 60_000,
     // The e2e and dynalite tests start servers; two workers match the 2-core machines.
     maxWorkers: 2,

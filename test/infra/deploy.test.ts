@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { CONTEXT_DEFAULTS } from '../../infra/lib/config.js';
 import { FunnelStack } from '../../infra/lib/funnel-stack.js';
@@ -8,7 +7,7 @@ import { METRIC_DIMENSIONS } from '../../infra/lib/ops.js';
 import { repoPath } from '../../infra/lib/paths.js';
 import { EmfMetrics } from '../../lib/adapters/aws/powertools.js';
 import { METRIC, METRICS, METRICS_NAMESPACE } from '../../lib/metrics/names.js';
-import { cdkJsonContext, flat, logicalId, resource, resourcesOf, statementsOf, synth, type Resource } from './synth.js';
+import { cdkJsonContext, flat, logicalId, resource, resourcesOf, statementsOf, synth, testApp, type Resource } from './synth.js';
 
 const { stack, template } = synth();
 const ids = {
@@ -53,7 +52,7 @@ describe('context', () => {
   });
 
   it('without any context, the same defaults apply', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = testApp({ context: { 'aws:cdk:bundling-stacks': [] } });
     const bare = new FunnelStack(app, 'Bare');
     expect(bare.config).toMatchObject({
       relayUrls: CONTEXT_DEFAULTS.relayUrls.split(','),

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { FunnelStack } from '../../infra/lib/funnel-stack.js';
 import { MIN_REASON_LENGTH } from '../../infra/lib/nag.js';
 import { repoPath } from '../../infra/lib/paths.js';
-import { cdkJsonContext, logicalId, synth } from './synth.js';
+import { cdkJsonContext, logicalId, synth, testApp } from './synth.js';
 
 /**
  * cdk-nag 3 is a CDK policy-validation plugin: it reports violations (severity error or warning) to
@@ -124,7 +124,7 @@ describe('cdk-nag AwsSolutions', () => {
     expect(bin).toMatch(/Validations\.of\(app\)\.addPlugins\(new AwsSolutionsChecks\(app/);
 
     const make = () => {
-      const app = new App({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
+      const app = testApp({ context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [] } });
       const stack = new FunnelStack(app, 'Funnel');
       Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
       return { app, stack };

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { App, Stack } from 'aws-cdk-lib';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { App, Stack, type AppProps } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { FunnelStack } from '../../infra/lib/funnel-stack.js';
 import { repoPath } from '../../infra/lib/paths.js';
@@ -9,9 +11,18 @@ export type Resource = { Type: string; Properties: Record<string, any>; Deletion
 /** The context of cdk.json (feature flags and defaults), so the tests see what `cdk synth` sees. */
 export const cdkJsonContext: Record<string, unknown> = JSON.parse(readFileSync(repoPath('cdk.json'), 'utf8')).context;
 
+/**
+ * A CDK App for a test, its output in the run's temp dir (test/support/temp-root.ts removes it after the
+ * run). Without an outdir an App synthesizes into a new cdk.out* directory that nothing removes: 30-odd
+ * per suite, ≈ 120 MB, in /dev/shm (memory) where there is one.
+ */
+export function testApp(props: Omit<AppProps, 'outdir'> = {}): App {
+  return new App({ ...props, outdir: mkdtempSync(join(inject('runTempDir'), 'cdk-')) });
+}
+
 /** The Funnel stack with cdk.json's context plus `context`, without Lambda bundling (no esbuild run). */
 export function synth(context: Record<string, unknown> = {}) {
-  const app = new App({
+  const app = testApp({
     context: {
       ...cdkJsonContext,
       ...context,
