@@ -11,7 +11,7 @@ import { adoptHourlyTargetCounting, clearDirty, DIRTY_DAYS, DIRTY_HOURS, DIRTY_W
 import { rollMonthTotals, settleAllTimeTotals } from '../counters/all-time.js';
 import { METRIC } from '../metrics/names.js';
 import { createLogger } from '../log.js';
-import { lastSettledAt, settleBuckets, settledShards, settleRelation, type SettleDeps } from '../counters/settle-run.js';
+import { lastSettledAt, MAX_BUCKETS_PER_RUN, settleBuckets, settledShards, settleRelation, type SettleDeps } from '../counters/settle-run.js';
 import { forEachMapped } from '../util/concurrency.js';
 import { ShardsPendingError } from '../counters/settle-shards.js';
 import type { SettleGranularity } from '../counters/settle-sql.js';
@@ -272,6 +272,12 @@ export const DEFAULT_GRACE_SECONDS = 120;
  * hour's deletions a little before the time it records, and looking one up twice costs only the query.
  */
 export const LOCATE_OVERLAP_MS = 10 * 60_000;
+/**
+ * A run of dirty hours settled together holds at most one settle statement's worth of facts (the
+ * engine's shardBytes) and spans at most a week: its deletion hours stay within a shard task's bound
+ * (settle-shards' MAX_DELETION_HOURS), and a busy hour is settled (and the budget checked) on its own.
+ */
+export const GROUP_SPAN_SECONDS = 7 * 86400;
 /** Hours settled at once by default (Athena runs 20+ queries at once per account; DuckDB shares its cores). */
 export const DEFAULT_HOURS_IN_PARALLEL = 4;
 
@@ -370,9 +376,11 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     for (const h of retracted) waiting.add(h);
     log('warn', 'retracted engagement found in settled hours: they settle again', { hours: retracted.length });
   };
-  const settleGroup = async (group: { id: number; value: Record<string, unknown> }[], quarantinedNow = false) => {
+  const listHour = (hourStart: number) => parquetObjects(deps.objects, partitionPrefix(partitionOf(hourStart)));
+  type Listing = Awaited<ReturnType<typeof listHour>>;
+  const settleGroup = async (group: { id: number; value: Record<string, unknown> }[], quarantinedNow = false, listedBefore?: Listing[]) => {
     const nowSeconds = Math.floor(deps.clock.now() / 1000);
-    const listed = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))));
+    const listed = listedBefore ?? (await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => listHour(h.id)));
     const withFacts = group.filter((_, i) => listed[i]!.keys.length > 0).map((h) => h.id);
     // Replies whose parent arrived after them: resolved into the hour before it settles.
     const resolved = await resolveReplies(withFacts, deps);
@@ -423,19 +431,33 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     }
     return moved;
   };
-  // One run per UTC day's dirty hours: a backlog of a day is a few queries, not one per hour.
-  const groups = new Map<number, typeof dirty>();
-  for (const mark of dirty) {
-    const day = Math.floor(mark.id / 86400) * 86400;
-    (groups.get(day) ?? groups.set(day, []).get(day)!).push(mark);
+  // Runs of consecutive dirty hours, up to MAX_BUCKETS_PER_RUN of them, the engine's shardBytes of
+  // facts and GROUP_SPAN_SECONDS: a backlog of
+  // sparse hours is a few queries, not one per hour or per day, and a busy hour is a run of its own (the
+  // budget is checked between runs).
+  const dirtyListed = await forEachMapped(dirty, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => listHour(h.id));
+  const groups: { marks: typeof dirty; listed: Listing[] }[] = [];
+  const groupBytes = Math.max(1, deps.tables.shardBytes);
+  let bytes = 0;
+  for (const [i, mark] of dirty.entries()) {
+    const current = groups.at(-1);
+    const size = dirtyListed[i]!;
+    if (!current || current.marks.length >= MAX_BUCKETS_PER_RUN || bytes + size.bytes > groupBytes || mark.id + 3600 - current.marks[0]!.id > GROUP_SPAN_SECONDS) {
+      groups.push({ marks: [mark], listed: [size] });
+      bytes = size.bytes;
+    } else {
+      current.marks.push(mark);
+      current.listed.push(size);
+      bytes += size.bytes;
+    }
   }
-  for (const group of groups.values()) {
+  for (const { marks: group, listed } of groups) {
     if (!withinBudget()) {
       deferredHours.push(...group.map((h) => h.id));
       continue;
     }
     try {
-      await settleGroup(group);
+      await settleGroup(group, false, listed);
     } catch (groupError) {
       // Shards still settling elsewhere: not a failure, the next run picks the hours up again.
       if (groupError instanceof ShardsPendingError) {
