@@ -388,7 +388,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     // Settled first, over the objects as ingest left them (so copies are visible), then merged; an hour
     // that gained resolved copies is listed again for its size.
     const changed = new Set(withFacts.filter((h) => (resolved.get(h) ?? 0) > 0));
-    const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, async (h) => (changed.has(h.id) ? parquetObjects(deps.objects, partitionPrefix(partitionOf(h.id))) : listed[group.indexOf(h)]!));
+    const sizes = await forEachMapped(group, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, async (h) => (changed.has(h.id) ? listHour(h.id) : listed[group.indexOf(h)]!));
     const planned = await planStatements(
       'h',
       group.map((h, i) => ({ bucket: h.id, bytes: sizes[i]!.bytes, objects: sizes[i]!.keys.length })),
@@ -432,40 +432,44 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
     return moved;
   };
   // Runs of consecutive dirty hours, up to MAX_BUCKETS_PER_RUN of them, the engine's shardBytes of
-  // facts and GROUP_SPAN_SECONDS: a backlog of
-  // sparse hours is a few queries, not one per hour or per day, and a busy hour is a run of its own (the
-  // budget is checked between runs).
-  const dirtyListed = await forEachMapped(dirty, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (h) => listHour(h.id));
-  const groups: { marks: typeof dirty; listed: Listing[] }[] = [];
+  // facts and GROUP_SPAN_SECONDS: a backlog of sparse hours is a few queries, not one per hour or per
+  // day, and a busy hour is a run of its own (the budget is checked between runs). Each hour is listed
+  // once, when a run first looks at it, not all of a backlog up front.
   const groupBytes = Math.max(1, deps.tables.shardBytes);
-  let bytes = 0;
-  for (const [i, mark] of dirty.entries()) {
-    const current = groups.at(-1);
-    const size = dirtyListed[i]!;
-    if (!current || current.marks.length >= MAX_BUCKETS_PER_RUN || bytes + size.bytes > groupBytes || mark.id + 3600 - current.marks[0]!.id > GROUP_SPAN_SECONDS) {
-      groups.push({ marks: [mark], listed: [size] });
-      bytes = size.bytes;
-    } else {
-      current.marks.push(mark);
-      current.listed.push(size);
-      bytes += size.bytes;
+  const listings = new Map<number, Listing>();
+  const nextGroup = async (from: number) => {
+    const candidates: typeof dirty = [];
+    for (const mark of dirty.slice(from, from + MAX_BUCKETS_PER_RUN)) {
+      if (mark.id + 3600 - dirty[from]!.id > GROUP_SPAN_SECONDS) break;
+      candidates.push(mark);
     }
-  }
-  for (const { marks: group, listed } of groups) {
+    const unlisted = candidates.filter((m) => !listings.has(m.id));
+    const listed = await forEachMapped(unlisted, deps.hoursInParallel ?? DEFAULT_HOURS_IN_PARALLEL, (m) => listHour(m.id));
+    unlisted.forEach((m, i) => listings.set(m.id, listed[i]!));
+    let bytes = listings.get(candidates[0]!.id)!.bytes;
+    let take = 1;
+    while (take < candidates.length && bytes + listings.get(candidates[take]!.id)!.bytes <= groupBytes) bytes += listings.get(candidates[take++]!.id)!.bytes;
+    return candidates.slice(0, take);
+  };
+  let batch: typeof dirty = [];
+  for (let next = 0; next < dirty.length; next += batch.length) {
     if (!withinBudget()) {
-      deferredHours.push(...group.map((h) => h.id));
-      continue;
+      deferredHours.push(...dirty.slice(next).map((h) => h.id));
+      break;
     }
+    // A listing that fails leaves a run of one hour, which settles (or fails) on its own below.
+    batch = [dirty[next]!];
     try {
-      await settleGroup(group, false, listed);
+      batch = await nextGroup(next);
+      await settleGroup(batch, false, batch.map((m) => listings.get(m.id)!));
     } catch (groupError) {
       // Shards still settling elsewhere: not a failure, the next run picks the hours up again.
       if (groupError instanceof ShardsPendingError) {
-        deferredHours.push(...group.map((h) => h.id));
+        deferredHours.push(...batch.map((h) => h.id));
         continue;
       }
       // Hour by hour, so one bad hour (an undecodable object, a fault) holds back only itself.
-      for (const mark of group) {
+      for (const mark of batch) {
         try {
           try {
             await settleGroup([mark]);
@@ -506,14 +510,14 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
   /** Settles some days in one statement per planStatements' bound, then rolls each (month, week mark, its own mark cleared). */
   const rollDays = async (marks: { id: number; value: Record<string, unknown> }[]) => {
     const sizes = await Promise.all(marks.map((m) => parquetObjects(deps.objects, `${FACTS_PREFIX}dt=${partitionOf(m.id).dt}/`)));
-    const open: { mark: (typeof marks)[number]; size: (typeof sizes)[number] }[] = [];
+    const open: { bucket: number; bytes: number; objects: number }[] = [];
     for (const [i, mark] of marks.entries()) {
       if (await holdsArchived(mark.id, async () => sizes[i]!.objects)) {
         closedDays.push(mark.id);
         await clearDirty(deps.counters, DIRTY_DAYS, mark.id, mark.value);
-      } else open.push({ mark, size: sizes[i]! });
+      } else open.push({ bucket: mark.id, bytes: sizes[i]!.bytes, objects: sizes[i]!.keys.length });
     }
-    const statements = await planStatements('d', open.map(({ mark, size }) => ({ bucket: mark.id, bytes: size.bytes, objects: size.keys.length })), deps);
+    const statements = await planStatements('d', open, deps);
     for (const { buckets: members, shards } of statements) {
       const days = members.map((b) => b.bucket);
       const empty = members.filter((b) => b.objects === 0).map((b) => b.bucket);
@@ -524,7 +528,7 @@ export async function compactAndSettle(deps: CompactorDeps): Promise<CompactionR
         await rollMonthTotals(dayStart, deps.counters);
         await markDirty(deps.counters, [Math.floor(dayStart / WEEK_SECONDS) * WEEK_SECONDS], deps.clock.now(), DIRTY_WEEKS);
         daysRolled.push(dayStart);
-        await clearDirty(deps.counters, DIRTY_DAYS, dayStart, open.find((o) => o.mark.id === dayStart)!.mark.value);
+        await clearDirty(deps.counters, DIRTY_DAYS, dayStart, marks.find((m) => m.id === dayStart)!.value);
       }
     }
   };

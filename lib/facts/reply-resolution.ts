@@ -50,7 +50,7 @@ export async function resolveReplies(hourStarts: readonly number[], deps: ReplyR
         const byHour = new Map<number, Fact[]>();
         for (const fact of facts) {
           if (fact.target_pubkey === null) continue;
-          const hour = Math.floor(fact.created_at / 3600) * 3600;
+          const hour = partitionOf(fact.created_at).start;
           (byHour.get(hour) ?? byHour.set(hour, []).get(hour)!).push(fact);
         }
         for (const [hour, found] of byHour) {

@@ -10,12 +10,9 @@ declare module 'vitest' {
   }
 }
 
-/**
- * Vitest global setup: one temp directory per project run, removed when the run ends. The suite's temp
- * dir is /dev/shm where there is one (vitest.config.ts), so what is left behind there is memory.
- */
+/** Vitest global setup: one temp directory per project run, removed when the run ends. */
 export default async function setup(project: TestProject) {
-  const dir = await mkdtemp(join(process.env.TMPDIR ?? tmpdir(), 'funnel-run-'));
+  const dir = await mkdtemp(join(tmpdir(), 'funnel-run-'));
   project.provide('runTempDir', dir);
   return () => rm(dir, { recursive: true, force: true });
 }
